@@ -1,0 +1,280 @@
+//! `tollgate`: keys and tokens from the command line, with the core's rules and error codes.
+//!
+//! ```text
+//! tollgate keygen --alg ES256 [--kid ID] [--set]
+//! tollgate sign   --key FILE [--sub S] [--iss I] [--aud A]... [--scope S] [--exp SECS]
+//!                 [--typ T] [--claims JSON]
+//! tollgate verify --jwks FILE|- [--iss I] [--aud A]... [--alg A]... [--typ T] [--leeway S] TOKEN
+//! ```
+//! `--key` takes a JWK, a JWK Set (its first key signs), a PKCS#8 PEM, or a dotenv file such as
+//! `.dev.vars` holding `TOLLGATE_SIGNING_KEYS`. Exit status: 0 success, 1 refused token or key,
+//! 2 usage error.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tollgate::{Algorithm, Error, Key, KeySet, Policy, TokenBuilder, Verifier};
+
+const USAGE: &str = "usage:
+  tollgate keygen --alg ALG [--kid ID] [--set]
+      Prints {\"private\": JWK, \"public\": JWK}; with --set, only {\"keys\":[private JWK]},
+      ready for `wrangler secret put TOLLGATE_SIGNING_KEYS`.
+  tollgate sign --key FILE [--sub S] [--iss I] [--aud A]... [--scope S] [--exp SECONDS]
+      [--typ T] [--claims JSON]
+      FILE: a private JWK, a JWK Set (first key signs), a PKCS#8 PEM, or .dev.vars.
+  tollgate verify --jwks FILE|- [--iss I] [--aud A]... [--alg ALG]... [--typ T] [--leeway S] TOKEN
+      Prints the claims; on failure prints the error code and exits 1.
+ALG: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA";
+
+enum Failure {
+    Usage(String),
+    Refused(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure::Refused(err)
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("tollgate: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Refused(err)) => {
+            eprintln!("{}: {err}", err.code());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<String, Failure> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err(Failure::Usage("no command".into()));
+    };
+    let opts = Options::parse(rest)?;
+    match command.as_str() {
+        "keygen" => keygen(&opts),
+        "sign" => sign(&opts),
+        "verify" => verify(&opts),
+        "help" | "--help" | "-h" => Ok(USAGE.to_owned()),
+        other => Err(Failure::Usage(format!("unknown command {other:?}"))),
+    }
+}
+
+/// `--name value` pairs (repeatable) and positional arguments.
+struct Options {
+    pairs: Vec<(String, String)>,
+    flags: Vec<String>,
+    positional: Vec<String>,
+}
+
+const FLAGS: [&str; 1] = ["--set"];
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self, Failure> {
+        let mut opts = Options {
+            pairs: Vec::new(),
+            flags: Vec::new(),
+            positional: Vec::new(),
+        };
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            if FLAGS.contains(&arg.as_str()) {
+                opts.flags.push(arg.clone());
+            } else if let Some(name) = arg.strip_prefix("--") {
+                let value = iter
+                    .next()
+                    .ok_or_else(|| Failure::Usage(format!("--{name} needs a value")))?;
+                opts.pairs.push((name.to_owned(), value.clone()));
+            } else {
+                opts.positional.push(arg.clone());
+            }
+        }
+        Ok(opts)
+    }
+
+    fn one(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn required(&self, name: &str) -> Result<&str, Failure> {
+        self.one(name)
+            .ok_or_else(|| Failure::Usage(format!("--{name} is required")))
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+
+    fn number(&self, name: &str) -> Result<Option<u64>, Failure> {
+        self.one(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| Failure::Usage(format!("--{name} takes whole seconds")))
+            })
+            .transpose()
+    }
+}
+
+fn algorithm(name: &str) -> Result<Algorithm, Failure> {
+    Algorithm::from_name(name).ok_or_else(|| Failure::Usage(format!("unknown algorithm {name:?}")))
+}
+
+fn keygen(opts: &Options) -> Result<String, Failure> {
+    let alg = algorithm(opts.required("alg")?)?;
+    let mut key = Key::generate(alg)?;
+    if let Some(kid) = opts.one("kid") {
+        key = key.with_kid(kid);
+    }
+    let private = key.to_private_jwk();
+    if opts.flag("--set") {
+        return Ok(serde_json::json!({ "keys": [private] }).to_string());
+    }
+    let public = match key.to_public_jwk() {
+        Ok(public) => serde_json::to_value(public).unwrap_or_default(),
+        Err(_) => serde_json::Value::Null, // HMAC keys have no public form
+    };
+    let both = serde_json::json!({ "private": private, "public": public });
+    Ok(serde_json::to_string_pretty(&both).unwrap_or_default())
+}
+
+fn read_input(path: &str) -> Result<String, Failure> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))
+}
+
+/// The signing key from a JWK, a JWK Set, a PEM, or a dotenv file.
+fn signing_key(text: &str, alg: Option<Algorithm>) -> Result<Key, Failure> {
+    let text = text.trim();
+    if text.starts_with("-----BEGIN") {
+        return Ok(Key::from_pem(text, alg)?);
+    }
+    let json = if text.starts_with('{') {
+        text.to_owned()
+    } else {
+        dotenv_value(text, "TOLLGATE_SIGNING_KEYS").ok_or_else(|| {
+            Failure::Usage("no JWK, JWK Set, PEM or TOLLGATE_SIGNING_KEYS found".into())
+        })?
+    };
+    let set = KeySet::from_json(&json)?;
+    let key = set.keys().first().cloned().ok_or(Error::InvalidKey {
+        reason: "the key set is empty".into(),
+    })?;
+    Ok(match alg {
+        Some(alg) => key.with_algorithm(alg)?,
+        None => key,
+    })
+}
+
+/// `NAME='value'` or `NAME="value"` or `NAME=value` from dotenv text.
+fn dotenv_value(text: &str, name: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let value = line
+            .trim()
+            .strip_prefix(name)?
+            .trim_start()
+            .strip_prefix('=')?
+            .trim();
+        let unquoted = value
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .or_else(|| value.strip_prefix('"').and_then(|v| v.strip_suffix('"')))
+            .unwrap_or(value);
+        Some(unquoted.to_owned())
+    })
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn sign(opts: &Options) -> Result<String, Failure> {
+    let alg = opts.one("alg").map(algorithm).transpose()?;
+    let key = signing_key(&read_input(opts.required("key")?)?, alg)?;
+    let mut builder = TokenBuilder::new(now());
+    if let Some(claims) = opts.one("claims") {
+        let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(claims)
+            .map_err(|e| Failure::Usage(format!("--claims is not a JSON object: {e}")))?;
+        for (name, value) in claims {
+            builder = builder.claim(&name, value);
+        }
+    }
+    if let Some(sub) = opts.one("sub") {
+        builder = builder.subject(sub);
+    }
+    if let Some(iss) = opts.one("iss") {
+        builder = builder.issuer(iss);
+    }
+    builder = builder.audience(opts.all("aud"));
+    if let Some(scope) = opts.one("scope") {
+        builder = builder.scope(scope);
+    }
+    if let Some(exp) = opts.number("exp")? {
+        builder = builder.lifetime(exp);
+    }
+    if let Some(typ) = opts.one("typ") {
+        builder = builder.typ(typ);
+    }
+    Ok(builder.sign(&key)?)
+}
+
+fn verify(opts: &Options) -> Result<String, Failure> {
+    let [token] = opts.positional.as_slice() else {
+        return Err(Failure::Usage("verify takes exactly one TOKEN".into()));
+    };
+    let keys = KeySet::from_json(&read_input(opts.required("jwks")?)?)?;
+    let mut policy = Policy {
+        issuers: opts.all("iss"),
+        audiences: opts.all("aud"),
+        typ: opts.one("typ").map(str::to_owned),
+        ..Policy::default()
+    };
+    let algs = opts.all("alg");
+    if !algs.is_empty() {
+        policy.algorithms = algs
+            .iter()
+            .map(|a| algorithm(a))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(leeway) = opts.number("leeway")? {
+        policy.leeway = leeway;
+    }
+    let verified = Verifier::new(keys, policy)?.verify(token.trim(), now())?;
+    let out = serde_json::json!({
+        "valid": true,
+        "kid": verified.kid,
+        "header": verified.header.members(),
+        "claims": verified.claims,
+    });
+    Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
+}

@@ -1,0 +1,181 @@
+//! Issuance: a claims builder with safe defaults, and compact JWS signing.
+
+use serde_json::{Map, Value};
+
+use crate::alg::Algorithm;
+use crate::b64;
+use crate::crypto::{CryptoProvider, RustCrypto};
+use crate::error::Error;
+use crate::jwk::Key;
+
+/// Default lifetime of an issued token: 15 minutes (short-lived access tokens, RFC 9700 §2.2.1).
+pub const DEFAULT_LIFETIME: u64 = 15 * 60;
+/// Longest lifetime [`TokenBuilder`] accepts by default: 30 days (a refresh-token horizon).
+pub const DEFAULT_MAX_LIFETIME: u64 = 30 * 24 * 3600;
+
+/// Builds and signs a JWT. `iat` is `now`; `exp` is `now + lifetime`; `jti` is 128 random bits.
+#[derive(Clone, Debug)]
+pub struct TokenBuilder {
+    now: i64,
+    lifetime: u64,
+    max_lifetime: u64,
+    not_before: Option<i64>,
+    typ: Option<String>,
+    kid: Option<String>,
+    claims: Map<String, Value>,
+}
+
+impl TokenBuilder {
+    /// Starts a token issued at `now` (seconds since the epoch).
+    pub fn new(now: i64) -> Self {
+        TokenBuilder {
+            now,
+            lifetime: DEFAULT_LIFETIME,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            not_before: None,
+            typ: Some("JWT".to_owned()),
+            kid: None,
+            claims: Map::new(),
+        }
+    }
+
+    /// `iss`.
+    pub fn issuer(self, iss: impl Into<String>) -> Self {
+        self.claim("iss", iss.into())
+    }
+
+    /// `sub`.
+    pub fn subject(self, sub: impl Into<String>) -> Self {
+        self.claim("sub", sub.into())
+    }
+
+    /// `aud`: one audience is written as a string, several as an array (RFC 7519 §4.1.3).
+    pub fn audience<S: Into<String>>(self, audiences: impl IntoIterator<Item = S>) -> Self {
+        let mut list: Vec<Value> = audiences
+            .into_iter()
+            .map(|a| Value::String(a.into()))
+            .collect();
+        match list.len() {
+            0 => self,
+            1 => {
+                let one = list.remove(0);
+                self.claim("aud", one)
+            }
+            _ => self.claim("aud", Value::Array(list)),
+        }
+    }
+
+    /// `scope`, space-separated (RFC 8693 §4.2).
+    pub fn scope(self, scope: impl Into<String>) -> Self {
+        self.claim("scope", scope.into())
+    }
+
+    /// Seconds until `exp`. Must be positive and within the maximum lifetime.
+    pub fn lifetime(mut self, seconds: u64) -> Self {
+        self.lifetime = seconds;
+        self
+    }
+
+    /// Raises or lowers the lifetime bound (default [`DEFAULT_MAX_LIFETIME`]).
+    pub fn max_lifetime(mut self, seconds: u64) -> Self {
+        self.max_lifetime = seconds;
+        self
+    }
+
+    /// `nbf`.
+    pub fn not_before(mut self, nbf: i64) -> Self {
+        self.not_before = Some(nbf);
+        self
+    }
+
+    /// The `typ` header (default `JWT`; RFC 9068 access tokens use `at+jwt`).
+    pub fn typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// The `kid` header (default: the signing key's kid).
+    pub fn kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// Any other claim. The registered time claims and `jti` are set by the builder and
+    /// cannot be overridden here, except `jti` (e.g. to tie a token to a stored record).
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.claims.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// The claims as they will be signed (time claims and a fresh `jti` added).
+    pub fn build_claims(&self) -> Result<Map<String, Value>, Error> {
+        if self.lifetime == 0 || self.lifetime > self.max_lifetime {
+            return Err(Error::policy(format!(
+                "lifetime must be between 1 and {} seconds",
+                self.max_lifetime
+            )));
+        }
+        let mut claims = self.claims.clone();
+        let exp = self
+            .now
+            .checked_add(i64::try_from(self.lifetime).unwrap_or(i64::MAX))
+            .ok_or_else(|| Error::policy("exp overflows"))?;
+        claims.insert("iat".to_owned(), self.now.into());
+        claims.insert("exp".to_owned(), exp.into());
+        if let Some(nbf) = self.not_before {
+            claims.insert("nbf".to_owned(), nbf.into());
+        }
+        if !claims.contains_key("jti") {
+            claims.insert("jti".to_owned(), new_jti()?.into());
+        }
+        Ok(claims)
+    }
+
+    /// Signs with `key` under the algorithm the key is bound to.
+    pub fn sign(&self, key: &Key) -> Result<String, Error> {
+        self.sign_with(key, &RustCrypto)
+    }
+
+    /// Signs through a specific crypto provider.
+    pub fn sign_with(&self, key: &Key, provider: &impl CryptoProvider) -> Result<String, Error> {
+        let claims = self.build_claims()?;
+        let mut header = Map::new();
+        if let Some(typ) = &self.typ {
+            header.insert("typ".to_owned(), typ.clone().into());
+        }
+        header.insert(
+            "kid".to_owned(),
+            self.kid
+                .clone()
+                .unwrap_or_else(|| key.kid().to_owned())
+                .into(),
+        );
+        sign_jws(&header, &Value::Object(claims).to_string(), key, provider)
+    }
+}
+
+/// Signs any payload as a compact JWS with `key`'s algorithm; `alg` is added to `header`.
+pub fn sign_jws(
+    header: &Map<String, Value>,
+    payload: &str,
+    key: &Key,
+    provider: &impl CryptoProvider,
+) -> Result<String, Error> {
+    let alg: Algorithm = key.signing_algorithm()?;
+    let mut header = header.clone();
+    header.insert("alg".to_owned(), alg.name().into());
+    let mut token = b64::encode(Value::Object(header).to_string().as_bytes());
+    token.push('.');
+    token.push_str(&b64::encode(payload.as_bytes()));
+    let signature = provider.sign(alg, key, token.as_bytes())?;
+    token.push('.');
+    token.push_str(&b64::encode(&signature));
+    Ok(token)
+}
+
+/// A fresh token id: 128 random bits, base64url (RFC 7519 §4.1.7 asks for negligible collision).
+pub fn new_jti() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::policy(format!("no randomness: {e}")))?;
+    Ok(b64::encode(&bytes))
+}

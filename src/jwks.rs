@@ -1,0 +1,117 @@
+//! JWK Sets (RFC 7517 §5) and key selection.
+//!
+//! Selection never lets the token choose the algorithm: a key is a candidate only if its own
+//! binding allows the token's `alg` (see [`Key::allows`]). A set may not mix HMAC secrets with
+//! asymmetric keys, and `kid`s must be unique, so one token maps to one unambiguous key
+//! (Wycheproof "MixedKeySet", "DuplicateKid").
+
+use serde::Deserialize;
+
+use crate::alg::Algorithm;
+use crate::error::{truncated, Error};
+use crate::jwk::{is_signature_usage, Jwk, Key};
+
+/// A validated set of keys.
+#[derive(Clone, Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+#[derive(Deserialize)]
+struct RawSet {
+    keys: Vec<serde_json::Value>,
+}
+
+impl KeySet {
+    /// Parses a JWK Set (`{"keys": [...]}`) or a single JWK, as JSON text.
+    ///
+    /// JWKs that are not meant for JWS signatures (`use: enc`, `key_ops` without sign/verify,
+    /// an unknown `kty`, or an `alg` that is not a JWS signature algorithm) are skipped, as
+    /// RFC 7517 §5 asks. A signature key that is malformed or weak fails the whole set: a
+    /// misconfiguration must be loud.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Error::key(format!("not JSON: {}", truncated(&e.to_string()))))?;
+        let entries = if value.get("keys").is_some() {
+            serde_json::from_value::<RawSet>(value)
+                .map_err(|_| Error::key("\"keys\" must be an array of JWK objects"))?
+                .keys
+        } else {
+            vec![value]
+        };
+        let mut keys = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let jwk: Jwk = serde_json::from_value(entry)
+                .map_err(|e| Error::key(format!("not a JWK: {}", truncated(&e.to_string()))))?;
+            if is_for_signatures(&jwk) {
+                keys.push(Key::from_jwk(&jwk)?);
+            }
+        }
+        Self::from_keys(keys)
+    }
+
+    /// Builds a set from keys, refusing duplicate `kid`s and HMAC keys mixed with asymmetric.
+    pub fn from_keys(keys: Vec<Key>) -> Result<Self, Error> {
+        for (i, key) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|other| other.kid() == key.kid()) {
+                return Err(Error::key(format!(
+                    "duplicate kid {:?} in key set",
+                    truncated(key.kid())
+                )));
+            }
+        }
+        let symmetric = keys.iter().filter(|key| key.is_symmetric()).count();
+        if symmetric != 0 && symmetric != keys.len() {
+            return Err(Error::key(
+                "a key set may not mix HMAC secrets with asymmetric keys",
+            ));
+        }
+        Ok(KeySet { keys })
+    }
+
+    /// The keys, in the set's order.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// True when the set holds no usable key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key with this `kid`.
+    pub fn get(&self, kid: &str) -> Option<&Key> {
+        self.keys.iter().find(|key| key.kid() == kid)
+    }
+
+    /// The keys that may verify a token with this `kid` (if any) and `alg`: by `kid` when the
+    /// token has one, else every key whose binding allows `alg`.
+    pub fn candidates<'s, 'k>(
+        &'s self,
+        kid: Option<&'k str>,
+        alg: Algorithm,
+    ) -> impl Iterator<Item = &'s Key> + use<'s, 'k> {
+        self.keys
+            .iter()
+            .filter(move |key| kid.is_none_or(|kid| key.kid() == kid) && key.allows(alg))
+    }
+
+    /// The public JWK Set, for `/.well-known/jwks.json`. HMAC keys are never included.
+    pub fn to_public_json(&self) -> String {
+        let keys: Vec<Jwk> = self
+            .keys
+            .iter()
+            .filter_map(|key| key.to_public_jwk().ok())
+            .collect();
+        serde_json::json!({ "keys": keys }).to_string()
+    }
+}
+
+fn is_for_signatures(jwk: &Jwk) -> bool {
+    let kty_ok = matches!(jwk.kty.as_str(), "oct" | "RSA" | "EC" | "OKP");
+    let alg_ok = jwk
+        .alg
+        .as_deref()
+        .is_none_or(|alg| Algorithm::from_name(alg).is_some());
+    is_signature_usage(jwk) && kty_ok && alg_ok
+}

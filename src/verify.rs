@@ -1,0 +1,287 @@
+//! The token engine's verification: structure (pure) → signature (provider) → claims (pure).
+//!
+//! [`Verifier`] holds a validated key set and policy; build it once and reuse it. Each step is
+//! also exposed on its own for adapters whose signature check is asynchronous (WebCrypto):
+//! [`Verifier::prepare`] returns the untrusted token and its candidate keys, and
+//! [`crate::hazmat::signature_checked`] marks it as checked once the host says so.
+
+use serde_json::{Map, Value};
+
+use crate::crypto::{CryptoProvider, RustCrypto};
+use crate::error::{truncated, Error};
+use crate::jwk::Key;
+use crate::jwks::KeySet;
+use crate::policy::{media_type, Policy};
+use crate::token::{Header, UntrustedToken};
+
+/// A token whose signature has verified but whose claims are not checked yet.
+#[derive(Debug)]
+pub struct SignatureChecked<'a> {
+    pub(crate) token: UntrustedToken<'a>,
+    pub(crate) kid: String,
+}
+
+/// A verified JWS: signature good, header and payload as sent. Its payload may be any bytes.
+#[derive(Clone, Debug)]
+pub struct VerifiedJws {
+    /// The protected header.
+    pub header: Header,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// The `kid` of the key that verified it.
+    pub kid: String,
+}
+
+/// A verified JWT: signature and every claim the policy asks for are good.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The protected header.
+    pub header: Header,
+    /// The claims set (a JSON object).
+    pub claims: Map<String, Value>,
+    /// The `kid` of the key that verified it.
+    pub kid: String,
+}
+
+impl Verified {
+    /// A string claim.
+    pub fn claim_str(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+
+    /// `sub`.
+    pub fn subject(&self) -> Option<&str> {
+        self.claim_str("sub")
+    }
+
+    /// `jti`.
+    pub fn jti(&self) -> Option<&str> {
+        self.claim_str("jti")
+    }
+
+    /// `exp`, if present and numeric.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.claims.get("exp").and_then(numeric_date)
+    }
+
+    /// The space-separated `scope` claim (RFC 8693 §4.2), split.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.claim_str("scope")
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// Verifies tokens against one key set under one policy.
+#[derive(Clone, Debug)]
+pub struct Verifier<P = RustCrypto> {
+    keys: KeySet,
+    policy: Policy,
+    provider: P,
+}
+
+impl Verifier<RustCrypto> {
+    /// A verifier using the pure-Rust provider.
+    pub fn new(keys: KeySet, policy: Policy) -> Result<Self, Error> {
+        Self::with_provider(keys, policy, RustCrypto)
+    }
+}
+
+impl<P: CryptoProvider> Verifier<P> {
+    /// A verifier using `provider` for the signature step.
+    pub fn with_provider(keys: KeySet, policy: Policy, provider: P) -> Result<Self, Error> {
+        policy.validate()?;
+        Ok(Verifier {
+            keys,
+            policy,
+            provider,
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Verifies a JWT: structure, signature, then claims at time `now` (seconds since the epoch).
+    pub fn verify(&self, token: &str, now: i64) -> Result<Verified, Error> {
+        let checked = self.verify_signature(token)?;
+        check_claims(checked, &self.policy, now)
+    }
+
+    /// Verifies a JWS whose payload need not be a JWT (no claim checks, and no `exp` needed).
+    pub fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Error> {
+        let checked = self.verify_signature(token)?;
+        let (header, payload) = checked.token.into_parts();
+        Ok(VerifiedJws {
+            header,
+            payload,
+            kid: checked.kid,
+        })
+    }
+
+    /// Steps 1 and 2.
+    pub fn verify_signature<'t>(&self, token: &'t str) -> Result<SignatureChecked<'t>, Error> {
+        let (untrusted, candidates) = self.prepare(token)?;
+        let alg = untrusted.header().alg();
+        for key in candidates {
+            if self
+                .provider
+                .verify(alg, key, untrusted.signing_input(), untrusted.signature())
+            {
+                return Ok(SignatureChecked {
+                    token: untrusted,
+                    kid: key.kid().to_owned(),
+                });
+            }
+        }
+        Err(Error::BadSignature)
+    }
+
+    /// Step 1: parses the token and finds the keys that may verify it. Fails with
+    /// `ERR_JOSE_ALG_NOT_ALLOWED` or `ERR_JWKS_NO_MATCHING_KEY` before any signature work.
+    pub fn prepare<'s, 't>(
+        &'s self,
+        token: &'t str,
+    ) -> Result<(UntrustedToken<'t>, Vec<&'s Key>), Error> {
+        let untrusted = UntrustedToken::parse(token, self.policy.max_token_bytes)?;
+        let alg = untrusted.header().alg();
+        if !self.policy.algorithms.contains(&alg) {
+            return Err(Error::AlgNotAllowed {
+                alg: alg.name().to_owned(),
+            });
+        }
+        let kid = untrusted.header().kid();
+        let candidates: Vec<&Key> = self.keys.candidates(kid, alg).collect();
+        if candidates.is_empty() {
+            return Err(Error::NoMatchingKey {
+                kid: kid.map(truncated),
+            });
+        }
+        Ok((untrusted, candidates))
+    }
+}
+
+/// Step 3: the claims, against the policy, at `now`. Pure; shared by every provider.
+pub fn check_claims(
+    checked: SignatureChecked<'_>,
+    policy: &Policy,
+    now: i64,
+) -> Result<Verified, Error> {
+    let SignatureChecked { token, kid } = checked;
+    let (header, payload) = token.into_parts();
+    let claims = match serde_json::from_slice(&payload) {
+        Ok(Value::Object(claims)) => claims,
+        Ok(_) => return Err(Error::malformed("claims set is not a JSON object")),
+        Err(_) => return Err(Error::malformed("payload is not valid JSON")),
+    };
+    if let Some(expected) = &policy.typ {
+        let matches = header
+            .typ()
+            .is_some_and(|typ| media_type(typ) == media_type(expected));
+        if !matches {
+            return Err(Error::claim_invalid(
+                "typ",
+                "header does not have the expected value",
+            ));
+        }
+    }
+    if !policy.issuers.is_empty() {
+        let ok = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .is_some_and(|iss| policy.issuers.iter().any(|want| want == iss));
+        if !ok {
+            return Err(Error::claim_invalid(
+                "iss",
+                "does not have an accepted value",
+            ));
+        }
+    }
+    if !policy.audiences.is_empty() {
+        let accepted = |aud: &str| policy.audiences.iter().any(|want| want == aud);
+        let ok = match claims.get("aud") {
+            Some(Value::String(aud)) => accepted(aud),
+            Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(accepted),
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::claim_invalid(
+                "aud",
+                "does not contain an accepted audience",
+            ));
+        }
+    }
+    for name in &policy.required_claims {
+        if !claims.contains_key(name) {
+            return Err(Error::claim_invalid(name, "is missing"));
+        }
+    }
+    let leeway = i64::try_from(policy.leeway).unwrap_or(i64::MAX);
+    let date = |name: &'static str| -> Result<Option<i64>, Error> {
+        match claims.get(name) {
+            None => Ok(None),
+            Some(value) => numeric_date(value)
+                .map(Some)
+                .ok_or_else(|| Error::claim_invalid(name, "is not a NumericDate")),
+        }
+    };
+    let iat = date("iat")?;
+    let nbf = date("nbf")?;
+    let exp = date("exp")?;
+    if let Some(iat) = iat {
+        if iat > now.saturating_add(leeway) {
+            return Err(Error::NotYetValid {
+                claim: "iat",
+                at: iat,
+                now,
+            });
+        }
+    }
+    if let Some(nbf) = nbf {
+        if nbf > now.saturating_add(leeway) {
+            return Err(Error::NotYetValid {
+                claim: "nbf",
+                at: nbf,
+                now,
+            });
+        }
+    }
+    match exp {
+        // RFC 7519 §4.1.4: the current time MUST be before exp.
+        Some(exp) if exp <= now.saturating_sub(leeway) => return Err(Error::Expired { exp, now }),
+        None if policy.require_exp => return Err(Error::claim_invalid("exp", "is missing")),
+        _ => {}
+    }
+    if let Some(max_age) = policy.max_token_age {
+        let iat =
+            iat.ok_or_else(|| Error::claim_invalid("iat", "is missing (maxTokenAge needs it)"))?;
+        let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
+        if now.saturating_sub(iat) > max_age.saturating_add(leeway) {
+            return Err(Error::claim_invalid("iat", "is older than maxTokenAge"));
+        }
+    }
+    Ok(Verified {
+        header,
+        claims,
+        kid,
+    })
+}
+
+/// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional (floored here).
+fn numeric_date(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.floor().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+        }),
+        _ => None,
+    }
+}

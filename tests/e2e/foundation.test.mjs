@@ -1,0 +1,89 @@
+// The foundation worker end to end in workerd: health, the public JWKS, and a token signed by
+// the CLI verifying against it (with our CLI and with the jose library), plus broken secrets.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { importJWK, jwtVerify, createLocalJWKSet } from "jose";
+import { cli, startWorker } from "./harness.mjs";
+
+const keygen = (alg, kid) => JSON.parse(cli(["keygen", "--alg", alg, "--kid", kid, "--set"]).stdout);
+
+let worker;
+let signingSet;
+
+before(async () => {
+  const active = keygen("ES256", "active");
+  const older = keygen("EdDSA", "older");
+  signingSet = { keys: [...active.keys, ...older.keys] };
+  worker = await startWorker({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(signingSet) } });
+});
+
+after(() => worker?.stop());
+
+test("healthz reports the active key", async () => {
+  const res = await worker.fetch("/healthz");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { status: "ok", activeKid: "active", keys: 2 });
+  assert.match(res.headers.get("strict-transport-security"), /max-age=\d+/);
+});
+
+test("the JWKS serves every public key and no private member", async () => {
+  const res = await worker.fetch("/.well-known/jwks.json");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/json");
+  assert.match(res.headers.get("cache-control"), /max-age=300/);
+  const jwks = await res.json();
+  assert.deepEqual(jwks.keys.map((k) => k.kid), ["active", "older"]);
+  for (const key of jwks.keys) {
+    assert.equal(key.d, undefined);
+    assert.equal(key.use, "sig");
+  }
+});
+
+test("a token from `tollgate sign` verifies against the worker's JWKS, with our CLI and with jose", async () => {
+  const keyFile = `/tmp/tollgate-e2e-key-${process.pid}.json`;
+  (await import("node:fs")).writeFileSync(keyFile, JSON.stringify(signingSet), { mode: 0o600 });
+  const signed = cli(["sign", "--key", keyFile, "--sub", "alice", "--aud", "demo", "--iss", "https://tollgate.test", "--scope", "read"]);
+  assert.equal(signed.status, 0, signed.stderr);
+  const token = signed.stdout.trim();
+  const jwksText = await (await worker.fetch("/.well-known/jwks.json")).text();
+
+  const ours = cli(["verify", "--jwks", "-", "--aud", "demo", "--iss", "https://tollgate.test", token], jwksText);
+  assert.equal(ours.status, 0, ours.stderr);
+  assert.equal(JSON.parse(ours.stdout).claims.sub, "alice");
+
+  const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(JSON.parse(jwksText)), {
+    audience: "demo",
+    issuer: "https://tollgate.test",
+  });
+  assert.equal(payload.sub, "alice");
+  assert.equal(protectedHeader.kid, "active");
+  assert.equal(protectedHeader.alg, "ES256");
+
+  const wrongAudience = cli(["verify", "--jwks", "-", "--aud", "other", token], jwksText);
+  assert.equal(wrongAudience.status, 1);
+  assert.match(wrongAudience.stderr, /^ERR_JWT_CLAIM_VALIDATION_FAILED/);
+});
+
+test("unknown routes are 404", async () => {
+  assert.equal((await worker.fetch("/nope")).status, 404);
+});
+
+test("a missing or malformed secret is a clear server error with its code in the log", async () => {
+  for (const [secrets, code] of [
+    [{}, "ERR_SIGNING_KEYS_MISSING"],
+    [{ TOLLGATE_SIGNING_KEYS: '{"keys":[{"kty":"oct","k":"c2hvcnQ"}]}' }, "ERR_JWK_INVALID"],
+  ]) {
+    const broken = await startWorker({ secrets });
+    try {
+      const res = await broken.fetch("/.well-known/jwks.json");
+      assert.equal(res.status, 500);
+      assert.deepEqual(await res.json(), { error: "server_error", code });
+      assert.equal((await broken.fetch("/healthz")).status, 503);
+      await new Promise((ok) => setTimeout(ok, 300));
+      assert.match(broken.logs.join(""), new RegExp(code));
+      assert.doesNotMatch(broken.logs.join(""), /c2hvcnQ/, "the secret never reaches the log");
+    } finally {
+      await broken.stop();
+    }
+  }
+});

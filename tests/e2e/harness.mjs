@@ -1,0 +1,107 @@
+// Starts the built worker (build/) under `wrangler dev` — the real workerd runtime — in a
+// scratch directory with its own .dev.vars and local state, so tests never touch the
+// developer's .dev.vars or .wrangler/. Used by every end-to-end test file.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
+export const CLI = process.env.TOLLGATE_CLI ?? join(ROOT, "target/release/tollgate");
+
+/** Runs the native CLI; returns { status, stdout, stderr } (never throws on exit 1/2). */
+export function cli(args, input) {
+  try {
+    const stdout = execFileSync(CLI, args, { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+    return { status: 0, stdout, stderr: "" };
+  } catch (err) {
+    return { status: err.status, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+  }
+}
+
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.on("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+function compatibilityDate() {
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  return toml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+}
+
+/**
+ * Starts a worker. `secrets` go to .dev.vars (as wrangler dev reads them), `vars` to
+ * wrangler.toml [vars]. `stateDir` keeps local KV across restarts when reused.
+ */
+export async function startWorker({ secrets = {}, vars = {}, stateDir } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-e2e-"));
+  const state = stateDir ?? join(dir, "state");
+  const varLines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
+  writeFileSync(
+    join(dir, "wrangler.toml"),
+    [
+      `name = "tollgate-test"`,
+      `main = ${JSON.stringify(join(ROOT, "build/index.js"))}`,
+      `compatibility_date = "${compatibilityDate()}"`,
+      `[vars]`,
+      ...varLines,
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(dir, ".dev.vars"),
+    Object.entries(secrets).map(([k, v]) => `${k}='${v}'\n`).join(""),
+    { mode: 0o600 },
+  );
+  const port = await freePort();
+  const inspector = await freePort();
+  const logs = [];
+  const child = spawn(
+    join(ROOT, "node_modules/.bin/wrangler"),
+    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
+      "--persist-to", state, "--show-interactive-dev-session=false", "--log-level", "log"],
+    {
+      cwd: dir,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", DO_NOT_TRACK: "1" },
+    },
+  );
+  child.stdout.on("data", (d) => logs.push(d.toString()));
+  child.stderr.on("data", (d) => logs.push(d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const worker = {
+    url,
+    logs,
+    fetch: (path, init) => fetch(url + path, { redirect: "manual", ...init }),
+    async stop() {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      await new Promise((ok) => (child.exitCode !== null ? ok() : child.once("exit", ok)));
+      if (!stateDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${logs.join("")}`);
+    try {
+      await fetch(`${url}/healthz`);
+      return worker;
+    } catch {
+      if (Date.now() > deadline) {
+        await worker.stop();
+        throw new Error(`worker did not start in 90 s:\n${logs.join("")}`);
+      }
+      await new Promise((ok) => setTimeout(ok, 250));
+    }
+  }
+}

@@ -1,0 +1,177 @@
+//! Keys: parsing, validation of weak keys, binding, thumbprints, PEM, serialization.
+
+#[macro_use]
+mod common;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use tollgate::{Algorithm, Key, KeySet};
+
+fn invalid(json: &str) -> String {
+    let err = Key::from_jwk_json(json).expect_err(json);
+    assert_eq!(err.code(), "ERR_JWK_INVALID", "{err}");
+    err.to_string()
+}
+
+#[test]
+fn rfc7638_thumbprint_is_the_default_kid_and_ignores_optional_members() {
+    let data = vector!("rfc7638/section-3.1.json");
+    let expected = data["thumbprint"].as_str().unwrap();
+    let key = Key::from_jwk_json(&data["jwk"].to_string()).unwrap();
+    assert_eq!(key.thumbprint(), expected);
+    assert_eq!(key.kid(), "2011-04-29", "an explicit kid is kept");
+    let mut bare = data["jwk"].clone();
+    bare.as_object_mut()
+        .unwrap()
+        .retain(|k, _| ["kty", "n", "e"].contains(&k.as_str()));
+    assert_eq!(
+        Key::from_jwk_json(&bare.to_string()).unwrap().kid(),
+        expected
+    );
+}
+
+#[test]
+fn weak_rsa_keys_are_refused() {
+    let wycheproof = vector!("wycheproof/json_web_key_test.json");
+    let groups = wycheproof["testGroups"].as_array().unwrap();
+    let by_comment = |c: &str| {
+        groups.iter().find(|g| g["comment"] == c).unwrap()["private"]["keys"][0].to_string()
+    };
+    assert!(invalid(&by_comment("keysize_too_small")).contains("1024 bits"));
+    assert!(invalid(&by_comment("exponentOne")).contains("exponent"));
+    assert!(invalid(&by_comment("jws_rsa_roca_key")).contains("ROCA"));
+    // The same 1024-bit modulus through PEM.
+    let err = Key::from_pem(text!("pem/rsa1024.pem"), None).unwrap_err();
+    assert_eq!(err.code(), "ERR_JWK_INVALID");
+}
+
+#[test]
+fn hmac_keys_must_be_as_long_as_the_hash() {
+    let k31 = tollgate::b64::encode(&[7u8; 31]);
+    let k32 = tollgate::b64::encode(&[7u8; 32]);
+    let k48 = tollgate::b64::encode(&[7u8; 48]);
+    invalid(&format!(r#"{{"kty":"oct","k":"{k31}"}}"#));
+    invalid(&format!(r#"{{"kty":"oct","alg":"HS384","k":"{k32}"}}"#));
+    invalid(r#"{"kty":"oct","alg":"HS256","k":""}"#);
+    let unbound = Key::from_jwk_json(&format!(r#"{{"kty":"oct","k":"{k48}"}}"#)).unwrap();
+    assert!(unbound.allows(Algorithm::HS256) && unbound.allows(Algorithm::HS384));
+    assert!(
+        !unbound.allows(Algorithm::HS512),
+        "48 bytes are too short for HS512"
+    );
+    assert!(Key::hmac(&[1u8; 63], Algorithm::HS512, None).is_err());
+}
+
+#[test]
+fn ec_points_must_be_on_their_curve_and_match_d() {
+    let good = r#"{"kty":"EC","crv":"P-256","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw","d":"yy49oPcINGK2ps0LmtxpB6UTEOiITghHBif6wDqmJ3c"}"#;
+    let key = Key::from_jwk_json(good).unwrap();
+    assert_eq!(key.signing_algorithm().unwrap(), Algorithm::ES256);
+    assert!(invalid(&good.replace("nVgmw", "nVgnw")).contains("not on the curve"));
+    invalid(&good.replace("P-256", "P-384"));
+    assert!(invalid(&good.replace("yy49oPcINGK2", "yy49oPcINGK3")).contains("does not match"));
+    invalid(&good.replace(r#""crv":"P-256","#, ""));
+}
+
+#[test]
+fn a_declared_alg_must_fit_the_key_type() {
+    let ec = r#"{"kty":"EC","crv":"P-256","alg":"RS256","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"}"#;
+    assert!(invalid(ec).contains("does not fit"));
+    let curve_mismatch = ec.replace("RS256", "ES384");
+    invalid(&curve_mismatch);
+    assert!(invalid(&ec.replace("RS256", "none")).contains("unsupported key alg"));
+}
+
+#[test]
+fn keys_meant_for_encryption_are_refused_alone_and_skipped_in_sets() {
+    let enc = r#"{"kty":"EC","use":"enc","crv":"P-256","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"}"#;
+    invalid(enc);
+    let set = KeySet::from_json(&format!(r#"{{"keys":[{enc}]}}"#)).unwrap();
+    assert!(set.is_empty());
+}
+
+#[test]
+fn sets_refuse_duplicate_kids_and_mixed_symmetry() {
+    let hs = Key::generate(Algorithm::HS256).unwrap().with_kid("a");
+    let hs2 = Key::generate(Algorithm::HS256).unwrap().with_kid("a");
+    let ec = Key::generate(Algorithm::ES256).unwrap();
+    assert!(KeySet::from_keys(vec![hs.clone(), hs2]).is_err());
+    assert!(KeySet::from_keys(vec![hs, ec]).is_err());
+}
+
+#[test]
+fn pem_keys_parse_for_every_type() {
+    let cases = [
+        (text!("pem/rsa2048.pem"), "RSA", true),
+        (text!("pem/rsa2048.pub.pem"), "RSA", false),
+        (text!("pem/p256.pem"), "EC", true),
+        (text!("pem/p256.pub.pem"), "EC", false),
+        (text!("pem/p384.pem"), "EC", true),
+        (text!("pem/p521.pem"), "EC", true),
+        (text!("pem/p521.pub.pem"), "EC", false),
+        (text!("pem/ed25519.pem"), "OKP", true),
+        (text!("pem/ed25519.pub.pem"), "OKP", false),
+    ];
+    for (pem, kty, private) in cases {
+        let key = Key::from_pem(pem, None).unwrap_or_else(|e| panic!("{kty}: {e}"));
+        assert_eq!(key.type_name(), kty);
+        assert_eq!(key.is_private(), private);
+    }
+    // A private PEM and its public PEM have the same thumbprint.
+    let private = Key::from_pem(text!("pem/p256.pem"), None).unwrap();
+    let public = Key::from_pem(text!("pem/p256.pub.pem"), None).unwrap();
+    assert_eq!(private.thumbprint(), public.thumbprint());
+    assert!(Key::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n", None).is_err());
+}
+
+#[test]
+fn jwk_round_trips_and_public_form_has_no_secret() {
+    for alg in [
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::ES512,
+        Algorithm::EdDSA,
+        Algorithm::HS512,
+    ] {
+        let key = Key::generate(alg).unwrap();
+        let private = serde_json::to_string(&key.to_private_jwk()).unwrap();
+        let again = Key::from_jwk_json(&private).unwrap();
+        assert_eq!(again.thumbprint(), key.thumbprint(), "{alg}");
+        assert_eq!(again.algorithm(), Some(alg));
+        if alg.is_asymmetric() {
+            let public = key.to_public_jwk().unwrap();
+            assert!(public.d.is_none() && public.k.is_none());
+            assert_eq!(
+                Key::from_jwk(&public).unwrap().thumbprint(),
+                key.thumbprint()
+            );
+        } else {
+            assert!(
+                key.to_public_jwk().is_err(),
+                "HMAC keys have no public form"
+            );
+        }
+    }
+    let rsa = common::rfc7520_rsa();
+    let again = Key::from_jwk_json(&serde_json::to_string(&rsa.to_private_jwk()).unwrap()).unwrap();
+    assert_eq!(again.thumbprint(), rsa.thumbprint());
+}
+
+#[test]
+fn debug_output_never_shows_private_material() {
+    let key = Key::generate(Algorithm::HS256).unwrap();
+    let secret = key.to_private_jwk().k.unwrap();
+    assert!(!format!("{key:?}").contains(&secret));
+    assert!(!format!("{:?}", key.to_private_jwk()).contains(&secret));
+}
+
+#[test]
+fn rsa_and_hmac_keys_need_an_alg_to_sign() {
+    let mut jwk = common::rfc7520_rsa().to_private_jwk();
+    jwk.alg = None;
+    let unbound = Key::from_jwk(&jwk).unwrap();
+    assert!(unbound.signing_algorithm().is_err());
+    assert!(unbound.allows(Algorithm::PS512) && unbound.allows(Algorithm::RS256));
+    assert!(!unbound.allows(Algorithm::HS256) && !unbound.allows(Algorithm::ES256));
+}
