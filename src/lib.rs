@@ -25,14 +25,18 @@
 
 pub mod alg;
 pub mod b64;
+pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod gateway;
 pub mod hazmat;
 pub mod issue;
 pub mod jwk;
 pub mod jwks;
 pub mod policy;
+pub mod revocation;
 pub mod token;
+pub mod token_cache;
 pub mod verify;
 
 pub use alg::Algorithm;

@@ -21,6 +21,14 @@ pub struct SignatureChecked<'a> {
     pub(crate) kid: String,
 }
 
+impl SignatureChecked<'_> {
+    /// The payload, whose signature is good but whose claims (e.g. `exp`) are unchecked. For
+    /// revocation, which must accept tokens the claims checks would refuse.
+    pub fn payload(&self) -> &[u8] {
+        self.token.payload()
+    }
+}
+
 /// A verified JWS: signature good, header and payload as sent. Its payload may be any bytes.
 #[derive(Clone, Debug)]
 pub struct VerifiedJws {

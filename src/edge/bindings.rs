@@ -2,3 +2,14 @@
 
 /// Secret: a private JWK Set. The first key signs; every key verifies (rotation, README).
 pub const SIGNING_KEYS: &str = "TOLLGATE_SIGNING_KEYS";
+/// Secret: the bearer token that authorises the admin endpoints (`/revoke` until client
+/// authentication exists, `/admin/*`).
+pub const ADMIN_TOKEN: &str = "TOLLGATE_ADMIN_TOKEN";
+/// Variable: the gateway configuration (`config::GatewayConfig`), a TOML table or JSON text.
+pub const CONFIG: &str = "TOLLGATE_CONFIG";
+/// Variable: the origin every allowed request is forwarded to, e.g. `https://origin.internal`.
+pub const ORIGIN_URL: &str = "ORIGIN_URL";
+/// KV namespace: the revocation list (and, later, users, clients and sessions).
+pub const KV: &str = "TOLLGATE_KV";
+/// Analytics Engine dataset (optional): one data point per auth decision.
+pub const ANALYTICS: &str = "TOLLGATE_ANALYTICS";

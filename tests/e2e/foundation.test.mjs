@@ -22,7 +22,7 @@ after(() => worker?.stop());
 test("healthz reports the active key", async () => {
   const res = await worker.fetch("/healthz");
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { status: "ok", activeKid: "active", keys: 2 });
+  assert.deepEqual(await res.json(), { status: "ok", activeKid: "active", keys: 2, gateway: false });
   assert.match(res.headers.get("strict-transport-security"), /max-age=\d+/);
 });
 
@@ -64,7 +64,7 @@ test("a token from `tollgate sign` verifies against the worker's JWKS, with our 
   assert.match(wrongAudience.stderr, /^ERR_JWT_CLAIM_VALIDATION_FAILED/);
 });
 
-test("unknown routes are 404", async () => {
+test("without a gateway configuration, other routes are 404", async () => {
   assert.equal((await worker.fetch("/nope")).status, 404);
 });
 
@@ -77,6 +77,7 @@ test("a missing or malformed secret is a clear server error with its code in the
     try {
       const res = await broken.fetch("/.well-known/jwks.json");
       assert.equal(res.status, 500);
+      assert.equal(res.headers.get("cache-control"), "no-store");
       assert.deepEqual(await res.json(), { error: "server_error", code });
       assert.equal((await broken.fetch("/healthz")).status, 503);
       await new Promise((ok) => setTimeout(ok, 300));

@@ -1,0 +1,398 @@
+//! The gateway's configuration: one serde type, validated once at start-up.
+//!
+//! It comes from the `TOLLGATE_CONFIG` variable (a TOML table in `wrangler.toml`, or JSON text).
+//! Every field documents its default; unknown fields are refused so that a typo cannot quietly
+//! turn a protection off.
+
+use serde::Deserialize;
+
+use crate::alg::Algorithm;
+use crate::error::Error;
+use crate::policy::{Policy, DEFAULT_MAX_TOKEN_BYTES};
+
+/// The whole gateway configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// This deployment's issuer identifier (`iss` of the tokens it issues), e.g.
+    /// `https://auth.example.com`. Required.
+    pub issuer: String,
+    /// Audiences accepted in this deployment's own tokens. Default: none (`aud` unchecked).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Route rules, matched by the longest path prefix. A path no rule matches needs a token
+    /// (deny by default). Default: none.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    /// Name of the cookie that may carry the token for browsers. Default: none (only the
+    /// `Authorization: Bearer` header is read).
+    #[serde(default)]
+    pub token_cookie: Option<String>,
+    /// Whether the `Authorization` header goes on to the origin. Default: false.
+    #[serde(default)]
+    pub forward_authorization: bool,
+    /// Identity providers whose tokens are also accepted. Default: none.
+    #[serde(default)]
+    pub external_issuers: Vec<ExternalIssuer>,
+    /// What to do with plain-HTTP requests. Default: `redirect`.
+    #[serde(default)]
+    pub https: HttpsMode,
+    /// Whether plain HTTP is allowed from loopback hosts (local development). Default: true.
+    #[serde(default = "yes")]
+    pub allow_loopback_http: bool,
+    /// Revocation-list behaviour.
+    #[serde(default)]
+    pub revocation: RevocationConfig,
+    /// Verified-token cache size per isolate; 0 turns it off. Default: 10,000.
+    #[serde(default = "default_cache_entries")]
+    pub token_cache_entries: usize,
+    /// Where a browser without a valid token is sent (the OAuth login flow). Default: none,
+    /// browsers get the 401 like any client.
+    #[serde(default)]
+    pub login_url: Option<String>,
+    /// Clock tolerance in seconds for `exp`/`nbf`/`iat`. Default: 0.
+    #[serde(default)]
+    pub leeway: u64,
+    /// Largest token accepted, in bytes. Default: 8192.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+}
+
+/// One route rule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Route {
+    /// Path prefix, matched on whole segments (`/api` matches `/api` and `/api/x`, not `/apix`).
+    pub prefix: String,
+    /// Methods this rule covers (upper case). Default: all.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Whether a token is needed. Default: `token`.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Scopes the token must all carry. Default: none.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// Whether a route needs a token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Auth {
+    /// Passed to the origin without a token (identity headers are still stripped).
+    Public,
+    /// A valid token is required.
+    #[default]
+    Token,
+}
+
+/// An external identity provider.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalIssuer {
+    /// Its issuer identifier; tokens must carry exactly this `iss`.
+    pub issuer: String,
+    /// Its JWKS URL (https, or http on loopback for development).
+    pub jwks_url: String,
+    /// Audiences accepted in its tokens. Default: none (`aud` unchecked).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Algorithms accepted from it. Default: the asymmetric ones.
+    #[serde(default)]
+    pub algorithms: Vec<Algorithm>,
+    /// How long fetched keys are fresh, in seconds. Default: 600.
+    #[serde(default = "default_jwks_max_age")]
+    pub cache_seconds: u64,
+    /// Least time between two refetches caused by an unknown `kid`. Default: 30.
+    #[serde(default = "default_jwks_cooldown")]
+    pub cooldown_seconds: u64,
+    /// Fetch timeout in milliseconds. Default: 3000.
+    #[serde(default = "default_jwks_timeout")]
+    pub timeout_ms: u64,
+}
+
+/// Plain-HTTP handling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpsMode {
+    /// `GET`/`HEAD` are redirected to https (308); other methods are refused (403).
+    #[default]
+    Redirect,
+    /// Every plain-HTTP request is refused (403).
+    Reject,
+    /// Plain HTTP is served (only behind a TLS-terminating proxy you trust).
+    Off,
+}
+
+/// Revocation-list settings.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevocationConfig {
+    /// Let requests through when the revocation list cannot be read. Default: false (fail
+    /// closed with 503).
+    #[serde(default)]
+    pub fail_open: bool,
+    /// Seconds an isolate trusts a "not revoked" answer for one token. Default: 10. Adds to
+    /// KV's own propagation delay (up to about 60 s) in the revocation window.
+    #[serde(default = "default_revocation_cache")]
+    pub cache_seconds: u64,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        RevocationConfig {
+            fail_open: false,
+            cache_seconds: default_revocation_cache(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_cache_entries() -> usize {
+    10_000
+}
+fn default_max_token_bytes() -> usize {
+    DEFAULT_MAX_TOKEN_BYTES
+}
+fn default_jwks_max_age() -> u64 {
+    600
+}
+fn default_jwks_cooldown() -> u64 {
+    30
+}
+fn default_jwks_timeout() -> u64 {
+    3000
+}
+fn default_revocation_cache() -> u64 {
+    10
+}
+
+impl GatewayConfig {
+    /// Parses JSON text and validates.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let config: GatewayConfig = serde_json::from_str(json)
+            .map_err(|e| Error::policy(format!("TOLLGATE_CONFIG: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every field once, at start-up.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |what: String| Err(Error::policy(format!("TOLLGATE_CONFIG: {what}")));
+        if self.issuer.is_empty() {
+            return bad("issuer is required".into());
+        }
+        for route in &self.routes {
+            if !route.prefix.starts_with('/') {
+                return bad(format!(
+                    "route prefix {:?} must start with '/'",
+                    route.prefix
+                ));
+            }
+            if route
+                .methods
+                .iter()
+                .any(|m| m.is_empty() || m.to_ascii_uppercase() != *m)
+            {
+                return bad(format!(
+                    "route {:?}: methods must be upper case",
+                    route.prefix
+                ));
+            }
+            if route.auth == Auth::Public && !route.scopes.is_empty() {
+                return bad(format!(
+                    "route {:?} is public but lists scopes",
+                    route.prefix
+                ));
+            }
+        }
+        if let Some(cookie) = &self.token_cookie {
+            let valid = !cookie.is_empty()
+                && cookie
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !valid {
+                return bad(format!("tokenCookie {cookie:?} is not a valid cookie name"));
+            }
+        }
+        for external in &self.external_issuers {
+            if external.issuer == self.issuer {
+                return bad("an external issuer may not reuse this deployment's issuer".into());
+            }
+            if !is_secure_url(&external.jwks_url) {
+                return bad(format!(
+                    "jwksUrl {:?} must be https (http only on loopback)",
+                    external.jwks_url
+                ));
+            }
+            if external.algorithms.iter().any(|alg| !alg.is_asymmetric()) {
+                return bad("external issuers may only use asymmetric algorithms".into());
+            }
+            if external.timeout_ms == 0 || external.cache_seconds == 0 {
+                return bad("timeoutMs and cacheSeconds must be positive".into());
+            }
+        }
+        self.policy().validate()?;
+        for external in &self.external_issuers {
+            self.external_policy(external).validate()?;
+        }
+        Ok(())
+    }
+
+    /// The verification policy for this deployment's own tokens.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            issuers: vec![self.issuer.clone()],
+            audiences: self.audiences.clone(),
+            leeway: self.leeway,
+            max_token_bytes: self.max_token_bytes,
+            ..Policy::default()
+        }
+    }
+
+    /// The verification policy for an external issuer's tokens.
+    pub fn external_policy(&self, external: &ExternalIssuer) -> Policy {
+        let algorithms = if external.algorithms.is_empty() {
+            Algorithm::ALL
+                .into_iter()
+                .filter(|alg| alg.is_asymmetric())
+                .collect()
+        } else {
+            external.algorithms.clone()
+        };
+        Policy {
+            algorithms,
+            issuers: vec![external.issuer.clone()],
+            audiences: external.audiences.clone(),
+            leeway: self.leeway,
+            max_token_bytes: self.max_token_bytes,
+            ..Policy::default()
+        }
+    }
+
+    /// The rule for a request: the longest prefix that matches the path on segment boundaries
+    /// and covers the method. `None` means no rule: the request needs a token.
+    pub fn route(&self, method: &str, path: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|route| route.methods.is_empty() || route.methods.iter().any(|m| m == method))
+            .filter(|route| prefix_matches(&route.prefix, path))
+            .max_by_key(|route| route.prefix.len())
+    }
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'),
+        None => false,
+    }
+}
+
+/// https, or http to a loopback host (development).
+pub fn is_secure_url(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    is_loopback_host(host)
+}
+
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+pub fn is_loopback_host(host_and_port: &str) -> bool {
+    let host = if let Some(rest) = host_and_port.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host_and_port.split(':').next().unwrap_or("")
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> Result<GatewayConfig, Error> {
+        GatewayConfig::from_json(json)
+    }
+
+    #[test]
+    fn routes_match_on_segments_and_longest_prefix() {
+        let c = config(
+            r#"{"issuer":"https://i","routes":[
+                {"prefix":"/","auth":"public"},
+                {"prefix":"/api","scopes":["read"]},
+                {"prefix":"/api/admin","scopes":["admin"]},
+                {"prefix":"/api/docs","methods":["GET"],"auth":"public"}]}"#,
+        )
+        .unwrap();
+        let scopes = |m: &str, p: &str| c.route(m, p).map(|r| r.scopes.clone());
+        assert_eq!(scopes("GET", "/api/x"), Some(vec!["read".to_owned()]));
+        assert_eq!(scopes("GET", "/api"), Some(vec!["read".to_owned()]));
+        assert_eq!(scopes("GET", "/apix").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            scopes("GET", "/api/admin/users"),
+            Some(vec!["admin".to_owned()])
+        );
+        assert_eq!(c.route("GET", "/api/docs/a").unwrap().auth, Auth::Public);
+        assert_eq!(c.route("POST", "/api/docs/a").unwrap().scopes, vec!["read"]);
+        let none = config(r#"{"issuer":"https://i"}"#).unwrap();
+        assert!(none.route("GET", "/").is_none());
+    }
+
+    #[test]
+    fn invalid_configs_are_refused() {
+        for bad in [
+            r#"{}"#,
+            r#"{"issuer":""}"#,
+            r#"{"issuer":"i","routez":[]}"#,
+            r#"{"issuer":"i","routes":[{"prefix":"api"}]}"#,
+            r#"{"issuer":"i","routes":[{"prefix":"/","auth":"public","scopes":["a"]}]}"#,
+            r#"{"issuer":"i","routes":[{"prefix":"/","methods":["get"]}]}"#,
+            r#"{"issuer":"i","tokenCookie":"a b"}"#,
+            r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"http://evil.example/jwks"}]}"#,
+            r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"https://e/jwks","algorithms":["HS256"]}]}"#,
+            r#"{"issuer":"i","externalIssuers":[{"issuer":"i","jwksUrl":"https://e/jwks"}]}"#,
+            r#"{"issuer":"i","maxTokenBytes":0}"#,
+        ] {
+            assert_eq!(
+                config(bad).unwrap_err().code(),
+                "ERR_POLICY_INVALID",
+                "{bad}"
+            );
+        }
+        assert!(config(
+            r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"http://127.0.0.1:9/jwks"}]}"#
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "localhost:8787",
+            "127.0.0.1",
+            "127.0.0.1:1",
+            "[::1]:8787",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "example.com",
+            "127.example.com",
+            "127.0.0.1.example.com:80",
+            "[::2]",
+            "10.0.0.1",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+}

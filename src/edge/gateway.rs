@@ -1,0 +1,350 @@
+//! The front door: every request not addressed to Tollgate itself is checked against the route
+//! rules, its token verified (cache, signature, claims, revocation, scopes), and then forwarded
+//! to the origin with identity headers, or refused per RFC 6750.
+
+use std::rc::Rc;
+
+use serde::Deserialize;
+use worker::{
+    Context, Date, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+    Result,
+};
+
+use super::respond::{self, Decision};
+use super::revocation;
+use super::state::{State, Trusted};
+use crate::config::{Auth, GatewayConfig, Route};
+use crate::gateway::{self, Denial, HttpsAction};
+use crate::token::UntrustedToken;
+use crate::token_cache::{fingerprint, Entry};
+use crate::{Error, Verifier};
+
+/// Handles one proxied request.
+pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) -> Result<Response> {
+    let started = Date::now().as_millis() as f64;
+    let Some(config) = state.config.as_ref() else {
+        // Without TOLLGATE_CONFIG the worker only issues and publishes keys; it guards nothing.
+        return respond::json(404, &serde_json::json!({ "error": "not_found" }));
+    };
+    let Some(origin) = state.origin.as_deref() else {
+        return respond::server_error(500, "ERR_CONFIG_MISSING", "ORIGIN_URL is not set");
+    };
+    let url = req.url()?;
+    let method = req.method().to_string();
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
+        None => url.host_str().unwrap_or("").to_owned(),
+    };
+    match gateway::https_action(
+        config.https,
+        config.allow_loopback_http,
+        url.scheme(),
+        &host,
+        &method,
+    ) {
+        HttpsAction::Allow => {}
+        HttpsAction::Redirect => {
+            let mut secure = url.clone();
+            let _ = secure.set_scheme("https");
+            let _ = secure.set_port(None);
+            let mut response =
+                respond::json(308, &serde_json::json!({ "error": "https_required" }))?;
+            response.headers_mut().set("Location", secure.as_str())?;
+            return Ok(response);
+        }
+        HttpsAction::Reject => {
+            return respond::json(
+                403,
+                &serde_json::json!({ "error": "https_required", "code": "ERR_HTTPS_REQUIRED" }),
+            );
+        }
+    }
+
+    let route = config.route(&method, url.path());
+    let route_name = route.map_or("(unmatched)", |r| r.prefix.as_str());
+    if route.is_some_and(|r| r.auth == Auth::Public) {
+        let response = forward(&req, origin, config, &[]).await;
+        record(env, route_name, "public", None, None, started, false);
+        return response;
+    }
+
+    match authorize(&req, env, ctx, &state, config, route).await {
+        Ok((entry, cached)) => {
+            let token_type = "jwt";
+            let identity = gateway::identity_headers(&entry.verified, token_type);
+            record(
+                env,
+                route_name,
+                "allow",
+                None,
+                Some(&entry),
+                started,
+                cached,
+            );
+            forward(&req, origin, config, &identity).await
+        }
+        Err((denial, entry)) => {
+            let rendered = denial.render();
+            record(
+                env,
+                route_name,
+                "deny",
+                Some(rendered.code),
+                entry.as_deref(),
+                started,
+                false,
+            );
+            if let Some(login) = login_redirect(&req, config, &denial, &url)? {
+                return Ok(login);
+            }
+            respond::denial(&rendered)
+        }
+    }
+}
+
+fn record(
+    env: &Env,
+    route: &str,
+    outcome: &str,
+    code: Option<&str>,
+    entry: Option<&Entry<Trusted>>,
+    started: f64,
+    cached: bool,
+) {
+    let verified = entry.map(|e| &e.verified);
+    respond::record(
+        env,
+        &Decision {
+            route,
+            outcome,
+            code,
+            sub: verified.and_then(|v| v.subject()),
+            jti: verified.and_then(|v| v.jti()),
+            issuer: verified.and_then(|v| v.claim_str("iss")),
+            cached,
+            latency_ms: Date::now().as_millis() as f64 - started,
+        },
+    );
+}
+
+/// Steps for a protected route. Returns the verified token and whether it came from the cache.
+async fn authorize(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+    state: &Rc<State>,
+    config: &GatewayConfig,
+    route: Option<&Route>,
+) -> std::result::Result<(Rc<Entry<Trusted>>, bool), (Denial, Option<Rc<Entry<Trusted>>>)> {
+    let headers = req.headers();
+    let authorization = headers.get("Authorization").ok().flatten();
+    let cookies = headers.get("Cookie").ok().flatten();
+    let (token, _) = gateway::extract_token(
+        authorization.as_deref(),
+        cookies.as_deref(),
+        config.token_cookie.as_deref(),
+    )
+    .map_err(|denial| (denial, None))?;
+    let now_ms = Date::now().as_millis() as f64;
+    let now = (now_ms / 1000.0).floor() as i64;
+    let key = fingerprint(token);
+    let cached = state.token_cache.borrow_mut().get(&key, now);
+    let (entry, was_cached) = match cached {
+        Some(entry) => (entry, true),
+        None => {
+            let (verifier, trusted) = trusted_verifier(state, config, ctx, token, now_ms)
+                .await
+                .map_err(|denial| (denial, None))?;
+            let verified = verifier
+                .verify(token, now)
+                .map_err(|err| (Denial::InvalidToken(err), None))?;
+            let mut cache = state.token_cache.borrow_mut();
+            cache.insert(key, verified.clone(), trusted);
+            let entry = cache.get(&key, now).unwrap_or_else(|| {
+                Rc::new(Entry {
+                    until: verified.expires_at().unwrap_or(now),
+                    verified,
+                    source: trusted,
+                })
+            });
+            (entry, false)
+        }
+    };
+    match revocation::is_revoked(env, state, &entry.verified, now_ms).await {
+        Ok(false) => {}
+        Ok(true) => {
+            state.token_cache.borrow_mut().remove(&key);
+            return Err((Denial::InvalidToken(Error::Revoked), Some(entry)));
+        }
+        Err(revocation::Unavailable(reason)) => {
+            respond::log(
+                serde_json::json!({ "level": "error", "code": "ERR_REVOCATION_UNAVAILABLE", "detail": reason, "failOpen": config.revocation.fail_open }),
+            );
+            if !config.revocation.fail_open {
+                return Err((Denial::RevocationUnavailable, Some(entry)));
+            }
+        }
+    }
+    if let Some(route) = route {
+        if !gateway::missing_scopes(&route.scopes, &entry.verified).is_empty() {
+            return Err((
+                Denial::InsufficientScope {
+                    required: route.scopes.clone(),
+                },
+                Some(entry),
+            ));
+        }
+    }
+    Ok((entry, was_cached))
+}
+
+#[derive(Deserialize)]
+struct IssuerOnly {
+    iss: Option<String>,
+}
+
+/// Picks the verifier for a token by its (not yet trusted) `iss`: the policy then requires that
+/// exact issuer, so a token cannot borrow another issuer's keys.
+pub async fn trusted_verifier(
+    state: &Rc<State>,
+    config: &GatewayConfig,
+    ctx: &Context,
+    token: &str,
+    now_ms: f64,
+) -> std::result::Result<(Rc<Verifier>, Trusted), Denial> {
+    let untrusted =
+        UntrustedToken::parse(token, config.max_token_bytes).map_err(Denial::InvalidToken)?;
+    let issuer = serde_json::from_slice::<IssuerOnly>(untrusted.payload())
+        .ok()
+        .and_then(|c| c.iss);
+    let own = || state.own_verifier.clone().map(|v| (v, Trusted::Own));
+    let chosen = match issuer.as_deref() {
+        None => own(),
+        Some(iss) if iss == config.issuer => own(),
+        Some(iss) => {
+            let Some(index) = state.remotes.iter().position(|r| r.issuer.issuer == iss) else {
+                return Err(Denial::InvalidToken(Error::ClaimInvalid {
+                    claim: "iss".to_owned(),
+                    reason: "is not a trusted issuer",
+                }));
+            };
+            let remote = &state.remotes[index];
+            match remote.verifier(untrusted.header().kid(), now_ms, ctx).await {
+                Ok(verifier) => Some((verifier, Trusted::External(index))),
+                Err(reason) => {
+                    respond::log(
+                        serde_json::json!({ "level": "error", "code": "ERR_JWKS_UNAVAILABLE", "issuer": iss, "detail": reason }),
+                    );
+                    return Err(Denial::IssuerUnavailable);
+                }
+            }
+        }
+    };
+    chosen.ok_or(Denial::InvalidToken(Error::NoMatchingKey { kid: None }))
+}
+
+/// A browser navigation without a valid token goes to the login flow, when one is configured:
+/// an expired session sends the user back to log in. `return_to` is the path only, so the
+/// login flow cannot be turned into an open redirect.
+fn login_redirect(
+    req: &Request,
+    config: &GatewayConfig,
+    denial: &Denial,
+    url: &worker::Url,
+) -> Result<Option<Response>> {
+    let Some(login) = config.login_url.as_deref() else {
+        return Ok(None);
+    };
+    let wants_html = req
+        .headers()
+        .get("Accept")?
+        .is_some_and(|accept| accept.contains("text/html"));
+    let recoverable = matches!(denial, Denial::MissingToken | Denial::InvalidToken(_));
+    if req.method() != Method::Get || !wants_html || !recoverable {
+        return Ok(None);
+    }
+    let mut path = url.path().to_owned();
+    if let Some(query) = url.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    let separator = if login.contains('?') { '&' } else { '?' };
+    let location: String = format!(
+        "{login}{separator}return_to={}",
+        form_urlencoded_component(&path)
+    );
+    let mut response = respond::json(303, &serde_json::json!({ "error": "login_required" }))?;
+    response.headers_mut().set("Location", &location)?;
+    Ok(Some(response))
+}
+
+fn form_urlencoded_component(text: &str) -> String {
+    worker::url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Sends the request on to the origin: same method, path, query, body and headers, minus the
+/// client's `X-Tollgate-*` headers (always) and its credentials (unless configured), plus the
+/// identity headers.
+async fn forward(
+    req: &Request,
+    origin: &str,
+    config: &GatewayConfig,
+    identity: &[(&'static str, String)],
+) -> Result<Response> {
+    let url = req.url()?;
+    let mut target = format!("{origin}{}", url.path());
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if gateway::is_identity_header(&name) || name == "host" {
+            continue;
+        }
+        if !config.forward_authorization {
+            if name == "authorization" {
+                continue;
+            }
+            if name == "cookie" {
+                if let Some(cookie) = config.token_cookie.as_deref() {
+                    if let Some(rest) = gateway::without_cookie(&value, cookie) {
+                        headers.append(&name, &rest)?;
+                    }
+                    continue;
+                }
+            }
+        }
+        headers.append(&name, &value)?;
+    }
+    for (name, value) in identity {
+        headers.set(name, value)?;
+    }
+    if let Some(host) = url.host_str() {
+        headers.set("X-Forwarded-Host", host)?;
+    }
+    headers.set("X-Forwarded-Proto", url.scheme())?;
+    let mut init = RequestInit::new();
+    init.with_method(req.method())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        init.with_body(req.inner().body().map(Into::into));
+    }
+    let outbound = Request::new_with_init(&target, &init)?;
+    match Fetch::Request(outbound).send().await {
+        Ok(response) => {
+            let headers = response.headers().clone();
+            headers.set(
+                "Strict-Transport-Security",
+                "max-age=31536000; includeSubDomains",
+            )?;
+            Ok(response.with_headers(headers))
+        }
+        Err(err) => respond::server_error(
+            502,
+            "ERR_ORIGIN_UNREACHABLE",
+            &format!("origin fetch failed: {err}"),
+        ),
+    }
+}

@@ -1,0 +1,146 @@
+//! Everything an isolate keeps between requests: the validated configuration, the parsed
+//! keys, the verified-token cache, the revocation answers, and remote key sets.
+//!
+//! It is built from the environment on the first request and rebuilt only when the inputs
+//! change (a `wrangler dev` reload), so parsing and validation happen once, at start-up.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use worker::Env;
+
+use super::bindings;
+use super::keys::{self, OwnKeys};
+use super::remote_jwks::RemoteJwks;
+use crate::config::GatewayConfig;
+use crate::token_cache::TokenCache;
+use crate::{Error, Verifier};
+
+/// Which trusted issuer verified a token: the worker itself or an external issuer's index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trusted {
+    /// The worker's own keys.
+    Own,
+    /// `config.external_issuers[i]`.
+    External(usize),
+}
+
+pub struct State {
+    pub config: Option<GatewayConfig>,
+    pub origin: Option<String>,
+    pub keys: OwnKeys,
+    pub own_verifier: Option<Rc<Verifier>>,
+    pub remotes: Vec<RemoteJwks>,
+    pub token_cache: RefCell<TokenCache<Trusted>>,
+    /// Revocation-list keys read recently and found absent, with the time (ms) of the read.
+    pub not_revoked: RefCell<HashMap<String, f64>>,
+}
+
+/// Why the worker cannot serve: the detail goes to the log, the code to the client.
+pub struct ConfigError {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl ConfigError {
+    fn from_error(context: &str, err: Error) -> Self {
+        ConfigError {
+            code: match err {
+                Error::InvalidPolicy { .. } => "ERR_CONFIG_INVALID",
+                ref other => other.code(),
+            },
+            detail: format!("{context}: {err}"),
+        }
+    }
+}
+
+thread_local! {
+    static STATE: RefCell<Option<(String, Rc<State>)>> = const { RefCell::new(None) };
+}
+
+/// The configuration variable as JSON text: wrangler passes a TOML table as an object.
+fn config_text(env: &Env) -> Option<String> {
+    match env.object_var::<serde_json::Value>(bindings::CONFIG) {
+        Ok(serde_json::Value::String(text)) => Some(text),
+        Ok(value) => Some(value.to_string()),
+        Err(_) => env.var(bindings::CONFIG).ok().map(|v| v.to_string()),
+    }
+}
+
+/// The isolate's state, building it on first use or when the environment changed.
+pub fn state(env: &Env) -> Result<Rc<State>, ConfigError> {
+    let secret = env
+        .secret(bindings::SIGNING_KEYS)
+        .ok()
+        .map(|s| s.to_string());
+    let config = config_text(env);
+    let origin = env.var(bindings::ORIGIN_URL).ok().map(|v| v.to_string());
+    let fingerprint = format!("{secret:?}\u{0}{config:?}\u{0}{origin:?}");
+    if let Some(hit) = STATE.with(|s| {
+        s.borrow()
+            .as_ref()
+            .filter(|(inputs, _)| *inputs == fingerprint)
+            .map(|(_, state)| Rc::clone(state))
+    }) {
+        return Ok(hit);
+    }
+    let state = Rc::new(build(secret, config, origin)?);
+    STATE.with(|s| *s.borrow_mut() = Some((fingerprint, Rc::clone(&state))));
+    Ok(state)
+}
+
+fn build(
+    secret: Option<String>,
+    config: Option<String>,
+    origin: Option<String>,
+) -> Result<State, ConfigError> {
+    let secret = secret.ok_or_else(|| ConfigError {
+        code: "ERR_SIGNING_KEYS_MISSING",
+        detail: format!(
+            "secret {} is not set (scripts/dev creates one in .dev.vars)",
+            bindings::SIGNING_KEYS
+        ),
+    })?;
+    let keys =
+        keys::parse(&secret).map_err(|e| ConfigError::from_error(bindings::SIGNING_KEYS, e))?;
+    let config = config
+        .map(|text| GatewayConfig::from_json(&text))
+        .transpose()
+        .map_err(|e| ConfigError::from_error(bindings::CONFIG, e))?;
+    if let Some(origin) = &origin {
+        if !crate::config::is_secure_url(origin) && !origin.starts_with("http://") {
+            return Err(ConfigError {
+                code: "ERR_CONFIG_INVALID",
+                detail: format!("{} must be an http(s) URL", bindings::ORIGIN_URL),
+            });
+        }
+    }
+    let own_verifier = match &config {
+        Some(config) => Some(
+            Verifier::new(keys.set.clone(), config.policy())
+                .map(Rc::new)
+                .map_err(|e| ConfigError::from_error(bindings::CONFIG, e))?,
+        ),
+        None => None,
+    };
+    let remotes = config
+        .as_ref()
+        .map(|c| {
+            c.external_issuers
+                .iter()
+                .map(|e| RemoteJwks::new(e.clone(), c.external_policy(e)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let capacity = config.as_ref().map_or(0, |c| c.token_cache_entries);
+    Ok(State {
+        config,
+        origin: origin.map(|o| o.trim_end_matches('/').to_owned()),
+        keys,
+        own_verifier,
+        remotes,
+        token_cache: RefCell::new(TokenCache::new(capacity)),
+        not_revoked: RefCell::new(HashMap::new()),
+    })
+}
