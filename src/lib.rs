@@ -49,3 +49,5 @@ pub use verify::{Verified, Verifier};
 
 #[cfg(feature = "worker")]
 mod edge;
+#[cfg(feature = "js")]
+pub mod js;

@@ -1,0 +1,235 @@
+// The package's public API, shared by every runtime entry. It checks JavaScript argument
+// types (TypeError), shapes options, and turns the core's error objects into TollgateError;
+// every token and key rule lives in the Rust core.
+
+/** An error from Tollgate: `.code` is one of the stable codes, `.claim` names a failed claim. */
+export class TollgateError extends Error {
+  constructor({ code, message, claim }) {
+    super(message);
+    this.name = "TollgateError";
+    this.code = code;
+    if (claim !== undefined) this.claim = claim;
+  }
+}
+
+function rethrow(err) {
+  if (err && typeof err === "object" && !(err instanceof Error) && typeof err.code === "string") {
+    throw new TollgateError(err);
+  }
+  throw err;
+}
+
+const isPlainObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+function expect(value, name, check, what) {
+  if (value !== undefined && !check(value)) throw new TypeError(`${name} must be ${what}`);
+}
+
+const isString = (v) => typeof v === "string";
+const isStringList = (v) => isString(v) || (Array.isArray(v) && v.every(isString));
+const isSeconds = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+const VERIFY_OPTIONS = ["algorithms", "issuer", "audience", "clockTolerance", "maxTokenAge", "typ", "requiredClaims", "currentDate", "maxTokenBytes", "requireExp"];
+
+function policyJson(options) {
+  if (!isPlainObject(options)) throw new TypeError("options must be an object");
+  for (const name of Object.keys(options)) {
+    if (!VERIFY_OPTIONS.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+  }
+  const o = options;
+  expect(o.algorithms, "options.algorithms", (v) => Array.isArray(v) && v.every(isString), "an array of algorithm names");
+  expect(o.issuer, "options.issuer", isStringList, "a string or an array of strings");
+  expect(o.audience, "options.audience", isStringList, "a string or an array of strings");
+  expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a number of seconds");
+  expect(o.maxTokenAge, "options.maxTokenAge", isSeconds, "a number of seconds");
+  expect(o.typ, "options.typ", isString, "a string");
+  expect(o.requiredClaims, "options.requiredClaims", (v) => Array.isArray(v) && v.every(isString), "an array of strings");
+  expect(o.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
+  expect(o.maxTokenBytes, "options.maxTokenBytes", (v) => Number.isInteger(v) && v > 0, "a positive integer");
+  expect(o.requireExp, "options.requireExp", (v) => typeof v === "boolean", "a boolean");
+  const policy = {};
+  if (o.algorithms !== undefined) policy.algorithms = o.algorithms;
+  if (o.issuer !== undefined) policy.issuers = [o.issuer].flat();
+  if (o.audience !== undefined) policy.audiences = [o.audience].flat();
+  if (o.clockTolerance !== undefined) policy.leeway = Math.floor(o.clockTolerance);
+  if (o.maxTokenAge !== undefined) policy.maxTokenAge = Math.floor(o.maxTokenAge);
+  if (o.typ !== undefined) policy.typ = o.typ;
+  if (o.requiredClaims !== undefined) policy.requiredClaims = o.requiredClaims;
+  if (o.maxTokenBytes !== undefined) policy.maxTokenBytes = o.maxTokenBytes;
+  if (o.requireExp !== undefined) policy.requireExp = o.requireExp;
+  return JSON.stringify(policy);
+}
+
+const nowSeconds = (date) => Math.floor((date ? date.getTime() : Date.now()) / 1000);
+
+function keysJson(jwks, name) {
+  if (isString(jwks)) return jwks;
+  if (isPlainObject(jwks)) return JSON.stringify(jwks);
+  throw new TypeError(`${name} must be a JWK Set (or JWK) object or its JSON text`);
+}
+
+function checkToken(token) {
+  if (!isString(token)) throw new TypeError("token must be a string");
+}
+
+/** Builds the API around an initialised wasm-bindgen module. */
+export function createApi(core) {
+  class Verifier {
+    #inner;
+    #date;
+    /** Parses and checks keys and options once. */
+    constructor(jwks, options = {}) {
+      const text = keysJson(jwks, "jwks");
+      const policy = policyJson(options);
+      this.#date = options.currentDate;
+      try {
+        this.#inner = new core.Verifier(text, policy);
+      } catch (err) {
+        rethrow(err);
+      }
+    }
+    /** Verifies signature and claims: `{ payload, protectedHeader }`, or throws TollgateError. */
+    verify(token) {
+      checkToken(token);
+      let out;
+      try {
+        out = this.#inner.verify(token, nowSeconds(this.#date));
+      } catch (err) {
+        rethrow(err);
+      }
+      return JSON.parse(out);
+    }
+  }
+
+  class RemoteJWKSet {
+    #url; #fetch; #cooldown; #maxAge; #timeout;
+    #jwks = null; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #inflight = null; #verifiers = new Map();
+    constructor(url, { cooldown = 30_000, maxAge = 600_000, timeout = 5_000, fetch: fetchImpl = globalThis.fetch } = {}) {
+      this.#url = String(url instanceof URL ? url.href : url);
+      if (!/^https:\/\/|^http:\/\/(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?\//.test(this.#url)) {
+        throw new TypeError("the JWKS URL must be https (http only for loopback)");
+      }
+      expect(cooldown, "cooldown", isSeconds, "a number of milliseconds");
+      expect(maxAge, "maxAge", isSeconds, "a number of milliseconds");
+      expect(timeout, "timeout", isSeconds, "a number of milliseconds");
+      if (typeof fetchImpl !== "function") throw new TypeError("fetch must be a function");
+      Object.assign(this, {}); // fields are private
+      this.#fetch = fetchImpl; this.#cooldown = cooldown; this.#maxAge = maxAge; this.#timeout = timeout;
+    }
+    async #download() {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.#timeout);
+      try {
+        const res = await this.#fetch(this.#url, { signal: controller.signal, headers: { accept: "application/jwk-set+json, application/json" }, redirect: "error" });
+        if (res.status !== 200) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: `JWKS fetch returned HTTP ${res.status}` });
+        const text = await res.text();
+        if (text.length > 65_536) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "JWKS document is too large" });
+        try { core.thumbprint; new core.Verifier(text, "{}"); } catch (err) { rethrow(err); }
+        return text;
+      } catch (err) {
+        if (err instanceof TollgateError) throw err;
+        throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: controller.signal.aborted ? "JWKS fetch timed out" : `JWKS fetch failed: ${err.message}` });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    #refresh() {
+      if (!this.#inflight) {
+        this.#lastAttempt = Date.now();
+        this.#inflight = this.#download().then(
+          (text) => { this.#jwks = text; this.#fetchedAt = Date.now(); this.#verifiers.clear(); this.#inflight = null; return text; },
+          (err) => { this.#inflight = null; throw err; },
+        );
+      }
+      return this.#inflight;
+    }
+    async #keysFor(kid) {
+      const now = Date.now();
+      const knows = this.#jwks !== null && (kid === undefined || JSON.parse(this.#jwks).keys?.some((k) => k.kid === kid));
+      if (this.#jwks !== null && knows) {
+        if (now - this.#fetchedAt >= this.#maxAge && now - this.#lastAttempt >= this.#cooldown) this.#refresh().catch(() => {});
+        return this.#jwks;
+      }
+      if (this.#jwks !== null && now - this.#lastAttempt < this.#cooldown) return this.#jwks;
+      try {
+        return await this.#refresh();
+      } catch (err) {
+        if (this.#jwks !== null) return this.#jwks;
+        throw err;
+      }
+    }
+    /** Verifies against the remote keys (async). */
+    async verify(token, options = {}) {
+      checkToken(token);
+      const policy = policyJson(options);
+      const kid = decode(token).protectedHeader.kid;
+      const jwks = await this.#keysFor(typeof kid === "string" ? kid : undefined);
+      const cacheKey = policy + "\u0000" + (options.currentDate ? "" : "now");
+      let verifier = options.currentDate ? null : this.#verifiers.get(cacheKey);
+      if (!verifier) {
+        verifier = new Verifier(jwks, options);
+        if (!options.currentDate) this.#verifiers.set(cacheKey, verifier);
+      }
+      return verifier.verify(token);
+    }
+  }
+
+  /**
+   * Verifies `token` with `jwks` (a JWK Set or JWK, object or JSON text): synchronous.
+   * With a set from `createRemoteJWKSet`, returns a Promise.
+   */
+  function verify(token, jwks, options = {}) {
+    if (jwks instanceof RemoteJWKSet) return jwks.verify(token, options);
+    return new Verifier(jwks, options).verify(token);
+  }
+
+  const SIGN_OPTIONS = ["alg", "kid", "typ", "expiresIn", "notBefore", "issuer", "audience", "subject", "jti", "currentDate"];
+
+  /** Signs a JWT. `iat` is now, `exp` is now + expiresIn (default 900 s), `jti` is random. */
+  function sign(payload, privateJwk, options = {}) {
+    if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
+    if (!isPlainObject(privateJwk) && !isString(privateJwk)) throw new TypeError("privateJwk must be a JWK object or its JSON text");
+    if (!isPlainObject(options)) throw new TypeError("options must be an object");
+    for (const name of Object.keys(options)) {
+      if (!SIGN_OPTIONS.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+    }
+    for (const name of ["alg", "kid", "typ", "issuer", "subject", "jti"]) expect(options[name], `options.${name}`, isString, "a string");
+    expect(options.audience, "options.audience", isStringList, "a string or an array of strings");
+    expect(options.expiresIn, "options.expiresIn", (v) => Number.isInteger(v) && v > 0, "a positive whole number of seconds");
+    expect(options.notBefore, "options.notBefore", Number.isInteger, "a NumericDate (seconds)");
+    expect(options.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
+    const { currentDate, ...rest } = options;
+    try {
+      return core.sign(JSON.stringify(payload), keysJson(privateJwk, "privateJwk"), JSON.stringify(rest), nowSeconds(currentDate));
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** Decodes a token WITHOUT verifying it. Never trust what it returns. */
+  function decode(token) {
+    checkToken(token);
+    try {
+      return JSON.parse(core.decode(token));
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** A fresh key pair with an RFC 7638 `kid`: `{ privateJwk, publicJwk }` (publicJwk null for HMAC). */
+  function generateKeyPair(alg) {
+    if (!isString(alg)) throw new TypeError("alg must be a string");
+    try {
+      return JSON.parse(core.generateKeyPair(alg));
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** A key set fetched from `url`, with the gateway's caching rules. */
+  function createRemoteJWKSet(url, options) {
+    return new RemoteJWKSet(url, options);
+  }
+
+  return { verify, Verifier, sign, decode, generateKeyPair, createRemoteJWKSet, TollgateError };
+}

@@ -1,0 +1,10 @@
+// Source of dist/node.cjs (bundled by scripts/build-pkg): the CommonJS entry for require().
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as core from "../dist/tollgate_core.js";
+import { createApi } from "./api.js";
+
+core.initSync({ module: readFileSync(join(__dirname, "tollgate_core_bg.wasm")) });
+
+export const { verify, Verifier, sign, decode, generateKeyPair, createRemoteJWKSet } = createApi(core);
+export { TollgateError } from "./api.js";

@@ -1,0 +1,10 @@
+// Node (ESM): the wasm is read from disk and instantiated synchronously, so importing the
+// package needs no top-level await.
+import { readFileSync } from "node:fs";
+import * as core from "../dist/tollgate_core.js";
+import { createApi } from "./api.js";
+
+core.initSync({ module: readFileSync(new URL("../dist/tollgate_core_bg.wasm", import.meta.url)) });
+
+export const { verify, Verifier, sign, decode, generateKeyPair, createRemoteJWKSet } = createApi(core);
+export { TollgateError } from "./api.js";

@@ -1,0 +1,154 @@
+/** Stable error codes, the same in the edge worker, the CLI and this package. */
+export type TollgateErrorCode =
+  | "ERR_JWS_INVALID"
+  | "ERR_JWT_TOO_LARGE"
+  | "ERR_JOSE_ALG_NOT_ALLOWED"
+  | "ERR_JWKS_NO_MATCHING_KEY"
+  | "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"
+  | "ERR_JWT_EXPIRED"
+  | "ERR_JWT_NOT_YET_VALID"
+  | "ERR_JWT_CLAIM_VALIDATION_FAILED"
+  | "ERR_JOSE_NOT_SUPPORTED"
+  | "ERR_JWK_INVALID"
+  | "ERR_JWT_REVOKED"
+  | "ERR_POLICY_INVALID"
+  | "ERR_JWKS_UNAVAILABLE";
+
+/** Thrown for every refused token, key or option. */
+export declare class TollgateError extends Error {
+  readonly name: "TollgateError";
+  readonly code: TollgateErrorCode;
+  /** The claim a claim check failed on (`exp`, `nbf`, `iat`, `iss`, `aud`, `typ`, …). */
+  readonly claim?: string;
+}
+
+export type Algorithm =
+  | "HS256" | "HS384" | "HS512"
+  | "RS256" | "RS384" | "RS512"
+  | "PS256" | "PS384" | "PS512"
+  | "ES256" | "ES384" | "ES512"
+  | "EdDSA";
+
+export interface JWK {
+  kty: "RSA" | "EC" | "OKP" | "oct";
+  kid?: string;
+  alg?: Algorithm;
+  use?: "sig";
+  key_ops?: string[];
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+  d?: string;
+  p?: string;
+  q?: string;
+  dp?: string;
+  dq?: string;
+  qi?: string;
+  k?: string;
+  [member: string]: unknown;
+}
+
+export interface JWKSet {
+  keys: JWK[];
+}
+
+export interface VerifyOptions {
+  /** Allowed algorithms (default: all; each key narrows to its own alg or family). */
+  algorithms?: Algorithm[];
+  /** Accepted `iss` value(s). Default: unchecked. */
+  issuer?: string | string[];
+  /** Accepted audience(s); `aud` must contain one. Default: unchecked. */
+  audience?: string | string[];
+  /** Seconds of tolerance for exp/nbf/iat. Default 0. */
+  clockTolerance?: number;
+  /** Maximum age in seconds since `iat` (which becomes required). */
+  maxTokenAge?: number;
+  /** Required `typ` header, compared as a media type (e.g. "at+jwt"). */
+  typ?: string;
+  /** Claims that must be present. */
+  requiredClaims?: string[];
+  /** The clock to verify at. Default: now. */
+  currentDate?: Date;
+  /** Largest token accepted, in bytes. Default 8192. */
+  maxTokenBytes?: number;
+  /** Refuse tokens without `exp`. Default true. */
+  requireExp?: boolean;
+}
+
+export interface JWTPayload {
+  iss?: string;
+  sub?: string;
+  aud?: string | string[];
+  exp?: number;
+  nbf?: number;
+  iat?: number;
+  jti?: string;
+  scope?: string;
+  [claim: string]: unknown;
+}
+
+export interface ProtectedHeader {
+  alg: Algorithm;
+  kid?: string;
+  typ?: string;
+  [parameter: string]: unknown;
+}
+
+export interface VerifyResult {
+  payload: JWTPayload;
+  protectedHeader: ProtectedHeader;
+}
+
+/** Keys and options parsed and checked once; the fast path for servers. */
+export declare class Verifier {
+  constructor(jwks: JWKSet | JWK | string, options?: VerifyOptions);
+  verify(token: string): VerifyResult;
+}
+
+export interface RemoteJWKSetOptions {
+  /** Least milliseconds between refetches caused by an unknown kid. Default 30000. */
+  cooldown?: number;
+  /** Milliseconds keys stay fresh. Default 600000. */
+  maxAge?: number;
+  /** Fetch timeout in milliseconds. Default 5000. */
+  timeout?: number;
+  /** The fetch implementation. Default: globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+export interface RemoteJWKSet {
+  verify(token: string, options?: VerifyOptions): Promise<VerifyResult>;
+}
+
+/** Verifies signature and claims; synchronous with keys, a Promise with a remote key set. */
+export declare function verify(token: string, jwks: JWKSet | JWK | string, options?: VerifyOptions): VerifyResult;
+export declare function verify(token: string, jwks: RemoteJWKSet, options?: VerifyOptions): Promise<VerifyResult>;
+
+export interface SignOptions {
+  /** Required for RSA and HMAC keys without `alg`. */
+  alg?: Algorithm;
+  kid?: string;
+  /** Default "JWT". */
+  typ?: string;
+  /** Seconds until `exp`. Default 900. */
+  expiresIn?: number;
+  notBefore?: number;
+  issuer?: string;
+  audience?: string | string[];
+  subject?: string;
+  /** Default: 128 random bits. */
+  jti?: string;
+  /** The clock for `iat`/`exp`. Default: now. */
+  currentDate?: Date;
+}
+
+export declare function sign(payload: JWTPayload, privateJwk: JWK | string, options?: SignOptions): string;
+
+/** Decodes WITHOUT verifying. Never trust what it returns. */
+export declare function decode(token: string): VerifyResult;
+
+export declare function generateKeyPair(alg: Algorithm): { privateJwk: JWK; publicJwk: JWK | null };
+
+export declare function createRemoteJWKSet(url: string | URL, options?: RemoteJWKSetOptions): RemoteJWKSet;

@@ -1,0 +1,210 @@
+// The npm package's behaviour suite, written once and run in every runtime we ship to: Node
+// (ESM and CommonJS), headless Chromium and workerd. No test framework: each case is a
+// function that throws on failure, so the same file loads everywhere.
+
+export const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+/** `api`: the package's exports. `fixtures.rsaJwk`: an RSA private JWK (2048 bits). */
+export function cases(api, fixtures) {
+  const list = [];
+  const test = (name, fn) => list.push({ name, fn });
+  const eq = (actual, expected, what = "value") => {
+    if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+      throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+    }
+  };
+  const rejects = (fn, code, claim) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof api.TollgateError)) throw new Error(`expected a TollgateError ${code}, got ${err}`);
+      if (!(err instanceof Error)) throw new Error("TollgateError must be an Error");
+      eq(err.code, code, "code");
+      if (claim !== undefined) eq(err.claim, claim, "claim");
+      return err;
+    }
+    throw new Error(`expected ${code}, but it passed`);
+  };
+  const typeError = (fn) => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof TypeError) return;
+      throw new Error(`expected a TypeError, got ${err}`);
+    }
+    throw new Error("expected a TypeError, but it passed");
+  };
+  const keyFor = (alg) => {
+    if (alg.startsWith("RS") || alg.startsWith("PS")) {
+      const { d, p, q, dp, dq, qi, ...pub } = fixtures.rsaJwk;
+      return { privateJwk: { ...fixtures.rsaJwk, alg }, publicJwk: { ...pub, alg } };
+    }
+    return api.generateKeyPair(alg);
+  };
+  const verifyKeys = ({ privateJwk, publicJwk }) => ({ keys: [publicJwk ?? privateJwk] });
+  const b64 = (text) => btoa(text).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+  const now = Math.floor(Date.now() / 1000);
+
+  for (const alg of ALGORITHMS) {
+    test(`${alg}: sign, verify, and every tampered part is refused`, () => {
+      const pair = keyFor(alg);
+      const token = api.sign({ scope: "read" }, pair.privateJwk, { subject: "alice", audience: "api", issuer: "https://i" });
+      const { payload, protectedHeader } = api.verify(token, verifyKeys(pair), { audience: "api", issuer: "https://i" });
+      eq(payload.sub, "alice", "sub");
+      eq(protectedHeader.alg, alg, "alg");
+      const [h, p, s] = token.split(".");
+      const flip = (part) => (part[0] === "A" ? "B" : "A") + part.slice(1);
+      rejects(() => api.verify(`${h}.${flip(p)}.${s}`, verifyKeys(pair)), p[0] === "e" ? "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" : "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+      rejects(() => api.verify(`${h}.${p}.${flip(s)}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+      const header = JSON.parse(atob(h.replaceAll("-", "+").replaceAll("_", "/")));
+      rejects(() => api.verify(`${b64(JSON.stringify({ ...header, typ: "x" }))}.${p}.${s}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+    });
+  }
+
+  test("claims: expiry, not-before, issuer, audience, typ, required claims, size", () => {
+    const pair = api.generateKeyPair("EdDSA");
+    const keys = verifyKeys(pair);
+    const past = new Date((now - 3600) * 1000);
+    const old = api.sign({}, pair.privateJwk, { currentDate: past, expiresIn: 60 });
+    const err = rejects(() => api.verify(old, keys), "ERR_JWT_EXPIRED", "exp");
+    if (!/expired/.test(err.message)) throw new Error("message should say expired");
+    eq(api.verify(old, keys, { currentDate: new Date((now - 3590) * 1000) }).payload.exp, now - 3600 + 60, "exp at currentDate");
+    eq(api.verify(old, keys, { clockTolerance: 3600 }).payload.iat, now - 3600, "within tolerance");
+    rejects(() => api.verify(api.sign({}, pair.privateJwk, { notBefore: now + 300 }), keys), "ERR_JWT_NOT_YET_VALID", "nbf");
+    const t = api.sign({}, pair.privateJwk, { issuer: "https://a", audience: ["x", "y"], typ: "at+jwt" });
+    rejects(() => api.verify(t, keys, { issuer: "https://b" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "iss");
+    rejects(() => api.verify(t, keys, { audience: "z" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "aud");
+    eq(api.verify(t, keys, { audience: ["z", "y"], typ: "application/at+jwt" }).payload.iss, "https://a", "aud array");
+    rejects(() => api.verify(t, keys, { typ: "JWT" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "typ");
+    rejects(() => api.verify(t, keys, { requiredClaims: ["tenant"] }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "tenant");
+    rejects(() => api.verify(t, keys, { maxTokenBytes: 64 }), "ERR_JWT_TOO_LARGE");
+    rejects(() => api.verify(t, keys, { algorithms: ["ES256"] }), "ERR_JOSE_ALG_NOT_ALLOWED");
+  });
+
+  test("structure: none, malformed, wrong key, weak key", () => {
+    const pair = api.generateKeyPair("ES256");
+    const token = api.sign({}, pair.privateJwk);
+    const [, p] = token.split(".");
+    for (const none of ["none", "None", "NONE"]) {
+      rejects(() => api.verify(`${b64(JSON.stringify({ alg: none }))}.${p}.`, verifyKeys(pair)), "ERR_JOSE_ALG_NOT_ALLOWED");
+    }
+    for (const bad of ["", "a.b", "a.b.c.d", `${token}=`, ` ${token}`]) rejects(() => api.verify(bad, verifyKeys(pair)), "ERR_JWS_INVALID");
+    rejects(() => api.verify(token, verifyKeys(api.generateKeyPair("ES256"))), "ERR_JWKS_NO_MATCHING_KEY");
+    rejects(() => api.verify(token, { keys: [{ kty: "oct", k: "c2hvcnQ" }] }), "ERR_JWK_INVALID");
+    rejects(() => api.verify(token, "{not json"), "ERR_JWK_INVALID");
+    rejects(() => api.generateKeyPair("none"), "ERR_JOSE_ALG_NOT_ALLOWED");
+    rejects(() => api.verify(token, verifyKeys(pair), { algorithms: [] }), "ERR_POLICY_INVALID");
+  });
+
+  test("decode does not verify, and says so only by its name", () => {
+    const pair = api.generateKeyPair("ES256");
+    const token = api.sign({ role: "x" }, pair.privateJwk, { kid: "k1" });
+    const decoded = api.decode(token);
+    eq(decoded.payload.role, "x", "payload");
+    eq(decoded.protectedHeader.kid, "k1", "kid");
+    rejects(() => api.decode("nope"), "ERR_JWS_INVALID");
+  });
+
+  test("generateKeyPair gives RFC 7638 kids and public keys without private members", () => {
+    for (const alg of ["ES256", "ES384", "ES512", "EdDSA", "HS256"]) {
+      const { privateJwk, publicJwk } = api.generateKeyPair(alg);
+      eq(privateJwk.alg, alg, "alg");
+      if (alg === "HS256") {
+        eq(publicJwk, null, "HMAC has no public key");
+      } else {
+        eq(publicJwk.d, undefined, "no d");
+        eq(publicJwk.kid, privateJwk.kid, "same kid");
+        eq(publicJwk.kid.length, 43, "thumbprint length");
+      }
+    }
+  });
+
+  test("wrong JavaScript types are TypeErrors, never traps", () => {
+    const pair = api.generateKeyPair("ES256");
+    const token = api.sign({}, pair.privateJwk);
+    typeError(() => api.verify(42, verifyKeys(pair)));
+    typeError(() => api.verify(token, 42));
+    typeError(() => api.verify(token, verifyKeys(pair), { audience: 7 }));
+    typeError(() => api.verify(token, verifyKeys(pair), { clockTolerance: "5" }));
+    typeError(() => api.verify(token, verifyKeys(pair), { currentDate: "today" }));
+    typeError(() => api.verify(token, verifyKeys(pair), { audiance: "x" }));
+    typeError(() => api.sign("x", pair.privateJwk));
+    typeError(() => api.sign({}, 5));
+    typeError(() => api.sign({}, pair.privateJwk, { expiresIn: -1 }));
+    typeError(() => api.generateKeyPair(256));
+    typeError(() => api.createRemoteJWKSet("http://evil.example/jwks"));
+  });
+
+  test("a Verifier is reusable and the module survives 100,000 bad inputs", () => {
+    const pair = api.generateKeyPair("HS256");
+    const verifier = new api.Verifier(verifyKeys(pair), {});
+    const good = api.sign({}, pair.privateJwk);
+    let refused = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const bad = i % 4 === 0 ? "x".repeat(i % 9000) : i % 4 === 1 ? `${i}.${i}.${i}` : i % 4 === 2 ? good.slice(0, i % good.length) : good + "A";
+      try {
+        verifier.verify(bad);
+      } catch (err) {
+        if (!(err instanceof api.TollgateError)) throw err;
+        refused += 1;
+      }
+      if (i % 25_000 === 0) {
+        try { api.verify(bad, "{}"); } catch {}
+        try { api.sign({}, { kty: "RSA" }); } catch {}
+      }
+    }
+    eq(refused, 100_000, "every bad input refused");
+    eq(typeof verifier.verify(good).payload.jti, "string", "still works");
+    eq(typeof api.verify(good, verifyKeys(pair)).payload.exp, "number", "module still works");
+  });
+
+  test("createRemoteJWKSet: fetch once, cache, refetch on an unknown kid after the cooldown", async () => {
+    const first = api.generateKeyPair("ES256");
+    const second = api.generateKeyPair("ES256");
+    let served = [first.publicJwk];
+    let fetches = 0;
+    const fakeFetch = async () => {
+      fetches += 1;
+      return new Response(JSON.stringify({ keys: served }), { status: 200, headers: { "content-type": "application/json" } });
+    };
+    const remote = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: fakeFetch, cooldown: 50 });
+    const t1 = api.sign({}, first.privateJwk, { audience: "api" });
+    eq((await api.verify(t1, remote, { audience: "api" })).payload.aud, "api", "verified");
+    await remote.verify(t1, { audience: "api" });
+    eq(fetches, 1, "cached");
+    served = [first.publicJwk, second.publicJwk];
+    const t2 = api.sign({}, second.privateJwk);
+    try {
+      await remote.verify(t2);
+      throw new Error("within the cooldown the new kid must not be fetched");
+    } catch (err) {
+      eq(err.code, "ERR_JWKS_NO_MATCHING_KEY", "code");
+    }
+    await new Promise((ok) => setTimeout(ok, 60));
+    eq(typeof (await remote.verify(t2)).payload.jti, "string", "after the cooldown");
+    eq(fetches, 2, "one refetch");
+    const down = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: async () => new Response("no", { status: 500 }) });
+    try {
+      await down.verify(t1);
+      throw new Error("must fail");
+    } catch (err) {
+      eq(err.code, "ERR_JWKS_UNAVAILABLE", "outage code");
+    }
+  });
+
+  return list;
+}
+
+/** Runs every case; returns `[{ name, ok, error }]`. */
+export async function runAll(api, fixtures) {
+  const results = [];
+  for (const { name, fn } of cases(api, fixtures)) {
+    try {
+      await fn();
+      results.push({ name, ok: true });
+    } catch (err) {
+      results.push({ name, ok: false, error: String(err?.stack ?? err) });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,11 @@
+// A worker that imports the package by name (wrangler picks its "workerd" export and bundles the
+// wasm) and runs the package suite when asked.
+import * as api from "tollgate";
+import { runAll } from "./cases.mjs";
+import rsaJwk from "../vectors/rfc7520-cookbook/jwk/3_4.rsa_private_key.json";
+
+export default {
+  async fetch() {
+    return Response.json(await runAll(api, { rsaJwk }));
+  },
+};
