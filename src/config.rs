@@ -56,6 +56,60 @@ pub struct GatewayConfig {
     /// Largest token accepted, in bytes. Default: 8192.
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
+    /// Token issuance (the OAuth endpoints).
+    #[serde(default)]
+    pub oauth: OAuthConfig,
+}
+
+/// Token issuance settings. Lifetimes in seconds.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// Access-token lifetime. Default: 900 (15 minutes); at most 3600.
+    pub access_token_lifetime: u64,
+    /// Refresh-token lifetime. Default: 2,592,000 (30 days); at most that.
+    pub refresh_token_lifetime: u64,
+    /// Authorization-code lifetime. Default: 60 (KV's minimum TTL).
+    pub code_lifetime: u64,
+    /// A rotated refresh token presented again within this many seconds is a client's
+    /// concurrent retry, not theft. Default: 10.
+    pub refresh_grace_seconds: u64,
+    /// A session ends after this much inactivity. Default: 1800.
+    pub session_idle_seconds: u64,
+    /// A session ends this long after login, whatever the activity. Default: 43,200 (12 h).
+    pub session_absolute_seconds: u64,
+    /// Failed password (or client secret) attempts before a lockout. Default: 5.
+    pub max_failures: u32,
+    /// Lockout and failure-counting window. Default: 900.
+    pub lockout_seconds: u64,
+    /// `aud` of issued access tokens. Default: the first of `audiences`, else the issuer.
+    pub access_token_audience: Option<String>,
+    /// Routes (path prefixes) where a session cookie is accepted instead of a bearer token.
+    /// Default: none.
+    pub session_routes: Vec<String>,
+    /// Argon2id memory cost in KiB for new password hashes. Default: 19456.
+    pub password_memory_kib: u32,
+    /// Argon2id passes for new password hashes. Default: 2.
+    pub password_iterations: u32,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        OAuthConfig {
+            access_token_lifetime: 900,
+            refresh_token_lifetime: 30 * 24 * 3600,
+            code_lifetime: 60,
+            refresh_grace_seconds: 10,
+            session_idle_seconds: 1800,
+            session_absolute_seconds: 12 * 3600,
+            max_failures: 5,
+            lockout_seconds: 900,
+            access_token_audience: None,
+            session_routes: Vec::new(),
+            password_memory_kib: crate::password::DEFAULT_COST.memory_kib,
+            password_iterations: crate::password::DEFAULT_COST.iterations,
+        }
+    }
 }
 
 /// One route rule.
@@ -234,6 +288,32 @@ impl GatewayConfig {
                 return bad("timeoutMs and cacheSeconds must be positive".into());
             }
         }
+        let o = &self.oauth;
+        if o.access_token_lifetime == 0 || o.access_token_lifetime > 3600 {
+            return bad("oauth.accessTokenLifetime must be between 1 and 3600 seconds".into());
+        }
+        if o.refresh_token_lifetime < 60
+            || o.refresh_token_lifetime > crate::issue::DEFAULT_MAX_LIFETIME
+        {
+            return bad("oauth.refreshTokenLifetime must be between 60 s and 30 days".into());
+        }
+        if o.code_lifetime < 60 || o.code_lifetime > 600 {
+            return bad("oauth.codeLifetime must be between 60 and 600 seconds".into());
+        }
+        if o.max_failures == 0 || o.lockout_seconds < 60 {
+            return bad(
+                "oauth.maxFailures must be positive and oauth.lockoutSeconds at least 60".into(),
+            );
+        }
+        if o.session_idle_seconds < 60 || o.session_absolute_seconds < o.session_idle_seconds {
+            return bad("oauth session lifetimes: idle >= 60 s and absolute >= idle".into());
+        }
+        if o.password_memory_kib < 1024 || o.password_iterations == 0 {
+            return bad(
+                "oauth.passwordMemoryKib must be at least 1024 and passwordIterations positive"
+                    .into(),
+            );
+        }
         self.policy().validate()?;
         for external in &self.external_issuers {
             self.external_policy(external).validate()?;
@@ -270,6 +350,15 @@ impl GatewayConfig {
             max_token_bytes: self.max_token_bytes,
             ..Policy::default()
         }
+    }
+
+    /// `aud` of the access tokens this deployment issues.
+    pub fn access_token_audience(&self) -> &str {
+        self.oauth
+            .access_token_audience
+            .as_deref()
+            .or(self.audiences.first().map(String::as_str))
+            .unwrap_or(&self.issuer)
     }
 
     /// The rule for a request: the longest prefix that matches the path on segment boundaries

@@ -60,3 +60,13 @@ pub fn verification_set(key: &Key) -> tollgate::KeySet {
     };
     tollgate::KeySet::from_json(&serde_json::json!({ "keys": [jwk] }).to_string()).expect("set")
 }
+
+/// Runs a future that never waits (the in-memory store's): one poll with a no-op waker.
+pub fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("the in-memory store never waits"),
+    }
+}

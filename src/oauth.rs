@@ -1,0 +1,1357 @@
+//! OAuth 2.0 token issuance (RFC 6749) on the token engine, with all state in a [`Store`].
+//!
+//! Grants: client credentials, API key exchange, resource-owner password (per client),
+//! authorization code with PKCE S256 (RFC 7636), refresh with rotation and reuse detection.
+//! Also introspection (RFC 7662), revocation (RFC 7009), sessions and one-time tokens.
+//! Errors are RFC 6749 §5.2 errors, rendered on the wire by [`OAuthError::render`] only.
+//!
+//! Consistency: Workers KV is eventually consistent and has no compare-and-swap. Single use
+//! (codes, one-time tokens) and rotation (refresh tokens) are enforced by deleting or marking
+//! the record on first use; two uses at nearly the same instant in different locations can
+//! both succeed within KV's propagation window (about 60 s). README states this.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::OAuthConfig;
+use crate::error::Error;
+use crate::jwk::Key;
+use crate::opaque::{self, Kind};
+use crate::password::{self, Cost};
+use crate::revocation;
+use crate::store::{Store, StoreError};
+use crate::{b64, TokenBuilder, Verifier};
+
+/// The grant types Tollgate implements (the values clients list in `grants`).
+pub const GRANTS: [&str; 5] = [
+    "authorization_code",
+    "client_credentials",
+    "password",
+    "refresh_token",
+    API_KEY_GRANT,
+];
+
+/// The extension grant for exchanging an API key (RFC 6749 §4.5 allows URIs as grant types).
+pub const API_KEY_GRANT: &str = "urn:tollgate:params:oauth:grant-type:api-key";
+
+/// A user. Stored under `user:<lower-case username>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct User {
+    /// Stable subject identifier.
+    pub sub: String,
+    /// Login name.
+    pub username: String,
+    /// Argon2id PHC hash.
+    pub password: String,
+    /// Scopes the user may grant.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A disabled user cannot log in.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A registered client. Stored under `client:<client_id>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Client {
+    /// The client id.
+    pub client_id: String,
+    /// Display name on the consent page.
+    #[serde(default)]
+    pub name: String,
+    /// Keyed hash of the secret; absent for public clients.
+    #[serde(default)]
+    pub secret_hash: Option<String>,
+    /// Exact redirect URIs (RFC 9700 §4.1.3: exact matching).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Grant types allowed.
+    #[serde(default)]
+    pub grants: Vec<String>,
+    /// Scopes the client may obtain.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// First-party clients skip consent and may use the password grant if allowed.
+    #[serde(default)]
+    pub first_party: bool,
+}
+
+/// An API key. Stored under `apikey:<keyed hash>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Public identifier (for listing and revocation by id).
+    pub id: String,
+    /// The owner (becomes `sub`).
+    pub owner: String,
+    /// Scopes the key carries.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Expiry, if any.
+    #[serde(default)]
+    pub exp: Option<i64>,
+    /// Creation time.
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CodeRecord {
+    client_id: String,
+    redirect_uri: String,
+    sub: String,
+    scope: String,
+    challenge: String,
+    exp: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RefreshRecord {
+    family: String,
+    client_id: String,
+    sub: String,
+    scope: String,
+    exp: i64,
+    iat: i64,
+    #[serde(default)]
+    rotated_at: Option<i64>,
+    #[serde(default)]
+    access_jti: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct FamilyRecord {
+    revoked_at: i64,
+}
+
+/// A browser session. Stored under `session:<keyed hash of the id>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Session {
+    /// The user.
+    pub sub: String,
+    /// The user's name.
+    pub username: String,
+    /// Login time.
+    pub created: i64,
+    /// Last request.
+    pub last_seen: i64,
+    /// Absolute end.
+    pub absolute_exp: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Failures {
+    count: u32,
+}
+
+/// An RFC 6749 §5.2 error response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The error code (`invalid_request`, `invalid_client`, …).
+    pub error: &'static str,
+    /// Human-readable detail (never secret).
+    pub description: String,
+    /// Whether the client authenticated with HTTP Basic (then 401 carries a Basic challenge).
+    pub basic: bool,
+}
+
+/// A rendered error: status, optional `WWW-Authenticate`, JSON body.
+pub struct RenderedError {
+    /// HTTP status.
+    pub status: u16,
+    /// `WWW-Authenticate`, for `invalid_client` with Basic.
+    pub www_authenticate: Option<String>,
+    /// `{"error", "error_description"}`.
+    pub body: Value,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            error,
+            description: description.into(),
+            basic: false,
+        }
+    }
+
+    /// The one mapping to HTTP (RFC 6749 §5.2): 401 for `invalid_client`, 503 when the store
+    /// is down, 400 otherwise.
+    pub fn render(&self) -> RenderedError {
+        let status = match self.error {
+            "invalid_client" => 401,
+            "temporarily_unavailable" => 503,
+            "server_error" => 500,
+            _ => 400,
+        };
+        RenderedError {
+            status,
+            www_authenticate: (status == 401).then(|| {
+                if self.basic {
+                    r#"Basic realm="tollgate""#.to_owned()
+                } else {
+                    r#"Bearer realm="tollgate""#.to_owned()
+                }
+            }),
+            body: json!({ "error": self.error, "error_description": self.description }),
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(err: StoreError) -> Self {
+        OAuthError::new("temporarily_unavailable", err.to_string())
+    }
+}
+
+fn server_error(err: Error) -> OAuthError {
+    OAuthError::new("server_error", err.to_string())
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TokenResponse {
+    /// The JWT access token (RFC 9068).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The new refresh token, for grants that give one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scope.
+    pub scope: String,
+}
+
+/// How a client authenticated (RFC 6749 §2.3).
+#[derive(Clone, Debug)]
+pub enum ClientAuth {
+    /// `client_secret_basic`.
+    Basic {
+        /// client id
+        id: String,
+        /// secret
+        secret: String,
+    },
+    /// `client_secret_post`.
+    Post {
+        /// client id
+        id: String,
+        /// secret
+        secret: String,
+    },
+    /// A public client naming itself (`client_id` only).
+    Public {
+        /// client id
+        id: String,
+    },
+    /// No client.
+    None,
+}
+
+/// A request to the token endpoint, already taken apart by the adapter.
+#[derive(Clone, Debug, Default)]
+pub struct TokenRequest {
+    /// The form parameters.
+    pub params: BTreeMap<String, String>,
+    /// Credentials from `Authorization: Basic` (form-decoded id and secret).
+    pub basic: Option<(String, String)>,
+    /// An API key from `Authorization: Bearer` or `X-API-Key`.
+    pub api_key: Option<String>,
+    /// The client's IP (for throttling), if known.
+    pub client_ip: Option<String>,
+}
+
+/// The issuance engine: a store, a signing key, and settings.
+pub struct OAuth<'a, S: Store> {
+    /// State.
+    pub store: &'a S,
+    /// The active signing key.
+    pub signing_key: &'a Key,
+    /// `iss`.
+    pub issuer: &'a str,
+    /// `aud` of access tokens.
+    pub audience: &'a str,
+    /// The pepper for keyed hashes (from a secret).
+    pub pepper: &'a [u8],
+    /// Lifetimes, lockout, sessions.
+    pub config: &'a OAuthConfig,
+}
+
+fn scopes(text: &str) -> Vec<&str> {
+    text.split(' ').filter(|s| !s.is_empty()).collect()
+}
+
+/// RFC 6749 §3.3: the requested scope must be within `allowed`; none requested means all.
+fn grant_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, OAuthError> {
+    match requested.map(scopes).filter(|r| !r.is_empty()) {
+        None => Ok(allowed.join(" ")),
+        Some(requested) => {
+            if let Some(extra) = requested.iter().find(|s| !allowed.iter().any(|a| a == *s)) {
+                return Err(OAuthError::new(
+                    "invalid_scope",
+                    format!("scope {extra:?} is not allowed"),
+                ));
+            }
+            let mut unique: Vec<&str> = Vec::new();
+            for scope in requested {
+                if !unique.contains(&scope) {
+                    unique.push(scope);
+                }
+            }
+            Ok(unique.join(" "))
+        }
+    }
+}
+
+fn equal_secret(a: &str, b: &str) -> bool {
+    Sha256::digest(a.as_bytes())
+        .ct_eq(&Sha256::digest(b.as_bytes()))
+        .into()
+}
+
+/// RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
+fn valid_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// The S256 challenge of a verifier (RFC 7636 §4.2).
+pub fn pkce_challenge(verifier: &str) -> String {
+    b64::encode(&Sha256::digest(verifier.as_bytes()))
+}
+
+impl<S: Store> OAuth<'_, S> {
+    fn hash(&self, token: &str) -> String {
+        opaque::keyed_hash(self.pepper, token)
+    }
+
+    async fn read<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, OAuthError> {
+        match self.store.get(key).await? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+                OAuthError::new("server_error", format!("corrupt record {key:?}: {e}"))
+            }),
+        }
+    }
+
+    async fn write<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<u64>,
+    ) -> Result<(), OAuthError> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| OAuthError::new("server_error", e.to_string()))?;
+        self.store
+            .put(key, &text, ttl.map(|t| t.max(revocation::MIN_TTL)))
+            .await?;
+        Ok(())
+    }
+
+    /// The registered client, if any.
+    pub async fn client(&self, id: &str) -> Result<Option<Client>, OAuthError> {
+        if id.is_empty() || id.len() > 200 {
+            return Ok(None);
+        }
+        self.read(&format!("client:{id}")).await
+    }
+
+    /// Authenticates the client of a request (RFC 6749 §2.3). `Ok(None)`: no client at all.
+    pub async fn authenticate_client(
+        &self,
+        auth: &ClientAuth,
+        now: i64,
+    ) -> Result<Option<Client>, OAuthError> {
+        let (id, secret, basic) = match auth {
+            ClientAuth::None => return Ok(None),
+            ClientAuth::Basic { id, secret } => (id, Some(secret), true),
+            ClientAuth::Post { id, secret } => (id, Some(secret), false),
+            ClientAuth::Public { id } => (id, None, false),
+        };
+        let fail = |description: &str| OAuthError {
+            basic,
+            ..OAuthError::new("invalid_client", description)
+        };
+        if self.locked(&format!("fail:client:{id}")).await? {
+            return Err(fail("client authentication failed"));
+        }
+        let client = self.client(id).await?;
+        let ok = match (&client, secret) {
+            (Some(client), Some(secret)) => client
+                .secret_hash
+                .as_deref()
+                .is_some_and(|stored| equal_secret(stored, &self.hash(secret))),
+            (Some(client), None) => client.secret_hash.is_none(),
+            (None, _) => false,
+        };
+        if !ok {
+            self.count_failure(&format!("fail:client:{id}"), now)
+                .await?;
+            return Err(fail("client authentication failed"));
+        }
+        Ok(client)
+    }
+
+    async fn locked(&self, key: &str) -> Result<bool, OAuthError> {
+        Ok(self
+            .read::<Failures>(key)
+            .await?
+            .is_some_and(|f| f.count >= self.config.max_failures))
+    }
+
+    async fn count_failure(&self, key: &str, _now: i64) -> Result<(), OAuthError> {
+        let mut failures: Failures = self.read(key).await?.unwrap_or_default();
+        failures.count = failures.count.saturating_add(1);
+        self.write(key, &failures, Some(self.config.lockout_seconds))
+            .await
+    }
+
+    /// The token endpoint (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6, and the API key grant).
+    pub async fn token(&self, req: &TokenRequest, now: i64) -> Result<TokenResponse, OAuthError> {
+        let param = |name: &str| {
+            req.params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let grant = match (param("grant_type"), &req.api_key) {
+            (Some(grant), _) => grant,
+            (None, Some(_)) => API_KEY_GRANT,
+            (None, None) => {
+                return Err(OAuthError::new("invalid_request", "grant_type is required"))
+            }
+        };
+        if !GRANTS.contains(&grant) {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                format!("grant_type {grant:?} is not supported"),
+            ));
+        }
+        if grant == API_KEY_GRANT {
+            return self.api_key_grant(req, now).await;
+        }
+        let auth = match (&req.basic, param("client_id"), param("client_secret")) {
+            (Some(_), _, Some(_)) => {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    "use one client authentication method, not two",
+                ))
+            }
+            (Some((id, secret)), form_id, None) => {
+                if form_id.is_some_and(|f| f != id) {
+                    return Err(OAuthError::new(
+                        "invalid_request",
+                        "client_id does not match the credentials",
+                    ));
+                }
+                ClientAuth::Basic {
+                    id: id.clone(),
+                    secret: secret.clone(),
+                }
+            }
+            (None, Some(id), Some(secret)) => ClientAuth::Post {
+                id: id.to_owned(),
+                secret: secret.to_owned(),
+            },
+            (None, Some(id), None) => ClientAuth::Public { id: id.to_owned() },
+            (None, None, _) => {
+                return Err(OAuthError::new(
+                    "invalid_client",
+                    "client authentication is required",
+                ))
+            }
+        };
+        let client = self.authenticate_client(&auth, now).await?.ok_or_else(|| {
+            OAuthError::new("invalid_client", "client authentication is required")
+        })?;
+        if !client.grants.iter().any(|g| g == grant) {
+            return Err(OAuthError::new(
+                "unauthorized_client",
+                format!("this client may not use {grant}"),
+            ));
+        }
+        match grant {
+            "client_credentials" => {
+                if client.secret_hash.is_none() {
+                    return Err(OAuthError::new(
+                        "unauthorized_client",
+                        "public clients cannot use client_credentials",
+                    ));
+                }
+                let scope = grant_scope(param("scope"), &client.scopes)?;
+                let (access_token, _) =
+                    self.access_token(&client.client_id, &client.client_id, &scope, now)?;
+                Ok(self.response(access_token, None, scope))
+            }
+            "password" => {
+                let username = param("username")
+                    .ok_or_else(|| OAuthError::new("invalid_request", "username is required"))?;
+                let password = param("password")
+                    .ok_or_else(|| OAuthError::new("invalid_request", "password is required"))?;
+                let user = self
+                    .check_password(username, password, req.client_ip.as_deref(), now)
+                    .await
+                    .map_err(|e| match e {
+                        LoginError::Invalid => OAuthError::new(
+                            "invalid_grant",
+                            "invalid username or password, or too many attempts",
+                        ),
+                        LoginError::Store(e) => e,
+                    })?;
+                let allowed: Vec<String> = client
+                    .scopes
+                    .iter()
+                    .filter(|s| user.scopes.contains(s))
+                    .cloned()
+                    .collect();
+                let scope = grant_scope(param("scope"), &allowed)?;
+                self.issue_pair(&client.client_id, &user.sub, &scope, None, now)
+                    .await
+            }
+            "authorization_code" => {
+                self.code_grant(
+                    &client,
+                    param("code"),
+                    param("redirect_uri"),
+                    param("code_verifier"),
+                    now,
+                )
+                .await
+            }
+            "refresh_token" => {
+                self.refresh_grant(&client, param("refresh_token"), param("scope"), now)
+                    .await
+            }
+            _ => Err(OAuthError::new(
+                "unsupported_grant_type",
+                "unsupported grant",
+            )),
+        }
+    }
+
+    fn response(
+        &self,
+        access_token: String,
+        refresh_token: Option<String>,
+        scope: String,
+    ) -> TokenResponse {
+        TokenResponse {
+            access_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: self.config.access_token_lifetime,
+            refresh_token,
+            scope,
+        }
+    }
+
+    /// An RFC 9068 access token; returns it and its `jti`.
+    fn access_token(
+        &self,
+        client_id: &str,
+        sub: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(String, String), OAuthError> {
+        let jti = crate::issue::new_jti().map_err(server_error)?;
+        let token = TokenBuilder::new(now)
+            .issuer(self.issuer)
+            .subject(sub)
+            .audience([self.audience])
+            .claim("client_id", client_id)
+            .scope(scope)
+            .claim("jti", jti.as_str())
+            .typ("at+jwt")
+            .lifetime(self.config.access_token_lifetime)
+            .sign(self.signing_key)
+            .map_err(server_error)?;
+        Ok((token, jti))
+    }
+
+    /// An access token and a refresh token in `family` (a new family when `None`).
+    async fn issue_pair(
+        &self,
+        client_id: &str,
+        sub: &str,
+        scope: &str,
+        family: Option<String>,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let (access, jti) = self.access_token(client_id, sub, scope, now)?;
+        let family = match family {
+            Some(family) => family,
+            None => crate::issue::new_jti().map_err(server_error)?,
+        };
+        let refresh = opaque::generate(Kind::Refresh).map_err(server_error)?;
+        let record = RefreshRecord {
+            family,
+            client_id: client_id.to_owned(),
+            sub: sub.to_owned(),
+            scope: scope.to_owned(),
+            exp: now + i64::try_from(self.config.refresh_token_lifetime).unwrap_or(i64::MAX / 2),
+            iat: now,
+            rotated_at: None,
+            access_jti: Some(jti),
+        };
+        self.write(
+            &format!("refresh:{}", self.hash(&refresh)),
+            &record,
+            Some(self.config.refresh_token_lifetime),
+        )
+        .await?;
+        Ok(self.response(access, Some(refresh), scope.to_owned()))
+    }
+
+    async fn api_key_grant(
+        &self,
+        req: &TokenRequest,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = req
+            .api_key
+            .as_deref()
+            .or(req.params.get("api_key").map(String::as_str))
+            .ok_or_else(|| {
+                OAuthError::new(
+                    "invalid_request",
+                    "an API key is required (Authorization: Bearer or X-API-Key)",
+                )
+            })?;
+        let key = self
+            .lookup_api_key(presented, now)
+            .await?
+            .ok_or_else(|| OAuthError::new("invalid_client", "the API key is not valid"))?;
+        let scope = grant_scope(req.params.get("scope").map(String::as_str), &key.scopes)?;
+        let (access, _) =
+            self.access_token(&format!("apikey:{}", key.id), &key.owner, &scope, now)?;
+        Ok(self.response(access, None, scope))
+    }
+
+    /// The record of a valid, unexpired API key.
+    pub async fn lookup_api_key(
+        &self,
+        presented: &str,
+        now: i64,
+    ) -> Result<Option<ApiKey>, OAuthError> {
+        if opaque::parse(presented) != Some(Kind::ApiKey) {
+            return Ok(None);
+        }
+        let key: Option<ApiKey> = self
+            .read(&format!("apikey:{}", self.hash(presented)))
+            .await?;
+        Ok(key.filter(|k| k.exp.is_none_or(|exp| exp > now)))
+    }
+
+    /// Creates an API key; returns the key (shown once) and its record.
+    pub async fn create_api_key(
+        &self,
+        owner: &str,
+        scopes: Vec<String>,
+        lifetime: Option<u64>,
+        now: i64,
+    ) -> Result<(String, ApiKey), OAuthError> {
+        let token = opaque::generate(Kind::ApiKey).map_err(server_error)?;
+        let record = ApiKey {
+            id: token[4..14].to_owned(),
+            owner: owner.to_owned(),
+            scopes,
+            exp: lifetime.map(|l| now + i64::try_from(l).unwrap_or(i64::MAX / 2)),
+            created: now,
+        };
+        self.write(&format!("apikey:{}", self.hash(&token)), &record, lifetime)
+            .await?;
+        Ok((token, record))
+    }
+
+    async fn code_grant(
+        &self,
+        client: &Client,
+        code: Option<&str>,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let code = code.ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
+        let verifier = verifier.ok_or_else(|| {
+            OAuthError::new("invalid_request", "code_verifier is required (PKCE)")
+        })?;
+        let invalid = || {
+            OAuthError::new(
+                "invalid_grant",
+                "the code is invalid, expired, already used, or was issued to another client",
+            )
+        };
+        if opaque::parse(code) != Some(Kind::Code) {
+            return Err(invalid());
+        }
+        let key = format!("code:{}", self.hash(code));
+        let Some(record) = self.read::<CodeRecord>(&key).await? else {
+            // RFC 6749 §4.1.2: a code used twice revokes what it gave.
+            if let Some(family) = self
+                .read::<String>(&format!("code-used:{}", self.hash(code)))
+                .await?
+            {
+                self.revoke_family(&family, now).await?;
+            }
+            return Err(invalid());
+        };
+        self.store.delete(&key).await?;
+        if record.client_id != client.client_id || record.exp <= now {
+            return Err(invalid());
+        }
+        if redirect_uri != Some(record.redirect_uri.as_str()) {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        if !valid_verifier(verifier) || !equal_secret(&pkce_challenge(verifier), &record.challenge)
+        {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        let response = self
+            .issue_pair(&client.client_id, &record.sub, &record.scope, None, now)
+            .await?;
+        if let Some(refresh) = &response.refresh_token {
+            if let Some(rec) = self
+                .read::<RefreshRecord>(&format!("refresh:{}", self.hash(refresh)))
+                .await?
+            {
+                self.write(
+                    &format!("code-used:{}", self.hash(code)),
+                    &rec.family,
+                    Some(600),
+                )
+                .await?;
+            }
+        }
+        Ok(response)
+    }
+
+    async fn refresh_grant(
+        &self,
+        client: &Client,
+        presented: Option<&str>,
+        scope: Option<&str>,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = presented
+            .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required"))?;
+        let invalid = || {
+            OAuthError::new(
+                "invalid_grant",
+                "the refresh token is invalid, expired or revoked",
+            )
+        };
+        if opaque::parse(presented) != Some(Kind::Refresh) {
+            return Err(invalid());
+        }
+        let key = format!("refresh:{}", self.hash(presented));
+        let Some(mut record) = self.read::<RefreshRecord>(&key).await? else {
+            return Err(invalid());
+        };
+        if record.client_id != client.client_id || record.exp <= now {
+            return Err(invalid());
+        }
+        if self
+            .store
+            .get(&format!("family:{}", record.family))
+            .await?
+            .is_some()
+        {
+            return Err(invalid());
+        }
+        if let Some(rotated_at) = record.rotated_at {
+            let grace = i64::try_from(self.config.refresh_grace_seconds).unwrap_or(0);
+            if now - rotated_at > grace {
+                // Reuse of a rotated token: someone holds a stolen copy. End the whole family.
+                self.revoke_family(&record.family, now).await?;
+                if let Some(jti) = &record.access_jti {
+                    self.revoke_access_jti(jti, now).await?;
+                }
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "refresh token reuse detected: the session is revoked",
+                ));
+            }
+        }
+        let allowed: Vec<String> = scopes(&record.scope)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let scope = grant_scope(scope, &allowed)?;
+        record.rotated_at = Some(now);
+        let remaining = u64::try_from(record.exp - now).unwrap_or(0);
+        self.write(&key, &record, Some(remaining)).await?;
+        self.issue_pair(
+            &client.client_id,
+            &record.sub,
+            &scope,
+            Some(record.family.clone()),
+            now,
+        )
+        .await
+    }
+
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<(), OAuthError> {
+        self.write(
+            &format!("family:{family}"),
+            &FamilyRecord { revoked_at: now },
+            Some(self.config.refresh_token_lifetime),
+        )
+        .await
+    }
+
+    async fn revoke_access_jti(&self, jti: &str, now: i64) -> Result<(), OAuthError> {
+        let exp = now + i64::try_from(self.config.access_token_lifetime).unwrap_or(0);
+        let value = serde_json::to_string(&revocation::TokenRevocation { at: now })
+            .map_err(|e| OAuthError::new("server_error", e.to_string()))?;
+        self.store
+            .put(
+                &revocation::jti_key(self.issuer, jti),
+                &value,
+                Some(revocation::token_ttl(Some(exp), now)),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a username and password with throttling per account and per IP; unknown users
+    /// cost the same time as known ones, and every failure reads the same.
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<User, LoginError> {
+        let name = username.trim().to_lowercase();
+        let user_key = format!("fail:user:{name}");
+        let ip_key = ip.map(|ip| format!("fail:ip:{ip}"));
+        let cost = Cost {
+            memory_kib: self.config.password_memory_kib,
+            iterations: self.config.password_iterations,
+        };
+        let ip_locked = match &ip_key {
+            Some(key) => self
+                .read::<Failures>(key)
+                .await?
+                .is_some_and(|f| f.count >= self.config.max_failures.saturating_mul(4)),
+            None => false,
+        };
+        if ip_locked
+            || self.locked(&user_key).await?
+            || name.is_empty()
+            || name.len() > 200
+            || password.len() > 1024
+        {
+            password::verify_dummy(password, cost);
+            return Err(LoginError::Invalid);
+        }
+        let user: Option<User> = self.read(&format!("user:{name}")).await?;
+        let ok = match &user {
+            Some(user) if !user.disabled => password::verify(password, &user.password),
+            _ => {
+                password::verify_dummy(password, cost);
+                false
+            }
+        };
+        match (ok, user) {
+            (true, Some(user)) => {
+                self.store.delete(&user_key).await?;
+                Ok(user)
+            }
+            _ => {
+                self.count_failure(&user_key, now).await?;
+                if let Some(key) = &ip_key {
+                    self.count_failure(key, now).await?;
+                }
+                Err(LoginError::Invalid)
+            }
+        }
+    }
+
+    /// Validates an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3). Errors that must
+    /// not be sent to the redirect URI (unknown client, unregistered redirect) are
+    /// [`AuthorizeError::Page`]; the rest go back to the client.
+    pub async fn authorization_request(
+        &self,
+        params: &BTreeMap<String, String>,
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
+        let param = |name: &str| {
+            params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let client_id = param("client_id").ok_or(AuthorizeError::Page("client_id is missing"))?;
+        let client = self
+            .client(client_id)
+            .await
+            .map_err(|_| AuthorizeError::Page("the service is temporarily unavailable"))?
+            .ok_or(AuthorizeError::Page("unknown client"))?;
+        let redirect_uri = match param("redirect_uri") {
+            Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+            Some(_) => {
+                return Err(AuthorizeError::Page(
+                    "redirect_uri is not registered for this client",
+                ))
+            }
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            None => return Err(AuthorizeError::Page("redirect_uri is required")),
+        };
+        let state = param("state").map(str::to_owned);
+        let back = |error: &'static str, description: &'static str| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            description,
+            state: state.clone(),
+        };
+        if param("response_type") != Some("code") {
+            return Err(back(
+                "unsupported_response_type",
+                "response_type must be code",
+            ));
+        }
+        if !client.grants.iter().any(|g| g == "authorization_code") {
+            return Err(back(
+                "unauthorized_client",
+                "this client may not use the authorization code grant",
+            ));
+        }
+        let challenge = param("code_challenge")
+            .ok_or_else(|| back("invalid_request", "code_challenge is required (PKCE)"))?;
+        if param("code_challenge_method") != Some("S256") {
+            return Err(back(
+                "invalid_request",
+                "code_challenge_method must be S256",
+            ));
+        }
+        if challenge.len() != 43 || b64::decode(challenge).is_none() {
+            return Err(back(
+                "invalid_request",
+                "code_challenge must be a base64url SHA-256",
+            ));
+        }
+        let scope = grant_scope(param("scope"), &client.scopes)
+            .map_err(|_| back("invalid_scope", "a requested scope is not allowed"))?;
+        Ok(AuthorizationRequest {
+            client,
+            redirect_uri,
+            scope,
+            state,
+            challenge: challenge.to_owned(),
+        })
+    }
+
+    /// Issues a single-use code for an authenticated user and a validated request; returns
+    /// the redirect URL.
+    pub async fn issue_code(
+        &self,
+        request: &AuthorizationRequest,
+        sub: &str,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let code = opaque::generate(Kind::Code).map_err(server_error)?;
+        let record = CodeRecord {
+            client_id: request.client.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            sub: sub.to_owned(),
+            scope: request.scope.clone(),
+            challenge: request.challenge.clone(),
+            exp: now + i64::try_from(self.config.code_lifetime).unwrap_or(60),
+        };
+        self.write(
+            &format!("code:{}", self.hash(&code)),
+            &record,
+            Some(self.config.code_lifetime),
+        )
+        .await?;
+        let mut query = vec![("code", code.as_str()), ("iss", self.issuer)];
+        if let Some(state) = &request.state {
+            query.push(("state", state));
+        }
+        Ok(with_query(&request.redirect_uri, &query))
+    }
+
+    /// Starts a session for a user; returns the session id for the cookie.
+    pub async fn create_session(&self, user: &User, now: i64) -> Result<String, OAuthError> {
+        let id = opaque::generate(Kind::Session).map_err(server_error)?;
+        let session = Session {
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            created: now,
+            last_seen: now,
+            absolute_exp: now + i64::try_from(self.config.session_absolute_seconds).unwrap_or(0),
+        };
+        self.write(
+            &format!("session:{}", self.hash(&id)),
+            &session,
+            Some(self.config.session_idle_seconds),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// The live session for an id, refreshing its idle expiry (at most once a minute).
+    pub async fn session(&self, id: &str, now: i64) -> Result<Option<Session>, OAuthError> {
+        if opaque::parse(id) != Some(Kind::Session) {
+            return Ok(None);
+        }
+        let key = format!("session:{}", self.hash(id));
+        let Some(mut session) = self.read::<Session>(&key).await? else {
+            return Ok(None);
+        };
+        let idle = i64::try_from(self.config.session_idle_seconds).unwrap_or(0);
+        if now >= session.absolute_exp || now - session.last_seen >= idle {
+            self.store.delete(&key).await?;
+            return Ok(None);
+        }
+        if now - session.last_seen >= 60 {
+            session.last_seen = now;
+            let ttl = u64::try_from((session.absolute_exp - now).min(idle)).unwrap_or(60);
+            self.write(&key, &session, Some(ttl)).await?;
+        }
+        Ok(Some(session))
+    }
+
+    /// Ends a session (logout).
+    pub async fn end_session(&self, id: &str) -> Result<(), OAuthError> {
+        if opaque::parse(id) == Some(Kind::Session) {
+            self.store
+                .delete(&format!("session:{}", self.hash(id)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Issues a one-time token: accepted exactly once by [`OAuth::consume_one_time`].
+    pub async fn issue_one_time(
+        &self,
+        sub: &str,
+        purpose: &str,
+        lifetime: u64,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let token = opaque::generate(Kind::OneTime).map_err(server_error)?;
+        let record = json!({ "sub": sub, "purpose": purpose, "exp": now + i64::try_from(lifetime).unwrap_or(0) });
+        self.write(
+            &format!("onetime:{}", self.hash(&token)),
+            &record,
+            Some(lifetime),
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Consumes a one-time token for `purpose`: the first call returns its subject, every
+    /// later one `None`.
+    pub async fn consume_one_time(
+        &self,
+        token: &str,
+        purpose: &str,
+        now: i64,
+    ) -> Result<Option<String>, OAuthError> {
+        if opaque::parse(token) != Some(Kind::OneTime) {
+            return Ok(None);
+        }
+        let key = format!("onetime:{}", self.hash(token));
+        let Some(record) = self.read::<Value>(&key).await? else {
+            return Ok(None);
+        };
+        self.store.delete(&key).await?;
+        let fresh = record["exp"].as_i64().is_some_and(|exp| exp > now);
+        Ok((fresh && record["purpose"] == purpose)
+            .then(|| record["sub"].as_str().unwrap_or_default().to_owned()))
+    }
+
+    /// RFC 7662 introspection of any token type. `verifier` checks JWT access tokens.
+    pub async fn introspect(
+        &self,
+        token: &str,
+        verifier: &Verifier,
+        now: i64,
+    ) -> Result<Value, OAuthError> {
+        let inactive = json!({ "active": false });
+        match opaque::parse(token) {
+            Some(Kind::ApiKey) => Ok(match self.lookup_api_key(token, now).await? {
+                Some(key) => {
+                    json!({ "active": true, "token_type": "api_key", "sub": key.owner, "scope": key.scopes.join(" "), "exp": key.exp, "iat": key.created, "iss": self.issuer })
+                }
+                None => inactive,
+            }),
+            Some(Kind::Refresh) => {
+                let record = self
+                    .read::<RefreshRecord>(&format!("refresh:{}", self.hash(token)))
+                    .await?;
+                let Some(record) = record.filter(|r| r.exp > now && r.rotated_at.is_none()) else {
+                    return Ok(inactive);
+                };
+                if self
+                    .store
+                    .get(&format!("family:{}", record.family))
+                    .await?
+                    .is_some()
+                {
+                    return Ok(inactive);
+                }
+                Ok(
+                    json!({ "active": true, "token_type": "refresh_token", "sub": record.sub, "client_id": record.client_id, "scope": record.scope, "exp": record.exp, "iat": record.iat, "iss": self.issuer }),
+                )
+            }
+            Some(Kind::Session) => Ok(match self.session(token, now).await? {
+                Some(s) => {
+                    json!({ "active": true, "token_type": "session", "sub": s.sub, "username": s.username, "iat": s.created, "exp": s.absolute_exp, "iss": self.issuer })
+                }
+                None => inactive,
+            }),
+            Some(_) => Ok(inactive),
+            None => {
+                let Ok(verified) = verifier.verify(token, now) else {
+                    return Ok(inactive);
+                };
+                let lookup = revocation::lookup(&verified);
+                let jti = match lookup.jti {
+                    Some(key) => self.store.get(&key).await?,
+                    None => None,
+                };
+                let subject = match lookup.subject {
+                    Some(key) => self.store.get(&key).await?,
+                    None => None,
+                };
+                if revocation::is_revoked(&verified, jti.as_deref(), subject.as_deref()) {
+                    return Ok(inactive);
+                }
+                let mut out = json!({ "active": true, "token_type": "access_token" });
+                for claim in [
+                    "sub",
+                    "scope",
+                    "client_id",
+                    "exp",
+                    "iat",
+                    "nbf",
+                    "iss",
+                    "aud",
+                    "jti",
+                ] {
+                    if let Some(value) = verified.claims.get(claim) {
+                        out[claim] = value.clone();
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// RFC 7009 revocation of any token type by an authenticated client. Unknown or invalid
+    /// tokens succeed silently (§2.2). A client may only revoke its own tokens.
+    pub async fn revoke(
+        &self,
+        token: &str,
+        client: &Client,
+        verifier: &Verifier,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        match opaque::parse(token) {
+            Some(Kind::Refresh) => {
+                if let Some(record) = self
+                    .read::<RefreshRecord>(&format!("refresh:{}", self.hash(token)))
+                    .await?
+                {
+                    if record.client_id == client.client_id {
+                        self.revoke_family(&record.family, now).await?;
+                        if let Some(jti) = &record.access_jti {
+                            self.revoke_access_jti(jti, now).await?;
+                        }
+                    }
+                }
+            }
+            Some(Kind::ApiKey) => {
+                let key = format!("apikey:{}", self.hash(token));
+                if self.read::<ApiKey>(&key).await?.is_some() {
+                    self.store.delete(&key).await?;
+                }
+            }
+            Some(Kind::Session) => self.end_session(token).await?,
+            Some(_) => {}
+            None => {
+                if let Ok(checked) = verifier.verify_signature(token) {
+                    let claims: Value =
+                        serde_json::from_slice(checked.payload()).unwrap_or_default();
+                    let own = claims["client_id"].as_str() == Some(client.client_id.as_str());
+                    if let (true, Some(jti)) = (own, claims["jti"].as_str()) {
+                        let value = serde_json::to_string(&revocation::TokenRevocation { at: now })
+                            .unwrap_or_default();
+                        let ttl = revocation::token_ttl(claims["exp"].as_i64(), now);
+                        self.store
+                            .put(&revocation::jti_key(self.issuer, jti), &value, Some(ttl))
+                            .await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a login failed. Every failure reads the same to the user.
+#[derive(Debug)]
+pub enum LoginError {
+    /// Wrong name or password, disabled, or locked out.
+    Invalid,
+    /// The store is down.
+    Store(OAuthError),
+}
+
+impl From<OAuthError> for LoginError {
+    fn from(err: OAuthError) -> Self {
+        LoginError::Store(err)
+    }
+}
+
+impl From<StoreError> for LoginError {
+    fn from(err: StoreError) -> Self {
+        LoginError::Store(err.into())
+    }
+}
+
+/// A validated authorization request.
+#[derive(Clone, Debug)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client: Client,
+    /// The exact registered redirect URI.
+    pub redirect_uri: String,
+    /// The scope to grant.
+    pub scope: String,
+    /// The client's state, returned unchanged.
+    pub state: Option<String>,
+    /// The PKCE S256 challenge.
+    pub challenge: String,
+}
+
+/// Why an authorization request was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// Shown to the user; never redirected (the redirect URI is not trusted).
+    Page(&'static str),
+    /// Sent back to the client's redirect URI (RFC 6749 §4.1.2.1).
+    Redirect {
+        /// Where.
+        redirect_uri: String,
+        /// The error code.
+        error: &'static str,
+        /// Detail.
+        description: &'static str,
+        /// The client's state.
+        state: Option<String>,
+    },
+}
+
+impl AuthorizeError {
+    /// The redirect URL for a `Redirect` error.
+    pub fn location(&self, issuer: &str) -> Option<String> {
+        match self {
+            AuthorizeError::Page(_) => None,
+            AuthorizeError::Redirect {
+                redirect_uri,
+                error,
+                description,
+                state,
+            } => {
+                let mut query = vec![
+                    ("error", *error),
+                    ("error_description", *description),
+                    ("iss", issuer),
+                ];
+                if let Some(state) = state {
+                    query.push(("state", state));
+                }
+                Some(with_query(redirect_uri, &query))
+            }
+        }
+    }
+}
+
+/// Appends form-encoded parameters to a URL (keeping any query it already has).
+pub fn with_query(url: &str, params: &[(&str, &str)]) -> String {
+    let mut out = url.to_owned();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    for (name, value) in params {
+        out.push(separator);
+        out.push_str(&form_encode(name));
+        out.push('=');
+        out.push_str(&form_encode(value));
+        separator = '&';
+    }
+    out
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(byte))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Builds a client record with a fresh secret (returned once) for confidential clients.
+pub fn new_client(
+    pepper: &[u8],
+    client_id: &str,
+    confidential: bool,
+) -> Result<(Client, Option<String>), Error> {
+    let secret = if confidential {
+        Some(opaque::generate(Kind::ApiKey)?.replacen("tgk_", "tgcs_", 1))
+    } else {
+        None
+    };
+    Ok((
+        Client {
+            client_id: client_id.to_owned(),
+            name: client_id.to_owned(),
+            secret_hash: secret.as_deref().map(|s| opaque::keyed_hash(pepper, s)),
+            redirect_uris: Vec::new(),
+            grants: Vec::new(),
+            scopes: Vec::new(),
+            first_party: false,
+        },
+        secret,
+    ))
+}
+
+/// Builds a user record (the password hashed with Argon2id).
+pub fn new_user(
+    username: &str,
+    password_text: &str,
+    scopes: Vec<String>,
+    cost: Cost,
+) -> Result<User, Error> {
+    if username.trim().is_empty() || password_text.len() < 8 {
+        return Err(Error::policy(
+            "a username and a password of at least 8 characters are required",
+        ));
+    }
+    Ok(User {
+        sub: format!("usr_{}", crate::issue::new_jti()?),
+        username: username.trim().to_owned(),
+        password: password::hash(password_text, cost)?,
+        scopes,
+        disabled: false,
+    })
+}

@@ -1,0 +1,739 @@
+//! The OAuth engine against the in-memory store: every grant, every RFC 6749 §5.2 error the
+//! grants can give, PKCE, refresh rotation and reuse detection, lockout, introspection and
+//! revocation of each token type, sessions and one-time tokens.
+
+#[macro_use]
+mod common;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use std::collections::BTreeMap;
+
+use common::ready;
+use tollgate::config::OAuthConfig;
+use tollgate::oauth::{self, AuthorizeError, Client, OAuth, TokenRequest, API_KEY_GRANT};
+use tollgate::password::Cost;
+use tollgate::store::{MemoryStore, Store};
+use tollgate::{Algorithm, Key, KeySet, Policy, Verifier};
+
+const NOW: i64 = 1_800_000_000;
+const PEPPER: &[u8] = b"test-pepper-0123456789abcdef0123";
+const CHEAP: Cost = Cost {
+    memory_kib: 1024,
+    iterations: 1,
+};
+
+struct World {
+    store: MemoryStore,
+    key: Key,
+    config: OAuthConfig,
+    secret: String,
+}
+
+impl World {
+    fn new() -> Self {
+        let store = MemoryStore::new();
+        let (mut confidential, secret) = oauth::new_client(PEPPER, "svc", true).unwrap();
+        confidential.grants = vec![
+            "client_credentials".into(),
+            "password".into(),
+            "refresh_token".into(),
+            "authorization_code".into(),
+        ];
+        confidential.scopes = vec!["read".into(), "write".into()];
+        confidential.redirect_uris = vec!["https://app.example/cb".into()];
+        let (mut public, _) = oauth::new_client(PEPPER, "spa", false).unwrap();
+        public.grants = vec!["authorization_code".into(), "refresh_token".into()];
+        public.scopes = vec!["read".into()];
+        public.redirect_uris = vec![
+            "https://spa.example/cb".into(),
+            "http://127.0.0.1:9999/cb".into(),
+        ];
+        for client in [&confidential, &public] {
+            ready(store.put(
+                &format!("client:{}", client.client_id),
+                &serde_json::to_string(client).unwrap(),
+                None,
+            ))
+            .unwrap();
+        }
+        let user = oauth::new_user(
+            "Alice",
+            "correct horse battery",
+            vec!["read".into(), "write".into()],
+            CHEAP,
+        )
+        .unwrap();
+        ready(store.put("user:alice", &serde_json::to_string(&user).unwrap(), None)).unwrap();
+        let config = OAuthConfig {
+            password_memory_kib: CHEAP.memory_kib,
+            password_iterations: CHEAP.iterations,
+            ..OAuthConfig::default()
+        };
+        World {
+            store,
+            key: Key::generate(Algorithm::ES256).unwrap(),
+            config,
+            secret: secret.unwrap(),
+        }
+    }
+
+    fn oauth(&self) -> OAuth<'_, MemoryStore> {
+        OAuth {
+            store: &self.store,
+            signing_key: &self.key,
+            issuer: "https://issuer",
+            audience: "api",
+            pepper: PEPPER,
+            config: &self.config,
+        }
+    }
+
+    fn verifier(&self) -> Verifier {
+        let public = Key::from_jwk(&self.key.to_public_jwk().unwrap()).unwrap();
+        Verifier::new(
+            KeySet::from_keys(vec![public]).unwrap(),
+            Policy {
+                typ: Some("at+jwt".into()),
+                ..Policy::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn token(
+        &self,
+        params: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+        now: i64,
+    ) -> Result<oauth::TokenResponse, oauth::OAuthError> {
+        let req = TokenRequest {
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            basic: basic.map(|(a, b)| (a.to_owned(), b.to_owned())),
+            api_key: None,
+            client_ip: Some("192.0.2.1".into()),
+        };
+        ready(self.oauth().token(&req, now))
+    }
+}
+
+fn error(result: Result<oauth::TokenResponse, oauth::OAuthError>) -> &'static str {
+    result.expect_err("must fail").error
+}
+
+#[test]
+fn client_credentials_basic_and_post() {
+    let w = World::new();
+    let s = w.secret.clone();
+    let by_basic = w
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(by_basic.scope, "read write");
+    assert!(by_basic.refresh_token.is_none());
+    let verified = w.verifier().verify(&by_basic.access_token, NOW).unwrap();
+    assert_eq!(verified.claim_str("client_id"), Some("svc"));
+    assert_eq!(verified.claim_str("aud"), Some("api"));
+    assert_eq!(verified.header.typ(), Some("at+jwt"));
+    let by_post = w
+        .token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "svc"),
+                ("client_secret", &s),
+                ("scope", "read"),
+            ],
+            None,
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(by_post.scope, "read");
+    assert_eq!(
+        error(w.token(
+            &[("grant_type", "client_credentials"), ("scope", "admin")],
+            Some(("svc", &s)),
+            NOW
+        )),
+        "invalid_scope"
+    );
+    let wrong = w
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some(("svc", "nope")),
+            NOW,
+        )
+        .unwrap_err();
+    assert_eq!(wrong.error, "invalid_client");
+    let rendered = wrong.render();
+    assert_eq!(
+        (rendered.status, rendered.www_authenticate.as_deref()),
+        (401, Some(r#"Basic realm="tollgate""#))
+    );
+    assert_eq!(
+        error(w.token(
+            &[("grant_type", "client_credentials"), ("client_id", "spa")],
+            None,
+            NOW
+        )),
+        "unauthorized_client"
+    );
+    assert_eq!(
+        error(
+            w.token(
+                &[("grant_type", "client_credentials")],
+                Some(("svc", &s)),
+                NOW
+            )
+            .and_then(|_| w.token(
+                &[("grant_type", "client_credentials"), ("client_secret", &s)],
+                Some(("svc", &s)),
+                NOW
+            ))
+        ),
+        "invalid_request"
+    );
+    assert_eq!(
+        error(w.token(&[("grant_type", "magic")], Some(("svc", &s)), NOW)),
+        "unsupported_grant_type"
+    );
+    assert_eq!(
+        error(w.token(&[], Some(("svc", &s)), NOW)),
+        "invalid_request"
+    );
+    assert_eq!(
+        error(w.token(&[("grant_type", "client_credentials")], None, NOW)),
+        "invalid_client"
+    );
+}
+
+#[test]
+fn client_secrets_lock_out_after_repeated_failures() {
+    let w = World::new();
+    for _ in 0..5 {
+        assert_eq!(
+            error(w.token(
+                &[("grant_type", "client_credentials")],
+                Some(("svc", "bad")),
+                NOW
+            )),
+            "invalid_client"
+        );
+    }
+    let s = w.secret.clone();
+    assert_eq!(
+        error(w.token(
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &s)),
+            NOW
+        )),
+        "invalid_client",
+        "locked even with the right secret"
+    );
+    w.store.expire_all();
+    assert!(
+        w.token(
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &s)),
+            NOW
+        )
+        .is_ok(),
+        "the lock ends with its TTL"
+    );
+}
+
+#[test]
+fn api_keys_exchange_for_short_lived_tokens() {
+    let w = World::new();
+    let o = w.oauth();
+    let (key, record) =
+        ready(o.create_api_key("robot", vec!["read".into()], Some(3600), NOW)).unwrap();
+    assert!(key.starts_with("tgk_"));
+    assert!(
+        w.store
+            .dump()
+            .iter()
+            .all(|(k, v, _)| !k.contains(&key) && !v.contains(&key)),
+        "only a keyed hash is stored"
+    );
+    let req = TokenRequest {
+        api_key: Some(key.clone()),
+        ..TokenRequest::default()
+    };
+    let response = ready(o.token(&req, NOW)).unwrap();
+    let verified = w.verifier().verify(&response.access_token, NOW).unwrap();
+    assert_eq!(verified.subject(), Some("robot"));
+    assert_eq!(
+        verified.claim_str("client_id").unwrap(),
+        format!("apikey:{}", record.id)
+    );
+    let mut params = BTreeMap::new();
+    params.insert("grant_type".to_owned(), API_KEY_GRANT.to_owned());
+    params.insert("scope".to_owned(), "write".to_owned());
+    let req = TokenRequest {
+        params,
+        api_key: Some(key.clone()),
+        ..TokenRequest::default()
+    };
+    assert_eq!(
+        ready(o.token(&req, NOW)).unwrap_err().error,
+        "invalid_scope"
+    );
+    let expired = TokenRequest {
+        api_key: Some(key.clone()),
+        ..TokenRequest::default()
+    };
+    assert_eq!(
+        ready(o.token(&expired, NOW + 3601)).unwrap_err().error,
+        "invalid_client"
+    );
+    let bogus = TokenRequest {
+        api_key: Some("tgk_nope".into()),
+        ..TokenRequest::default()
+    };
+    assert_eq!(
+        ready(o.token(&bogus, NOW)).unwrap_err().error,
+        "invalid_client"
+    );
+}
+
+#[test]
+fn password_grant_with_lockout_and_no_user_enumeration() {
+    let w = World::new();
+    let s = w.secret.clone();
+    let ok = w
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+                ("scope", "read"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    assert!(ok.refresh_token.as_deref().unwrap().starts_with("tgr_"));
+    let unknown = w
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "mallory"),
+                ("password", "whatever1"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap_err();
+    let wrong = w
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "wrong-one"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap_err();
+    assert_eq!(
+        unknown, wrong,
+        "an unknown user and a wrong password read the same"
+    );
+    for _ in 0..4 {
+        w.token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "wrong-one"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap_err();
+    }
+    let locked = w.token(
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "correct horse battery"),
+        ],
+        Some(("svc", &s)),
+        NOW,
+    );
+    assert_eq!(error(locked), "invalid_grant", "locked after 5 failures");
+    assert_eq!(
+        error(w.token(
+            &[("grant_type", "password"), ("username", "alice")],
+            Some(("svc", &s)),
+            NOW
+        )),
+        "invalid_request"
+    );
+}
+
+fn authorize(
+    w: &World,
+    client: &str,
+    redirect: &str,
+    challenge: &str,
+) -> Result<oauth::AuthorizationRequest, AuthorizeError> {
+    let params: BTreeMap<String, String> = [
+        ("client_id", client),
+        ("redirect_uri", redirect),
+        ("response_type", "code"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", "xyz"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    ready(w.oauth().authorization_request(&params))
+}
+
+fn code_from(location: &str) -> String {
+    location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("code="))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn authorization_code_with_pkce() {
+    let w = World::new();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = oauth::pkce_challenge(verifier);
+    assert_eq!(
+        challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "RFC 7636 appendix B"
+    );
+    let request = authorize(&w, "spa", "https://spa.example/cb", &challenge).unwrap();
+    let location = ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap();
+    assert!(location.starts_with("https://spa.example/cb?code=tgc_"));
+    assert!(location.contains("&state=xyz") && location.contains("&iss=https%3A%2F%2Fissuer"));
+    let code = code_from(&location);
+    let exchange = |code: &str, verifier: &str, redirect: &str| {
+        w.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "spa"),
+                ("code", code),
+                ("code_verifier", verifier),
+                ("redirect_uri", redirect),
+            ],
+            None,
+            NOW + 5,
+        )
+    };
+    let wrong_verifier = exchange(&code, &"a".repeat(43), "https://spa.example/cb");
+    assert_eq!(error(wrong_verifier), "invalid_grant");
+    // The failed attempt consumed the code: codes are single use.
+    assert_eq!(
+        error(exchange(&code, verifier, "https://spa.example/cb")),
+        "invalid_grant"
+    );
+
+    let code = code_from(&ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap());
+    assert_eq!(
+        error(exchange(&code, verifier, "https://spa.example/other")),
+        "invalid_grant"
+    );
+    let code = code_from(&ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap());
+    let tokens = exchange(&code, verifier, "https://spa.example/cb").unwrap();
+    assert_eq!(
+        w.verifier()
+            .verify(&tokens.access_token, NOW + 5)
+            .unwrap()
+            .subject(),
+        Some("usr_alice")
+    );
+    // Reusing the code fails and revokes what it gave (RFC 6749 §4.1.2).
+    assert_eq!(
+        error(exchange(&code, verifier, "https://spa.example/cb")),
+        "invalid_grant"
+    );
+    let refresh = tokens.refresh_token.unwrap();
+    let after = w.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", &refresh),
+        ],
+        None,
+        NOW + 6,
+    );
+    assert_eq!(error(after), "invalid_grant");
+    // An expired code fails.
+    let code = code_from(&ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap());
+    assert_eq!(
+        error(w.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "spa"),
+                ("code", &code),
+                ("code_verifier", verifier),
+                ("redirect_uri", "https://spa.example/cb")
+            ],
+            None,
+            NOW + 61
+        )),
+        "invalid_grant"
+    );
+}
+
+#[test]
+fn authorization_requests_are_validated_before_anything_is_shown() {
+    let w = World::new();
+    let challenge = oauth::pkce_challenge(&"v".repeat(43));
+    assert_eq!(
+        authorize(&w, "nobody", "https://spa.example/cb", &challenge).unwrap_err(),
+        AuthorizeError::Page("unknown client")
+    );
+    assert!(
+        matches!(
+            authorize(&w, "spa", "https://evil.example/cb", &challenge),
+            Err(AuthorizeError::Page(_))
+        ),
+        "never redirect to an unregistered URI"
+    );
+    assert!(
+        matches!(
+            authorize(&w, "spa", "https://spa.example/cb/", &challenge),
+            Err(AuthorizeError::Page(_))
+        ),
+        "exact match only"
+    );
+    let plain: BTreeMap<String, String> = [
+        ("client_id", "spa"),
+        ("redirect_uri", "https://spa.example/cb"),
+        ("response_type", "code"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "plain"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let err = ready(w.oauth().authorization_request(&plain)).unwrap_err();
+    assert!(
+        err.location("https://issuer")
+            .unwrap()
+            .contains("error=invalid_request"),
+        "plain PKCE is refused"
+    );
+    let mut no_pkce = plain.clone();
+    no_pkce.remove("code_challenge");
+    assert!(matches!(
+        ready(w.oauth().authorization_request(&no_pkce)),
+        Err(AuthorizeError::Redirect {
+            error: "invalid_request",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn refresh_rotates_and_reuse_revokes_the_family() {
+    let w = World::new();
+    let s = w.secret.clone();
+    let first = w
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    let r1 = first.refresh_token.unwrap();
+    let refresh = |token: &str, now: i64| {
+        w.token(
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+            Some(("svc", &s)),
+            now,
+        )
+    };
+    let second = refresh(&r1, NOW + 100).unwrap();
+    let r2 = second.refresh_token.clone().unwrap();
+    assert_ne!(r1, r2);
+    // A concurrent retry within the grace window is not theft.
+    assert!(refresh(&r1, NOW + 105).is_ok());
+    // Later, reuse of r1 is theft: the family dies, r2 with it, and the last access token too.
+    assert_eq!(error(refresh(&r1, NOW + 200)), "invalid_grant");
+    assert_eq!(error(refresh(&r2, NOW + 201)), "invalid_grant");
+    let introspected = ready(
+        w.oauth()
+            .introspect(&second.access_token, &w.verifier(), NOW + 202),
+    )
+    .unwrap();
+    let _ = introspected; // the family's last access token is in the revocation list:
+    assert!(w
+        .store
+        .dump()
+        .iter()
+        .any(|(k, _, _)| k.starts_with("revoked:jti:")));
+    // A refresh token is bound to its client.
+    let other = w
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    let stolen = w.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", other.refresh_token.as_deref().unwrap()),
+        ],
+        None,
+        NOW,
+    );
+    assert_eq!(error(stolen), "invalid_grant");
+    // Narrowing scope on refresh is allowed; widening is not.
+    let narrowed = w
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", other.refresh_token.as_deref().unwrap()),
+                ("scope", "read"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(narrowed.scope, "read");
+    assert_eq!(
+        error(w.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", narrowed.refresh_token.as_deref().unwrap()),
+                ("scope", "read write")
+            ],
+            Some(("svc", &s)),
+            NOW
+        )),
+        "invalid_scope"
+    );
+}
+
+#[test]
+fn introspection_and_revocation_of_every_token_type() {
+    let w = World::new();
+    let o = w.oauth();
+    let v = w.verifier();
+    let s = w.secret.clone();
+    let client: Client =
+        serde_json::from_str(&ready(w.store.get("client:svc")).unwrap().unwrap()).unwrap();
+    let pair = w
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    let (api_key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW)).unwrap();
+    let user: oauth::User =
+        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let session = ready(o.create_session(&user, NOW)).unwrap();
+    let active = |token: &str| ready(o.introspect(token, &v, NOW + 1)).unwrap()["active"] == true;
+    for (token, kind) in [
+        (&pair.access_token, "access_token"),
+        (pair.refresh_token.as_ref().unwrap(), "refresh_token"),
+        (&api_key, "api_key"),
+        (&session, "session"),
+    ] {
+        let info = ready(o.introspect(token, &v, NOW + 1)).unwrap();
+        assert_eq!(info["active"], true, "{kind}");
+        assert_eq!(info["token_type"], kind);
+        ready(o.revoke(token, &client, &v, NOW + 2)).unwrap();
+        assert!(!active(token), "{kind} revoked");
+    }
+    assert!(!active("garbage"));
+    ready(o.revoke("garbage", &client, &v, NOW)).unwrap();
+}
+
+#[test]
+fn sessions_expire_when_idle_or_old() {
+    let w = World::new();
+    let o = w.oauth();
+    let user: oauth::User =
+        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let id = ready(o.create_session(&user, NOW)).unwrap();
+    assert!(ready(o.session(&id, NOW + 1000)).unwrap().is_some());
+    assert!(
+        ready(o.session(&id, NOW + 1000 + 1800)).unwrap().is_none(),
+        "idle for 30 minutes"
+    );
+    let id = ready(o.create_session(&user, NOW)).unwrap();
+    let mut t = NOW;
+    while t < NOW + 12 * 3600 - 1000 {
+        t += 1000;
+        assert!(ready(o.session(&id, t)).unwrap().is_some());
+    }
+    assert!(
+        ready(o.session(&id, NOW + 12 * 3600)).unwrap().is_none(),
+        "absolute expiry"
+    );
+    let id = ready(o.create_session(&user, NOW)).unwrap();
+    ready(o.end_session(&id)).unwrap();
+    assert!(ready(o.session(&id, NOW)).unwrap().is_none());
+}
+
+#[test]
+fn one_time_tokens_are_accepted_exactly_once() {
+    let w = World::new();
+    let o = w.oauth();
+    let token = ready(o.issue_one_time("alice", "delete-account", 300, NOW)).unwrap();
+    assert_eq!(
+        ready(o.consume_one_time(&token, "other", NOW)).unwrap(),
+        None,
+        "wrong purpose consumes it too"
+    );
+    let token = ready(o.issue_one_time("alice", "delete-account", 300, NOW)).unwrap();
+    assert_eq!(
+        ready(o.consume_one_time(&token, "delete-account", NOW))
+            .unwrap()
+            .as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        ready(o.consume_one_time(&token, "delete-account", NOW)).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn the_store_failing_is_temporarily_unavailable() {
+    let w = World::new();
+    w.store.set_failing(true);
+    let s = w.secret.clone();
+    let err = w
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap_err();
+    assert_eq!(
+        (err.error, err.render().status),
+        ("temporarily_unavailable", 503)
+    );
+}
