@@ -207,37 +207,68 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// The scopes the route needs that the token lacks (empty when it may pass).
-pub fn missing_scopes(required: &[String], token: &Verified) -> Vec<String> {
-    required
-        .iter()
-        .filter(|needed| !token.scopes().any(|granted| granted == needed.as_str()))
-        .cloned()
-        .collect()
-}
-
 /// True for headers a client may not send to the origin (the identity prefix).
 pub fn is_identity_header(name: &str) -> bool {
     name.len() >= IDENTITY_PREFIX.len()
         && name.as_bytes()[..IDENTITY_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_PREFIX.as_bytes())
 }
 
-/// The identity headers for the origin. Values outside printable ASCII are percent-encoded, so
-/// no claim can split or forge a header.
-pub fn identity_headers(token: &Verified, token_type: &str) -> Vec<(&'static str, String)> {
-    let mut headers = vec![("x-tollgate-token-type", token_type.to_owned())];
-    for (header, claim) in [
-        ("x-tollgate-sub", "sub"),
-        ("x-tollgate-scope", "scope"),
-        ("x-tollgate-jti", "jti"),
-        ("x-tollgate-issuer", "iss"),
-        ("x-tollgate-client-id", "client_id"),
-    ] {
-        if let Some(value) = token.claim_str(claim) {
-            headers.push((header, header_safe(value)));
+/// Who a request acts for, whatever the kind of token that proved it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// `jwt`, `api_token` or `session`.
+    pub token_type: &'static str,
+    /// The subject.
+    pub sub: Option<String>,
+    /// Space-separated scopes.
+    pub scope: Option<String>,
+    /// The token's id (`jti`, API key id).
+    pub jti: Option<String>,
+    /// Who issued it.
+    pub issuer: Option<String>,
+    /// The client it was issued to.
+    pub client_id: Option<String>,
+}
+
+impl Identity {
+    /// The identity a verified JWT proves.
+    pub fn from_jwt(token: &Verified) -> Self {
+        let claim = |name: &str| token.claim_str(name).map(str::to_owned);
+        Identity {
+            token_type: "jwt",
+            sub: claim("sub"),
+            scope: claim("scope"),
+            jti: claim("jti"),
+            issuer: claim("iss"),
+            client_id: claim("client_id"),
         }
     }
-    headers
+
+    /// Whether every required scope is granted.
+    pub fn missing_scopes(&self, required: &[String]) -> bool {
+        let granted: Vec<&str> = self.scope.as_deref().unwrap_or("").split(' ').collect();
+        required
+            .iter()
+            .any(|needed| !granted.contains(&needed.as_str()))
+    }
+
+    /// The identity headers for the origin. Values outside printable ASCII are percent-encoded,
+    /// so no claim can split or forge a header.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("x-tollgate-token-type", self.token_type.to_owned())];
+        for (header, value) in [
+            ("x-tollgate-sub", &self.sub),
+            ("x-tollgate-scope", &self.scope),
+            ("x-tollgate-jti", &self.jti),
+            ("x-tollgate-issuer", &self.issuer),
+            ("x-tollgate-client-id", &self.client_id),
+        ] {
+            if let Some(value) = value {
+                headers.push((header, header_safe(value)));
+            }
+        }
+        headers
+    }
 }
 
 fn header_safe(value: &str) -> String {

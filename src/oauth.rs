@@ -140,6 +140,9 @@ pub struct Session {
     pub last_seen: i64,
     /// Absolute end.
     pub absolute_exp: i64,
+    /// The user's scopes at login.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -991,6 +994,7 @@ impl<S: Store> OAuth<'_, S> {
             created: now,
             last_seen: now,
             absolute_exp: now + i64::try_from(self.config.session_absolute_seconds).unwrap_or(0),
+            scopes: user.scopes.clone(),
         };
         self.write(
             &format!("session:{}", self.hash(&id)),
@@ -1308,6 +1312,31 @@ pub fn form_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// A new API key: the key itself (shown once), its store key, and its record.
+pub fn new_api_key(
+    pepper: &[u8],
+    owner: &str,
+    scopes: Vec<String>,
+    lifetime: Option<u64>,
+    now: i64,
+) -> Result<(String, String, ApiKey), Error> {
+    let token = opaque::generate(Kind::ApiKey)?;
+    let record = ApiKey {
+        id: token.get(4..14).unwrap_or_default().to_owned(),
+        owner: owner.to_owned(),
+        scopes,
+        exp: lifetime.map(|l| now.saturating_add(i64::try_from(l).unwrap_or(i64::MAX))),
+        created: now,
+    };
+    let key = api_key_store_key(pepper, &token);
+    Ok((token, key, record))
+}
+
+/// The store key of an API key.
+pub fn api_key_store_key(pepper: &[u8], token: &str) -> String {
+    format!("apikey:{}", opaque::keyed_hash(pepper, token))
 }
 
 /// Builds a client record with a fresh secret (returned once) for confidential clients.

@@ -17,6 +17,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tollgate::{Algorithm, Error, Key, KeySet, Policy, TokenBuilder, Verifier};
 
 const USAGE: &str = "usage:
+  tollgate user add --username NAME (--password P | --password-stdin) [--scopes \"a b\"] --kv-file F
+  tollgate client add --id ID [--name N] [--public] [--first-party] [--redirect-uri URI]...
+      [--grant G]... [--scopes \"a b\"] --pepper-from .dev.vars --kv-file F
+  tollgate apikey create --owner O [--scopes \"a b\"] [--expires-in SECONDS] --pepper-from F --kv-file F
+  tollgate apikey revoke --key tgk_… --pepper-from F --kv-file F
+      The --kv-file is for `wrangler kv bulk put|delete --binding TOLLGATE_KV [--local]`;
+      secrets (client secret, API key) are printed once on stdout.
+  tollgate key rotate --keys-from .dev.vars|FILE --alg ALG [--keep N]
+      Prints the signing-key set with a new active key first and the old keys after it.
   tollgate keygen --alg ALG [--kid ID] [--set]
       Prints {\"private\": JWK, \"public\": JWK}; with --set, only {\"keys\":[private JWK]},
       ready for `wrangler secret put TOLLGATE_SIGNING_KEYS`.
@@ -63,6 +72,7 @@ fn run(args: &[String]) -> Result<String, Failure> {
     let opts = Options::parse(rest)?;
     match command.as_str() {
         "keygen" => keygen(&opts),
+        "user" | "client" | "apikey" | "key" => manage(command, &opts),
         "sign" => sign(&opts),
         "verify" => verify(&opts),
         "help" | "--help" | "-h" => Ok(USAGE.to_owned()),
@@ -77,7 +87,7 @@ struct Options {
     positional: Vec<String>,
 }
 
-const FLAGS: [&str; 1] = ["--set"];
+const FLAGS: [&str; 4] = ["--set", "--public", "--first-party", "--password-stdin"];
 
 impl Options {
     fn parse(args: &[String]) -> Result<Self, Failure> {
@@ -277,4 +287,128 @@ fn verify(opts: &Options) -> Result<String, Failure> {
         "claims": verified.claims,
     });
     Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
+}
+
+fn scopes_of(opts: &Options) -> Vec<String> {
+    opts.one("scopes")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn pepper(opts: &Options) -> Result<Vec<u8>, Failure> {
+    let file = read_input(opts.required("pepper-from")?)?;
+    let pepper = dotenv_value(&file, "TOLLGATE_PEPPER")
+        .ok_or_else(|| Failure::Usage("no TOLLGATE_PEPPER in the --pepper-from file".into()))?;
+    if pepper.len() < 32 {
+        return Err(Failure::Usage(
+            "TOLLGATE_PEPPER must be at least 32 characters".into(),
+        ));
+    }
+    Ok(pepper.into_bytes())
+}
+
+/// Writes KV bulk entries (`[{"key","value"}]`, or keys for delete) to --kv-file.
+fn write_kv(opts: &Options, entries: serde_json::Value) -> Result<(), Failure> {
+    let path = opts.required("kv-file")?;
+    std::fs::write(path, entries.to_string())
+        .map_err(|e| Failure::Usage(format!("cannot write {path}: {e}")))
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn manage(command: &str, opts: &Options) -> Result<String, Failure> {
+    let sub = opts.positional.first().map(String::as_str).unwrap_or("");
+    match (command, sub) {
+        ("user", "add") => {
+            let username = opts.required("username")?;
+            let password = if opts.flag("--password-stdin") {
+                read_input("-")?.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                opts.required("password")?.to_owned()
+            };
+            let cost = tollgate::password::Cost {
+                memory_kib: opts
+                    .number("memory-kib")?
+                    .map_or(tollgate::password::DEFAULT_COST.memory_kib, |m| m as u32),
+                iterations: opts
+                    .number("iterations")?
+                    .map_or(tollgate::password::DEFAULT_COST.iterations, |i| i as u32),
+            };
+            let user = tollgate::oauth::new_user(username, &password, scopes_of(opts), cost)?;
+            let key = format!("user:{}", user.username.to_lowercase());
+            write_kv(
+                opts,
+                serde_json::json!([{ "key": key, "value": json_text(&user) }]),
+            )?;
+            Ok(serde_json::json!({ "username": user.username, "sub": user.sub }).to_string())
+        }
+        ("client", "add") => {
+            let id = opts.required("id")?;
+            let pepper = pepper(opts)?;
+            let (mut client, secret) =
+                tollgate::oauth::new_client(&pepper, id, !opts.flag("--public"))?;
+            client.name = opts.one("name").unwrap_or(id).to_owned();
+            client.redirect_uris = opts.all("redirect-uri");
+            client.grants = opts.all("grant");
+            for grant in &client.grants {
+                if !tollgate::oauth::GRANTS.contains(&grant.as_str()) {
+                    return Err(Failure::Usage(format!("unknown grant {grant:?}")));
+                }
+            }
+            client.scopes = scopes_of(opts);
+            client.first_party = opts.flag("--first-party");
+            write_kv(
+                opts,
+                serde_json::json!([{ "key": format!("client:{id}"), "value": json_text(&client) }]),
+            )?;
+            Ok(serde_json::json!({ "client_id": id, "client_secret": secret }).to_string())
+        }
+        ("apikey", "create") => {
+            let pepper = pepper(opts)?;
+            let now = now();
+            let (token, key, record) = tollgate::oauth::new_api_key(
+                &pepper,
+                opts.required("owner")?,
+                scopes_of(opts),
+                opts.number("expires-in")?,
+                now,
+            )?;
+            let mut entry = serde_json::json!({ "key": key, "value": json_text(&record) });
+            if let Some(exp) = record.exp {
+                entry["expiration"] = exp.into();
+            }
+            write_kv(opts, serde_json::json!([entry]))?;
+            Ok(
+                serde_json::json!({ "api_key": token, "id": record.id, "owner": record.owner })
+                    .to_string(),
+            )
+        }
+        ("apikey", "revoke") => {
+            let pepper = pepper(opts)?;
+            let key = tollgate::oauth::api_key_store_key(&pepper, opts.required("key")?);
+            write_kv(opts, serde_json::json!([key]))?;
+            Ok(serde_json::json!({ "delete": key }).to_string())
+        }
+        ("key", "rotate") => {
+            let alg = algorithm(opts.required("alg")?)?;
+            let text = read_input(opts.required("keys-from")?)?;
+            let json = if text.trim_start().starts_with('{') {
+                text
+            } else {
+                dotenv_value(&text, "TOLLGATE_SIGNING_KEYS")
+                    .ok_or_else(|| Failure::Usage("no TOLLGATE_SIGNING_KEYS found".into()))?
+            };
+            let old = KeySet::from_json(&json)?;
+            let keep = opts.number("keep")?.unwrap_or(2) as usize;
+            let mut keys = vec![Key::generate(alg)?.to_private_jwk()];
+            keys.extend(old.keys().iter().take(keep).map(Key::to_private_jwk));
+            Ok(serde_json::json!({ "keys": keys }).to_string())
+        }
+        _ => Err(Failure::Usage(format!("unknown command {command} {sub}"))),
+    }
 }

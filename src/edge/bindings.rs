@@ -13,3 +13,6 @@ pub const ORIGIN_URL: &str = "ORIGIN_URL";
 pub const KV: &str = "TOLLGATE_KV";
 /// Analytics Engine dataset (optional): one data point per auth decision.
 pub const ANALYTICS: &str = "TOLLGATE_ANALYTICS";
+/// Secret: the pepper for keyed hashes of API keys, client secrets, refresh tokens, sessions
+/// and codes (at least 32 characters). Changing it invalidates all of them.
+pub const PEPPER: &str = "TOLLGATE_PEPPER";

@@ -10,11 +10,13 @@ use worker::{
     Result,
 };
 
+use super::oauth::{Engine, SESSION_COOKIE};
 use super::respond::{self, Decision};
 use super::revocation;
 use super::state::{State, Trusted};
 use crate::config::{Auth, GatewayConfig, Route};
-use crate::gateway::{self, Denial, HttpsAction};
+use crate::gateway::{self, Denial, HttpsAction, Identity};
+use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
 use crate::token_cache::{fingerprint, Entry};
 use crate::{Error, Verifier};
@@ -68,29 +70,27 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
         return response;
     }
 
-    match authorize(&req, env, ctx, &state, config, route).await {
-        Ok((entry, cached)) => {
-            let token_type = "jwt";
-            let identity = gateway::identity_headers(&entry.verified, token_type);
+    match authorize(&req, env, ctx, &state, config, route, url.path()).await {
+        Ok((identity, cached)) => {
             record(
                 env,
                 route_name,
                 "allow",
                 None,
-                Some(&entry),
+                Some(&identity),
                 started,
                 cached,
             );
-            forward(&req, origin, config, &identity).await
+            forward(&req, origin, config, &identity.headers()).await
         }
-        Err((denial, entry)) => {
+        Err((denial, identity)) => {
             let rendered = denial.render();
             record(
                 env,
                 route_name,
                 "deny",
                 Some(rendered.code),
-                entry.as_deref(),
+                identity.as_ref(),
                 started,
                 false,
             );
@@ -107,27 +107,30 @@ fn record(
     route: &str,
     outcome: &str,
     code: Option<&str>,
-    entry: Option<&Entry<Trusted>>,
+    identity: Option<&Identity>,
     started: f64,
     cached: bool,
 ) {
-    let verified = entry.map(|e| &e.verified);
     respond::record(
         env,
         &Decision {
             route,
             outcome,
             code,
-            sub: verified.and_then(|v| v.subject()),
-            jti: verified.and_then(|v| v.jti()),
-            issuer: verified.and_then(|v| v.claim_str("iss")),
+            token_type: identity.map(|i| i.token_type),
+            sub: identity.and_then(|i| i.sub.as_deref()),
+            jti: identity.and_then(|i| i.jti.as_deref()),
+            issuer: identity.and_then(|i| i.issuer.as_deref()),
             cached,
             latency_ms: Date::now().as_millis() as f64 - started,
         },
     );
 }
 
-/// Steps for a protected route. Returns the verified token and whether it came from the cache.
+type Refusal = (Denial, Option<Identity>);
+
+/// Steps for a protected route: find the credential, prove it, check revocation and scopes.
+/// Returns the identity and whether the verified-token cache answered.
 async fn authorize(
     req: &Request,
     env: &Env,
@@ -135,16 +138,104 @@ async fn authorize(
     state: &Rc<State>,
     config: &GatewayConfig,
     route: Option<&Route>,
-) -> std::result::Result<(Rc<Entry<Trusted>>, bool), (Denial, Option<Rc<Entry<Trusted>>>)> {
+    path: &str,
+) -> std::result::Result<(Identity, bool), Refusal> {
     let headers = req.headers();
     let authorization = headers.get("Authorization").ok().flatten();
     let cookies = headers.get("Cookie").ok().flatten();
-    let (token, _) = gateway::extract_token(
-        authorization.as_deref(),
-        cookies.as_deref(),
-        config.token_cookie.as_deref(),
-    )
-    .map_err(|denial| (denial, None))?;
+    let session_route = config
+        .oauth
+        .session_routes
+        .iter()
+        .any(|prefix| path.starts_with(prefix.as_str()));
+    let session = if session_route && authorization.is_none() {
+        cookies
+            .as_deref()
+            .and_then(|c| gateway::cookie(c, SESSION_COOKIE))
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    let (identity, cached) = match session {
+        Some(session) => (opaque_identity(env, state, &session).await?, false),
+        None => {
+            let (token, _) = gateway::extract_token(
+                authorization.as_deref(),
+                cookies.as_deref(),
+                config.token_cookie.as_deref(),
+            )
+            .map_err(|denial| (denial, None))?;
+            if token.starts_with(Kind::ApiKey.prefix()) {
+                (opaque_identity(env, state, token).await?, false)
+            } else {
+                jwt_identity(env, ctx, state, config, token).await?
+            }
+        }
+    };
+    if let Some(route) = route {
+        if identity.missing_scopes(&route.scopes) {
+            return Err((
+                Denial::InsufficientScope {
+                    required: route.scopes.clone(),
+                },
+                Some(identity),
+            ));
+        }
+    }
+    Ok((identity, cached))
+}
+
+/// An API token or a session id: looked up in KV on every request, so deleting the record
+/// revokes it at once (within KV's propagation window).
+async fn opaque_identity(
+    env: &Env,
+    state: &Rc<State>,
+    token: &str,
+) -> std::result::Result<Identity, Refusal> {
+    let engine = match Engine::new(env, Rc::clone(state)) {
+        Ok(engine) => engine,
+        Err(_) => return Err((Denial::RevocationUnavailable, None)),
+    };
+    let oauth = engine.oauth();
+    let now = (Date::now().as_millis() / 1000) as i64;
+    let invalid = || (Denial::InvalidToken(Error::BadSignature), None);
+    match opaque::parse(token) {
+        Some(Kind::ApiKey) => match oauth.lookup_api_key(token, now).await {
+            Ok(Some(key)) => Ok(Identity {
+                token_type: "api_token",
+                sub: Some(key.owner),
+                scope: Some(key.scopes.join(" ")),
+                jti: Some(key.id.clone()),
+                issuer: Some(oauth.issuer.to_owned()),
+                client_id: Some(format!("apikey:{}", key.id)),
+            }),
+            Ok(None) => Err(invalid()),
+            Err(_) => Err((Denial::RevocationUnavailable, None)),
+        },
+        Some(Kind::Session) => match oauth.session(token, now).await {
+            Ok(Some(session)) => Ok(Identity {
+                token_type: "session",
+                sub: Some(session.sub),
+                scope: Some(session.scopes.join(" ")),
+                jti: None,
+                issuer: Some(oauth.issuer.to_owned()),
+                client_id: None,
+            }),
+            Ok(None) => Err((Denial::InvalidToken(Error::Expired { exp: 0, now }), None)),
+            Err(_) => Err((Denial::RevocationUnavailable, None)),
+        },
+        _ => Err(invalid()),
+    }
+}
+
+/// A JWT: the verified-token cache, else signature and claims; then the revocation list.
+async fn jwt_identity(
+    env: &Env,
+    ctx: &Context,
+    state: &Rc<State>,
+    config: &GatewayConfig,
+    token: &str,
+) -> std::result::Result<(Identity, bool), Refusal> {
     let now_ms = Date::now().as_millis() as f64;
     let now = (now_ms / 1000.0).floor() as i64;
     let key = fingerprint(token);
@@ -170,32 +261,23 @@ async fn authorize(
             (entry, false)
         }
     };
+    let identity = Identity::from_jwt(&entry.verified);
     match revocation::is_revoked(env, state, &entry.verified, now_ms).await {
         Ok(false) => {}
         Ok(true) => {
             state.token_cache.borrow_mut().remove(&key);
-            return Err((Denial::InvalidToken(Error::Revoked), Some(entry)));
+            return Err((Denial::InvalidToken(Error::Revoked), Some(identity)));
         }
         Err(revocation::Unavailable(reason)) => {
             respond::log(
                 serde_json::json!({ "level": "error", "code": "ERR_REVOCATION_UNAVAILABLE", "detail": reason, "failOpen": config.revocation.fail_open }),
             );
             if !config.revocation.fail_open {
-                return Err((Denial::RevocationUnavailable, Some(entry)));
+                return Err((Denial::RevocationUnavailable, Some(identity)));
             }
         }
     }
-    if let Some(route) = route {
-        if !gateway::missing_scopes(&route.scopes, &entry.verified).is_empty() {
-            return Err((
-                Denial::InsufficientScope {
-                    required: route.scopes.clone(),
-                },
-                Some(entry),
-            ));
-        }
-    }
-    Ok((entry, was_cached))
+    Ok((identity, was_cached))
 }
 
 #[derive(Deserialize)]

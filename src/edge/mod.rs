@@ -4,6 +4,9 @@
 mod bindings;
 mod gateway;
 mod keys;
+mod kv;
+mod oauth;
+mod pages;
 mod remote_jwks;
 mod respond;
 mod revocation;
@@ -49,8 +52,77 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             )?;
             Ok(response)
         }
-        (Method::Post, "/revoke") => revoke::revoke(req, &env, &ctx, state).await,
+        (Method::Get, "/.well-known/oauth-authorization-server") => oauth::metadata(&state),
+        (Method::Post, "/token") => {
+            with_engine(&env, state, |e| {
+                Box::pin(async move { oauth::token(req, e).await })
+            })
+            .await
+        }
+        (Method::Post, "/introspect") => {
+            with_engine(&env, state, |e| {
+                Box::pin(async move { oauth::introspect(req, e).await })
+            })
+            .await
+        }
+        (Method::Get, "/authorize") => {
+            with_engine(&env, state, |e| {
+                Box::pin(async move { oauth::authorize_get(req, e).await })
+            })
+            .await
+        }
+        (Method::Post, "/authorize") => {
+            with_engine(&env, state, |e| {
+                Box::pin(async move { oauth::authorize_post(req, e).await })
+            })
+            .await
+        }
+        (Method::Post, "/logout") => {
+            with_engine(&env, state, |e| {
+                Box::pin(async move { oauth::logout(req, e).await })
+            })
+            .await
+        }
+        (Method::Post, "/revoke") => {
+            // RFC 7009 with client authentication; `Authorization: Bearer <admin token>` is the
+            // operator's path (any token, no client needed).
+            let admin = req
+                .headers()
+                .get("Authorization")?
+                .is_some_and(|a| a.to_ascii_lowercase().starts_with("bearer "));
+            if admin {
+                return revoke::revoke(req, &env, &ctx, state).await;
+            }
+            if env.secret(bindings::PEPPER).is_err() {
+                // No OAuth clients exist without a pepper, so no client can authenticate here.
+                let mut response = respond::json(
+                    401,
+                    &json!({ "error": "invalid_client", "error_description": "client authentication is required" }),
+                )?;
+                response
+                    .headers_mut()
+                    .set("WWW-Authenticate", r#"Basic realm="tollgate""#)?;
+                return Ok(response);
+            }
+            with_engine(&env, state, |e| {
+                Box::pin(async move { oauth::revoke(req, e).await })
+            })
+            .await
+        }
         (Method::Post, "/admin/revoke-subject") => revoke::revoke_subject(req, &env, state).await,
         _ => gateway::handle(req, &env, &ctx, state).await,
+    }
+}
+
+type Handler<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + 'a>>;
+
+/// Runs an OAuth handler with the engine, or answers the configuration error.
+async fn with_engine<F>(env: &Env, state: std::rc::Rc<state::State>, handler: F) -> Result<Response>
+where
+    F: for<'e> FnOnce(&'e oauth::Engine) -> Handler<'e>,
+{
+    match oauth::Engine::new(env, state) {
+        Ok(engine) => handler(&engine).await,
+        Err(response) => response,
     }
 }

@@ -27,7 +27,7 @@ pub enum Trusted {
 }
 
 pub struct State {
-    pub config: Option<GatewayConfig>,
+    pub config: Option<Rc<GatewayConfig>>,
     pub origin: Option<String>,
     pub keys: OwnKeys,
     pub own_verifier: Option<Rc<Verifier>>,
@@ -135,7 +135,7 @@ fn build(
         .unwrap_or_default();
     let capacity = config.as_ref().map_or(0, |c| c.token_cache_entries);
     Ok(State {
-        config,
+        config: config.map(Rc::new),
         origin: origin.map(|o| o.trim_end_matches('/').to_owned()),
         keys,
         own_verifier,

@@ -11,6 +11,14 @@ import { fileURLToPath } from "node:url";
 export const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 export const CLI = process.env.TOLLGATE_CLI ?? join(ROOT, "target/release/tollgate");
 
+/** Runs the CLI for a management command that writes a KV bulk file; returns [stdout JSON, entries]. */
+export function manage(args) {
+  const file = join(mkdtempSync(join(tmpdir(), "tollgate-kv-")), "kv.json");
+  const out = cli([...args, "--kv-file", file]);
+  if (out.status !== 0) throw new Error(`tollgate ${args.join(" ")}: ${out.stderr}`);
+  return [JSON.parse(out.stdout), JSON.parse(readFileSync(file, "utf8"))];
+}
+
 /** Runs the native CLI; returns { status, stdout, stderr } (never throws on exit 1/2). */
 export function cli(args, input) {
   try {
@@ -41,7 +49,7 @@ function compatibilityDate() {
  * Starts a worker. `secrets` go to .dev.vars (as wrangler dev reads them), `vars` to
  * wrangler.toml [vars]. `stateDir` keeps local KV across restarts when reused.
  */
-export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true } = {}) {
+export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true, seed = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-e2e-"));
   const state = stateDir ?? join(dir, "state");
   const varLines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
@@ -62,6 +70,15 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
     Object.entries(secrets).map(([k, v]) => `${k}='${v}'\n`).join(""),
     { mode: 0o600 },
   );
+  if (seed.length > 0) {
+    // Local KV is seeded exactly as a deployment would be: `wrangler kv bulk put`.
+    writeFileSync(join(dir, "seed.json"), JSON.stringify(seed));
+    execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["kv", "bulk", "put", "seed.json", "--binding", "TOLLGATE_KV", "--local", "--persist-to", state], {
+      cwd: dir,
+      stdio: "pipe",
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+    });
+  }
   const port = await freePort();
   const inspector = await freePort();
   const logs = [];

@@ -1,0 +1,583 @@
+//! The OAuth endpoints: `/token`, `/authorize` (login and consent pages), `/introspect`,
+//! `/revoke`, `/logout` and the RFC 8414 metadata. Each handler reads the request, calls the
+//! core engine (`crate::oauth`), and writes the response.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use base64ct::{Base64, Encoding};
+use serde_json::json;
+use worker::{Date, Env, Request, Response, Result};
+
+use super::bindings;
+use super::kv::Kv;
+use super::pages;
+use super::respond;
+use super::state::State;
+use crate::oauth::{AuthorizeError, ClientAuth, OAuth, OAuthError, TokenRequest, GRANTS};
+use crate::token_cache::fingerprint;
+
+/// Cookie holding the browser session id.
+pub const SESSION_COOKIE: &str = "tg_session";
+/// Cookie holding the CSRF token of the authorization pages (double submit).
+const CSRF_COOKIE: &str = "tg_csrf";
+
+fn now() -> i64 {
+    (Date::now().as_millis() / 1000) as i64
+}
+
+/// Everything the engine needs, from the isolate's state and the environment.
+pub struct Engine {
+    state: Rc<State>,
+    config: Rc<crate::config::GatewayConfig>,
+    signing_key: crate::Key,
+    kv: Kv,
+    pepper: Vec<u8>,
+}
+
+impl Engine {
+    /// `Err` is a ready response: the deployment lacks a pepper or KV.
+    pub fn new(env: &Env, state: Rc<State>) -> std::result::Result<Engine, Result<Response>> {
+        let Some(config) = state.config.clone() else {
+            return Err(respond::server_error(
+                500,
+                "ERR_CONFIG_MISSING",
+                "TOLLGATE_CONFIG is not set",
+            ));
+        };
+        let Some(signing_key) = state.keys.set.keys().first().cloned() else {
+            return Err(respond::server_error(
+                500,
+                "ERR_SIGNING_KEYS_MISSING",
+                "no signing key",
+            ));
+        };
+        let Ok(pepper) = env.secret(bindings::PEPPER).map(|s| s.to_string()) else {
+            return Err(respond::server_error(
+                500,
+                "ERR_PEPPER_MISSING",
+                "secret TOLLGATE_PEPPER is not set",
+            ));
+        };
+        if pepper.len() < 32 {
+            return Err(respond::server_error(
+                500,
+                "ERR_PEPPER_MISSING",
+                "secret TOLLGATE_PEPPER must be at least 32 characters",
+            ));
+        }
+        let Ok(kv) = env.kv(bindings::KV) else {
+            return Err(respond::server_error(
+                503,
+                "ERR_STORE_UNAVAILABLE",
+                "KV binding TOLLGATE_KV is missing",
+            ));
+        };
+        Ok(Engine {
+            state,
+            config,
+            signing_key,
+            kv: Kv(kv),
+            pepper: pepper.into_bytes(),
+        })
+    }
+
+    /// The core engine over this request's store.
+    pub fn oauth(&self) -> OAuth<'_, Kv> {
+        OAuth {
+            store: &self.kv,
+            signing_key: &self.signing_key,
+            issuer: &self.config.issuer,
+            audience: self.config.access_token_audience(),
+            pepper: &self.pepper,
+            config: &self.config.oauth,
+        }
+    }
+}
+
+/// Reads an `application/x-www-form-urlencoded` body; parameters may not repeat (RFC 6749 §3.1).
+async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
+    let invalid = |description: &str| OAuthError {
+        error: "invalid_request",
+        description: description.to_owned(),
+        basic: false,
+    };
+    let content_type = req
+        .headers()
+        .get("Content-Type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        return Err(invalid(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let body = req.text().await.map_err(|_| invalid("unreadable body"))?;
+    if body.len() > 16 * 1024 {
+        return Err(invalid("the body is too large"));
+    }
+    let mut params = BTreeMap::new();
+    for (name, value) in worker::url::form_urlencoded::parse(body.as_bytes()) {
+        if params
+            .insert(name.into_owned(), value.into_owned())
+            .is_some()
+        {
+            return Err(invalid("a parameter is repeated"));
+        }
+    }
+    Ok(params)
+}
+
+/// `Authorization: Basic` credentials, form-decoded (RFC 6749 §2.3.1).
+fn basic_credentials(req: &Request) -> Option<(String, String)> {
+    let header = req.headers().get("Authorization").ok()??;
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = Base64::decode_vec(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| {
+        worker::url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((decode(id)?, decode(secret)?))
+}
+
+fn bearer(req: &Request) -> Option<String> {
+    let header = req.headers().get("Authorization").ok()??;
+    let (scheme, token) = header.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+fn client_ip(req: &Request) -> Option<String> {
+    req.headers().get("CF-Connecting-IP").ok().flatten()
+}
+
+fn cookie(req: &Request, name: &str) -> Option<String> {
+    let header = req.headers().get("Cookie").ok()??;
+    crate::gateway::cookie(&header, name).map(str::to_owned)
+}
+
+/// An RFC 6749 §5.2 error response.
+pub fn oauth_error(err: &OAuthError) -> Result<Response> {
+    let rendered = err.render();
+    if rendered.status >= 500 {
+        respond::log(
+            json!({ "level": "error", "code": "ERR_OAUTH", "error": err.error, "detail": err.description }),
+        );
+    }
+    let mut response = respond::json(rendered.status, &rendered.body)?;
+    response.headers_mut().set("Pragma", "no-cache")?;
+    if let Some(challenge) = rendered.www_authenticate {
+        response.headers_mut().set("WWW-Authenticate", &challenge)?;
+    }
+    Ok(response)
+}
+
+fn client_auth(
+    req: &Request,
+    params: &BTreeMap<String, String>,
+) -> std::result::Result<ClientAuth, OAuthError> {
+    let form = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
+    match (
+        basic_credentials(req),
+        form("client_id"),
+        form("client_secret"),
+    ) {
+        (Some(_), _, Some(_)) => Err(OAuthError {
+            error: "invalid_request",
+            description: "use one client authentication method".into(),
+            basic: true,
+        }),
+        (Some((id, secret)), _, None) => Ok(ClientAuth::Basic { id, secret }),
+        (None, Some(id), Some(secret)) => Ok(ClientAuth::Post { id, secret }),
+        (None, Some(id), None) => Ok(ClientAuth::Public { id }),
+        (None, None, _) => Ok(ClientAuth::None),
+    }
+}
+
+/// `POST /token`.
+pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
+    let params = match form(&mut req).await {
+        Ok(params) => params,
+        Err(err) => return oauth_error(&err),
+    };
+    let api_key = req
+        .headers()
+        .get("X-API-Key")
+        .ok()
+        .flatten()
+        .or_else(|| bearer(&req).filter(|b| b.starts_with("tgk_")));
+    let request = TokenRequest {
+        params,
+        basic: basic_credentials(&req),
+        api_key,
+        client_ip: client_ip(&req),
+    };
+    match engine.oauth().token(&request, now()).await {
+        Ok(tokens) => {
+            respond::log(
+                json!({ "level": "info", "event": "token", "grant": request.params.get("grant_type"), "scope": tokens.scope }),
+            );
+            let mut response = respond::json(200, &serde_json::to_value(&tokens)?)?;
+            response.headers_mut().set("Pragma", "no-cache")?;
+            Ok(response)
+        }
+        Err(err) => {
+            respond::log(
+                json!({ "level": "info", "event": "token", "outcome": "deny", "error": err.error }),
+            );
+            oauth_error(&err)
+        }
+    }
+}
+
+/// `POST /introspect` (RFC 7662): client authentication required.
+pub async fn introspect(mut req: Request, engine: &Engine) -> Result<Response> {
+    let params = match form(&mut req).await {
+        Ok(params) => params,
+        Err(err) => return oauth_error(&err),
+    };
+    let oauth = engine.oauth();
+    let auth = match client_auth(&req, &params) {
+        Ok(auth) => auth,
+        Err(err) => return oauth_error(&err),
+    };
+    match oauth.authenticate_client(&auth, now()).await {
+        Ok(Some(client)) if client.secret_hash.is_some() => {}
+        Ok(_) => {
+            return oauth_error(&OAuthError {
+                error: "invalid_client",
+                description: "a confidential client must authenticate".into(),
+                basic: true,
+            })
+        }
+        Err(err) => return oauth_error(&err),
+    }
+    let Some(token) = params.get("token").filter(|t| !t.is_empty()) else {
+        return oauth_error(&OAuthError {
+            error: "invalid_request",
+            description: "token is required".into(),
+            basic: false,
+        });
+    };
+    let Some(verifier) = engine.state.own_verifier.as_ref() else {
+        return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
+    };
+    match oauth.introspect(token, verifier, now()).await {
+        Ok(info) => respond::json(200, &info),
+        Err(err) => oauth_error(&err),
+    }
+}
+
+/// `POST /revoke` (RFC 7009): an authenticated client revokes one of its tokens.
+pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
+    let params = match form(&mut req).await {
+        Ok(params) => params,
+        Err(err) => return oauth_error(&err),
+    };
+    let no_client = || OAuthError {
+        error: "invalid_client",
+        description: "client authentication is required".into(),
+        basic: true,
+    };
+    let auth = match client_auth(&req, &params) {
+        Ok(ClientAuth::None) => return oauth_error(&no_client()),
+        Ok(auth) => auth,
+        Err(err) => return oauth_error(&err),
+    };
+    let oauth = engine.oauth();
+    let client = match oauth.authenticate_client(&auth, now()).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return oauth_error(&no_client()),
+        Err(err) => return oauth_error(&err),
+    };
+    let Some(token) = params.get("token").filter(|t| !t.is_empty()) else {
+        return oauth_error(&OAuthError {
+            error: "invalid_request",
+            description: "token is required".into(),
+            basic: false,
+        });
+    };
+    let Some(verifier) = engine.state.own_verifier.as_ref() else {
+        return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
+    };
+    if let Err(err) = oauth.revoke(token, &client, verifier, now()).await {
+        return oauth_error(&err);
+    }
+    engine
+        .state
+        .token_cache
+        .borrow_mut()
+        .remove(&fingerprint(token));
+    engine.state.not_revoked.borrow_mut().clear();
+    respond::log(json!({ "level": "info", "event": "revoke", "client_id": client.client_id }));
+    respond::json(200, &json!({}))
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+pub fn metadata(state: &State) -> Result<Response> {
+    let Some(config) = state.config.as_ref() else {
+        return respond::json(404, &json!({ "error": "not_found" }));
+    };
+    let issuer = config.issuer.trim_end_matches('/');
+    let algs: Vec<&str> = state
+        .keys
+        .set
+        .keys()
+        .first()
+        .and_then(|k| k.signing_algorithm().ok())
+        .map(|a| vec![a.name()])
+        .unwrap_or_default();
+    let body = json!({
+        "issuer": config.issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": GRANTS,
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "authorization_response_iss_parameter_supported": true,
+        "scopes_supported": [],
+    });
+    let mut response = respond::json(200, &body)?;
+    response
+        .headers_mut()
+        .set("Cache-Control", "public, max-age=300")?;
+    Ok(response)
+}
+
+fn set_cookie(
+    response: &mut Response,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<u64>,
+    same_site: &str,
+) -> Result<()> {
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
+    response.headers_mut().append(
+        "Set-Cookie",
+        &format!("{name}={value}; Path={path}; Secure; HttpOnly; SameSite={same_site}{age}"),
+    )
+}
+
+fn random_token() -> Result<String> {
+    crate::issue::new_jti().map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+const REQUEST_FIELDS: [&str; 7] = [
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+fn request_fields(params: &BTreeMap<String, String>, csrf: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = REQUEST_FIELDS
+        .iter()
+        .filter_map(|name| params.get(*name).map(|v| (name.to_string(), v.clone())))
+        .collect();
+    fields.push(("csrf".to_owned(), csrf.to_owned()));
+    fields
+}
+
+fn redirect(location: &str) -> Result<Response> {
+    let headers = pages::page_headers()?;
+    headers.set("Location", location)?;
+    Ok(Response::empty()?.with_status(303).with_headers(headers))
+}
+
+fn authorize_failure(err: AuthorizeError, issuer: &str) -> Result<Response> {
+    match err.location(issuer) {
+        Some(location) => redirect(&location),
+        None => match err {
+            AuthorizeError::Page(message) => pages::error(message),
+            AuthorizeError::Redirect { description, .. } => pages::error(description),
+        },
+    }
+}
+
+/// `GET /authorize`: validates the request, then shows the login page, the consent page, or
+/// (a first-party client with a live session) redirects with a code at once.
+pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
+    let url = req.url()?;
+    let params: BTreeMap<String, String> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let oauth = engine.oauth();
+    let request = match oauth.authorization_request(&params).await {
+        Ok(request) => request,
+        Err(err) => return authorize_failure(err, oauth.issuer),
+    };
+    let csrf = random_token()?;
+    let fields = request_fields(&params, &csrf);
+    let session = match cookie(&req, SESSION_COOKIE) {
+        Some(id) => oauth.session(&id, now()).await.ok().flatten(),
+        None => None,
+    };
+    let mut response = match session {
+        Some(session) if request.client.first_party => {
+            let location = match oauth.issue_code(&request, &session.sub, now()).await {
+                Ok(location) => location,
+                Err(err) => return oauth_error(&err),
+            };
+            return redirect(&location);
+        }
+        Some(session) => pages::consent(
+            &request.client.name,
+            &session.username,
+            &request.scope,
+            &fields,
+        )?,
+        None => pages::login(&request.client.name, &fields, None)?,
+    };
+    set_cookie(
+        &mut response,
+        CSRF_COOKIE,
+        &csrf,
+        "/authorize",
+        Some(1800),
+        "Strict",
+    )?;
+    Ok(response)
+}
+
+/// `POST /authorize`: the login form (`action=login`) or the consent form (`approve`/`deny`).
+pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Response> {
+    let params = match form(&mut req).await {
+        Ok(params) => params,
+        Err(_) => return pages::error("the form could not be read"),
+    };
+    let oauth = engine.oauth();
+    // CSRF: the form's token must equal the cookie's (double submit; the cookie is SameSite=Strict).
+    let csrf = params.get("csrf").cloned().unwrap_or_default();
+    let cookie_csrf = cookie(&req, CSRF_COOKIE).unwrap_or_default();
+    let same: bool = subtle::ConstantTimeEq::ct_eq(csrf.as_bytes(), cookie_csrf.as_bytes()).into();
+    if csrf.is_empty() || !same {
+        return pages::error(
+            "this form expired or was not sent from this site; start again from the application",
+        );
+    }
+    let request = match oauth.authorization_request(&params).await {
+        Ok(request) => request,
+        Err(err) => return authorize_failure(err, oauth.issuer),
+    };
+    let fields = request_fields(&params, &csrf);
+    match params.get("action").map(String::as_str) {
+        Some("login") => {
+            let username = params.get("username").map(String::as_str).unwrap_or("");
+            let password = params.get("password").map(String::as_str).unwrap_or("");
+            let user = match oauth
+                .check_password(username, password, client_ip(&req).as_deref(), now())
+                .await
+            {
+                Ok(user) => user,
+                Err(crate::oauth::LoginError::Invalid) => {
+                    respond::log(json!({ "level": "info", "event": "login", "outcome": "deny" }));
+                    return pages::login(
+                        &request.client.name,
+                        &fields,
+                        Some("Wrong username or password, or too many attempts. Try again later."),
+                    );
+                }
+                Err(crate::oauth::LoginError::Store(err)) => return oauth_error(&err),
+            };
+            let session = match oauth.create_session(&user, now()).await {
+                Ok(id) => id,
+                Err(err) => return oauth_error(&err),
+            };
+            respond::log(
+                json!({ "level": "info", "event": "login", "outcome": "allow", "sub": user.sub }),
+            );
+            let mut response = if request.client.first_party {
+                match oauth.issue_code(&request, &user.sub, now()).await {
+                    Ok(location) => redirect(&location)?,
+                    Err(err) => return oauth_error(&err),
+                }
+            } else {
+                pages::consent(
+                    &request.client.name,
+                    &user.username,
+                    &request.scope,
+                    &fields,
+                )?
+            };
+            let absolute = engine
+                .state
+                .config
+                .as_ref()
+                .map_or(3600, |c| c.oauth.session_absolute_seconds);
+            set_cookie(
+                &mut response,
+                SESSION_COOKIE,
+                &session,
+                "/",
+                Some(absolute),
+                "Lax",
+            )?;
+            Ok(response)
+        }
+        Some(action @ ("approve" | "deny")) => {
+            let session = match cookie(&req, SESSION_COOKIE) {
+                Some(id) => oauth.session(&id, now()).await.ok().flatten(),
+                None => None,
+            };
+            let Some(session) = session else {
+                return pages::login(
+                    &request.client.name,
+                    &fields,
+                    Some("Your session ended. Sign in again."),
+                );
+            };
+            if action == "deny" {
+                let err = AuthorizeError::Redirect {
+                    redirect_uri: request.redirect_uri.clone(),
+                    error: "access_denied",
+                    description: "the user denied the request",
+                    state: request.state.clone(),
+                };
+                return authorize_failure(err, oauth.issuer);
+            }
+            match oauth.issue_code(&request, &session.sub, now()).await {
+                Ok(location) => redirect(&location),
+                Err(err) => oauth_error(&err),
+            }
+        }
+        _ => pages::error("unknown action"),
+    }
+}
+
+/// `POST /logout`: ends the session and clears its cookie.
+pub async fn logout(req: Request, engine: &Engine) -> Result<Response> {
+    if let Some(id) = cookie(&req, SESSION_COOKIE) {
+        if let Err(err) = engine.oauth().end_session(&id).await {
+            return oauth_error(&err);
+        }
+    }
+    let mut response = respond::json(200, &json!({ "loggedOut": true }))?;
+    set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
+    Ok(response)
+}

@@ -1,0 +1,128 @@
+//! The login and consent pages: plain HTML forms that work without JavaScript, with every
+//! value escaped and headers that forbid framing, inline script and referrers.
+
+use worker::{Headers, Response, Result};
+
+use super::respond::base_headers;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Security headers for every page (RFC 9700 §4.16: clickjacking; CSP; no referrer leaks
+/// of codes or state).
+pub fn page_headers() -> Result<Headers> {
+    let headers = base_headers()?;
+    headers.set("Content-Type", "text/html; charset=utf-8")?;
+    headers.set(
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )?;
+    headers.set("X-Frame-Options", "DENY")?;
+    headers.set("Referrer-Policy", "no-referrer")?;
+    headers.set("Cache-Control", "no-store")?;
+    Ok(headers)
+}
+
+fn page(status: u16, title: &str, body: &str) -> Result<Response> {
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Tollgate</title>
+<style>body{{font:16px system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#222}}
+label{{display:block;margin:.8rem 0 .2rem}}input[type=text],input[type=password]{{width:100%;padding:.5rem;box-sizing:border-box}}
+button{{margin-top:1rem;padding:.5rem 1.2rem}}.error{{color:#b00020}}.scopes li{{margin:.2rem 0}}</style></head>
+<body><h1>{title}</h1>{body}</body></html>"#,
+        title = escape(title)
+    );
+    Ok(Response::ok(html)?
+        .with_status(status)
+        .with_headers(page_headers()?))
+}
+
+/// Hidden fields carrying the authorization request and the CSRF token.
+fn hidden(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect()
+}
+
+/// The login form.
+pub fn login(
+    client_name: &str,
+    fields: &[(String, String)],
+    error: Option<&str>,
+) -> Result<Response> {
+    let error = error
+        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, escape(e)))
+        .unwrap_or_default();
+    page(
+        if error.is_empty() { 200 } else { 401 },
+        "Sign in",
+        &format!(
+            r#"<p>to continue to <strong>{client}</strong></p>{error}
+<form method="post" action="/authorize">{hidden}
+<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" required autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<input type="hidden" name="action" value="login"><button type="submit">Sign in</button></form>"#,
+            client = escape(client_name),
+            hidden = hidden(fields),
+        ),
+    )
+}
+
+/// The consent form for third-party clients.
+pub fn consent(
+    client_name: &str,
+    username: &str,
+    scope: &str,
+    fields: &[(String, String)],
+) -> Result<Response> {
+    let scopes: String = scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+        .collect();
+    page(
+        200,
+        "Allow access?",
+        &format!(
+            r#"<p><strong>{client}</strong> wants to access your account (<strong>{user}</strong>) with:</p>
+<ul class="scopes">{scopes}</ul>
+<form method="post" action="/authorize">{hidden}
+<button type="submit" name="action" value="approve">Allow</button>
+<button type="submit" name="action" value="deny">Deny</button></form>"#,
+            client = escape(client_name),
+            user = escape(username),
+            hidden = hidden(fields),
+        ),
+    )
+}
+
+/// An error the user must see (never redirected: the redirect URI is not trusted).
+pub fn error(message: &str) -> Result<Response> {
+    page(
+        400,
+        "Cannot continue",
+        &format!(r#"<p class="error">{}</p>"#, escape(message)),
+    )
+}

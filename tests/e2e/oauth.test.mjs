@@ -1,0 +1,290 @@
+// Token issuance end to end: every grant against the worker in workerd with real local KV,
+// each RFC 6749 §5.2 error, PKCE and redirect mismatches, code reuse, refresh reuse
+// detection, lockout, introspection and revocation of each token type, API tokens and
+// sessions at the gateway, and RFC 8414 metadata.
+import { test, before, after, describe } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jwtVerify, createLocalJWKSet } from "jose";
+import { cli, manage, startWorker } from "./harness.mjs";
+import { startOrigin } from "../../scripts/demo-origin.mjs";
+
+const ISSUER = "https://tollgate.test";
+const PEPPER = "pepper-for-tests-only-0123456789abcdef";
+let worker, origin, svcSecret, apiKey, jwks;
+
+const form = (params) => ({ method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params).toString() });
+const basic = (id, secret) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
+const withAuth = (init, auth) => ({ ...init, headers: { ...init.headers, Authorization: auth } });
+const pkce = () => {
+  const verifier = randomBytes(32).toString("base64url");
+  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+};
+
+before(async () => {
+  origin = await startOrigin();
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-oauth-"));
+  const pepperFile = join(dir, ".dev.vars");
+  writeFileSync(pepperFile, `TOLLGATE_PEPPER='${PEPPER}'\n`);
+  const seed = [];
+  const add = (args) => {
+    const [out, entries] = manage(args);
+    seed.push(...entries);
+    return out;
+  };
+  add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read write", "--memory-kib", "4096", "--iterations", "1"]);
+  add(["user", "add", "--username", "bob", "--password", "bob-password-1", "--scopes", "read", "--memory-kib", "4096", "--iterations", "1"]);
+  svcSecret = add(["client", "add", "--id", "svc", "--grant", "client_credentials", "--grant", "password", "--grant", "refresh_token", "--scopes", "read write", "--first-party", "--pepper-from", pepperFile]).client_secret;
+  add(["client", "add", "--id", "spa", "--public", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", "https://spa.test/cb", "--scopes", "read", "--first-party", "--pepper-from", pepperFile]);
+  add(["client", "add", "--id", "partner", "--grant", "authorization_code", "--redirect-uri", "https://partner.test/cb", "--scopes", "read", "--pepper-from", pepperFile]);
+  apiKey = add(["apikey", "create", "--owner", "robot", "--scopes", "read", "--pepper-from", pepperFile]).api_key;
+  const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--set"]).stdout);
+  worker = await startWorker({
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER },
+    vars: {
+      ORIGIN_URL: origin.url,
+      TOLLGATE_CONFIG: JSON.stringify({
+        issuer: ISSUER,
+        audiences: ["demo"],
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/write", scopes: ["write"] }],
+        oauth: { sessionRoutes: ["/app"], passwordMemoryKib: 4096, passwordIterations: 1 },
+      }),
+    },
+    seed,
+  });
+  jwks = createLocalJWKSet(await (await worker.fetch("/.well-known/jwks.json")).json());
+});
+
+after(async () => {
+  await worker?.stop();
+  origin?.server.close();
+});
+
+async function token(params, auth) {
+  const init = form(params);
+  const res = await worker.fetch("/token", auth ? withAuth(init, auth) : init);
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+describe("grants", () => {
+  test("client_credentials with client_secret_basic and client_secret_post gives an RFC 9068 access token", async () => {
+    const viaBasic = await token({ grant_type: "client_credentials", scope: "read" }, basic("svc", svcSecret));
+    assert.equal(viaBasic.status, 200);
+    assert.equal(viaBasic.body.token_type, "Bearer");
+    assert.equal(viaBasic.body.expires_in, 900);
+    assert.equal(viaBasic.headers.get("cache-control"), "no-store");
+    const { payload, protectedHeader } = await jwtVerify(viaBasic.body.access_token, jwks, { issuer: ISSUER, audience: "demo", typ: "at+jwt" });
+    assert.equal(protectedHeader.typ, "at+jwt");
+    for (const claim of ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]) assert.ok(payload[claim] !== undefined, claim);
+    assert.equal(payload.client_id, "svc");
+    const viaPost = await token({ grant_type: "client_credentials", client_id: "svc", client_secret: svcSecret });
+    assert.equal(viaPost.status, 200);
+    assert.equal(viaPost.body.scope, "read write");
+    const through = await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${viaBasic.body.access_token}` } });
+    assert.equal(through.status, 200, "the gateway accepts what the token endpoint issued");
+  });
+
+  test("an API key exchanges for a short-lived token, and works at the gateway directly", async () => {
+    const viaHeader = await worker.fetch("/token", { method: "POST", headers: { "X-API-Key": apiKey, "Content-Type": "application/x-www-form-urlencoded" }, body: "" });
+    assert.equal(viaHeader.status, 200);
+    const { payload } = await jwtVerify((await viaHeader.json()).access_token, jwks, { issuer: ISSUER });
+    assert.equal(payload.sub, "robot");
+    const viaBearer = await token({}, `Bearer ${apiKey}`);
+    assert.equal(viaBearer.status, 200);
+    const direct = await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${apiKey}` } });
+    assert.equal(direct.status, 200);
+    const seen = (await direct.json()).received.headers;
+    assert.equal(seen["x-tollgate-token-type"], "api_token");
+    assert.equal(seen["x-tollgate-sub"], "robot");
+    assert.equal((await worker.fetch("/api/write/x", { headers: { Authorization: `Bearer ${apiKey}` } })).status, 403);
+  });
+
+  test("password grant for a first-party client, then refresh rotation and reuse detection", async () => {
+    const first = await token({ grant_type: "password", username: "alice", password: "correct horse battery" }, basic("svc", svcSecret));
+    assert.equal(first.status, 200);
+    assert.match(first.body.refresh_token, /^tgr_/);
+    const second = await token({ grant_type: "refresh_token", refresh_token: first.body.refresh_token }, basic("svc", svcSecret));
+    assert.equal(second.status, 200);
+    assert.notEqual(second.body.refresh_token, first.body.refresh_token);
+    // A client that may not use the password grant is refused.
+    const spa = await token({ grant_type: "password", username: "alice", password: "correct horse battery", client_id: "spa" });
+    assert.equal(spa.body.error, "unauthorized_client");
+  });
+});
+
+describe("RFC 6749 §5.2 errors", () => {
+  const cases = [
+    ["invalid_request (no grant_type)", {}, () => basic("svc", svcSecret), 400, "invalid_request"],
+    ["invalid_client (bad secret)", { grant_type: "client_credentials" }, () => basic("svc", "wrong"), 401, "invalid_client"],
+    ["invalid_grant (bad refresh token)", { grant_type: "refresh_token", refresh_token: "tgr_nope" }, () => basic("svc", svcSecret), 400, "invalid_grant"],
+    ["unauthorized_client", { grant_type: "client_credentials", client_id: "spa" }, () => undefined, 400, "unauthorized_client"],
+    ["unsupported_grant_type", { grant_type: "implicit" }, () => basic("svc", svcSecret), 400, "unsupported_grant_type"],
+    ["invalid_scope", { grant_type: "client_credentials", scope: "admin" }, () => basic("svc", svcSecret), 400, "invalid_scope"],
+  ];
+  for (const [name, params, auth, status, error] of cases) {
+    test(name, async () => {
+      const res = await token(params, auth());
+      assert.equal(res.status, status);
+      assert.equal(res.body.error, error);
+      if (status === 401) assert.match(res.headers.get("www-authenticate"), /^Basic realm=/);
+    });
+  }
+
+  test("a body that is not a form is invalid_request", async () => {
+    const res = await worker.fetch("/token", { method: "POST", headers: { "Content-Type": "application/json", Authorization: basic("svc", svcSecret) }, body: '{"grant_type":"client_credentials"}' });
+    assert.equal((await res.json()).error, "invalid_request");
+  });
+});
+
+describe("authorization code with PKCE (HTTP level; the browser flow is in browser.test.mjs)", () => {
+  async function login(clientId, redirect, challenge, credentials = { username: "alice", password: "correct horse battery" }, scope = "read") {
+    const query = new URLSearchParams({ client_id: clientId, redirect_uri: redirect, response_type: "code", code_challenge: challenge, code_challenge_method: "S256", state: "s123", scope });
+    const page = await worker.fetch(`/authorize?${query}`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-security-policy"), /frame-ancestors 'none'/);
+    assert.equal(page.headers.get("x-frame-options"), "DENY");
+    const csrfCookie = page.headers.getSetCookie().find((c) => c.startsWith("tg_csrf="));
+    assert.match(csrfCookie, /HttpOnly; SameSite=Strict/);
+    const csrf = csrfCookie.split(";")[0].split("=")[1];
+    const body = new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", ...credentials });
+    const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}` }, body: body.toString() });
+    return { res, csrf, query };
+  }
+
+  test("code + verifier → tokens; a wrong verifier, a wrong redirect_uri and a reused code fail", async () => {
+    const { verifier, challenge } = pkce();
+    const { res } = await login("spa", "https://spa.test/cb", challenge);
+    assert.equal(res.status, 303);
+    const location = new URL(res.headers.get("location"));
+    assert.equal(location.origin + location.pathname, "https://spa.test/cb");
+    assert.equal(location.searchParams.get("state"), "s123");
+    assert.equal(location.searchParams.get("iss"), ISSUER);
+    assert.match(res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")), /Secure; HttpOnly; SameSite=Lax/);
+    const code = location.searchParams.get("code");
+    const exchange = (params) => token({ grant_type: "authorization_code", client_id: "spa", redirect_uri: "https://spa.test/cb", code, code_verifier: verifier, ...params });
+    const mismatch = await exchange({ redirect_uri: "https://spa.test/other" });
+    assert.equal(mismatch.body.error, "invalid_grant");
+
+    const second = pkce();
+    const { res: again } = await login("spa", "https://spa.test/cb", second.challenge);
+    const code2 = new URL(again.headers.get("location")).searchParams.get("code");
+    const badVerifier = await token({ grant_type: "authorization_code", client_id: "spa", redirect_uri: "https://spa.test/cb", code: code2, code_verifier: pkce().verifier });
+    assert.equal(badVerifier.body.error, "invalid_grant");
+
+    const third = pkce();
+    const { res: once } = await login("spa", "https://spa.test/cb", third.challenge);
+    const code3 = new URL(once.headers.get("location")).searchParams.get("code");
+    const ok = await token({ grant_type: "authorization_code", client_id: "spa", redirect_uri: "https://spa.test/cb", code: code3, code_verifier: third.verifier });
+    assert.equal(ok.status, 200);
+    const reuse = await token({ grant_type: "authorization_code", client_id: "spa", redirect_uri: "https://spa.test/cb", code: code3, code_verifier: third.verifier });
+    assert.equal(reuse.body.error, "invalid_grant");
+    const refreshAfterReuse = await token({ grant_type: "refresh_token", client_id: "spa", refresh_token: ok.body.refresh_token });
+    assert.equal(refreshAfterReuse.body.error, "invalid_grant", "code reuse revokes the tokens it gave");
+  });
+
+  test("plain PKCE, an unregistered redirect_uri and an unknown client never reach a login form", async () => {
+    const plain = await worker.fetch(`/authorize?${new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: "x".repeat(43), code_challenge_method: "plain", state: "s" })}`);
+    assert.equal(plain.status, 303);
+    assert.match(plain.headers.get("location"), /^https:\/\/spa\.test\/cb\?error=invalid_request/);
+    const evil = await worker.fetch(`/authorize?${new URLSearchParams({ client_id: "spa", redirect_uri: "https://evil.test/cb", response_type: "code", code_challenge: pkce().challenge, code_challenge_method: "S256" })}`);
+    assert.equal(evil.status, 400, "no redirect to an unregistered URI (open redirect)");
+    assert.equal(evil.headers.get("location"), null);
+    const unknown = await worker.fetch(`/authorize?client_id=nobody&response_type=code`);
+    assert.equal(unknown.status, 400);
+  });
+
+  test("a form without the CSRF cookie is refused", async () => {
+    const { challenge } = pkce();
+    const query = { client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: challenge, code_challenge_method: "S256" };
+    const res = await worker.fetch("/authorize", form({ ...query, csrf: "guess", action: "login", username: "alice", password: "correct horse battery" }));
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /expired or was not sent from this site/);
+  });
+
+  test("a third-party client gets a consent page; deny returns access_denied", async () => {
+    const { challenge } = pkce();
+    const { res, csrf, query } = await login("partner", "https://partner.test/cb", challenge);
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(html, /wants to access your account/);
+    const session = res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
+    const deny = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}; ${session}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "deny" }).toString() });
+    assert.equal(deny.status, 303);
+    assert.match(deny.headers.get("location"), /error=access_denied/);
+    const approve = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}; ${session}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "approve" }).toString() });
+    assert.match(approve.headers.get("location"), /^https:\/\/partner\.test\/cb\?code=tgc_/);
+  });
+
+  test("repeated wrong passwords lock the account, with the same message as an unknown user", async () => {
+    const messages = new Set();
+    for (let i = 0; i < 5; i++) {
+      const { res } = await login("spa", "https://spa.test/cb", pkce().challenge, { username: "bob", password: `wrong-${i}` });
+      assert.equal(res.status, 401);
+      messages.add((await res.text()).match(/role="alert">([^<]*)</)[1]);
+    }
+    const { res: unknown } = await login("spa", "https://spa.test/cb", pkce().challenge, { username: "nobody", password: "whatever1" });
+    messages.add((await unknown.text()).match(/role="alert">([^<]*)</)[1]);
+    assert.equal(messages.size, 1, "one message for every failure");
+    const { res: locked } = await login("spa", "https://spa.test/cb", pkce().challenge, { username: "bob", password: "bob-password-1" });
+    assert.equal(locked.status, 401, "locked out even with the right password");
+  });
+});
+
+describe("introspection, revocation, sessions, metadata", () => {
+  test("introspect and revoke each token type with client authentication", async () => {
+    const pair = await token({ grant_type: "password", username: "alice", password: "correct horse battery" }, basic("svc", svcSecret));
+    const [out] = manage(["apikey", "create", "--owner", "temp", "--scopes", "read", "--pepper-from", writeTemp(`TOLLGATE_PEPPER='${PEPPER}'\n`)]);
+    assert.ok(out.api_key);
+    const introspect = async (tok) => (await (await worker.fetch("/introspect", withAuth(form({ token: tok }), basic("svc", svcSecret)))).json());
+    assert.equal((await introspect(pair.body.access_token)).active, true);
+    assert.equal((await introspect(pair.body.access_token)).client_id, "svc");
+    assert.equal((await introspect(pair.body.refresh_token)).token_type, "refresh_token");
+    assert.equal((await introspect(apiKey)).token_type, "api_key");
+    assert.equal((await introspect("garbage")).active, false);
+    const noClient = await worker.fetch("/introspect", form({ token: pair.body.access_token }));
+    assert.equal(noClient.status, 401);
+
+    for (const tok of [pair.body.access_token, pair.body.refresh_token]) {
+      const res = await worker.fetch("/revoke", withAuth(form({ token: tok }), basic("svc", svcSecret)));
+      assert.equal(res.status, 200);
+      assert.equal((await introspect(tok)).active, false);
+    }
+    const refused = await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${pair.body.access_token}` } });
+    assert.equal((await refused.json()).code, "ERR_JWT_REVOKED");
+  });
+
+  test("sessions work on session routes and logout ends them", async () => {
+    const { verifier, challenge } = pkce();
+    void verifier;
+    const query = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: challenge, code_challenge_method: "S256" });
+    const page = await worker.fetch(`/authorize?${query}`);
+    const csrf = page.headers.getSetCookie().find((c) => c.startsWith("tg_csrf=")).split(";")[0].split("=")[1];
+    const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString() });
+    const session = res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
+    const app = await worker.fetch("/app/home", { headers: { Cookie: session } });
+    assert.equal(app.status, 200);
+    assert.equal((await app.json()).received.headers["x-tollgate-token-type"], "session");
+    assert.equal((await worker.fetch("/api/x", { headers: { Cookie: session } })).status, 401, "sessions only on session routes");
+    const out = await worker.fetch("/logout", { method: "POST", headers: { Cookie: session } });
+    assert.equal(out.status, 200);
+    assert.equal((await worker.fetch("/app/home", { headers: { Cookie: session } })).status, 401);
+  });
+
+  test("RFC 8414 metadata lists every endpoint and supported value", async () => {
+    const res = await worker.fetch("/.well-known/oauth-authorization-server");
+    const meta = await res.json();
+    assert.equal(meta.issuer, ISSUER);
+    for (const endpoint of ["authorization_endpoint", "token_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"]) assert.ok(meta[endpoint].startsWith(ISSUER), endpoint);
+    assert.deepEqual(meta.code_challenge_methods_supported, ["S256"]);
+    assert.ok(meta.grant_types_supported.includes("refresh_token"));
+  });
+});
+
+function writeTemp(text) {
+  const file = join(mkdtempSync(join(tmpdir(), "tollgate-")), ".dev.vars");
+  writeFileSync(file, text);
+  return file;
+}
