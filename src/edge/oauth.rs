@@ -448,11 +448,12 @@ pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
         }
         Some(session) => pages::consent(
             &request.client.name,
+            &request.redirect_uri,
             &session.username,
             &request.scope,
             &fields,
         )?,
-        None => pages::login(&request.client.name, &fields, None)?,
+        None => pages::login(&request.client.name, &request.redirect_uri, &fields, None)?,
     };
     set_cookie(
         &mut response,
@@ -499,6 +500,7 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
                     respond::log(json!({ "level": "info", "event": "login", "outcome": "deny" }));
                     return pages::login(
                         &request.client.name,
+                        &request.redirect_uri,
                         &fields,
                         Some("Wrong username or password, or too many attempts. Try again later."),
                     );
@@ -520,6 +522,7 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
             } else {
                 pages::consent(
                     &request.client.name,
+                    &request.redirect_uri,
                     &user.username,
                     &request.scope,
                     &fields,
@@ -548,6 +551,7 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
             let Some(session) = session else {
                 return pages::login(
                     &request.client.name,
+                    &request.redirect_uri,
                     &fields,
                     Some("Your session ended. Sign in again."),
                 );

@@ -22,13 +22,18 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Security headers for every page (RFC 9700 §4.16: clickjacking; CSP; no referrer leaks
-/// of codes or state).
-pub fn page_headers() -> Result<Headers> {
+/// of codes or state). `redirect_origin` is the client's origin: browsers apply `form-action`
+/// to the redirect that follows a form post, so it must be allowed there too.
+pub fn page_headers_for(redirect_origin: Option<&str>) -> Result<Headers> {
     let headers = base_headers()?;
     headers.set("Content-Type", "text/html; charset=utf-8")?;
+    let form_action = match redirect_origin {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_owned(),
+    };
     headers.set(
         "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        &format!("default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"),
     )?;
     headers.set("X-Frame-Options", "DENY")?;
     headers.set("Referrer-Policy", "no-referrer")?;
@@ -36,7 +41,19 @@ pub fn page_headers() -> Result<Headers> {
     Ok(headers)
 }
 
-fn page(status: u16, title: &str, body: &str) -> Result<Response> {
+/// [`page_headers_for`] with no client origin.
+pub fn page_headers() -> Result<Headers> {
+    page_headers_for(None)
+}
+
+/// The origin (`scheme://host[:port]`) of a URL, if it has one that CSP can name.
+pub fn origin_of(url: &str) -> Option<String> {
+    let parsed = worker::Url::parse(url).ok()?;
+    let origin = parsed.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+fn page(status: u16, title: &str, body: &str, redirect_origin: Option<&str>) -> Result<Response> {
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -49,7 +66,7 @@ button{{margin-top:1rem;padding:.5rem 1.2rem}}.error{{color:#b00020}}.scopes li{
     );
     Ok(Response::ok(html)?
         .with_status(status)
-        .with_headers(page_headers()?))
+        .with_headers(page_headers_for(redirect_origin)?))
 }
 
 /// Hidden fields carrying the authorization request and the CSRF token.
@@ -69,6 +86,7 @@ fn hidden(fields: &[(String, String)]) -> String {
 /// The login form.
 pub fn login(
     client_name: &str,
+    redirect_uri: &str,
     fields: &[(String, String)],
     error: Option<&str>,
 ) -> Result<Response> {
@@ -87,12 +105,14 @@ pub fn login(
             client = escape(client_name),
             hidden = hidden(fields),
         ),
+        origin_of(redirect_uri).as_deref(),
     )
 }
 
 /// The consent form for third-party clients.
 pub fn consent(
     client_name: &str,
+    redirect_uri: &str,
     username: &str,
     scope: &str,
     fields: &[(String, String)],
@@ -115,6 +135,7 @@ pub fn consent(
             user = escape(username),
             hidden = hidden(fields),
         ),
+        origin_of(redirect_uri).as_deref(),
     )
 }
 
@@ -124,5 +145,6 @@ pub fn error(message: &str) -> Result<Response> {
         400,
         "Cannot continue",
         &format!(r#"<p class="error">{}</p>"#, escape(message)),
+        None,
     )
 }

@@ -49,7 +49,7 @@ function compatibilityDate() {
  * Starts a worker. `secrets` go to .dev.vars (as wrangler dev reads them), `vars` to
  * wrangler.toml [vars]. `stateDir` keeps local KV across restarts when reused.
  */
-export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true, seed = [] } = {}) {
+export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true, seed = [], port: fixedPort } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-e2e-"));
   const state = stateDir ?? join(dir, "state");
   const varLines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
@@ -79,7 +79,7 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
       env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
     });
   }
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const inspector = await freePort();
   const logs = [];
   const child = spawn(

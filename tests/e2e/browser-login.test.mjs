@@ -1,0 +1,65 @@
+// The authorization-code flow in a real headless Chromium: open /authorize, fill the login
+// form, consent, arrive at the redirect with a code, exchange it, call a protected route.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { chromium } from "playwright-core";
+import { oauthWorld } from "./oauth-fixture.mjs";
+
+let world, browser;
+
+before(async () => {
+  world = await oauthWorld();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await world?.stop();
+});
+
+test("log in, consent, get a code, exchange it, call the API", async () => {
+  const verifier = randomBytes(32).toString("base64url");
+  const challenge = createHash("sha256").update(verifier).digest("base64url");
+  const query = new URLSearchParams({ client_id: "partner", redirect_uri: world.callback, response_type: "code", scope: "read", state: "st4te", code_challenge: challenge, code_challenge_method: "S256" });
+  const page = await browser.newPage();
+  await page.goto(`${world.issuer}/authorize?${query}`);
+  assert.equal(await page.title(), "Sign in · Tollgate");
+  await page.fill("#username", "alice");
+  await page.fill("#password", "correct horse battery");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("text=wants to access your account");
+  assert.match(await page.textContent("body"), /Partner App/);
+  await page.click("button[value=approve]");
+  await page.waitForURL((url) => url.pathname === "/callback");
+  const arrived = new URL(page.url());
+  assert.equal(arrived.searchParams.get("state"), "st4te");
+  const code = arrived.searchParams.get("code");
+  assert.match(code, /^tgc_/);
+
+  const tokens = await (await fetch(`${world.issuer}/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", client_id: "partner", code, code_verifier: verifier, redirect_uri: world.callback }).toString(),
+  })).json();
+  assert.ok(tokens.access_token, JSON.stringify(tokens));
+  const api = await fetch(`${world.issuer}/api/me`, { headers: { Authorization: `Bearer ${tokens.access_token}` } });
+  assert.equal(api.status, 200);
+  assert.equal((await api.json()).received.headers["x-tollgate-client-id"], "partner");
+
+  // The session cookie lets the same browser skip the login next time (consent is asked again).
+  await page.goto(`${world.issuer}/authorize?${query}`);
+  await page.waitForSelector("text=wants to access your account");
+});
+
+test("the login page cannot be framed and loads no script", async () => {
+  const res = await fetch(`${world.issuer}/authorize?${new URLSearchParams({ client_id: "spa", redirect_uri: world.callback, response_type: "code", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256" })}`);
+  const csp = res.headers.get("content-security-policy");
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.doesNotMatch(await res.text(), /<script/);
+  assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+});

@@ -1,0 +1,62 @@
+// An unmodified OAuth client library (oauth4webapi) completes the code + PKCE, refresh and
+// client-credentials flows against the local worker, discovering it through RFC 8414 metadata.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import * as oauth from "oauth4webapi";
+import { oauthWorld } from "./oauth-fixture.mjs";
+
+let world, as;
+const insecure = { [oauth.allowInsecureRequests]: true }; // the local worker speaks http on loopback
+
+before(async () => {
+  world = await oauthWorld();
+  const issuer = new URL(world.issuer);
+  as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: "oauth2", ...insecure }));
+});
+
+after(() => world?.stop());
+
+test("discovery: the metadata names this issuer and its endpoints", () => {
+  assert.equal(as.issuer, world.issuer);
+  assert.equal(as.token_endpoint, `${world.issuer}/token`);
+});
+
+test("client_credentials with client_secret_basic", async () => {
+  const client = { client_id: "svc" };
+  const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(world.serviceSecret), new URLSearchParams({ scope: "read" }), insecure);
+  const result = await oauth.processClientCredentialsResponse(as, client, response);
+  assert.equal(result.token_type.toLowerCase(), "bearer");
+  const api = await world.worker.fetch("/api/x", { headers: { Authorization: `Bearer ${result.access_token}` } });
+  assert.equal(api.status, 200);
+});
+
+test("authorization code with PKCE, then refresh", async () => {
+  const client = { client_id: "spa" };
+  const verifier = oauth.generateRandomCodeVerifier();
+  const challenge = await oauth.calculatePKCECodeChallenge(verifier);
+  const state = oauth.generateRandomState();
+  const url = new URL(as.authorization_endpoint);
+  url.search = new URLSearchParams({ client_id: "spa", redirect_uri: world.callback, response_type: "code", scope: "read", state, code_challenge: challenge, code_challenge_method: "S256" }).toString();
+
+  // The user's part: load the login page, post the form (what a browser does).
+  const page = await fetch(url, { redirect: "manual" });
+  const csrf = page.headers.getSetCookie().find((c) => c.startsWith("tg_csrf=")).split(";")[0].split("=")[1];
+  const login = await fetch(as.authorization_endpoint, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}` },
+    body: new URLSearchParams({ ...Object.fromEntries(url.searchParams), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString(),
+  });
+  const callback = new URL(login.headers.get("location"));
+
+  const params = oauth.validateAuthResponse(as, client, callback, state);
+  const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, world.callback, verifier, insecure);
+  const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
+  assert.ok(tokens.access_token);
+  assert.ok(tokens.refresh_token);
+  assert.equal((await world.worker.fetch("/api/x", { headers: { Authorization: `Bearer ${tokens.access_token}` } })).status, 200);
+
+  const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token, insecure));
+  assert.ok(refreshed.access_token);
+  assert.notEqual(refreshed.refresh_token, tokens.refresh_token, "rotated");
+});

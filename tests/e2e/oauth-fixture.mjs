@@ -1,0 +1,56 @@
+// A worker with users and clients, shared by the browser and interoperability tests: its
+// issuer is its real URL (http://127.0.0.1:PORT), as OAuth clients check metadata against it.
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, manage, startWorker, freePort } from "./harness.mjs";
+import { startOrigin } from "../../scripts/demo-origin.mjs";
+
+export const PEPPER = "pepper-for-tests-only-0123456789abcdef";
+
+export async function oauthWorld() {
+  const origin = await startOrigin();
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-oauth-"));
+  const pepperFile = join(dir, ".dev.vars");
+  writeFileSync(pepperFile, `TOLLGATE_PEPPER='${PEPPER}'\n`);
+  const seed = [];
+  const add = (args) => {
+    const [out, entries] = manage(args);
+    seed.push(...entries);
+    return out;
+  };
+  const cheap = ["--memory-kib", "4096", "--iterations", "1"];
+  add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read write", ...cheap]);
+  const callback = `${origin.url}/callback`;
+  const service = add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--grant", "refresh_token", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read write", "--pepper-from", pepperFile]);
+  add(["client", "add", "--id", "spa", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
+  add(["client", "add", "--id", "partner", "--name", "Partner App", "--public", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
+  const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--set"]).stdout);
+  const worker = await startWorker({
+    port,
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER },
+    vars: {
+      ORIGIN_URL: origin.url,
+      TOLLGATE_CONFIG: JSON.stringify({
+        issuer,
+        audiences: ["demo"],
+        routes: [{ prefix: "/callback", auth: "public" }, { prefix: "/api", scopes: ["read"] }],
+        oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
+      }),
+    },
+    seed,
+  });
+  return {
+    worker,
+    origin,
+    issuer,
+    callback,
+    serviceSecret: service.client_secret,
+    async stop() {
+      await worker.stop();
+      origin.server.close();
+    },
+  };
+}
