@@ -127,6 +127,11 @@ pub struct Route {
     /// Scopes the token must all carry. Default: none.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// A sensitive action: besides the token, the request must carry a one-time token
+    /// (`X-One-Time-Token`, from `POST /one-time-token`) issued to the same subject for this
+    /// route; it is consumed on first use. Default: false.
+    #[serde(default)]
+    pub one_time: bool,
 }
 
 /// Whether a route needs a token.

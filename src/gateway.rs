@@ -40,6 +40,8 @@ pub enum Denial {
     RevocationUnavailable,
     /// The token's issuer is trusted but its keys cannot be fetched (and none are cached).
     IssuerUnavailable,
+    /// A one-time route without a valid, unused one-time token for this subject.
+    OneTimeTokenRequired,
 }
 
 /// A refusal ready to send.
@@ -108,6 +110,12 @@ impl Denial {
                     code: "ERR_INSUFFICIENT_SCOPE",
                 }
             }
+            Denial::OneTimeTokenRequired => Rendered {
+                status: 403,
+                www_authenticate: None,
+                body: json!({ "error": "one_time_token_required", "error_description": "this action needs a fresh one-time token in X-One-Time-Token", "code": "ERR_ONE_TIME_TOKEN_INVALID" }),
+                code: "ERR_ONE_TIME_TOKEN_INVALID",
+            },
             Denial::IssuerUnavailable => Rendered {
                 status: 503,
                 www_authenticate: None,

@@ -129,6 +129,9 @@ fn record(
 
 type Refusal = (Denial, Option<Identity>);
 
+/// The header carrying a one-time token on `oneTime` routes.
+const ONE_TIME_HEADER: &str = "X-One-Time-Token";
+
 /// Steps for a protected route: find the credential, prove it, check revocation and scopes.
 /// Returns the identity and whether the verified-token cache answered.
 async fn authorize(
@@ -180,6 +183,28 @@ async fn authorize(
                 },
                 Some(identity),
             ));
+        }
+        if route.one_time {
+            let presented = headers
+                .get(ONE_TIME_HEADER)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let now = (Date::now().as_millis() / 1000) as i64;
+            let consumed = match Engine::new(env, Rc::clone(state)) {
+                Ok(engine) => {
+                    engine
+                        .oauth()
+                        .consume_one_time(&presented, &route.prefix, now)
+                        .await
+                }
+                Err(_) => return Err((Denial::RevocationUnavailable, Some(identity))),
+            };
+            match consumed {
+                Ok(Some(sub)) if Some(&sub) == identity.sub.as_ref() => {}
+                Ok(_) => return Err((Denial::OneTimeTokenRequired, Some(identity))),
+                Err(_) => return Err((Denial::RevocationUnavailable, Some(identity))),
+            }
         }
     }
     Ok((identity, cached))
@@ -381,7 +406,10 @@ async fn forward(
     }
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {
-        if gateway::is_identity_header(&name) || name == "host" {
+        if gateway::is_identity_header(&name)
+            || name == "host"
+            || name.eq_ignore_ascii_case(ONE_TIME_HEADER)
+        {
             continue;
         }
         if !config.forward_authorization {

@@ -77,6 +77,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             })
             .await
         }
+        (Method::Post, "/one-time-token") => {
+            with_engine(&env, state, |e| {
+                Box::pin(async move { oauth::one_time_token(req, e).await })
+            })
+            .await
+        }
         (Method::Post, "/logout") => {
             with_engine(&env, state, |e| {
                 Box::pin(async move { oauth::logout(req, e).await })

@@ -585,3 +585,60 @@ pub async fn logout(req: Request, engine: &Engine) -> Result<Response> {
     set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
     Ok(response)
 }
+
+/// `POST /one-time-token` (form `route`): a one-time token for the caller of a valid access
+/// token, for one `oneTime` route, valid 5 minutes and accepted exactly once there.
+pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Response> {
+    let Some(token) = bearer(&req) else {
+        let mut response = respond::json(
+            401,
+            &json!({ "error": "invalid_token", "code": "ERR_TOKEN_MISSING" }),
+        )?;
+        response
+            .headers_mut()
+            .set("WWW-Authenticate", r#"Bearer realm="tollgate""#)?;
+        return Ok(response);
+    };
+    let Some(verifier) = engine.state.own_verifier.as_ref() else {
+        return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
+    };
+    let verified = match verifier.verify(&token, now()) {
+        Ok(verified) => verified,
+        Err(err) => {
+            return respond::json(
+                401,
+                &json!({ "error": "invalid_token", "code": err.code() }),
+            )
+        }
+    };
+    let params = match form(&mut req).await {
+        Ok(params) => params,
+        Err(err) => return oauth_error(&err),
+    };
+    let route = params.get("route").cloned().unwrap_or_default();
+    if !engine
+        .config
+        .routes
+        .iter()
+        .any(|r| r.one_time && r.prefix == route)
+    {
+        return oauth_error(&OAuthError {
+            error: "invalid_request",
+            description: "route must name a oneTime route prefix".into(),
+            basic: false,
+        });
+    }
+    let Some(sub) = verified.subject() else {
+        return respond::json(
+            400,
+            &json!({ "error": "invalid_request", "error_description": "the token has no sub" }),
+        );
+    };
+    match engine.oauth().issue_one_time(sub, &route, 300, now()).await {
+        Ok(one_time) => respond::json(
+            200,
+            &json!({ "one_time_token": one_time, "expires_in": 300, "route": route }),
+        ),
+        Err(err) => oauth_error(&err),
+    }
+}

@@ -49,7 +49,7 @@ before(async () => {
       TOLLGATE_CONFIG: JSON.stringify({
         issuer: ISSUER,
         audiences: ["demo"],
-        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/write", scopes: ["write"] }],
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/write", scopes: ["write"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }],
         oauth: { sessionRoutes: ["/app"], passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
@@ -271,6 +271,26 @@ describe("introspection, revocation, sessions, metadata", () => {
     const out = await worker.fetch("/logout", { method: "POST", headers: { Cookie: session } });
     assert.equal(out.status, 200);
     assert.equal((await worker.fetch("/app/home", { headers: { Cookie: session } })).status, 401);
+  });
+
+  test("a one-time route accepts its one-time token exactly once, and only for the same subject", async () => {
+    const alice = (await token({ grant_type: "password", username: "alice", password: "correct horse battery" }, basic("svc", svcSecret))).body.access_token;
+    const robot = (await token({}, `Bearer ${apiKey}`)).body.access_token;
+    const call = (access, oneTime) => worker.fetch("/api/danger/delete-account", { method: "POST", headers: { Authorization: `Bearer ${access}`, ...(oneTime ? { "X-One-Time-Token": oneTime } : {}) } });
+    const without = await call(alice);
+    assert.equal(without.status, 403);
+    assert.equal((await without.json()).code, "ERR_ONE_TIME_TOKEN_INVALID");
+    const issue = async (access) => (await (await worker.fetch("/one-time-token", withAuth(form({ route: "/api/danger" }), `Bearer ${access}`))).json()).one_time_token;
+    const once = await issue(alice);
+    assert.match(once, /^tgo_/);
+    const first = await call(alice, once);
+    assert.equal(first.status, 200);
+    assert.equal((await first.json()).received.headers["x-one-time-token"], undefined, "not forwarded");
+    assert.equal((await call(alice, once)).status, 403, "consumed on first use");
+    const robots = await issue(robot);
+    assert.equal((await call(alice, robots)).status, 403, "bound to its subject");
+    const bad = await worker.fetch("/one-time-token", withAuth(form({ route: "/api" }), `Bearer ${alice}`));
+    assert.equal(bad.status, 400, "only for oneTime routes");
   });
 
   test("RFC 8414 metadata lists every endpoint and supported value", async () => {
