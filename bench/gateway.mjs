@@ -1,0 +1,98 @@
+// Benchmark: the gateway in workerd (wrangler dev) against a local origin, loopback only.
+//   node bench/gateway.mjs [--requests 2000] [--concurrency 16]
+// Compares, in one run and one worker: a public route (forwarded with no verification: the
+// pass-through baseline), a valid token served from the verified-token cache, valid tokens
+// never seen before (signature + claims + revocation read), and a tampered token (refused).
+// Reports requests/s and p50/p99 latency per case; medians of interleaved rounds.
+import http from "node:http";
+import { performance } from "node:perf_hooks";
+import { SignJWT, importJWK } from "jose";
+import { cli, startWorker } from "../tests/e2e/harness.mjs";
+import { startOrigin } from "../scripts/demo-origin.mjs";
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const REQUESTS = arg("requests", 2000);
+const CONCURRENCY = arg("concurrency", 16);
+const ROUNDS = arg("rounds", 3);
+
+const origin = await startOrigin();
+const set = JSON.parse(cli(["keygen", "--alg", "ES256", "--kid", "bench", "--set"]).stdout);
+const worker = await startWorker({
+  secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set) },
+  vars: {
+    ORIGIN_URL: origin.url,
+    TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }] }),
+  },
+});
+origin.requests.length = 0;
+const key = await importJWK(set.keys[0], "ES256");
+const sign = () => new SignJWT({ scope: "read" }).setProtectedHeader({ alg: "ES256", kid: "bench" }).setIssuer("https://bench.test").setAudience("demo").setSubject("alice").setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime("10m").sign(key);
+const valid = await sign();
+const fresh = [];
+for (let i = 0; i < REQUESTS * ROUNDS; i++) fresh.push(await sign());
+const [h, p, s] = valid.split(".");
+const tampered = `${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`;
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+const url = new URL(worker.url);
+function request(path, token) {
+  return new Promise((ok, fail) => {
+    const started = performance.now();
+    const req = http.request({ host: url.hostname, port: url.port, path, agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      res.resume();
+      res.on("end", () => ok({ status: res.statusCode, ms: performance.now() - started }));
+    });
+    req.on("error", fail);
+    req.end();
+  });
+}
+
+async function load(path, tokenFor) {
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  const statuses = new Map();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < REQUESTS) {
+        const i = next++;
+        const { status, ms } = await request(path, tokenFor(i));
+        latencies.push(ms);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (f) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))];
+  return { rps: REQUESTS / seconds, p50: q(0.5), p99: q(0.99), statuses: Object.fromEntries(statuses) };
+}
+
+let freshIndex = 0;
+const CASES = [
+  ["pass-through (public route, no verification)", "/public/x", () => undefined],
+  ["valid token, verified-token cache hit", "/api/x", () => valid],
+  ["valid token, first sight (verify + revocation read)", "/api/x", () => fresh[freshIndex++]],
+  ["tampered token (401)", "/api/x", () => tampered],
+];
+await load("/api/x", () => valid); // warm up
+const results = CASES.map(() => []);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [i, [, path, tokenFor]] of CASES.entries()) results[i].push(await load(path, tokenFor));
+}
+const median = (xs, k) => [...xs].map((x) => x[k]).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`\n${REQUESTS} requests × ${ROUNDS} rounds, ${CONCURRENCY} concurrent, keep-alive, loopback; medians\n`);
+console.log("| case | requests/s | p50 ms | p99 ms | statuses (last round) |");
+console.log("|---|---|---|---|---|");
+const base = { p50: median(results[0], "p50"), p99: median(results[0], "p99") };
+for (const [i, [name]] of CASES.entries()) {
+  const r = results[i];
+  console.log(`| ${name} | ${median(r, "rps").toFixed(0)} | ${median(r, "p50").toFixed(2)} | ${median(r, "p99").toFixed(2)} | ${JSON.stringify(r.at(-1).statuses)} |`);
+}
+console.log(`\nadded over pass-through: cached p50 +${(median(results[1], "p50") - base.p50).toFixed(2)} ms, p99 +${(median(results[1], "p99") - base.p99).toFixed(2)} ms; first sight p50 +${(median(results[2], "p50") - base.p50).toFixed(2)} ms`);
+agent.destroy();
+await worker.stop();
+origin.server.close();
