@@ -26,6 +26,22 @@ pub trait CryptoProvider {
     fn sign(&self, alg: Algorithm, key: &Key, signing_input: &[u8]) -> Result<Vec<u8>, Error>;
 }
 
+/// The exact signature length `alg` produces with `key` (RFC 7518 §3: fixed `r || s` for
+/// ECDSA, 64 bytes for EdDSA, the modulus size for RSA, the hash size for HMAC). Providers that
+/// hand the arithmetic to the host check it first, so the host never sees a malformed input.
+pub fn signature_len(alg: Algorithm, key: &Key) -> usize {
+    match key.material() {
+        Material::Rsa { public, .. } => public.size(),
+        _ => match alg {
+            Algorithm::ES256 => 64,
+            Algorithm::ES384 => 96,
+            Algorithm::ES512 => 132,
+            Algorithm::EdDSA => 64,
+            other => other.hash_len(),
+        },
+    }
+}
+
 /// The pure-Rust provider. Works on every target, wasm included.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RustCrypto;

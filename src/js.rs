@@ -6,6 +6,7 @@
 use serde_json::{json, Map, Value};
 use wasm_bindgen::prelude::*;
 
+use crate::crypto::{CryptoProvider, RustCrypto};
 use crate::{Algorithm, Error, Key, KeySet, Policy, TokenBuilder};
 
 /// The one mapping from a core error to what JavaScript sees.
@@ -28,29 +29,123 @@ fn policy_error(message: impl Into<String>) -> JsValue {
     })
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A host function `(algIndex, keyIndex, signingInput, signature) => boolean` that checks
+    /// one signature with the host's native crypto (node:crypto). The byte arguments are views
+    /// of wasm memory, valid only during the call.
+    pub type HostVerify;
+
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn verify(
+        this: &HostVerify,
+        context: &JsValue,
+        alg: u32,
+        key: u32,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<JsValue, JsValue>;
+}
+
+/// The signature step done by the host: every parsing, key, length and policy check stays in
+/// Rust; only the arithmetic crosses. HMAC stays in Rust (crossing costs more than it saves).
+struct HostCrypto {
+    host: HostVerify,
+    kids: Vec<String>,
+}
+
+impl CryptoProvider for HostCrypto {
+    fn verify(&self, alg: Algorithm, key: &Key, input: &[u8], signature: &[u8]) -> bool {
+        if !alg.is_asymmetric() {
+            return RustCrypto.verify(alg, key, input, signature);
+        }
+        if signature.len() != crate::crypto::signature_len(alg, key) {
+            return false;
+        }
+        let Some(index) = self.kids.iter().position(|kid| kid == key.kid()) else {
+            return false;
+        };
+        let alg_index = Algorithm::ALL
+            .iter()
+            .position(|a| *a == alg)
+            .unwrap_or(usize::MAX);
+        self.host
+            .verify(
+                &JsValue::NULL,
+                alg_index as u32,
+                index as u32,
+                input,
+                signature,
+            )
+            .is_ok_and(|ok| ok.as_bool() == Some(true))
+    }
+
+    fn sign(&self, alg: Algorithm, key: &Key, input: &[u8]) -> Result<Vec<u8>, Error> {
+        RustCrypto.sign(alg, key, input)
+    }
+}
+
+enum Inner {
+    Portable(crate::Verifier),
+    Host(crate::Verifier<HostCrypto>),
+}
+
 /// Keys and policy, parsed and checked once; the fast path for servers.
 #[wasm_bindgen]
 pub struct Verifier {
-    inner: crate::Verifier,
+    inner: Inner,
 }
 
 #[wasm_bindgen]
 impl Verifier {
     /// `jwks`: a JWK Set (or one JWK) as JSON text. `policy`: the policy as JSON text.
+    /// `host`: optional native signature check (see [`HostVerify`]); keys are then indexed in
+    /// the order of [`Verifier::public_keys`].
     #[wasm_bindgen(constructor)]
-    pub fn new(jwks: &str, policy: &str) -> Result<Verifier, JsValue> {
+    pub fn new(jwks: &str, policy: &str, host: Option<HostVerify>) -> Result<Verifier, JsValue> {
         let keys = KeySet::from_json(jwks).map_err(|e| to_js(&e))?;
         let policy = Policy::from_json(policy).map_err(|e| to_js(&e))?;
-        let inner = crate::Verifier::new(keys, policy).map_err(|e| to_js(&e))?;
+        let inner = match host {
+            None => Inner::Portable(crate::Verifier::new(keys, policy).map_err(|e| to_js(&e))?),
+            Some(host) => {
+                let kids = keys.keys().iter().map(|k| k.kid().to_owned()).collect();
+                let provider = HostCrypto { host, kids };
+                Inner::Host(
+                    crate::Verifier::with_provider(keys, policy, provider)
+                        .map_err(|e| to_js(&e))?,
+                )
+            }
+        };
         Ok(Verifier { inner })
+    }
+
+    /// The keys as public JWKs (HMAC keys in full), with their resolved `kid` and `alg`, in
+    /// index order: what a host provider imports.
+    #[wasm_bindgen(js_name = keys)]
+    pub fn keys_json(&self) -> String {
+        let keys = match &self.inner {
+            Inner::Portable(v) => v.keys(),
+            Inner::Host(v) => v.keys(),
+        };
+        let list: Vec<Value> = keys
+            .keys()
+            .iter()
+            .map(|k| {
+                let jwk = k.to_public_jwk().unwrap_or_else(|_| k.to_private_jwk());
+                serde_json::to_value(jwk).unwrap_or_default()
+            })
+            .collect();
+        Value::Array(list).to_string()
     }
 
     /// Verifies at `now` (seconds); returns `{"payload": {...}, "protectedHeader": {...}}` as JSON.
     pub fn verify(&self, token: &str, now: f64) -> Result<String, JsValue> {
-        let verified = self
-            .inner
-            .verify(token, now.floor() as i64)
-            .map_err(|e| to_js(&e))?;
+        let now = now.floor() as i64;
+        let verified = match &self.inner {
+            Inner::Portable(v) => v.verify(token, now),
+            Inner::Host(v) => v.verify(token, now),
+        }
+        .map_err(|e| to_js(&e))?;
         Ok(
             json!({ "payload": verified.claims, "protectedHeader": verified.header.members() })
                 .to_string(),

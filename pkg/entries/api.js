@@ -72,8 +72,14 @@ function checkToken(token) {
   if (!isString(token)) throw new TypeError("token must be a string");
 }
 
-/** Builds the API around an initialised wasm-bindgen module. */
-export function createApi(core) {
+const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+/**
+ * Builds the API around an initialised wasm-bindgen module. `host`, when given, checks
+ * asymmetric signatures with the platform's native crypto (see node-crypto.js); every other
+ * check stays in the core, so results and error codes do not change.
+ */
+export function createApi(core, host) {
   class Verifier {
     #inner;
     #date;
@@ -83,7 +89,14 @@ export function createApi(core) {
       const policy = policyJson(options);
       this.#date = options.currentDate;
       try {
-        this.#inner = new core.Verifier(text, policy);
+        if (host) {
+          const slots = [];
+          const check = (alg, key, data, signature) => host.verify(ALGORITHMS[alg], slots[key], data, signature);
+          this.#inner = new core.Verifier(text, policy, check);
+          for (const jwk of JSON.parse(this.#inner.keys())) slots.push(host.importKey(jwk));
+        } else {
+          this.#inner = new core.Verifier(text, policy);
+        }
       } catch (err) {
         rethrow(err);
       }

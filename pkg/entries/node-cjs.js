@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as core from "../dist/tollgate_core.js";
 import { createApi } from "./api.js";
+import { nodeHost } from "./node-crypto.js";
 
 core.initSync({ module: readFileSync(join(__dirname, "tollgate_core_bg.wasm")) });
 
-export const { verify, Verifier, sign, decode, generateKeyPair, createRemoteJWKSet } = createApi(core);
+export const { verify, Verifier, sign, decode, generateKeyPair, createRemoteJWKSet } = createApi(core, nodeHost);
 export { TollgateError } from "./api.js";
