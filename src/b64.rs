@@ -10,6 +10,57 @@ pub fn decode(input: &str) -> Option<Vec<u8>> {
     Base64UrlUnpadded::decode_vec(input).ok()
 }
 
+/// Decodes public data (the parts of a token) with the same strictness, faster: a table
+/// lookup instead of base64ct's constant-time arithmetic. Never use it for key material.
+pub fn decode_public(input: &str) -> Option<Vec<u8>> {
+    const INVALID: u8 = 0xFF;
+    const TABLE: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut i = 0;
+        while i < 64 {
+            table[alphabet[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    let bytes = input.as_bytes();
+    if bytes.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3 + 2);
+    let mut chunks = bytes.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut n = 0u32;
+        for &b in chunk {
+            let v = TABLE[usize::from(b)];
+            if v == INVALID {
+                return None;
+            }
+            n = n << 6 | u32::from(v);
+        }
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut n = 0u32;
+        for &b in rest {
+            let v = TABLE[usize::from(b)];
+            if v == INVALID {
+                return None;
+            }
+            n = n << 6 | u32::from(v);
+        }
+        // Canonical: the bits below the last whole byte must be zero.
+        match rest.len() {
+            2 if n & 0xF == 0 => out.push((n >> 4) as u8),
+            3 if n & 0x3 == 0 => out.extend_from_slice(&[(n >> 10) as u8, (n >> 2) as u8]),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 /// Encodes without padding.
 pub fn encode(input: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(input)
@@ -24,6 +75,20 @@ mod tests {
         for len in 0..70 {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
             assert_eq!(decode(&encode(&bytes)).as_deref(), Some(&bytes[..]));
+        }
+    }
+
+    #[test]
+    fn the_public_decoder_agrees_with_the_constant_time_one() {
+        for len in 0..70 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 91 + 7) as u8).collect();
+            assert_eq!(decode_public(&encode(&bytes)).as_deref(), Some(&bytes[..]));
+        }
+        for text in [
+            "YQ", "YQ==", "YR", "Y Q", "YQ\n", "Y+Q", "Y/Q", "Y", "YQ=", "\u{e9}", "AAAB", "AAE",
+            "AAF", "-_-_",
+        ] {
+            assert_eq!(decode_public(text), decode(text), "{text:?}");
         }
     }
 

@@ -146,10 +146,19 @@ impl Verifier {
             Inner::Host(v) => v.verify(token, now),
         }
         .map_err(|e| to_js(&e))?;
-        Ok(
-            json!({ "payload": verified.claims, "protectedHeader": verified.header.members() })
-                .to_string(),
-        )
+        // The checked JSON texts as sent, not re-serialised: both are JSON objects.
+        let header = verified.header.raw_json();
+        let mut out = Vec::with_capacity(verified.raw_claims.len() + header.len() + 32);
+        out.extend_from_slice(b"{\"payload\":");
+        out.extend_from_slice(&verified.raw_claims);
+        out.extend_from_slice(b",\"protectedHeader\":");
+        out.extend_from_slice(header);
+        out.push(b'}');
+        String::from_utf8(out).map_err(|_| {
+            to_js(&Error::Malformed {
+                reason: "token JSON is not UTF-8",
+            })
+        })
     }
 }
 

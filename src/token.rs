@@ -10,6 +10,7 @@ use crate::error::{truncated, Error};
 /// The protected header of a token, with the parameters the core acts on pulled out.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Header {
+    raw: Vec<u8>,
     alg: Algorithm,
     kid: Option<String>,
     typ: Option<String>,
@@ -35,6 +36,11 @@ impl Header {
     /// Every header member, as JSON.
     pub fn members(&self) -> &Map<String, Value> {
         &self.members
+    }
+
+    /// The header exactly as sent (decoded from base64url): a JSON object.
+    pub fn raw_json(&self) -> &[u8] {
+        &self.raw
     }
 }
 
@@ -74,12 +80,12 @@ impl<'a> UntrustedToken<'a> {
             ));
         }
         let header_bytes =
-            b64::decode(header).ok_or(Error::malformed("header is not strict base64url"))?;
-        let payload =
-            b64::decode(payload).ok_or(Error::malformed("payload is not strict base64url"))?;
-        let signature =
-            b64::decode(signature).ok_or(Error::malformed("signature is not strict base64url"))?;
-        let header = parse_header(&header_bytes)?;
+            b64::decode_public(header).ok_or(Error::malformed("header is not strict base64url"))?;
+        let payload = b64::decode_public(payload)
+            .ok_or(Error::malformed("payload is not strict base64url"))?;
+        let signature = b64::decode_public(signature)
+            .ok_or(Error::malformed("signature is not strict base64url"))?;
+        let header = parse_header(header_bytes)?;
         Ok(UntrustedToken {
             signing_input,
             header,
@@ -113,8 +119,8 @@ impl<'a> UntrustedToken<'a> {
     }
 }
 
-fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
-    let members: Map<String, Value> = match serde_json::from_slice(bytes) {
+fn parse_header(bytes: Vec<u8>) -> Result<Header, Error> {
+    let members: Map<String, Value> = match serde_json::from_slice(&bytes) {
         Ok(Value::Object(members)) => members,
         Ok(_) => return Err(Error::malformed("header is not a JSON object")),
         Err(_) => return Err(Error::malformed("header is not valid JSON")),
@@ -141,6 +147,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         Some(_) => return Err(Error::malformed("header \"b64\" is not a boolean")),
     }
     Ok(Header {
+        raw: bytes,
         alg,
         kid,
         typ,

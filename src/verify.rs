@@ -47,6 +47,8 @@ pub struct Verified {
     pub header: Header,
     /// The claims set (a JSON object).
     pub claims: Map<String, Value>,
+    /// The claims set exactly as signed (JSON text), for adapters that pass it on unchanged.
+    pub raw_claims: Vec<u8>,
     /// The `kid` of the key that verified it.
     pub kid: String,
 }
@@ -278,6 +280,7 @@ pub fn check_claims(
     Ok(Verified {
         header,
         claims,
+        raw_claims: payload,
         kid,
     })
 }
