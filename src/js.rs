@@ -162,57 +162,141 @@ impl Verifier {
     }
 }
 
-/// Signs `payload` (JSON object text) with `jwk` (JSON text). `options` (JSON): alg, kid, typ,
-/// expiresIn, notBefore, issuer, audience, subject, jti. `iat` is `now`.
 #[wasm_bindgen]
-pub fn sign(payload: &str, jwk: &str, options: &str, now: f64) -> Result<String, JsValue> {
-    let claims: Map<String, Value> = serde_json::from_str(payload)
-        .map_err(|_| policy_error("the payload must be a JSON object"))?;
-    let options: Map<String, Value> =
-        serde_json::from_str(options).map_err(|_| policy_error("options must be an object"))?;
-    let mut key = Key::from_jwk_json(jwk).map_err(|e| to_js(&e))?;
-    if let Some(alg) = options.get("alg").and_then(Value::as_str) {
-        let alg = Algorithm::from_name(alg).ok_or_else(|| {
-            to_js(&Error::AlgNotAllowed {
-                alg: crate::error::truncated(alg),
-            })
-        })?;
-        key = key.with_algorithm(alg).map_err(|e| to_js(&e))?;
+extern "C" {
+    /// A host function `(algIndex, signingInput) => Uint8Array` that signs with the host's
+    /// native crypto; the input is a view of wasm memory, valid only during the call.
+    pub type HostSign;
+
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn sign(this: &HostSign, context: &JsValue, alg: u32, data: &[u8]) -> Result<JsValue, JsValue>;
+}
+
+/// Signing by the host for asymmetric keys; HMAC stays in Rust.
+struct HostSigner {
+    host: HostSign,
+}
+
+impl CryptoProvider for HostSigner {
+    fn verify(&self, alg: Algorithm, key: &Key, input: &[u8], signature: &[u8]) -> bool {
+        RustCrypto.verify(alg, key, input, signature)
     }
-    let mut builder = TokenBuilder::new(now.floor() as i64);
-    for (name, value) in claims {
-        builder = builder.claim(&name, value);
-    }
-    let text = |name: &str| options.get(name).and_then(Value::as_str);
-    if let Some(kid) = text("kid") {
-        builder = builder.kid(kid);
-    }
-    if let Some(typ) = text("typ") {
-        builder = builder.typ(typ);
-    }
-    if let Some(iss) = text("issuer") {
-        builder = builder.issuer(iss);
-    }
-    if let Some(sub) = text("subject") {
-        builder = builder.subject(sub);
-    }
-    if let Some(jti) = text("jti") {
-        builder = builder.claim("jti", jti);
-    }
-    match options.get("audience") {
-        Some(Value::String(aud)) => builder = builder.audience([aud.as_str()]),
-        Some(Value::Array(auds)) => {
-            builder = builder.audience(auds.iter().filter_map(Value::as_str))
+
+    fn sign(&self, alg: Algorithm, key: &Key, input: &[u8]) -> Result<Vec<u8>, Error> {
+        if !alg.is_asymmetric() {
+            return RustCrypto.sign(alg, key, input);
         }
-        _ => {}
+        if !key.allows(alg) || !key.is_private() {
+            return RustCrypto.sign(alg, key, input); // the same refusal, from the same code
+        }
+        let alg_index = Algorithm::ALL
+            .iter()
+            .position(|a| *a == alg)
+            .unwrap_or(usize::MAX);
+        let signature = self
+            .host
+            .sign(&JsValue::NULL, alg_index as u32, input)
+            .map_err(|_| Error::InvalidKey {
+                reason: "the host could not sign with this key".into(),
+            })?;
+        let bytes = js_sys::Uint8Array::new(&signature).to_vec();
+        if bytes.len() != crate::crypto::signature_len(alg, key) {
+            return Err(Error::InvalidKey {
+                reason: "the host returned a signature of the wrong length".into(),
+            });
+        }
+        Ok(bytes)
     }
-    if let Some(seconds) = options.get("expiresIn").and_then(Value::as_u64) {
-        builder = builder.lifetime(seconds);
+}
+
+/// A private key parsed and checked once, for signing many tokens.
+#[wasm_bindgen]
+pub struct Signer {
+    key: Key,
+    host: Option<HostSigner>,
+}
+
+#[wasm_bindgen]
+impl Signer {
+    /// `jwk`: a private JWK as JSON text; `alg` binds an RSA or HMAC key without one.
+    #[wasm_bindgen(constructor)]
+    pub fn new(jwk: &str, alg: Option<String>, host: Option<HostSign>) -> Result<Signer, JsValue> {
+        let mut key = Key::from_jwk_json(jwk).map_err(|e| to_js(&e))?;
+        if let Some(alg) = alg {
+            let alg = Algorithm::from_name(&alg).ok_or_else(|| {
+                to_js(&Error::AlgNotAllowed {
+                    alg: crate::error::truncated(&alg),
+                })
+            })?;
+            key = key.with_algorithm(alg).map_err(|e| to_js(&e))?;
+        }
+        let alg = key.signing_algorithm().map_err(|e| to_js(&e))?;
+        if !key.is_private() {
+            return Err(to_js(&Error::InvalidKey {
+                reason: format!("key {:?} is public: it cannot sign {alg}", key.kid()),
+            }));
+        }
+        Ok(Signer {
+            key,
+            host: host.map(|host| HostSigner { host }),
+        })
     }
-    if let Some(nbf) = options.get("notBefore").and_then(Value::as_i64) {
-        builder = builder.not_before(nbf);
+
+    /// The signing key's algorithm name.
+    #[wasm_bindgen(getter)]
+    pub fn alg(&self) -> String {
+        self.key
+            .signing_algorithm()
+            .map(|a| a.name().to_owned())
+            .unwrap_or_default()
     }
-    builder.sign(&key).map_err(|e| to_js(&e))
+
+    /// Signs `payload` (JSON object text). `options` (JSON): kid, typ, expiresIn, notBefore,
+    /// issuer, audience, subject, jti. `iat` is `now`.
+    pub fn sign(&self, payload: &str, options: &str, now: f64) -> Result<String, JsValue> {
+        let claims: Map<String, Value> = serde_json::from_str(payload)
+            .map_err(|_| policy_error("the payload must be a JSON object"))?;
+        let options: Map<String, Value> =
+            serde_json::from_str(options).map_err(|_| policy_error("options must be an object"))?;
+        let mut builder = TokenBuilder::new(now.floor() as i64);
+        for (name, value) in claims {
+            builder = builder.claim(&name, value);
+        }
+        let text = |name: &str| options.get(name).and_then(Value::as_str);
+        if let Some(kid) = text("kid") {
+            builder = builder.kid(kid);
+        }
+        if let Some(typ) = text("typ") {
+            builder = builder.typ(typ);
+        }
+        if let Some(iss) = text("issuer") {
+            builder = builder.issuer(iss);
+        }
+        if let Some(sub) = text("subject") {
+            builder = builder.subject(sub);
+        }
+        if let Some(jti) = text("jti") {
+            builder = builder.claim("jti", jti);
+        }
+        match options.get("audience") {
+            Some(Value::String(aud)) => builder = builder.audience([aud.as_str()]),
+            Some(Value::Array(auds)) => {
+                builder = builder.audience(auds.iter().filter_map(Value::as_str))
+            }
+            _ => {}
+        }
+        if let Some(seconds) = options.get("expiresIn").and_then(Value::as_u64) {
+            builder = builder.lifetime(seconds);
+        }
+        if let Some(nbf) = options.get("notBefore").and_then(Value::as_i64) {
+            builder = builder.not_before(nbf);
+        }
+        match &self.host {
+            Some(host) => builder.sign_with(&self.key, host),
+            None => builder.sign(&self.key),
+        }
+        .map_err(|e| to_js(&e))
+    }
 }
 
 /// Decodes without verifying: `{"payload", "protectedHeader"}` as JSON.

@@ -198,6 +198,27 @@ export function createApi(core, host) {
 
   const SIGN_OPTIONS = ["alg", "kid", "typ", "expiresIn", "notBefore", "issuer", "audience", "subject", "jti", "currentDate"];
 
+  // Parsed signing keys, by JWK text and algorithm: a key is checked (and, with a host,
+  // imported) once, not on every token. Bounded; only this process's memory.
+  const signers = new Map();
+  function signerFor(jwkText, alg) {
+    const cacheKey = `${alg ?? ""}\u0000${jwkText}`;
+    let signer = signers.get(cacheKey);
+    if (!signer) {
+      if (host && !JSON.parse(jwkText).kty?.startsWith("oct")) {
+        let privateKey;
+        const sign = (algIndex, data) => host.sign(ALGORITHMS[algIndex], privateKey, data);
+        signer = new core.Signer(jwkText, alg, sign);
+        privateKey = host.importPrivateKey(JSON.parse(jwkText));
+      } else {
+        signer = new core.Signer(jwkText, alg);
+      }
+      if (signers.size >= 64) signers.clear();
+      signers.set(cacheKey, signer);
+    }
+    return signer;
+  }
+
   /** Signs a JWT. `iat` is now, `exp` is now + expiresIn (default 900 s), `jti` is random. */
   function sign(payload, privateJwk, options = {}) {
     if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
@@ -211,9 +232,9 @@ export function createApi(core, host) {
     expect(options.expiresIn, "options.expiresIn", (v) => Number.isInteger(v) && v > 0, "a positive whole number of seconds");
     expect(options.notBefore, "options.notBefore", Number.isInteger, "a NumericDate (seconds)");
     expect(options.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
-    const { currentDate, ...rest } = options;
+    const { currentDate, alg, ...rest } = options;
     try {
-      return core.sign(JSON.stringify(payload), keysJson(privateJwk, "privateJwk"), JSON.stringify(rest), nowSeconds(currentDate));
+      return signerFor(keysJson(privateJwk, "privateJwk"), alg).sign(JSON.stringify(payload), JSON.stringify(rest), nowSeconds(currentDate));
     } catch (err) {
       rethrow(err);
     }

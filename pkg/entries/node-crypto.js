@@ -1,29 +1,45 @@
 // The Node host provider: signature arithmetic on node:crypto (OpenSSL), synchronously. The
 // Rust core has already parsed the token, chosen the key, checked the algorithm binding and
 // the signature length; this only answers "does this signature verify?".
-import { createPublicKey, verify, constants } from "node:crypto";
+import { createPrivateKey, createPublicKey, sign, verify, constants } from "node:crypto";
 
 const HASH = { 256: "sha256", 384: "sha384", 512: "sha512" };
+
+/** node:crypto's (hash, key options) for a JWS algorithm. */
+function params(alg, key) {
+  const bits = alg.slice(2);
+  switch (alg.slice(0, 2)) {
+    case "RS":
+      return [HASH[bits], key];
+    case "PS":
+      return [HASH[bits], { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }];
+    case "ES":
+      return [HASH[bits], { key, dsaEncoding: "ieee-p1363" }];
+    case "Ed":
+      return [null, key];
+    default:
+      return null;
+  }
+}
 
 export const nodeHost = {
   /** A KeyObject for one public JWK from the core's list (HMAC keys stay in the core). */
   importKey(jwk) {
     return jwk.kty === "oct" ? null : createPublicKey({ key: jwk, format: "jwk" });
   },
+  /** A KeyObject for a private JWK the core has already validated. */
+  importPrivateKey(jwk) {
+    return createPrivateKey({ key: jwk, format: "jwk" });
+  },
   /** Verifies one signature; `data` and `signature` are views valid only during the call. */
   verify(alg, key, data, signature) {
-    const bits = alg.slice(2);
-    switch (alg.slice(0, 2)) {
-      case "RS":
-        return verify(HASH[bits], data, key, signature);
-      case "PS":
-        return verify(HASH[bits], data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }, signature);
-      case "ES":
-        return verify(HASH[bits], data, { key, dsaEncoding: "ieee-p1363" }, signature);
-      case "Ed":
-        return verify(null, data, key, signature);
-      default:
-        return false;
-    }
+    const p = params(alg, key);
+    return p !== null && verify(p[0], data, p[1], signature);
+  },
+  /** Signs; `data` is a view valid only during the call. */
+  sign(alg, key, data) {
+    const p = params(alg, key);
+    if (p === null) throw new Error(`cannot sign ${alg}`);
+    return sign(p[0], data, p[1]);
   },
 };
