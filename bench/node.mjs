@@ -146,7 +146,7 @@ writeFileSync(new URL("./out/node.md", import.meta.url), markdown + "\n");
 // A bar chart of verify ops/s (log scale), one group per algorithm.
 const names = ["tollgate", "fast-jwt", "jose", "jsonwebtoken", "node:crypto (signature only)"];
 const colors = ["#d9480f", "#1971c2", "#2f9e44", "#7048e8", "#868e96"];
-const W = 760, H = 360, left = 60, bottom = 40, top = 40;
+const W = 820, H = 360, left = 60, bottom = 40, top = 40;
 const groupW = (W - left - 20) / ALGS.length;
 const barW = groupW / (names.length + 1);
 const max = Math.log10(Math.max(...Object.values(table.verify).flatMap(Object.values)) * 1.2);
@@ -170,7 +170,7 @@ ALGS.forEach((alg, g) => {
   svg += `<text x="${x0 + groupW / 2}" y="${H - bottom + 16}" text-anchor="middle">${alg}</text>`;
 });
 names.forEach((name, i) => {
-  svg += `<rect x="${left + i * 140}" y="${H - 14}" width="10" height="10" fill="${colors[i]}"/><text x="${left + i * 140 + 14}" y="${H - 5}">${name}</text>`;
+  svg += `<rect x="${left + i * 150}" y="${H - 14}" width="10" height="10" fill="${colors[i]}"/><text x="${left + i * 150 + 14}" y="${H - 5}">${name}</text>`;
 });
 svg += "</svg>\n";
 writeFileSync(new URL("./out/verify.svg", import.meta.url), svg);

@@ -1,0 +1,51 @@
+//! The core natively (RustCrypto provider), the ceiling for our own code:
+//! `cargo run --release --example bench_core [seconds]`. Prints a Markdown table of verify
+//! (signature + exp + iss + aud) and sign ops/s, medians of three rounds.
+
+use std::time::{Duration, Instant};
+
+use tollgate::{Algorithm, Key, KeySet, Policy, TokenBuilder, Verifier};
+
+fn ops_per_second(seconds: f64, mut f: impl FnMut()) -> f64 {
+    for _ in 0..50 {
+        f();
+    }
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < Duration::from_secs_f64(seconds) {
+            for _ in 0..20 {
+                f();
+            }
+            n += 20;
+        }
+        rounds.push(n as f64 / start.elapsed().as_secs_f64());
+    }
+    rounds.sort_by(f64::total_cmp);
+    rounds[1]
+}
+
+fn main() {
+    let seconds: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0.5);
+    let now = 1_800_000_000;
+    println!("| alg | verify ops/s | sign ops/s |\n|---|---|---|");
+    for alg in [Algorithm::HS256, Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA] {
+        let key = Key::generate(alg).expect("key");
+        let public = if alg.is_asymmetric() { Key::from_jwk(&key.to_public_jwk().expect("public")).expect("parse") } else { key.clone() };
+        let verifier = Verifier::new(
+            KeySet::from_keys(vec![public]).expect("set"),
+            Policy { issuers: vec!["https://i".into()], audiences: vec!["api".into()], ..Policy::default() },
+        )
+        .expect("verifier");
+        let builder = TokenBuilder::new(now).issuer("https://i").audience(["api"]).subject("alice").scope("read");
+        let token = builder.sign(&key).expect("sign");
+        let verify = ops_per_second(seconds, || {
+            verifier.verify(&token, now).expect("verify");
+        });
+        let sign = ops_per_second(seconds, || {
+            builder.sign(&key).expect("sign");
+        });
+        println!("| {alg} | {verify:.0} | {sign:.0} |");
+    }
+}
