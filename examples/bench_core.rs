@@ -27,18 +27,39 @@ fn ops_per_second(seconds: f64, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let seconds: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0.5);
+    let seconds: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.5);
     let now = 1_800_000_000;
     println!("| alg | verify ops/s | sign ops/s |\n|---|---|---|");
-    for alg in [Algorithm::HS256, Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA] {
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
         let key = Key::generate(alg).expect("key");
-        let public = if alg.is_asymmetric() { Key::from_jwk(&key.to_public_jwk().expect("public")).expect("parse") } else { key.clone() };
+        let public = if alg.is_asymmetric() {
+            Key::from_jwk(&key.to_public_jwk().expect("public")).expect("parse")
+        } else {
+            key.clone()
+        };
         let verifier = Verifier::new(
             KeySet::from_keys(vec![public]).expect("set"),
-            Policy { issuers: vec!["https://i".into()], audiences: vec!["api".into()], ..Policy::default() },
+            Policy {
+                issuers: vec!["https://i".into()],
+                audiences: vec!["api".into()],
+                ..Policy::default()
+            },
         )
         .expect("verifier");
-        let builder = TokenBuilder::new(now).issuer("https://i").audience(["api"]).subject("alice").scope("read");
+        let builder = TokenBuilder::new(now)
+            .issuer("https://i")
+            .audience(["api"])
+            .subject("alice")
+            .scope("read");
         let token = builder.sign(&key).expect("sign");
         let verify = ops_per_second(seconds, || {
             verifier.verify(&token, now).expect("verify");

@@ -1285,6 +1285,77 @@ impl AuthorizeError {
     }
 }
 
+/// Largest form body or query string accepted by the OAuth endpoints.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Parses an `application/x-www-form-urlencoded` body or a query string. Parameters may not
+/// repeat (RFC 6749 §3.1), and the input is bounded.
+pub fn parse_form(body: &str) -> Result<BTreeMap<String, String>, OAuthError> {
+    if body.len() > MAX_FORM_BYTES {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "the request is too large",
+        ));
+    }
+    let mut params = BTreeMap::new();
+    for (name, value) in form_urlencoded::parse(body.as_bytes()) {
+        if params
+            .insert(name.into_owned(), value.into_owned())
+            .is_some()
+        {
+            return Err(OAuthError::new(
+                "invalid_request",
+                "a parameter is repeated",
+            ));
+        }
+    }
+    Ok(params)
+}
+
+/// `Authorization: Basic` client credentials (RFC 6749 §2.3.1: id and secret are
+/// form-encoded before base64). `None` for any other scheme or a malformed value.
+pub fn parse_basic(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 4096 {
+        return None;
+    }
+    let decoded = <base64ct::Base64 as base64ct::Encoding>::decode_vec(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| -> String {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let (id, secret) = (decode(id), decode(secret));
+    (!id.is_empty()).then_some((id, secret))
+}
+
+/// Whether a redirect URI may be registered (RFC 9700 §2.1, §4.1): absolute, no fragment,
+/// https, or http only to a loopback host (native and development clients).
+pub fn valid_redirect_uri(uri: &str) -> bool {
+    if uri.len() > 2048
+        || uri.contains('#')
+        || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return false;
+    }
+    let rest = match (uri.strip_prefix("https://"), uri.strip_prefix("http://")) {
+        (Some(rest), _) => rest,
+        (None, Some(rest)) => {
+            let host = rest.split(['/', '?']).next().unwrap_or("");
+            if !crate::config::is_loopback_host(host) {
+                return false;
+            }
+            rest
+        }
+        _ => return false,
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    !host.is_empty() && !host.contains('@')
+}
+
 /// Appends form-encoded parameters to a URL (keeping any query it already has).
 pub fn with_query(url: &str, params: &[(&str, &str)]) -> String {
     let mut out = url.to_owned();

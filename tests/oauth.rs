@@ -737,3 +737,52 @@ fn the_store_failing_is_temporarily_unavailable() {
         ("temporarily_unavailable", 503)
     );
 }
+
+#[test]
+fn request_parsers() {
+    let form = oauth::parse_form("grant_type=password&username=al%20ice&scope=a+b").unwrap();
+    assert_eq!(form["username"], "al ice");
+    assert_eq!(form["scope"], "a b");
+    assert_eq!(
+        oauth::parse_form("a=1&a=2").unwrap_err().error,
+        "invalid_request"
+    );
+    assert!(oauth::parse_form(&"a".repeat(oauth::MAX_FORM_BYTES + 1)).is_err());
+    // RFC 6749 §2.3.1: the id and secret are form-encoded inside Basic.
+    assert_eq!(
+        oauth::parse_basic("Basic c3ZjOnMlM0FjcmV0"),
+        Some(("svc".into(), "s:cret".into()))
+    );
+    assert_eq!(
+        oauth::parse_basic("basic c3ZjOg=="),
+        Some(("svc".into(), String::new()))
+    );
+    for bad in [
+        "Bearer c3ZjOnM=",
+        "Basic !!!",
+        "Basic c3Zj",
+        "Basic",
+        "Basic Ojp4",
+    ] {
+        assert_eq!(oauth::parse_basic(bad), None, "{bad}");
+    }
+    for good in [
+        "https://app.example/cb",
+        "http://127.0.0.1:8788/callback",
+        "http://localhost/cb",
+        "https://a.example/cb?x=1",
+    ] {
+        assert!(oauth::valid_redirect_uri(good), "{good}");
+    }
+    for bad in [
+        "http://app.example/cb",
+        "https://app.example/cb#frag",
+        "/relative",
+        "javascript:alert(1)",
+        "https://user@evil.example/",
+        "https:///nohost",
+        "http://127.0.0.1.evil.example/",
+    ] {
+        assert!(!oauth::valid_redirect_uri(bad), "{bad}");
+    }
+}

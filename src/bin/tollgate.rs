@@ -354,6 +354,13 @@ fn manage(command: &str, opts: &Options) -> Result<String, Failure> {
                 tollgate::oauth::new_client(&pepper, id, !opts.flag("--public"))?;
             client.name = opts.one("name").unwrap_or(id).to_owned();
             client.redirect_uris = opts.all("redirect-uri");
+            if let Some(bad) = client
+                .redirect_uris
+                .iter()
+                .find(|u| !tollgate::oauth::valid_redirect_uri(u))
+            {
+                return Err(Failure::Usage(format!("redirect URI {bad:?} must be absolute https (or http to loopback) with no fragment")));
+            }
             client.grants = opts.all("grant");
             for grant in &client.grants {
                 if !tollgate::oauth::GRANTS.contains(&grant.as_str()) {

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use base64ct::{Base64, Encoding};
 use serde_json::json;
 use worker::{Date, Env, Request, Response, Result};
 
@@ -117,37 +116,12 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
         ));
     }
     let body = req.text().await.map_err(|_| invalid("unreadable body"))?;
-    if body.len() > 16 * 1024 {
-        return Err(invalid("the body is too large"));
-    }
-    let mut params = BTreeMap::new();
-    for (name, value) in worker::url::form_urlencoded::parse(body.as_bytes()) {
-        if params
-            .insert(name.into_owned(), value.into_owned())
-            .is_some()
-        {
-            return Err(invalid("a parameter is repeated"));
-        }
-    }
-    Ok(params)
+    crate::oauth::parse_form(&body)
 }
 
 /// `Authorization: Basic` credentials, form-decoded (RFC 6749 §2.3.1).
 fn basic_credentials(req: &Request) -> Option<(String, String)> {
-    let header = req.headers().get("Authorization").ok()??;
-    let (scheme, encoded) = header.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = Base64::decode_vec(encoded.trim()).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    let decode = |s: &str| {
-        worker::url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Some((decode(id)?, decode(secret)?))
+    crate::oauth::parse_basic(&req.headers().get("Authorization").ok()??)
 }
 
 fn bearer(req: &Request) -> Option<String> {
@@ -423,10 +397,10 @@ fn authorize_failure(err: AuthorizeError, issuer: &str) -> Result<Response> {
 /// (a first-party client with a live session) redirects with a code at once.
 pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
     let url = req.url()?;
-    let params: BTreeMap<String, String> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let params = match crate::oauth::parse_form(url.query().unwrap_or("")) {
+        Ok(params) => params,
+        Err(err) => return pages::error(&err.description),
+    };
     let oauth = engine.oauth();
     let request = match oauth.authorization_request(&params).await {
         Ok(request) => request,

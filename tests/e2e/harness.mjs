@@ -105,6 +105,10 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
         process.kill(-child.pid, "SIGTERM");
       } catch {}
       await new Promise((ok) => (child.exitCode !== null ? ok() : child.once("exit", ok)));
+      // Every log line of the suite is kept for tests/secrecy/logs.test.mjs when asked.
+      if (process.env.TOLLGATE_LOG_DIR) {
+        writeFileSync(join(process.env.TOLLGATE_LOG_DIR, `${process.pid}-${port}.log`), logs.join(""));
+      }
       if (!stateDir) rmSync(dir, { recursive: true, force: true });
     },
   };

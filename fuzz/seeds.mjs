@@ -1,0 +1,37 @@
+// Writes seed corpora for the fuzz targets from the test vectors (tokens, keys) and a few
+// hand-written requests and configurations. Run by scripts/fuzz.
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const vectors = join(root, "tests/vectors");
+const seeds = { verify: new Set(), keys: new Set(), requests: new Set(), config: new Set() };
+const read = (path) => JSON.parse(readFileSync(join(vectors, path), "utf8"));
+
+for (const file of ["wycheproof/json_web_signature_test.json", "wycheproof/json_web_key_test.json"]) {
+  for (const group of read(file).testGroups) {
+    for (const set of [group.public, group.private]) if (set) seeds.keys.add(JSON.stringify(set));
+    for (const t of group.tests) if (typeof t.jws === "string") seeds.verify.add(t.jws);
+  }
+}
+for (const e of read("rfc7515/appendix-a.json").examples) seeds.verify.add(e.compact);
+for (const name of readdirSync(join(vectors, "rfc7520-cookbook/jwk"))) seeds.keys.add(readFileSync(join(vectors, "rfc7520-cookbook/jwk", name), "utf8"));
+for (const name of readdirSync(join(vectors, "pem"))) seeds.keys.add(readFileSync(join(vectors, "pem", name), "utf8"));
+for (const r of [
+  "grant_type=authorization_code&code=tgc_x&redirect_uri=https%3A%2F%2Fa%2Fcb&code_verifier=abc",
+  "Basic c3ZjOnMlM0FjcmV0", "Bearer eyJhbGciOiJub25lIn0.e30.", "a=1; tg_token=x.y.z; b=2",
+  "https://app.example/cb?x=1", "http://127.0.0.1:8788/callback", "tgk_M2eUvxv6w1mhblUkyowLVfcAU0xnePJa48eEQR",
+]) seeds.requests.add(r);
+for (const c of [
+  readFileSync(join(root, "tests/e2e/gateway.test.mjs"), "utf8").match(/issuer: ISSUER[\s\S]*?\.\.\.extra/)?.[0] ?? "{}",
+  JSON.stringify({ issuer: "https://i", audiences: ["a"], routes: [{ prefix: "/api", scopes: ["read"], oneTime: true }], externalIssuers: [{ issuer: "e", jwksUrl: "https://e/jwks" }], oauth: { sessionRoutes: ["/app"] } }),
+  JSON.stringify({ algorithms: ["ES256"], issuer: "https://a", audience: ["x"], clockTolerance: 5 }),
+]) seeds.config.add(c);
+
+for (const [target, set] of Object.entries(seeds)) {
+  const dir = join(root, "fuzz/corpus", target);
+  mkdirSync(dir, { recursive: true });
+  for (const seed of set) writeFileSync(join(dir, createHash("sha1").update(seed).digest("hex")), seed);
+  console.log(`${target}: ${set.size} seeds`);
+}
