@@ -99,6 +99,15 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
   const worker = {
     url,
     logs,
+    /** Resident memory (KiB) of the workerd processes serving this worker. */
+    rssKiB() {
+      try {
+        const out = execFileSync("ps", ["-o", "rss=,comm=", "-g", String(child.pid)], { encoding: "utf8" });
+        return out.split("\n").filter((l) => l.includes("workerd")).reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[0]), 0);
+      } catch {
+        return 0;
+      }
+    },
     fetch: (path, init) => fetch(url + path, { redirect: "manual", ...init }),
     async stop() {
       try {
