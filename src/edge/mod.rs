@@ -37,7 +37,17 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 .unwrap_or_default();
             respond::json(
                 200,
-                &json!({ "status": "ok", "activeKid": active, "keys": state.keys.set.keys().len(), "gateway": state.config.is_some() }),
+                &json!({
+                    "status": "ok",
+                    "activeKid": active,
+                    "keys": state.keys.set.keys().len(),
+                    "gateway": state.config.is_some(),
+                    "isolate": {
+                        "wasmMemoryBytes": core::arch::wasm32::memory_size(0) * 65536,
+                        "cachedTokens": state.token_cache.borrow().len(),
+                        "rememberedRevocationChecks": state.not_revoked.borrow().len(),
+                    },
+                }),
             )
         }
         (Method::Get, "/.well-known/jwks.json") => {

@@ -1,8 +1,8 @@
 //! Everything an isolate keeps between requests: the validated configuration, the parsed
 //! keys, the verified-token cache, the revocation answers, and remote key sets.
 //!
-//! It is built from the environment on the first request and rebuilt only when the inputs
-//! change (a `wrangler dev` reload), so parsing and validation happen once, at start-up.
+//! It is built from the environment on the first request, so parsing and validation happen
+//! once per isolate, at start-up.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -56,7 +56,7 @@ impl ConfigError {
 }
 
 thread_local! {
-    static STATE: RefCell<Option<(String, Rc<State>)>> = const { RefCell::new(None) };
+    static STATE: RefCell<Option<Rc<State>>> = const { RefCell::new(None) };
 }
 
 /// The configuration variable as JSON text: wrangler passes a TOML table as an object.
@@ -70,23 +70,20 @@ fn config_text(env: &Env) -> Option<String> {
 
 /// The isolate's state, building it on first use or when the environment changed.
 pub fn state(env: &Env) -> Result<Rc<State>, ConfigError> {
+    // Secrets and variables are fixed for an isolate's life (a deploy, a `wrangler secret put`
+    // or a `wrangler dev` reload starts new isolates), so the state is built once; a failed
+    // build is not kept, and the next request tries again.
+    if let Some(hit) = STATE.with(|s| s.borrow().clone()) {
+        return Ok(hit);
+    }
     let secret = env
         .secret(bindings::SIGNING_KEYS)
         .ok()
         .map(|s| s.to_string());
     let config = config_text(env);
     let origin = env.var(bindings::ORIGIN_URL).ok().map(|v| v.to_string());
-    let fingerprint = format!("{secret:?}\u{0}{config:?}\u{0}{origin:?}");
-    if let Some(hit) = STATE.with(|s| {
-        s.borrow()
-            .as_ref()
-            .filter(|(inputs, _)| *inputs == fingerprint)
-            .map(|(_, state)| Rc::clone(state))
-    }) {
-        return Ok(hit);
-    }
     let state = Rc::new(build(secret, config, origin)?);
-    STATE.with(|s| *s.borrow_mut() = Some((fingerprint, Rc::clone(&state))));
+    STATE.with(|s| *s.borrow_mut() = Some(Rc::clone(&state)));
     Ok(state)
 }
 

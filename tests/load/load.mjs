@@ -124,6 +124,7 @@ export async function runLoad({ clients = 200, seconds = 60 } = {}) {
     }),
   );
   clearInterval(sampler);
+  const isolate = JSON.parse((await send("GET", "/healthz")).body).isolate;
   const elapsed = (performance.now() - started) / 1000;
   memory.push(worker.rssKiB());
   agent.destroy();
@@ -145,6 +146,7 @@ export async function runLoad({ clients = 200, seconds = 60 } = {}) {
     wrongSamples: stats.wrong.slice(0, 5),
     clientErrors: stats.errors,
     kinds: stats.kinds,
+    isolate,
     memoryKiB: { first: memory[0], early: Math.round(avg(memory.slice(0, third))), late: Math.round(avg(memory.slice(-third))), peak: Math.max(...memory) },
   };
 }
