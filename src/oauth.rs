@@ -172,7 +172,8 @@ pub struct RenderedError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
+    /// An error with this RFC 6749 code and description.
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
         OAuthError {
             error,
             description: description.into(),

@@ -121,6 +121,22 @@ impl World {
     }
 }
 
+impl World {
+    /// Alice's password grant through the confidential client.
+    fn alice(&self, now: i64) -> Result<oauth::TokenResponse, oauth::OAuthError> {
+        let secret = self.secret.clone();
+        self.token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+            ],
+            Some(("svc", &secret)),
+            now,
+        )
+    }
+}
+
 fn error(result: Result<oauth::TokenResponse, oauth::OAuthError>) -> &'static str {
     result.expect_err("must fail").error
 }
@@ -358,15 +374,7 @@ fn password_grant_with_lockout_and_no_user_enumeration() {
         )
         .unwrap_err();
     }
-    let locked = w.token(
-        &[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "correct horse battery"),
-        ],
-        Some(("svc", &s)),
-        NOW,
-    );
+    let locked = w.alice(NOW);
     assert_eq!(error(locked), "invalid_grant", "locked after 5 failures");
     assert_eq!(
         error(w.token(
@@ -543,17 +551,7 @@ fn authorization_requests_are_validated_before_anything_is_shown() {
 fn refresh_rotates_and_reuse_revokes_the_family() {
     let w = World::new();
     let s = w.secret.clone();
-    let first = w
-        .token(
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "correct horse battery"),
-            ],
-            Some(("svc", &s)),
-            NOW,
-        )
-        .unwrap();
+    let first = w.alice(NOW).unwrap();
     let r1 = first.refresh_token.unwrap();
     let refresh = |token: &str, now: i64| {
         w.token(
@@ -582,17 +580,7 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
         .iter()
         .any(|(k, _, _)| k.starts_with("revoked:jti:")));
     // A refresh token is bound to its client.
-    let other = w
-        .token(
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "correct horse battery"),
-            ],
-            Some(("svc", &s)),
-            NOW,
-        )
-        .unwrap();
+    let other = w.alice(NOW).unwrap();
     let stolen = w.token(
         &[
             ("grant_type", "refresh_token"),
@@ -635,20 +623,9 @@ fn introspection_and_revocation_of_every_token_type() {
     let w = World::new();
     let o = w.oauth();
     let v = w.verifier();
-    let s = w.secret.clone();
     let client: Client =
         serde_json::from_str(&ready(w.store.get("client:svc")).unwrap().unwrap()).unwrap();
-    let pair = w
-        .token(
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "correct horse battery"),
-            ],
-            Some(("svc", &s)),
-            NOW,
-        )
-        .unwrap();
+    let pair = w.alice(NOW).unwrap();
     let (api_key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW)).unwrap();
     let user: oauth::User =
         serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();

@@ -215,39 +215,46 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
     }
 }
 
-/// `POST /introspect` (RFC 7662): client authentication required.
+/// The shared front of `/introspect` and `/revoke`: the form, an authenticated client
+/// (confidential only, when asked), and the `token` parameter.
+async fn client_and_token(
+    req: &mut Request,
+    engine: &Engine,
+    confidential_only: bool,
+) -> std::result::Result<(crate::oauth::Client, String), OAuthError> {
+    let params = form(req).await?;
+    let missing_client = || OAuthError {
+        basic: true,
+        ..OAuthError::new("invalid_client", "client authentication is required")
+    };
+    let auth = match client_auth(req, &params)? {
+        ClientAuth::None => return Err(missing_client()),
+        auth => auth,
+    };
+    let client = engine
+        .oauth()
+        .authenticate_client(&auth, now())
+        .await?
+        .filter(|client| !confidential_only || client.secret_hash.is_some())
+        .ok_or_else(missing_client)?;
+    let token = params
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+    Ok((client, token))
+}
+
+/// `POST /introspect` (RFC 7662): a confidential client must authenticate.
 pub async fn introspect(mut req: Request, engine: &Engine) -> Result<Response> {
-    let params = match form(&mut req).await {
-        Ok(params) => params,
+    let (_, token) = match client_and_token(&mut req, engine, true).await {
+        Ok(found) => found,
         Err(err) => return oauth_error(&err),
-    };
-    let oauth = engine.oauth();
-    let auth = match client_auth(&req, &params) {
-        Ok(auth) => auth,
-        Err(err) => return oauth_error(&err),
-    };
-    match oauth.authenticate_client(&auth, now()).await {
-        Ok(Some(client)) if client.secret_hash.is_some() => {}
-        Ok(_) => {
-            return oauth_error(&OAuthError {
-                error: "invalid_client",
-                description: "a confidential client must authenticate".into(),
-                basic: true,
-            })
-        }
-        Err(err) => return oauth_error(&err),
-    }
-    let Some(token) = params.get("token").filter(|t| !t.is_empty()) else {
-        return oauth_error(&OAuthError {
-            error: "invalid_request",
-            description: "token is required".into(),
-            basic: false,
-        });
     };
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
         return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
     };
-    match oauth.introspect(token, verifier, now()).await {
+    match engine.oauth().introspect(&token, verifier, now()).await {
         Ok(info) => respond::json(200, &info),
         Err(err) => oauth_error(&err),
     }
@@ -255,44 +262,25 @@ pub async fn introspect(mut req: Request, engine: &Engine) -> Result<Response> {
 
 /// `POST /revoke` (RFC 7009): an authenticated client revokes one of its tokens.
 pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
-    let params = match form(&mut req).await {
-        Ok(params) => params,
+    let (client, token) = match client_and_token(&mut req, engine, false).await {
+        Ok(found) => found,
         Err(err) => return oauth_error(&err),
-    };
-    let no_client = || OAuthError {
-        error: "invalid_client",
-        description: "client authentication is required".into(),
-        basic: true,
-    };
-    let auth = match client_auth(&req, &params) {
-        Ok(ClientAuth::None) => return oauth_error(&no_client()),
-        Ok(auth) => auth,
-        Err(err) => return oauth_error(&err),
-    };
-    let oauth = engine.oauth();
-    let client = match oauth.authenticate_client(&auth, now()).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return oauth_error(&no_client()),
-        Err(err) => return oauth_error(&err),
-    };
-    let Some(token) = params.get("token").filter(|t| !t.is_empty()) else {
-        return oauth_error(&OAuthError {
-            error: "invalid_request",
-            description: "token is required".into(),
-            basic: false,
-        });
     };
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
         return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
     };
-    if let Err(err) = oauth.revoke(token, &client, verifier, now()).await {
+    if let Err(err) = engine
+        .oauth()
+        .revoke(&token, &client, verifier, now())
+        .await
+    {
         return oauth_error(&err);
     }
     engine
         .state
         .token_cache
         .borrow_mut()
-        .remove(&fingerprint(token));
+        .remove(&fingerprint(&token));
     engine.state.not_revoked.borrow_mut().clear();
     respond::log(json!({ "level": "info", "event": "revoke", "client_id": client.client_id }));
     respond::json(200, &json!({}))

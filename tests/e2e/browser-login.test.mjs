@@ -3,17 +3,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { chromium } from "playwright-core";
 import { oauthWorld } from "./oauth-fixture.mjs";
+import { launchChromium } from "./harness.mjs";
 
 let world, browser;
 
 before(async () => {
   world = await oauthWorld();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

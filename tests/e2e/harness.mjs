@@ -136,3 +136,12 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
     }
   }
 }
+
+/** Debian's headless Chromium through playwright-core, kept off the network. */
+export async function launchChromium() {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}

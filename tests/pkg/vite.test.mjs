@@ -9,8 +9,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import { build } from "vite";
-import { chromium } from "playwright-core";
-import { ROOT } from "../e2e/harness.mjs";
+import { ROOT, launchChromium } from "../e2e/harness.mjs";
 import { cases } from "./cases.mjs";
 
 let dir, server, browser, base;
@@ -39,10 +38,7 @@ window.__results = await runAll(api, { rsaJwk });
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
