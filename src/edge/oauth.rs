@@ -96,11 +96,14 @@ impl Engine {
 
 /// Reads an `application/x-www-form-urlencoded` body; parameters may not repeat (RFC 6749 §3.1).
 async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
-    let invalid = |description: &str| OAuthError {
-        error: "invalid_request",
-        description: description.to_owned(),
-        basic: false,
-    };
+    let body = req
+        .text()
+        .await
+        .map_err(|_| OAuthError::new("invalid_request", "unreadable body"))?;
+    // An empty body has no parameters whatever its type (an API key sent in a header alone).
+    if body.is_empty() {
+        return Ok(BTreeMap::new());
+    }
     let content_type = req
         .headers()
         .get("Content-Type")
@@ -111,11 +114,11 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
         .to_ascii_lowercase()
         .starts_with("application/x-www-form-urlencoded")
     {
-        return Err(invalid(
+        return Err(OAuthError::new(
+            "invalid_request",
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let body = req.text().await.map_err(|_| invalid("unreadable body"))?;
     crate::oauth::parse_form(&body)
 }
 
