@@ -1,6 +1,9 @@
 //! Step 1 of verification: the structure of a compact JWS (RFC 7515 §7.1), checked without
 //! keys or clock. Nothing here is trusted yet; the types say so.
 
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
@@ -14,7 +17,6 @@ pub struct Header {
     alg: Algorithm,
     kid: Option<String>,
     typ: Option<String>,
-    members: Map<String, Value>,
 }
 
 impl Header {
@@ -33,9 +35,9 @@ impl Header {
         self.typ.as_deref()
     }
 
-    /// Every header member, as JSON.
-    pub fn members(&self) -> &Map<String, Value> {
-        &self.members
+    /// Every header member, as JSON (parsed on demand: verification does not need them).
+    pub fn members(&self) -> Map<String, Value> {
+        serde_json::from_slice(&self.raw).unwrap_or_default()
     }
 
     /// The header exactly as sent (decoded from base64url): a JSON object.
@@ -119,53 +121,64 @@ impl<'a> UntrustedToken<'a> {
     }
 }
 
+/// The header members the core acts on, borrowed from the JSON text where possible. Unknown
+/// members are skipped without being built (RFC 7515 §4: they are ignored).
+#[derive(Deserialize)]
+struct Known<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+    #[serde(default, deserialize_with = "present")]
+    b64: bool,
+}
+
+/// True when the member exists, whatever its value (`null` included).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
 fn parse_header(bytes: Vec<u8>) -> Result<Header, Error> {
-    let members: Map<String, Value> = match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(members)) => members,
-        Ok(_) => return Err(Error::malformed("header is not a JSON object")),
-        Err(_) => return Err(Error::malformed("header is not valid JSON")),
-    };
-    let alg = match members.get("alg") {
-        Some(Value::String(name)) => {
-            Algorithm::from_name(name).ok_or_else(|| Error::AlgNotAllowed {
-                alg: truncated(name),
-            })?
-        }
-        Some(_) => return Err(Error::malformed("header \"alg\" is not a string")),
+    // A struct also deserializes from a JSON array, so require an object first.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::malformed("header is not a JSON object"));
+    }
+    let known: Known<'_> = serde_json::from_slice(&bytes).map_err(|_| {
+        Error::malformed("header is not valid JSON, or alg/kid/typ is not a string")
+    })?;
+    let alg = match &known.alg {
+        Some(name) => Algorithm::from_name(name).ok_or_else(|| Error::AlgNotAllowed {
+            alg: truncated(name),
+        })?,
         None => return Err(Error::malformed("header has no \"alg\"")),
     };
-    let kid = optional_string(&members, "kid")?;
-    let typ = optional_string(&members, "typ")?;
-    check_crit(&members)?;
-    match members.get("b64") {
-        None | Some(Value::Bool(true)) => {}
-        Some(Value::Bool(false)) => {
-            return Err(Error::NotSupported {
-                what: "unencoded payload (b64: false, RFC 7797)".to_owned(),
-            })
+    if known.crit || known.b64 {
+        // Rare: the full member map is needed to judge `crit` and `b64`.
+        let members: Map<String, Value> = serde_json::from_slice(&bytes)
+            .map_err(|_| Error::malformed("header is not valid JSON"))?;
+        check_crit(&members)?;
+        match members.get("b64") {
+            None | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => {
+                return Err(Error::NotSupported {
+                    what: "unencoded payload (b64: false, RFC 7797)".to_owned(),
+                })
+            }
+            Some(_) => return Err(Error::malformed("header \"b64\" is not a boolean")),
         }
-        Some(_) => return Err(Error::malformed("header \"b64\" is not a boolean")),
     }
+    let kid = known.kid.map(Cow::into_owned);
+    let typ = known.typ.map(Cow::into_owned);
     Ok(Header {
         raw: bytes,
         alg,
         kid,
         typ,
-        members,
     })
-}
-
-fn optional_string(members: &Map<String, Value>, name: &str) -> Result<Option<String>, Error> {
-    match members.get(name) {
-        None => Ok(None),
-        Some(Value::String(value)) => Ok(Some(value.clone())),
-        Some(_) => Err(Error::Malformed {
-            reason: match name {
-                "kid" => "header \"kid\" is not a string",
-                _ => "header \"typ\" is not a string",
-            },
-        }),
-    }
 }
 
 /// RFC 7515 §4.1.11: `crit` is a non-empty array of names that are not registered and that
