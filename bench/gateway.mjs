@@ -1,8 +1,9 @@
 // Benchmark: the gateway in workerd (wrangler dev) against a local origin, loopback only.
 //   node bench/gateway.mjs [--requests 2000] [--concurrency 16]
-// Compares, in one run and one worker: a public route (forwarded with no verification: the
-// pass-through baseline), a valid token served from the verified-token cache, valid tokens
-// never seen before (signature + claims + revocation read), and a tampered token (refused).
+// Compares, in one run: a separate pass-through worker (bench/passthrough-worker.js: forwards
+// to the same origin, verifies nothing), a public route of Tollgate (forwarded unverified), a
+// valid token served from the verified-token cache, valid tokens never seen before (signature
+// + claims + revocation read), and a tampered token (refused).
 // Reports requests/s and p50/p99 latency per case; medians of interleaved rounds.
 import http from "node:http";
 import { performance } from "node:perf_hooks";
@@ -28,6 +29,11 @@ const worker = await startWorker({
   },
 });
 origin.requests.length = 0;
+const quiet = await startWorker({
+  secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set) },
+  vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }], logDecisions: "denials" }) },
+});
+const passthrough = await startWorker({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false });
 const key = await importJWK(set.keys[0], "ES256");
 const sign = () => new SignJWT({ scope: "read" }).setProtectedHeader({ alg: "ES256", kid: "bench" }).setIssuer("https://bench.test").setAudience("demo").setSubject("alice").setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime("10m").sign(key);
 const valid = await sign();
@@ -37,8 +43,8 @@ const [h, p, s] = valid.split(".");
 const tampered = `${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-const url = new URL(worker.url);
-function request(path, token) {
+function request(path, token, target = worker) {
+  const url = new URL(target.url);
   return new Promise((ok, fail) => {
     const started = performance.now();
     const req = http.request({ host: url.hostname, port: url.port, path, agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
@@ -50,7 +56,7 @@ function request(path, token) {
   });
 }
 
-async function load(path, tokenFor) {
+async function load(path, tokenFor, target = worker) {
   const latencies = [];
   let next = 0;
   const started = performance.now();
@@ -59,7 +65,7 @@ async function load(path, tokenFor) {
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < REQUESTS) {
         const i = next++;
-        const { status, ms } = await request(path, tokenFor(i));
+        const { status, ms } = await request(path, tokenFor(i), target);
         latencies.push(ms);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
@@ -73,15 +79,18 @@ async function load(path, tokenFor) {
 
 let freshIndex = 0;
 const CASES = [
-  ["pass-through (public route, no verification)", "/public/x", () => undefined],
+  ["separate pass-through worker (no Tollgate)", "/public/x", () => undefined, passthrough],
+  ["Tollgate public route (forwarded, not verified)", "/public/x", () => undefined],
   ["valid token, verified-token cache hit", "/api/x", () => valid],
+  ["valid token, cache hit, logDecisions = denials", "/api/x", () => valid, quiet],
   ["valid token, first sight (verify + revocation read)", "/api/x", () => fresh[freshIndex++]],
   ["tampered token (401)", "/api/x", () => tampered],
 ];
 await load("/api/x", () => valid); // warm up
+await load("/api/x", () => valid, quiet);
 const results = CASES.map(() => []);
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [i, [, path, tokenFor]] of CASES.entries()) results[i].push(await load(path, tokenFor));
+  for (const [i, [, path, tokenFor, target]] of CASES.entries()) results[i].push(await load(path, tokenFor, target));
 }
 const median = (xs, k) => [...xs].map((x) => x[k]).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`\n${REQUESTS} requests × ${ROUNDS} rounds, ${CONCURRENCY} concurrent, keep-alive, loopback; medians\n`);
@@ -92,7 +101,11 @@ for (const [i, [name]] of CASES.entries()) {
   const r = results[i];
   console.log(`| ${name} | ${median(r, "rps").toFixed(0)} | ${median(r, "p50").toFixed(2)} | ${median(r, "p99").toFixed(2)} | ${JSON.stringify(r.at(-1).statuses)} |`);
 }
-console.log(`\nadded over pass-through: cached p50 +${(median(results[1], "p50") - base.p50).toFixed(2)} ms, p99 +${(median(results[1], "p99") - base.p99).toFixed(2)} ms; first sight p50 +${(median(results[2], "p50") - base.p50).toFixed(2)} ms`);
+const added = (i) => `p50 ${(median(results[i], "p50") - base.p50).toFixed(2)} ms, p99 ${(median(results[i], "p99") - base.p99).toFixed(2)} ms`;
+console.log(`\nadded over the pass-through worker: cache hit ${added(2)}; cache hit with logDecisions = denials ${added(3)}; first sight ${added(4)}`);
+console.log("(under wrangler dev every console.log goes through the inspector to wrangler, which is what logging costs here)");
 agent.destroy();
 await worker.stop();
+await passthrough.stop();
+await quiet.stop();
 origin.server.close();

@@ -59,6 +59,34 @@ pub struct GatewayConfig {
     /// Token issuance (the OAuth endpoints).
     #[serde(default)]
     pub oauth: OAuthConfig,
+    /// Which auth decisions get a log line. Default: `all`. Analytics Engine counts every
+    /// decision whatever this says.
+    #[serde(default)]
+    pub log_decisions: LogDecisions,
+}
+
+/// Which auth decisions are logged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogDecisions {
+    /// Every decision (allow, public, deny).
+    #[default]
+    All,
+    /// Refusals only: the cheapest setting that still records every attack.
+    Denials,
+    /// None (rely on Analytics Engine).
+    None,
+}
+
+impl LogDecisions {
+    /// Whether a decision with this outcome is logged.
+    pub fn logs(self, outcome: &str) -> bool {
+        match self {
+            LogDecisions::All => true,
+            LogDecisions::Denials => outcome == "deny",
+            LogDecisions::None => false,
+        }
+    }
 }
 
 /// Token issuance settings. Lifetimes in seconds.
@@ -466,6 +494,18 @@ mod tests {
             r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"http://127.0.0.1:9/jwks"}]}"#
         )
         .is_ok());
+    }
+
+    #[test]
+    fn decision_logging_levels() {
+        let c = config(r#"{"issuer":"i","logDecisions":"denials"}"#).unwrap();
+        assert!(c.log_decisions.logs("deny") && !c.log_decisions.logs("allow"));
+        assert_eq!(
+            config(r#"{"issuer":"i"}"#).unwrap().log_decisions,
+            LogDecisions::All
+        );
+        assert!(!LogDecisions::None.logs("deny"));
+        assert!(config(r#"{"issuer":"i","logDecisions":"some"}"#).is_err());
     }
 
     #[test]

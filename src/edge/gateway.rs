@@ -14,7 +14,7 @@ use super::oauth::{Engine, SESSION_COOKIE};
 use super::respond::{self, Decision};
 use super::revocation;
 use super::state::{State, Trusted};
-use crate::config::{Auth, GatewayConfig, Route};
+use crate::config::{Auth, GatewayConfig, LogDecisions, Route};
 use crate::gateway::{self, Denial, HttpsAction, Identity};
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
@@ -66,7 +66,16 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
     let route_name = route.map_or("(unmatched)", |r| r.prefix.as_str());
     if route.is_some_and(|r| r.auth == Auth::Public) {
         let response = forward(&req, origin, config, &[]).await;
-        record(env, route_name, "public", None, None, started, false);
+        record(
+            env,
+            config.log_decisions,
+            route_name,
+            "public",
+            None,
+            None,
+            started,
+            false,
+        );
         return response;
     }
 
@@ -74,6 +83,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
         Ok((identity, cached)) => {
             record(
                 env,
+                config.log_decisions,
                 route_name,
                 "allow",
                 None,
@@ -87,6 +97,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
             let rendered = denial.render();
             record(
                 env,
+                config.log_decisions,
                 route_name,
                 "deny",
                 Some(rendered.code),
@@ -102,8 +113,10 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn record(
     env: &Env,
+    logging: LogDecisions,
     route: &str,
     outcome: &str,
     code: Option<&str>,
@@ -124,6 +137,7 @@ fn record(
             cached,
             latency_ms: Date::now().as_millis() as f64 - started,
         },
+        logging,
     );
 }
 

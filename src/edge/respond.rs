@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use worker::{Env, Headers, Response, Result};
 
 use super::bindings;
+use crate::config::LogDecisions;
 use crate::gateway::Rendered;
 
 /// Headers on every response the worker writes itself (RFC 6797 HSTS; no sniffing; no caching
@@ -59,8 +60,9 @@ pub struct Decision<'a> {
 
 /// Logs a decision as one JSON line and counts it in Analytics Engine when bound. The line
 /// carries identifiers (sub, jti, iss), never a token, key, secret or password.
-pub fn record(env: &Env, decision: &Decision<'_>) {
-    log(json!({
+pub fn record(env: &Env, decision: &Decision<'_>, logging: LogDecisions) {
+    if logging.logs(decision.outcome) {
+        log(json!({
         "level": "info",
         "event": "auth",
         "route": decision.route,
@@ -72,7 +74,8 @@ pub fn record(env: &Env, decision: &Decision<'_>) {
         "iss": decision.issuer,
         "cached": decision.cached,
         "latencyMs": (decision.latency_ms * 1000.0).round() / 1000.0,
-    }));
+        }));
+    }
     if let Ok(dataset) = env.analytics_engine(bindings::ANALYTICS) {
         let point = worker::AnalyticsEngineDataPointBuilder::new()
             .indexes([decision.outcome])

@@ -362,6 +362,20 @@ describe("browsers and logs", () => {
     }
   });
 
+  test("logDecisions = denials logs refusals only", async () => {
+    const quiet = await boot({ logDecisions: "denials" });
+    try {
+      await quiet.fetch("/api/x", bearer(await sign(active, { sub: "erin" })));
+      await quiet.fetch("/api/x");
+      await new Promise((ok) => setTimeout(ok, 300));
+      const decisions = quiet.logs.join("").split("\n").filter((l) => l.includes('"event":"auth"'));
+      assert.equal(decisions.length, 1);
+      assert.match(decisions[0], /"outcome":"deny"/);
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   test("one JSON log line per decision, with no token or secret in any line", async () => {
     const token = await sign(active, { sub: "dave" });
     await worker.fetch("/api/x", bearer(token));
