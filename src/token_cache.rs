@@ -61,14 +61,18 @@ impl<T> TokenCache<T> {
         }
     }
 
-    /// Stores a verified token until its `exp`. Tokens without `exp` are not cached.
-    pub fn insert(&mut self, key: Fingerprint, verified: Verified, source: T) {
-        if self.capacity == 0 {
-            return;
+    /// Stores a verified token until its `exp` and returns its entry. Tokens without `exp`
+    /// (and every token when the capacity is 0) are returned but not stored.
+    pub fn insert(&mut self, key: Fingerprint, verified: Verified, source: T) -> Rc<Entry<T>> {
+        let until = verified.expires_at();
+        let entry = Rc::new(Entry {
+            until: until.unwrap_or(i64::MIN),
+            verified,
+            source,
+        });
+        if self.capacity == 0 || until.is_none() {
+            return entry;
         }
-        let Some(until) = verified.expires_at() else {
-            return;
-        };
         while self.entries.len() >= self.capacity {
             match self.order.pop_front() {
                 Some(old) => {
@@ -77,18 +81,7 @@ impl<T> TokenCache<T> {
                 None => break,
             }
         }
-        if self
-            .entries
-            .insert(
-                key,
-                Rc::new(Entry {
-                    verified,
-                    source,
-                    until,
-                }),
-            )
-            .is_none()
-        {
+        if self.entries.insert(key, Rc::clone(&entry)).is_none() {
             self.order.push_back(key);
         }
         // Keys removed on expiry stay in `order` until they reach the front; bound it too.
@@ -96,6 +89,7 @@ impl<T> TokenCache<T> {
             let entries = &self.entries;
             self.order.retain(|key| entries.contains_key(key));
         }
+        entry
     }
 
     /// Forgets one token (after it is revoked here).

@@ -121,8 +121,17 @@ impl<P: CryptoProvider> Verifier<P> {
 
     /// Verifies a JWT: structure, signature, then claims at time `now` (seconds since the epoch).
     pub fn verify(&self, token: &str, now: i64) -> Result<Verified, Error> {
-        let checked = self.verify_signature(token)?;
-        check_claims(checked, &self.policy, now)
+        self.verify_untrusted(self.parse(token)?, now)
+    }
+
+    /// Verifies a token the caller has already parsed (for instance to route it by `iss`),
+    /// so it is not parsed twice.
+    pub fn verify_untrusted(
+        &self,
+        untrusted: UntrustedToken<'_>,
+        now: i64,
+    ) -> Result<Verified, Error> {
+        check_claims(self.check_signature(untrusted)?, &self.policy, now)
     }
 
     /// Verifies a JWS whose payload need not be a JWT (no claim checks, and no `exp` needed).
@@ -138,9 +147,16 @@ impl<P: CryptoProvider> Verifier<P> {
 
     /// Steps 1 and 2.
     pub fn verify_signature<'t>(&self, token: &'t str) -> Result<SignatureChecked<'t>, Error> {
-        let (untrusted, candidates) = self.prepare(token)?;
+        self.check_signature(self.parse(token)?)
+    }
+
+    /// Step 2 on a parsed token: the first candidate key whose signature verifies.
+    pub fn check_signature<'t>(
+        &self,
+        untrusted: UntrustedToken<'t>,
+    ) -> Result<SignatureChecked<'t>, Error> {
         let alg = untrusted.header().alg();
-        for key in candidates {
+        for key in self.candidates(&untrusted)? {
             if self
                 .provider
                 .verify(alg, key, untrusted.signing_input(), untrusted.signature())
@@ -160,7 +176,19 @@ impl<P: CryptoProvider> Verifier<P> {
         &'s self,
         token: &'t str,
     ) -> Result<(UntrustedToken<'t>, Vec<&'s Key>), Error> {
-        let untrusted = UntrustedToken::parse(token, self.policy.max_token_bytes)?;
+        let untrusted = self.parse(token)?;
+        let candidates = self.candidates(&untrusted)?;
+        Ok((untrusted, candidates))
+    }
+
+    /// Structure, under this policy's size limit.
+    pub fn parse<'t>(&self, token: &'t str) -> Result<UntrustedToken<'t>, Error> {
+        UntrustedToken::parse(token, self.policy.max_token_bytes)
+    }
+
+    /// The keys that may verify a parsed token: its `alg` must be allowed by the policy and by
+    /// the key.
+    fn candidates(&self, untrusted: &UntrustedToken<'_>) -> Result<Vec<&Key>, Error> {
         let alg = untrusted.header().alg();
         if !self.policy.algorithms.contains(&alg) {
             return Err(Error::AlgNotAllowed {
@@ -174,7 +202,7 @@ impl<P: CryptoProvider> Verifier<P> {
                 kid: kid.map(truncated),
             });
         }
-        Ok((untrusted, candidates))
+        Ok(candidates)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::config::{Auth, GatewayConfig, LogDecisions, Route};
 use crate::gateway::{self, Denial, HttpsAction, Identity};
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
-use crate::token_cache::{fingerprint, Entry};
+use crate::token_cache::fingerprint;
 use crate::{Error, Verifier};
 
 /// Handles one proxied request.
@@ -282,21 +282,17 @@ async fn jwt_identity(
     let (entry, was_cached) = match cached {
         Some(entry) => (entry, true),
         None => {
-            let (verifier, trusted) = trusted_verifier(state, config, ctx, token, now_ms)
-                .await
-                .map_err(|denial| (denial, None))?;
+            let (verifier, trusted, untrusted) =
+                trusted_verifier(state, config, ctx, token, now_ms)
+                    .await
+                    .map_err(|denial| (denial, None))?;
             let verified = verifier
-                .verify(token, now)
+                .verify_untrusted(untrusted, now)
                 .map_err(|err| (Denial::InvalidToken(err), None))?;
-            let mut cache = state.token_cache.borrow_mut();
-            cache.insert(key, verified.clone(), trusted);
-            let entry = cache.get(&key, now).unwrap_or_else(|| {
-                Rc::new(Entry {
-                    until: verified.expires_at().unwrap_or(now),
-                    verified,
-                    source: trusted,
-                })
-            });
+            let entry = state
+                .token_cache
+                .borrow_mut()
+                .insert(key, verified, trusted);
             (entry, false)
         }
     };
@@ -326,13 +322,14 @@ struct IssuerOnly {
 
 /// Picks the verifier for a token by its (not yet trusted) `iss`: the policy then requires that
 /// exact issuer, so a token cannot borrow another issuer's keys.
-pub async fn trusted_verifier(
+pub async fn trusted_verifier<'t>(
     state: &Rc<State>,
     config: &GatewayConfig,
     ctx: &Context,
-    token: &str,
+    token: &'t str,
     now_ms: f64,
-) -> std::result::Result<(Rc<Verifier>, Trusted), Denial> {
+) -> std::result::Result<(Rc<Verifier>, Trusted, UntrustedToken<'t>), Denial> {
+    // Parsed once here, to route the token by its `iss`; the chosen verifier takes it as it is.
     let untrusted =
         UntrustedToken::parse(token, config.max_token_bytes).map_err(Denial::InvalidToken)?;
     let issuer = serde_json::from_slice::<IssuerOnly>(untrusted.payload())
@@ -361,7 +358,10 @@ pub async fn trusted_verifier(
             }
         }
     };
-    chosen.ok_or(Denial::InvalidToken(Error::NoMatchingKey { kid: None }))
+    match chosen {
+        Some((verifier, trusted)) => Ok((verifier, trusted, untrusted)),
+        None => Err(Denial::InvalidToken(Error::NoMatchingKey { kid: None })),
+    }
 }
 
 /// A browser navigation without a valid token goes to the login flow, when one is configured:

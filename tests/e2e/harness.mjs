@@ -145,3 +145,20 @@ export async function launchChromium() {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
+
+/** Collects KV seed entries from CLI management commands that share one pepper file. */
+export function kvSeed(pepper) {
+  const pepperFile = join(mkdtempSync(join(tmpdir(), "tollgate-seed-")), ".dev.vars");
+  writeFileSync(pepperFile, `TOLLGATE_PEPPER='${pepper}'\n`);
+  const entries = [];
+  return {
+    pepperFile,
+    entries,
+    /** Runs `tollgate <args> --kv-file …`, keeps its entries, returns its stdout JSON. */
+    add(args) {
+      const [out, added] = manage(args);
+      entries.push(...added);
+      return out;
+    },
+  };
+}

@@ -1,9 +1,6 @@
 // A worker with users and clients, shared by the browser and interoperability tests: its
 // issuer is its real URL (http://127.0.0.1:PORT), as OAuth clients check metadata against it.
-import { writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { cli, manage, startWorker, freePort } from "./harness.mjs";
+import { cli, kvSeed, startWorker, freePort } from "./harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
 export const PEPPER = "pepper-for-tests-only-0123456789abcdef";
@@ -12,15 +9,9 @@ export async function oauthWorld() {
   const origin = await startOrigin();
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const dir = mkdtempSync(join(tmpdir(), "tollgate-oauth-"));
-  const pepperFile = join(dir, ".dev.vars");
-  writeFileSync(pepperFile, `TOLLGATE_PEPPER='${PEPPER}'\n`);
-  const seed = [];
-  const add = (args) => {
-    const [out, entries] = manage(args);
-    seed.push(...entries);
-    return out;
-  };
+  const kv = kvSeed(PEPPER);
+  const { pepperFile } = kv;
+  const add = kv.add;
   const cheap = ["--memory-kib", "4096", "--iterations", "1"];
   add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read write", ...cheap]);
   const callback = `${origin.url}/callback`;
@@ -40,7 +31,7 @@ export async function oauthWorld() {
         oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
-    seed,
+    seed: kv.entries,
   });
   return {
     worker,

@@ -5,16 +5,13 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { jwtVerify, createLocalJWKSet } from "jose";
-import { cli, manage, startWorker } from "./harness.mjs";
+import { cli, kvSeed, manage, startWorker } from "./harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
 const ISSUER = "https://tollgate.test";
 const PEPPER = "pepper-for-tests-only-0123456789abcdef";
-let worker, origin, svcSecret, apiKey, jwks;
+let worker, origin, svcSecret, apiKey, jwks, pepperFile;
 
 const form = (params) => ({ method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params).toString() });
 const basic = (id, secret) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
@@ -26,15 +23,9 @@ const pkce = () => {
 
 before(async () => {
   origin = await startOrigin();
-  const dir = mkdtempSync(join(tmpdir(), "tollgate-oauth-"));
-  const pepperFile = join(dir, ".dev.vars");
-  writeFileSync(pepperFile, `TOLLGATE_PEPPER='${PEPPER}'\n`);
-  const seed = [];
-  const add = (args) => {
-    const [out, entries] = manage(args);
-    seed.push(...entries);
-    return out;
-  };
+  const kv = kvSeed(PEPPER);
+  pepperFile = kv.pepperFile;
+  const add = kv.add;
   add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read write", "--memory-kib", "4096", "--iterations", "1"]);
   add(["user", "add", "--username", "bob", "--password", "bob-password-1", "--scopes", "read", "--memory-kib", "4096", "--iterations", "1"]);
   svcSecret = add(["client", "add", "--id", "svc", "--grant", "client_credentials", "--grant", "password", "--grant", "refresh_token", "--scopes", "read write", "--first-party", "--pepper-from", pepperFile]).client_secret;
@@ -53,7 +44,7 @@ before(async () => {
         oauth: { sessionRoutes: ["/app"], passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
-    seed,
+    seed: kv.entries,
   });
   jwks = createLocalJWKSet(await (await worker.fetch("/.well-known/jwks.json")).json());
 });
@@ -236,7 +227,7 @@ describe("authorization code with PKCE (HTTP level; the browser flow is in brows
 describe("introspection, revocation, sessions, metadata", () => {
   test("introspect and revoke each token type with client authentication", async () => {
     const pair = await token({ grant_type: "password", username: "alice", password: "correct horse battery" }, basic("svc", svcSecret));
-    const [out] = manage(["apikey", "create", "--owner", "temp", "--scopes", "read", "--pepper-from", writeTemp(`TOLLGATE_PEPPER='${PEPPER}'\n`)]);
+    const [out] = manage(["apikey", "create", "--owner", "temp", "--scopes", "read", "--pepper-from", pepperFile]);
     assert.ok(out.api_key);
     const introspect = async (tok) => (await (await worker.fetch("/introspect", withAuth(form({ token: tok }), basic("svc", svcSecret)))).json());
     assert.equal((await introspect(pair.body.access_token)).active, true);
@@ -303,8 +294,3 @@ describe("introspection, revocation, sessions, metadata", () => {
   });
 });
 
-function writeTemp(text) {
-  const file = join(mkdtempSync(join(tmpdir(), "tollgate-")), ".dev.vars");
-  writeFileSync(file, text);
-  return file;
-}

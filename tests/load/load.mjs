@@ -4,12 +4,9 @@
 // counted. Memory of workerd is sampled. Used by tests/e2e/load.test.mjs (short form) and
 //   node tests/load/load.mjs --clients 200 --seconds 60      (the full run)
 import http from "node:http";
-import { writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { SignJWT, importJWK } from "jose";
-import { cli, manage, startWorker } from "../e2e/harness.mjs";
+import { cli, kvSeed, startWorker } from "../e2e/harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
 const ISSUER = "https://load.test";
@@ -19,15 +16,15 @@ const PEPPER = "pepper-for-tests-only-0123456789abcdef";
 export async function runLoad({ clients = 200, seconds = 60 } = {}) {
   const origin = await startOrigin();
   origin.requests.push = () => 0; // the origin keeps nothing during load
-  const dir = mkdtempSync(join(tmpdir(), "tollgate-load-"));
-  const pepperFile = join(dir, ".dev.vars");
-  writeFileSync(pepperFile, `TOLLGATE_PEPPER='${PEPPER}'\n`);
-  const [service, seed] = manage(["client", "add", "--id", "svc", "--grant", "client_credentials", "--scopes", "read", "--pepper-from", pepperFile]);
+  const kv = kvSeed(PEPPER);
+  const { pepperFile } = kv;
+  const add = kv.add;
+  const service = add(["client", "add", "--id", "svc", "--grant", "client_credentials", "--scopes", "read", "--pepper-from", pepperFile]);
   const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--kid", "k", "--set"]).stdout);
   const worker = await startWorker({
     secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_PEPPER: PEPPER },
     vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, audiences: ["demo"], routes: [{ prefix: "/api", scopes: ["read"] }] }) },
-    seed,
+    seed: kv.entries,
   });
   const key = await importJWK(keys.keys[0], "ES256");
   const t = () => Math.floor(Date.now() / 1000);

@@ -2,17 +2,14 @@
 // export, its wasm emitted as an asset by Vite with no configuration), and headless Chromium
 // runs the package suite in the built page.
 import { test, before, after } from "node:test";
-import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { mkdtempSync, writeFileSync, mkdirSync, symlinkSync, rmSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { build } from "vite";
 import { ROOT, launchChromium } from "../e2e/harness.mjs";
-import { cases } from "./cases.mjs";
+import { serveFiles, assertSuitePassesInPage } from "./page-runner.mjs";
 
-let dir, server, browser, base;
+let dir, served, browser;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "tollgate-vite-"));
@@ -28,33 +25,16 @@ window.__results = await runAll(api, { rsaJwk });
 `,
   );
   await build({ root: dir, logLevel: "error", build: { outDir: join(dir, "dist"), target: "es2022" } });
-  server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
-    const file = join(dir, "dist", path === "/" ? "index.html" : path);
-    const types = { ".js": "text/javascript", ".html": "text/html", ".wasm": "application/wasm" };
-    const body = await readFile(file).catch(() => null);
-    if (body === null) return res.writeHead(404).end();
-    res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" }).end(body);
-  });
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  base = `http://127.0.0.1:${server.address().port}`;
+  served = await serveFiles(join(dir, "dist"));
   browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  server?.close();
+  served?.server.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 test("a Vite build of a page importing tollgate runs the package suite in Chromium", async () => {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (err) => errors.push(String(err)));
-  await page.goto(base + "/");
-  await page.waitForFunction(() => Array.isArray(window.__results), null, { timeout: 120_000 });
-  const results = await page.evaluate(() => window.__results);
-  assert.deepEqual(errors, []);
-  assert.equal(results.length, cases({}, {}).length);
-  for (const r of results) assert.ok(r.ok, `${r.name}: ${r.error}`);
+  await assertSuitePassesInPage(browser, `${served.base}/`);
 });
