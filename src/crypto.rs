@@ -6,11 +6,13 @@
 //! codes cannot differ between providers. [`RustCrypto`] is the portable one: jwt-compact's
 //! algorithms on RustCrypto, plus ES384/ES512 from [`crate::alg`].
 
-use jwt_compact::{
-    alg::{Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa},
-    Algorithm as JwtAlgorithm, AlgorithmSignature,
-};
+use std::ops::Deref;
+
+use hmac::{Hmac, Mac};
+use jwt_compact::{alg::Rsa, Algorithm as JwtAlgorithm, AlgorithmSignature};
 use rsa::traits::PublicKeyParts;
+use sha2::{Sha256, Sha384, Sha512};
+use zeroize::Zeroizing;
 
 use crate::alg::{Algorithm, Es384, Es512};
 use crate::error::Error;
@@ -39,6 +41,68 @@ pub fn signature_len(alg: Algorithm, key: &Key) -> usize {
             Algorithm::EdDSA => 64,
             other => other.hash_len(),
         },
+    }
+}
+
+/// An HMAC secret with its keyed hash states, computed once when the key is imported: the
+/// RFC 2104 inner and outer key blocks are hashed then, not again for every token (two of the
+/// seven SHA-256 blocks a typical token costs). The states are as sensitive as the secret.
+#[derive(Clone)]
+pub(crate) struct HmacSecret {
+    bytes: Zeroizing<Vec<u8>>,
+    hs256: Option<Hmac<Sha256>>,
+    hs384: Option<Hmac<Sha384>>,
+    hs512: Option<Hmac<Sha512>>,
+}
+
+impl HmacSecret {
+    pub(crate) fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        // HMAC takes a key of any length (RFC 2104 §2): these are always `Some`.
+        HmacSecret {
+            hs256: Hmac::new_from_slice(&bytes).ok(),
+            hs384: Hmac::new_from_slice(&bytes).ok(),
+            hs512: Hmac::new_from_slice(&bytes).ok(),
+            bytes,
+        }
+    }
+
+    /// The MAC of `input` under `alg` (HS256/384/512).
+    fn mac(&self, alg: Algorithm, input: &[u8]) -> Option<Vec<u8>> {
+        fn run<M: Mac + Clone>(keyed: Option<&M>, input: &[u8]) -> Option<Vec<u8>> {
+            let mut mac = keyed?.clone();
+            mac.update(input);
+            Some(mac.finalize().into_bytes().to_vec())
+        }
+        match alg {
+            Algorithm::HS256 => run(self.hs256.as_ref(), input),
+            Algorithm::HS384 => run(self.hs384.as_ref(), input),
+            Algorithm::HS512 => run(self.hs512.as_ref(), input),
+            _ => None,
+        }
+    }
+
+    /// Constant-time check of a full-length tag (RFC 7518 §3.2: no truncated MACs).
+    fn verify(&self, alg: Algorithm, input: &[u8], tag: &[u8]) -> bool {
+        fn run<M: Mac + Clone>(keyed: Option<&M>, input: &[u8], tag: &[u8]) -> bool {
+            let Some(keyed) = keyed else { return false };
+            let mut mac = keyed.clone();
+            mac.update(input);
+            mac.verify_slice(tag).is_ok()
+        }
+        match alg {
+            Algorithm::HS256 => run(self.hs256.as_ref(), input, tag),
+            Algorithm::HS384 => run(self.hs384.as_ref(), input, tag),
+            Algorithm::HS512 => run(self.hs512.as_ref(), input, tag),
+            _ => false,
+        }
+    }
+}
+
+impl Deref for HmacSecret {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -79,15 +143,7 @@ fn rsa_alg(alg: Algorithm) -> Option<Rsa> {
 impl CryptoProvider for RustCrypto {
     fn verify(&self, alg: Algorithm, key: &Key, input: &[u8], sig: &[u8]) -> bool {
         match (key.material(), alg) {
-            (Material::Hmac(secret), Algorithm::HS256) => {
-                verify_with(Hs256, &Hs256Key::new(secret), input, sig)
-            }
-            (Material::Hmac(secret), Algorithm::HS384) => {
-                verify_with(Hs384, &Hs384Key::new(secret), input, sig)
-            }
-            (Material::Hmac(secret), Algorithm::HS512) => {
-                verify_with(Hs512, &Hs512Key::new(secret), input, sig)
-            }
+            (Material::Hmac(secret), alg) => secret.verify(alg, input, sig),
             (Material::Rsa { public, .. }, alg) => match rsa_alg(alg) {
                 // RFC 8017 §8.2.2 / §8.1.2: the signature is exactly k = |n| bytes.
                 Some(rsa) if sig.len() == public.size() => verify_with(rsa, public, input, sig),
@@ -123,15 +179,9 @@ impl CryptoProvider for RustCrypto {
             )));
         }
         Ok(match (key.material(), alg) {
-            (Material::Hmac(secret), Algorithm::HS256) => {
-                sign_with(Hs256, &Hs256Key::new(secret), input)
-            }
-            (Material::Hmac(secret), Algorithm::HS384) => {
-                sign_with(Hs384, &Hs384Key::new(secret), input)
-            }
-            (Material::Hmac(secret), Algorithm::HS512) => {
-                sign_with(Hs512, &Hs512Key::new(secret), input)
-            }
+            (Material::Hmac(secret), alg) if !alg.is_asymmetric() => secret
+                .mac(alg, input)
+                .ok_or_else(|| Error::key("not an HMAC algorithm"))?,
             (Material::Rsa { private, .. }, alg) => {
                 let private = private.as_deref().ok_or_else(public_only)?;
                 let rsa = rsa_alg(alg).ok_or_else(|| Error::key("not an RSA algorithm"))?;

@@ -140,6 +140,25 @@ impl Verifier {
 
     /// Verifies at `now` (seconds); returns `{"payload": {...}, "protectedHeader": {...}}` as JSON.
     pub fn verify(&self, token: &str, now: f64) -> Result<String, JsValue> {
+        self.verify_str(token, now)
+    }
+
+    /// [`Verifier::verify`] for a token already encoded as UTF-8 by the caller (with
+    /// `TextEncoder.encodeInto` into a reused buffer: cheaper than the per-character copy of a
+    /// string argument).
+    #[wasm_bindgen(js_name = verifyUtf8)]
+    pub fn verify_utf8(&self, token: &[u8], now: f64) -> Result<String, JsValue> {
+        let token = std::str::from_utf8(token).map_err(|_| {
+            to_js(&Error::Malformed {
+                reason: "token is not UTF-8",
+            })
+        })?;
+        self.verify_str(token, now)
+    }
+}
+
+impl Verifier {
+    fn verify_str(&self, token: &str, now: f64) -> Result<String, JsValue> {
         let now = now.floor() as i64;
         let verified = match &self.inner {
             Inner::Portable(v) => v.verify(token, now),

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::alg::{Algorithm, Curve, Family};
 use crate::b64;
+use crate::crypto::HmacSecret;
 use crate::error::{truncated, Error};
 
 /// The public half of an ECDSA signing key (p521 0.13 lacks `verifying_key()`).
@@ -92,7 +93,7 @@ impl fmt::Debug for Jwk {
 /// The key material, one variant per key type; private halves are optional except for HMAC.
 #[derive(Clone)]
 pub(crate) enum Material {
-    Hmac(Zeroizing<Vec<u8>>),
+    Hmac(Box<HmacSecret>),
     Rsa {
         public: RsaPublicKey,
         private: Option<Box<RsaPrivateKey>>,
@@ -158,7 +159,9 @@ impl Key {
                 })?),
             };
         let material = match jwk.kty.as_str() {
-            "oct" => Material::Hmac(Zeroizing::new(field(&jwk.k, "k")?.to_vec())),
+            "oct" => Material::Hmac(Box::new(HmacSecret::new(Zeroizing::new(
+                field(&jwk.k, "k")?.to_vec(),
+            )))),
             "RSA" => rsa_material(jwk)?,
             "EC" => ec_material(jwk)?,
             "OKP" => okp_material(jwk)?,
@@ -192,7 +195,7 @@ impl Key {
     /// An HMAC key from raw secret bytes, bound to `alg` (one of HS256/384/512).
     pub fn hmac(secret: &[u8], alg: Algorithm, kid: Option<String>) -> Result<Self, Error> {
         Self::new(
-            Material::Hmac(Zeroizing::new(secret.to_vec())),
+            Material::Hmac(Box::new(HmacSecret::new(Zeroizing::new(secret.to_vec())))),
             Some(alg),
             kid,
         )
@@ -206,7 +209,7 @@ impl Key {
                 let mut secret = Zeroizing::new(vec![0u8; alg.hash_len()]);
                 getrandom::getrandom(&mut secret)
                     .map_err(|e| Error::key(format!("no randomness: {e}")))?;
-                Material::Hmac(secret)
+                Material::Hmac(Box::new(HmacSecret::new(secret)))
             }
             Family::Rsa => {
                 let private = RsaPrivateKey::new(&mut rng, MIN_RSA_BITS)

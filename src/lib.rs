@@ -25,6 +25,7 @@
 
 pub mod alg;
 pub mod b64;
+mod claims;
 pub mod config;
 pub mod crypto;
 pub mod error;

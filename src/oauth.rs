@@ -1147,7 +1147,7 @@ impl<S: Store> OAuth<'_, S> {
                     "aud",
                     "jti",
                 ] {
-                    if let Some(value) = verified.claims.get(claim) {
+                    if let Some(value) = verified.claims().get(claim) {
                         out[claim] = value.clone();
                     }
                 }

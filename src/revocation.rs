@@ -94,7 +94,11 @@ pub fn is_revoked(token: &Verified, jti_entry: Option<&str>, subject_entry: Opti
     let before = serde_json::from_str::<SubjectRevocation>(entry)
         .map(|r| r.before)
         .unwrap_or(i64::MAX); // an unreadable entry revokes: fail closed
-    match token.claims.get("iat").and_then(serde_json::Value::as_i64) {
+    match token
+        .claims()
+        .get("iat")
+        .and_then(serde_json::Value::as_i64)
+    {
         Some(iat) => iat <= before,
         None => true,
     }

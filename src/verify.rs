@@ -5,7 +5,11 @@
 //! [`Verifier::prepare`] returns the untrusted token and its candidate keys, and
 //! [`crate::hazmat::signature_checked`] marks it as checked once the host says so.
 
+use std::cell::OnceCell;
+
 use serde_json::{Map, Value};
+
+use crate::claims::{Claim, Claims};
 
 use crate::crypto::{CryptoProvider, RustCrypto};
 use crate::error::{truncated, Error};
@@ -45,8 +49,8 @@ pub struct VerifiedJws {
 pub struct Verified {
     /// The protected header.
     pub header: Header,
-    /// The claims set (a JSON object).
-    pub claims: Map<String, Value>,
+    /// The claims set, parsed on first use: the checks above read only what they need.
+    claims: OnceCell<Map<String, Value>>,
     /// The claims set exactly as signed (JSON text), for adapters that pass it on unchanged.
     pub raw_claims: Vec<u8>,
     /// The `kid` of the key that verified it.
@@ -54,9 +58,16 @@ pub struct Verified {
 }
 
 impl Verified {
+    /// The claims set (a JSON object), parsed from [`Verified::raw_claims`] on first use.
+    pub fn claims(&self) -> &Map<String, Value> {
+        // Already read as one JSON object by the checks, so this parse succeeds.
+        self.claims
+            .get_or_init(|| serde_json::from_slice(&self.raw_claims).unwrap_or_default())
+    }
+
     /// A string claim.
     pub fn claim_str(&self, name: &str) -> Option<&str> {
-        self.claims.get(name).and_then(Value::as_str)
+        self.claims().get(name).and_then(Value::as_str)
     }
 
     /// `sub`.
@@ -71,7 +82,7 @@ impl Verified {
 
     /// `exp`, if present and numeric.
     pub fn expires_at(&self) -> Option<i64> {
-        self.claims.get("exp").and_then(numeric_date)
+        self.claims().get("exp").and_then(numeric_date)
     }
 
     /// The space-separated `scope` claim (RFC 8693 §4.2), split.
@@ -214,11 +225,26 @@ pub fn check_claims(
 ) -> Result<Verified, Error> {
     let SignatureChecked { token, kid } = checked;
     let (header, payload) = token.into_parts();
-    let claims = match serde_json::from_slice(&payload) {
-        Ok(Value::Object(claims)) => claims,
-        Ok(_) => return Err(Error::malformed("claims set is not a JSON object")),
-        Err(_) => return Err(Error::malformed("payload is not valid JSON")),
-    };
+    check_claim_values(
+        &Claims::read(&payload, &policy.required_claims)?,
+        &header,
+        policy,
+        now,
+    )?;
+    Ok(Verified {
+        header,
+        claims: OnceCell::new(),
+        raw_claims: payload,
+        kid,
+    })
+}
+
+fn check_claim_values(
+    claims: &Claims<'_>,
+    header: &Header,
+    policy: &Policy,
+    now: i64,
+) -> Result<(), Error> {
     if let Some(expected) = &policy.typ {
         let matches = header
             .typ()
@@ -231,10 +257,10 @@ pub fn check_claims(
         }
     }
     if !policy.issuers.is_empty() {
-        let ok = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .is_some_and(|iss| policy.issuers.iter().any(|want| want == iss));
+        let ok = match &claims.iss {
+            Some(Claim::Str(iss)) => policy.issuers.iter().any(|want| want == iss),
+            _ => false,
+        };
         if !ok {
             return Err(Error::claim_invalid(
                 "iss",
@@ -244,9 +270,9 @@ pub fn check_claims(
     }
     if !policy.audiences.is_empty() {
         let accepted = |aud: &str| policy.audiences.iter().any(|want| want == aud);
-        let ok = match claims.get("aud") {
-            Some(Value::String(aud)) => accepted(aud),
-            Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(accepted),
+        let ok = match &claims.aud {
+            Some(Claim::Str(aud)) => accepted(aud),
+            Some(Claim::Strings(auds)) => auds.iter().any(|aud| accepted(aud)),
             _ => false,
         };
         if !ok {
@@ -256,23 +282,23 @@ pub fn check_claims(
             ));
         }
     }
-    for name in &policy.required_claims {
-        if !claims.contains_key(name) {
-            return Err(Error::claim_invalid(name, "is missing"));
-        }
+    if let Some(i) = claims.present.iter().position(|present| !present) {
+        return Err(Error::claim_invalid(
+            &policy.required_claims[i],
+            "is missing",
+        ));
     }
     let leeway = i64::try_from(policy.leeway).unwrap_or(i64::MAX);
-    let date = |name: &'static str| -> Result<Option<i64>, Error> {
-        match claims.get(name) {
+    let date = |name: &'static str, claim: &Option<Claim<'_>>| -> Result<Option<i64>, Error> {
+        match claim {
             None => Ok(None),
-            Some(value) => numeric_date(value)
-                .map(Some)
-                .ok_or_else(|| Error::claim_invalid(name, "is not a NumericDate")),
+            Some(Claim::Number(at)) => Ok(Some(*at)),
+            Some(_) => Err(Error::claim_invalid(name, "is not a NumericDate")),
         }
     };
-    let iat = date("iat")?;
-    let nbf = date("nbf")?;
-    let exp = date("exp")?;
+    let iat = date("iat", &claims.iat)?;
+    let nbf = date("nbf", &claims.nbf)?;
+    let exp = date("exp", &claims.exp)?;
     if let Some(iat) = iat {
         if iat > now.saturating_add(leeway) {
             return Err(Error::NotYetValid {
@@ -305,12 +331,7 @@ pub fn check_claims(
             return Err(Error::claim_invalid("iat", "is older than maxTokenAge"));
         }
     }
-    Ok(Verified {
-        header,
-        claims,
-        raw_claims: payload,
-        kid,
-    })
+    Ok(())
 }
 
 /// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional (floored here).

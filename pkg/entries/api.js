@@ -60,6 +60,9 @@ function policyJson(options) {
   return JSON.stringify(policy);
 }
 
+const encoder = new TextEncoder();
+const scratch = new Uint8Array(16_384);
+
 const nowSeconds = (date) => Math.floor((date ? date.getTime() : Date.now()) / 1000);
 
 function keysJson(jwks, name) {
@@ -91,9 +94,9 @@ export function createApi(core, host) {
       try {
         if (host) {
           const slots = [];
-          const check = (alg, key, data, signature) => host.verify(ALGORITHMS[alg], slots[key], data, signature);
+          const check = (alg, key, data, signature) => slots[key](ALGORITHMS[alg], data, signature);
           this.#inner = new core.Verifier(text, policy, check);
-          for (const jwk of JSON.parse(this.#inner.keys())) slots.push(host.importKey(jwk));
+          for (const jwk of JSON.parse(this.#inner.keys())) slots.push(host.verifier(jwk));
         } else {
           this.#inner = new core.Verifier(text, policy);
         }
@@ -106,7 +109,11 @@ export function createApi(core, host) {
       checkToken(token);
       let out;
       try {
-        out = this.#inner.verify(token, nowSeconds(this.#date));
+        const now = nowSeconds(this.#date);
+        // encodeInto a reused buffer, then one copy into wasm memory: a string argument would
+        // be copied character by character. Tokens too long for the buffer take the string path.
+        const { read, written } = encoder.encodeInto(token, scratch);
+        out = read === token.length ? this.#inner.verifyUtf8(scratch.subarray(0, written), now) : this.#inner.verify(token, now);
       } catch (err) {
         rethrow(err);
       }

@@ -23,18 +23,24 @@ function params(alg, key) {
 }
 
 export const nodeHost = {
-  /** A KeyObject for one public JWK from the core's list (HMAC keys stay in the core). */
-  importKey(jwk) {
-    return jwk.kty === "oct" ? null : createPublicKey({ key: jwk, format: "jwk" });
+  /**
+   * A checker `(alg, data, signature) => boolean` for one public JWK from the core's list, or
+   * null for an HMAC key (those stay in the core). The KeyObject and node:crypto's options are
+   * built once per key and algorithm, not per token.
+   */
+  verifier(jwk) {
+    if (jwk.kty === "oct") return null;
+    const key = createPublicKey({ key: jwk, format: "jwk" });
+    const byAlg = new Map();
+    return (alg, data, signature) => {
+      let p = byAlg.get(alg);
+      if (p === undefined) byAlg.set(alg, (p = params(alg, key)));
+      return p !== null && verify(p[0], data, p[1], signature);
+    };
   },
   /** A KeyObject for a private JWK the core has already validated. */
   importPrivateKey(jwk) {
     return createPrivateKey({ key: jwk, format: "jwk" });
-  },
-  /** Verifies one signature; `data` and `signature` are views valid only during the call. */
-  verify(alg, key, data, signature) {
-    const p = params(alg, key);
-    return p !== null && verify(p[0], data, p[1], signature);
   },
   /** Signs; `data` is a view valid only during the call. */
   sign(alg, key, data) {

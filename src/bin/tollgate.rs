@@ -284,7 +284,7 @@ fn verify(opts: &Options) -> Result<String, Failure> {
         "valid": true,
         "kid": verified.kid,
         "header": verified.header.members(),
-        "claims": verified.claims,
+        "claims": verified.claims(),
     });
     Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
 }

@@ -78,6 +78,12 @@ export function cases(api, fixtures) {
     rejects(() => api.verify(t, keys, { typ: "JWT" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "typ");
     rejects(() => api.verify(t, keys, { requiredClaims: ["tenant"] }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "tenant");
     rejects(() => api.verify(t, keys, { maxTokenBytes: 64 }), "ERR_JWT_TOO_LARGE");
+    // Past the JS side's 16 KiB encoding buffer, and non-ASCII input: the same rules.
+    const big = api.sign({ note: "é".repeat(9000) }, pair.privateJwk);
+    eq(api.verify(big, keys, { maxTokenBytes: 65_536 }).payload.note.length, 9000, "a 24 KB token");
+    rejects(() => api.verify(big, keys), "ERR_JWT_TOO_LARGE");
+    rejects(() => api.verify(`${t}é`, keys), "ERR_JWS_INVALID");
+    rejects(() => api.verify(`é${t}`, keys), "ERR_JWS_INVALID");
     rejects(() => api.verify(t, keys, { algorithms: ["ES256"] }), "ERR_JOSE_ALG_NOT_ALLOWED");
   });
 
