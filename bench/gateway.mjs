@@ -4,7 +4,10 @@
 // to the same origin, verifies nothing), a public route of Tollgate (forwarded unverified), a
 // valid token served from the verified-token cache, valid tokens never seen before (signature
 // + claims + revocation read), and a tampered token (refused).
-// Reports requests/s and p50/p99 latency per case; medians of interleaved rounds.
+// Reports requests/s and p50/p99 latency per case; medians of interleaved rounds. Under load
+// (16 clients on 2 cores) latency is mostly queueing: every extra CPU microsecond per request
+// is paid ~16 times in p50. So the latency Tollgate *adds* is measured a second time with one
+// client at a time, where a request's latency is its own cost.
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { SignJWT, importJWK } from "jose";
@@ -16,6 +19,7 @@ const arg = (name, fallback) => {
   return i === -1 ? fallback : Number(process.argv[i + 1]);
 };
 const REQUESTS = arg("requests", 2000);
+const UNLOADED = arg("unloaded", 600);
 const CONCURRENCY = arg("concurrency", 16);
 const ROUNDS = arg("rounds", 3);
 
@@ -38,7 +42,7 @@ const key = await importJWK(set.keys[0], "ES256");
 const sign = () => new SignJWT({ scope: "read" }).setProtectedHeader({ alg: "ES256", kid: "bench" }).setIssuer("https://bench.test").setAudience("demo").setSubject("alice").setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime("10m").sign(key);
 const valid = await sign();
 const fresh = [];
-for (let i = 0; i < REQUESTS * ROUNDS; i++) fresh.push(await sign());
+for (let i = 0; i < (REQUESTS + UNLOADED) * ROUNDS; i++) fresh.push(await sign());
 const [h, p, s] = valid.split(".");
 const tampered = `${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`;
 
@@ -56,14 +60,14 @@ function request(path, token, target = worker) {
   });
 }
 
-async function load(path, tokenFor, target = worker) {
+async function load(path, tokenFor, target = worker, { clients = CONCURRENCY, requests = REQUESTS } = {}) {
   const latencies = [];
   let next = 0;
   const started = performance.now();
   const statuses = new Map();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REQUESTS) {
+    Array.from({ length: clients }, async () => {
+      while (next < requests) {
         const i = next++;
         const { status, ms } = await request(path, tokenFor(i), target);
         latencies.push(ms);
@@ -74,7 +78,7 @@ async function load(path, tokenFor, target = worker) {
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const q = (f) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))];
-  return { rps: REQUESTS / seconds, p50: q(0.5), p99: q(0.99), statuses: Object.fromEntries(statuses) };
+  return { rps: requests / seconds, p50: q(0.5), p99: q(0.99), statuses: Object.fromEntries(statuses) };
 }
 
 let freshIndex = 0;
@@ -104,6 +108,28 @@ for (const [i, [name]] of CASES.entries()) {
 const added = (i) => `p50 ${(median(results[i], "p50") - base.p50).toFixed(2)} ms, p99 ${(median(results[i], "p99") - base.p99).toFixed(2)} ms`;
 console.log(`\nadded over the pass-through worker: cache hit ${added(2)}; cache hit with logDecisions = denials ${added(3)}; first sight ${added(4)}`);
 console.log("(under wrangler dev every console.log goes through the inspector to wrangler, which is what logging costs here)");
+
+// One client at a time: the latency a request pays for the gateway itself.
+const UNLOADED_CASES = [
+  ["separate pass-through worker (no Tollgate)", "/public/x", () => undefined, passthrough],
+  ["valid token, cache hit, logDecisions = denials", "/api/x", () => valid, quiet],
+  ["valid token, first sight, logDecisions = denials", "/api/x", () => fresh[freshIndex++], quiet],
+  ["tampered token (401), logDecisions = denials", "/api/x", () => tampered, quiet],
+];
+const one = UNLOADED_CASES.map(() => []);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [i, [, path, tokenFor, target]] of UNLOADED_CASES.entries()) {
+    one[i].push(await load(path, tokenFor, target, { clients: 1, requests: UNLOADED }));
+  }
+}
+console.log(`\nOne client, ${UNLOADED} requests × ${ROUNDS} rounds, keep-alive, loopback; medians\n`);
+console.log("| case | p50 ms | p99 ms | added p50 ms | added p99 ms |");
+console.log("|---|---|---|---|---|");
+for (const [i, [name]] of UNLOADED_CASES.entries()) {
+  const [p50, p99] = [median(one[i], "p50"), median(one[i], "p99")];
+  const extra = i === 0 ? "— | —" : `${(p50 - median(one[0], "p50")).toFixed(3)} | ${(p99 - median(one[0], "p99")).toFixed(3)}`;
+  console.log(`| ${name} | ${p50.toFixed(3)} | ${p99.toFixed(3)} | ${extra} |`);
+}
 agent.destroy();
 await worker.stop();
 await passthrough.stop();

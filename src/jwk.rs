@@ -452,7 +452,7 @@ impl Key {
     }
 
     /// The members that identify the public key (and `kty`).
-    fn public_members(&self) -> Jwk {
+    pub(crate) fn public_members(&self) -> Jwk {
         let mut jwk = Jwk {
             kty: self.type_name().to_owned(),
             ..Jwk::default()

@@ -198,8 +198,8 @@ impl<P: CryptoProvider> Verifier<P> {
     }
 
     /// The keys that may verify a parsed token: its `alg` must be allowed by the policy and by
-    /// the key.
-    fn candidates(&self, untrusted: &UntrustedToken<'_>) -> Result<Vec<&Key>, Error> {
+    /// the key. For adapters that run the signature step themselves (see [`crate::hazmat`]).
+    pub fn candidates(&self, untrusted: &UntrustedToken<'_>) -> Result<Vec<&Key>, Error> {
         let alg = untrusted.header().alg();
         if !self.policy.algorithms.contains(&alg) {
             return Err(Error::AlgNotAllowed {

@@ -19,6 +19,7 @@ use crate::gateway::{self, Denial, HttpsAction, Identity};
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
 use crate::token_cache::fingerprint;
+use crate::verify::check_claims;
 use crate::{Error, Verifier};
 
 /// Handles one proxied request.
@@ -286,8 +287,12 @@ async fn jwt_identity(
                 trusted_verifier(state, config, ctx, token, now_ms)
                     .await
                     .map_err(|denial| (denial, None))?;
-            let verified = verifier
-                .verify_untrusted(untrusted, now)
+            let checked = state
+                .webcrypto
+                .check_signature(&verifier, untrusted)
+                .await
+                .map_err(|err| (Denial::InvalidToken(err), None))?;
+            let verified = check_claims(checked, verifier.policy(), now)
                 .map_err(|err| (Denial::InvalidToken(err), None))?;
             let entry = state
                 .token_cache

@@ -12,6 +12,7 @@ mod respond;
 mod revocation;
 mod revoke;
 mod state;
+mod webcrypto;
 
 use serde_json::json;
 use worker::{event, Context, Env, Method, Request, Response, Result};

@@ -13,6 +13,7 @@ use worker::Env;
 use super::bindings;
 use super::keys::{self, OwnKeys};
 use super::remote_jwks::RemoteJwks;
+use super::webcrypto::WebCryptoKeys;
 use crate::config::GatewayConfig;
 use crate::token_cache::TokenCache;
 use crate::{Error, Verifier};
@@ -35,6 +36,8 @@ pub struct State {
     pub token_cache: RefCell<TokenCache<Trusted>>,
     /// Revocation-list keys read recently and found absent, with the time (ms) of the read.
     pub not_revoked: RefCell<HashMap<String, f64>>,
+    /// Public keys imported into WebCrypto, for the signature step.
+    pub webcrypto: WebCryptoKeys,
 }
 
 /// Why the worker cannot serve: the detail goes to the log, the code to the client.
@@ -139,5 +142,6 @@ fn build(
         remotes,
         token_cache: RefCell::new(TokenCache::new(capacity)),
         not_revoked: RefCell::new(HashMap::new()),
+        webcrypto: WebCryptoKeys::default(),
     })
 }
