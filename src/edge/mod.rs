@@ -47,6 +47,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                         "wasmMemoryBytes": wasm_memory_bytes(),
                         "cachedTokens": state.token_cache.borrow().len(),
                         "rememberedRevocationChecks": state.not_revoked.borrow().len(),
+                        "webCrypto": state.webcrypto.summary(),
                     },
                 }),
             )

@@ -101,6 +101,21 @@ fn params(alg: Algorithm) -> Option<(JsValue, JsValue)> {
 }
 
 impl WebCryptoKeys {
+    /// Which keys the host verifies and which fell back to Rust, by algorithm (for /healthz).
+    pub fn summary(&self) -> serde_json::Value {
+        let mut imported = Vec::new();
+        let mut fallback = Vec::new();
+        for ((_, alg), entry) in self.imported.borrow().iter() {
+            match entry {
+                Imported::Key(_) => imported.push(alg.name()),
+                Imported::Unsupported => fallback.push(alg.name()),
+            }
+        }
+        imported.sort_unstable();
+        fallback.sort_unstable();
+        serde_json::json!({ "imported": imported, "fallback": fallback })
+    }
+
     async fn import(&self, key: &Key, alg: Algorithm, import: &JsValue) -> Imported {
         let id = (key.thumbprint(), alg);
         if let Some(hit) = self.imported.borrow().get(&id) {

@@ -1,0 +1,104 @@
+// Every crypto provider gives the same answer: the worker (WebCrypto for RSA and ECDSA, Rust
+// for EdDSA), the package in Node (node:crypto) and the package's portable pure-Rust provider,
+// for each asymmetric algorithm, on valid signatures and on the edge cases where native
+// libraries are known to differ (high-S ECDSA, PSS salt length, wrong lengths, zeros).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createPrivateKey, sign as nodeSign, constants } from "node:crypto";
+import * as pkg from "../pkg/node_modules/tollgate/entries/node.js";
+import * as core from "../pkg/node_modules/tollgate/dist/tollgate_core.js";
+import { createApi } from "../pkg/node_modules/tollgate/entries/api.js";
+import { cli, startWorker } from "./harness.mjs";
+import { startOrigin } from "../../scripts/demo-origin.mjs";
+
+const portable = createApi(core); // initialised by the Node entry above; no host provider
+const ISSUER = "https://providers.test";
+const ALGS = ["ES256", "RS256", "PS256", "PS512", "ES384", "ES512", "EdDSA"];
+const ORDER = { ES256: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n, ES384: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n, ES512: 0x01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n };
+const now = () => Math.floor(Date.now() / 1000);
+const b64 = (bytes) => Buffer.from(bytes).toString("base64url");
+let worker, origin, jwks;
+const keys = {};
+
+function signWith(alg, options = {}) {
+  const jwk = keys[alg];
+  const header = b64(JSON.stringify({ alg, kid: jwk.kid }));
+  const payload = b64(JSON.stringify({ iss: ISSUER, aud: "demo", sub: "alice", jti: crypto.randomUUID(), iat: now(), exp: now() + 600 }));
+  const input = Buffer.from(`${header}.${payload}`);
+  const key = createPrivateKey({ key: jwk, format: "jwk" });
+  const hash = alg === "EdDSA" ? null : `sha${alg.slice(2)}`;
+  const padding = alg.startsWith("PS") ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 } : {};
+  const signature = nodeSign(hash, input, { key, dsaEncoding: "ieee-p1363", ...padding, ...options });
+  return { input: `${header}.${payload}`, signature };
+}
+
+const token = ({ input, signature }) => `${input}.${b64(signature)}`;
+const flip = (sig, at) => { const s = Buffer.from(sig); s[at] ^= 0x01; return s; };
+function highS(alg, sig) {
+  const half = sig.length / 2;
+  const s = BigInt(`0x${sig.subarray(half).toString("hex")}`);
+  const flipped = Buffer.from((ORDER[alg] - s).toString(16).padStart(half * 2, "0"), "hex");
+  return Buffer.concat([sig.subarray(0, half), flipped]);
+}
+
+function cases(alg) {
+  const list = [
+    ["valid", () => token(signWith(alg)), "OK"],
+    ["one bit flipped in the signature", () => { const t = signWith(alg); return token({ ...t, signature: flip(t.signature, 5) }); }],
+    ["signature one byte short", () => { const t = signWith(alg); return token({ ...t, signature: t.signature.subarray(1) }); }],
+    ["signature of zeros", () => { const t = signWith(alg); return token({ ...t, signature: Buffer.alloc(t.signature.length) }); }],
+  ];
+  if (alg in ORDER) list.push(["high-S form of a valid signature", () => { const t = signWith(alg); return token({ ...t, signature: highS(alg, t.signature) }); }, "agree"]);
+  if (alg.startsWith("PS")) {
+    list.push(["PSS salt of 20 bytes (RFC 7518 §3.5 says the hash length)", () => token(signWith(alg, { saltLength: 20 }))]);
+    list.push(["PSS salt of 0 bytes", () => token(signWith(alg, { saltLength: 0 }))]);
+  }
+  return list;
+}
+
+async function answers(jwt) {
+  const res = await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${jwt}` } });
+  const fromWorker = res.status === 200 ? "OK" : (await res.json()).code;
+  const run = (api) => {
+    try {
+      api.verify(jwt, jwks, { issuer: ISSUER, audience: "demo" });
+      return "OK";
+    } catch (err) {
+      return err.code;
+    }
+  };
+  return { worker: fromWorker, "node:crypto": run(pkg), portable: run(portable) };
+}
+
+before(async () => {
+  origin = await startOrigin();
+  for (const alg of ALGS) keys[alg] = JSON.parse(cli(["keygen", "--alg", alg, "--kid", `k-${alg}`, "--set"]).stdout).keys[0];
+  worker = await startWorker({
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: ALGS.map((alg) => keys[alg]) }) },
+    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, audiences: ["demo"], routes: [{ prefix: "/api" }] }) },
+  });
+  jwks = await (await worker.fetch("/.well-known/jwks.json")).json();
+});
+
+after(async () => {
+  await worker?.stop();
+  origin?.server.close();
+});
+
+for (const alg of ALGS) {
+  test(`${alg}: the worker, node:crypto and the pure-Rust provider agree`, async () => {
+    for (const [name, make, expected] of cases(alg)) {
+      const got = await answers(make());
+      const values = new Set(Object.values(got));
+      assert.equal(values.size, 1, `${alg} ${name}: ${JSON.stringify(got)}`);
+      if (expected === "agree") continue; // neither JWS nor the libraries require low-S
+      if (expected) assert.equal(got.worker, expected, `${alg} ${name}`);
+      else assert.notEqual(got.worker, "OK", `${alg} ${name} must be refused`);
+    }
+  });
+}
+
+test("the worker checked RSA and ECDSA with WebCrypto, not with its pure-Rust fallback", async () => {
+  const { webCrypto } = (await (await worker.fetch("/healthz")).json()).isolate;
+  assert.deepEqual(webCrypto, { imported: ["ES256", "ES384", "ES512", "PS256", "PS512", "RS256"], fallback: [] });
+});
