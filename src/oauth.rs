@@ -774,8 +774,9 @@ impl<S: Store> OAuth<'_, S> {
             return Err(invalid());
         }
         if let Some(rotated_at) = record.rotated_at {
+            // Within the grace window means strictly less than it: a window of 0 allows no reuse.
             let grace = i64::try_from(self.config.refresh_grace_seconds).unwrap_or(0);
-            if now - rotated_at > grace {
+            if now - rotated_at >= grace {
                 // Reuse of a rotated token: someone holds a stolen copy. End the whole family.
                 self.revoke_family(&record.family, now).await?;
                 if let Some(jti) = &record.access_jti {
@@ -792,9 +793,12 @@ impl<S: Store> OAuth<'_, S> {
             .map(str::to_owned)
             .collect();
         let scope = grant_scope(scope, &allowed)?;
-        record.rotated_at = Some(now);
-        let remaining = u64::try_from(record.exp - now).unwrap_or(0);
-        self.write(&key, &record, Some(remaining)).await?;
+        // The window runs from the first rotation: a retry inside it must not extend it.
+        if record.rotated_at.is_none() {
+            record.rotated_at = Some(now);
+            let remaining = u64::try_from(record.exp - now).unwrap_or(0);
+            self.write(&key, &record, Some(remaining)).await?;
+        }
         self.issue_pair(
             &client.client_id,
             &record.sub,

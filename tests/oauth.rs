@@ -548,6 +548,30 @@ fn authorization_requests_are_validated_before_anything_is_shown() {
 }
 
 #[test]
+fn the_grace_window_is_strictly_shorter_than_its_length() {
+    let w = World::new();
+    let s = w.secret.clone();
+    let r1 = w.alice(NOW).unwrap().refresh_token.unwrap();
+    let refresh = |token: &str, now: i64| {
+        w.token(
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+            Some(("svc", &s)),
+            now,
+        )
+    };
+    assert!(refresh(&r1, NOW + 100).is_ok());
+    assert!(
+        refresh(&r1, NOW + 109).is_ok(),
+        "9 s after rotation: a retry"
+    );
+    assert_eq!(
+        error(refresh(&r1, NOW + 110)),
+        "invalid_grant",
+        "10 s: reuse"
+    );
+}
+
+#[test]
 fn refresh_rotates_and_reuse_revokes_the_family() {
     let w = World::new();
     let s = w.secret.clone();

@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SignJWT, importJWK, generateKeyPair, exportJWK } from "jose";
-import { ROOT, cli, startWorker } from "./harness.mjs";
+import { ROOT, cli, kvSeed, startWorker } from "./harness.mjs";
 
 const ISSUER = "https://tollgate.test";
 const now = () => Math.floor(Date.now() / 1000);
@@ -186,5 +186,112 @@ test("clock skew between issuer and edge: refused beyond the leeway, accepted wi
     record("token expired 90 s ago, leeway 60", "401 ERR_JWT_EXPIRED", expired, "—");
   } finally {
     await lenient.stop();
+  }
+});
+
+test("KV errors and slowness with the binding present: reads fail closed, writes are never reported as done, nothing is lost, and service resumes", async () => {
+  // The real worker and real local KV, behind a fault switch (tests/e2e/kv-faults-entry.mjs).
+  const ADMIN = "admin-token-for-fault-tests-0123456789";
+  const PEPPER = "pepper-for-fault-tests-0123456789abcdef";
+  const kv = kvSeed(PEPPER);
+  const cheap = ["--memory-kib", "4096", "--iterations", "1"];
+  kv.add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read", ...cheap]);
+  const secret = kv.add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--grant", "password", "--grant", "refresh_token", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
+  const worker = await startWorker({
+    main: join(ROOT, "tests/e2e/kv-faults-entry.mjs"),
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER, TOLLGATE_ADMIN_TOKEN: ADMIN },
+    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: config({ oauth: { passwordMemoryKib: 4096, passwordIterations: 1, refreshGraceSeconds: 0 }, revocation: { cacheSeconds: 0 } }) },
+    seed: kv.entries,
+  });
+  const faults = (read, write, ms = 1500) => worker.fetch(`/__kv-faults?read=${read}&write=${write}&ms=${ms}`, { method: "POST" });
+  const basic = `Basic ${Buffer.from(`svc:${secret}`).toString("base64")}`;
+  const tokenCall = async (params) => {
+    const res = await worker.fetch("/token", { method: "POST", headers: { Authorization: basic }, body: new URLSearchParams(params) });
+    const body = await res.json();
+    return { status: res.status, code: body.error, body };
+  };
+  const revoke = async (token) => {
+    const res = await worker.fetch("/revoke", { method: "POST", headers: { Authorization: `Bearer ${ADMIN}` }, body: new URLSearchParams({ token }) });
+    let code;
+    try {
+      const body = await res.json();
+      code = body.code ?? body.error;
+    } catch {}
+    return { status: res.status, code };
+  };
+  const password = { grant_type: "password", username: "alice", password: "correct horse battery", scope: "read" };
+  try {
+    // Revocation reads.
+    await faults("fail", "ok");
+    const failed = await call(worker, await sign(keys.keys[0]));
+    assert.equal(failed.status, 503);
+    assert.equal(failed.code, "ERR_REVOCATION_UNAVAILABLE");
+    await faults("ok", "ok");
+    const healed = await call(worker, await sign(keys.keys[0]));
+    assert.equal(healed.status, 200);
+    record("KV read errors (revocation list)", "503, fail closed", failed, `${healed.status} on the next request`);
+
+    await faults("slow", "ok", 1500);
+    let started = Date.now();
+    const slow = await call(worker, await sign(keys.keys[0]));
+    const waited = Date.now() - started;
+    await faults("ok", "ok");
+    assert.equal(slow.status, 200);
+    assert.ok(waited >= 1400, `waited ${waited} ms`);
+    record("KV reads slow (1.5 s)", "waits for the answer, then 200", slow, "fast again");
+
+    // Revocation writes: an error is never reported as a revocation.
+    const victim = await sign(keys.keys[0]);
+    assert.equal((await call(worker, victim)).status, 200);
+    await faults("ok", "fail");
+    const notWritten = await revoke(victim);
+    await faults("ok", "ok");
+    assert.ok(notWritten.status >= 500, `revoke answered ${notWritten.status}`);
+    assert.equal((await call(worker, victim)).status, 200, "an unwritten revocation is not pretended");
+    const retried = await revoke(victim);
+    assert.equal(retried.status, 200);
+    const refused = await call(worker, victim);
+    assert.equal(refused.code, "ERR_JWT_REVOKED");
+    record("KV write errors on POST /revoke", "5xx: the caller knows to retry", notWritten, "retry succeeds; the token is then refused");
+
+    // Issuance: a grant whose state cannot be stored fails as a whole.
+    await faults("ok", "fail");
+    const noIssue = await tokenCall(password);
+    assert.equal(noIssue.status, 503);
+    assert.equal(noIssue.code, "temporarily_unavailable");
+    assert.equal(noIssue.body.refresh_token, undefined);
+    await faults("ok", "ok");
+    const issued = await tokenCall(password);
+    assert.equal(issued.status, 200);
+    record("KV write errors during issuance (password grant + refresh token)", "503 temporarily_unavailable, no token", noIssue, "200");
+
+    // Refresh rotation: a failed rotation loses nothing; the same refresh token still works.
+    await faults("ok", "fail");
+    const noRotate = await tokenCall({ grant_type: "refresh_token", refresh_token: issued.body.refresh_token });
+    assert.equal(noRotate.status, 503);
+    await faults("fail", "ok");
+    const noRead = await tokenCall({ grant_type: "refresh_token", refresh_token: issued.body.refresh_token });
+    assert.equal(noRead.status, 503);
+    await faults("ok", "ok");
+    const rotated = await tokenCall({ grant_type: "refresh_token", refresh_token: issued.body.refresh_token });
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    assert.notEqual(rotated.body.refresh_token, issued.body.refresh_token);
+    const replay = await tokenCall({ grant_type: "refresh_token", refresh_token: issued.body.refresh_token });
+    assert.equal(replay.code, "invalid_grant", "the old token is spent once rotation succeeded");
+    const family = await tokenCall({ grant_type: "refresh_token", refresh_token: rotated.body.refresh_token });
+    assert.equal(family.code, "invalid_grant", "its reuse ended the family (RFC 9700 §4.14.2)");
+    record("KV write errors during refresh-token rotation", "503, the refresh token stays usable", noRotate, "the same refresh token rotates; its reuse is then refused");
+    record("KV read errors during refresh-token rotation", "503, fail closed", noRead, "the same refresh token rotates");
+
+    await faults("slow", "slow", 1000);
+    started = Date.now();
+    const slowIssue = await tokenCall({ grant_type: "client_credentials", scope: "read" });
+    const issueWait = Date.now() - started;
+    await faults("ok", "ok");
+    assert.equal(slowIssue.status, 200);
+    assert.ok(issueWait >= 900, `waited ${issueWait} ms`);
+    record("KV slow (1 s) during issuance", "waits, then 200", slowIssue, "—");
+  } finally {
+    await worker.stop();
   }
 });
