@@ -2,11 +2,12 @@
 // package in a fresh Node process (wasm compile + instantiate), and the first request to a
 // freshly started worker in workerd. Medians of 5. Prints Markdown.
 import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { ROOT, cli, startWorker } from "../tests/e2e/harness.mjs";
+import { table as crateTable } from "./wasm-crates.mjs";
 
 const gz = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
 const walk = (dir, filter) => readdirSync(dir).flatMap((name) => {
@@ -43,3 +44,10 @@ console.log(`| worker (build/: index.js + wasm), gzip | ${kib(workerGz)} | 250 K
 console.log(`| npm package (dist + entries, no .d.ts), gzip | ${kib(pkgGz)} | 150 KiB |`);
 console.log(`| import "tollgate" in a fresh Node process (compile + instantiate), median of 5 | ${median(imports).toFixed(1)} ms | 25 ms |`);
 console.log(`| workerd: request after start-up (keys parsed on first use), median of 3 | ${median(firsts).toFixed(1)} ms | |`);
+
+for (const [what, file] of [["worker", "worker-names.wasm"], ["npm package", "package-names.wasm"]]) {
+  const path = join(ROOT, "bench/out", file);
+  if (!existsSync(path)) continue;
+  console.log(`\nWhere the ${what}'s wasm code goes, by crate (before wasm-opt; proportions):\n`);
+  console.log(crateTable(path, 12));
+}
