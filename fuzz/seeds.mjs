@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const vectors = join(root, "tests/vectors");
-const seeds = { verify: new Set(), keys: new Set(), requests: new Set(), config: new Set() };
+const seeds = { verify: new Set(), keys: new Set(), requests: new Set(), config: new Set(), claims: new Set() };
 const read = (path) => JSON.parse(readFileSync(join(vectors, path), "utf8"));
 
 for (const file of ["wycheproof/json_web_signature_test.json", "wycheproof/json_web_key_test.json"]) {
@@ -28,6 +28,17 @@ for (const c of [
   JSON.stringify({ issuer: "https://i", audiences: ["a"], routes: [{ prefix: "/api", scopes: ["read"], oneTime: true }], externalIssuers: [{ issuer: "e", jwksUrl: "https://e/jwks" }], oauth: { sessionRoutes: ["/app"] } }),
   JSON.stringify({ algorithms: ["ES256"], issuer: "https://a", audience: ["x"], clockTolerance: 5 }),
 ]) seeds.config.add(c);
+
+// Claims: a policy selector byte, then a claims set (the payloads of the vector tokens too).
+for (const jws of seeds.verify) {
+  const payload = jws.split(".")[1];
+  if (payload) seeds.claims.add(`\x3f${Buffer.from(payload, "base64url").toString("latin1")}`);
+}
+for (const c of [
+  { iss: "https://i", aud: ["x", 1, "api"], sub: "s", exp: 1800000100, nbf: 1799999999.5, iat: 1800000000, "k\u00e9y": null },
+  { iss: "\u00e9", aud: "api", exp: 18446744073709551615, iat: -1e300, sub: "", "exp\u0000": 1 },
+]) for (const selector of ["\x00", "\x3f", "\x17"]) seeds.claims.add(selector + JSON.stringify(c));
+seeds.claims.add('\x07{"ex\\u0070":1,"exp":2e9,"exp":1,"aud":[["api"]],"iss":"https:\\/\\/i","sub":{}}');
 
 for (const [target, set] of Object.entries(seeds)) {
   const dir = join(root, "fuzz/corpus", target);

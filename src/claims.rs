@@ -47,7 +47,10 @@ impl<'a> Claims<'a> {
                 Error::malformed("payload is not valid JSON")
             });
         }
-        let mut de = serde_json::Deserializer::from_slice(payload);
+        // JSON text is UTF-8 (RFC 8259 §8.1), including strings this pass skips unread.
+        let text = std::str::from_utf8(payload)
+            .map_err(|_| Error::malformed("payload is not valid JSON"))?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let claims = de
             .deserialize_map(ClaimsVisitor { required })
             .and_then(|claims| de.end().map(|()| claims))
@@ -83,13 +86,66 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                 "nbf" => &mut claims.nbf,
                 "iat" => &mut claims.iat,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Checked>()?;
                     continue;
                 }
             };
             *slot = Some(map.next_value()?);
         }
         Ok(claims)
+    }
+}
+
+/// A value read in full and dropped. Unlike `IgnoredAny`, which skips without looking, this
+/// refuses what a full parse refuses (a number beyond `f64`, a bad escape), so a payload that
+/// passes the checks also parses as [`crate::Verified::claims`].
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Checked)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
     }
 }
 
@@ -174,7 +230,7 @@ impl<'de> Visitor<'de> for ClaimVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claim<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
         Ok(Claim::Other)
     }
 }
@@ -205,6 +261,35 @@ mod tests {
         assert!(matches!(claims.nbf, Some(Claim::Number(-3))));
         assert!(matches!(claims.iat, Some(Claim::Number(i64::MAX))));
         assert_eq!(claims.present, [true, false]);
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_even_in_members_it_skips() {
+        // Found by fuzz/fuzz_targets/claims.rs: skipped strings were not checked.
+        let err = Claims::read(b"{\"note\":\"\xff\",\"iss\":\"a\"}", &[]).unwrap_err();
+        assert_eq!(err.code(), "ERR_JWS_INVALID");
+        let header = crate::b64::encode(b"{\"alg\":\"HS256\",\"x\":\"\xc3\"}");
+        let token = format!("{header}.e30.AA");
+        let err = crate::token::UntrustedToken::parse(&token, 8192).unwrap_err();
+        assert_eq!(err.code(), "ERR_JWS_INVALID");
+    }
+
+    #[test]
+    fn refuses_what_a_full_parse_refuses_at_any_depth() {
+        // Found by fuzz/fuzz_targets/claims.rs: skipped numbers were not range-checked.
+        for bad in [
+            r#"{"n":1e400}"#,
+            r#"{"n":[{"m":[-1e999]}]}"#,
+            r#"{"aud":[1,{"x":1e309}]}"#,
+            r#"{"s":"\ud800"}"#,
+            r#"{"o":{"\ud800":1}}"#,
+        ] {
+            assert!(read(bad, &[]).is_err(), "{bad}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -147,7 +147,9 @@ fn parse_header(bytes: Vec<u8>) -> Result<Header, Error> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(Error::malformed("header is not a JSON object"));
     }
-    let known: Known<'_> = serde_json::from_slice(&bytes).map_err(|_| {
+    // JSON text is UTF-8 (RFC 8259 §8.1), including the members skipped unread below.
+    let text = std::str::from_utf8(&bytes).map_err(|_| Error::malformed("header is not UTF-8"))?;
+    let known: Known<'_> = serde_json::from_str(text).map_err(|_| {
         Error::malformed("header is not valid JSON, or alg/kid/typ is not a string")
     })?;
     let alg = match &known.alg {
