@@ -13,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import { SignJWT, importJWK } from "jose";
 import { cli, startWorker } from "../tests/e2e/harness.mjs";
 import { startOrigin } from "../scripts/demo-origin.mjs";
+import { startWorkerd } from "./workerd.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -109,27 +110,61 @@ const added = (i) => `p50 ${(median(results[i], "p50") - base.p50).toFixed(2)} m
 console.log(`\nadded over the pass-through worker: cache hit ${added(2)}; cache hit with logDecisions = denials ${added(3)}; first sight ${added(4)}`);
 console.log("(under wrangler dev every console.log goes through the inspector to wrangler, which is what logging costs here)");
 
+/**
+ * Runs `cases` (name, path, token, target) interleaved for ROUNDS rounds with `clients` at once
+ * and prints requests/s, p50/p99, what each adds over the first case, and workerd CPU/request.
+ */
+async function compare(title, cases, { clients, requests }) {
+  const runs = cases.map(() => []);
+  const cpu = cases.map(() => 0); // workerd CPU ms, summed over the rounds
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, [, path, tokenFor, target]] of cases.entries()) {
+      const before = target.cpuMs();
+      runs[i].push(await load(path, tokenFor, target, { clients, requests }));
+      cpu[i] += target.cpuMs() - before;
+    }
+  }
+  const perRequest = (i) => (1000 * cpu[i]) / (requests * ROUNDS); // µs
+  console.log(`\n${title}: ${clients} client${clients > 1 ? "s" : ""}, ${requests} requests × ${ROUNDS} rounds, keep-alive, loopback; medians\n`);
+  console.log("| case | requests/s | p50 ms | p99 ms | added p50 ms | added p99 ms | workerd CPU µs/request | added CPU µs |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const [i, [name]] of cases.entries()) {
+    const [p50, p99] = [median(runs[i], "p50"), median(runs[i], "p99")];
+    const extra = i === 0 ? "— | —" : `${(p50 - median(runs[0], "p50")).toFixed(3)} | ${(p99 - median(runs[0], "p99")).toFixed(3)}`;
+    const addedCpu = i === 0 ? "—" : (perRequest(i) - perRequest(0)).toFixed(0);
+    console.log(`| ${name} | ${median(runs[i], "rps").toFixed(0)} | ${p50.toFixed(3)} | ${p99.toFixed(3)} | ${extra} | ${perRequest(i).toFixed(0)} | ${addedCpu} |`);
+  }
+}
+
 // One client at a time: the latency a request pays for the gateway itself.
-const UNLOADED_CASES = [
+await compare("wrangler dev", [
   ["separate pass-through worker (no Tollgate)", "/public/x", () => undefined, passthrough],
+  ["Tollgate public route, logDecisions = denials (the worker's fixed cost)", "/public/x", () => undefined, quiet],
   ["valid token, cache hit, logDecisions = denials", "/api/x", () => valid, quiet],
   ["valid token, first sight, logDecisions = denials", "/api/x", () => fresh[freshIndex++], quiet],
   ["tampered token (401), logDecisions = denials", "/api/x", () => tampered, quiet],
+], { clients: 1, requests: UNLOADED });
+
+// The same worker in workerd with no inspector attached (bench/workerd.mjs), as in production.
+const plainVars = { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }], logDecisions: "none" }) };
+const plain = await startWorkerd({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set) }, vars: plainVars });
+const plainPassthrough = await startWorkerd({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false });
+const plainFresh = [];
+for (let i = 0; i < (REQUESTS + UNLOADED) * ROUNDS; i++) plainFresh.push(await sign());
+let plainIndex = 0;
+await load("/api/x", () => valid, plain); // warm up
+const plainCases = [
+  ["separate pass-through worker (no Tollgate)", "/public/x", () => undefined, plainPassthrough],
+  ["Tollgate public route (the worker's fixed cost)", "/public/x", () => undefined, plain],
+  ["valid token, cache hit (revocation answer remembered)", "/api/x", () => valid, plain],
+  ["valid token, first sight (WebCrypto ES256 + 2 KV reads)", "/api/x", () => plainFresh[plainIndex++], plain],
+  ["tampered token (401)", "/api/x", () => tampered, plain],
 ];
-const one = UNLOADED_CASES.map(() => []);
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [i, [, path, tokenFor, target]] of UNLOADED_CASES.entries()) {
-    one[i].push(await load(path, tokenFor, target, { clients: 1, requests: UNLOADED }));
-  }
-}
-console.log(`\nOne client, ${UNLOADED} requests × ${ROUNDS} rounds, keep-alive, loopback; medians\n`);
-console.log("| case | p50 ms | p99 ms | added p50 ms | added p99 ms |");
-console.log("|---|---|---|---|---|");
-for (const [i, [name]] of UNLOADED_CASES.entries()) {
-  const [p50, p99] = [median(one[i], "p50"), median(one[i], "p99")];
-  const extra = i === 0 ? "— | —" : `${(p50 - median(one[0], "p50")).toFixed(3)} | ${(p99 - median(one[0], "p99")).toFixed(3)}`;
-  console.log(`| ${name} | ${p50.toFixed(3)} | ${p99.toFixed(3)} | ${extra} |`);
-}
+await compare("workerd without an inspector (Miniflare), logDecisions = none", plainCases, { clients: CONCURRENCY, requests: REQUESTS });
+await compare("workerd without an inspector (Miniflare), logDecisions = none", plainCases, { clients: 1, requests: UNLOADED });
+console.log("\n(CPU: user + system time of the workerd processes, from /proc, 10 ms ticks over all rounds. Under Miniflare the CPU of every workerd it runs is counted, both workers' included, so compare the added column.)");
+await plain.stop();
+await plainPassthrough.stop();
 agent.destroy();
 await worker.stop();
 await passthrough.stop();

@@ -108,6 +108,21 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
         return 0;
       }
     },
+    /** CPU time (ms, user + system) the workerd processes serving this worker have used. */
+    cpuMs() {
+      try {
+        const out = execFileSync("ps", ["-o", "pid=,comm=", "-g", String(child.pid)], { encoding: "utf8" });
+        const pids = out.split("\n").filter((l) => l.includes("workerd")).map((l) => l.trim().split(/\s+/)[0]);
+        // /proc/<pid>/stat fields 14 and 15 (after the parenthesised name): utime, stime in ticks.
+        const ticks = pids.reduce((sum, pid) => {
+          const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+          return sum + Number(fields[11]) + Number(fields[12]);
+        }, 0);
+        return (ticks * 1000) / 100;
+      } catch {
+        return NaN;
+      }
+    },
     fetch: (path, init) => fetch(url + path, { redirect: "manual", ...init }),
     async stop() {
       try {

@@ -1,0 +1,47 @@
+// A worker in workerd through Miniflare's API, with no inspector attached: how the runtime runs
+// in production. `wrangler dev` (the tests' harness) attaches its inspector to stream logs,
+// and with a debugger attached V8 runs wasm in its debug tier and every console.log crosses to
+// wrangler, so speed is measured here instead.
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { ROOT } from "../tests/e2e/harness.mjs";
+
+const compatibilityDate = readFileSync(join(ROOT, "wrangler.toml"), "utf8").match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+
+/** CPU ms (user + system) of the workerd processes this Node process started. */
+function workerdCpuMs() {
+  const ps = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  let ticks = 0;
+  for (const line of ps.split("\n").filter((l) => l.includes("workerd"))) {
+    const fields = readFileSync(`/proc/${line.trim().split(/\s+/)[0]}/stat`, "utf8").split(") ")[1].split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / 100;
+}
+
+/** Starts `main` (an ES module worker, with the .wasm files beside it) with text bindings and local KV. */
+export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars = {}, secrets = {}, kv = true } = {}) {
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      modulesRoot: dirname(main),
+      modules: [
+        { type: "ESModule", path: main },
+        ...readdirSync(dirname(main)).filter((f) => f.endsWith(".wasm")).map((f) => ({ type: "CompiledWasm", path: join(dirname(main), f) })),
+      ],
+      compatibilityDate,
+      bindings: { ...vars, ...secrets },
+      kvNamespaces: kv ? ["TOLLGATE_KV"] : [],
+    }),
+  );
+  const url = (await mf.ready).href.replace(/\/$/, "");
+  return {
+    url,
+    fetch: (path, init) => fetch(url + path, { redirect: "manual", ...init }),
+    cpuMs: workerdCpuMs,
+    stop: () => mf.dispose(),
+  };
+}
