@@ -561,6 +561,11 @@ fn rsa_material(jwk: &Jwk) -> Result<Material, Error> {
         None => None,
         Some(_) => {
             let d = big(&jwk.d, "d")?;
+            // A private exponent lies strictly between 1 and n; without p and q the key is
+            // rebuilt from d (NIST SP 800-56B C.2), whose arithmetic assumes d ≥ 1.
+            if d <= BigUint::from(1u8) || d >= n {
+                return Err(Error::key("RSA private exponent d is out of range"));
+            }
             let primes = match (&jwk.p, &jwk.q) {
                 (Some(_), Some(_)) => vec![big(&jwk.p, "p")?, big(&jwk.q, "q")?],
                 _ => Vec::new(),

@@ -47,6 +47,25 @@ fn weak_rsa_keys_are_refused() {
 }
 
 #[test]
+fn an_rsa_private_exponent_out_of_range_is_refused_not_a_panic() {
+    // Found by the `keys` fuzz target: d = 0 without p and q made prime recovery underflow.
+    let mut key = vector!("rfc7520-cookbook/jwk/3_4.rsa_private_key.json");
+    for name in ["p", "q", "dp", "dq", "qi"] {
+        key.as_object_mut().unwrap().remove(name);
+    }
+    let n = key["n"].clone();
+    for d in [
+        serde_json::json!(""),
+        serde_json::json!("AA"),
+        serde_json::json!("AQ"),
+        n,
+    ] {
+        key["d"] = d;
+        assert!(invalid(&key.to_string()).contains("out of range"));
+    }
+}
+
+#[test]
 fn hmac_keys_must_be_as_long_as_the_hash() {
     let k31 = tollgate::b64::encode(&[7u8; 31]);
     let k32 = tollgate::b64::encode(&[7u8; 32]);
