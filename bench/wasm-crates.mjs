@@ -70,8 +70,31 @@ export function codeByCrate(path) {
   return { total, groups };
 }
 
-/** The crate of a legacy-mangled Rust symbol (`_ZN<len><segment>…`); tollgate splits by module. */
+const STD = new Set(["core", "alloc", "std", "compiler_builtins", "hashbrown"]);
+
+/**
+ * The crate a function's code is charged to: a generic from the standard library instantiated
+ * for another crate's type (`drop_in_place<p384::…>`) counts for that crate.
+ */
 function crateOf(symbol) {
+  const own = definingCrate(symbol);
+  if (!STD.has(own.split("::")[0]) && !own.startsWith("generic")) return own;
+  const legacy = [...symbol.matchAll(/(?:\$LT\$|\$u20\$)(?:\$RF\$|mut\$u20\$)*([a-z_][a-z_0-9]*)\.\./g)].map((m) => m[1]);
+  const inner = [...legacy, ...v0Crates(symbol)].find((name) => !STD.has(name));
+  return inner ?? own;
+}
+
+/** The crate names in a v0 symbol (`C<disambiguator>_<len><name>`). */
+function v0Crates(symbol) {
+  if (!symbol.startsWith("_R")) return [];
+  const names = [];
+  const re = /C(?:s[0-9A-Za-z]*_)?(\d+)/g;
+  for (let m; (m = re.exec(symbol)); ) names.push(symbol.substr(m.index + m[0].length, Number(m[1])));
+  return names;
+}
+
+/** The crate of a mangled Rust symbol (`_ZN<len><segment>…` or v0 `_R…`); tollgate by module. */
+function definingCrate(symbol) {
   const segments = [];
   let rest = symbol.startsWith("_ZN") ? symbol.slice(3) : "";
   while (/^\d/.test(rest)) {
@@ -81,8 +104,8 @@ function crateOf(symbol) {
     rest = rest.slice(digits + n);
   }
   if (segments.length === 0) {
-    const v0 = symbol.startsWith("_R") && /C(?:s[0-9A-Za-z]*_)?(\d+)/.exec(symbol);
-    if (v0) return symbol.substr(v0.index + v0[0].length, Number(v0[1]));
+    const [v0] = v0Crates(symbol);
+    if (v0) return v0;
     return symbol.startsWith("__wbindgen") || symbol.startsWith("__wbg") ? "wasm-bindgen glue" : "other";
   }
   let crate = segments[0];
