@@ -23,6 +23,15 @@ fn to_js(err: &Error) -> JsValue {
     object.into()
 }
 
+/// An algorithm's index in [`Algorithm::ALL`]: how the host functions name it (the same
+/// order as `ALGORITHMS` in pkg/entries/api.js).
+fn alg_index(alg: Algorithm) -> u32 {
+    Algorithm::ALL
+        .iter()
+        .position(|a| *a == alg)
+        .map_or(u32::MAX, |i| i as u32)
+}
+
 fn policy_error(message: impl Into<String>) -> JsValue {
     to_js(&Error::InvalidPolicy {
         reason: message.into(),
@@ -65,14 +74,10 @@ impl CryptoProvider for HostCrypto {
         let Some(index) = self.kids.iter().position(|kid| kid == key.kid()) else {
             return false;
         };
-        let alg_index = Algorithm::ALL
-            .iter()
-            .position(|a| *a == alg)
-            .unwrap_or(usize::MAX);
         self.host
             .verify(
                 &JsValue::NULL,
-                alg_index as u32,
+                alg_index(alg),
                 index as u32,
                 input,
                 signature,
@@ -202,19 +207,13 @@ impl CryptoProvider for HostSigner {
     }
 
     fn sign(&self, alg: Algorithm, key: &Key, input: &[u8]) -> Result<Vec<u8>, Error> {
-        if !alg.is_asymmetric() {
+        // HMAC stays in Rust; a key that may not sign gets the same refusal from the same code.
+        if !alg.is_asymmetric() || !key.allows(alg) || !key.is_private() {
             return RustCrypto.sign(alg, key, input);
         }
-        if !key.allows(alg) || !key.is_private() {
-            return RustCrypto.sign(alg, key, input); // the same refusal, from the same code
-        }
-        let alg_index = Algorithm::ALL
-            .iter()
-            .position(|a| *a == alg)
-            .unwrap_or(usize::MAX);
         let signature = self
             .host
-            .sign(&JsValue::NULL, alg_index as u32, input)
+            .sign(&JsValue::NULL, alg_index(alg), input)
             .map_err(|_| Error::InvalidKey {
                 reason: "the host could not sign with this key".into(),
             })?;

@@ -6,6 +6,7 @@
 //! that fits the key. Nothing weaker can be constructed, so nothing weaker can sign or verify.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use rsa::{
     pkcs8::{DecodePrivateKey, DecodePublicKey},
@@ -122,6 +123,8 @@ pub struct Key {
     kid: String,
     alg: Option<Algorithm>,
     material: Material,
+    /// The RFC 7638 thumbprint, computed on first use: adapters key caches by it.
+    thumbprint: OnceLock<String>,
 }
 
 impl fmt::Debug for Key {
@@ -279,6 +282,7 @@ impl Key {
             kid: String::new(),
             alg,
             material,
+            thumbprint: OnceLock::new(),
         };
         key.kid = match kid {
             Some(kid) => kid,
@@ -368,6 +372,12 @@ impl Key {
     /// The RFC 7638 JWK thumbprint (SHA-256, base64url): the required members only, in
     /// lexicographic order, with no whitespace.
     pub fn thumbprint(&self) -> String {
+        self.thumbprint
+            .get_or_init(|| self.compute_thumbprint())
+            .clone()
+    }
+
+    fn compute_thumbprint(&self) -> String {
         let public = self.public_members();
         let canonical = match &self.material {
             Material::Hmac(secret) => {

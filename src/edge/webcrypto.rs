@@ -41,10 +41,11 @@ extern "C" {
     ) -> Result<js_sys::Promise, JsValue>;
 }
 
-/// An imported key, or the knowledge that the host cannot import it.
+/// An imported key with its `verify` parameters, or the knowledge that the host cannot
+/// import it.
 #[derive(Clone)]
 enum Imported {
-    Key(JsValue),
+    Key { key: JsValue, verify: JsValue },
     Unsupported,
 }
 
@@ -107,7 +108,7 @@ impl WebCryptoKeys {
         let mut fallback = Vec::new();
         for ((_, alg), entry) in self.imported.borrow().iter() {
             match entry {
-                Imported::Key(_) => imported.push(alg.name()),
+                Imported::Key { .. } => imported.push(alg.name()),
                 Imported::Unsupported => fallback.push(alg.name()),
             }
         }
@@ -116,17 +117,23 @@ impl WebCryptoKeys {
         serde_json::json!({ "imported": imported, "fallback": fallback })
     }
 
-    async fn import(&self, key: &Key, alg: Algorithm, import: &JsValue) -> Imported {
+    /// The imported key for `key` and `alg`, importing it on first use; `None` for algorithms
+    /// that stay in Rust (HMAC, EdDSA).
+    async fn import(&self, key: &Key, alg: Algorithm) -> Option<Imported> {
         let id = (key.thumbprint(), alg);
         if let Some(hit) = self.imported.borrow().get(&id) {
-            return hit.clone();
+            return Some(hit.clone());
         }
-        let imported = match Self::import_jwk(key, import).await {
-            Some(crypto_key) => Imported::Key(crypto_key),
+        let (import, verify) = params(alg)?;
+        let imported = match Self::import_jwk(key, &import).await {
+            Some(crypto_key) => Imported::Key {
+                key: crypto_key,
+                verify,
+            },
             None => Imported::Unsupported,
         };
         self.imported.borrow_mut().insert(id, imported.clone());
-        imported
+        Some(imported)
     }
 
     async fn import_jwk(key: &Key, import: &JsValue) -> Option<JsValue> {
@@ -141,14 +148,18 @@ impl WebCryptoKeys {
     /// Whether `signature` verifies under `key`: WebCrypto when it has the algorithm, the
     /// pure-Rust provider otherwise.
     async fn verify(&self, alg: Algorithm, key: &Key, input: &[u8], signature: &[u8]) -> bool {
-        let Some((import, verify)) = params(alg).filter(|_| alg.is_asymmetric()) else {
+        if !alg.is_asymmetric() {
             return RustCrypto.verify(alg, key, input, signature);
-        };
+        }
         // The host never sees a malformed input: the exact RFC 7518 length first.
         if signature.len() != signature_len(alg, key) {
             return false;
         }
-        let Imported::Key(crypto_key) = self.import(key, alg, &import).await else {
+        let Some(Imported::Key {
+            key: crypto_key,
+            verify,
+        }) = self.import(key, alg).await
+        else {
             return RustCrypto.verify(alg, key, input, signature);
         };
         let answer = match subtle_verify(&verify, &crypto_key, signature, input) {
