@@ -3,6 +3,8 @@
 //! Errors cross as plain objects `{code, message, claim}`, mapped from the core's error in
 //! exactly one function, [`to_js`]; the JS side turns them into `TollgateError`s.
 
+use std::cell::RefCell;
+
 use serde_json::{json, Map, Value};
 use wasm_bindgen::prelude::*;
 
@@ -143,27 +145,55 @@ impl Verifier {
         Value::Array(list).to_string()
     }
 
-    /// Verifies at `now` (seconds); returns `{"payload": {...}, "protectedHeader": {...}}` as JSON.
-    pub fn verify(&self, token: &str, now: f64) -> Result<String, JsValue> {
-        self.verify_str(token, now)
+    /// Verifies at `now` (seconds); returns `{"payload": {...}, "protectedHeader": {...}}` as
+    /// JSON, or with `header` false only the payload (a caller that already holds this header:
+    /// see pkg/entries/api.js).
+    pub fn verify(&self, token: &str, now: f64, header: bool) -> Result<String, JsValue> {
+        self.verify_str(token, now, header)
     }
 
-    /// [`Verifier::verify`] for a token already encoded as UTF-8 by the caller (with
-    /// `TextEncoder.encodeInto` into a reused buffer: cheaper than the per-character copy of a
-    /// string argument).
-    #[wasm_bindgen(js_name = verifyUtf8)]
-    pub fn verify_utf8(&self, token: &[u8], now: f64) -> Result<String, JsValue> {
-        let token = std::str::from_utf8(token).map_err(|_| {
-            to_js(&Error::Malformed {
-                reason: "token is not UTF-8",
-            })
-        })?;
-        self.verify_str(token, now)
+    /// [`Verifier::verify`] for a token the caller has written as UTF-8 into the first `len`
+    /// bytes of the [`input_buffer`] (with `TextEncoder.encodeInto`: no allocation and one
+    /// copy, where a string argument is copied character by character).
+    #[wasm_bindgen(js_name = verifyInput)]
+    pub fn verify_input(&self, len: usize, now: f64, header: bool) -> Result<String, JsValue> {
+        INPUT.with_borrow(|input| {
+            let token = input
+                .get(..len)
+                .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                .ok_or_else(|| {
+                    to_js(&Error::Malformed {
+                        reason: "token is not UTF-8",
+                    })
+                })?;
+            self.verify_str(token, now, header)
+        })
     }
 }
 
+/// The bytes of [`input_buffer`].
+const INPUT_BYTES: usize = 16 * 1024;
+
+thread_local! {
+    /// Where JavaScript writes a token for [`Verifier::verify_input`]: allocated once.
+    static INPUT: RefCell<Box<[u8]>> = RefCell::new(vec![0; INPUT_BYTES].into_boxed_slice());
+}
+
+/// The address and length of the input buffer in wasm memory, `[address, length]`. The
+/// address never changes; a view of it must be re-made when the memory grows.
+#[wasm_bindgen(js_name = inputBuffer)]
+pub fn input_buffer() -> Vec<u32> {
+    INPUT.with_borrow_mut(|input| vec![input.as_mut_ptr() as u32, input.len() as u32])
+}
+
+/// The module's memory, for views of [`input_buffer`].
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
 impl Verifier {
-    fn verify_str(&self, token: &str, now: f64) -> Result<String, JsValue> {
+    fn verify_str(&self, token: &str, now: f64, with_header: bool) -> Result<String, JsValue> {
         let now = now.floor() as i64;
         let verified = match &self.inner {
             Inner::Portable(v) => v.verify(token, now),
@@ -171,13 +201,18 @@ impl Verifier {
         }
         .map_err(|e| to_js(&e))?;
         // The checked JSON texts as sent, not re-serialised: both are JSON objects.
-        let header = verified.header.raw_json();
-        let mut out = Vec::with_capacity(verified.raw_claims.len() + header.len() + 32);
-        out.extend_from_slice(b"{\"payload\":");
-        out.extend_from_slice(&verified.raw_claims);
-        out.extend_from_slice(b",\"protectedHeader\":");
-        out.extend_from_slice(header);
-        out.push(b'}');
+        let out = if with_header {
+            let header = verified.header.raw_json();
+            let mut out = Vec::with_capacity(verified.raw_claims.len() + header.len() + 32);
+            out.extend_from_slice(b"{\"payload\":");
+            out.extend_from_slice(&verified.raw_claims);
+            out.extend_from_slice(b",\"protectedHeader\":");
+            out.extend_from_slice(header);
+            out.push(b'}');
+            out
+        } else {
+            verified.raw_claims
+        };
         String::from_utf8(out).map_err(|_| {
             to_js(&Error::Malformed {
                 reason: "token JSON is not UTF-8",

@@ -2,6 +2,7 @@
 //! keys or clock. Nothing here is trusted yet; the types say so.
 
 use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -10,39 +11,77 @@ use crate::alg::Algorithm;
 use crate::b64;
 use crate::error::{truncated, Error};
 
-/// The protected header of a token, with the parameters the core acts on pulled out.
+/// The protected header of a token, with the parameters the core acts on pulled out. Shared,
+/// not copied, when cloned: see [`HeaderMemo`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Header {
-    raw: Vec<u8>,
+pub struct Header(Arc<Parsed>);
+
+#[derive(Debug, PartialEq)]
+struct Parsed {
+    raw: Box<[u8]>,
     alg: Algorithm,
-    kid: Option<String>,
-    typ: Option<String>,
+    kid: Option<Box<str>>,
+    typ: Option<Box<str>>,
 }
 
 impl Header {
     /// The algorithm the token claims. Only ever used to pick among the key's allowed ones.
     pub fn alg(&self) -> Algorithm {
-        self.alg
+        self.0.alg
     }
 
     /// The `kid` header parameter.
     pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
+        self.0.kid.as_deref()
     }
 
     /// The `typ` header parameter.
     pub fn typ(&self) -> Option<&str> {
-        self.typ.as_deref()
+        self.0.typ.as_deref()
     }
 
     /// Every header member, as JSON (parsed on demand: verification does not need them).
     pub fn members(&self) -> Map<String, Value> {
-        serde_json::from_slice(&self.raw).unwrap_or_default()
+        serde_json::from_slice(&self.0.raw).unwrap_or_default()
     }
 
     /// The header exactly as sent (decoded from base64url): a JSON object.
     pub fn raw_json(&self) -> &[u8] {
-        &self.raw
+        &self.0.raw
+    }
+}
+
+/// The last header parsed, so that a run of tokens with the same header (one issuer signing
+/// with one key: the usual case) decodes and parses it once. A header is a pure function of
+/// its base64url text, so a hit returns exactly what parsing would; failures are not kept.
+/// Shared by threads, it never waits: when another thread holds it, the header is parsed.
+#[derive(Default)]
+pub struct HeaderMemo(Mutex<Option<(Box<str>, Header)>>);
+
+impl HeaderMemo {
+    fn get(&self, segment: &str) -> Option<Header> {
+        let last = self.0.try_lock().ok()?;
+        let (text, header) = last.as_ref()?;
+        (**text == *segment).then(|| header.clone())
+    }
+
+    fn put(&self, segment: &str, header: &Header) {
+        if let Ok(mut last) = self.0.try_lock() {
+            *last = Some((segment.into(), header.clone()));
+        }
+    }
+}
+
+impl Clone for HeaderMemo {
+    /// A new, empty memo: it is a cache, not state.
+    fn clone(&self) -> Self {
+        HeaderMemo::default()
+    }
+}
+
+impl std::fmt::Debug for HeaderMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeaderMemo")
     }
 }
 
@@ -64,6 +103,19 @@ impl<'a> UntrustedToken<'a> {
     /// Splits, decodes and checks a compact JWS. The size bound comes first, so no work is
     /// spent on an oversized input.
     pub fn parse(token: &'a str, max_bytes: usize) -> Result<Self, Error> {
+        Self::parse_with(token, max_bytes, None)
+    }
+
+    /// [`UntrustedToken::parse`], taking the header from `memo` when it was the last one seen.
+    pub fn parse_memo(token: &'a str, max_bytes: usize, memo: &HeaderMemo) -> Result<Self, Error> {
+        Self::parse_with(token, max_bytes, Some(memo))
+    }
+
+    fn parse_with(
+        token: &'a str,
+        max_bytes: usize,
+        memo: Option<&HeaderMemo>,
+    ) -> Result<Self, Error> {
         if token.len() > max_bytes {
             return Err(Error::TooLarge {
                 len: token.len(),
@@ -81,13 +133,26 @@ impl<'a> UntrustedToken<'a> {
                 "a compact JWS has three dot-separated parts (JWE and JSON serialization are not accepted)",
             ));
         }
-        let header_bytes =
-            b64::decode_public(header).ok_or(Error::malformed("header is not strict base64url"))?;
+        let known = memo.and_then(|memo| memo.get(header));
+        let header_bytes = match known {
+            Some(_) => Vec::new(),
+            None => b64::decode_public(header)
+                .ok_or(Error::malformed("header is not strict base64url"))?,
+        };
         let payload = b64::decode_public(payload)
             .ok_or(Error::malformed("payload is not strict base64url"))?;
         let signature = b64::decode_public(signature)
             .ok_or(Error::malformed("signature is not strict base64url"))?;
-        let header = parse_header(header_bytes)?;
+        let header = match known {
+            Some(known) => known,
+            None => {
+                let parsed = parse_header(header_bytes)?;
+                if let Some(memo) = memo {
+                    memo.put(header, &parsed);
+                }
+                parsed
+            }
+        };
         Ok(UntrustedToken {
             signing_input,
             header,
@@ -173,14 +238,14 @@ fn parse_header(bytes: Vec<u8>) -> Result<Header, Error> {
             Some(_) => return Err(Error::malformed("header \"b64\" is not a boolean")),
         }
     }
-    let kid = known.kid.map(Cow::into_owned);
-    let typ = known.typ.map(Cow::into_owned);
-    Ok(Header {
-        raw: bytes,
+    let kid = known.kid.map(|kid| kid.into());
+    let typ = known.typ.map(|typ| typ.into());
+    Ok(Header(Arc::new(Parsed {
+        raw: bytes.into(),
         alg,
         kid,
         typ,
-    })
+    })))
 }
 
 /// RFC 7515 §4.1.11: `crit` is a non-empty array of names that are not registered and that
@@ -224,4 +289,53 @@ fn check_crit(members: &Map<String, Value>) -> Result<(), Error> {
             truncated(&crit.to_string())
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(header: &str, payload: &str) -> String {
+        format!(
+            "{}.{}.c2ln",
+            b64::encode(header.as_bytes()),
+            b64::encode(payload.as_bytes())
+        )
+    }
+
+    /// Every answer through the memo is the answer without it, whatever came before.
+    #[test]
+    fn the_header_memo_answers_exactly_as_parsing_does() {
+        let memo = HeaderMemo::default();
+        let tokens = [
+            token(r#"{"alg":"HS256","kid":"a"}"#, "{}"),
+            token(r#"{"alg":"HS256","kid":"a"}"#, r#"{"sub":"x"}"#),
+            token(r#"{"alg":"ES256","kid":"b","typ":"JWT"}"#, "{}"),
+            token(r#"{"alg":"none"}"#, "{}"),
+            token(r#"{"alg":"HS256","kid":"a"}"#, "{}").replace(".c2ln", ".c2l"),
+            token(r#"{"alg":"HS256","kid":"a"}"#, "{}").replacen('.', ".!", 1),
+            token(r#"{"alg":"HS256","kid":"a"}"#, "{}"),
+            "e30.e30.c2ln".to_owned(),
+            "!!.e30.c2ln".to_owned(),
+            token(r#"{"alg":"HS256","crit":["x"],"x":1}"#, "{}"),
+            token(r#"{"alg":"HS256","kid":"a"}"#, "{}"),
+        ];
+        for round in 0..2 {
+            for token in &tokens {
+                let plain = UntrustedToken::parse(token, 8192);
+                let memoised = UntrustedToken::parse_memo(token, 8192, &memo);
+                match (plain, memoised) {
+                    (Ok(plain), Ok(memoised)) => {
+                        assert_eq!(plain.header(), memoised.header(), "{round} {token}");
+                        assert_eq!(plain.payload(), memoised.payload());
+                        assert_eq!(plain.signature(), memoised.signature());
+                    }
+                    (Err(plain), Err(memoised)) => {
+                        assert_eq!(plain.to_string(), memoised.to_string(), "{round} {token}")
+                    }
+                    (plain, memoised) => panic!("{token}: {plain:?} but {memoised:?}"),
+                }
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ use crate::error::{truncated, Error};
 use crate::jwk::Key;
 use crate::jwks::KeySet;
 use crate::policy::{media_type, Policy};
-use crate::token::{Header, UntrustedToken};
+use crate::token::{Header, HeaderMemo, UntrustedToken};
 
 /// A token whose signature has verified but whose claims are not checked yet.
 #[derive(Debug)]
@@ -100,6 +100,7 @@ pub struct Verifier<P = RustCrypto> {
     keys: KeySet,
     policy: Policy,
     provider: P,
+    headers: HeaderMemo,
 }
 
 impl Verifier<RustCrypto> {
@@ -117,6 +118,7 @@ impl<P: CryptoProvider> Verifier<P> {
             keys,
             policy,
             provider,
+            headers: HeaderMemo::default(),
         })
     }
 
@@ -166,8 +168,10 @@ impl<P: CryptoProvider> Verifier<P> {
         &self,
         untrusted: UntrustedToken<'t>,
     ) -> Result<SignatureChecked<'t>, Error> {
-        let alg = untrusted.header().alg();
-        for key in self.candidates(&untrusted)? {
+        // A shared handle (no copy), so the keys can borrow it while the token moves out.
+        let header = untrusted.header().clone();
+        let alg = header.alg();
+        for key in self.candidate_keys(&header)? {
             if self
                 .provider
                 .verify(alg, key, untrusted.signing_input(), untrusted.signature())
@@ -192,23 +196,33 @@ impl<P: CryptoProvider> Verifier<P> {
         Ok((untrusted, candidates))
     }
 
-    /// Structure, under this policy's size limit.
+    /// Structure, under this policy's size limit. The last header seen is remembered
+    /// ([`HeaderMemo`]).
     pub fn parse<'t>(&self, token: &'t str) -> Result<UntrustedToken<'t>, Error> {
-        UntrustedToken::parse(token, self.policy.max_token_bytes)
+        UntrustedToken::parse_memo(token, self.policy.max_token_bytes, &self.headers)
     }
 
     /// The keys that may verify a parsed token: its `alg` must be allowed by the policy and by
     /// the key. For adapters that run the signature step themselves (see [`crate::hazmat`]).
     pub fn candidates(&self, untrusted: &UntrustedToken<'_>) -> Result<Vec<&Key>, Error> {
-        let alg = untrusted.header().alg();
+        self.candidate_keys(untrusted.header())
+            .map(Iterator::collect)
+    }
+
+    /// [`Verifier::candidates`] without collecting them (one key is the usual case).
+    fn candidate_keys<'s, 'h>(
+        &'s self,
+        header: &'h Header,
+    ) -> Result<std::iter::Peekable<impl Iterator<Item = &'s Key> + use<'s, 'h, P>>, Error> {
+        let alg = header.alg();
         if !self.policy.algorithms.contains(&alg) {
             return Err(Error::AlgNotAllowed {
                 alg: alg.name().to_owned(),
             });
         }
-        let kid = untrusted.header().kid();
-        let candidates: Vec<&Key> = self.keys.candidates(kid, alg).collect();
-        if candidates.is_empty() {
+        let kid = header.kid();
+        let mut candidates = self.keys.candidates(kid, alg).peekable();
+        if candidates.peek().is_none() {
             return Err(Error::NoMatchingKey {
                 kid: kid.map(truncated),
             });

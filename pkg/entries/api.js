@@ -61,7 +61,6 @@ function policyJson(options) {
 }
 
 const encoder = new TextEncoder();
-const scratch = new Uint8Array(16_384);
 
 const nowSeconds = (date) => Math.floor((date ? date.getTime() : Date.now()) / 1000);
 
@@ -83,9 +82,22 @@ const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256
  * check stays in the core, so results and error codes do not change.
  */
 export function createApi(core, host) {
+  // Tokens are written straight into a buffer in wasm memory (core.inputBuffer): no
+  // allocation per call. The view is re-made when the memory grows (the old one is detached).
+  const memory = core.wasmMemory();
+  const [inputAt, inputBytes] = core.inputBuffer();
+  let input = new Uint8Array(memory.buffer, inputAt, inputBytes);
+  const writeInput = (token) => {
+    if (input.byteLength === 0) input = new Uint8Array(memory.buffer, inputAt, inputBytes);
+    const { read, written } = encoder.encodeInto(token, input);
+    return read === token.length ? written : -1;
+  };
+
   class Verifier {
     #inner;
     #date;
+    #headerText = null;
+    #header = null;
     /** Parses and checks keys and options once. */
     constructor(jwks, options = {}) {
       const text = keysJson(jwks, "jwks");
@@ -107,17 +119,31 @@ export function createApi(core, host) {
     /** Verifies signature and claims: `{ payload, protectedHeader }`, or throws TollgateError. */
     verify(token) {
       checkToken(token);
+      // Tokens from one issuer and key share their header text, so the last header seen is
+      // kept (its base64url text and the object) and only the payload crosses back. The core
+      // still decodes and checks every header; this only saves building the same object again.
+      const segment = token.slice(0, token.indexOf("."));
+      const known = segment === this.#headerText;
       let out;
       try {
         const now = nowSeconds(this.#date);
-        // encodeInto a reused buffer, then one copy into wasm memory: a string argument would
-        // be copied character by character. Tokens too long for the buffer take the string path.
-        const { read, written } = encoder.encodeInto(token, scratch);
-        out = read === token.length ? this.#inner.verifyUtf8(scratch.subarray(0, written), now) : this.#inner.verify(token, now);
+        // A string argument would be copied character by character; tokens too long for the
+        // input buffer take that path.
+        const written = writeInput(token);
+        out = written >= 0 ? this.#inner.verifyInput(written, now, !known) : this.#inner.verify(token, now, !known);
       } catch (err) {
         rethrow(err);
       }
-      return JSON.parse(out);
+      if (known) return { payload: JSON.parse(out), protectedHeader: { ...this.#header } };
+      const result = JSON.parse(out);
+      this.#remember(segment, result.protectedHeader);
+      return result;
+    }
+    /** Keeps a header whose members are all primitives: a shallow copy is then a full one. */
+    #remember(segment, header) {
+      const flat = Object.values(header).every((v) => v === null || typeof v !== "object");
+      this.#headerText = flat ? segment : null;
+      this.#header = flat ? { ...header } : null;
     }
   }
 

@@ -335,8 +335,8 @@ pub async fn trusted_verifier<'t>(
     now_ms: f64,
 ) -> std::result::Result<(Rc<Verifier>, Trusted, UntrustedToken<'t>), Denial> {
     // Parsed once here, to route the token by its `iss`; the chosen verifier takes it as it is.
-    let untrusted =
-        UntrustedToken::parse(token, config.max_token_bytes).map_err(Denial::InvalidToken)?;
+    let untrusted = UntrustedToken::parse_memo(token, config.max_token_bytes, &state.headers)
+        .map_err(Denial::InvalidToken)?;
     let issuer = serde_json::from_slice::<IssuerOnly>(untrusted.payload())
         .ok()
         .and_then(|c| c.iss);

@@ -15,6 +15,7 @@ use super::keys::{self, OwnKeys};
 use super::remote_jwks::RemoteJwks;
 use super::webcrypto::WebCryptoKeys;
 use crate::config::GatewayConfig;
+use crate::token::HeaderMemo;
 use crate::token_cache::TokenCache;
 use crate::{Error, Verifier};
 
@@ -38,6 +39,8 @@ pub struct State {
     pub not_revoked: RefCell<HashMap<String, f64>>,
     /// Public keys imported into WebCrypto, for the signature step.
     pub webcrypto: WebCryptoKeys,
+    /// The last token header parsed: a first-sight token usually shares it.
+    pub headers: HeaderMemo,
 }
 
 /// Why the worker cannot serve: the detail goes to the log, the code to the client.
@@ -143,5 +146,6 @@ fn build(
         token_cache: RefCell::new(TokenCache::new(capacity)),
         not_revoked: RefCell::new(HashMap::new()),
         webcrypto: WebCryptoKeys::default(),
+        headers: HeaderMemo::default(),
     })
 }

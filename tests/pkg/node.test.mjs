@@ -41,3 +41,33 @@ for (const alg of ALGORITHMS) {
     assert.equal(protectedHeader.alg, alg);
   });
 }
+
+test("a Verifier's remembered header: every result is its token's own, and callers cannot change the next", async () => {
+  const k = await joseKeys("ES256");
+  const token = (header, sub) =>
+    new jose.SignJWT({ sub }).setProtectedHeader({ alg: "ES256", kid: k.verifyJwk.kid, ...header }).setExpirationTime("5m").sign(k.joseSign);
+  const [a, b, typed, nested] = await Promise.all([token({}, "a"), token({}, "b"), token({ typ: "at+jwt" }, "c"), token({ ext: { n: 1 } }, "d")]);
+  const verifier = new api.Verifier({ keys: [k.verifyJwk] });
+
+  const first = verifier.verify(a);
+  assert.deepEqual(first, { payload: JSON.parse(atob(a.split(".")[1])), protectedHeader: { alg: "ES256", kid: k.verifyJwk.kid } });
+  first.protectedHeader.kid = "changed";
+  first.protectedHeader.extra = true;
+  const second = verifier.verify(b);
+  assert.equal(second.payload.sub, "b");
+  assert.deepEqual(second.protectedHeader, { alg: "ES256", kid: k.verifyJwk.kid });
+  assert.notEqual(second.protectedHeader, verifier.verify(b).protectedHeader);
+
+  assert.deepEqual(verifier.verify(typed).protectedHeader, { alg: "ES256", kid: k.verifyJwk.kid, typ: "at+jwt" });
+  assert.deepEqual(verifier.verify(a).protectedHeader, { alg: "ES256", kid: k.verifyJwk.kid });
+
+  const withObject = verifier.verify(nested);
+  withObject.protectedHeader.ext.n = 2;
+  assert.deepEqual(verifier.verify(nested).protectedHeader.ext, { n: 1 });
+
+  const [h, p, s] = b.split(".");
+  const flipped = s[0] === "A" ? `B${s.slice(1)}` : `A${s.slice(1)}`;
+  verifier.verify(b);
+  assert.throws(() => verifier.verify(`${h}.${p}.${flipped}`), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+  assert.throws(() => verifier.verify(`${h}.${a.split(".")[1]}.${s}`), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+});
