@@ -154,20 +154,53 @@ impl Verifier {
 
     /// [`Verifier::verify`] for a token the caller has written as UTF-8 into the first `len`
     /// bytes of the [`input_buffer`] (with `TextEncoder.encodeInto`: no allocation and one
-    /// copy, where a string argument is copied character by character).
+    /// copy, where a string argument is copied character by character). The answer is
+    /// written over the token, from the start of the buffer; the return value is its length.
+    /// It always fits: its JSON texts are shorter than their base64url spelling in the token
+    /// by more than the 32 bytes the wrapping adds, since every signature has 32 bytes or more.
     #[wasm_bindgen(js_name = verifyInput)]
-    pub fn verify_input(&self, len: usize, now: f64, header: bool) -> Result<String, JsValue> {
-        INPUT.with_borrow(|input| {
-            let token = input
-                .get(..len)
-                .and_then(|bytes| std::str::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    to_js(&Error::Malformed {
-                        reason: "token is not UTF-8",
-                    })
-                })?;
-            self.verify_str(token, now, header)
+    pub fn verify_input(&self, len: usize, now: f64, header: bool) -> Result<usize, JsValue> {
+        INPUT.with(|input| {
+            let verified = {
+                let input = input.borrow();
+                let token = input
+                    .get(..len)
+                    .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                    .ok_or_else(|| {
+                        to_js(&Error::Malformed {
+                            reason: "token is not UTF-8",
+                        })
+                    })?;
+                self.verified(token, now)?
+            };
+            let mut input = input.borrow_mut();
+            let mut at = 0;
+            for part in answer(&verified, header) {
+                let end = at + part.len();
+                input
+                    .get_mut(at..end)
+                    .ok_or_else(|| policy_error("the answer does not fit the input buffer"))?
+                    .copy_from_slice(part);
+                at = end;
+            }
+            Ok(at)
         })
+    }
+}
+
+/// The answer to a verify, in pieces: the checked JSON texts as sent (not re-serialised),
+/// `{"payload": …, "protectedHeader": …}` or, without the header, the payload alone.
+fn answer(verified: &crate::Verified, with_header: bool) -> [&[u8]; 5] {
+    if with_header {
+        [
+            b"{\"payload\":",
+            &verified.raw_claims,
+            b",\"protectedHeader\":",
+            verified.header.raw_json(),
+            b"}",
+        ]
+    } else {
+        [&verified.raw_claims, b"", b"", b"", b""]
     }
 }
 
@@ -193,27 +226,18 @@ pub fn wasm_memory() -> JsValue {
 }
 
 impl Verifier {
-    fn verify_str(&self, token: &str, now: f64, with_header: bool) -> Result<String, JsValue> {
+    fn verified(&self, token: &str, now: f64) -> Result<crate::Verified, JsValue> {
         let now = now.floor() as i64;
-        let verified = match &self.inner {
+        match &self.inner {
             Inner::Portable(v) => v.verify(token, now),
             Inner::Host(v) => v.verify(token, now),
         }
-        .map_err(|e| to_js(&e))?;
-        // The checked JSON texts as sent, not re-serialised: both are JSON objects.
-        let out = if with_header {
-            let header = verified.header.raw_json();
-            let mut out = Vec::with_capacity(verified.raw_claims.len() + header.len() + 32);
-            out.extend_from_slice(b"{\"payload\":");
-            out.extend_from_slice(&verified.raw_claims);
-            out.extend_from_slice(b",\"protectedHeader\":");
-            out.extend_from_slice(header);
-            out.push(b'}');
-            out
-        } else {
-            verified.raw_claims
-        };
-        String::from_utf8(out).map_err(|_| {
+        .map_err(|e| to_js(&e))
+    }
+
+    fn verify_str(&self, token: &str, now: f64, with_header: bool) -> Result<String, JsValue> {
+        let verified = self.verified(token, now)?;
+        String::from_utf8(answer(&verified, with_header).concat()).map_err(|_| {
             to_js(&Error::Malformed {
                 reason: "token JSON is not UTF-8",
             })

@@ -61,6 +61,7 @@ function policyJson(options) {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 const nowSeconds = (date) => Math.floor((date ? date.getTime() : Date.now()) / 1000);
 
@@ -87,11 +88,17 @@ export function createApi(core, host) {
   const memory = core.wasmMemory();
   const [inputAt, inputBytes] = core.inputBuffer();
   let input = new Uint8Array(memory.buffer, inputAt, inputBytes);
-  const writeInput = (token) => {
+  const inputView = () => {
     if (input.byteLength === 0) input = new Uint8Array(memory.buffer, inputAt, inputBytes);
-    const { read, written } = encoder.encodeInto(token, input);
+    return input;
+  };
+  /** Writes `token` into the input buffer: its length there, or -1 when it does not fit. */
+  const writeInput = (token) => {
+    const { read, written } = encoder.encodeInto(token, inputView());
     return read === token.length ? written : -1;
   };
+  /** The answer `verifyInput` left in the input buffer (memory may have grown meanwhile). */
+  const readInput = (length) => decoder.decode(inputView().subarray(0, length));
 
   class Verifier {
     #inner;
@@ -130,7 +137,7 @@ export function createApi(core, host) {
         // A string argument would be copied character by character; tokens too long for the
         // input buffer take that path.
         const written = writeInput(token);
-        out = written >= 0 ? this.#inner.verifyInput(written, now, !known) : this.#inner.verify(token, now, !known);
+        out = written >= 0 ? readInput(this.#inner.verifyInput(written, now, !known)) : this.#inner.verify(token, now, !known);
       } catch (err) {
         rethrow(err);
       }

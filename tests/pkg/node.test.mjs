@@ -71,3 +71,15 @@ test("a Verifier's remembered header: every result is its token's own, and calle
   assert.throws(() => verifier.verify(`${h}.${p}.${flipped}`), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
   assert.throws(() => verifier.verify(`${h}.${a.split(".")[1]}.${s}`), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
 });
+
+test("tokens cross into wasm through a buffer that survives the memory growing", () => {
+  const { privateJwk } = api.generateKeyPair("HS256");
+  const verifier = new api.Verifier({ keys: [privateJwk] });
+  const small = api.sign({ n: 1 }, privateJwk);
+  assert.equal(verifier.verify(small).payload.n, 1);
+  // Signing an 8 MB claims set grows wasm memory, which detaches every view of the old one.
+  const big = api.sign({ blob: "x".repeat(8 << 20) }, privateJwk);
+  assert.equal(verifier.verify(api.sign({ n: 2 }, privateJwk)).payload.n, 2);
+  assert.equal(verifier.verify(small).payload.n, 1);
+  assert.throws(() => verifier.verify(big), { code: "ERR_JWT_TOO_LARGE" });
+});
