@@ -39,6 +39,13 @@ for (const c of [
   { iss: "\u00e9", aud: "api", exp: 18446744073709551615, iat: -1e300, sub: "", "exp\u0000": 1 },
 ]) for (const selector of ["\x00", "\x3f", "\x17"]) seeds.claims.add(selector + JSON.stringify(c));
 seeds.claims.add('\x07{"ex\\u0070":1,"exp":2e9,"exp":1,"aud":[["api"]],"iss":"https:\\/\\/i","sub":{}}');
+// The hand-read spellings' edges: nesting at serde_json's limit, numbers, escapes, literals.
+for (const n of [126, 127, 128]) {
+  seeds.claims.add(`\x3f{"aud":${"[".repeat(n)}"api"${"]".repeat(n)}}`);
+  seeds.claims.add(`\x00{"x":${'{"y":'.repeat(n)}1${"}".repeat(n)}}`);
+}
+seeds.claims.add('\x3f{"exp":-0,"nbf":1E3,"iat":-9223372036854775809,"aud":"\\ud83d\\ude00","x":[true,false,null,1.5e-3]}');
+seeds.claims.add('\x21{"exp":18446744073709551616,"iss":"https:\\u002f/i","sub":"\\"","n":01}');
 
 for (const [target, set] of Object.entries(seeds)) {
   const dir = join(root, "fuzz/corpus", target);

@@ -4,12 +4,14 @@
 //! ([`crate::Verified::claims`]). Duplicate names keep the last value, as `JSON.parse` and
 //! `serde_json::Map` do (RFC 7519 §4 allows either that or refusal), so the value checked is
 //! the value every consumer of the payload sees.
+//!
+//! It accepts exactly what `serde_json` accepts as a `Value` (RFC 8259 with serde_json's
+//! nesting limit and number range), because that parse is what adapters later read: the
+//! common spellings (plain strings, integers) are read here, and the rare ones (escapes,
+//! fractions, exponents, integers beyond 64 bits) are handed to serde_json itself.
+//! `fuzz/fuzz_targets/claims.rs` holds the two to the same answers.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 
 use crate::error::Error;
 
@@ -21,7 +23,7 @@ pub(crate) enum Claim<'a> {
     Number(i64),
     /// The strings of an array (other members are not strings a check could match).
     Strings(Vec<Cow<'a, str>>),
-    /// Anything else: `null`, booleans, objects, a number that is not finite.
+    /// Anything else: `null`, booleans, objects.
     Other,
 }
 
@@ -40,198 +42,255 @@ pub(crate) struct Claims<'a> {
 impl<'a> Claims<'a> {
     /// Reads `payload`, which must be exactly one JSON object.
     pub(crate) fn read(payload: &'a [u8], required: &[String]) -> Result<Self, Error> {
+        let invalid = || Error::malformed("payload is not valid JSON");
         if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(if serde_json::from_slice::<IgnoredAny>(payload).is_ok() {
-                Error::malformed("claims set is not a JSON object")
-            } else {
-                Error::malformed("payload is not valid JSON")
-            });
+            return Err(
+                if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_ok() {
+                    Error::malformed("claims set is not a JSON object")
+                } else {
+                    invalid()
+                },
+            );
         }
         // JSON text is UTF-8 (RFC 8259 §8.1), including strings this pass skips unread.
-        let text = std::str::from_utf8(payload)
-            .map_err(|_| Error::malformed("payload is not valid JSON"))?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let claims = de
-            .deserialize_map(ClaimsVisitor { required })
-            .and_then(|claims| de.end().map(|()| claims))
-            .map_err(|_| Error::malformed("payload is not valid JSON"))?;
+        let text = std::str::from_utf8(payload).map_err(|_| invalid())?;
+        let mut json = Json { text, at: 0 };
+        json.space();
+        let claims = json.claims(required).ok_or_else(invalid)?;
+        json.space();
+        if json.at != text.len() {
+            return Err(invalid());
+        }
         Ok(claims)
     }
 }
 
-struct ClaimsVisitor<'r> {
-    required: &'r [String],
+/// serde_json refuses arrays and objects nested this deep (its recursion limit).
+const MAX_DEPTH: usize = 128;
+
+/// A cursor over JSON text. Every method returns `None` for text serde_json would refuse.
+struct Json<'a> {
+    text: &'a str,
+    at: usize,
 }
 
-impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
-    type Value = Claims<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
+impl<'a> Json<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims<'de>, A::Error> {
+    /// Consumes `byte` if it is next.
+    fn eat(&mut self, byte: u8) -> bool {
+        let next = self.peek() == Some(byte);
+        self.at += usize::from(next);
+        next
+    }
+
+    /// RFC 8259 §2: space, tab, line feed, carriage return.
+    fn space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// The top-level object, keeping what the checks need.
+    fn claims(&mut self, required: &[String]) -> Option<Claims<'a>> {
         let mut claims = Claims {
-            present: vec![false; self.required.len()],
+            present: vec![false; required.len()],
             ..Claims::default()
         };
-        while let Some(Name(name)) = map.next_key()? {
-            if let Some(i) = self.required.iter().position(|r| *r == name) {
+        self.members(1, |json, name| {
+            if let Some(i) = required.iter().position(|r| *r == name) {
                 claims.present[i] = true;
             }
-            let slot = match name.as_ref() {
-                "iss" => &mut claims.iss,
-                "aud" => &mut claims.aud,
-                "exp" => &mut claims.exp,
-                "nbf" => &mut claims.nbf,
-                "iat" => &mut claims.iat,
-                _ => {
-                    map.next_value::<Checked>()?;
-                    continue;
-                }
+            let slot = match name.as_bytes() {
+                b"iss" => &mut claims.iss,
+                b"aud" => &mut claims.aud,
+                b"exp" => &mut claims.exp,
+                b"nbf" => &mut claims.nbf,
+                b"iat" => &mut claims.iat,
+                _ => return json.skip(1),
             };
-            *slot = Some(map.next_value()?);
+            *slot = Some(json.claim()?);
+            Some(())
+        })?;
+        Some(claims)
+    }
+
+    /// An object's members, each value read by `member`, at nesting `depth`.
+    fn members(
+        &mut self,
+        depth: usize,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH || !self.eat(b'{') {
+            return None;
         }
-        Ok(claims)
-    }
-}
-
-/// A value read in full and dropped. Unlike `IgnoredAny`, which skips without looking, this
-/// refuses what a full parse refuses (a number beyond `f64`, a bad escape), so a payload that
-/// passes the checks also parses as [`crate::Verified::claims`].
-struct Checked;
-
-impl<'de> Deserialize<'de> for Checked {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(Checked)
-    }
-}
-
-impl<'de> Visitor<'de> for Checked {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        while seq.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        while map.next_entry::<Checked, Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-}
-
-/// A member name, borrowed unless it contains escapes.
-struct Name<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl<'de> Visitor<'de> for NameVisitor {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
+        self.space();
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            let name = self.string()?;
+            self.space();
+            if !self.eat(b':') {
+                return None;
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(v)))
+            self.space();
+            member(self, name)?;
+            self.space();
+            if self.eat(b'}') {
+                return Some(());
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(v.to_owned())))
+            if !self.eat(b',') {
+                return None;
+            }
+            self.space();
+        }
+    }
+
+    /// An array's elements, each read by `element`, at nesting `depth`.
+    fn elements(
+        &mut self,
+        depth: usize,
+        mut element: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH || !self.eat(b'[') {
+            return None;
+        }
+        self.space();
+        if self.eat(b']') {
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            self.space();
+            if self.eat(b']') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+            self.space();
+        }
+    }
+
+    /// A value of a checked claim.
+    fn claim(&mut self) -> Option<Claim<'a>> {
+        match self.peek()? {
+            b'"' => self.string().map(Claim::Str),
+            b'-' | b'0'..=b'9' => self.number().map(Claim::Number),
+            b'[' => {
+                // The array is at depth 2: inside the claims set.
+                let mut strings = Vec::new();
+                self.elements(2, |json| {
+                    if json.peek() == Some(b'"') {
+                        strings.push(json.string()?);
+                        Some(())
+                    } else {
+                        json.skip(2)
+                    }
+                })?;
+                Some(Claim::Strings(strings))
+            }
+            _ => self.skip(1).map(|()| Claim::Other),
+        }
+    }
+
+    /// Reads a value for validity only, at nesting `depth` (of its container).
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            b'{' => self.members(depth + 1, |json, _| json.skip(depth + 1)),
+            b'[' => self.elements(depth + 1, |json| json.skip(depth + 1)),
+            _ => {
+                let rest = &self.text[self.at..];
+                let literal = ["true", "false", "null"]
+                    .into_iter()
+                    .find(|literal| rest.starts_with(literal))?;
+                self.at += literal.len();
+                Some(())
             }
         }
-        deserializer.deserialize_str(NameVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for Claim<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ClaimVisitor)
-    }
-}
-
-struct ClaimVisitor;
-
-impl<'de> Visitor<'de> for ClaimVisitor {
-    type Value = Claim<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Claim<'de>, E> {
-        Ok(Claim::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Claim<'de>, E> {
-        Ok(Claim::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Claim<'de>, E> {
-        Ok(Claim::Number(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Claim<'de>, E> {
-        Ok(Claim::Number(i64::try_from(v).unwrap_or(i64::MAX)))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Claim<'de>, E> {
-        Ok(if v.is_finite() {
-            // Saturating: a date past the i64 range is "never" / "always", not an error.
-            Claim::Number(v.floor() as i64)
+    /// A string, borrowed unless it has escapes (which serde_json decodes).
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.at;
+        let bytes = self.text.as_bytes();
+        let mut escaped = false;
+        loop {
+            let rest = bytes.get(self.at..)?;
+            self.at += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            match *bytes.get(self.at)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.at += 2;
+                }
+                _ => return None,
+            }
+        }
+        self.at += 1;
+        if escaped {
+            serde_json::from_str(self.text.get(start - 1..self.at)?)
+                .ok()
+                .map(Cow::Owned)
         } else {
-            Claim::Other
-        })
+            self.text.get(start..self.at - 1).map(Cow::Borrowed)
+        }
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Claim<'de>, E> {
-        Ok(Claim::Other)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Claim<'de>, E> {
-        Ok(Claim::Other)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Claim<'de>, A::Error> {
-        let mut strings = Vec::new();
-        while let Some(item) = seq.next_element::<Claim<'de>>()? {
-            if let Claim::Str(s) = item {
-                strings.push(s);
+    /// A number as a NumericDate: whole seconds, floored, saturating.
+    fn number(&mut self) -> Option<i64> {
+        let start = self.at;
+        let negative = self.eat(b'-');
+        let digits = self.at;
+        let mut value = 0u64;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            // Wrapping is harmless: more than 19 digits go to serde_json below.
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
+            self.at += 1;
+        }
+        let whole = &self.text.as_bytes()[digits..self.at];
+        if whole.is_empty() || (whole[0] == b'0' && whole.len() > 1) {
+            return None;
+        }
+        let mut plain = true;
+        if self.eat(b'.') {
+            plain = false;
+            self.digits();
+        }
+        if self.eat(b'e') || self.eat(b'E') {
+            plain = false;
+            let _ = self.eat(b'+') || self.eat(b'-');
+            self.digits();
+        }
+        // 19 digits always fit in a u64.
+        match value {
+            v if plain && whole.len() <= 19 => Some(match negative {
+                false => i64::try_from(v).unwrap_or(i64::MAX),
+                true => 0i64.checked_sub_unsigned(v).unwrap_or(i64::MIN),
+            }),
+            // Fractions, exponents and integers beyond 64 bits: serde_json's own parse (and
+            // its refusal of numbers beyond f64).
+            _ => {
+                let float: f64 = serde_json::from_str(&self.text[start..self.at]).ok()?;
+                Some(float.floor() as i64)
             }
         }
-        Ok(Claim::Strings(strings))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claim<'de>, A::Error> {
-        while map.next_entry::<Checked, Checked>()?.is_some() {}
-        Ok(Claim::Other)
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
     }
 }
 
@@ -290,6 +349,59 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn accepts_and_refuses_exactly_what_serde_json_does() {
+        let deep = |n: usize, open: &str, close: &str| {
+            format!(r#"{{"a":{}1{}}}"#, open.repeat(n), close.repeat(n))
+        };
+        let mut texts: Vec<String> = [
+            r#"{}"#,
+            r#" { "a" : [ 1 , -2 , 3.5e1 , "x" , true , false , null , { } , [ ] ] } "#,
+            r#"{"iss":"a\u00e9\"","exp":-0,"nbf":-0.0,"iat":1E3}"#,
+            r#"{"exp":18446744073709551616,"nbf":-9223372036854775809,"iat":1e308}"#,
+            r#"{"exp":1.}"#,
+            r#"{"exp":.5}"#,
+            r#"{"exp":01}"#,
+            r#"{"exp":-}"#,
+            r#"{"exp":1e}"#,
+            r#"{"exp":1e+}"#,
+            r#"{"exp":+1}"#,
+            r#"{"exp":1,}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":truex}"#,
+            r#"{"a":"\x"}"#,
+            r#"{"a":"\ud83d\ude00"}"#,
+            r#"{"a":"\udc00"}"#,
+            "{\"a\":\"tab\there\"}",
+            "{\"a\":1}\u{c}",
+            "{\"a\"\n:\r1\t}",
+            r#"{"a":1}}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a":"\"#,
+            r#"{"a":"x"#,
+            r#"{"aud":[["api"],{"x":[1]},"api"]}"#,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        for n in [125, 126, 127, 128] {
+            texts.push(deep(n, "[", "]"));
+            texts.push(deep(n, r#"{"b":"#, "}"));
+            texts.push(format!(r#"{{"aud":{}1{}}}"#, "[".repeat(n), "]".repeat(n)));
+        }
+        for text in &texts {
+            let reference = serde_json::from_str::<serde_json::Value>(text).is_ok();
+            assert_eq!(read(text, &[]).is_ok(), reference, "{text}");
+        }
+        let claims = read(&texts[2], &[]).unwrap();
+        assert!(matches!(claims.iss, Some(Claim::Str(ref s)) if s == "a\u{e9}\""));
+        assert!(matches!(claims.iat, Some(Claim::Number(1000))));
+        let claims = read(&texts[3], &[]).unwrap();
+        assert!(matches!(claims.exp, Some(Claim::Number(i64::MAX))));
+        assert!(matches!(claims.nbf, Some(Claim::Number(i64::MIN))));
     }
 
     #[test]
