@@ -11,7 +11,7 @@ use crate::verify::SignatureChecked;
 pub fn signature_checked<'a>(token: UntrustedToken<'a>, key: &Key) -> SignatureChecked<'a> {
     SignatureChecked {
         token,
-        kid: key.kid().to_owned(),
+        kid: key.shared_kid(),
     }
 }
 

@@ -6,7 +6,7 @@
 //! that fits the key. Nothing weaker can be constructed, so nothing weaker can sign or verify.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use rsa::{
     pkcs8::{DecodePrivateKey, DecodePublicKey},
@@ -120,7 +120,8 @@ pub(crate) enum Material {
 /// A validated signing or verification key, bound to one algorithm or to one algorithm family.
 #[derive(Clone)]
 pub struct Key {
-    kid: String,
+    /// Shared, so that a verified token names its key without copying the id.
+    kid: Arc<str>,
     alg: Option<Algorithm>,
     material: Material,
     /// The RFC 7638 thumbprint, computed on first use: adapters key caches by it.
@@ -279,14 +280,14 @@ impl Key {
             }
         }
         let mut key = Key {
-            kid: String::new(),
+            kid: Arc::from(""),
             alg,
             material,
             thumbprint: OnceLock::new(),
         };
         key.kid = match kid {
-            Some(kid) => kid,
-            None => key.thumbprint(),
+            Some(kid) => kid.into(),
+            None => key.thumbprint().into(),
         };
         Ok(key)
     }
@@ -294,6 +295,11 @@ impl Key {
     /// The key id: the JWK's `kid`, or its RFC 7638 thumbprint when it had none.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// [`Key::kid`], shared.
+    pub(crate) fn shared_kid(&self) -> Arc<str> {
+        Arc::clone(&self.kid)
     }
 
     /// The algorithm the key is bound to by its `alg` member, if any.
@@ -333,13 +339,13 @@ impl Key {
 
     /// Returns the same key bound to `alg` (checked as at construction).
     pub fn with_algorithm(self, alg: Algorithm) -> Result<Self, Error> {
-        let kid = Some(self.kid);
+        let kid = Some(self.kid.to_string());
         Self::new(self.material, Some(alg), kid)
     }
 
     /// Returns the same key under another `kid`.
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = kid.into();
+        self.kid = kid.into().into();
         self
     }
 
@@ -455,7 +461,7 @@ impl Key {
     }
 
     fn with_metadata(&self, mut jwk: Jwk) -> Jwk {
-        jwk.kid = Some(self.kid.clone());
+        jwk.kid = Some(self.kid.to_string());
         jwk.alg = self.alg.map(|alg| alg.name().to_owned());
         jwk.use_ = Some("sig".to_owned());
         jwk

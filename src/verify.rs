@@ -6,6 +6,7 @@
 //! [`crate::hazmat::signature_checked`] marks it as checked once the host says so.
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -22,7 +23,7 @@ use crate::token::{Header, HeaderMemo, UntrustedToken};
 #[derive(Debug)]
 pub struct SignatureChecked<'a> {
     pub(crate) token: UntrustedToken<'a>,
-    pub(crate) kid: String,
+    pub(crate) kid: Arc<str>,
 }
 
 impl SignatureChecked<'_> {
@@ -41,7 +42,7 @@ pub struct VerifiedJws {
     /// The payload bytes.
     pub payload: Vec<u8>,
     /// The `kid` of the key that verified it.
-    pub kid: String,
+    pub kid: Arc<str>,
 }
 
 /// A verified JWT: signature and every claim the policy asks for are good.
@@ -54,7 +55,7 @@ pub struct Verified {
     /// The claims set exactly as signed (JSON text), for adapters that pass it on unchanged.
     pub raw_claims: Vec<u8>,
     /// The `kid` of the key that verified it.
-    pub kid: String,
+    pub kid: Arc<str>,
 }
 
 impl Verified {
@@ -178,7 +179,7 @@ impl<P: CryptoProvider> Verifier<P> {
             {
                 return Ok(SignatureChecked {
                     token: untrusted,
-                    kid: key.kid().to_owned(),
+                    kid: key.shared_kid(),
                 });
             }
         }

@@ -282,7 +282,7 @@ fn verify(opts: &Options) -> Result<String, Failure> {
     let verified = Verifier::new(keys, policy)?.verify(token.trim(), now())?;
     let out = serde_json::json!({
         "valid": true,
-        "kid": verified.kid,
+        "kid": &*verified.kid,
         "header": verified.header.members(),
         "claims": verified.claims(),
     });
