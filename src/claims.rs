@@ -205,7 +205,7 @@ impl<'a> Json<'a> {
             b'{' => self.members(depth + 1, |json, _| json.skip(depth + 1)),
             b'[' => self.elements(depth + 1, |json| json.skip(depth + 1)),
             _ => {
-                let rest = &self.text[self.at..];
+                let rest = self.text.get(self.at..)?;
                 let literal = ["true", "false", "null"]
                     .into_iter()
                     .find(|literal| rest.starts_with(literal))?;
@@ -258,8 +258,9 @@ impl<'a> Json<'a> {
             value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
             self.at += 1;
         }
-        let whole = &self.text.as_bytes()[digits..self.at];
-        if whole.is_empty() || (whole[0] == b'0' && whole.len() > 1) {
+        let whole = self.text.as_bytes().get(digits..self.at)?;
+        // RFC 8259 §6: no leading zeros.
+        if whole.is_empty() || matches!(whole, [b'0', _, ..]) {
             return None;
         }
         let mut plain = true;
@@ -281,7 +282,7 @@ impl<'a> Json<'a> {
             // Fractions, exponents and integers beyond 64 bits: serde_json's own parse (and
             // its refusal of numbers beyond f64).
             _ => {
-                let float: f64 = serde_json::from_str(&self.text[start..self.at]).ok()?;
+                let float: f64 = serde_json::from_str(self.text.get(start..self.at)?).ok()?;
                 Some(float.floor() as i64)
             }
         }
