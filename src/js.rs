@@ -3,7 +3,7 @@
 //! Errors cross as plain objects `{code, message, claim}`, mapped from the core's error in
 //! exactly one function, [`to_js`]; the JS side turns them into `TollgateError`s.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde_json::{json, Map, Value};
 use wasm_bindgen::prelude::*;
@@ -159,33 +159,29 @@ impl Verifier {
     /// It always fits: its JSON texts are shorter than their base64url spelling in the token
     /// by more than the 32 bytes the wrapping adds, since every signature has 32 bytes or more.
     #[wasm_bindgen(js_name = verifyInput)]
-    pub fn verify_input(&self, len: usize, now: f64, header: bool) -> Result<usize, JsValue> {
-        INPUT.with(|input| {
-            let verified = {
-                let input = input.borrow();
-                let token = input
-                    .get(..len)
-                    .and_then(|bytes| std::str::from_utf8(bytes).ok())
-                    .ok_or_else(|| {
-                        to_js(&Error::Malformed {
-                            reason: "token is not UTF-8",
-                        })
-                    })?;
-                self.verified(token, now)?
-            };
-            let mut input = input.borrow_mut();
-            let mut at = 0;
-            for part in answer(&verified, header) {
-                let end = at + part.len();
-                input
-                    .get_mut(at..end)
-                    .ok_or_else(|| policy_error("the answer does not fit the input buffer"))?
-                    .copy_from_slice(part);
-                at = end;
-            }
-            Ok(at)
-        })
+    pub fn verify_input(&self, len: usize, now: f64, header: bool) -> u32 {
+        // One number back, not a `Result`: wasm-bindgen returns a `Result` as an array, one
+        // allocation per call on the hottest path. A refusal leaves its error for `takeError`.
+        self.verify_in_buffer(len, now, header)
+            .unwrap_or_else(|error| {
+                ERROR.set(Some(error));
+                REFUSED
+            })
     }
+}
+
+/// What [`Verifier::verify_input`] returns for a refused token: no answer is this long.
+const REFUSED: u32 = u32::MAX;
+
+thread_local! {
+    /// The error of the last refused [`Verifier::verify_input`], until `takeError` takes it.
+    static ERROR: Cell<Option<JsValue>> = const { Cell::new(None) };
+}
+
+/// The error object of the last refused `verifyInput` (see [`to_js`]).
+#[wasm_bindgen(js_name = takeError)]
+pub fn take_error() -> JsValue {
+    ERROR.take().unwrap_or(JsValue::UNDEFINED)
 }
 
 /// The answer to a verify, in pieces: the checked JSON texts as sent (not re-serialised),
@@ -226,6 +222,35 @@ pub fn wasm_memory() -> JsValue {
 }
 
 impl Verifier {
+    fn verify_in_buffer(&self, len: usize, now: f64, header: bool) -> Result<u32, JsValue> {
+        INPUT.with(|input| {
+            let verified = {
+                let input = input.borrow();
+                let token = input
+                    .get(..len)
+                    .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                    .ok_or_else(|| {
+                        to_js(&Error::Malformed {
+                            reason: "token is not UTF-8",
+                        })
+                    })?;
+                self.verified(token, now)?
+            };
+            let mut input = input.borrow_mut();
+            let mut at = 0;
+            for part in answer(&verified, header) {
+                let end = at + part.len();
+                input
+                    .get_mut(at..end)
+                    .ok_or_else(|| policy_error("the answer does not fit the input buffer"))?
+                    .copy_from_slice(part);
+                at = end;
+            }
+            // At most INPUT_BYTES.
+            Ok(at as u32)
+        })
+    }
+
     fn verified(&self, token: &str, now: f64) -> Result<crate::Verified, JsValue> {
         let now = now.floor() as i64;
         match &self.inner {

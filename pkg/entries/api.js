@@ -62,6 +62,8 @@ function policyJson(options) {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** What `verifyInput` returns for a refused token; `core.takeError()` then has the error. */
+const REFUSED = 0xffff_ffff;
 
 const nowSeconds = (date) => Math.floor((date ? date.getTime() : Date.now()) / 1000);
 
@@ -137,7 +139,13 @@ export function createApi(core, host) {
         // A string argument would be copied character by character; tokens too long for the
         // input buffer take that path.
         const written = writeInput(token);
-        out = written >= 0 ? readInput(this.#inner.verifyInput(written, now, !known)) : this.#inner.verify(token, now, !known);
+        if (written >= 0) {
+          const length = this.#inner.verifyInput(written, now, !known);
+          if (length === REFUSED) throw core.takeError();
+          out = readInput(length);
+        } else {
+          out = this.#inner.verify(token, now, !known);
+        }
       } catch (err) {
         rethrow(err);
       }
