@@ -63,6 +63,19 @@ pub fn decode_public(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Whether two public byte strings are equal, eight bytes at a time: slice `==` becomes a
+/// byte-by-byte `memcmp` call in wasm, and the verify path compares header texts and key ids
+/// on every token. Not constant-time: never use it for secrets.
+pub(crate) fn same_public(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |chunk: &[u8]| chunk.try_into().map(u64::from_ne_bytes).unwrap_or_default();
+    x.by_ref().zip(y.by_ref()).all(|(p, q)| word(p) == word(q))
+        && x.remainder().iter().zip(y.remainder()).all(|(p, q)| p == q)
+}
+
 /// Encodes without padding.
 pub fn encode(input: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(input)
@@ -127,6 +140,21 @@ mod tests {
             let mut out = String::from("x.");
             encode_public_into(&mut out, &bytes);
             assert_eq!(out, format!("x.{}", encode(&bytes)), "{len}");
+        }
+    }
+
+    #[test]
+    fn public_equality_is_equality() {
+        let text = b"eyJhbGciOiJIUzI1NiIsImtpZCI6InRodW1icHJpbnQifQ";
+        for len in 0..text.len() {
+            let a = &text[..len];
+            assert!(same_public(a, a));
+            for i in 0..len {
+                let mut b = a.to_vec();
+                b[i] ^= 1;
+                assert!(!same_public(a, &b), "{len} {i}");
+            }
+            assert!(!same_public(a, &text[..len + 1]));
         }
     }
 

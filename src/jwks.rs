@@ -8,6 +8,7 @@
 use serde::Deserialize;
 
 use crate::alg::Algorithm;
+use crate::b64;
 use crate::error::{truncated, Error};
 use crate::jwk::{is_signature_usage, Jwk, Key};
 
@@ -91,9 +92,10 @@ impl KeySet {
         kid: Option<&'k str>,
         alg: Algorithm,
     ) -> impl Iterator<Item = &'s Key> + use<'s, 'k> {
-        self.keys
-            .iter()
-            .filter(move |key| kid.is_none_or(|kid| key.kid() == kid) && key.allows(alg))
+        self.keys.iter().filter(move |key| {
+            kid.is_none_or(|kid| b64::same_public(key.kid().as_bytes(), kid.as_bytes()))
+                && key.allows(alg)
+        })
     }
 
     /// The public JWK Set, for `/.well-known/jwks.json`. HMAC keys are never included.
