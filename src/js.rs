@@ -184,6 +184,10 @@ pub fn take_error() -> JsValue {
     ERROR.take().unwrap_or(JsValue::UNDEFINED)
 }
 
+fn re_entered() -> JsValue {
+    policy_error("verify was called again while a verify was running")
+}
+
 /// The answer to a verify, in pieces: the checked JSON texts as sent (not re-serialised),
 /// `{"payload": …, "protectedHeader": …}` or, without the header, the payload alone.
 fn answer(verified: &crate::Verified, with_header: bool) -> [&[u8]; 5] {
@@ -212,7 +216,10 @@ thread_local! {
 /// address never changes; a view of it must be re-made when the memory grows.
 #[wasm_bindgen(js_name = inputBuffer)]
 pub fn input_buffer() -> Vec<u32> {
-    INPUT.with_borrow_mut(|input| vec![input.as_mut_ptr() as u32, input.len() as u32])
+    INPUT.with(|input| match input.try_borrow_mut() {
+        Ok(mut input) => vec![input.as_mut_ptr() as u32, input.len() as u32],
+        Err(_) => Vec::new(),
+    })
 }
 
 /// The module's memory, for views of [`input_buffer`].
@@ -224,19 +231,18 @@ pub fn wasm_memory() -> JsValue {
 impl Verifier {
     fn verify_in_buffer(&self, len: usize, now: f64, header: bool) -> Result<u32, JsValue> {
         INPUT.with(|input| {
-            let verified = {
-                let input = input.borrow();
-                let token = input
-                    .get(..len)
-                    .and_then(|bytes| std::str::from_utf8(bytes).ok())
-                    .ok_or_else(|| {
-                        to_js(&Error::Malformed {
-                            reason: "token is not UTF-8",
-                        })
-                    })?;
-                self.verified(token, now)?
-            };
-            let mut input = input.borrow_mut();
+            // Held for the whole call, and `try_`: a verify re-entered from a host callback is
+            // refused, never a panic (api.js does not write the buffer while a call runs).
+            let mut input = input.try_borrow_mut().map_err(|_| re_entered())?;
+            let token = input
+                .get(..len)
+                .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                .ok_or_else(|| {
+                    to_js(&Error::Malformed {
+                        reason: "token is not UTF-8",
+                    })
+                })?;
+            let verified = self.verified(token, now)?;
             let mut at = 0;
             for part in answer(&verified, header) {
                 let end = at + part.len();

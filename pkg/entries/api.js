@@ -101,6 +101,9 @@ export function createApi(core, host) {
   };
   /** The answer `verifyInput` left in the input buffer (memory may have grown meanwhile). */
   const readInput = (length) => decoder.decode(inputView().subarray(0, length));
+  /** True while a verify uses the input buffer: a nested verify (from a host callback) must
+   * not overwrite it, so it takes the string path. */
+  let inputBusy = false;
 
   class Verifier {
     #inner;
@@ -138,9 +141,15 @@ export function createApi(core, host) {
         const now = nowSeconds(this.#date);
         // A string argument would be copied character by character; tokens too long for the
         // input buffer take that path.
-        const written = writeInput(token);
+        const written = inputBusy ? -1 : writeInput(token);
         if (written >= 0) {
-          const length = this.#inner.verifyInput(written, now, !known);
+          let length;
+          inputBusy = true;
+          try {
+            length = this.#inner.verifyInput(written, now, !known);
+          } finally {
+            inputBusy = false;
+          }
           if (length === REFUSED) throw core.takeError();
           out = readInput(length);
         } else {

@@ -83,3 +83,32 @@ test("tokens cross into wasm through a buffer that survives the memory growing",
   assert.equal(verifier.verify(small).payload.n, 1);
   assert.throws(() => verifier.verify(big), { code: "ERR_JWT_TOO_LARGE" });
 });
+
+test("a verify nested inside a host's signature check leaves the outer one intact", async () => {
+  // White-box: a host whose checker verifies another token before answering. The nested call
+  // must not overwrite the outer token in the shared wasm input buffer.
+  const { readFileSync } = await import("node:fs");
+  const pkg = new URL("../../pkg/", import.meta.url);
+  const core = await import(new URL("dist/tollgate_core.js", pkg));
+  core.initSync({ module: readFileSync(new URL("dist/tollgate_core_bg.wasm", pkg)) });
+  const { createApi } = await import(new URL("entries/api.js", pkg));
+  const { nodeHost } = await import(new URL("entries/node-crypto.js", pkg));
+  const inner = api.generateKeyPair("HS256").privateJwk;
+  const innerToken = api.sign({ sub: "inner" }, inner);
+  let nested = null;
+  const host = {
+    ...nodeHost,
+    verifier(jwk) {
+      const check = nodeHost.verifier(jwk);
+      return check && ((alg, data, signature) => {
+        nested = nestedApi.verify(innerToken, { keys: [inner] }).payload.sub;
+        return check(alg, data, signature);
+      });
+    },
+  };
+  const nestedApi = createApi(core, host);
+  const k = await joseKeys("ES256");
+  const outer = api.sign({ sub: "outer" }, k.ours);
+  assert.equal(nestedApi.verify(outer, { keys: [k.verifyJwk] }).payload.sub, "outer");
+  assert.equal(nested, "inner");
+});
