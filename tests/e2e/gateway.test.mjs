@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignJWT, importJWK, generateKeyPair, exportJWK } from "jose";
-import { cli, startWorker } from "./harness.mjs";
+import { cli, logsUntil, startWorker } from "./harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
 const ISSUER = "https://tollgate.test";
@@ -367,8 +367,9 @@ describe("browsers and logs", () => {
     try {
       await quiet.fetch("/api/x", bearer(await sign(active, { sub: "erin" })));
       await quiet.fetch("/api/x");
-      await new Promise((ok) => setTimeout(ok, 300));
-      const decisions = quiet.logs.join("").split("\n").filter((l) => l.includes('"event":"auth"'));
+      // The allowed request came first, so its line, had it been logged, precedes the denial.
+      const text = await logsUntil(quiet, (t) => t.includes('"outcome":"deny"'));
+      const decisions = text.split("\n").filter((l) => l.includes('"event":"auth"'));
       assert.equal(decisions.length, 1);
       assert.match(decisions[0], /"outcome":"deny"/);
     } finally {
@@ -379,8 +380,8 @@ describe("browsers and logs", () => {
   test("one JSON log line per decision, with no token or secret in any line", async () => {
     const token = await sign(active, { sub: "dave" });
     await worker.fetch("/api/x", bearer(token));
-    await new Promise((ok) => setTimeout(ok, 300));
-    const lines = worker.logs.join("").split("\n").filter((l) => l.includes('"event":"auth"'));
+    const text = await logsUntil(worker, (t) => t.includes('"sub":"dave"'));
+    const lines = text.split("\n").filter((l) => l.includes('"event":"auth"'));
     assert.ok(lines.length > 0);
     const decision = lines.map((l) => JSON.parse(l.slice(l.indexOf("{")))).find((d) => d.sub === "dave");
     assert.equal(decision.outcome, "allow");

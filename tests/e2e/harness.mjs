@@ -153,6 +153,14 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
 }
 
 /** Debian's headless Chromium through playwright-core, kept off the network. */
+/** The worker's log text once `test` holds on it, or after `ms`: wrangler relays logs
+ * asynchronously, so a fixed sleep is flaky on a loaded machine. */
+export async function logsUntil(worker, test, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!test(worker.logs.join("")) && Date.now() < end) await new Promise((ok) => setTimeout(ok, 50));
+  return worker.logs.join("");
+}
+
 export async function launchChromium() {
   const { chromium } = await import("playwright-core");
   return chromium.launch({
