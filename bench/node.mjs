@@ -11,28 +11,13 @@ import * as jose from "jose";
 import { createSigner, createVerifier } from "fast-jwt";
 import jsonwebtoken from "jsonwebtoken";
 import * as tollgate from "../tests/pkg/node_modules/tollgate/entries/node.js";
+import { arg, opsPerSecond } from "./timing.mjs";
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
 const SECONDS = arg("seconds", 0.5);
 const ROUNDS = arg("rounds", 3);
 const ALGS = ["HS256", "RS256", "PS256", "ES256", "EdDSA"];
 const ISS = "https://issuer.bench";
 const AUD = "api";
-
-function opsPerSecond(fn) {
-  for (let i = 0; i < 200; i++) fn();
-  let n = 0;
-  const start = performance.now();
-  const end = start + SECONDS * 1000;
-  while (performance.now() < end) {
-    for (let i = 0; i < 50; i++) fn();
-    n += 50;
-  }
-  return n / ((performance.now() - start) / 1000);
-}
 
 async function opsPerSecondAsync(fn) {
   for (let i = 0; i < 100; i++) await fn();
@@ -110,7 +95,7 @@ for (let round = 0; round < ROUNDS; round++) {
       for (const [name, fn] of Object.entries(suites[alg][kind])) {
         if (!fn) continue;
         const key = `${kind}|${alg}|${name}`;
-        const value = name === "jose" ? await opsPerSecondAsync(fn) : opsPerSecond(fn);
+        const value = name === "jose" ? await opsPerSecondAsync(fn) : opsPerSecond(fn, SECONDS);
         (results[key] ??= []).push(value);
       }
     }

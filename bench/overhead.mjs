@@ -5,16 +5,12 @@
 // library pays, JSON.parse of the payload, is shown beside it. Prints Markdown.
 //   node bench/overhead.mjs [--seconds 0.3] [--rounds 9]
 import { readFileSync } from "node:fs";
-import { performance } from "node:perf_hooks";
 import * as jose from "jose";
 import * as core from "../pkg/dist/tollgate_core.js";
 import { createApi } from "../pkg/entries/api.js";
 import { nodeHost } from "../pkg/entries/node-crypto.js";
+import { arg, opsPerSecond } from "./timing.mjs";
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
 const SECONDS = arg("seconds", 0.3);
 const ROUNDS = arg("rounds", 9);
 const ISS = "https://issuer.bench";
@@ -24,17 +20,8 @@ core.initSync({ module: readFileSync(new URL("../pkg/dist/tollgate_core_bg.wasm"
 const api = createApi(core, nodeHost);
 const stubbed = createApi(core, { ...nodeHost, verifier: (jwk) => (jwk.kty === "oct" ? null : () => true) });
 
-function microseconds(fn) {
-  for (let i = 0; i < 1000; i++) fn();
-  let n = 0;
-  const start = performance.now();
-  const end = start + SECONDS * 1000;
-  while (performance.now() < end) {
-    for (let i = 0; i < 50; i++) fn();
-    n += 50;
-  }
-  return ((performance.now() - start) * 1000) / n;
-}
+/** Microseconds per call. */
+const microseconds = (fn) => 1e6 / opsPerSecond(fn, SECONDS, 1000);
 
 const rows = [];
 for (const alg of ["HS256", "ES256", "EdDSA"]) {

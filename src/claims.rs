@@ -123,49 +123,46 @@ impl<'a> Json<'a> {
         depth: usize,
         mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
     ) -> Option<()> {
-        if depth >= MAX_DEPTH || !self.eat(b'{') {
-            return None;
-        }
-        self.space();
-        if self.eat(b'}') {
-            return Some(());
-        }
-        loop {
-            let name = self.string()?;
-            self.space();
-            if !self.eat(b':') {
+        self.items(depth, b'{', b'}', |json| {
+            let name = json.string()?;
+            json.space();
+            if !json.eat(b':') {
                 return None;
             }
-            self.space();
-            member(self, name)?;
-            self.space();
-            if self.eat(b'}') {
-                return Some(());
-            }
-            if !self.eat(b',') {
-                return None;
-            }
-            self.space();
-        }
+            json.space();
+            member(json, name)
+        })
     }
 
     /// An array's elements, each read by `element`, at nesting `depth`.
     fn elements(
         &mut self,
         depth: usize,
-        mut element: impl FnMut(&mut Self) -> Option<()>,
+        element: impl FnMut(&mut Self) -> Option<()>,
     ) -> Option<()> {
-        if depth >= MAX_DEPTH || !self.eat(b'[') {
+        self.items(depth, b'[', b']', element)
+    }
+
+    /// `open`, items read by `item` and separated by commas, `close`: an object or an array at
+    /// nesting `depth`.
+    fn items(
+        &mut self,
+        depth: usize,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH || !self.eat(open) {
             return None;
         }
         self.space();
-        if self.eat(b']') {
+        if self.eat(close) {
             return Some(());
         }
         loop {
-            element(self)?;
+            item(self)?;
             self.space();
-            if self.eat(b']') {
+            if self.eat(close) {
                 return Some(());
             }
             if !self.eat(b',') {
