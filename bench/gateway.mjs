@@ -40,7 +40,7 @@ const quiet = await startWorker({
 });
 const passthrough = await startWorker({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false });
 const key = await importJWK(set.keys[0], "ES256");
-const sign = () => new SignJWT({ scope: "read" }).setProtectedHeader({ alg: "ES256", kid: "bench" }).setIssuer("https://bench.test").setAudience("demo").setSubject("alice").setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime("10m").sign(key);
+const sign = () => new SignJWT({ scope: "read" }).setProtectedHeader({ alg: "ES256", kid: "bench", typ: "at+jwt" }).setIssuer("https://bench.test").setAudience("demo").setSubject("alice").setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime("10m").sign(key);
 const valid = await sign();
 const fresh = [];
 for (let i = 0; i < (REQUESTS + UNLOADED) * ROUNDS; i++) fresh.push(await sign());

@@ -11,6 +11,8 @@ export function startOrigin(port = 0, host = "127.0.0.1") {
       const url = new URL(req.url, "http://origin");
       const seen = {
         method: req.method,
+        // The request-target exactly as it arrived, and the path as a WHATWG URL reads it.
+        target: req.url,
         path: url.pathname,
         query: url.search,
         headers: req.headers,

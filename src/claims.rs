@@ -1,9 +1,10 @@
 //! Step 3's reader: one pass over the claims set that keeps only what the policy checks
 //! (`iss`, `aud`, `exp`, `nbf`, `iat` and the presence of required claims), borrowed from the
 //! JSON text. Nothing else is built: the full set is parsed only when an adapter asks for it
-//! ([`crate::Verified::claims`]). Duplicate names keep the last value, as `JSON.parse` and
-//! `serde_json::Map` do (RFC 7519 §4 allows either that or refusal), so the value checked is
-//! the value every consumer of the payload sees.
+//! ([`crate::Verified::claims`]). A claims set that repeats a name is refused (RFC 7519 §4
+//! allows refusal or last-wins; consumers disagree on which copy they read, so a token whose
+//! checked `exp` is not the `exp` another parser sees must not pass), as a repeated registered
+//! header parameter is.
 //!
 //! It accepts exactly what `serde_json` accepts as a `Value` (RFC 8259 with serde_json's
 //! nesting limit and number range), because that parse is what adapters later read: the
@@ -56,7 +57,14 @@ impl<'a> Claims<'a> {
         let text = std::str::from_utf8(payload).map_err(|_| invalid())?;
         let mut json = Json { text, at: 0 };
         json.space();
-        let claims = json.claims(required).ok_or_else(invalid)?;
+        let mut repeated = false;
+        let claims = json.claims(required, &mut repeated).ok_or_else(|| {
+            if repeated {
+                Error::malformed("the claims set repeats a name")
+            } else {
+                invalid()
+            }
+        })?;
         json.space();
         if json.at != text.len() {
             return Err(invalid());
@@ -94,12 +102,19 @@ impl<'a> Json<'a> {
     }
 
     /// The top-level object, keeping what the checks need.
-    fn claims(&mut self, required: &[String]) -> Option<Claims<'a>> {
+    /// Sets `repeated` when a member name occurs twice (then `None`).
+    fn claims(&mut self, required: &[String], repeated: &mut bool) -> Option<Claims<'a>> {
         let mut claims = Claims {
             present: vec![false; required.len()],
             ..Claims::default()
         };
+        let mut seen: Vec<Cow<'a, str>> = Vec::new();
         self.members(1, |json, name| {
+            if seen.contains(&name) {
+                *repeated = true;
+                return None;
+            }
+            seen.push(name.clone());
             if let Some(i) = required.iter().position(|r| *r == name) {
                 claims.present[i] = true;
             }
@@ -305,19 +320,34 @@ mod tests {
         let required = vec!["sub".to_owned(), "nonce".to_owned()];
         let claims = read(
             r#" {"iss":"a\/b","aud":["x",1,"y"],"exp":1.9,"nbf":-3,"iat":18446744073709551615,
-                "sub":"s","o":{"exp":1},"exp":7} "#,
+                "sub":"s","o":{"exp":1}} "#,
             &required,
         )
         .unwrap();
         assert!(matches!(claims.iss, Some(Claim::Str(ref s)) if s == "a/b"));
         assert!(matches!(claims.aud, Some(Claim::Strings(ref v)) if v.len() == 2 && v[1] == "y"));
         assert!(
-            matches!(claims.exp, Some(Claim::Number(7))),
-            "the last duplicate wins"
+            matches!(claims.exp, Some(Claim::Number(1))),
+            "exp floored; the nested exp is not the claim"
         );
         assert!(matches!(claims.nbf, Some(Claim::Number(-3))));
         assert!(matches!(claims.iat, Some(Claim::Number(i64::MAX))));
         assert_eq!(claims.present, [true, false]);
+    }
+
+    #[test]
+    fn refuses_a_repeated_claim_name() {
+        for payload in [
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"sub":"a","x":1,"sub":"b"}"#,
+            r#"{"ab":1,"ab":2}"#,
+        ] {
+            let err = read(payload, &[]).unwrap_err();
+            assert_eq!(err.code(), "ERR_JWS_INVALID", "{payload}");
+            assert!(err.to_string().contains("repeats"), "{payload}");
+        }
+        // Nested objects may repeat their own names: they are claim values, not claims.
+        assert!(read(r#"{"o":{"a":1},"p":{"a":2}}"#, &[]).is_ok());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::alg::Algorithm;
 use crate::error::Error;
+use crate::path::{self, PathOptions};
 use crate::policy::{Policy, DEFAULT_MAX_TOKEN_BYTES};
 
 /// The whole gateway configuration.
@@ -63,6 +64,27 @@ pub struct GatewayConfig {
     /// decision whatever this says.
     #[serde(default)]
     pub log_decisions: LogDecisions,
+    /// Whether the origin treats paths case-sensitively. Default: false: a path that differs
+    /// from a protected (`auth = "token"`) route only by letter case is held to that route,
+    /// since a case-insensitive origin serves `/API/admin` as `/api/admin`. Public routes
+    /// always match their exact case, so case can only make a request need more, never less.
+    #[serde(default)]
+    pub case_sensitive_paths: bool,
+    /// Whether `;` path parameters (`/a;v=1/b`) are passed to the origin. Default: false: they
+    /// are refused with 400, since servers disagree on them (`..;/` is `..` to Tomcat).
+    #[serde(default)]
+    pub allow_path_parameters: bool,
+    /// Whether the routing-override headers `X-Original-URL`, `X-Rewrite-URL`,
+    /// `X-HTTP-Method-Override`, `X-HTTP-Method` and `X-Method-Override` reach the origin.
+    /// Default: false: they are dropped, since an origin that honours them would act on a
+    /// path or method the gateway never authorized.
+    #[serde(default)]
+    pub forward_override_headers: bool,
+    /// Browser origins (`https://app.example`) allowed to call the token, JWKS and metadata
+    /// endpoints from scripts (CORS, preflight answered). `"*"` allows any origin; credentials
+    /// (cookies) are never allowed cross-origin. Default: none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 /// Which auth decisions are logged.
@@ -196,6 +218,11 @@ pub struct ExternalIssuer {
     /// Fetch timeout in milliseconds. Default: 3000.
     #[serde(default = "default_jwks_timeout")]
     pub timeout_ms: u64,
+    /// Required `typ` header of its access tokens (e.g. `at+jwt` for an RFC 9068 issuer).
+    /// Default: none, since most providers send `JWT` or nothing; set it when the provider
+    /// types its access tokens, so that its ID tokens are never taken for access tokens.
+    #[serde(default)]
+    pub typ: Option<String>,
 }
 
 /// Plain-HTTP handling.
@@ -272,9 +299,10 @@ impl GatewayConfig {
             return bad("issuer is required".into());
         }
         for route in &self.routes {
-            if !route.prefix.starts_with('/') {
+            if !self.is_canonical(&route.prefix) {
                 return bad(format!(
-                    "route prefix {:?} must start with '/'",
+                    "route prefix {:?} must be a canonical path (start with '/', no '//', dot \
+                     segments or encoded unreserved characters)",
                     route.prefix
                 ));
             }
@@ -294,6 +322,25 @@ impl GatewayConfig {
                     route.prefix
                 ));
             }
+        }
+        if let Some(prefix) = self
+            .oauth
+            .session_routes
+            .iter()
+            .find(|p| !self.is_canonical(p))
+        {
+            return bad(format!(
+                "oauth.sessionRoutes entry {prefix:?} must be a canonical path"
+            ));
+        }
+        if let Some(origin) = self
+            .cors_origins
+            .iter()
+            .find(|o| *o != "*" && !is_web_origin(o))
+        {
+            return bad(format!(
+                "corsOrigins entry {origin:?} must be \"*\" or scheme://host[:port]"
+            ));
         }
         if let Some(cookie) = &self.token_cookie {
             let valid = !cookie.is_empty()
@@ -354,11 +401,26 @@ impl GatewayConfig {
         Ok(())
     }
 
-    /// The verification policy for this deployment's own tokens.
+    /// How request paths are read ([`crate::path`]).
+    pub fn path_options(&self) -> PathOptions {
+        PathOptions {
+            allow_parameters: self.allow_path_parameters,
+        }
+    }
+
+    fn is_canonical(&self, path: &str) -> bool {
+        path::canonical(path, self.path_options()).is_ok_and(|c| c == path)
+    }
+
+    /// The verification policy for this deployment's own access tokens: explicitly typed
+    /// `at+jwt` with `sub` and `jti` (RFC 9068 §2.1, §4; RFC 8725 §3.11), so that no other JWT
+    /// signed by the same key (an ID token, a token made for another purpose) passes as one.
     pub fn policy(&self) -> Policy {
         Policy {
             issuers: vec![self.issuer.clone()],
             audiences: self.audiences.clone(),
+            typ: Some(ACCESS_TOKEN_TYP.to_owned()),
+            required_claims: vec!["sub".to_owned(), "jti".to_owned()],
             leeway: self.leeway,
             max_token_bytes: self.max_token_bytes,
             ..Policy::default()
@@ -379,6 +441,7 @@ impl GatewayConfig {
             algorithms,
             issuers: vec![external.issuer.clone()],
             audiences: external.audiences.clone(),
+            typ: external.typ.clone(),
             leeway: self.leeway,
             max_token_bytes: self.max_token_bytes,
             ..Policy::default()
@@ -394,22 +457,72 @@ impl GatewayConfig {
             .unwrap_or(&self.issuer)
     }
 
-    /// The rule for a request: the longest prefix that matches the path on segment boundaries
-    /// and covers the method. `None` means no rule: the request needs a token.
+    /// The rule for a canonical path ([`crate::path::canonical`]): the longest prefix that
+    /// matches on segment boundaries and covers the method. Protected rules also match a path
+    /// that differs only by letter case, unless `caseSensitivePaths`; public rules never do.
+    /// `None` means no rule: the request needs a token.
     pub fn route(&self, method: &str, path: &str) -> Option<&Route> {
         self.routes
             .iter()
             .filter(|route| route.methods.is_empty() || route.methods.iter().any(|m| m == method))
-            .filter(|route| prefix_matches(&route.prefix, path))
+            .filter(|route| {
+                let fold_case = route.auth == Auth::Token && !self.case_sensitive_paths;
+                prefix_matches(&route.prefix, path, fold_case)
+            })
             .max_by_key(|route| route.prefix.len())
+    }
+
+    /// Whether a session cookie is accepted on this canonical path: a whole-segment,
+    /// exact-case match of an `oauth.sessionRoutes` prefix (accepting a cookie widens access,
+    /// so case never widens it).
+    pub fn is_session_route(&self, path: &str) -> bool {
+        self.oauth
+            .session_routes
+            .iter()
+            .any(|prefix| prefix_matches(prefix, path, false))
     }
 }
 
-fn prefix_matches(prefix: &str, path: &str) -> bool {
-    match path.strip_prefix(prefix) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'),
-        None => false,
+impl GatewayConfig {
+    /// The `Access-Control-Allow-Origin` value for a browser `Origin`, if `corsOrigins`
+    /// allows it (Fetch standard, CORS protocol).
+    pub fn cors_allow_origin<'a>(&'a self, origin: &'a str) -> Option<&'a str> {
+        if self.cors_origins.iter().any(|o| o == "*") {
+            return Some("*");
+        }
+        self.cors_origins
+            .iter()
+            .find(|allowed| *allowed == origin)
+            .map(String::as_str)
     }
+}
+
+/// The `typ` of this deployment's access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Whether `prefix` covers `path` on whole segments (`/api` covers `/api` and `/api/x`, not
+/// `/apix`), ignoring ASCII letter case when `fold_case`.
+pub fn prefix_matches(prefix: &str, path: &str, fold_case: bool) -> bool {
+    let Some(head) = path.get(..prefix.len()) else {
+        return false;
+    };
+    let same = if fold_case {
+        head.eq_ignore_ascii_case(prefix)
+    } else {
+        head == prefix
+    };
+    let rest = path.get(prefix.len()..).unwrap_or("");
+    same && (rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
+}
+
+/// `scheme://host[:port]` with nothing after it, as browsers send in `Origin`.
+fn is_web_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "https" | "http")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', ' '])
 }
 
 /// https, or http to a loopback host (development).

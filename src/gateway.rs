@@ -42,6 +42,14 @@ pub enum Denial {
     IssuerUnavailable,
     /// A one-time route without a valid, unused one-time token for this subject.
     OneTimeTokenRequired,
+    /// The one-time-token store could not be read.
+    OneTimeStoreUnavailable,
+    /// A session cookie whose session ended (logout, expiry, revocation) or never existed.
+    SessionInvalid,
+    /// An API key that was deleted, expired, revoked or never existed.
+    ApiKeyInvalid,
+    /// The OAuth records (sessions, API keys) could not be read.
+    StoreUnavailable,
 }
 
 /// A refusal ready to send.
@@ -116,6 +124,30 @@ impl Denial {
                 body: json!({ "error": "one_time_token_required", "error_description": "this action needs a fresh one-time token in X-One-Time-Token", "code": "ERR_ONE_TIME_TOKEN_INVALID" }),
                 code: "ERR_ONE_TIME_TOKEN_INVALID",
             },
+            Denial::SessionInvalid => {
+                let description = "the session has ended: sign in again";
+                Rendered {
+                    status: 401,
+                    www_authenticate: Some(challenge("invalid_token", description, None)),
+                    body: json!({ "error": "invalid_token", "error_description": description, "code": "ERR_SESSION_INVALID" }),
+                    code: "ERR_SESSION_INVALID",
+                }
+            }
+            Denial::ApiKeyInvalid => {
+                let description = "the API key is unknown, expired or revoked";
+                Rendered {
+                    status: 401,
+                    www_authenticate: Some(challenge("invalid_token", description, None)),
+                    body: json!({ "error": "invalid_token", "error_description": description, "code": "ERR_API_KEY_INVALID" }),
+                    code: "ERR_API_KEY_INVALID",
+                }
+            }
+            Denial::OneTimeStoreUnavailable | Denial::StoreUnavailable => Rendered {
+                status: 503,
+                www_authenticate: None,
+                body: json!({ "error": "temporarily_unavailable", "error_description": "the token store cannot be read", "code": "ERR_STORE_UNAVAILABLE" }),
+                code: "ERR_STORE_UNAVAILABLE",
+            },
             Denial::IssuerUnavailable => Rendered {
                 status: 503,
                 www_authenticate: None,
@@ -144,19 +176,21 @@ pub enum HttpsAction {
     Reject,
 }
 
-/// Decides how to treat a request by scheme, host and method.
+/// Decides how to treat a request by scheme, connecting address and method. The loopback
+/// exemption looks at the address the connection came from (`CF-Connecting-IP`, which
+/// Cloudflare sets itself), never at the client's `Host` header.
 pub fn https_action(
     mode: crate::config::HttpsMode,
     allow_loopback: bool,
     scheme: &str,
-    host: &str,
+    connecting_ip: Option<&str>,
     method: &str,
 ) -> HttpsAction {
     use crate::config::HttpsMode;
-    if scheme == "https"
-        || mode == HttpsMode::Off
-        || (allow_loopback && crate::config::is_loopback_host(host))
-    {
+    let loopback = connecting_ip
+        .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| ip.is_loopback());
+    if scheme == "https" || mode == HttpsMode::Off || (allow_loopback && loopback) {
         return HttpsAction::Allow;
     }
     match mode {
@@ -165,15 +199,144 @@ pub fn https_action(
     }
 }
 
-/// Removes one cookie from a `Cookie` header (the token cookie, before forwarding). `None` when
+/// Where a plain-HTTP request is redirected: the same path and query on the configured
+/// issuer's host over https. The client's `Host` is never used, so the redirect cannot be
+/// pointed at another site.
+pub fn https_location(issuer: &str, path: &str, query: Option<&str>) -> String {
+    let authority = authority(issuer);
+    let host = if issuer.starts_with("https://") {
+        authority
+    } else {
+        // An http issuer's port serves plain HTTP; https is on the default port.
+        match authority.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                host
+            }
+            _ => authority,
+        }
+    };
+    let mut location = format!("https://{host}{path}");
+    if let Some(query) = query {
+        location.push('?');
+        location.push_str(query);
+    }
+    location
+}
+
+/// The `host[:port]` of a URL such as the issuer.
+pub fn authority(url: &str) -> &str {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    rest.split(['/', '?', '#']).next().unwrap_or("")
+}
+
+/// An address as a `Forwarded` node (RFC 7239 §6: IPv6 in brackets), with anything that is
+/// not an IP address written as `unknown`.
+pub fn forwarded_node(ip: &str) -> String {
+    match ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => "unknown".to_owned(),
+    }
+}
+
+/// Removes cookies from a `Cookie` header (Tollgate's own, before forwarding). `None` when
 /// nothing is left.
-pub fn without_cookie(header: &str, name: &str) -> Option<String> {
+pub fn without_cookies(header: &str, names: &[&str]) -> Option<String> {
     let kept: Vec<&str> = header
         .split(';')
         .map(str::trim)
-        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(name))
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("").trim();
+            !pair.is_empty() && !names.contains(&name)
+        })
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// What the gateway does with one client request header on its way to the origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderAction {
+    /// Passed on unchanged.
+    Keep,
+    /// Not passed on.
+    Drop,
+    /// Passed on without Tollgate's own cookies.
+    StripCookies,
+}
+
+/// Which of the client's headers the origin may see.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ForwardPolicy {
+    /// `forwardAuthorization`: Tollgate's credentials (`Authorization`, `X-API-Key`, its
+    /// cookies) reach the origin too.
+    pub credentials: bool,
+    /// `forwardOverrideHeaders`: the routing-override headers reach the origin.
+    pub override_headers: bool,
+}
+
+/// Headers some servers and frameworks read as "act on this URL or method instead": the
+/// gateway authorized the request line, so by default none of these pass.
+const OVERRIDE_HEADERS: [&str; 5] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Addressing headers the gateway writes itself from the connection (a client's copies would
+/// let it choose the address or scheme the origin logs and trusts).
+const ADDRESSING_HEADERS: [&str; 6] = [
+    "forwarded",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-original-forwarded-for",
+];
+
+/// The header policy, in one place. Names are compared as a CGI-style server reads them:
+/// case-insensitively and with `_` taken as `-` (`X_Tollgate_Sub` becomes `HTTP_X_TOLLGATE_SUB`
+/// exactly like `X-Tollgate-Sub`).
+pub fn forward_header(name: &str, policy: ForwardPolicy) -> HeaderAction {
+    let name: String = name
+        .bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            _ => char::from(b.to_ascii_lowercase()),
+        })
+        .collect();
+    let name = name.as_str();
+    if name.starts_with(IDENTITY_PREFIX)
+        || name == "host"
+        || name == ONE_TIME_HEADER
+        || name.starts_with("x-forwarded-")
+        || ADDRESSING_HEADERS.contains(&name)
+    {
+        return HeaderAction::Drop;
+    }
+    if OVERRIDE_HEADERS.contains(&name) && !policy.override_headers {
+        return HeaderAction::Drop;
+    }
+    match name {
+        "authorization" | "x-api-key" if !policy.credentials => HeaderAction::Drop,
+        "cookie" if !policy.credentials => HeaderAction::StripCookies,
+        _ => HeaderAction::Keep,
+    }
+}
+
+/// The header carrying a one-time token on `oneTime` routes (consumed by the gateway).
+pub const ONE_TIME_HEADER: &str = "x-one-time-token";
+
+/// Methods the gateway refuses with 405: `CONNECT` opens a tunnel and `TRACE`/`TRACK` echo the
+/// request (identity headers and cookies included) back to the client. Fetch forbids all three.
+pub fn is_forbidden_method(method: &str) -> bool {
+    ["CONNECT", "TRACE", "TRACK"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method))
 }
 
 /// Finds the token: the `Authorization` header first, then the cookie.
@@ -215,12 +378,6 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// True for headers a client may not send to the origin (the identity prefix).
-pub fn is_identity_header(name: &str) -> bool {
-    name.len() >= IDENTITY_PREFIX.len()
-        && name.as_bytes()[..IDENTITY_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_PREFIX.as_bytes())
-}
-
 /// Who a request acts for, whatever the kind of token that proved it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identity {
@@ -252,7 +409,7 @@ impl Identity {
         }
     }
 
-    /// Whether every required scope is granted.
+    /// Whether a required scope is missing.
     pub fn missing_scopes(&self, required: &[String]) -> bool {
         let granted: Vec<&str> = self.scope.as_deref().unwrap_or("").split(' ').collect();
         required
@@ -347,54 +504,120 @@ mod tests {
     }
 
     #[test]
-    fn https_is_enforced_except_on_loopback() {
+    fn https_is_enforced_except_from_loopback_addresses() {
         use crate::config::HttpsMode::*;
+        let local = Some("127.0.0.1");
+        let remote = Some("203.0.113.9");
         assert_eq!(
-            https_action(Redirect, true, "http", "127.0.0.1:8787", "POST"),
+            https_action(Redirect, true, "http", local, "POST"),
             HttpsAction::Allow
         );
         assert_eq!(
-            https_action(Redirect, false, "http", "127.0.0.1:8787", "GET"),
-            HttpsAction::Redirect
-        );
-        assert_eq!(
-            https_action(Redirect, true, "http", "example.com", "GET"),
-            HttpsAction::Redirect
-        );
-        assert_eq!(
-            https_action(Redirect, true, "http", "example.com", "POST"),
-            HttpsAction::Reject
-        );
-        assert_eq!(
-            https_action(Reject, true, "http", "example.com", "GET"),
-            HttpsAction::Reject
-        );
-        assert_eq!(
-            https_action(Off, true, "http", "example.com", "GET"),
+            https_action(Redirect, true, "http", Some("::1"), "POST"),
             HttpsAction::Allow
         );
         assert_eq!(
-            https_action(Reject, false, "https", "example.com", "GET"),
+            https_action(Redirect, false, "http", local, "GET"),
+            HttpsAction::Redirect
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", remote, "GET"),
+            HttpsAction::Redirect
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", None, "GET"),
+            HttpsAction::Redirect
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", Some("localhost"), "GET"),
+            HttpsAction::Redirect
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", remote, "POST"),
+            HttpsAction::Reject
+        );
+        assert_eq!(
+            https_action(Reject, true, "http", remote, "GET"),
+            HttpsAction::Reject
+        );
+        assert_eq!(
+            https_action(Off, true, "http", remote, "GET"),
+            HttpsAction::Allow
+        );
+        assert_eq!(
+            https_action(Reject, false, "https", remote, "GET"),
             HttpsAction::Allow
         );
     }
 
     #[test]
-    fn the_token_cookie_is_removed_before_forwarding() {
+    fn the_https_redirect_goes_to_the_issuer_host() {
         assert_eq!(
-            without_cookie("a=1; tg=x; b=2", "tg").as_deref(),
+            https_location("https://auth.example.com", "/api/x", Some("a=1")),
+            "https://auth.example.com/api/x?a=1"
+        );
+        assert_eq!(
+            https_location("https://auth.example.com:8443/base", "/x", None),
+            "https://auth.example.com:8443/x"
+        );
+        assert_eq!(
+            https_location("http://127.0.0.1:8787", "/x", None),
+            "https://127.0.0.1/x"
+        );
+    }
+
+    #[test]
+    fn tollgate_cookies_are_removed_before_forwarding() {
+        assert_eq!(
+            without_cookies("a=1; tg=x; b=2; tg_session=s", &["tg", "tg_session"]).as_deref(),
             Some("a=1; b=2")
         );
-        assert_eq!(without_cookie("tg=x", "tg"), None);
-        assert_eq!(without_cookie("tgx=1", "tg").as_deref(), Some("tgx=1"));
+        assert_eq!(without_cookies("tg=x", &["tg"]), None);
+        assert_eq!(without_cookies("tgx=1", &["tg"]).as_deref(), Some("tgx=1"));
     }
 
     #[test]
-    fn identity_headers_are_recognised_case_insensitively() {
-        assert!(is_identity_header("X-Tollgate-Sub"));
-        assert!(is_identity_header("x-tollgate-anything"));
-        assert!(!is_identity_header("x-toll"));
-        assert!(!is_identity_header("authorization"));
+    fn the_header_policy() {
+        let default = ForwardPolicy::default();
+        for name in [
+            "X-Tollgate-Sub",
+            "x-tollgate-anything",
+            "X_Tollgate_Sub",
+            "x_TOLLGATE-scope",
+            "Host",
+            "X-One-Time-Token",
+            "X-Forwarded-For",
+            "x_forwarded_host",
+            "Forwarded",
+            "X-Real-IP",
+            "CF-Connecting-IP",
+            "X-Original-URL",
+            "x_rewrite_url",
+            "X-HTTP-Method-Override",
+            "Authorization",
+            "X-API-Key",
+        ] {
+            assert_eq!(forward_header(name, default), HeaderAction::Drop, "{name}");
+        }
+        assert_eq!(
+            forward_header("Cookie", default),
+            HeaderAction::StripCookies
+        );
+        for name in ["accept", "x-toll", "content-type", "x-request-id"] {
+            assert_eq!(forward_header(name, default), HeaderAction::Keep, "{name}");
+        }
+        let open = ForwardPolicy {
+            credentials: true,
+            override_headers: true,
+        };
+        for name in ["Authorization", "X-API-Key", "Cookie", "X-Original-URL"] {
+            assert_eq!(forward_header(name, open), HeaderAction::Keep, "{name}");
+        }
+        for name in ["X-Tollgate-Sub", "X-Forwarded-For"] {
+            assert_eq!(forward_header(name, open), HeaderAction::Drop, "{name}");
+        }
+        assert!(is_forbidden_method("CONNECT") && is_forbidden_method("trace"));
+        assert!(!is_forbidden_method("PROPFIND"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 use crate::config::OAuthConfig;
 use crate::error::Error;
 use crate::jwk::Key;
+use crate::lockout::{self, Failures};
 use crate::opaque::{self, Kind};
 use crate::password::{self, Cost};
 use crate::revocation;
@@ -118,13 +119,6 @@ struct RefreshRecord {
     iat: i64,
     #[serde(default)]
     rotated_at: Option<i64>,
-    #[serde(default)]
-    access_jti: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct FamilyRecord {
-    revoked_at: i64,
 }
 
 /// A browser session. Stored under `session:<keyed hash of the id>`.
@@ -143,11 +137,6 @@ pub struct Session {
     /// The user's scopes at login.
     #[serde(default)]
     pub scopes: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Failures {
-    count: u32,
 }
 
 /// An RFC 6749 §5.2 error response.
@@ -366,10 +355,13 @@ impl<S: Store> OAuth<'_, S> {
         self.read(&format!("client:{id}")).await
     }
 
-    /// Authenticates the client of a request (RFC 6749 §2.3). `Ok(None)`: no client at all.
+    /// Authenticates the client of a request (RFC 6749 §2.3) from `source` (the connecting
+    /// address). `Ok(None)`: no client at all. Failures slow that source down for that client
+    /// only ([`crate::lockout`]).
     pub async fn authenticate_client(
         &self,
         auth: &ClientAuth,
+        source: Option<&str>,
         now: i64,
     ) -> Result<Option<Client>, OAuthError> {
         let (id, secret, basic) = match auth {
@@ -382,7 +374,9 @@ impl<S: Store> OAuth<'_, S> {
             basic,
             ..OAuthError::new("invalid_client", description)
         };
-        if self.locked(&format!("fail:client:{id}")).await? {
+        let counter = lockout::account_key(&format!("client:{id}"), source);
+        let failures = self.failures(&counter, now, self.limits()).await?;
+        if failures.wait_until(now, self.limits()).is_some() {
             return Err(fail("client authentication failed"));
         }
         let client = self.client(id).await?;
@@ -395,23 +389,33 @@ impl<S: Store> OAuth<'_, S> {
             (None, _) => false,
         };
         if !ok {
-            self.count_failure(&format!("fail:client:{id}"), now)
+            self.write_failures(&counter, failures.after_failure(now))
                 .await?;
             return Err(fail("client authentication failed"));
+        }
+        if failures.count > 0 {
+            self.store.delete(&counter).await?;
         }
         Ok(client)
     }
 
-    async fn locked(&self, key: &str) -> Result<bool, OAuthError> {
-        Ok(self
-            .read::<Failures>(key)
-            .await?
-            .is_some_and(|f| f.count >= self.config.max_failures))
+    fn limits(&self) -> lockout::Limits {
+        lockout::Limits {
+            max_failures: self.config.max_failures,
+            window: self.config.lockout_seconds,
+        }
     }
 
-    async fn count_failure(&self, key: &str, _now: i64) -> Result<(), OAuthError> {
-        let mut failures: Failures = self.read(key).await?.unwrap_or_default();
-        failures.count = failures.count.saturating_add(1);
+    async fn failures(
+        &self,
+        key: &str,
+        now: i64,
+        limits: lockout::Limits,
+    ) -> Result<Failures, OAuthError> {
+        Ok(Failures::current(self.read(key).await?, now, limits))
+    }
+
+    async fn write_failures(&self, key: &str, failures: Failures) -> Result<(), OAuthError> {
         self.write(key, &failures, Some(self.config.lockout_seconds))
             .await
     }
@@ -471,9 +475,12 @@ impl<S: Store> OAuth<'_, S> {
                 ))
             }
         };
-        let client = self.authenticate_client(&auth, now).await?.ok_or_else(|| {
-            OAuthError::new("invalid_client", "client authentication is required")
-        })?;
+        let client = self
+            .authenticate_client(&auth, req.client_ip.as_deref(), now)
+            .await?
+            .ok_or_else(|| {
+                OAuthError::new("invalid_client", "client authentication is required")
+            })?;
         if !client.grants.iter().any(|g| g == grant) {
             return Err(OAuthError::new(
                 "unauthorized_client",
@@ -489,8 +496,8 @@ impl<S: Store> OAuth<'_, S> {
                     ));
                 }
                 let scope = grant_scope(param("scope"), &client.scopes)?;
-                let (access_token, _) =
-                    self.access_token(&client.client_id, &client.client_id, &scope, now)?;
+                let access_token =
+                    self.access_token(&client.client_id, &client.client_id, &scope, None, now)?;
                 Ok(self.response(access_token, None, scope))
             }
             "password" => {
@@ -498,8 +505,10 @@ impl<S: Store> OAuth<'_, S> {
                     .ok_or_else(|| OAuthError::new("invalid_request", "username is required"))?;
                 let password = param("password")
                     .ok_or_else(|| OAuthError::new("invalid_request", "password is required"))?;
+                // The source is the client's server, which relays many users' logins: no
+                // per-source spraying counter here, or one user's typos would lock out all.
                 let user = self
-                    .check_password(username, password, req.client_ip.as_deref(), now)
+                    .check_password(username, password, req.client_ip.as_deref(), false, now)
                     .await
                     .map_err(|e| match e {
                         LoginError::Invalid => OAuthError::new(
@@ -515,8 +524,10 @@ impl<S: Store> OAuth<'_, S> {
                     .cloned()
                     .collect();
                 let scope = grant_scope(param("scope"), &allowed)?;
-                self.issue_pair(&client.client_id, &user.sub, &scope, None, now)
-                    .await
+                let (response, _) = self
+                    .issue_pair(&client.client_id, &user.sub, &scope, None, now)
+                    .await?;
+                Ok(response)
             }
             "authorization_code" => {
                 self.code_grant(
@@ -554,30 +565,34 @@ impl<S: Store> OAuth<'_, S> {
         }
     }
 
-    /// An RFC 9068 access token; returns it and its `jti`.
+    /// An RFC 9068 access token (`typ: at+jwt`, with `jti`). Tokens issued from a refresh
+    /// family name it in [`revocation::FAMILY_CLAIM`], so that revoking the family revokes them.
     fn access_token(
         &self,
         client_id: &str,
         sub: &str,
         scope: &str,
+        family: Option<&str>,
         now: i64,
-    ) -> Result<(String, String), OAuthError> {
+    ) -> Result<String, OAuthError> {
         let jti = crate::issue::new_jti().map_err(server_error)?;
-        let token = TokenBuilder::new(now)
+        let mut builder = TokenBuilder::new(now)
             .issuer(self.issuer)
             .subject(sub)
             .audience([self.audience])
             .claim("client_id", client_id)
             .scope(scope)
             .claim("jti", jti.as_str())
-            .typ("at+jwt")
-            .lifetime(self.config.access_token_lifetime)
-            .sign(self.signing_key)
-            .map_err(server_error)?;
-        Ok((token, jti))
+            .typ(crate::config::ACCESS_TOKEN_TYP)
+            .lifetime(self.config.access_token_lifetime);
+        if let Some(family) = family {
+            builder = builder.claim(revocation::FAMILY_CLAIM, family);
+        }
+        builder.sign(self.signing_key).map_err(server_error)
     }
 
-    /// An access token and a refresh token in `family` (a new family when `None`).
+    /// An access token and a refresh token in `family` (a new family when `None`); returns
+    /// the response and the family.
     async fn issue_pair(
         &self,
         client_id: &str,
@@ -585,22 +600,21 @@ impl<S: Store> OAuth<'_, S> {
         scope: &str,
         family: Option<String>,
         now: i64,
-    ) -> Result<TokenResponse, OAuthError> {
-        let (access, jti) = self.access_token(client_id, sub, scope, now)?;
+    ) -> Result<(TokenResponse, String), OAuthError> {
         let family = match family {
             Some(family) => family,
             None => crate::issue::new_jti().map_err(server_error)?,
         };
+        let access = self.access_token(client_id, sub, scope, Some(&family), now)?;
         let refresh = opaque::generate(Kind::Refresh).map_err(server_error)?;
         let record = RefreshRecord {
-            family,
+            family: family.clone(),
             client_id: client_id.to_owned(),
             sub: sub.to_owned(),
             scope: scope.to_owned(),
             exp: now + i64::try_from(self.config.refresh_token_lifetime).unwrap_or(i64::MAX / 2),
             iat: now,
             rotated_at: None,
-            access_jti: Some(jti),
         };
         self.write(
             &format!("refresh:{}", self.hash(&refresh)),
@@ -608,7 +622,10 @@ impl<S: Store> OAuth<'_, S> {
             Some(self.config.refresh_token_lifetime),
         )
         .await?;
-        Ok(self.response(access, Some(refresh), scope.to_owned()))
+        Ok((
+            self.response(access, Some(refresh), scope.to_owned()),
+            family,
+        ))
     }
 
     async fn api_key_grant(
@@ -631,8 +648,8 @@ impl<S: Store> OAuth<'_, S> {
             .await?
             .ok_or_else(|| OAuthError::new("invalid_client", "the API key is not valid"))?;
         let scope = grant_scope(req.params.get("scope").map(String::as_str), &key.scopes)?;
-        let (access, _) =
-            self.access_token(&format!("apikey:{}", key.id), &key.owner, &scope, now)?;
+        let access =
+            self.access_token(&format!("apikey:{}", key.id), &key.owner, &scope, None, now)?;
         Ok(self.response(access, None, scope))
     }
 
@@ -648,7 +665,13 @@ impl<S: Store> OAuth<'_, S> {
         let key: Option<ApiKey> = self
             .read(&format!("apikey:{}", self.hash(presented)))
             .await?;
-        Ok(key.filter(|k| k.exp.is_none_or(|exp| exp > now)))
+        let Some(key) = key.filter(|k| k.exp.is_none_or(|exp| exp > now)) else {
+            return Ok(None);
+        };
+        if revocation::subject_revoked(self.store, self.issuer, &key.owner, key.created).await? {
+            return Ok(None);
+        }
+        Ok(Some(key))
     }
 
     /// Creates an API key; returns the key (shown once) and its record.
@@ -721,22 +744,16 @@ impl<S: Store> OAuth<'_, S> {
                 "code_verifier does not match the code_challenge",
             ));
         }
-        let response = self
+        let (response, family) = self
             .issue_pair(&client.client_id, &record.sub, &record.scope, None, now)
             .await?;
-        if let Some(refresh) = &response.refresh_token {
-            if let Some(rec) = self
-                .read::<RefreshRecord>(&format!("refresh:{}", self.hash(refresh)))
-                .await?
-            {
-                self.write(
-                    &format!("code-used:{}", self.hash(code)),
-                    &rec.family,
-                    Some(600),
-                )
-                .await?;
-            }
-        }
+        // Remembered past the code's life, so a late replay still revokes the grant.
+        self.write(
+            &format!("code-used:{}", self.hash(code)),
+            &family,
+            Some(600),
+        )
+        .await?;
         Ok(response)
     }
 
@@ -765,11 +782,8 @@ impl<S: Store> OAuth<'_, S> {
         if record.client_id != client.client_id || record.exp <= now {
             return Err(invalid());
         }
-        if self
-            .store
-            .get(&format!("family:{}", record.family))
-            .await?
-            .is_some()
+        if revocation::family_revoked(self.store, &record.family).await?
+            || revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat).await?
         {
             return Err(invalid());
         }
@@ -777,11 +791,9 @@ impl<S: Store> OAuth<'_, S> {
             // Within the grace window means strictly less than it: a window of 0 allows no reuse.
             let grace = i64::try_from(self.config.refresh_grace_seconds).unwrap_or(0);
             if now - rotated_at >= grace {
-                // Reuse of a rotated token: someone holds a stolen copy. End the whole family.
+                // Reuse of a rotated token: someone holds a stolen copy. End the whole family,
+                // the access tokens of every branch with it (RFC 9700 §4.14.2).
                 self.revoke_family(&record.family, now).await?;
-                if let Some(jti) = &record.access_jti {
-                    self.revoke_access_jti(jti, now).await?;
-                }
                 return Err(OAuthError::new(
                     "invalid_grant",
                     "refresh token reuse detected: the session is revoked",
@@ -799,35 +811,20 @@ impl<S: Store> OAuth<'_, S> {
             let remaining = u64::try_from(record.exp - now).unwrap_or(0);
             self.write(&key, &record, Some(remaining)).await?;
         }
-        self.issue_pair(
-            &client.client_id,
-            &record.sub,
-            &scope,
-            Some(record.family.clone()),
-            now,
-        )
-        .await
+        let (response, _) = self
+            .issue_pair(
+                &client.client_id,
+                &record.sub,
+                &scope,
+                Some(record.family.clone()),
+                now,
+            )
+            .await?;
+        Ok(response)
     }
 
     async fn revoke_family(&self, family: &str, now: i64) -> Result<(), OAuthError> {
-        self.write(
-            &format!("family:{family}"),
-            &FamilyRecord { revoked_at: now },
-            Some(self.config.refresh_token_lifetime),
-        )
-        .await
-    }
-
-    async fn revoke_access_jti(&self, jti: &str, now: i64) -> Result<(), OAuthError> {
-        let exp = now + i64::try_from(self.config.access_token_lifetime).unwrap_or(0);
-        let value = serde_json::to_string(&revocation::TokenRevocation { at: now })
-            .map_err(|e| OAuthError::new("server_error", e.to_string()))?;
-        self.store
-            .put(
-                &revocation::jti_key(self.issuer, jti),
-                &value,
-                Some(revocation::token_ttl(Some(exp), now)),
-            )
+        revocation::revoke_family(self.store, family, now, self.config.refresh_token_lifetime)
             .await?;
         Ok(())
     }
@@ -838,29 +835,27 @@ impl<S: Store> OAuth<'_, S> {
         &self,
         username: &str,
         password: &str,
-        ip: Option<&str>,
+        source: Option<&str>,
+        count_spraying: bool,
         now: i64,
     ) -> Result<User, LoginError> {
         let name = username.trim().to_lowercase();
-        let user_key = format!("fail:user:{name}");
-        let ip_key = ip.map(|ip| format!("fail:ip:{ip}"));
+        let limits = self.limits();
+        let spray_limits = limits.scaled(4);
+        let user_key = lockout::account_key(&format!("user:{name}"), source);
+        let source_key = source.filter(|_| count_spraying).map(lockout::source_key);
         let cost = Cost {
             memory_kib: self.config.password_memory_kib,
             iterations: self.config.password_iterations,
         };
-        let ip_locked = match &ip_key {
-            Some(key) => self
-                .read::<Failures>(key)
-                .await?
-                .is_some_and(|f| f.count >= self.config.max_failures.saturating_mul(4)),
-            None => false,
+        let user_failures = self.failures(&user_key, now, limits).await?;
+        let source_failures = match &source_key {
+            Some(key) => Some(self.failures(key, now, spray_limits).await?),
+            None => None,
         };
-        if ip_locked
-            || self.locked(&user_key).await?
-            || name.is_empty()
-            || name.len() > 200
-            || password.len() > 1024
-        {
+        let waiting = user_failures.wait_until(now, limits).is_some()
+            || source_failures.is_some_and(|f| f.wait_until(now, spray_limits).is_some());
+        if waiting || name.is_empty() || name.len() > 200 || password.len() > 1024 {
             password::verify_dummy(password, cost);
             return Err(LoginError::Invalid);
         }
@@ -874,13 +869,17 @@ impl<S: Store> OAuth<'_, S> {
         };
         match (ok, user) {
             (true, Some(user)) => {
-                self.store.delete(&user_key).await?;
+                if user_failures.count > 0 {
+                    self.store.delete(&user_key).await?;
+                }
                 Ok(user)
             }
             _ => {
-                self.count_failure(&user_key, now).await?;
-                if let Some(key) = &ip_key {
-                    self.count_failure(key, now).await?;
+                self.write_failures(&user_key, user_failures.after_failure(now))
+                    .await?;
+                if let (Some(key), Some(failures)) = (&source_key, source_failures) {
+                    self.write_failures(key, failures.after_failure(now))
+                        .await?;
                 }
                 Err(LoginError::Invalid)
             }
@@ -1020,7 +1019,10 @@ impl<S: Store> OAuth<'_, S> {
             return Ok(None);
         };
         let idle = i64::try_from(self.config.session_idle_seconds).unwrap_or(0);
-        if now >= session.absolute_exp || now - session.last_seen >= idle {
+        let revoked =
+            revocation::subject_revoked(self.store, self.issuer, &session.sub, session.created)
+                .await?;
+        if revoked || now >= session.absolute_exp || now - session.last_seen >= idle {
             self.store.delete(&key).await?;
             return Ok(None);
         }
@@ -1104,11 +1106,9 @@ impl<S: Store> OAuth<'_, S> {
                 let Some(record) = record.filter(|r| r.exp > now && r.rotated_at.is_none()) else {
                     return Ok(inactive);
                 };
-                if self
-                    .store
-                    .get(&format!("family:{}", record.family))
-                    .await?
-                    .is_some()
+                if revocation::family_revoked(self.store, &record.family).await?
+                    || revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat)
+                        .await?
                 {
                     return Ok(inactive);
                 }
@@ -1127,16 +1127,7 @@ impl<S: Store> OAuth<'_, S> {
                 let Ok(verified) = verifier.verify(token, now) else {
                     return Ok(inactive);
                 };
-                let lookup = revocation::lookup(&verified);
-                let jti = match lookup.jti {
-                    Some(key) => self.store.get(&key).await?,
-                    None => None,
-                };
-                let subject = match lookup.subject {
-                    Some(key) => self.store.get(&key).await?,
-                    None => None,
-                };
-                if revocation::is_revoked(&verified, jti.as_deref(), subject.as_deref()) {
+                if revocation::check(self.store, &verified, self.issuer).await? {
                     return Ok(inactive);
                 }
                 let mut out = json!({ "active": true, "token_type": "access_token" });
@@ -1160,55 +1151,90 @@ impl<S: Store> OAuth<'_, S> {
         }
     }
 
-    /// RFC 7009 revocation of any token type by an authenticated client. Unknown or invalid
-    /// tokens succeed silently (§2.2). A client may only revoke its own tokens.
+    /// RFC 7009 revocation of any token type. A client may revoke only what was issued to it
+    /// (§2.1: another's token is refused with `unauthorized_client`); the operator may revoke
+    /// anything. Unknown or invalid tokens succeed silently (§2.2). Revoking a refresh token
+    /// revokes its family, and so every access token issued from the grant.
     pub async fn revoke(
         &self,
         token: &str,
-        client: &Client,
+        by: Revoker<'_>,
         verifier: &Verifier,
         now: i64,
     ) -> Result<(), OAuthError> {
+        let issued_to_caller = |client_id: &str| match by {
+            Revoker::Operator => true,
+            Revoker::Client(client) => client.client_id == client_id,
+        };
+        let not_yours = || {
+            OAuthError::new(
+                "unauthorized_client",
+                "the token was not issued to this client",
+            )
+        };
         match opaque::parse(token) {
             Some(Kind::Refresh) => {
-                if let Some(record) = self
-                    .read::<RefreshRecord>(&format!("refresh:{}", self.hash(token)))
-                    .await?
-                {
-                    if record.client_id == client.client_id {
-                        self.revoke_family(&record.family, now).await?;
-                        if let Some(jti) = &record.access_jti {
-                            self.revoke_access_jti(jti, now).await?;
-                        }
+                let key = format!("refresh:{}", self.hash(token));
+                if let Some(record) = self.read::<RefreshRecord>(&key).await? {
+                    if !issued_to_caller(&record.client_id) {
+                        return Err(not_yours());
                     }
+                    self.revoke_family(&record.family, now).await?;
                 }
             }
+            // API keys and sessions belong to users, not to clients: only the operator (or
+            // the user, by logging out) ends them.
             Some(Kind::ApiKey) => {
                 let key = format!("apikey:{}", self.hash(token));
                 if self.read::<ApiKey>(&key).await?.is_some() {
+                    if !matches!(by, Revoker::Operator) {
+                        return Err(not_yours());
+                    }
                     self.store.delete(&key).await?;
                 }
             }
-            Some(Kind::Session) => self.end_session(token).await?,
+            Some(Kind::Session) => {
+                let key = format!("session:{}", self.hash(token));
+                if self.read::<Session>(&key).await?.is_some() {
+                    if !matches!(by, Revoker::Operator) {
+                        return Err(not_yours());
+                    }
+                    self.store.delete(&key).await?;
+                }
+            }
             Some(_) => {}
             None => {
-                if let Ok(checked) = verifier.verify_signature(token) {
-                    let claims: Value =
-                        serde_json::from_slice(checked.payload()).unwrap_or_default();
-                    let own = claims["client_id"].as_str() == Some(client.client_id.as_str());
-                    if let (true, Some(jti)) = (own, claims["jti"].as_str()) {
-                        let value = serde_json::to_string(&revocation::TokenRevocation { at: now })
-                            .unwrap_or_default();
-                        let ttl = revocation::token_ttl(claims["exp"].as_i64(), now);
-                        self.store
-                            .put(&revocation::jti_key(self.issuer, jti), &value, Some(ttl))
-                            .await?;
-                    }
+                let Ok(checked) = verifier.verify_signature(token) else {
+                    return Ok(());
+                };
+                let claims: Value = serde_json::from_slice(checked.payload()).unwrap_or_default();
+                let client_id = claims["client_id"].as_str().unwrap_or("");
+                if !issued_to_caller(client_id) {
+                    return Err(not_yours());
+                }
+                if let Some(jti) = claims["jti"].as_str() {
+                    revocation::revoke_jti(
+                        self.store,
+                        self.issuer,
+                        jti,
+                        claims["exp"].as_i64(),
+                        now,
+                    )
+                    .await?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Who asks for a revocation.
+#[derive(Clone, Copy, Debug)]
+pub enum Revoker<'a> {
+    /// An authenticated client: only its own tokens.
+    Client(&'a Client),
+    /// The operator (the admin token): any token.
+    Operator,
 }
 
 /// Why a login failed. Every failure reads the same to the user.
@@ -1293,21 +1319,57 @@ impl AuthorizeError {
 /// Largest form body or query string accepted by the OAuth endpoints.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
+/// A CSRF value for the login and consent forms: a random nonce and its keyed hash under the
+/// pepper (`nonce.mac`). Only the server can mint one, so a pair an attacker planted (a cookie
+/// set from a sibling domain plus the same value in a forged form) does not pass
+/// [`csrf_valid`]; the double-submit cookie still ties it to the browser.
+pub fn csrf_token(pepper: &[u8]) -> Result<String, Error> {
+    let nonce = crate::issue::new_jti()?;
+    let mac = opaque::keyed_hash(pepper, &format!("tollgate-csrf:{nonce}"));
+    Ok(format!("{nonce}.{mac}"))
+}
+
+/// Whether the form's CSRF value is one this server issued and equals the cookie's.
+pub fn csrf_valid(pepper: &[u8], form: &str, cookie: &str) -> bool {
+    let Some((nonce, mac)) = form.split_once('.') else {
+        return false;
+    };
+    let expected = opaque::keyed_hash(pepper, &format!("tollgate-csrf:{nonce}"));
+    !nonce.is_empty() && equal_secret(mac, &expected) && equal_secret(form, cookie)
+}
+
+/// Form parameters by name.
+pub type Form = BTreeMap<String, String>;
+
 /// Parses an `application/x-www-form-urlencoded` body or a query string. Parameters may not
 /// repeat (RFC 6749 §3.1), and the input is bounded.
-pub fn parse_form(body: &str) -> Result<BTreeMap<String, String>, OAuthError> {
+pub fn parse_form(body: &str) -> Result<Form, OAuthError> {
+    parse_form_bytes(body.as_bytes())
+}
+
+/// [`parse_form`] over raw bytes: anything that is not UTF-8, raw or once percent-decoded, is
+/// `invalid_request` (the WHATWG parser would replace it with U+FFFD, silently changing what
+/// the client sent).
+pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
     if body.len() > MAX_FORM_BYTES {
         return Err(OAuthError::new(
             "invalid_request",
             "the request is too large",
         ));
     }
+    let invalid = || OAuthError::new("invalid_request", "the form is not valid UTF-8");
     let mut params = BTreeMap::new();
-    for (name, value) in form_urlencoded::parse(body.as_bytes()) {
-        if params
-            .insert(name.into_owned(), value.into_owned())
-            .is_some()
-        {
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (
+                pair.get(..at).unwrap_or_default(),
+                pair.get(at + 1..).unwrap_or_default(),
+            ),
+            None => (pair, &[][..]),
+        };
+        let name = form_decode(name).ok_or_else(invalid)?;
+        let value = form_decode(value).ok_or_else(invalid)?;
+        if params.insert(name, value).is_some() {
             return Err(OAuthError::new(
                 "invalid_request",
                 "a parameter is repeated",
@@ -1315,6 +1377,36 @@ pub fn parse_form(body: &str) -> Result<BTreeMap<String, String>, OAuthError> {
         }
     }
     Ok(params)
+}
+
+/// Decodes one form component (`+` is a space, `%XX` a byte; a `%` without two hex digits
+/// stays as it is, as in the WHATWG parser); `None` when the result is not UTF-8.
+fn form_decode(raw: &[u8]) -> Option<String> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&byte) = raw.get(i) {
+        match byte {
+            b'+' => bytes.push(b' '),
+            b'%' => match (
+                raw.get(i + 1).copied().and_then(hex),
+                raw.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(high), Some(low)) => {
+                    bytes.push((high << 4) | low);
+                    i += 2;
+                }
+                _ => bytes.push(b'%'),
+            },
+            _ => bytes.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// `Authorization: Basic` client credentials (RFC 6749 §2.3.1: id and secret are

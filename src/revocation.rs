@@ -1,10 +1,16 @@
 //! The revocation list (blacklist): what is stored, under which key, for how long, and how a
-//! verified token is checked against it. Storage itself is the adapter's (Workers KV).
+//! verified token is checked against it. Every reader and writer goes through this module over
+//! the [`Store`] trait (Workers KV at the edge).
 //!
-//! Two kinds of entry:
+//! Three kinds of entry:
 //! - a token, by its `jti`, kept until the token would have expired anyway;
 //! - a subject, "every token issued to `sub` at or before time T", kept for the longest
-//!   lifetime a token can have.
+//!   lifetime a token can have. It ends the subject's access tokens, sessions, refresh
+//!   families and API keys alike (each compares its issue time with T);
+//! - a refresh family (one grant and all its rotations): revoking it by request, by reuse
+//!   detection or by authorization-code reuse (RFC 7009 §2.1, RFC 9700 §4.14.2, RFC 6749
+//!   §4.1.2) ends the refresh tokens and every access token issued from the grant, since this
+//!   deployment's access tokens carry their family id in the [`FAMILY_CLAIM`] claim.
 //!
 //! Keys are hashes of (issuer, value), so attacker-chosen `jti`s cannot collide across issuers,
 //! overflow KV's 512-byte key limit, or inject key separators.
@@ -14,7 +20,29 @@ use sha2::{Digest, Sha256};
 
 use crate::b64;
 use crate::issue::DEFAULT_MAX_LIFETIME;
+use crate::store::{Store, StoreError};
 use crate::verify::Verified;
+
+/// The claim in this deployment's access tokens naming the refresh family (the grant) they
+/// were issued from.
+pub const FAMILY_CLAIM: &str = "family";
+
+/// A revoked refresh family, stored under [`family_key`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyRevocation {
+    /// When it was revoked.
+    pub revoked_at: i64,
+}
+
+/// The store key of a family revocation. Family ids are this deployment's own random ids.
+pub fn family_key(family: &str) -> String {
+    format!("family:{family}")
+}
+
+/// Whether a store key holds a revocation (the edge remembers such writes at once).
+pub fn is_revocation_key(key: &str) -> bool {
+    key.starts_with("revoked:") || key.starts_with("family:")
+}
 
 /// Workers KV refuses an `expirationTtl` below 60 seconds.
 pub const MIN_TTL: u64 = 60;
@@ -66,34 +94,59 @@ pub fn subject_ttl() -> u64 {
 }
 
 /// Where the revocation check looks for a verified token.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Lookup {
     /// Key of the token entry, if the token has a `jti`.
     pub jti: Option<String>,
     /// Key of the subject entry, if the token has a `sub`.
     pub subject: Option<String>,
+    /// Key of its family's entry, if it is one of this deployment's tokens with a family.
+    pub family: Option<String>,
 }
 
-/// The keys to read for a verified token.
-pub fn lookup(token: &Verified) -> Lookup {
+impl Lookup {
+    /// Every key to read.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        [&self.jti, &self.subject, &self.family]
+            .into_iter()
+            .flatten()
+    }
+}
+
+/// What the store holds under a [`Lookup`]'s keys.
+#[derive(Clone, Debug, Default)]
+pub struct Entries {
+    /// Under `jti`.
+    pub jti: Option<String>,
+    /// Under `subject`.
+    pub subject: Option<String>,
+    /// Under `family`.
+    pub family: Option<String>,
+}
+
+/// The keys to read for a verified token. The family claim is read only in tokens of
+/// `own_issuer` (another issuer's claims name nothing of ours).
+pub fn lookup(token: &Verified, own_issuer: &str) -> Lookup {
     let issuer = token.claim_str("iss").unwrap_or("");
+    let family = token
+        .claim_str(FAMILY_CLAIM)
+        .filter(|_| issuer == own_issuer);
     Lookup {
         jti: token.jti().map(|jti| jti_key(issuer, jti)),
         subject: token.subject().map(|sub| subject_key(issuer, sub)),
+        family: family.map(family_key),
     }
 }
 
 /// Decides from what the store returned. A subject entry revokes tokens issued at or before
 /// its time, and tokens with no `iat` at all (their age is unknown).
-pub fn is_revoked(token: &Verified, jti_entry: Option<&str>, subject_entry: Option<&str>) -> bool {
-    if jti_entry.is_some() {
+pub fn is_revoked(token: &Verified, entries: &Entries) -> bool {
+    if entries.jti.is_some() || entries.family.is_some() {
         return true;
     }
-    let Some(entry) = subject_entry else {
+    let Some(before) = entries.subject.as_deref().map(subject_cutoff_of) else {
         return false;
     };
-    let before = serde_json::from_str::<SubjectRevocation>(entry)
-        .map(|r| r.before)
-        .unwrap_or(i64::MAX); // an unreadable entry revokes: fail closed
     match token
         .claims()
         .get("iat")
@@ -102,6 +155,119 @@ pub fn is_revoked(token: &Verified, jti_entry: Option<&str>, subject_entry: Opti
         Some(iat) => iat <= before,
         None => true,
     }
+}
+
+/// The cut-off time in a subject entry; an unreadable entry revokes everything (fail closed).
+fn subject_cutoff_of(entry: &str) -> i64 {
+    serde_json::from_str::<SubjectRevocation>(entry)
+        .map(|r| r.before)
+        .unwrap_or(i64::MAX)
+}
+
+/// Reads a lookup's entries (concurrently, where the store allows).
+pub async fn read<S: Store>(store: &S, lookup: &Lookup) -> Result<Entries, StoreError> {
+    async fn get<S: Store>(store: &S, key: &Option<String>) -> Result<Option<String>, StoreError> {
+        match key {
+            Some(key) => store.get(key).await,
+            None => Ok(None),
+        }
+    }
+    let (jti, subject, family) = futures_util::future::join3(
+        get(store, &lookup.jti),
+        get(store, &lookup.subject),
+        get(store, &lookup.family),
+    )
+    .await;
+    Ok(Entries {
+        jti: jti?,
+        subject: subject?,
+        family: family?,
+    })
+}
+
+/// Whether a verified token is revoked, read from the store.
+pub async fn check<S: Store>(
+    store: &S,
+    token: &Verified,
+    own_issuer: &str,
+) -> Result<bool, StoreError> {
+    let entries = read(store, &lookup(token, own_issuer)).await?;
+    Ok(is_revoked(token, &entries))
+}
+
+/// "Everything issued to `sub` by `issuer` at or before this time is revoked", if so.
+pub async fn subject_cutoff<S: Store>(
+    store: &S,
+    issuer: &str,
+    sub: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(store
+        .get(&subject_key(issuer, sub))
+        .await?
+        .as_deref()
+        .map(subject_cutoff_of))
+}
+
+/// Whether something issued to `sub` at `issued_at` is ended by a subject revocation.
+pub async fn subject_revoked<S: Store>(
+    store: &S,
+    issuer: &str,
+    sub: &str,
+    issued_at: i64,
+) -> Result<bool, StoreError> {
+    Ok(subject_cutoff(store, issuer, sub)
+        .await?
+        .is_some_and(|before| issued_at <= before))
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError(e.to_string()))
+}
+
+/// Revokes one token by `jti`, kept until the token would have expired.
+pub async fn revoke_jti<S: Store>(
+    store: &S,
+    issuer: &str,
+    jti: &str,
+    exp: Option<i64>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let value = json(&TokenRevocation { at: now })?;
+    store
+        .put(&jti_key(issuer, jti), &value, Some(token_ttl(exp, now)))
+        .await
+}
+
+/// Revokes everything issued to `sub` by `issuer` up to `now`.
+pub async fn revoke_subject<S: Store>(
+    store: &S,
+    issuer: &str,
+    sub: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let value = json(&SubjectRevocation { before: now })?;
+    store
+        .put(&subject_key(issuer, sub), &value, Some(subject_ttl()))
+        .await
+}
+
+/// Revokes a refresh family: its refresh tokens and every access token issued from it. Kept
+/// for `ttl` seconds (the refresh-token lifetime, which outlives every token of the family).
+pub async fn revoke_family<S: Store>(
+    store: &S,
+    family: &str,
+    now: i64,
+    ttl: u64,
+) -> Result<(), StoreError> {
+    let value = json(&FamilyRevocation { revoked_at: now })?;
+    store
+        .put(&family_key(family), &value, Some(ttl.max(MIN_TTL)))
+        .await
+}
+
+/// Whether a family is revoked.
+pub async fn family_revoked<S: Store>(store: &S, family: &str) -> Result<bool, StoreError> {
+    Ok(store.get(&family_key(family)).await?.is_some())
 }
 
 #[cfg(test)]

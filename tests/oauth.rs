@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use common::ready;
 use tollgate::config::OAuthConfig;
-use tollgate::oauth::{self, AuthorizeError, Client, OAuth, TokenRequest, API_KEY_GRANT};
+use tollgate::oauth::{self, AuthorizeError, Client, OAuth, Revoker, TokenRequest, API_KEY_GRANT};
 use tollgate::password::Cost;
+use tollgate::revocation;
 use tollgate::store::{MemoryStore, Store};
 use tollgate::{Algorithm, Key, KeySet, Policy, Verifier};
 
@@ -108,6 +109,17 @@ impl World {
         basic: Option<(&str, &str)>,
         now: i64,
     ) -> Result<oauth::TokenResponse, oauth::OAuthError> {
+        self.token_from("192.0.2.1", params, basic, now)
+    }
+
+    /// A token request from the connecting address `ip`.
+    fn token_from(
+        &self,
+        ip: &str,
+        params: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+        now: i64,
+    ) -> Result<oauth::TokenResponse, oauth::OAuthError> {
         let req = TokenRequest {
             params: params
                 .iter()
@@ -115,7 +127,7 @@ impl World {
                 .collect(),
             basic: basic.map(|(a, b)| (a.to_owned(), b.to_owned())),
             api_key: None,
-            client_ip: Some("192.0.2.1".into()),
+            client_ip: Some(ip.into()),
         };
         ready(self.oauth().token(&req, now))
     }
@@ -230,37 +242,28 @@ fn client_credentials_basic_and_post() {
 }
 
 #[test]
-fn client_secrets_lock_out_after_repeated_failures() {
+fn client_secret_failures_slow_their_source_and_never_lock_out_the_owner() {
     let w = World::new();
-    for _ in 0..5 {
-        assert_eq!(
-            error(w.token(
-                &[("grant_type", "client_credentials")],
-                Some(("svc", "bad")),
-                NOW
-            )),
-            "invalid_client"
-        );
-    }
+    let cc = [("grant_type", "client_credentials")];
     let s = w.secret.clone();
+    for _ in 0..5 {
+        let attempt = w.token_from("198.51.100.7", &cc, Some(("svc", "bad")), NOW);
+        assert_eq!(error(attempt), "invalid_client");
+    }
     assert_eq!(
-        error(w.token(
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &s)),
-            NOW
-        )),
+        error(w.token_from("198.51.100.7", &cc, Some(("svc", &s)), NOW + 1)),
         "invalid_client",
-        "locked even with the right secret"
+        "the guessing source waits, even with the right secret"
     );
-    w.store.expire_all();
     assert!(
-        w.token(
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &s)),
-            NOW
-        )
-        .is_ok(),
-        "the lock ends with its TTL"
+        w.token_from("192.0.2.1", &cc, Some(("svc", &s)), NOW + 1)
+            .is_ok(),
+        "the owner, from its own address, is not locked out"
+    );
+    assert!(
+        w.token_from("198.51.100.7", &cc, Some(("svc", &s)), NOW + 60)
+            .is_ok(),
+        "the first wait is a minute"
     );
 }
 
@@ -375,7 +378,42 @@ fn password_grant_with_lockout_and_no_user_enumeration() {
         .unwrap_err();
     }
     let locked = w.alice(NOW);
-    assert_eq!(error(locked), "invalid_grant", "locked after 5 failures");
+    assert_eq!(
+        error(locked),
+        "invalid_grant",
+        "this source waits after 5 failures"
+    );
+    let elsewhere = w.token_from(
+        "203.0.113.5",
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "correct horse battery"),
+        ],
+        Some(("svc", &s)),
+        NOW,
+    );
+    assert!(
+        elsewhere.is_ok(),
+        "alice from another address is not locked out"
+    );
+    let fourth_minute = w.token_from(
+        "192.0.2.1",
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "wrong-one"),
+        ],
+        Some(("svc", &s)),
+        NOW + 60,
+    );
+    assert_eq!(error(fourth_minute), "invalid_grant");
+    assert_eq!(
+        error(w.alice(NOW + 61)),
+        "invalid_grant",
+        "one more failure after the wait doubles it"
+    );
+    assert!(w.alice(NOW + 180).is_ok());
     assert_eq!(
         error(w.token(
             &[("grant_type", "password"), ("username", "alice")],
@@ -589,20 +627,22 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_ne!(r1, r2);
     // A concurrent retry within the grace window is not theft.
     assert!(refresh(&r1, NOW + 105).is_ok());
-    // Later, reuse of r1 is theft: the family dies, r2 with it, and the last access token too.
+    // Later, reuse of r1 is theft: the family dies, r2 with it, and every access token issued
+    // from it: the victim's first one and the newer ones alike (RFC 9700 §4.14.2).
+    let active = |token: &str, now: i64| {
+        ready(w.oauth().introspect(token, &w.verifier(), now)).unwrap()["active"] == true
+    };
+    assert!(active(&first.access_token, NOW + 150) && active(&second.access_token, NOW + 150));
     assert_eq!(error(refresh(&r1, NOW + 200)), "invalid_grant");
     assert_eq!(error(refresh(&r2, NOW + 201)), "invalid_grant");
-    let introspected = ready(
-        w.oauth()
-            .introspect(&second.access_token, &w.verifier(), NOW + 202),
-    )
-    .unwrap();
-    let _ = introspected; // the family's last access token is in the revocation list:
-    assert!(w
-        .store
-        .dump()
-        .iter()
-        .any(|(k, _, _)| k.starts_with("revoked:jti:")));
+    assert!(
+        !active(&first.access_token, NOW + 202),
+        "the first access token"
+    );
+    assert!(
+        !active(&second.access_token, NOW + 202),
+        "the newer access token"
+    );
     // A refresh token is bound to its client.
     let other = w.alice(NOW).unwrap();
     let stolen = w.token(
@@ -655,20 +695,120 @@ fn introspection_and_revocation_of_every_token_type() {
         serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
     let session = ready(o.create_session(&user, NOW)).unwrap();
     let active = |token: &str| ready(o.introspect(token, &v, NOW + 1)).unwrap()["active"] == true;
+    let (spa, _) = oauth::new_client(PEPPER, "spa", false).unwrap();
+    let refresh = pair.refresh_token.clone().unwrap();
     for (token, kind) in [
         (&pair.access_token, "access_token"),
-        (pair.refresh_token.as_ref().unwrap(), "refresh_token"),
+        (&refresh, "refresh_token"),
         (&api_key, "api_key"),
         (&session, "session"),
     ] {
         let info = ready(o.introspect(token, &v, NOW + 1)).unwrap();
         assert_eq!(info["active"], true, "{kind}");
         assert_eq!(info["token_type"], kind);
-        ready(o.revoke(token, &client, &v, NOW + 2)).unwrap();
+        // RFC 7009 §2.1: a client may revoke only what was issued to it.
+        let refused = ready(o.revoke(token, Revoker::Client(&spa), &v, NOW + 2)).unwrap_err();
+        assert_eq!(refused.error, "unauthorized_client", "{kind}");
+        assert!(active(token), "{kind} survives another client's request");
+        let by = if matches!(kind, "api_key" | "session") {
+            // Issued to a user, not to a client: the issuing client may not end them either.
+            let refused =
+                ready(o.revoke(token, Revoker::Client(&client), &v, NOW + 2)).unwrap_err();
+            assert_eq!(refused.error, "unauthorized_client", "{kind}");
+            Revoker::Operator
+        } else {
+            Revoker::Client(&client)
+        };
+        ready(o.revoke(token, by, &v, NOW + 2)).unwrap();
         assert!(!active(token), "{kind} revoked");
     }
     assert!(!active("garbage"));
-    ready(o.revoke("garbage", &client, &v, NOW)).unwrap();
+    ready(o.revoke("garbage", Revoker::Client(&client), &v, NOW)).unwrap();
+}
+
+#[test]
+fn revoking_a_refresh_token_revokes_the_access_tokens_of_its_family() {
+    let w = World::new();
+    let (o, v) = (w.oauth(), w.verifier());
+    let s = w.secret.clone();
+    let first = w.alice(NOW).unwrap();
+    let second = w
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", first.refresh_token.as_deref().unwrap()),
+            ],
+            Some(("svc", &s)),
+            NOW + 1,
+        )
+        .unwrap();
+    let unrelated = w.alice(NOW).unwrap();
+    let active = |token: &str| ready(o.introspect(token, &v, NOW + 3)).unwrap()["active"] == true;
+    ready(o.revoke(
+        second.refresh_token.as_deref().unwrap(),
+        Revoker::Operator,
+        &v,
+        NOW + 2,
+    ))
+    .unwrap();
+    assert!(!active(&first.access_token) && !active(&second.access_token));
+    assert!(
+        active(&unrelated.access_token),
+        "another grant is untouched"
+    );
+    // Every access token names its family; client credentials have none.
+    let claims = |token: &str| -> serde_json::Value {
+        serde_json::Value::Object(v.verify(token, NOW + 3).unwrap().claims().clone())
+    };
+    assert!(claims(&unrelated.access_token)["family"].is_string());
+    let cc = w
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    assert!(claims(&cc.access_token).get("family").is_none());
+}
+
+#[test]
+fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
+    let w = World::new();
+    let (o, v) = (w.oauth(), w.verifier());
+    let s = w.secret.clone();
+    let pair = w.alice(NOW).unwrap();
+    let user: oauth::User =
+        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let session = ready(o.create_session(&user, NOW)).unwrap();
+    let (api_key, _) = ready(o.create_api_key(&user.sub, vec!["read".into()], None, NOW)).unwrap();
+    ready(revocation::revoke_subject(
+        &w.store,
+        "https://issuer",
+        &user.sub,
+        NOW + 5,
+    ))
+    .unwrap();
+    assert!(ready(o.session(&session, NOW + 6)).unwrap().is_none());
+    assert!(ready(o.lookup_api_key(&api_key, NOW + 6))
+        .unwrap()
+        .is_none());
+    let refresh = w.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", pair.refresh_token.as_deref().unwrap()),
+        ],
+        Some(("svc", &s)),
+        NOW + 6,
+    );
+    assert_eq!(error(refresh), "invalid_grant");
+    assert_eq!(
+        ready(o.introspect(&pair.access_token, &v, NOW + 6)).unwrap()["active"],
+        false
+    );
+    // A login after the cut-off starts afresh.
+    assert!(w.alice(NOW + 10).is_ok());
+    let later = ready(o.create_session(&user, NOW + 10)).unwrap();
+    assert!(ready(o.session(&later, NOW + 11)).unwrap().is_some());
 }
 
 #[test]
@@ -737,6 +877,25 @@ fn the_store_failing_is_temporarily_unavailable() {
         (err.error, err.render().status),
         ("temporarily_unavailable", 503)
     );
+}
+
+#[test]
+fn csrf_values_are_minted_by_the_server_only() {
+    let issued = oauth::csrf_token(PEPPER).unwrap();
+    assert!(oauth::csrf_valid(PEPPER, &issued, &issued));
+    assert!(
+        !oauth::csrf_valid(PEPPER, &issued, "other"),
+        "cookie differs"
+    );
+    assert!(!oauth::csrf_valid(
+        b"another-pepper-0123456789abcdef!!",
+        &issued,
+        &issued
+    ));
+    // An attacker's equal cookie and form pair is not enough.
+    for planted in ["", "x", "x.y", "attacker.chosen", ".", "abc."] {
+        assert!(!oauth::csrf_valid(PEPPER, planted, planted), "{planted:?}");
+    }
 }
 
 #[test]

@@ -45,6 +45,30 @@ fn numeric_date(value: &Value) -> Option<i64> {
     }
 }
 
+/// The member names of a JSON object, in order, repeats included.
+struct TopLevelNames(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for TopLevelNames {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = TopLevelNames;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    names.push(name);
+                }
+                Ok(TopLevelNames(names))
+            }
+        }
+        deserializer.deserialize_map(Names)
+    }
+}
+
 /// The reference decision: `Ok` or the error code (and claim) the core must give.
 fn reference(payload: &[u8], policy: &Policy, now: i64) -> Result<(), (String, Option<String>)> {
     let fail = |code: &str, claim: Option<&str>| Err((code.to_owned(), claim.map(str::to_owned)));
@@ -52,6 +76,11 @@ fn reference(payload: &[u8], policy: &Policy, now: i64) -> Result<(), (String, O
         Ok(Value::Object(claims)) => claims,
         _ => return fail("ERR_JWS_INVALID", None),
     };
+    // A repeated top-level name is refused (RFC 7519 §4): count the names as written.
+    match serde_json::from_slice::<TopLevelNames>(payload) {
+        Ok(TopLevelNames(names)) if names.len() == claims.len() => {}
+        _ => return fail("ERR_JWS_INVALID", None),
+    }
     let invalid = "ERR_JWT_CLAIM_VALIDATION_FAILED";
     if !policy.issuers.is_empty() {
         let iss = claims.get("iss").and_then(Value::as_str);

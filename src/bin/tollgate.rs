@@ -252,9 +252,11 @@ fn sign(opts: &Options) -> Result<String, Failure> {
     if let Some(exp) = opts.number("exp")? {
         builder = builder.lifetime(exp);
     }
-    if let Some(typ) = opts.one("typ") {
-        builder = builder.typ(typ);
-    }
+    // The gateway accepts its own tokens only as RFC 9068 access tokens (`typ: at+jwt`).
+    builder = builder.typ(
+        opts.one("typ")
+            .unwrap_or(tollgate::config::ACCESS_TOKEN_TYP),
+    );
     Ok(builder.sign(&key)?)
 }
 

@@ -5,25 +5,29 @@
 use std::rc::Rc;
 
 use serde::Deserialize;
-use worker::{
-    Context, Date, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
-    Result,
-};
+use worker::{web_sys, Context, Date, Env, Fetch, Headers, Request, Response, Result};
 
-use super::oauth::{Engine, SESSION_COOKIE};
+use super::oauth::{Engine, CSRF_COOKIE, SESSION_COOKIE};
 use super::respond::{self, Decision};
 use super::revocation;
 use super::state::{State, Trusted};
+use super::Target;
 use crate::config::{Auth, GatewayConfig, LogDecisions, Route};
-use crate::gateway::{self, Denial, HttpsAction, Identity};
+use crate::gateway::{self, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity};
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
 use crate::token_cache::fingerprint;
 use crate::verify::check_claims;
 use crate::{Error, Verifier};
 
-/// Handles one proxied request.
-pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) -> Result<Response> {
+/// Handles one proxied request, routed and forwarded on its canonical path.
+pub async fn handle(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    state: Rc<State>,
+    target: &Target,
+) -> Result<Response> {
     let started = Date::now().as_millis() as f64;
     let Some(config) = state.config.as_ref() else {
         // Without TOLLGATE_CONFIG the worker only issues and publishes keys; it guards nothing.
@@ -32,27 +36,26 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
     let Some(origin) = state.origin.as_deref() else {
         return respond::server_error(500, "ERR_CONFIG_MISSING", "ORIGIN_URL is not set");
     };
-    let url = req.url()?;
-    let method = req.method().to_string();
-    let host = match url.port() {
-        Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
-        None => url.host_str().unwrap_or("").to_owned(),
+    let scheme = if req.inner().url().starts_with("https:") {
+        "https"
+    } else {
+        "http"
     };
+    let connecting_ip = req.headers().get("CF-Connecting-IP").ok().flatten();
     match gateway::https_action(
         config.https,
         config.allow_loopback_http,
-        url.scheme(),
-        &host,
-        &method,
+        scheme,
+        connecting_ip.as_deref(),
+        &target.method,
     ) {
         HttpsAction::Allow => {}
         HttpsAction::Redirect => {
-            let mut secure = url.clone();
-            let _ = secure.set_scheme("https");
-            let _ = secure.set_port(None);
+            let location =
+                gateway::https_location(&config.issuer, &target.path, target.query.as_deref());
             let mut response =
                 respond::json(308, &serde_json::json!({ "error": "https_required" }))?;
-            response.headers_mut().set("Location", secure.as_str())?;
+            response.headers_mut().set("Location", &location)?;
             return Ok(response);
         }
         HttpsAction::Reject => {
@@ -63,10 +66,18 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
         }
     }
 
-    let route = config.route(&method, url.path());
+    let route = config.route(&target.method, &target.path);
     let route_name = route.map_or("(unmatched)", |r| r.prefix.as_str());
+    let forwarding = Forwarding {
+        req: &req,
+        origin,
+        config,
+        target,
+        scheme,
+        connecting_ip: connecting_ip.as_deref(),
+    };
     if route.is_some_and(|r| r.auth == Auth::Public) {
-        let response = forward(&req, origin, config, &[]).await;
+        let response = forwarding.send(&[]).await;
         record(
             env,
             config.log_decisions,
@@ -80,7 +91,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
         return response;
     }
 
-    match authorize(&req, env, ctx, &state, config, route, url.path()).await {
+    match authorize(&req, env, ctx, &state, config, route, &target.path).await {
         Ok((identity, cached)) => {
             record(
                 env,
@@ -92,7 +103,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
                 started,
                 cached,
             );
-            forward(&req, origin, config, &identity.headers()).await
+            forwarding.send(&identity.headers()).await
         }
         Err((denial, identity)) => {
             let rendered = denial.render();
@@ -106,7 +117,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
                 started,
                 false,
             );
-            if let Some(login) = login_redirect(&req, config, &denial, &url)? {
+            if let Some(login) = login_redirect(&req, config, &denial, target)? {
                 return Ok(login);
             }
             respond::denial(&rendered)
@@ -144,9 +155,6 @@ fn record(
 
 type Refusal = (Denial, Option<Identity>);
 
-/// The header carrying a one-time token on `oneTime` routes.
-const ONE_TIME_HEADER: &str = "X-One-Time-Token";
-
 /// Steps for a protected route: find the credential, prove it, check revocation and scopes.
 /// Returns the identity and whether the verified-token cache answered.
 async fn authorize(
@@ -161,12 +169,7 @@ async fn authorize(
     let headers = req.headers();
     let authorization = headers.get("Authorization").ok().flatten();
     let cookies = headers.get("Cookie").ok().flatten();
-    let session_route = config
-        .oauth
-        .session_routes
-        .iter()
-        .any(|prefix| path.starts_with(prefix.as_str()));
-    let session = if session_route && authorization.is_none() {
+    let session = if config.is_session_route(path) && authorization.is_none() {
         cookies
             .as_deref()
             .and_then(|c| gateway::cookie(c, SESSION_COOKIE))
@@ -201,7 +204,7 @@ async fn authorize(
         }
         if route.one_time {
             let presented = headers
-                .get(ONE_TIME_HEADER)
+                .get(gateway::ONE_TIME_HEADER)
                 .ok()
                 .flatten()
                 .unwrap_or_default();
@@ -213,12 +216,12 @@ async fn authorize(
                         .consume_one_time(&presented, &route.prefix, now)
                         .await
                 }
-                Err(_) => return Err((Denial::RevocationUnavailable, Some(identity))),
+                Err(_) => return Err((Denial::OneTimeStoreUnavailable, Some(identity))),
             };
             match consumed {
                 Ok(Some(sub)) if Some(&sub) == identity.sub.as_ref() => {}
                 Ok(_) => return Err((Denial::OneTimeTokenRequired, Some(identity))),
-                Err(_) => return Err((Denial::RevocationUnavailable, Some(identity))),
+                Err(_) => return Err((Denial::OneTimeStoreUnavailable, Some(identity))),
             }
         }
     }
@@ -234,11 +237,10 @@ async fn opaque_identity(
 ) -> std::result::Result<Identity, Refusal> {
     let engine = match Engine::new(env, Rc::clone(state)) {
         Ok(engine) => engine,
-        Err(_) => return Err((Denial::RevocationUnavailable, None)),
+        Err(_) => return Err((Denial::StoreUnavailable, None)),
     };
     let oauth = engine.oauth();
     let now = (Date::now().as_millis() / 1000) as i64;
-    let invalid = || (Denial::InvalidToken(Error::BadSignature), None);
     match opaque::parse(token) {
         Some(Kind::ApiKey) => match oauth.lookup_api_key(token, now).await {
             Ok(Some(key)) => Ok(Identity {
@@ -249,8 +251,8 @@ async fn opaque_identity(
                 issuer: Some(oauth.issuer.to_owned()),
                 client_id: Some(format!("apikey:{}", key.id)),
             }),
-            Ok(None) => Err(invalid()),
-            Err(_) => Err((Denial::RevocationUnavailable, None)),
+            Ok(None) => Err((Denial::ApiKeyInvalid, None)),
+            Err(_) => Err((Denial::StoreUnavailable, None)),
         },
         Some(Kind::Session) => match oauth.session(token, now).await {
             Ok(Some(session)) => Ok(Identity {
@@ -261,10 +263,10 @@ async fn opaque_identity(
                 issuer: Some(oauth.issuer.to_owned()),
                 client_id: None,
             }),
-            Ok(None) => Err((Denial::InvalidToken(Error::Expired { exp: 0, now }), None)),
-            Err(_) => Err((Denial::RevocationUnavailable, None)),
+            Ok(None) => Err((Denial::SessionInvalid, None)),
+            Err(_) => Err((Denial::StoreUnavailable, None)),
         },
-        _ => Err(invalid()),
+        _ => Err((Denial::ApiKeyInvalid, None)),
     }
 }
 
@@ -376,7 +378,7 @@ fn login_redirect(
     req: &Request,
     config: &GatewayConfig,
     denial: &Denial,
-    url: &worker::Url,
+    target: &Target,
 ) -> Result<Option<Response>> {
     let Some(login) = config.login_url.as_deref() else {
         return Ok(None);
@@ -385,12 +387,15 @@ fn login_redirect(
         .headers()
         .get("Accept")?
         .is_some_and(|accept| accept.contains("text/html"));
-    let recoverable = matches!(denial, Denial::MissingToken | Denial::InvalidToken(_));
-    if req.method() != Method::Get || !wants_html || !recoverable {
+    let recoverable = matches!(
+        denial,
+        Denial::MissingToken | Denial::InvalidToken(_) | Denial::SessionInvalid
+    );
+    if target.method != "GET" || !wants_html || !recoverable {
         return Ok(None);
     }
-    let mut path = url.path().to_owned();
-    if let Some(query) = url.query() {
+    let mut path = target.path.clone();
+    if let Some(query) = &target.query {
         path.push('?');
         path.push_str(query);
     }
@@ -408,72 +413,81 @@ fn form_urlencoded_component(text: &str) -> String {
     worker::url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Sends the request on to the origin: same method, path, query, body and headers, minus the
-/// client's `X-Tollgate-*` headers (always) and its credentials (unless configured), plus the
-/// identity headers.
-async fn forward(
-    req: &Request,
-    origin: &str,
-    config: &GatewayConfig,
-    identity: &[(&'static str, String)],
-) -> Result<Response> {
-    let url = req.url()?;
-    let mut target = format!("{origin}{}", url.path());
-    if let Some(query) = url.query() {
-        target.push('?');
-        target.push_str(query);
-    }
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if gateway::is_identity_header(&name)
-            || name == "host"
-            || name.eq_ignore_ascii_case(ONE_TIME_HEADER)
-        {
-            continue;
+/// One request on its way to the origin.
+struct Forwarding<'a> {
+    req: &'a Request,
+    origin: &'a str,
+    config: &'a GatewayConfig,
+    target: &'a Target,
+    scheme: &'a str,
+    connecting_ip: Option<&'a str>,
+}
+
+impl Forwarding<'_> {
+    /// Sends the request on: the same method and body, the canonical path and the query as
+    /// sent, the client's headers as [`gateway::forward_header`] allows, the identity headers,
+    /// and addressing headers written by the gateway from the connection.
+    async fn send(&self, identity: &[(&'static str, String)]) -> Result<Response> {
+        let mut url = format!("{}{}", self.origin, self.target.path);
+        if let Some(query) = &self.target.query {
+            url.push('?');
+            url.push_str(query);
         }
-        if !config.forward_authorization {
-            if name == "authorization" {
-                continue;
+        let headers = self.headers(identity)?;
+        let init = web_sys::RequestInit::new();
+        init.set_method(&self.target.method);
+        init.set_headers(headers.as_ref());
+        init.set_redirect(web_sys::RequestRedirect::Manual);
+        if !matches!(self.target.method.as_str(), "GET" | "HEAD") {
+            if let Some(body) = self.req.inner().body() {
+                init.set_body(&body);
             }
-            if name == "cookie" {
-                if let Some(cookie) = config.token_cookie.as_deref() {
-                    if let Some(rest) = gateway::without_cookie(&value, cookie) {
+        }
+        let outbound =
+            web_sys::Request::new_with_str_and_init(&url, &init).map_err(worker::Error::from)?;
+        match Fetch::Request(outbound.into()).send().await {
+            Ok(response) => Ok(response),
+            Err(err) => respond::server_error(
+                502,
+                "ERR_ORIGIN_UNREACHABLE",
+                &format!("origin fetch failed: {err}"),
+            ),
+        }
+    }
+
+    fn headers(&self, identity: &[(&'static str, String)]) -> Result<Headers> {
+        let policy = ForwardPolicy {
+            credentials: self.config.forward_authorization,
+            override_headers: self.config.forward_override_headers,
+        };
+        let mut own_cookies = vec![SESSION_COOKIE, CSRF_COOKIE];
+        if let Some(cookie) = self.config.token_cookie.as_deref() {
+            own_cookies.push(cookie);
+        }
+        let headers = Headers::new();
+        for (name, value) in self.req.headers().entries() {
+            match gateway::forward_header(&name, policy) {
+                HeaderAction::Keep => headers.append(&name, &value)?,
+                HeaderAction::Drop => {}
+                HeaderAction::StripCookies => {
+                    if let Some(rest) = gateway::without_cookies(&value, &own_cookies) {
                         headers.append(&name, &rest)?;
                     }
-                    continue;
                 }
             }
         }
-        headers.append(&name, &value)?;
-    }
-    for (name, value) in identity {
-        headers.set(name, value)?;
-    }
-    if let Some(host) = url.host_str() {
-        headers.set("X-Forwarded-Host", host)?;
-    }
-    headers.set("X-Forwarded-Proto", url.scheme())?;
-    let mut init = RequestInit::new();
-    init.with_method(req.method())
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
-    if !matches!(req.method(), Method::Get | Method::Head) {
-        init.with_body(req.inner().body().map(Into::into));
-    }
-    let outbound = Request::new_with_init(&target, &init)?;
-    match Fetch::Request(outbound).send().await {
-        Ok(response) => {
-            let headers = response.headers().clone();
-            headers.set(
-                "Strict-Transport-Security",
-                "max-age=31536000; includeSubDomains",
-            )?;
-            Ok(response.with_headers(headers))
+        for (name, value) in identity {
+            headers.set(name, value)?;
         }
-        Err(err) => respond::server_error(
-            502,
-            "ERR_ORIGIN_UNREACHABLE",
-            &format!("origin fetch failed: {err}"),
-        ),
+        let host = gateway::authority(&self.config.issuer);
+        headers.set("X-Forwarded-Host", host)?;
+        headers.set("X-Forwarded-Proto", self.scheme)?;
+        let mut forwarded = format!("host=\"{host}\";proto={}", self.scheme);
+        if let Some(ip) = self.connecting_ip {
+            headers.set("X-Forwarded-For", ip)?;
+            forwarded = format!("for=\"{}\";{forwarded}", gateway::forwarded_node(ip));
+        }
+        headers.set("Forwarded", &forwarded)?;
+        Ok(headers)
     }
 }

@@ -1,15 +1,42 @@
 //! Workers KV as the core's [`Store`].
 
-use worker::KvStore;
+use std::rc::Rc;
 
+use worker::{Env, KvStore};
+
+use super::bindings;
+use super::state::State;
+use crate::revocation;
 use crate::store::{Store, StoreError};
 
-/// The `TOLLGATE_KV` namespace.
-pub struct Kv(pub KvStore);
+/// The `TOLLGATE_KV` namespace. Revocations written through it are also remembered by the
+/// isolate ([`State::revoked_here`]), so they hold here at once.
+pub struct Kv {
+    kv: KvStore,
+    state: Rc<State>,
+}
+
+/// Most revocations an isolate remembers having written; past it the memory starts again
+/// (KV still holds every one).
+const MAX_REMEMBERED: usize = 10_000;
+
+impl Kv {
+    /// The namespace, for this isolate's state.
+    pub fn new(kv: KvStore, state: Rc<State>) -> Self {
+        Kv { kv, state }
+    }
+
+    /// The bound namespace, or why there is none.
+    pub fn for_state(env: &Env, state: &Rc<State>) -> Result<Self, String> {
+        env.kv(bindings::KV)
+            .map(|kv| Kv::new(kv, Rc::clone(state)))
+            .map_err(|e| format!("KV binding {}: {e}", bindings::KV))
+    }
+}
 
 impl Store for Kv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.0
+        self.kv
             .get(key)
             .text()
             .await
@@ -18,18 +45,27 @@ impl Store for Kv {
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError> {
         let put = self
-            .0
+            .kv
             .put(key, value)
             .map_err(|e| StoreError(e.to_string()))?;
         let put = match ttl {
             Some(ttl) => put.expiration_ttl(ttl),
             None => put,
         };
-        put.execute().await.map_err(|e| StoreError(e.to_string()))
+        put.execute().await.map_err(|e| StoreError(e.to_string()))?;
+        if revocation::is_revocation_key(key) {
+            self.state.not_revoked.borrow_mut().remove(key);
+            let mut here = self.state.revoked_here.borrow_mut();
+            if here.len() >= MAX_REMEMBERED {
+                here.clear();
+            }
+            here.insert(key.to_owned(), value.to_owned());
+        }
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.0
+        self.kv
             .delete(key)
             .await
             .map_err(|e| StoreError(e.to_string()))

@@ -2,6 +2,7 @@
 //! Handlers stay thin: read the request, call the core, write the response.
 
 mod bindings;
+mod cors;
 mod gateway;
 mod keys;
 mod kv;
@@ -14,12 +15,62 @@ mod revoke;
 mod state;
 mod webcrypto;
 
+use std::rc::Rc;
+
 use serde_json::json;
-use worker::{event, Context, Env, Method, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result};
+
+use crate::path::PathError;
+
+/// The request line the worker acts on: the method exactly as sent and the canonical path
+/// ([`crate::path`]) that routing, authorization and forwarding all use.
+pub struct Target {
+    /// The method as sent (`PROPFIND` stays `PROPFIND`).
+    pub method: String,
+    /// The canonical path.
+    pub path: String,
+    /// The query, as sent.
+    pub query: Option<String>,
+}
+
+impl Target {
+    fn of(req: &Request, state: &state::State) -> std::result::Result<Target, PathError> {
+        let url = req.inner().url();
+        let (raw_path, query) = crate::path::split_url(&url);
+        let options = state
+            .config
+            .as_ref()
+            .map(|c| c.path_options())
+            .unwrap_or_default();
+        Ok(Target {
+            method: req.inner().method(),
+            path: crate::path::canonical(raw_path, options)?,
+            query: query.map(str::to_owned),
+        })
+    }
+}
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
+    let https = req.inner().url().starts_with("https:");
+    let response = route(req, env, ctx).await?;
+    if !https {
+        return Ok(response);
+    }
+    // RFC 6797 §7.2: HSTS is sent over secure transport only. A copy of the headers: an
+    // origin's response has immutable ones.
+    let headers = response.headers().clone();
+    if !headers.has("Strict-Transport-Security")? {
+        headers.set(
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        )?;
+    }
+    Ok(response.with_headers(headers))
+}
+
+async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let state = match state::state(&env) {
         Ok(state) => state,
         Err(err) => {
@@ -27,32 +78,32 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             return respond::server_error(status, err.code, &err.detail);
         }
     };
-    match (req.method(), req.path().as_str()) {
-        (Method::Get, "/healthz") => {
-            let active = state
-                .keys
-                .set
-                .keys()
-                .first()
-                .map(|key| key.kid())
-                .unwrap_or_default();
-            respond::json(
-                200,
-                &json!({
-                    "status": "ok",
-                    "activeKid": active,
-                    "keys": state.keys.set.keys().len(),
-                    "gateway": state.config.is_some(),
-                    "isolate": {
-                        "wasmMemoryBytes": wasm_memory_bytes(),
-                        "cachedTokens": state.token_cache.borrow().len(),
-                        "rememberedRevocationChecks": state.not_revoked.borrow().len(),
-                        "webCrypto": state.webcrypto.summary(),
-                    },
-                }),
+    let target = match Target::of(&req, &state) {
+        Ok(target) => target,
+        Err(err) => {
+            return respond::json(
+                400,
+                &json!({ "error": "invalid_request", "error_description": err.to_string(), "code": PathError::CODE }),
             )
         }
-        (Method::Get, "/.well-known/jwks.json") => {
+    };
+    if crate::gateway::is_forbidden_method(&target.method) {
+        let mut response = respond::json(
+            405,
+            &json!({ "error": "method_not_allowed", "error_description": "CONNECT, TRACE and TRACK are not served", "code": "ERR_METHOD_NOT_ALLOWED" }),
+        )?;
+        response
+            .headers_mut()
+            .set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")?;
+        return Ok(response);
+    }
+    if target.method == "OPTIONS" && cors::is_cors_endpoint(&target.path) {
+        return cors::preflight(&req, &state);
+    }
+    let origin = req.headers().get("Origin").ok().flatten();
+    let response = match (target.method.as_str(), target.path.as_str()) {
+        ("GET", "/healthz") => health(&req, &env, &state),
+        ("GET", "/.well-known/jwks.json") => {
             let mut response = respond::json(
                 200,
                 &serde_json::from_str::<serde_json::Value>(&state.keys.public_jwks)?,
@@ -64,78 +115,89 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             )?;
             Ok(response)
         }
-        (Method::Get, "/.well-known/oauth-authorization-server") => oauth::metadata(&state),
-        (Method::Post, "/token") => {
-            with_engine(&env, state, |e| {
+        ("GET", "/.well-known/oauth-authorization-server") => oauth::metadata(&state),
+        ("POST", "/token") => {
+            with_engine(&env, Rc::clone(&state), |e| {
                 Box::pin(async move { oauth::token(req, e).await })
             })
             .await
         }
-        (Method::Post, "/introspect") => {
-            with_engine(&env, state, |e| {
+        ("POST", "/introspect") => {
+            with_engine(&env, Rc::clone(&state), |e| {
                 Box::pin(async move { oauth::introspect(req, e).await })
             })
             .await
         }
-        (Method::Get, "/authorize") => {
-            with_engine(&env, state, |e| {
+        ("GET", "/authorize") => {
+            with_engine(&env, Rc::clone(&state), |e| {
                 Box::pin(async move { oauth::authorize_get(req, e).await })
             })
             .await
         }
-        (Method::Post, "/authorize") => {
-            with_engine(&env, state, |e| {
+        ("POST", "/authorize") => {
+            with_engine(&env, Rc::clone(&state), |e| {
                 Box::pin(async move { oauth::authorize_post(req, e).await })
             })
             .await
         }
-        (Method::Post, "/one-time-token") => {
-            with_engine(&env, state, |e| {
+        ("POST", "/one-time-token") => {
+            with_engine(&env, Rc::clone(&state), |e| {
                 Box::pin(async move { oauth::one_time_token(req, e).await })
             })
             .await
         }
-        (Method::Post, "/logout") => {
-            with_engine(&env, state, |e| {
+        ("POST", "/logout") => {
+            with_engine(&env, Rc::clone(&state), |e| {
                 Box::pin(async move { oauth::logout(req, e).await })
             })
             .await
         }
-        (Method::Post, "/revoke") => {
-            // RFC 7009 with client authentication; `Authorization: Bearer <admin token>` is the
-            // operator's path (any token, no client needed).
-            let admin = req
-                .headers()
-                .get("Authorization")?
-                .is_some_and(|a| a.to_ascii_lowercase().starts_with("bearer "));
-            if admin {
-                return revoke::revoke(req, &env, &ctx, state).await;
-            }
-            if env.secret(bindings::PEPPER).is_err() {
-                // No OAuth clients exist without a pepper, so no client can authenticate here.
-                let mut response = respond::json(
-                    401,
-                    &json!({ "error": "invalid_client", "error_description": "client authentication is required" }),
-                )?;
-                response
-                    .headers_mut()
-                    .set("WWW-Authenticate", r#"Basic realm="tollgate""#)?;
-                return Ok(response);
-            }
-            with_engine(&env, state, |e| {
-                Box::pin(async move { oauth::revoke(req, e).await })
-            })
-            .await
+        ("POST", "/revoke") => revoke::revoke(req, &env, &ctx, Rc::clone(&state)).await,
+        ("POST", "/admin/revoke-subject") => {
+            revoke::revoke_subject(req, &env, Rc::clone(&state)).await
         }
-        (Method::Post, "/admin/revoke-subject") => revoke::revoke_subject(req, &env, state).await,
-        _ => gateway::handle(req, &env, &ctx, state).await,
+        _ => return gateway::handle(req, &env, &ctx, state, &target).await,
+    };
+    let mut response = response?;
+    if cors::is_cors_endpoint(&target.path) {
+        cors::allow(origin.as_deref(), &mut response, &state)?;
     }
+    Ok(response)
 }
 
+/// `GET /healthz`: liveness for anyone; the deployment's details (key ids, isolate figures)
+/// only for the operator (`Authorization: Bearer <TOLLGATE_ADMIN_TOKEN>`).
+fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
+    if !revoke::is_admin(req, env) {
+        return respond::json(200, &json!({ "status": "ok" }));
+    }
+    let active = state
+        .keys
+        .set
+        .keys()
+        .first()
+        .map(|key| key.kid())
+        .unwrap_or_default();
+    respond::json(
+        200,
+        &json!({
+            "status": "ok",
+            "activeKid": active,
+            "keys": state.keys.set.keys().len(),
+            "gateway": state.config.is_some(),
+            "isolate": {
+                "wasmMemoryBytes": wasm_memory_bytes(),
+                "cachedTokens": state.token_cache.borrow().len(),
+                "rememberedRevocationChecks": state.not_revoked.borrow().len(),
+                "webCrypto": state.webcrypto.summary(),
+            },
+        }),
+    )
+}
 type Handler<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + 'a>>;
 
 /// Runs an OAuth handler with the engine, or answers the configuration error.
-async fn with_engine<F>(env: &Env, state: std::rc::Rc<state::State>, handler: F) -> Result<Response>
+async fn with_engine<F>(env: &Env, state: Rc<state::State>, handler: F) -> Result<Response>
 where
     F: for<'e> FnOnce(&'e oauth::Engine) -> Handler<'e>,
 {

@@ -13,13 +13,13 @@ use super::kv::Kv;
 use super::pages;
 use super::respond;
 use super::state::State;
-use crate::oauth::{AuthorizeError, ClientAuth, OAuth, OAuthError, TokenRequest, GRANTS};
+use crate::oauth::{AuthorizeError, ClientAuth, OAuth, OAuthError, Revoker, TokenRequest, GRANTS};
 use crate::token_cache::fingerprint;
 
 /// Cookie holding the browser session id.
 pub const SESSION_COOKIE: &str = "tg_session";
 /// Cookie holding the CSRF token of the authorization pages (double submit).
-const CSRF_COOKIE: &str = "tg_csrf";
+pub const CSRF_COOKIE: &str = "tg_csrf";
 
 fn now() -> i64 {
     (Date::now().as_millis() / 1000) as i64
@@ -73,10 +73,10 @@ impl Engine {
             ));
         };
         Ok(Engine {
+            kv: Kv::new(kv, Rc::clone(&state)),
             state,
             config,
             signing_key,
-            kv: Kv(kv),
             pepper: pepper.into_bytes(),
         })
     }
@@ -97,7 +97,7 @@ impl Engine {
 /// Reads an `application/x-www-form-urlencoded` body; parameters may not repeat (RFC 6749 §3.1).
 async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
     let body = req
-        .text()
+        .bytes()
         .await
         .map_err(|_| OAuthError::new("invalid_request", "unreadable body"))?;
     // An empty body has no parameters whatever its type (an API key sent in a header alone).
@@ -119,7 +119,7 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    crate::oauth::parse_form(&body)
+    crate::oauth::parse_form_bytes(&body)
 }
 
 /// `Authorization: Basic` credentials, form-decoded (RFC 6749 §2.3.1).
@@ -236,7 +236,7 @@ async fn client_and_token(
     };
     let client = engine
         .oauth()
-        .authenticate_client(&auth, now())
+        .authenticate_client(&auth, client_ip(req).as_deref(), now())
         .await?
         .filter(|client| !confidential_only || client.secret_hash.is_some())
         .ok_or_else(missing_client)?;
@@ -274,7 +274,7 @@ pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
     };
     if let Err(err) = engine
         .oauth()
-        .revoke(&token, &client, verifier, now())
+        .revoke(&token, Revoker::Client(&client), verifier, now())
         .await
     {
         return oauth_error(&err);
@@ -284,7 +284,6 @@ pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
         .token_cache
         .borrow_mut()
         .remove(&fingerprint(&token));
-    engine.state.not_revoked.borrow_mut().clear();
     respond::log(json!({ "level": "info", "event": "revoke", "client_id": client.client_id }));
     respond::json(200, &json!({}))
 }
@@ -295,14 +294,8 @@ pub fn metadata(state: &State) -> Result<Response> {
         return respond::json(404, &json!({ "error": "not_found" }));
     };
     let issuer = config.issuer.trim_end_matches('/');
-    let algs: Vec<&str> = state
-        .keys
-        .set
-        .keys()
-        .first()
-        .and_then(|k| k.signing_algorithm().ok())
-        .map(|a| vec![a.name()])
-        .unwrap_or_default();
+    // No `token_endpoint_auth_signing_alg_values_supported`: it describes JWT client
+    // authentication (`private_key_jwt`, `client_secret_jwt`), which Tollgate does not offer.
     let body = json!({
         "issuer": config.issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -317,7 +310,6 @@ pub fn metadata(state: &State) -> Result<Response> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": algs,
         "authorization_response_iss_parameter_supported": true,
         "scopes_supported": [],
     });
@@ -343,10 +335,6 @@ fn set_cookie(
         "Set-Cookie",
         &format!("{name}={value}; Path={path}; Secure; HttpOnly; SameSite={same_site}{age}"),
     )
-}
-
-fn random_token() -> Result<String> {
-    crate::issue::new_jti().map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
 const REQUEST_FIELDS: [&str; 7] = [
@@ -397,7 +385,8 @@ pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
         Ok(request) => request,
         Err(err) => return authorize_failure(err, oauth.issuer),
     };
-    let csrf = random_token()?;
+    let csrf = crate::oauth::csrf_token(&engine.pepper)
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let fields = request_fields(&params, &csrf);
     let session = match cookie(&req, SESSION_COOKIE) {
         Some(id) => oauth.session(&id, now()).await.ok().flatten(),
@@ -438,11 +427,11 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
         Err(_) => return pages::error("the form could not be read"),
     };
     let oauth = engine.oauth();
-    // CSRF: the form's token must equal the cookie's (double submit; the cookie is SameSite=Strict).
+    // CSRF: the form's value must be one this server issued and equal the cookie's (double
+    // submit; the cookie is SameSite=Strict).
     let csrf = params.get("csrf").cloned().unwrap_or_default();
     let cookie_csrf = cookie(&req, CSRF_COOKIE).unwrap_or_default();
-    let same: bool = subtle::ConstantTimeEq::ct_eq(csrf.as_bytes(), cookie_csrf.as_bytes()).into();
-    if csrf.is_empty() || !same {
+    if !crate::oauth::csrf_valid(&engine.pepper, &csrf, &cookie_csrf) {
         return pages::error(
             "this form expired or was not sent from this site; start again from the application",
         );
@@ -457,7 +446,7 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
             let username = params.get("username").map(String::as_str).unwrap_or("");
             let password = params.get("password").map(String::as_str).unwrap_or("");
             let user = match oauth
-                .check_password(username, password, client_ip(&req).as_deref(), now())
+                .check_password(username, password, client_ip(&req).as_deref(), true, now())
                 .await
             {
                 Ok(user) => user,

@@ -8,14 +8,10 @@ use super::bindings;
 use crate::config::LogDecisions;
 use crate::gateway::Rendered;
 
-/// Headers on every response the worker writes itself (RFC 6797 HSTS; no sniffing; no caching
-/// of auth decisions by shared caches).
+/// Headers on every response the worker writes itself (no sniffing). HSTS is added to every
+/// response served over https, in one place (`edge::fetch`).
 pub fn base_headers() -> Result<Headers> {
     let headers = Headers::new();
-    headers.set(
-        "Strict-Transport-Security",
-        "max-age=31536000; includeSubDomains",
-    )?;
     headers.set("X-Content-Type-Options", "nosniff")?;
     Ok(headers)
 }

@@ -1,34 +1,45 @@
-//! The revocation list in Workers KV: reading it for every verified token (with a short
-//! per-isolate memory of "not revoked" answers) and writing it from `/revoke`.
+//! The gateway's revocation check: [`crate::revocation`] over KV, with two per-isolate
+//! memories. "Not revoked" answers are trusted for `revocation.cacheSeconds`; revocations this
+//! isolate wrote itself ([`State::revoked_here`]) hold at once.
 
 use std::rc::Rc;
 
 use worker::Env;
 
-use super::bindings;
+use super::kv::Kv;
 use super::state::State;
-use crate::revocation::{self, SubjectRevocation, TokenRevocation};
+use crate::revocation::{self, Entries};
 use crate::Verified;
 
 /// The list could not be read.
 pub struct Unavailable(pub String);
 
-/// Whether a verified token is revoked. Reads KV unless both of its entries were read and found
-/// absent within the last `revocation.cacheSeconds`.
+/// Whether a verified token is revoked. Reads KV unless every one of its entries was read and
+/// found absent within the last `revocation.cacheSeconds`.
 pub async fn is_revoked(
     env: &Env,
     state: &Rc<State>,
     token: &Verified,
     now_ms: f64,
 ) -> Result<bool, Unavailable> {
-    let window_ms = state
-        .config
-        .as_ref()
-        .map_or(0, |c| c.revocation.cache_seconds) as f64
-        * 1000.0;
-    let lookup = revocation::lookup(token);
-    let keys: Vec<String> = [lookup.jti, lookup.subject].into_iter().flatten().collect();
-    let recently_clear = keys.iter().all(|key| {
+    let Some(config) = state.config.as_ref() else {
+        return Ok(false);
+    };
+    let window_ms = config.revocation.cache_seconds as f64 * 1000.0;
+    let lookup = revocation::lookup(token, &config.issuer);
+    let here = {
+        let written = state.revoked_here.borrow();
+        let local = |key: &Option<String>| key.as_ref().and_then(|k| written.get(k)).cloned();
+        Entries {
+            jti: local(&lookup.jti),
+            subject: local(&lookup.subject),
+            family: local(&lookup.family),
+        }
+    };
+    if revocation::is_revoked(token, &here) {
+        return Ok(true);
+    }
+    let recently_clear = lookup.keys().all(|key| {
         state
             .not_revoked
             .borrow()
@@ -38,83 +49,19 @@ pub async fn is_revoked(
     if recently_clear {
         return Ok(false);
     }
-    let kv = env
-        .kv(bindings::KV)
-        .map_err(|e| Unavailable(format!("KV binding: {e}")))?;
-    let (jti_entry, subject_entry) = futures_util::future::join(
-        read(
-            &kv,
-            token
-                .jti()
-                .map(|jti| revocation::jti_key(token.claim_str("iss").unwrap_or(""), jti)),
-        ),
-        read(
-            &kv,
-            token
-                .subject()
-                .map(|sub| revocation::subject_key(token.claim_str("iss").unwrap_or(""), sub)),
-        ),
-    )
-    .await;
-    let revoked = revocation::is_revoked(token, jti_entry?.as_deref(), subject_entry?.as_deref());
+    let kv = Kv::for_state(env, state).map_err(Unavailable)?;
+    let entries = revocation::read(&kv, &lookup)
+        .await
+        .map_err(|e| Unavailable(format!("KV read: {e}")))?;
+    let revoked = revocation::is_revoked(token, &entries);
     if !revoked {
         let mut memory = state.not_revoked.borrow_mut();
         if memory.len() > 50_000 {
             memory.clear();
         }
-        for key in keys {
-            memory.insert(key, now_ms);
+        for key in lookup.keys() {
+            memory.insert(key.clone(), now_ms);
         }
     }
     Ok(revoked)
-}
-
-async fn read(kv: &worker::KvStore, key: Option<String>) -> Result<Option<String>, Unavailable> {
-    match key {
-        None => Ok(None),
-        Some(key) => kv
-            .get(&key)
-            .text()
-            .await
-            .map_err(|e| Unavailable(format!("KV read: {e}"))),
-    }
-}
-
-/// Writes a token revocation, kept until the token would have expired.
-pub async fn revoke_token(
-    env: &Env,
-    state: &State,
-    issuer: &str,
-    jti: &str,
-    exp: Option<i64>,
-    now: i64,
-) -> worker::Result<()> {
-    let key = revocation::jti_key(issuer, jti);
-    let value = serde_json::to_string(&TokenRevocation { at: now })?;
-    env.kv(bindings::KV)?
-        .put(&key, value)?
-        .expiration_ttl(revocation::token_ttl(exp, now))
-        .execute()
-        .await?;
-    state.not_revoked.borrow_mut().remove(&key);
-    Ok(())
-}
-
-/// Writes a subject revocation: every token issued to `sub` by `issuer` up to `now`.
-pub async fn revoke_subject(
-    env: &Env,
-    state: &State,
-    issuer: &str,
-    sub: &str,
-    now: i64,
-) -> worker::Result<()> {
-    let key = revocation::subject_key(issuer, sub);
-    let value = serde_json::to_string(&SubjectRevocation { before: now })?;
-    env.kv(bindings::KV)?
-        .put(&key, value)?
-        .expiration_ttl(revocation::subject_ttl())
-        .execute()
-        .await?;
-    state.not_revoked.borrow_mut().remove(&key);
-    Ok(())
 }

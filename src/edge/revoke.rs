@@ -1,45 +1,68 @@
-//! `POST /revoke` (RFC 7009) and `POST /admin/revoke-subject`, authorised by the admin secret
-//! until OAuth client authentication exists.
+//! `POST /revoke` (RFC 7009) and `POST /admin/revoke-subject`.
+//!
+//! `/revoke` has two callers. A client authenticates as for `/token` and may revoke only what
+//! was issued to it; the operator sends `Authorization: Bearer <TOLLGATE_ADMIN_TOKEN>` and may
+//! revoke any token of any type: a JWT of this or a trusted external issuer (by `jti`), a
+//! refresh token (its whole family, so the access tokens issued from it too), a session or an
+//! API key.
 
 use std::rc::Rc;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use worker::{Context, Date, Env, FormEntry, Request, Response, Result};
+use worker::{Context, Date, Env, Request, Response, Result};
 
 use super::bindings;
 use super::gateway::trusted_verifier;
+use super::kv::Kv;
+use super::oauth::{self, Engine};
 use super::respond;
-use super::revocation;
 use super::state::State;
+use crate::oauth::{OAuthError, Revoker};
+use crate::opaque;
+use crate::revocation;
 use crate::token_cache::fingerprint;
 
-/// Compares the presented admin token with the secret in constant time (hashing first, so the
-/// comparison does not even leak the length).
-fn admin_authorised(req: &Request, env: &Env) -> std::result::Result<(), Result<Response>> {
+fn now() -> i64 {
+    (Date::now().as_millis() / 1000) as i64
+}
+
+fn presented_bearer(req: &Request) -> Option<String> {
+    let header = req.headers().get("Authorization").ok()??;
+    let (scheme, token) = header.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// Whether the request carries the admin token. Compared in constant time, hashing first so
+/// the comparison does not even leak the length.
+pub fn is_admin(req: &Request, env: &Env) -> bool {
     let Ok(secret) = env.secret(bindings::ADMIN_TOKEN).map(|s| s.to_string()) else {
+        return false;
+    };
+    let presented = presented_bearer(req).unwrap_or_default();
+    let equal: bool = Sha256::digest(presented.as_bytes())
+        .ct_eq(&Sha256::digest(secret.as_bytes()))
+        .into();
+    equal && !secret.is_empty()
+}
+
+/// The operator's credential check, as a ready refusal when it fails.
+fn admin_authorised(req: &Request, env: &Env) -> std::result::Result<(), Result<Response>> {
+    if env.secret(bindings::ADMIN_TOKEN).is_err() {
         return Err(respond::json(
             403,
             &json!({ "error": "access_denied", "error_description": "admin endpoints are disabled: TOLLGATE_ADMIN_TOKEN is not set", "code": "ERR_ADMIN_DISABLED" }),
         ));
-    };
-    let presented = req
-        .headers()
-        .get("Authorization")
-        .ok()
-        .flatten()
-        .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned))
-        .unwrap_or_default();
-    let equal: bool = Sha256::digest(presented.as_bytes())
-        .ct_eq(&Sha256::digest(secret.as_bytes()))
-        .into();
-    if equal && !secret.is_empty() {
+    }
+    if is_admin(req, env) {
         return Ok(());
     }
     Err(respond::json(
         401,
-        &json!({ "error": "invalid_client", "code": "ERR_ADMIN_UNAUTHORIZED" }),
+        &json!({ "error": "invalid_token", "code": "ERR_ADMIN_UNAUTHORIZED" }),
     )
     .and_then(|mut r| {
         r.headers_mut()
@@ -48,40 +71,80 @@ fn admin_authorised(req: &Request, env: &Env) -> std::result::Result<(), Result<
     }))
 }
 
-async fn form_field(req: &mut Request, name: &str) -> Result<Option<String>> {
-    let form = req.form_data().await?;
-    Ok(match form.get(name) {
-        Some(FormEntry::Field(value)) => Some(value),
-        _ => None,
-    })
+async fn form(req: &mut Request) -> std::result::Result<crate::oauth::Form, OAuthError> {
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| OAuthError::new("invalid_request", "unreadable body"))?;
+    crate::oauth::parse_form_bytes(&body)
 }
 
-/// RFC 7009 §2: revokes the token given in the form. A token that does not verify is answered
-/// with 200 as well (§2.2): there is nothing to revoke, and the answer reveals nothing.
-pub async fn revoke(
+/// `POST /revoke`: the operator's path when a bearer token is presented, else a client's.
+pub async fn revoke(req: Request, env: &Env, ctx: &Context, state: Rc<State>) -> Result<Response> {
+    if presented_bearer(&req).is_none() {
+        if env.secret(bindings::PEPPER).is_err() {
+            // No OAuth clients exist without a pepper, so no client can authenticate here.
+            return oauth::oauth_error(&OAuthError {
+                basic: true,
+                ..OAuthError::new("invalid_client", "client authentication is required")
+            });
+        }
+        return match Engine::new(env, state) {
+            Ok(engine) => oauth::revoke(req, &engine).await,
+            Err(response) => response,
+        };
+    }
+    if let Err(response) = admin_authorised(&req, env) {
+        return response;
+    }
+    operator_revoke(req, env, ctx, state).await
+}
+
+async fn operator_revoke(
     mut req: Request,
     env: &Env,
     ctx: &Context,
     state: Rc<State>,
 ) -> Result<Response> {
-    if let Err(response) = admin_authorised(&req, env) {
-        return response;
-    }
-    let Some(config) = state.config.as_ref() else {
+    let Some(config) = state.config.clone() else {
         return respond::server_error(500, "ERR_CONFIG_MISSING", "TOLLGATE_CONFIG is not set");
     };
-    let token = match form_field(&mut req, "token").await {
-        Ok(Some(token)) if !token.is_empty() => token,
-        _ => {
-            return respond::json(
-                400,
-                &json!({ "error": "invalid_request", "error_description": "the form parameter 'token' is required" }),
-            )
-        }
+    let token = match form(&mut req).await {
+        Ok(params) => match params.get("token").filter(|t| !t.is_empty()) {
+            Some(token) => token.clone(),
+            None => {
+                return oauth::oauth_error(&OAuthError::new(
+                    "invalid_request",
+                    "the form parameter 'token' is required",
+                ))
+            }
+        },
+        Err(err) => return oauth::oauth_error(&err),
     };
+    if opaque::parse(&token).is_some() {
+        // Refresh tokens, sessions, API keys: the engine's records.
+        let engine = match Engine::new(env, Rc::clone(&state)) {
+            Ok(engine) => engine,
+            Err(response) => return response,
+        };
+        let Some(verifier) = state.own_verifier.as_ref() else {
+            return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
+        };
+        if let Err(err) = engine
+            .oauth()
+            .revoke(&token, Revoker::Operator, verifier, now())
+            .await
+        {
+            return oauth::oauth_error(&err);
+        }
+        respond::log(
+            json!({ "level": "info", "event": "revoke", "by": "operator", "tokenType": opaque::parse(&token).map(|k| k.name()) }),
+        );
+        return respond::json(200, &json!({}));
+    }
+    // A JWT of this deployment or of a trusted external issuer, revoked by `jti`.
     let now_ms = Date::now().as_millis() as f64;
-    let now = (now_ms / 1000.0).floor() as i64;
-    let Ok((verifier, _, untrusted)) = trusted_verifier(&state, config, ctx, &token, now_ms).await
+    let Ok((verifier, _, untrusted)) = trusted_verifier(&state, &config, ctx, &token, now_ms).await
     else {
         return respond::json(200, &json!({}));
     };
@@ -96,8 +159,11 @@ pub async fn revoke(
             &json!({ "error": "unsupported_token_type", "error_description": "the token has no jti, so it cannot be revoked alone; revoke its subject instead" }),
         );
     };
-    if let Err(err) =
-        revocation::revoke_token(env, &state, issuer, jti, claims["exp"].as_i64(), now).await
+    let kv = match Kv::for_state(env, &state) {
+        Ok(kv) => kv,
+        Err(detail) => return respond::server_error(503, "ERR_REVOCATION_UNAVAILABLE", &detail),
+    };
+    if let Err(err) = revocation::revoke_jti(&kv, issuer, jti, claims["exp"].as_i64(), now()).await
     {
         return respond::server_error(
             503,
@@ -106,32 +172,39 @@ pub async fn revoke(
         );
     }
     state.token_cache.borrow_mut().remove(&fingerprint(&token));
-    respond::log(json!({ "level": "info", "event": "revoke", "jti": jti, "iss": issuer }));
+    respond::log(
+        json!({ "level": "info", "event": "revoke", "by": "operator", "jti": jti, "iss": issuer }),
+    );
     respond::json(200, &json!({}))
 }
 
-/// Revokes every token issued to a subject until now (form: `sub`, optional `iss`).
+/// `POST /admin/revoke-subject` (form: `sub`, optional `iss`): ends everything issued to the
+/// subject until now: access tokens, sessions, refresh families and API keys.
 pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Result<Response> {
     if let Err(response) = admin_authorised(&req, env) {
         return response;
     }
-    let Some(config) = state.config.as_ref() else {
+    let Some(config) = state.config.clone() else {
         return respond::server_error(500, "ERR_CONFIG_MISSING", "TOLLGATE_CONFIG is not set");
     };
-    let form = req.form_data().await?;
-    let field = |name: &str| match form.get(name) {
-        Some(FormEntry::Field(value)) if !value.is_empty() => Some(value),
-        _ => None,
+    let params = match form(&mut req).await {
+        Ok(params) => params,
+        Err(err) => return oauth::oauth_error(&err),
     };
+    let field = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
     let Some(sub) = field("sub") else {
-        return respond::json(
-            400,
-            &json!({ "error": "invalid_request", "error_description": "the form parameter 'sub' is required" }),
-        );
+        return oauth::oauth_error(&OAuthError::new(
+            "invalid_request",
+            "the form parameter 'sub' is required",
+        ));
     };
     let issuer = field("iss").unwrap_or_else(|| config.issuer.clone());
-    let now = (Date::now().as_millis() / 1000) as i64;
-    if let Err(err) = revocation::revoke_subject(env, &state, &issuer, &sub, now).await {
+    let now = now();
+    let kv = match Kv::for_state(env, &state) {
+        Ok(kv) => kv,
+        Err(detail) => return respond::server_error(503, "ERR_REVOCATION_UNAVAILABLE", &detail),
+    };
+    if let Err(err) = revocation::revoke_subject(&kv, &issuer, &sub, now).await {
         return respond::server_error(
             503,
             "ERR_REVOCATION_UNAVAILABLE",

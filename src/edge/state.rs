@@ -37,6 +37,9 @@ pub struct State {
     pub token_cache: RefCell<TokenCache<Trusted>>,
     /// Revocation-list keys read recently and found absent, with the time (ms) of the read.
     pub not_revoked: RefCell<HashMap<String, f64>>,
+    /// Revocations this isolate wrote, by key with their value: they hold here at once,
+    /// whatever KV's propagation delay.
+    pub revoked_here: RefCell<HashMap<String, String>>,
     /// Public keys imported into WebCrypto, for the signature step.
     pub webcrypto: WebCryptoKeys,
     /// The last token header parsed: a first-sight token usually shares it.
@@ -145,6 +148,7 @@ fn build(
         remotes,
         token_cache: RefCell::new(TokenCache::new(capacity)),
         not_revoked: RefCell::new(HashMap::new()),
+        revoked_here: RefCell::new(HashMap::new()),
         webcrypto: WebCryptoKeys::default(),
         headers: HeaderMemo::default(),
     })

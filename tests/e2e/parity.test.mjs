@@ -15,7 +15,9 @@ let worker, origin, key, other, jwks;
 async function sign(jwk, claims = {}, header = {}, signOptions = {}) {
   const body = { iss: ISSUER, aud: "demo", sub: "alice", jti: crypto.randomUUID(), iat: now(), exp: now() + 600, ...claims };
   for (const [k, v] of Object.entries(body)) if (v === undefined) delete body[k];
-  return new SignJWT(body).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, ...header }).sign(await importJWK(jwk, jwk.alg), signOptions);
+  const protectedHeader = { alg: jwk.alg, kid: jwk.kid, typ: "at+jwt", ...header };
+  for (const [k, v] of Object.entries(protectedHeader)) if (v === undefined) delete protectedHeader[k];
+  return new SignJWT(body).setProtectedHeader(protectedHeader).sign(await importJWK(jwk, jwk.alg), signOptions);
 }
 
 const b64 = (s) => Buffer.from(s).toString("base64url");
@@ -37,6 +39,11 @@ const TABLE = [
   ["padded", async () => (await sign(key)) + "="],
   ["garbage", async () => "a.b.c"],
   ["oversized", async () => sign(key, { pad: "x".repeat(9000) })],
+  ["typ JWT (an ID token, say)", () => sign(key, {}, { typ: "JWT" })],
+  ["no typ", () => sign(key, {}, { typ: undefined })],
+  ["typ application/at+jwt", () => sign(key, {}, { typ: "application/at+jwt" })],
+  ["no jti", () => sign(key, { jti: undefined })],
+  ["no sub", () => sign(key, { sub: undefined })],
 ];
 
 before(async () => {
@@ -63,7 +70,8 @@ for (const [name, make] of TABLE) {
     const fromWorker = res.status === 200 ? "OK" : (await res.json()).code;
     let fromPackage;
     try {
-      pkg.verify(token, jwks, { issuer: ISSUER, audience: "demo" });
+      // The gateway's policy for its own tokens: RFC 9068 access tokens with sub and jti.
+      pkg.verify(token, jwks, { issuer: ISSUER, audience: "demo", typ: "at+jwt", requiredClaims: ["sub", "jti"] });
       fromPackage = "OK";
     } catch (err) {
       fromPackage = err.code;

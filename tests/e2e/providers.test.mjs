@@ -9,6 +9,8 @@ import * as pkg from "../pkg/node_modules/tollgate/entries/node.js";
 import * as core from "../pkg/node_modules/tollgate/dist/tollgate_core.js";
 import { createApi } from "../pkg/node_modules/tollgate/entries/api.js";
 import { cli, startWorker } from "./harness.mjs";
+
+const ADMIN = "admin-token-for-tests-only-0123456789";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
 const portable = createApi(core); // initialised by the Node entry above; no host provider
@@ -22,7 +24,7 @@ const keys = {};
 
 function signWith(alg, options = {}) {
   const jwk = keys[alg];
-  const header = b64(JSON.stringify({ alg, kid: jwk.kid }));
+  const header = b64(JSON.stringify({ alg, kid: jwk.kid, typ: "at+jwt" }));
   const payload = b64(JSON.stringify({ iss: ISSUER, aud: "demo", sub: "alice", jti: crypto.randomUUID(), iat: now(), exp: now() + 600 }));
   const input = Buffer.from(`${header}.${payload}`);
   const key = createPrivateKey({ key: jwk, format: "jwk" });
@@ -61,7 +63,7 @@ async function answers(jwt) {
   const fromWorker = res.status === 200 ? "OK" : (await res.json()).code;
   const run = (api) => {
     try {
-      api.verify(jwt, jwks, { issuer: ISSUER, audience: "demo" });
+      api.verify(jwt, jwks, { issuer: ISSUER, audience: "demo", typ: "at+jwt", requiredClaims: ["sub", "jti"] });
       return "OK";
     } catch (err) {
       return err.code;
@@ -74,7 +76,7 @@ before(async () => {
   origin = await startOrigin();
   for (const alg of ALGS) keys[alg] = JSON.parse(cli(["keygen", "--alg", alg, "--kid", `k-${alg}`, "--set"]).stdout).keys[0];
   worker = await startWorker({
-    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: ALGS.map((alg) => keys[alg]) }) },
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: ALGS.map((alg) => keys[alg]) }), TOLLGATE_ADMIN_TOKEN: ADMIN },
     vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, audiences: ["demo"], routes: [{ prefix: "/api" }] }) },
   });
   jwks = await (await worker.fetch("/.well-known/jwks.json")).json();
@@ -99,6 +101,7 @@ for (const alg of ALGS) {
 }
 
 test("the worker checked RSA and ECDSA with WebCrypto, not with its pure-Rust fallback", async () => {
-  const { webCrypto } = (await (await worker.fetch("/healthz")).json()).isolate;
+  const health = await worker.fetch("/healthz", { headers: { Authorization: `Bearer ${ADMIN}` } });
+  const { webCrypto } = (await health.json()).isolate;
   assert.deepEqual(webCrypto, { imported: ["ES256", "ES384", "ES512", "PS256", "PS512", "RS256"], fallback: [] });
 });

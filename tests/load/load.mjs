@@ -30,7 +30,7 @@ export async function runLoad({ clients = 200, seconds = 60 } = {}) {
   const t = () => Math.floor(Date.now() / 1000);
   const sign = (claims = {}) =>
     new SignJWT({ iss: ISSUER, aud: "demo", sub: "user", scope: "read", jti: crypto.randomUUID(), iat: t(), exp: t() + 900, ...claims })
-      .setProtectedHeader({ alg: "ES256", kid: "k" })
+      .setProtectedHeader({ alg: "ES256", kid: "k", typ: "at+jwt" })
       .sign(key);
   const valid = await Promise.all(Array.from({ length: 50 }, () => sign()));
   const expired = await sign({ iat: t() - 1000, exp: t() - 100 });
@@ -121,7 +121,7 @@ export async function runLoad({ clients = 200, seconds = 60 } = {}) {
     }),
   );
   clearInterval(sampler);
-  const isolate = JSON.parse((await send("GET", "/healthz")).body).isolate;
+  const isolate = JSON.parse((await send("GET", "/healthz", { authorization: `Bearer ${ADMIN}` })).body).isolate;
   const elapsed = (performance.now() - started) / 1000;
   memory.push(worker.rssKiB());
   agent.destroy();

@@ -1,0 +1,49 @@
+//! CORS for the endpoints browsers call from scripts: `/token` (a single-page app redeeming a
+//! code), the JWKS and the RFC 8414 metadata. Origins come from `corsOrigins`; credentials
+//! (cookies) are never allowed cross-origin, so a page elsewhere cannot ride a session.
+
+use worker::{Request, Response, Result};
+
+use super::respond;
+use super::state::State;
+
+/// Whether this canonical path answers CORS.
+pub fn is_cors_endpoint(path: &str) -> bool {
+    matches!(
+        path,
+        "/token" | "/.well-known/jwks.json" | "/.well-known/oauth-authorization-server"
+    )
+}
+
+/// An `OPTIONS` preflight: 204, with the CORS headers only when the origin is allowed (a
+/// browser treats their absence as a refusal).
+pub fn preflight(req: &Request, state: &State) -> Result<Response> {
+    let origin = req.headers().get("Origin")?;
+    let mut response = Response::empty()?
+        .with_status(204)
+        .with_headers(respond::base_headers()?);
+    allow(origin.as_deref(), &mut response, state)?;
+    if response.headers().has("Access-Control-Allow-Origin")? {
+        let headers = response.headers_mut();
+        headers.set("Access-Control-Allow-Methods", "GET, POST")?;
+        headers.set(
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, DPoP",
+        )?;
+        headers.set("Access-Control-Max-Age", "600")?;
+    }
+    Ok(response)
+}
+
+/// Adds `Access-Control-Allow-Origin` for an allowed origin.
+pub fn allow(origin: Option<&str>, response: &mut Response, state: &State) -> Result<()> {
+    let headers = response.headers_mut();
+    headers.append("Vary", "Origin")?;
+    let Some(config) = state.config.as_ref() else {
+        return Ok(());
+    };
+    if let Some(allowed) = origin.and_then(|o| config.cors_allow_origin(o)) {
+        headers.set("Access-Control-Allow-Origin", allowed)?;
+    }
+    Ok(())
+}
