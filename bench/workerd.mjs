@@ -22,7 +22,7 @@ function workerdCpuMs() {
 }
 
 /** Starts `main` (an ES module worker, with the .wasm files beside it) with text bindings and local KV. */
-export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars = {}, secrets = {}, kv = true } = {}) {
+export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars = {}, secrets = {}, kv = true, coordinator = true } = {}) {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
@@ -35,6 +35,7 @@ export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars =
       compatibilityDate,
       bindings: { ...vars, ...secrets },
       kvNamespaces: kv ? ["TOLLGATE_KV"] : [],
+      durableObjects: coordinator ? { TOLLGATE_COORDINATOR: { className: "Coordinator", useSQLite: true } } : {},
     }),
   );
   const url = (await mf.ready).href.replace(/\/$/, "");

@@ -80,11 +80,28 @@ pub struct GatewayConfig {
     /// path or method the gateway never authorized.
     #[serde(default)]
     pub forward_override_headers: bool,
+    /// Where single-use and counting records (codes, refresh tokens, one-time tokens, failure
+    /// counters) live. Default: `durable` when the `TOLLGATE_COORDINATOR` Durable Object
+    /// binding exists, else `kv`. `durable` without the binding is a start-up error.
+    #[serde(default)]
+    pub consistency: Option<Consistency>,
     /// Browser origins (`https://app.example`) allowed to call the token, JWKS and metadata
     /// endpoints from scripts (CORS, preflight answered). `"*"` allows any origin; credentials
     /// (cookies) are never allowed cross-origin. Default: none.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+}
+
+/// Where the "once" records live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// Durable Objects: every single use and count is atomic, in one location and across the
+    /// world.
+    Durable,
+    /// Workers KV (explicit opt-out): eventually consistent, no compare-and-swap; concurrent
+    /// requests can both redeem one code or rotate one refresh token (README, "Consistency").
+    Kv,
 }
 
 /// Which auth decisions are logged.

@@ -24,7 +24,7 @@ use crate::lockout::{self, Failures};
 use crate::opaque::{self, Kind};
 use crate::password::{self, Cost};
 use crate::revocation;
-use crate::store::{Store, StoreError};
+use crate::store::{AtomicStore, Store, StoreError};
 use crate::{b64, TokenBuilder, Verifier};
 
 /// The grant types Tollgate implements (the values clients list in `grants`).
@@ -106,6 +106,20 @@ struct CodeRecord {
     sub: String,
     scope: String,
     challenge: String,
+    exp: i64,
+    /// The refresh family the redemption starts, chosen at issue so that a second redemption
+    /// knows what to revoke (RFC 6749 §4.1.2).
+    #[serde(default)]
+    family: String,
+    /// Set, atomically, by the one redemption; the record is then kept as the reuse marker.
+    #[serde(default)]
+    used: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct OneTimeRecord {
+    sub: String,
+    purpose: String,
     exp: i64,
 }
 
@@ -258,10 +272,18 @@ pub struct TokenRequest {
     pub client_ip: Option<String>,
 }
 
-/// The issuance engine: a store, a signing key, and settings.
-pub struct OAuth<'a, S: Store> {
-    /// State.
+/// How many times a rule re-reads and retries after losing a compare-and-swap before the
+/// request is answered `temporarily_unavailable` (each loss means another request on the same
+/// record made progress).
+const MAX_ATTEMPTS: usize = 64;
+
+/// The issuance engine: two stores, a signing key, and settings.
+pub struct OAuth<'a, S: Store, C: AtomicStore> {
+    /// Read-mostly records: users, clients, API keys, sessions, the revocation list.
     pub store: &'a S,
+    /// Single-use and counting records (codes, refresh tokens, one-time tokens, failure
+    /// counters): the strongly consistent coordinator, or KV in `consistency = "kv"` mode.
+    pub once: &'a C,
     /// The active signing key.
     pub signing_key: &'a Key,
     /// `iss`.
@@ -319,7 +341,74 @@ pub fn pkce_challenge(verifier: &str) -> String {
     b64::encode(&Sha256::digest(verifier.as_bytes()))
 }
 
-impl<S: Store> OAuth<'_, S> {
+fn parse_record<T: for<'de> Deserialize<'de>>(key: &str, text: &str) -> Result<T, OAuthError> {
+    serde_json::from_str(text)
+        .map_err(|e| OAuthError::new("server_error", format!("corrupt record {key:?}: {e}")))
+}
+
+fn record_text<T: Serialize>(value: &T) -> Result<String, OAuthError> {
+    serde_json::to_string(value).map_err(|e| OAuthError::new("server_error", e.to_string()))
+}
+
+fn contended() -> OAuthError {
+    OAuthError::new(
+        "temporarily_unavailable",
+        "too many concurrent requests on the same record; retry",
+    )
+}
+
+/// One attempt of a compare-and-swap rule: finished (with its answer), or lost to a concurrent
+/// request and to be tried again on a fresh read.
+enum Redeem<T> {
+    Done(T),
+    Again,
+}
+
+/// Runs `attempt` until it finishes, at most `max` times.
+async fn loop_redeem<T, F, Fut>(max: usize, mut attempt: F) -> Result<T, OAuthError>
+where
+    F: FnMut() -> Fut,
+    Fut: core::future::Future<Output = Result<Redeem<T>, OAuthError>>,
+{
+    for _ in 0..max {
+        if let Redeem::Done(answer) = attempt().await? {
+            return Ok(answer);
+        }
+    }
+    Err(contended())
+}
+
+/// What presenting a refresh token does (RFC 6749 §6, RFC 9700 §4.14.2).
+#[derive(Debug, PartialEq, Eq)]
+enum RefreshStep {
+    /// Not rotated yet: rotate it.
+    Rotate,
+    /// Rotated less than the grace window ago: a client's concurrent retry, answered with the
+    /// same successor.
+    Retry,
+    /// Rotated longer ago: theft.
+    Reuse,
+}
+
+/// The pure refresh rule. The window is strict: `grace` 0 allows no retry.
+fn refresh_step(record: &RefreshRecord, now: i64, grace: u64) -> RefreshStep {
+    let Some(rotated_at) = record.rotated_at else {
+        return RefreshStep::Rotate;
+    };
+    let grace = i64::try_from(grace).unwrap_or(i64::MAX);
+    if now.saturating_sub(rotated_at) < grace {
+        RefreshStep::Retry
+    } else {
+        RefreshStep::Reuse
+    }
+}
+
+/// Store TTLs: KV refuses fewer than 60 seconds.
+fn ttl(seconds: u64) -> Option<u64> {
+    Some(seconds.max(revocation::MIN_TTL))
+}
+
+impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     fn hash(&self, token: &str) -> String {
         opaque::keyed_hash(self.pepper, token)
     }
@@ -327,9 +416,7 @@ impl<S: Store> OAuth<'_, S> {
     async fn read<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, OAuthError> {
         match self.store.get(key).await? {
             None => Ok(None),
-            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-                OAuthError::new("server_error", format!("corrupt record {key:?}: {e}"))
-            }),
+            Some(text) => parse_record(key, &text).map(Some),
         }
     }
 
@@ -339,12 +426,36 @@ impl<S: Store> OAuth<'_, S> {
         value: &T,
         ttl: Option<u64>,
     ) -> Result<(), OAuthError> {
-        let text = serde_json::to_string(value)
-            .map_err(|e| OAuthError::new("server_error", e.to_string()))?;
+        let text = record_text(value)?;
         self.store
             .put(key, &text, ttl.map(|t| t.max(revocation::MIN_TTL)))
             .await?;
         Ok(())
+    }
+
+    /// A single-use or counting record from the coordinator, with its version.
+    async fn read_once<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, u64)>, OAuthError> {
+        match self.once.get_versioned(key).await? {
+            None => Ok(None),
+            Some(found) => Ok(Some((parse_record(key, &found.value)?, found.version))),
+        }
+    }
+
+    /// Replaces a coordinator record if its version is still `expected`.
+    async fn swap_once<T: Serialize>(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &T,
+        ttl_seconds: u64,
+    ) -> Result<bool, OAuthError> {
+        Ok(self
+            .once
+            .compare_and_swap(key, expected, &record_text(value)?, ttl(ttl_seconds))
+            .await?)
     }
 
     /// The registered client, if any.
@@ -389,12 +500,11 @@ impl<S: Store> OAuth<'_, S> {
             (None, _) => false,
         };
         if !ok {
-            self.write_failures(&counter, failures.after_failure(now))
-                .await?;
+            self.count_failure(&counter, self.limits(), now).await?;
             return Err(fail("client authentication failed"));
         }
         if failures.count > 0 {
-            self.store.delete(&counter).await?;
+            self.once.delete(&counter).await?;
         }
         Ok(client)
     }
@@ -412,12 +522,30 @@ impl<S: Store> OAuth<'_, S> {
         now: i64,
         limits: lockout::Limits,
     ) -> Result<Failures, OAuthError> {
-        Ok(Failures::current(self.read(key).await?, now, limits))
+        let record = self.read_once::<Failures>(key).await?.map(|(f, _)| f);
+        Ok(Failures::current(record, now, limits))
     }
 
-    async fn write_failures(&self, key: &str, failures: Failures) -> Result<(), OAuthError> {
-        self.write(key, &failures, Some(self.config.lockout_seconds))
-            .await
+    /// Counts one failure atomically: read, apply the pure rule, compare-and-swap, and again
+    /// if another request counted first, so concurrent failures are all counted.
+    async fn count_failure(
+        &self,
+        key: &str,
+        limits: lockout::Limits,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let found = self.read_once::<Failures>(key).await?;
+            let version = found.as_ref().map(|(_, v)| *v);
+            let next = Failures::current(found.map(|(f, _)| f), now, limits).after_failure(now);
+            if self
+                .swap_once(key, version, &next, self.config.lockout_seconds)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(contended())
     }
 
     /// The token endpoint (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6, and the API key grant).
@@ -524,10 +652,8 @@ impl<S: Store> OAuth<'_, S> {
                     .cloned()
                     .collect();
                 let scope = grant_scope(param("scope"), &allowed)?;
-                let (response, _) = self
-                    .issue_pair(&client.client_id, &user.sub, &scope, None, now)
-                    .await?;
-                Ok(response)
+                self.issue_pair(&client.client_id, &user.sub, &scope, &scope, None, now)
+                    .await
             }
             "authorization_code" => {
                 self.code_grant(
@@ -591,41 +717,60 @@ impl<S: Store> OAuth<'_, S> {
         builder.sign(self.signing_key).map_err(server_error)
     }
 
-    /// An access token and a refresh token in `family` (a new family when `None`); returns
-    /// the response and the family.
+    /// An access token with `scope` and a new refresh family (its id given, or a fresh one)
+    /// whose first refresh token carries `grant_scope`.
     async fn issue_pair(
         &self,
         client_id: &str,
         sub: &str,
         scope: &str,
-        family: Option<String>,
+        grant_scope: &str,
+        family: Option<&str>,
         now: i64,
-    ) -> Result<(TokenResponse, String), OAuthError> {
+    ) -> Result<TokenResponse, OAuthError> {
         let family = match family {
-            Some(family) => family,
+            Some(family) => family.to_owned(),
             None => crate::issue::new_jti().map_err(server_error)?,
         };
-        let access = self.access_token(client_id, sub, scope, Some(&family), now)?;
         let refresh = opaque::generate(Kind::Refresh).map_err(server_error)?;
         let record = RefreshRecord {
-            family: family.clone(),
+            family,
             client_id: client_id.to_owned(),
             sub: sub.to_owned(),
-            scope: scope.to_owned(),
-            exp: now + i64::try_from(self.config.refresh_token_lifetime).unwrap_or(i64::MAX / 2),
+            scope: grant_scope.to_owned(),
+            exp: now.saturating_add(
+                i64::try_from(self.config.refresh_token_lifetime).unwrap_or(i64::MAX),
+            ),
             iat: now,
             rotated_at: None,
         };
-        self.write(
+        self.swap_once(
             &format!("refresh:{}", self.hash(&refresh)),
+            None,
             &record,
-            Some(self.config.refresh_token_lifetime),
+            self.config.refresh_token_lifetime,
         )
         .await?;
-        Ok((
-            self.response(access, Some(refresh), scope.to_owned()),
-            family,
-        ))
+        self.refresh_response(&record, refresh, scope, now)
+    }
+
+    /// The token response for a refresh token of `record`: a freshly signed access token with
+    /// `scope` (at most the record's) and the refresh token itself.
+    fn refresh_response(
+        &self,
+        record: &RefreshRecord,
+        refresh: String,
+        scope: &str,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let access = self.access_token(
+            &record.client_id,
+            &record.sub,
+            scope,
+            Some(&record.family),
+            now,
+        )?;
+        Ok(self.response(access, Some(refresh), scope.to_owned()))
     }
 
     async fn api_key_grant(
@@ -717,17 +862,29 @@ impl<S: Store> OAuth<'_, S> {
             return Err(invalid());
         }
         let key = format!("code:{}", self.hash(code));
-        let Some(record) = self.read::<CodeRecord>(&key).await? else {
-            // RFC 6749 §4.1.2: a code used twice revokes what it gave.
-            if let Some(family) = self
-                .read::<String>(&format!("code-used:{}", self.hash(code)))
-                .await?
-            {
-                self.revoke_family(&family, now).await?;
+        // Single use (RFC 6749 §4.1.2): the one request that swaps the record to `used` redeems
+        // it; every other finds it used and revokes what the redemption gave.
+        let record = loop_redeem(MAX_ATTEMPTS, || async {
+            let Some((record, version)) = self.read_once::<CodeRecord>(&key).await? else {
+                return Ok(Redeem::Done(Err(invalid())));
+            };
+            if record.used {
+                if !record.family.is_empty() {
+                    self.revoke_family(&record.family, now).await?;
+                }
+                return Ok(Redeem::Done(Err(invalid())));
             }
-            return Err(invalid());
-        };
-        self.store.delete(&key).await?;
+            let used = CodeRecord {
+                used: true,
+                ..record.clone()
+            };
+            // Kept past the code's life as the reuse marker.
+            if self.swap_once(&key, Some(version), &used, 600).await? {
+                return Ok(Redeem::Done(Ok(record)));
+            }
+            Ok(Redeem::Again)
+        })
+        .await??;
         if record.client_id != client.client_id || record.exp <= now {
             return Err(invalid());
         }
@@ -744,17 +901,16 @@ impl<S: Store> OAuth<'_, S> {
                 "code_verifier does not match the code_challenge",
             ));
         }
-        let (response, family) = self
-            .issue_pair(&client.client_id, &record.sub, &record.scope, None, now)
-            .await?;
-        // Remembered past the code's life, so a late replay still revokes the grant.
-        self.write(
-            &format!("code-used:{}", self.hash(code)),
-            &family,
-            Some(600),
+        let family = (!record.family.is_empty()).then_some(record.family.as_str());
+        self.issue_pair(
+            &client.client_id,
+            &record.sub,
+            &record.scope,
+            &record.scope,
+            family,
+            now,
         )
-        .await?;
-        Ok(response)
+        .await
     }
 
     async fn refresh_grant(
@@ -776,51 +932,76 @@ impl<S: Store> OAuth<'_, S> {
             return Err(invalid());
         }
         let key = format!("refresh:{}", self.hash(presented));
-        let Some(mut record) = self.read::<RefreshRecord>(&key).await? else {
-            return Err(invalid());
-        };
-        if record.client_id != client.client_id || record.exp <= now {
-            return Err(invalid());
-        }
-        if revocation::family_revoked(self.store, &record.family).await?
-            || revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat).await?
-        {
-            return Err(invalid());
-        }
-        if let Some(rotated_at) = record.rotated_at {
-            // Within the grace window means strictly less than it: a window of 0 allows no reuse.
-            let grace = i64::try_from(self.config.refresh_grace_seconds).unwrap_or(0);
-            if now - rotated_at >= grace {
-                // Reuse of a rotated token: someone holds a stolen copy. End the whole family,
-                // the access tokens of every branch with it (RFC 9700 §4.14.2).
-                self.revoke_family(&record.family, now).await?;
-                return Err(OAuthError::new(
-                    "invalid_grant",
-                    "refresh token reuse detected: the session is revoked",
-                ));
+        for _ in 0..MAX_ATTEMPTS {
+            let Some((record, version)) = self.read_once::<RefreshRecord>(&key).await? else {
+                return Err(invalid());
+            };
+            if record.client_id != client.client_id || record.exp <= now {
+                return Err(invalid());
+            }
+            if revocation::family_revoked(self.store, &record.family).await?
+                || revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat)
+                    .await?
+            {
+                return Err(invalid());
+            }
+            let allowed: Vec<String> = scopes(&record.scope)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            let scope = grant_scope(scope, &allowed)?;
+            // The successor is derived from the presented token, so the first rotation and
+            // every retry inside the grace window hand out the same one: the family never
+            // forks, however many requests race.
+            let successor =
+                opaque::derive(Kind::Refresh, self.pepper, "refresh-successor", presented);
+            match refresh_step(&record, now, self.config.refresh_grace_seconds) {
+                RefreshStep::Reuse => {
+                    // A rotated token presented after the window: someone holds a stolen copy.
+                    // End the family, every branch's access tokens with it (RFC 9700 §4.14.2).
+                    self.revoke_family(&record.family, now).await?;
+                    return Err(OAuthError::new(
+                        "invalid_grant",
+                        "refresh token reuse detected: the session is revoked",
+                    ));
+                }
+                RefreshStep::Retry => {
+                    return self.refresh_response(&record, successor, &scope, now);
+                }
+                RefreshStep::Rotate => {
+                    // The successor's record first (only if absent: a late racer must not
+                    // reset a successor that has itself rotated), then the old one is marked.
+                    let next = RefreshRecord {
+                        iat: now,
+                        exp: now.saturating_add(
+                            i64::try_from(self.config.refresh_token_lifetime).unwrap_or(i64::MAX),
+                        ),
+                        rotated_at: None,
+                        ..record.clone()
+                    };
+                    self.swap_once(
+                        &format!("refresh:{}", self.hash(&successor)),
+                        None,
+                        &next,
+                        self.config.refresh_token_lifetime,
+                    )
+                    .await?;
+                    let rotated = RefreshRecord {
+                        rotated_at: Some(now),
+                        ..record.clone()
+                    };
+                    let remaining = u64::try_from(record.exp.saturating_sub(now)).unwrap_or(0);
+                    if self
+                        .swap_once(&key, Some(version), &rotated, remaining)
+                        .await?
+                    {
+                        return self.refresh_response(&next, successor, &scope, now);
+                    }
+                    // Another request rotated it first: read again, and answer as its retry.
+                }
             }
         }
-        let allowed: Vec<String> = scopes(&record.scope)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let scope = grant_scope(scope, &allowed)?;
-        // The window runs from the first rotation: a retry inside it must not extend it.
-        if record.rotated_at.is_none() {
-            record.rotated_at = Some(now);
-            let remaining = u64::try_from(record.exp - now).unwrap_or(0);
-            self.write(&key, &record, Some(remaining)).await?;
-        }
-        let (response, _) = self
-            .issue_pair(
-                &client.client_id,
-                &record.sub,
-                &scope,
-                Some(record.family.clone()),
-                now,
-            )
-            .await?;
-        Ok(response)
+        Err(contended())
     }
 
     async fn revoke_family(&self, family: &str, now: i64) -> Result<(), OAuthError> {
@@ -870,16 +1051,14 @@ impl<S: Store> OAuth<'_, S> {
         match (ok, user) {
             (true, Some(user)) => {
                 if user_failures.count > 0 {
-                    self.store.delete(&user_key).await?;
+                    self.once.delete(&user_key).await?;
                 }
                 Ok(user)
             }
             _ => {
-                self.write_failures(&user_key, user_failures.after_failure(now))
-                    .await?;
-                if let (Some(key), Some(failures)) = (&source_key, source_failures) {
-                    self.write_failures(key, failures.after_failure(now))
-                        .await?;
+                self.count_failure(&user_key, limits, now).await?;
+                if let Some(key) = &source_key {
+                    self.count_failure(key, spray_limits, now).await?;
                 }
                 Err(LoginError::Invalid)
             }
@@ -975,11 +1154,14 @@ impl<S: Store> OAuth<'_, S> {
             scope: request.scope.clone(),
             challenge: request.challenge.clone(),
             exp: now + i64::try_from(self.config.code_lifetime).unwrap_or(60),
+            family: crate::issue::new_jti().map_err(server_error)?,
+            used: false,
         };
-        self.write(
+        self.swap_once(
             &format!("code:{}", self.hash(&code)),
+            None,
             &record,
-            Some(self.config.code_lifetime),
+            self.config.code_lifetime,
         )
         .await?;
         let mut query = vec![("code", code.as_str()), ("iss", self.issuer)];
@@ -1053,11 +1235,16 @@ impl<S: Store> OAuth<'_, S> {
         now: i64,
     ) -> Result<String, OAuthError> {
         let token = opaque::generate(Kind::OneTime).map_err(server_error)?;
-        let record = json!({ "sub": sub, "purpose": purpose, "exp": now + i64::try_from(lifetime).unwrap_or(0) });
-        self.write(
+        let record = OneTimeRecord {
+            sub: sub.to_owned(),
+            purpose: purpose.to_owned(),
+            exp: now.saturating_add(i64::try_from(lifetime).unwrap_or(0)),
+        };
+        self.swap_once(
             &format!("onetime:{}", self.hash(&token)),
+            None,
             &record,
-            Some(lifetime),
+            lifetime,
         )
         .await?;
         Ok(token)
@@ -1075,13 +1262,12 @@ impl<S: Store> OAuth<'_, S> {
             return Ok(None);
         }
         let key = format!("onetime:{}", self.hash(token));
-        let Some(record) = self.read::<Value>(&key).await? else {
+        // Taken, not read then deleted: of two concurrent uses exactly one gets the record.
+        let Some(text) = self.once.take(&key).await? else {
             return Ok(None);
         };
-        self.store.delete(&key).await?;
-        let fresh = record["exp"].as_i64().is_some_and(|exp| exp > now);
-        Ok((fresh && record["purpose"] == purpose)
-            .then(|| record["sub"].as_str().unwrap_or_default().to_owned()))
+        let record: OneTimeRecord = parse_record(&key, &text)?;
+        Ok((record.exp > now && record.purpose == purpose).then_some(record.sub))
     }
 
     /// RFC 7662 introspection of any token type. `verifier` checks JWT access tokens.
@@ -1101,8 +1287,9 @@ impl<S: Store> OAuth<'_, S> {
             }),
             Some(Kind::Refresh) => {
                 let record = self
-                    .read::<RefreshRecord>(&format!("refresh:{}", self.hash(token)))
-                    .await?;
+                    .read_once::<RefreshRecord>(&format!("refresh:{}", self.hash(token)))
+                    .await?
+                    .map(|(record, _)| record);
                 let Some(record) = record.filter(|r| r.exp > now && r.rotated_at.is_none()) else {
                     return Ok(inactive);
                 };
@@ -1175,7 +1362,7 @@ impl<S: Store> OAuth<'_, S> {
         match opaque::parse(token) {
             Some(Kind::Refresh) => {
                 let key = format!("refresh:{}", self.hash(token));
-                if let Some(record) = self.read::<RefreshRecord>(&key).await? {
+                if let Some((record, _)) = self.read_once::<RefreshRecord>(&key).await? {
                     if !issued_to_caller(&record.client_id) {
                         return Err(not_yours());
                     }

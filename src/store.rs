@@ -1,5 +1,11 @@
-//! Where OAuth state lives: a key-value store with time-to-live, as Workers KV provides.
-//! Async and `?Send` (JS handles are not `Send`); [`MemoryStore`] serves the core's tests.
+//! Where OAuth state lives: a key-value store with time-to-live, as Workers KV provides
+//! ([`Store`]), and for the rules that say "once" a store that can do three things atomically
+//! ([`AtomicStore`]): read a record with its version, compare-and-swap on that version, and take
+//! a record (read and delete as one step). A Durable Object provides them at the edge; Workers
+//! KV cannot (no compare-and-swap, eventually consistent), so its implementation of
+//! [`AtomicStore`] is a documented best effort (`consistency = "kv"`).
+//! Async and `?Send` (JS handles are not `Send`); [`MemoryStore`] serves the core's tests with
+//! the same semantics as the Durable Object.
 
 use core::fmt;
 use std::cell::RefCell;
@@ -28,12 +34,49 @@ pub trait Store {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
+/// A record and the version a [`AtomicStore::compare_and_swap`] must name to replace it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    /// The stored text.
+    pub value: String,
+    /// Changes on every write of the key.
+    pub version: u64,
+}
+
+/// The atomic primitives the single-use and counting rules need. Each call is one step: no
+/// other call on the same key happens in between.
+#[allow(async_fn_in_trait)]
+pub trait AtomicStore: Store {
+    /// The value under `key` with its version.
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError>;
+    /// Writes `value` only if the key's version is still `expected` (`None`: only if absent).
+    /// `Ok(false)` when someone else wrote first; then read again and re-decide.
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> Result<bool, StoreError>;
+    /// Returns the value under `key` and removes it, in one step: of two concurrent takes,
+    /// exactly one gets the value.
+    async fn take(&self, key: &str) -> Result<Option<String>, StoreError>;
+}
+
 /// An in-memory store for tests. It records TTLs but does not expire entries by itself;
 /// [`MemoryStore::expire_all`] simulates the passage of time.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    entries: RefCell<BTreeMap<String, (String, Option<u64>)>>,
+    entries: RefCell<BTreeMap<String, Entry>>,
     fail: RefCell<bool>,
+    writes: RefCell<u64>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: String,
+    ttl: Option<u64>,
+    version: u64,
 }
 
 impl MemoryStore {
@@ -47,7 +90,7 @@ impl MemoryStore {
         self.entries
             .borrow()
             .iter()
-            .map(|(k, (v, ttl))| (k.clone(), v.clone(), *ttl))
+            .map(|(k, e)| (k.clone(), e.value.clone(), e.ttl))
             .collect()
     }
 
@@ -58,9 +101,13 @@ impl MemoryStore {
 
     /// Drops every entry that has a TTL.
     pub fn expire_all(&self) {
-        self.entries
-            .borrow_mut()
-            .retain(|_, (_, ttl)| ttl.is_none());
+        self.entries.borrow_mut().retain(|_, e| e.ttl.is_none());
+    }
+
+    fn next_version(&self) -> u64 {
+        let mut writes = self.writes.borrow_mut();
+        *writes += 1;
+        *writes
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -74,14 +121,20 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.check()?;
-        Ok(self.entries.borrow().get(key).map(|(v, _)| v.clone()))
+        Ok(self.entries.borrow().get(key).map(|e| e.value.clone()))
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError> {
         self.check()?;
-        self.entries
-            .borrow_mut()
-            .insert(key.to_owned(), (value.to_owned(), ttl));
+        let version = self.next_version();
+        self.entries.borrow_mut().insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_owned(),
+                ttl,
+                version,
+            },
+        );
         Ok(())
     }
 
@@ -89,5 +142,67 @@ impl Store for MemoryStore {
         self.check()?;
         self.entries.borrow_mut().remove(key);
         Ok(())
+    }
+}
+
+impl AtomicStore for MemoryStore {
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        self.check()?;
+        Ok(self.entries.borrow().get(key).map(|e| Versioned {
+            value: e.value.clone(),
+            version: e.version,
+        }))
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        let current = self.entries.borrow().get(key).map(|e| e.version);
+        if current != expected {
+            return Ok(false);
+        }
+        self.put(key, value, ttl).await?;
+        Ok(true)
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        Ok(self.entries.borrow_mut().remove(key).map(|e| e.value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready<T>(future: impl core::future::Future<Output = T>) -> T {
+        futures_util::FutureExt::now_or_never(future).expect("MemoryStore never waits")
+    }
+
+    #[test]
+    fn compare_and_swap_names_the_version_it_replaces() {
+        let store = MemoryStore::new();
+        assert!(ready(store.compare_and_swap("k", None, "a", None)).unwrap());
+        assert!(!ready(store.compare_and_swap("k", None, "b", None)).unwrap());
+        let first = ready(store.get_versioned("k")).unwrap().unwrap();
+        assert!(ready(store.compare_and_swap("k", Some(first.version), "c", None)).unwrap());
+        assert!(
+            !ready(store.compare_and_swap("k", Some(first.version), "d", None)).unwrap(),
+            "a stale version loses"
+        );
+        assert_eq!(ready(store.get("k")).unwrap().as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn take_hands_a_value_out_once() {
+        let store = MemoryStore::new();
+        ready(store.put("k", "v", Some(60))).unwrap();
+        assert_eq!(ready(store.take("k")).unwrap().as_deref(), Some("v"));
+        assert_eq!(ready(store.take("k")).unwrap(), None);
     }
 }

@@ -80,9 +80,10 @@ impl World {
         }
     }
 
-    fn oauth(&self) -> OAuth<'_, MemoryStore> {
+    fn oauth(&self) -> OAuth<'_, MemoryStore, MemoryStore> {
         OAuth {
             store: &self.store,
+            once: &self.store,
             signing_key: &self.key,
             issuer: "https://issuer",
             audience: "api",
@@ -668,18 +669,114 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
         )
         .unwrap();
     assert_eq!(narrowed.scope, "read");
+    // RFC 6749 §6: the new refresh token keeps the scope originally granted, so the next
+    // refresh may ask for all of it again, and for nothing beyond it.
+    let next = narrowed.refresh_token.as_deref().unwrap();
     assert_eq!(
         error(w.token(
             &[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", narrowed.refresh_token.as_deref().unwrap()),
-                ("scope", "read write")
+                ("refresh_token", next),
+                ("scope", "read admin")
             ],
             Some(("svc", &s)),
             NOW
         )),
         "invalid_scope"
     );
+    let whole = w
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", next),
+                ("scope", "read write"),
+            ],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(whole.scope, "read write");
+}
+
+#[test]
+fn concurrent_and_retried_refreshes_get_the_same_successor_and_never_fork() {
+    let w = World::new();
+    let s = w.secret.clone();
+    let r1 = w.alice(NOW).unwrap().refresh_token.unwrap();
+    let refresh = |token: &str, now: i64| {
+        w.token(
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+            Some(("svc", &s)),
+            now,
+        )
+        .unwrap()
+    };
+    let first = refresh(&r1, NOW + 1);
+    let retries: Vec<String> = (0..5)
+        .map(|i| refresh(&r1, NOW + 1 + i).refresh_token.unwrap())
+        .collect();
+    let r2 = first.refresh_token.unwrap();
+    assert!(
+        retries.iter().all(|r| *r == r2),
+        "one successor for every retry"
+    );
+    // The family has exactly one live refresh token: r2 (r1 is rotated).
+    let live: Vec<String> = w
+        .store
+        .dump()
+        .into_iter()
+        .filter(|(k, v, _)| k.starts_with("refresh:") && v.contains("\"rotated_at\":null"))
+        .map(|(k, _, _)| k)
+        .collect();
+    assert_eq!(live.len(), 1, "{live:?}");
+    // The successor rotates in turn, to its own single successor.
+    let r3 = refresh(&r2, NOW + 20).refresh_token.unwrap();
+    assert_ne!(r3, r2);
+    assert_eq!(refresh(&r2, NOW + 21).refresh_token.unwrap(), r3);
+}
+
+#[test]
+fn an_authorization_code_is_redeemed_once_and_reuse_revokes_its_grant() {
+    let w = World::new();
+    let verifier = "v".repeat(43);
+    let request = ready(w.oauth().authorization_request(&BTreeMap::from([
+        ("client_id".to_owned(), "spa".to_owned()),
+        (
+            "redirect_uri".to_owned(),
+            "https://spa.example/cb".to_owned(),
+        ),
+        ("response_type".to_owned(), "code".to_owned()),
+        (
+            "code_challenge".to_owned(),
+            oauth::pkce_challenge(&verifier),
+        ),
+        ("code_challenge_method".to_owned(), "S256".to_owned()),
+    ])))
+    .unwrap();
+    let location = ready(w.oauth().issue_code(&request, "usr_1", NOW)).unwrap();
+    let code = code_from(&location);
+    let redeem = || {
+        w.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "spa"),
+                ("code", &code),
+                ("code_verifier", &verifier),
+                ("redirect_uri", "https://spa.example/cb"),
+            ],
+            None,
+            NOW + 1,
+        )
+    };
+    let tokens = redeem().unwrap();
+    assert_eq!(error(redeem()), "invalid_grant");
+    let active = ready(
+        w.oauth()
+            .introspect(&tokens.access_token, &w.verifier(), NOW + 2),
+    )
+    .unwrap()["active"]
+        == true;
+    assert!(!active, "the second redemption revoked what the first gave");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use worker::{Env, KvStore};
 use super::bindings;
 use super::state::State;
 use crate::revocation;
-use crate::store::{Store, StoreError};
+use crate::store::{AtomicStore, Store, StoreError, Versioned};
 
 /// The `TOLLGATE_KV` namespace. Revocations written through it are also remembered by the
 /// isolate ([`State::revoked_here`]), so they hold here at once.
@@ -70,4 +70,47 @@ impl Store for Kv {
             .await
             .map_err(|e| StoreError(e.to_string()))
     }
+}
+
+/// `consistency = "kv"`: the atomic operations emulated on KV, which has no compare-and-swap
+/// and is eventually consistent. Each is a read followed by a write, so two requests at nearly
+/// the same time can both "win" (README, "Consistency"). The version is a hash of the value.
+impl AtomicStore for Kv {
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        Ok(self.get(key).await?.map(|value| Versioned {
+            version: content_version(&value),
+            value,
+        }))
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let current = self.get(key).await?.map(|v| content_version(&v));
+        if current != expected {
+            return Ok(false);
+        }
+        self.put(key, value, ttl).await?;
+        Ok(true)
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let value = self.get(key).await?;
+        if value.is_some() {
+            self.delete(key).await?;
+        }
+        Ok(value)
+    }
+}
+
+fn content_version(value: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(value.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }

@@ -2,6 +2,7 @@
 //! Handlers stay thin: read the request, call the core, write the response.
 
 mod bindings;
+mod coordinator;
 mod cors;
 mod gateway;
 mod keys;

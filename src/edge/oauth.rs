@@ -9,10 +9,12 @@ use serde_json::json;
 use worker::{Date, Env, Request, Response, Result};
 
 use super::bindings;
+use super::coordinator::{CoordinatorStore, Once};
 use super::kv::Kv;
 use super::pages;
 use super::respond;
 use super::state::State;
+use crate::config::Consistency;
 use crate::oauth::{AuthorizeError, ClientAuth, OAuth, OAuthError, Revoker, TokenRequest, GRANTS};
 use crate::token_cache::fingerprint;
 
@@ -31,6 +33,7 @@ pub struct Engine {
     config: Rc<crate::config::GatewayConfig>,
     signing_key: crate::Key,
     kv: Kv,
+    once: Once,
     pepper: Vec<u8>,
 }
 
@@ -72,7 +75,30 @@ impl Engine {
                 "KV binding TOLLGATE_KV is missing",
             ));
         };
+        let once = match state.consistency {
+            Consistency::Durable => match env.durable_object(bindings::COORDINATOR) {
+                Ok(namespace) => Once::Durable(CoordinatorStore::new(namespace)),
+                Err(_) => {
+                    return Err(respond::server_error(
+                        503,
+                        "ERR_STORE_UNAVAILABLE",
+                        "Durable Object binding TOLLGATE_COORDINATOR is missing",
+                    ))
+                }
+            },
+            Consistency::Kv => match env.kv(bindings::KV) {
+                Ok(kv) => Once::Kv(Kv::new(kv, Rc::clone(&state))),
+                Err(_) => {
+                    return Err(respond::server_error(
+                        503,
+                        "ERR_STORE_UNAVAILABLE",
+                        "KV binding TOLLGATE_KV is missing",
+                    ))
+                }
+            },
+        };
         Ok(Engine {
+            once,
             kv: Kv::new(kv, Rc::clone(&state)),
             state,
             config,
@@ -82,9 +108,10 @@ impl Engine {
     }
 
     /// The core engine over this request's store.
-    pub fn oauth(&self) -> OAuth<'_, Kv> {
+    pub fn oauth(&self) -> OAuth<'_, Kv, Once> {
         OAuth {
             store: &self.kv,
+            once: &self.once,
             signing_key: &self.signing_key,
             issuer: &self.config.issuer,
             audience: self.config.access_token_audience(),

@@ -14,7 +14,7 @@ use super::bindings;
 use super::keys::{self, OwnKeys};
 use super::remote_jwks::RemoteJwks;
 use super::webcrypto::WebCryptoKeys;
-use crate::config::GatewayConfig;
+use crate::config::{Consistency, GatewayConfig};
 use crate::token::HeaderMemo;
 use crate::token_cache::TokenCache;
 use crate::{Error, Verifier};
@@ -29,6 +29,8 @@ pub enum Trusted {
 }
 
 pub struct State {
+    /// Where single-use and counting records live (resolved at start-up).
+    pub consistency: Consistency,
     pub config: Option<Rc<GatewayConfig>>,
     pub origin: Option<String>,
     pub keys: OwnKeys,
@@ -91,7 +93,8 @@ pub fn state(env: &Env) -> Result<Rc<State>, ConfigError> {
         .map(|s| s.to_string());
     let config = config_text(env);
     let origin = env.var(bindings::ORIGIN_URL).ok().map(|v| v.to_string());
-    let state = Rc::new(build(secret, config, origin)?);
+    let has_coordinator = env.durable_object(bindings::COORDINATOR).is_ok();
+    let state = Rc::new(build(secret, config, origin, has_coordinator)?);
     STATE.with(|s| *s.borrow_mut() = Some(Rc::clone(&state)));
     Ok(state)
 }
@@ -100,6 +103,7 @@ fn build(
     secret: Option<String>,
     config: Option<String>,
     origin: Option<String>,
+    has_coordinator: bool,
 ) -> Result<State, ConfigError> {
     let secret = secret.ok_or_else(|| ConfigError {
         code: "ERR_SIGNING_KEYS_MISSING",
@@ -139,8 +143,24 @@ fn build(
                 .collect()
         })
         .unwrap_or_default();
+    let consistency = match config.as_ref().and_then(|c| c.consistency) {
+        Some(Consistency::Durable) if !has_coordinator => {
+            return Err(ConfigError {
+                code: "ERR_CONFIG_INVALID",
+                detail: format!(
+                "consistency = \"durable\" needs the Durable Object binding {} (wrangler.toml); \
+                     set consistency = \"kv\" to opt out explicitly",
+                bindings::COORDINATOR
+            ),
+            })
+        }
+        Some(chosen) => chosen,
+        None if has_coordinator => Consistency::Durable,
+        None => Consistency::Kv,
+    };
     let capacity = config.as_ref().map_or(0, |c| c.token_cache_entries);
     Ok(State {
+        consistency,
         config: config.map(Rc::new),
         origin: origin.map(|o| o.trim_end_matches('/').to_owned()),
         keys,

@@ -200,7 +200,8 @@ test("KV errors and slowness with the binding present: reads fail closed, writes
   const worker = await startWorker({
     main: join(ROOT, "tests/e2e/kv-faults-entry.mjs"),
     secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER, TOLLGATE_ADMIN_TOKEN: ADMIN },
-    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: config({ oauth: { passwordMemoryKib: 4096, passwordIterations: 1, refreshGraceSeconds: 0 }, revocation: { cacheSeconds: 0 } }) },
+    // consistency "kv": every record in KV, so KV faults reach issuance and rotation too.
+    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: config({ consistency: "kv", oauth: { passwordMemoryKib: 4096, passwordIterations: 1, refreshGraceSeconds: 0 }, revocation: { cacheSeconds: 0 } }) },
     seed: kv.entries,
   });
   const faults = (read, write, ms = 1500) => worker.fetch(`/__kv-faults?read=${read}&write=${write}&ms=${ms}`, { method: "POST" });
@@ -291,6 +292,69 @@ test("KV errors and slowness with the binding present: reads fail closed, writes
     assert.equal(slowIssue.status, 200);
     assert.ok(issueWait >= 900, `waited ${issueWait} ms`);
     record("KV slow (1 s) during issuance", "waits, then 200", slowIssue, "—");
+  } finally {
+    await worker.stop();
+  }
+});
+
+test("coordinator (Durable Object) unavailable: 503 at the token endpoint and on one-time routes, nothing half-written, and service resumes", async () => {
+  const ADMIN = "admin-token-for-fault-tests-0123456789";
+  const PEPPER = "pepper-for-fault-tests-0123456789abcdef";
+  const kv = kvSeed(PEPPER);
+  const cheap = ["--memory-kib", "4096", "--iterations", "1"];
+  kv.add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read", ...cheap]);
+  const secret = kv.add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--grant", "password", "--grant", "refresh_token", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
+  const worker = await startWorker({
+    main: join(ROOT, "tests/e2e/kv-faults-entry.mjs"),
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER, TOLLGATE_ADMIN_TOKEN: ADMIN },
+    vars: {
+      ORIGIN_URL: origin.url,
+      TOLLGATE_CONFIG: config({
+        consistency: "durable",
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }],
+        oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
+      }),
+    },
+    seed: kv.entries,
+  });
+  const coordinator = (mode) => worker.fetch(`/__kv-faults?coordinator=${mode}`, { method: "POST" });
+  const basic = `Basic ${Buffer.from(`svc:${secret}`).toString("base64")}`;
+  const tokenCall = async (params) => {
+    const res = await worker.fetch("/token", { method: "POST", headers: { Authorization: basic }, body: new URLSearchParams(params) });
+    const body = await res.json();
+    return { status: res.status, code: body.error, body };
+  };
+  const password = { grant_type: "password", username: "alice", password: "correct horse battery", scope: "read" };
+  try {
+    await coordinator("fail");
+    const noIssue = await tokenCall(password);
+    assert.equal(noIssue.status, 503);
+    assert.equal(noIssue.code, "temporarily_unavailable");
+    assert.equal(noIssue.body.refresh_token, undefined);
+    await coordinator("ok");
+    const issued = await tokenCall(password);
+    assert.equal(issued.status, 200);
+    record("coordinator unavailable during issuance (password grant)", "503 temporarily_unavailable, no token", noIssue, "200");
+
+    await coordinator("fail");
+    const noRotate = await tokenCall({ grant_type: "refresh_token", refresh_token: issued.body.refresh_token });
+    assert.equal(noRotate.status, 503);
+    await coordinator("ok");
+    const rotated = await tokenCall({ grant_type: "refresh_token", refresh_token: issued.body.refresh_token });
+    assert.equal(rotated.status, 200, "a failed rotation left the refresh token usable");
+    record("coordinator unavailable during refresh rotation", "503, the refresh token stays usable", noRotate, "the same refresh token rotates");
+
+    const access = rotated.body.access_token;
+    const ott = await worker.fetch("/one-time-token", { method: "POST", headers: { Authorization: `Bearer ${access}`, "Content-Type": "application/x-www-form-urlencoded" }, body: "route=/api/danger" });
+    const { one_time_token } = await ott.json();
+    await coordinator("fail");
+    const danger = await worker.fetch("/api/danger/x", { headers: { Authorization: `Bearer ${access}`, "X-One-Time-Token": one_time_token } });
+    assert.equal(danger.status, 503);
+    assert.equal((await danger.json()).code, "ERR_STORE_UNAVAILABLE");
+    await coordinator("ok");
+    const used = await worker.fetch("/api/danger/x", { headers: { Authorization: `Bearer ${access}`, "X-One-Time-Token": one_time_token } });
+    assert.equal(used.status, 200, "the one-time token was not consumed by the failed attempt");
+    record("coordinator unavailable on a one-time route", "503 ERR_STORE_UNAVAILABLE", { status: 503, code: "ERR_STORE_UNAVAILABLE" }, "the one-time token still works once");
   } finally {
     await worker.stop();
   }

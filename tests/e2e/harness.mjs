@@ -49,7 +49,7 @@ function compatibilityDate() {
  * Starts a worker. `secrets` go to .dev.vars (as wrangler dev reads them), `vars` to
  * wrangler.toml [vars]. `stateDir` keeps local KV across restarts when reused.
  */
-export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true, seed = [], port: fixedPort, main = join(ROOT, "build/index.js") } = {}) {
+export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true, coordinator = true, seed = [], port: fixedPort, main = join(ROOT, "build/index.js") } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-e2e-"));
   const state = stateDir ?? join(dir, "state");
   const varLines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
@@ -60,6 +60,10 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
       `main = ${JSON.stringify(main)}`,
       `compatibility_date = "${compatibilityDate()}"`,
       ...(kv ? [`kv_namespaces = [{ binding = "TOLLGATE_KV", id = "tollgate-test" }]`] : []),
+      // The Durable Object coordinator, as wrangler.toml ships it.
+      ...(coordinator
+        ? [`durable_objects.bindings = [{ name = "TOLLGATE_COORDINATOR", class_name = "Coordinator" }]`, `migrations = [{ tag = "v1", new_sqlite_classes = ["Coordinator"] }]`]
+        : []),
       `[vars]`,
       ...varLines,
       "",

@@ -1,12 +1,15 @@
 // A test entry point that runs the real Tollgate worker (build/index.js, unchanged) with its
-// real local KV namespace behind a fault switch, like a network fault proxy: reads and writes
-// can fail or be slowed. `POST /__kv-faults?read=ok|fail|slow&write=ok|fail|slow&ms=N` sets
-// the switch for this isolate; every other request goes to Tollgate. Used by faults.test.mjs
-// only: the product never ships this file.
+// real local KV namespace and its real Durable Object coordinator behind fault switches, like
+// a network fault proxy: KV reads and writes can fail or be slowed, coordinator calls can
+// fail. `POST /__kv-faults?read=ok|fail|slow&write=ok|fail|slow&ms=N&coordinator=ok|fail`
+// sets the switches for this isolate; every other request goes to Tollgate. Used by
+// faults.test.mjs only: the product never ships this file.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import Tollgate from "../../build/index.js";
 
-const faults = { read: "ok", write: "ok", ms: 1500 };
+export { Coordinator } from "../../build/index.js";
+
+const faults = { read: "ok", write: "ok", ms: 1500, coordinator: "ok" };
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 async function gate(kind) {
@@ -43,15 +46,36 @@ class KvNamespace {
   }
 }
 
+// workers-rs accepts a Durable Object namespace by its constructor's name too.
+class DurableObjectNamespace {
+  #real;
+  constructor(real) {
+    this.#real = real;
+  }
+  idFromName(name) {
+    return this.#real.idFromName(name);
+  }
+  get(id, options) {
+    const stub = this.#real.get(id, options);
+    return {
+      fetch: async (request, init) => {
+        if (faults.coordinator === "fail") throw new Error("coordinator unavailable (injected fault)");
+        return stub.fetch(request, init);
+      },
+    };
+  }
+}
+
 export default class extends WorkerEntrypoint {
   async fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === "/__kv-faults" && request.method === "POST") {
-      for (const name of ["read", "write"]) faults[name] = url.searchParams.get(name) ?? faults[name];
+      for (const name of ["read", "write", "coordinator"]) faults[name] = url.searchParams.get(name) ?? faults[name];
       faults.ms = Number(url.searchParams.get("ms") ?? faults.ms);
       return Response.json(faults);
     }
     const env = { ...this.env, TOLLGATE_KV: new KvNamespace(this.env.TOLLGATE_KV) };
+    if (this.env.TOLLGATE_COORDINATOR) env.TOLLGATE_COORDINATOR = new DurableObjectNamespace(this.env.TOLLGATE_COORDINATOR);
     return new Tollgate(this.ctx, env).fetch(request);
   }
 }

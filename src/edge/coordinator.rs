@@ -1,0 +1,367 @@
+//! The coordinator: the core's [`AtomicStore`] on Durable Objects, Cloudflare's strongly
+//! consistent tier, so that "once" means once.
+//!
+//! Each object keeps records in its SQLite storage and answers one operation per request. An
+//! operation is a few synchronous SQL statements with no `await` between them, and a Durable
+//! Object runs one event at a time, so each operation is atomic: of two concurrent takes one
+//! gets the record, of two compare-and-swaps on one version one wins. The object decides
+//! nothing about tokens; the core's pure rules (`crate::oauth`, `crate::lockout`) decide, and
+//! the object only loads, applies and persists.
+//!
+//! Sharding (docs/SCALING.md): records are spread over [`SHARDS`] objects by a hash of their
+//! key (a code, a refresh token, a one-time token, a failure counter), so no object is a
+//! global bottleneck and every operation touches exactly one object.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use worker::{
+    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response,
+    Result, SqlStorageValue, State,
+};
+
+use crate::store::{AtomicStore, Store, StoreError, Versioned};
+
+/// How many objects the records are spread over.
+pub const SHARDS: u32 = 64;
+
+/// One operation, as sent to an object.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Op {
+    Get {
+        key: String,
+    },
+    Put {
+        key: String,
+        value: String,
+        ttl: Option<u64>,
+    },
+    Delete {
+        key: String,
+    },
+    Take {
+        key: String,
+    },
+    Swap {
+        key: String,
+        expected: Option<u64>,
+        value: String,
+        ttl: Option<u64>,
+    },
+}
+
+/// An object's answer.
+#[derive(Serialize, Deserialize, Default)]
+struct Answer {
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default)]
+    swapped: bool,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    value: String,
+    version: f64,
+}
+
+/// The Durable Object class (`TOLLGATE_COORDINATOR`, SQLite-backed; `wrangler.toml`).
+#[durable_object(fetch)]
+pub struct Coordinator {
+    state: State,
+}
+
+impl DurableObject for Coordinator {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        // Schema creation is idempotent; a failure here surfaces on the first operation.
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT NOT NULL, \
+             version INTEGER NOT NULL, expires INTEGER)",
+            None,
+        );
+        let _ = sql.exec(
+            "CREATE INDEX IF NOT EXISTS records_expires ON records (expires)",
+            None,
+        );
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 0), writes INTEGER NOT NULL)",
+            None,
+        );
+        let _ = sql.exec(
+            "INSERT OR IGNORE INTO meta (id, writes) VALUES (0, 0)",
+            None,
+        );
+        Coordinator { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op: Op = req.json().await?;
+        let answer = self.apply(op, worker::Date::now().as_millis() as i64)?;
+        Response::from_json(&answer)
+    }
+}
+
+impl Coordinator {
+    /// Runs one operation: synchronous SQL only, so nothing interleaves with it.
+    fn apply(&self, op: Op, now_ms: i64) -> Result<Answer> {
+        let sql = self.state.storage().sql();
+        let live = |key: &str| -> Result<Option<Row>> {
+            let rows: Vec<Row> = sql
+                .exec(
+                    "SELECT value, version FROM records WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                    vec![key.into(), SqlStorageValue::from(now_ms)],
+                )?
+                .to_array()?;
+            Ok(rows.into_iter().next())
+        };
+        let write = |key: &str, value: &str, ttl: Option<u64>| -> Result<u64> {
+            sql.exec(
+                "DELETE FROM records WHERE expires IS NOT NULL AND expires <= ?",
+                vec![SqlStorageValue::from(now_ms)],
+            )?;
+            #[derive(Deserialize)]
+            struct Writes {
+                writes: f64,
+            }
+            let version = sql
+                .exec(
+                    "UPDATE meta SET writes = writes + 1 WHERE id = 0 RETURNING writes",
+                    None,
+                )?
+                .one::<Writes>()?
+                .writes as u64;
+            let expires = ttl
+                .map(|t| now_ms.saturating_add(i64::try_from(t).unwrap_or(i64::MAX / 2000) * 1000));
+            sql.exec(
+                "INSERT INTO records (key, value, version, expires) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+                 version = excluded.version, expires = excluded.expires",
+                vec![
+                    key.into(),
+                    value.into(),
+                    SqlStorageValue::from(version as i64),
+                    expires.into(),
+                ],
+            )?;
+            Ok(version)
+        };
+        Ok(match op {
+            Op::Get { key } => match live(&key)? {
+                Some(row) => Answer {
+                    value: Some(row.value),
+                    version: Some(row.version as u64),
+                    swapped: false,
+                },
+                None => Answer::default(),
+            },
+            Op::Put { key, value, ttl } => Answer {
+                version: Some(write(&key, &value, ttl)?),
+                ..Answer::default()
+            },
+            Op::Delete { key } => {
+                sql.exec("DELETE FROM records WHERE key = ?", vec![key.into()])?;
+                Answer::default()
+            }
+            Op::Take { key } => {
+                let found = live(&key)?;
+                sql.exec("DELETE FROM records WHERE key = ?", vec![key.into()])?;
+                Answer {
+                    value: found.map(|row| row.value),
+                    ..Answer::default()
+                }
+            }
+            Op::Swap {
+                key,
+                expected,
+                value,
+                ttl,
+            } => {
+                let current = live(&key)?.map(|row| row.version as u64);
+                if current == expected {
+                    Answer {
+                        version: Some(write(&key, &value, ttl)?),
+                        swapped: true,
+                        ..Answer::default()
+                    }
+                } else {
+                    Answer::default()
+                }
+            }
+        })
+    }
+}
+
+/// The worker's side: the records' objects, as the core's stores.
+pub struct CoordinatorStore {
+    namespace: ObjectNamespace,
+}
+
+impl CoordinatorStore {
+    /// Over the `TOLLGATE_COORDINATOR` namespace.
+    pub fn new(namespace: ObjectNamespace) -> Self {
+        CoordinatorStore { namespace }
+    }
+
+    /// The shard a key lives in.
+    fn shard(key: &str) -> String {
+        let digest = Sha256::digest(key.as_bytes());
+        let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % SHARDS;
+        format!("shard-{n}")
+    }
+
+    async fn call(&self, key: &str, op: &Op) -> std::result::Result<Answer, StoreError> {
+        let failed = |e: worker::Error| StoreError(format!("coordinator: {e}"));
+        let stub = self
+            .namespace
+            .id_from_name(&Self::shard(key))
+            .and_then(|id| id.get_stub())
+            .map_err(failed)?;
+        let body = serde_json::to_string(op).map_err(|e| StoreError(e.to_string()))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let request = Request::new_with_init("https://coordinator/op", &init).map_err(failed)?;
+        let mut response = stub.fetch_with_request(request).await.map_err(failed)?;
+        if response.status_code() != 200 {
+            return Err(StoreError(format!(
+                "coordinator answered {}",
+                response.status_code()
+            )));
+        }
+        response.json::<Answer>().await.map_err(failed)
+    }
+}
+
+impl Store for CoordinatorStore {
+    async fn get(&self, key: &str) -> std::result::Result<Option<String>, StoreError> {
+        let op = Op::Get {
+            key: key.to_owned(),
+        };
+        Ok(self.call(key, &op).await?.value)
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> std::result::Result<(), StoreError> {
+        let op = Op::Put {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            ttl,
+        };
+        self.call(key, &op).await.map(|_| ())
+    }
+
+    async fn delete(&self, key: &str) -> std::result::Result<(), StoreError> {
+        let op = Op::Delete {
+            key: key.to_owned(),
+        };
+        self.call(key, &op).await.map(|_| ())
+    }
+}
+
+impl AtomicStore for CoordinatorStore {
+    async fn get_versioned(&self, key: &str) -> std::result::Result<Option<Versioned>, StoreError> {
+        let op = Op::Get {
+            key: key.to_owned(),
+        };
+        let answer = self.call(key, &op).await?;
+        Ok(answer
+            .value
+            .zip(answer.version)
+            .map(|(value, version)| Versioned { value, version }))
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> std::result::Result<bool, StoreError> {
+        let op = Op::Swap {
+            key: key.to_owned(),
+            expected,
+            value: value.to_owned(),
+            ttl,
+        };
+        Ok(self.call(key, &op).await?.swapped)
+    }
+
+    async fn take(&self, key: &str) -> std::result::Result<Option<String>, StoreError> {
+        let op = Op::Take {
+            key: key.to_owned(),
+        };
+        Ok(self.call(key, &op).await?.value)
+    }
+}
+
+/// Where the engine's single-use records go: the coordinator, or KV when the deployment opted
+/// out (`consistency = "kv"`).
+pub enum Once {
+    /// Durable Objects.
+    Durable(CoordinatorStore),
+    /// Workers KV, best effort.
+    Kv(super::kv::Kv),
+}
+
+impl Store for Once {
+    async fn get(&self, key: &str) -> std::result::Result<Option<String>, StoreError> {
+        match self {
+            Once::Durable(store) => store.get(key).await,
+            Once::Kv(store) => store.get(key).await,
+        }
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> std::result::Result<(), StoreError> {
+        match self {
+            Once::Durable(store) => store.put(key, value, ttl).await,
+            Once::Kv(store) => store.put(key, value, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> std::result::Result<(), StoreError> {
+        match self {
+            Once::Durable(store) => store.delete(key).await,
+            Once::Kv(store) => store.delete(key).await,
+        }
+    }
+}
+
+impl AtomicStore for Once {
+    async fn get_versioned(&self, key: &str) -> std::result::Result<Option<Versioned>, StoreError> {
+        match self {
+            Once::Durable(store) => store.get_versioned(key).await,
+            Once::Kv(store) => store.get_versioned(key).await,
+        }
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> std::result::Result<bool, StoreError> {
+        match self {
+            Once::Durable(store) => store.compare_and_swap(key, expected, value, ttl).await,
+            Once::Kv(store) => store.compare_and_swap(key, expected, value, ttl).await,
+        }
+    }
+
+    async fn take(&self, key: &str) -> std::result::Result<Option<String>, StoreError> {
+        match self {
+            Once::Durable(store) => store.take(key).await,
+            Once::Kv(store) => store.take(key).await,
+        }
+    }
+}
