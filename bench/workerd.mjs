@@ -21,8 +21,12 @@ function workerdCpuMs() {
   return (ticks * 1000) / 100;
 }
 
-/** Starts `main` (an ES module worker, with the .wasm files beside it) with text bindings and local KV. */
-export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars = {}, secrets = {}, kv = true, coordinator = true } = {}) {
+/**
+ * Starts `main` (an ES module worker, with the .wasm files beside it) with text bindings and local KV.
+ * `seed`: entries of a CLI --kv-file ({ key, value, expiration?, expiration_ttl?, metadata? }),
+ * written into TOLLGATE_KV before the worker is returned.
+ */
+export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars = {}, secrets = {}, kv = true, coordinator = true, seed = [] } = {}) {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
@@ -39,6 +43,10 @@ export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars =
     }),
   );
   const url = (await mf.ready).href.replace(/\/$/, "");
+  if (seed.length > 0) {
+    const namespace = await mf.getKVNamespace("TOLLGATE_KV");
+    for (const { key, value, expiration, expiration_ttl: expirationTtl, metadata } of seed) await namespace.put(key, value, { expiration, expirationTtl, metadata });
+  }
   return {
     url,
     fetch: (path, init) => fetch(url + path, { redirect: "manual", ...init }),

@@ -381,7 +381,7 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 /// Who a request acts for, whatever the kind of token that proved it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identity {
-    /// `jwt`, `api_token` or `session`.
+    /// `jwt`, `api_key` or `session` (the names introspection uses, RFC 7662 `token_type`).
     pub token_type: &'static str,
     /// The subject.
     pub sub: Option<String>,

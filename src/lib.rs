@@ -41,6 +41,7 @@ pub mod password;
 pub mod path;
 pub mod policy;
 pub mod revocation;
+pub mod schema;
 pub mod store;
 pub mod token;
 pub mod token_cache;

@@ -88,14 +88,19 @@ impl Failures {
     }
 }
 
-/// Store key of the counter for `account` (`user:<name>` or `client:<id>`) from `source`.
-pub fn account_key(account: &str, source: Option<&str>) -> String {
-    format!("fail:{account}@{}", source.unwrap_or("unknown"))
+/// Store key of a user's counter from `source`.
+pub fn user_key(username: &str, source: Option<&str>) -> String {
+    crate::schema::failures("user", username, source)
+}
+
+/// Store key of a client's counter from `source`.
+pub fn client_key(client_id: &str, source: Option<&str>) -> String {
+    crate::schema::failures("client", client_id, source)
 }
 
 /// Store key of the per-source counter across accounts.
 pub fn source_key(source: &str) -> String {
-    format!("fail:ip:{source}")
+    crate::schema::source_failures(source)
 }
 
 #[cfg(test)]
@@ -144,10 +149,10 @@ mod tests {
     #[test]
     fn keys_name_the_account_and_the_source() {
         assert_eq!(
-            account_key("user:alice", Some("192.0.2.1")),
+            user_key("alice", Some("192.0.2.1")),
             "fail:user:alice@192.0.2.1"
         );
-        assert_eq!(account_key("client:svc", None), "fail:client:svc@unknown");
+        assert_eq!(client_key("svc", None), "fail:client:svc@unknown");
         assert_eq!(source_key("192.0.2.1"), "fail:ip:192.0.2.1");
         assert_eq!(LIMITS.scaled(4).max_failures, 20);
     }

@@ -36,12 +36,12 @@ pub struct FamilyRevocation {
 
 /// The store key of a family revocation. Family ids are this deployment's own random ids.
 pub fn family_key(family: &str) -> String {
-    format!("family:{family}")
+    crate::schema::family(family)
 }
 
 /// Whether a store key holds a revocation (the edge remembers such writes at once).
 pub fn is_revocation_key(key: &str) -> bool {
-    key.starts_with("revoked:") || key.starts_with("family:")
+    crate::schema::is_revocation(key)
 }
 
 /// Workers KV refuses an `expirationTtl` below 60 seconds.
@@ -66,7 +66,7 @@ fn hashed(kind: &str, issuer: &str, value: &str) -> String {
     hash.update(issuer.as_bytes());
     hash.update([0]);
     hash.update(value.as_bytes());
-    format!("revoked:{kind}:{}", b64::encode(&hash.finalize()))
+    crate::schema::revoked(kind, &b64::encode(&hash.finalize()))
 }
 
 /// The store key of a token revocation.

@@ -342,7 +342,7 @@ fn manage(command: &str, opts: &Options) -> Result<String, Failure> {
                     .map_or(tollgate::password::DEFAULT_COST.iterations, |i| i as u32),
             };
             let user = tollgate::oauth::new_user(username, &password, scopes_of(opts), cost)?;
-            let key = format!("user:{}", user.username.to_lowercase());
+            let key = tollgate::schema::user(&user.username);
             write_kv(
                 opts,
                 serde_json::json!([{ "key": key, "value": json_text(&user) }]),
@@ -373,7 +373,7 @@ fn manage(command: &str, opts: &Options) -> Result<String, Failure> {
             client.first_party = opts.flag("--first-party");
             write_kv(
                 opts,
-                serde_json::json!([{ "key": format!("client:{id}"), "value": json_text(&client) }]),
+                serde_json::json!([{ "key": tollgate::schema::client(id), "value": json_text(&client) }]),
             )?;
             Ok(serde_json::json!({ "client_id": id, "client_secret": secret }).to_string())
         }

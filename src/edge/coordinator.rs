@@ -22,7 +22,7 @@ use worker::{
 use crate::store::{AtomicStore, Store, StoreError, Versioned};
 
 /// How many objects the records are spread over.
-pub const SHARDS: u32 = 64;
+pub const SHARDS: u32 = 256;
 
 /// One operation, as sent to an object.
 #[derive(Serialize, Deserialize)]

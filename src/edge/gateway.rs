@@ -244,19 +244,19 @@ async fn opaque_identity(
     match opaque::parse(token) {
         Some(Kind::ApiKey) => match oauth.lookup_api_key(token, now).await {
             Ok(Some(key)) => Ok(Identity {
-                token_type: "api_token",
+                token_type: Kind::ApiKey.name(),
+                client_id: Some(key.client_id()),
                 sub: Some(key.owner),
                 scope: Some(key.scopes.join(" ")),
-                jti: Some(key.id.clone()),
+                jti: Some(key.id),
                 issuer: Some(oauth.issuer.to_owned()),
-                client_id: Some(format!("apikey:{}", key.id)),
             }),
             Ok(None) => Err((Denial::ApiKeyInvalid, None)),
             Err(_) => Err((Denial::StoreUnavailable, None)),
         },
         Some(Kind::Session) => match oauth.session(token, now).await {
             Ok(Some(session)) => Ok(Identity {
-                token_type: "session",
+                token_type: Kind::Session.name(),
                 sub: Some(session.sub),
                 scope: Some(session.scopes.join(" ")),
                 jti: None,

@@ -65,7 +65,7 @@ after(() => {
   const rows = observed.map((o) => `| ${o.fault} | ${o.expected} | ${o.status} | ${o.code || "—"} | ${o.recovered} |`);
   writeFileSync(
     join(ROOT, "docs/FAULTS.md"),
-    `# Faults and what Tollgate does\n\nWritten by \`tests/e2e/faults.test.mjs\` from what it observed against the worker in workerd\n(\`wrangler dev\`, real local KV, a local origin and a local JWKS server). The test fails if an\nobservation differs from the expected column. Security-relevant faults fail closed.\n\n| fault | expected | status | code | after the fault clears |\n|---|---|---|---|---|\n${rows.join("\n")}\n`,
+    `# Faults and what Tollgate does\n\nWritten by \`tests/e2e/faults.test.mjs\` from what it observed against the worker in workerd\n(\`wrangler dev\`, real local KV, the real Durable Object coordinator, a local origin and a local\nJWKS server). The test fails if an observation differs from the expected column.\nSecurity-relevant faults fail closed. The "KV … issuance / rotation" rows run with\n\`consistency = "kv"\` (every record in KV); the "coordinator" rows with the default\n\`consistency = "durable"\`, where codes, refresh tokens, one-time tokens and failure counters\nlive in Durable Objects.\n\n| fault | expected | status | code | after the fault clears |\n|---|---|---|---|---|\n${rows.join("\n")}\n`,
   );
 });
 

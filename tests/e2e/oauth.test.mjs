@@ -88,7 +88,7 @@ describe("grants", () => {
     const direct = await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${apiKey}` } });
     assert.equal(direct.status, 200);
     const seen = (await direct.json()).received.headers;
-    assert.equal(seen["x-tollgate-token-type"], "api_token");
+    assert.equal(seen["x-tollgate-token-type"], "api_key", "one name per token type: introspection says api_key too");
     assert.equal(seen["x-tollgate-sub"], "robot");
     assert.equal((await worker.fetch("/api/write/x", { headers: { Authorization: `Bearer ${apiKey}` } })).status, 403);
   });

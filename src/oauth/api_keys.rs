@@ -1,0 +1,51 @@
+//! API keys: lookup (with the subject cut-off) and creation.
+
+use super::*;
+
+impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
+    /// The record of a valid, unexpired API key.
+    pub async fn lookup_api_key(
+        &self,
+        presented: &str,
+        now: i64,
+    ) -> Result<Option<ApiKey>, OAuthError> {
+        if opaque::parse(presented) != Some(Kind::ApiKey) {
+            return Ok(None);
+        }
+        let key: Option<ApiKey> = self
+            .read(&crate::schema::api_key(&self.hash(presented)))
+            .await?;
+        let Some(key) = key.filter(|k| k.exp.is_none_or(|exp| exp > now)) else {
+            return Ok(None);
+        };
+        if revocation::subject_revoked(self.store, self.issuer, &key.owner, key.created).await? {
+            return Ok(None);
+        }
+        Ok(Some(key))
+    }
+
+    /// Creates an API key; returns the key (shown once) and its record.
+    pub async fn create_api_key(
+        &self,
+        owner: &str,
+        scopes: Vec<String>,
+        lifetime: Option<u64>,
+        now: i64,
+    ) -> Result<(String, ApiKey), OAuthError> {
+        let token = opaque::generate(Kind::ApiKey).map_err(server_error)?;
+        let record = ApiKey {
+            id: token[4..14].to_owned(),
+            owner: owner.to_owned(),
+            scopes,
+            exp: lifetime.map(|l| now + i64::try_from(l).unwrap_or(i64::MAX / 2)),
+            created: now,
+        };
+        self.write(
+            &crate::schema::api_key(&self.hash(&token)),
+            &record,
+            lifetime,
+        )
+        .await?;
+        Ok((token, record))
+    }
+}

@@ -1,0 +1,276 @@
+//! Authorization requests and codes (RFC 6749 §4.1, RFC 7636 PKCE S256, RFC 9207 `iss`):
+//! validation, single-use redemption with reuse revocation (§4.1.2), and the CSRF value of the
+//! login and consent forms.
+
+use super::*;
+
+/// RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
+pub(super) fn valid_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// The S256 challenge of a verifier (RFC 7636 §4.2).
+pub fn pkce_challenge(verifier: &str) -> String {
+    b64::encode(&Sha256::digest(verifier.as_bytes()))
+}
+
+/// A validated authorization request.
+#[derive(Clone, Debug)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client: Client,
+    /// The exact registered redirect URI.
+    pub redirect_uri: String,
+    /// The scope to grant.
+    pub scope: String,
+    /// The client's state, returned unchanged.
+    pub state: Option<String>,
+    /// The PKCE S256 challenge.
+    pub challenge: String,
+}
+
+/// Why an authorization request was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// Shown to the user; never redirected (the redirect URI is not trusted).
+    Page(&'static str),
+    /// Sent back to the client's redirect URI (RFC 6749 §4.1.2.1).
+    Redirect {
+        /// Where.
+        redirect_uri: String,
+        /// The error code.
+        error: &'static str,
+        /// Detail.
+        description: &'static str,
+        /// The client's state.
+        state: Option<String>,
+    },
+}
+
+impl AuthorizeError {
+    /// The redirect URL for a `Redirect` error.
+    pub fn location(&self, issuer: &str) -> Option<String> {
+        match self {
+            AuthorizeError::Page(_) => None,
+            AuthorizeError::Redirect {
+                redirect_uri,
+                error,
+                description,
+                state,
+            } => {
+                let mut query = vec![
+                    ("error", *error),
+                    ("error_description", *description),
+                    ("iss", issuer),
+                ];
+                if let Some(state) = state {
+                    query.push(("state", state));
+                }
+                Some(with_query(redirect_uri, &query))
+            }
+        }
+    }
+}
+
+/// A CSRF value for the login and consent forms: a random nonce and its keyed hash under the
+/// pepper (`nonce.mac`). Only the server can mint one, so a pair an attacker planted (a cookie
+/// set from a sibling domain plus the same value in a forged form) does not pass
+/// [`csrf_valid`]; the double-submit cookie still ties it to the browser.
+pub fn csrf_token(pepper: &[u8]) -> Result<String, Error> {
+    let nonce = crate::issue::new_jti()?;
+    let mac = opaque::keyed_hash(pepper, &format!("tollgate-csrf:{nonce}"));
+    Ok(format!("{nonce}.{mac}"))
+}
+
+/// Whether the form's CSRF value is one this server issued and equals the cookie's.
+pub fn csrf_valid(pepper: &[u8], form: &str, cookie: &str) -> bool {
+    let Some((nonce, mac)) = form.split_once('.') else {
+        return false;
+    };
+    let expected = opaque::keyed_hash(pepper, &format!("tollgate-csrf:{nonce}"));
+    !nonce.is_empty() && equal_secret(mac, &expected) && equal_secret(form, cookie)
+}
+
+impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
+    pub(super) async fn code_grant(
+        &self,
+        client: &Client,
+        code: Option<&str>,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let code = code.ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
+        let verifier = verifier.ok_or_else(|| {
+            OAuthError::new("invalid_request", "code_verifier is required (PKCE)")
+        })?;
+        let invalid = || {
+            OAuthError::new(
+                "invalid_grant",
+                "the code is invalid, expired, already used, or was issued to another client",
+            )
+        };
+        if opaque::parse(code) != Some(Kind::Code) {
+            return Err(invalid());
+        }
+        let key = crate::schema::code(&self.hash(code));
+        // Single use (RFC 6749 §4.1.2): the one request that swaps the record to `used` redeems
+        // it; every other finds it used and revokes what the redemption gave.
+        let record = loop_redeem(MAX_ATTEMPTS, || async {
+            let Some((record, version)) = self.read_once::<CodeRecord>(&key).await? else {
+                return Ok(Redeem::Done(Err(invalid())));
+            };
+            if record.used {
+                if !record.family.is_empty() {
+                    self.revoke_family(&record.family, now).await?;
+                }
+                return Ok(Redeem::Done(Err(invalid())));
+            }
+            let used = CodeRecord {
+                used: true,
+                ..record.clone()
+            };
+            // Kept past the code's life as the reuse marker.
+            if self.swap_once(&key, Some(version), &used, 600).await? {
+                return Ok(Redeem::Done(Ok(record)));
+            }
+            Ok(Redeem::Again)
+        })
+        .await??;
+        if record.client_id != client.client_id || record.exp <= now {
+            return Err(invalid());
+        }
+        if redirect_uri != Some(record.redirect_uri.as_str()) {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        if !valid_verifier(verifier) || !equal_secret(&pkce_challenge(verifier), &record.challenge)
+        {
+            return Err(OAuthError::new(
+                "invalid_grant",
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        let family = (!record.family.is_empty()).then_some(record.family.as_str());
+        self.issue_pair(
+            &client.client_id,
+            &record.sub,
+            &record.scope,
+            &record.scope,
+            family,
+            now,
+        )
+        .await
+    }
+
+    /// Validates an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3). Errors that must
+    /// not be sent to the redirect URI (unknown client, unregistered redirect) are
+    /// [`AuthorizeError::Page`]; the rest go back to the client.
+    pub async fn authorization_request(
+        &self,
+        params: &BTreeMap<String, String>,
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
+        let param = |name: &str| {
+            params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let client_id = param("client_id").ok_or(AuthorizeError::Page("client_id is missing"))?;
+        let client = self
+            .client(client_id)
+            .await
+            .map_err(|_| AuthorizeError::Page("the service is temporarily unavailable"))?
+            .ok_or(AuthorizeError::Page("unknown client"))?;
+        let redirect_uri = match param("redirect_uri") {
+            Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+            Some(_) => {
+                return Err(AuthorizeError::Page(
+                    "redirect_uri is not registered for this client",
+                ))
+            }
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            None => return Err(AuthorizeError::Page("redirect_uri is required")),
+        };
+        let state = param("state").map(str::to_owned);
+        let back = |error: &'static str, description: &'static str| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            description,
+            state: state.clone(),
+        };
+        if param("response_type") != Some("code") {
+            return Err(back(
+                "unsupported_response_type",
+                "response_type must be code",
+            ));
+        }
+        if !client.grants.iter().any(|g| g == "authorization_code") {
+            return Err(back(
+                "unauthorized_client",
+                "this client may not use the authorization code grant",
+            ));
+        }
+        let challenge = param("code_challenge")
+            .ok_or_else(|| back("invalid_request", "code_challenge is required (PKCE)"))?;
+        if param("code_challenge_method") != Some("S256") {
+            return Err(back(
+                "invalid_request",
+                "code_challenge_method must be S256",
+            ));
+        }
+        if challenge.len() != 43 || b64::decode(challenge).is_none() {
+            return Err(back(
+                "invalid_request",
+                "code_challenge must be a base64url SHA-256",
+            ));
+        }
+        let scope = grant_scope(param("scope"), &client.scopes)
+            .map_err(|_| back("invalid_scope", "a requested scope is not allowed"))?;
+        Ok(AuthorizationRequest {
+            client,
+            redirect_uri,
+            scope,
+            state,
+            challenge: challenge.to_owned(),
+        })
+    }
+
+    /// Issues a single-use code for an authenticated user and a validated request; returns
+    /// the redirect URL.
+    pub async fn issue_code(
+        &self,
+        request: &AuthorizationRequest,
+        sub: &str,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let code = opaque::generate(Kind::Code).map_err(server_error)?;
+        let record = CodeRecord {
+            client_id: request.client.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            sub: sub.to_owned(),
+            scope: request.scope.clone(),
+            challenge: request.challenge.clone(),
+            exp: now + i64::try_from(self.config.code_lifetime).unwrap_or(60),
+            family: crate::issue::new_jti().map_err(server_error)?,
+            used: false,
+        };
+        self.swap_once(
+            &crate::schema::code(&self.hash(&code)),
+            None,
+            &record,
+            self.config.code_lifetime,
+        )
+        .await?;
+        let mut query = vec![("code", code.as_str()), ("iss", self.issuer)];
+        if let Some(state) = &request.state {
+            query.push(("state", state));
+        }
+        Ok(with_query(&request.redirect_uri, &query))
+    }
+}

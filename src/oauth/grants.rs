@@ -1,0 +1,269 @@
+//! The token endpoint (RFC 6749 §4.3.2, §4.4.2, §5; the API-key extension grant, §4.5): grant
+//! dispatch, scope (§3.3), and RFC 9068 access tokens.
+
+use super::*;
+
+/// The grant types Tollgate implements (the values clients list in `grants`).
+pub const GRANTS: [&str; 5] = [
+    "authorization_code",
+    "client_credentials",
+    "password",
+    "refresh_token",
+    API_KEY_GRANT,
+];
+
+/// The extension grant for exchanging an API key (RFC 6749 §4.5 allows URIs as grant types).
+pub const API_KEY_GRANT: &str = "urn:tollgate:params:oauth:grant-type:api-key";
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TokenResponse {
+    /// The JWT access token (RFC 9068).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The new refresh token, for grants that give one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scope.
+    pub scope: String,
+}
+
+/// A request to the token endpoint, already taken apart by the adapter.
+#[derive(Clone, Debug, Default)]
+pub struct TokenRequest {
+    /// The form parameters.
+    pub params: BTreeMap<String, String>,
+    /// Credentials from `Authorization: Basic` (form-decoded id and secret).
+    pub basic: Option<(String, String)>,
+    /// An API key from `Authorization: Bearer` or `X-API-Key`.
+    pub api_key: Option<String>,
+    /// The client's IP (for throttling), if known.
+    pub client_ip: Option<String>,
+}
+
+pub(super) fn scopes(text: &str) -> Vec<&str> {
+    text.split(' ').filter(|s| !s.is_empty()).collect()
+}
+
+/// RFC 6749 §3.3: the requested scope must be within `allowed`; none requested means all.
+pub(super) fn grant_scope(
+    requested: Option<&str>,
+    allowed: &[String],
+) -> Result<String, OAuthError> {
+    match requested.map(scopes).filter(|r| !r.is_empty()) {
+        None => Ok(allowed.join(" ")),
+        Some(requested) => {
+            if let Some(extra) = requested.iter().find(|s| !allowed.iter().any(|a| a == *s)) {
+                return Err(OAuthError::new(
+                    "invalid_scope",
+                    format!("scope {extra:?} is not allowed"),
+                ));
+            }
+            let mut unique: Vec<&str> = Vec::new();
+            for scope in requested {
+                if !unique.contains(&scope) {
+                    unique.push(scope);
+                }
+            }
+            Ok(unique.join(" "))
+        }
+    }
+}
+
+impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
+    /// The token endpoint (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6, and the API key grant).
+    pub async fn token(&self, req: &TokenRequest, now: i64) -> Result<TokenResponse, OAuthError> {
+        let param = |name: &str| {
+            req.params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let grant = match (param("grant_type"), &req.api_key) {
+            (Some(grant), _) => grant,
+            (None, Some(_)) => API_KEY_GRANT,
+            (None, None) => {
+                return Err(OAuthError::new("invalid_request", "grant_type is required"))
+            }
+        };
+        if !GRANTS.contains(&grant) {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                format!("grant_type {grant:?} is not supported"),
+            ));
+        }
+        if grant == API_KEY_GRANT {
+            return self.api_key_grant(req, now).await;
+        }
+        let auth = match (&req.basic, param("client_id"), param("client_secret")) {
+            (Some(_), _, Some(_)) => {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    "use one client authentication method, not two",
+                ))
+            }
+            (Some((id, secret)), form_id, None) => {
+                if form_id.is_some_and(|f| f != id) {
+                    return Err(OAuthError::new(
+                        "invalid_request",
+                        "client_id does not match the credentials",
+                    ));
+                }
+                ClientAuth::Basic {
+                    id: id.clone(),
+                    secret: secret.clone(),
+                }
+            }
+            (None, Some(id), Some(secret)) => ClientAuth::Post {
+                id: id.to_owned(),
+                secret: secret.to_owned(),
+            },
+            (None, Some(id), None) => ClientAuth::Public { id: id.to_owned() },
+            (None, None, _) => {
+                return Err(OAuthError::new(
+                    "invalid_client",
+                    "client authentication is required",
+                ))
+            }
+        };
+        let client = self
+            .authenticate_client(&auth, req.client_ip.as_deref(), now)
+            .await?
+            .ok_or_else(|| {
+                OAuthError::new("invalid_client", "client authentication is required")
+            })?;
+        if !client.grants.iter().any(|g| g == grant) {
+            return Err(OAuthError::new(
+                "unauthorized_client",
+                format!("this client may not use {grant}"),
+            ));
+        }
+        match grant {
+            "client_credentials" => {
+                if client.secret_hash.is_none() {
+                    return Err(OAuthError::new(
+                        "unauthorized_client",
+                        "public clients cannot use client_credentials",
+                    ));
+                }
+                let scope = grant_scope(param("scope"), &client.scopes)?;
+                let access_token =
+                    self.access_token(&client.client_id, &client.client_id, &scope, None, now)?;
+                Ok(self.response(access_token, None, scope))
+            }
+            "password" => {
+                let username = param("username")
+                    .ok_or_else(|| OAuthError::new("invalid_request", "username is required"))?;
+                let password = param("password")
+                    .ok_or_else(|| OAuthError::new("invalid_request", "password is required"))?;
+                // The source is the client's server, which relays many users' logins: no
+                // per-source spraying counter here, or one user's typos would lock out all.
+                let user = self
+                    .check_password(username, password, req.client_ip.as_deref(), false, now)
+                    .await
+                    .map_err(|e| match e {
+                        LoginError::Invalid => OAuthError::new(
+                            "invalid_grant",
+                            "invalid username or password, or too many attempts",
+                        ),
+                        LoginError::Store(e) => e,
+                    })?;
+                let allowed: Vec<String> = client
+                    .scopes
+                    .iter()
+                    .filter(|s| user.scopes.contains(s))
+                    .cloned()
+                    .collect();
+                let scope = grant_scope(param("scope"), &allowed)?;
+                self.issue_pair(&client.client_id, &user.sub, &scope, &scope, None, now)
+                    .await
+            }
+            "authorization_code" => {
+                self.code_grant(
+                    &client,
+                    param("code"),
+                    param("redirect_uri"),
+                    param("code_verifier"),
+                    now,
+                )
+                .await
+            }
+            "refresh_token" => {
+                self.refresh_grant(&client, param("refresh_token"), param("scope"), now)
+                    .await
+            }
+            _ => Err(OAuthError::new(
+                "unsupported_grant_type",
+                "unsupported grant",
+            )),
+        }
+    }
+
+    pub(super) fn response(
+        &self,
+        access_token: String,
+        refresh_token: Option<String>,
+        scope: String,
+    ) -> TokenResponse {
+        TokenResponse {
+            access_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: self.config.access_token_lifetime,
+            refresh_token,
+            scope,
+        }
+    }
+
+    /// An RFC 9068 access token (`typ: at+jwt`, with `jti`). Tokens issued from a refresh
+    /// family name it in [`revocation::FAMILY_CLAIM`], so that revoking the family revokes them.
+    pub(super) fn access_token(
+        &self,
+        client_id: &str,
+        sub: &str,
+        scope: &str,
+        family: Option<&str>,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let jti = crate::issue::new_jti().map_err(server_error)?;
+        let mut builder = TokenBuilder::new(now)
+            .issuer(self.issuer)
+            .subject(sub)
+            .audience([self.audience])
+            .claim("client_id", client_id)
+            .scope(scope)
+            .claim("jti", jti.as_str())
+            .typ(crate::config::ACCESS_TOKEN_TYP)
+            .lifetime(self.config.access_token_lifetime);
+        if let Some(family) = family {
+            builder = builder.claim(revocation::FAMILY_CLAIM, family);
+        }
+        builder.sign(self.signing_key).map_err(server_error)
+    }
+
+    pub(super) async fn api_key_grant(
+        &self,
+        req: &TokenRequest,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = req
+            .api_key
+            .as_deref()
+            .or(req.params.get("api_key").map(String::as_str))
+            .ok_or_else(|| {
+                OAuthError::new(
+                    "invalid_request",
+                    "an API key is required (Authorization: Bearer or X-API-Key)",
+                )
+            })?;
+        let key = self
+            .lookup_api_key(presented, now)
+            .await?
+            .ok_or_else(|| OAuthError::new("invalid_client", "the API key is not valid"))?;
+        let scope = grant_scope(req.params.get("scope").map(String::as_str), &key.scopes)?;
+        let access = self.access_token(&key.client_id(), &key.owner, &scope, None, now)?;
+        Ok(self.response(access, None, scope))
+    }
+}

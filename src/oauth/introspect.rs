@@ -1,0 +1,158 @@
+//! Introspection (RFC 7662) and revocation (RFC 7009) of every token type.
+
+use super::*;
+
+/// Who asks for a revocation.
+#[derive(Clone, Copy, Debug)]
+pub enum Revoker<'a> {
+    /// An authenticated client: only its own tokens.
+    Client(&'a Client),
+    /// The operator (the admin token): any token.
+    Operator,
+}
+
+impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
+    /// RFC 7662 introspection of any token type. `verifier` checks JWT access tokens.
+    pub async fn introspect(
+        &self,
+        token: &str,
+        verifier: &Verifier,
+        now: i64,
+    ) -> Result<Value, OAuthError> {
+        let inactive = json!({ "active": false });
+        match opaque::parse(token) {
+            Some(Kind::ApiKey) => Ok(match self.lookup_api_key(token, now).await? {
+                Some(key) => {
+                    json!({ "active": true, "token_type": "api_key", "sub": key.owner, "scope": key.scopes.join(" "), "exp": key.exp, "iat": key.created, "iss": self.issuer })
+                }
+                None => inactive,
+            }),
+            Some(Kind::Refresh) => {
+                let record = self
+                    .read_once::<RefreshRecord>(&crate::schema::refresh(&self.hash(token)))
+                    .await?
+                    .map(|(record, _)| record);
+                let Some(record) = record.filter(|r| r.exp > now && r.rotated_at.is_none()) else {
+                    return Ok(inactive);
+                };
+                if revocation::family_revoked(self.store, &record.family).await?
+                    || revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat)
+                        .await?
+                {
+                    return Ok(inactive);
+                }
+                Ok(
+                    json!({ "active": true, "token_type": "refresh_token", "sub": record.sub, "client_id": record.client_id, "scope": record.scope, "exp": record.exp, "iat": record.iat, "iss": self.issuer }),
+                )
+            }
+            Some(Kind::Session) => Ok(match self.session(token, now).await? {
+                Some(s) => {
+                    json!({ "active": true, "token_type": "session", "sub": s.sub, "username": s.username, "iat": s.created, "exp": s.absolute_exp, "iss": self.issuer })
+                }
+                None => inactive,
+            }),
+            Some(_) => Ok(inactive),
+            None => {
+                let Ok(verified) = verifier.verify(token, now) else {
+                    return Ok(inactive);
+                };
+                if revocation::check(self.store, &verified, self.issuer).await? {
+                    return Ok(inactive);
+                }
+                let mut out = json!({ "active": true, "token_type": "access_token" });
+                for claim in [
+                    "sub",
+                    "scope",
+                    "client_id",
+                    "exp",
+                    "iat",
+                    "nbf",
+                    "iss",
+                    "aud",
+                    "jti",
+                ] {
+                    if let Some(value) = verified.claims().get(claim) {
+                        out[claim] = value.clone();
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// RFC 7009 revocation of any token type. A client may revoke only what was issued to it
+    /// (§2.1: another's token is refused with `unauthorized_client`); the operator may revoke
+    /// anything. Unknown or invalid tokens succeed silently (§2.2). Revoking a refresh token
+    /// revokes its family, and so every access token issued from the grant.
+    pub async fn revoke(
+        &self,
+        token: &str,
+        by: Revoker<'_>,
+        verifier: &Verifier,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        let issued_to_caller = |client_id: &str| match by {
+            Revoker::Operator => true,
+            Revoker::Client(client) => client.client_id == client_id,
+        };
+        let not_yours = || {
+            OAuthError::new(
+                "unauthorized_client",
+                "the token was not issued to this client",
+            )
+        };
+        match opaque::parse(token) {
+            Some(Kind::Refresh) => {
+                let key = crate::schema::refresh(&self.hash(token));
+                if let Some((record, _)) = self.read_once::<RefreshRecord>(&key).await? {
+                    if !issued_to_caller(&record.client_id) {
+                        return Err(not_yours());
+                    }
+                    self.revoke_family(&record.family, now).await?;
+                }
+            }
+            // API keys and sessions belong to users, not to clients: only the operator (or
+            // the user, by logging out) ends them.
+            Some(Kind::ApiKey) => {
+                let key = crate::schema::api_key(&self.hash(token));
+                if self.read::<ApiKey>(&key).await?.is_some() {
+                    if !matches!(by, Revoker::Operator) {
+                        return Err(not_yours());
+                    }
+                    self.store.delete(&key).await?;
+                }
+            }
+            Some(Kind::Session) => {
+                let key = crate::schema::session(&self.hash(token));
+                if self.read::<Session>(&key).await?.is_some() {
+                    if !matches!(by, Revoker::Operator) {
+                        return Err(not_yours());
+                    }
+                    self.store.delete(&key).await?;
+                }
+            }
+            Some(_) => {}
+            None => {
+                let Ok(checked) = verifier.verify_signature(token) else {
+                    return Ok(());
+                };
+                let claims: Value = serde_json::from_slice(checked.payload()).unwrap_or_default();
+                let client_id = claims["client_id"].as_str().unwrap_or("");
+                if !issued_to_caller(client_id) {
+                    return Err(not_yours());
+                }
+                if let Some(jti) = claims["jti"].as_str() {
+                    revocation::revoke_jti(
+                        self.store,
+                        self.issuer,
+                        jti,
+                        claims["exp"].as_i64(),
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

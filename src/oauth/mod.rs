@@ -1,0 +1,180 @@
+//! OAuth 2.0 token issuance (RFC 6749) on the token engine. State lives in two stores: the
+//! read-mostly records in a [`Store`] (KV), and the single-use and counting records in an
+//! [`AtomicStore`] (the Durable Object coordinator), so that "once" means once. The rules
+//! about state are pure steps (`refresh_step`, the code record's `used` flag,
+//! `crate::lockout`); the async layer only loads, applies and persists, retrying on a lost
+//! compare-and-swap.
+//!
+//! Where things live:
+//! - [`grants`]: the token endpoint, scope, access tokens;
+//! - [`client_auth`]: client authentication and its failure counting;
+//! - [`codes`]: authorization requests, codes, PKCE, the forms' CSRF value;
+//! - [`refresh`]: refresh families, rotation, reuse detection;
+//! - [`sessions`]: passwords and browser sessions;
+//! - [`one_time`]: one-time tokens;
+//! - [`api_keys`]: API keys;
+//! - [`introspect`]: introspection and revocation;
+//! - [`records`]: the stored records and their keys;
+//! - [`error`]: RFC 6749 §5.2 errors;
+//! - [`wire`]: forms, Basic credentials, redirect URIs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::OAuthConfig;
+use crate::error::Error;
+use crate::jwk::Key;
+use crate::lockout::{self, Failures};
+use crate::opaque::{self, Kind};
+use crate::password::{self, Cost};
+use crate::revocation;
+use crate::store::{AtomicStore, Store, StoreError};
+use crate::{b64, TokenBuilder, Verifier};
+
+pub mod api_keys;
+pub mod client_auth;
+pub mod codes;
+pub mod error;
+pub mod grants;
+pub mod introspect;
+pub mod one_time;
+pub mod records;
+pub mod refresh;
+pub mod sessions;
+pub mod wire;
+
+pub use self::client_auth::*;
+pub use self::codes::*;
+pub use self::error::*;
+pub use self::grants::*;
+pub use self::introspect::*;
+pub use self::records::*;
+pub use self::sessions::*;
+pub use self::wire::*;
+
+/// How many times a rule re-reads and retries after losing a compare-and-swap before the
+/// request is answered `temporarily_unavailable` (each loss means another request on the same
+/// record made progress).
+pub(super) const MAX_ATTEMPTS: usize = 64;
+
+/// The issuance engine: two stores, a signing key, and settings.
+pub struct OAuth<'a, S: Store, C: AtomicStore> {
+    /// Read-mostly records: users, clients, API keys, sessions, the revocation list.
+    pub store: &'a S,
+    /// Single-use and counting records (codes, refresh tokens, one-time tokens, failure
+    /// counters): the strongly consistent coordinator, or KV in `consistency = "kv"` mode.
+    pub once: &'a C,
+    /// The active signing key.
+    pub signing_key: &'a Key,
+    /// `iss`.
+    pub issuer: &'a str,
+    /// `aud` of access tokens.
+    pub audience: &'a str,
+    /// The pepper for keyed hashes (from a secret).
+    pub pepper: &'a [u8],
+    /// Lifetimes, lockout, sessions.
+    pub config: &'a OAuthConfig,
+}
+
+pub(super) fn parse_record<T: for<'de> Deserialize<'de>>(
+    key: &str,
+    text: &str,
+) -> Result<T, OAuthError> {
+    serde_json::from_str(text)
+        .map_err(|e| OAuthError::new("server_error", format!("corrupt record {key:?}: {e}")))
+}
+
+pub(super) fn record_text<T: Serialize>(value: &T) -> Result<String, OAuthError> {
+    serde_json::to_string(value).map_err(|e| OAuthError::new("server_error", e.to_string()))
+}
+
+pub(super) fn contended() -> OAuthError {
+    OAuthError::new(
+        "temporarily_unavailable",
+        "too many concurrent requests on the same record; retry",
+    )
+}
+
+/// One attempt of a compare-and-swap rule: finished (with its answer), or lost to a concurrent
+/// request and to be tried again on a fresh read.
+pub(super) enum Redeem<T> {
+    Done(T),
+    Again,
+}
+
+/// Runs `attempt` until it finishes, at most `max` times.
+pub(super) async fn loop_redeem<T, F, Fut>(max: usize, mut attempt: F) -> Result<T, OAuthError>
+where
+    F: FnMut() -> Fut,
+    Fut: core::future::Future<Output = Result<Redeem<T>, OAuthError>>,
+{
+    for _ in 0..max {
+        if let Redeem::Done(answer) = attempt().await? {
+            return Ok(answer);
+        }
+    }
+    Err(contended())
+}
+
+/// Store TTLs: KV refuses fewer than 60 seconds.
+pub(super) fn ttl(seconds: u64) -> Option<u64> {
+    Some(seconds.max(revocation::MIN_TTL))
+}
+
+impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
+    pub(super) fn hash(&self, token: &str) -> String {
+        opaque::keyed_hash(self.pepper, token)
+    }
+
+    pub(super) async fn read<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, OAuthError> {
+        match self.store.get(key).await? {
+            None => Ok(None),
+            Some(text) => parse_record(key, &text).map(Some),
+        }
+    }
+
+    pub(super) async fn write<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<u64>,
+    ) -> Result<(), OAuthError> {
+        let text = record_text(value)?;
+        self.store
+            .put(key, &text, ttl.map(|t| t.max(revocation::MIN_TTL)))
+            .await?;
+        Ok(())
+    }
+
+    /// A single-use or counting record from the coordinator, with its version.
+    pub(super) async fn read_once<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, u64)>, OAuthError> {
+        match self.once.get_versioned(key).await? {
+            None => Ok(None),
+            Some(found) => Ok(Some((parse_record(key, &found.value)?, found.version))),
+        }
+    }
+
+    /// Replaces a coordinator record if its version is still `expected`.
+    pub(super) async fn swap_once<T: Serialize>(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        value: &T,
+        ttl_seconds: u64,
+    ) -> Result<bool, OAuthError> {
+        Ok(self
+            .once
+            .compare_and_swap(key, expected, &record_text(value)?, ttl(ttl_seconds))
+            .await?)
+    }
+}

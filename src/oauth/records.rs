@@ -1,0 +1,197 @@
+//! The stored records and their keys: one typed record per row of README's KV schema table,
+//! and the builders the CLI uses to create users, clients and API keys. Revocation entries are
+//! `crate::revocation`'s, failure counters `crate::lockout`'s.
+
+use super::*;
+
+/// A user. Stored under `user:<lower-case username>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct User {
+    /// Stable subject identifier.
+    pub sub: String,
+    /// Login name.
+    pub username: String,
+    /// Argon2id PHC hash.
+    pub password: String,
+    /// Scopes the user may grant.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A disabled user cannot log in.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A registered client. Stored under `client:<client_id>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Client {
+    /// The client id.
+    pub client_id: String,
+    /// Display name on the consent page.
+    #[serde(default)]
+    pub name: String,
+    /// Keyed hash of the secret; absent for public clients.
+    #[serde(default)]
+    pub secret_hash: Option<String>,
+    /// Exact redirect URIs (RFC 9700 §4.1.3: exact matching).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Grant types allowed.
+    #[serde(default)]
+    pub grants: Vec<String>,
+    /// Scopes the client may obtain.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// First-party clients skip consent and may use the password grant if allowed.
+    #[serde(default)]
+    pub first_party: bool,
+}
+
+/// An API key. Stored under `apikey:<keyed hash>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Public identifier (for listing and revocation by id).
+    pub id: String,
+    /// The owner (becomes `sub`).
+    pub owner: String,
+    /// Scopes the key carries.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Expiry, if any.
+    #[serde(default)]
+    pub exp: Option<i64>,
+    /// Creation time.
+    pub created: i64,
+}
+
+impl ApiKey {
+    /// The `client_id` of tokens this key proves: `apikey:<id>` (no OAuth client is involved).
+    pub fn client_id(&self) -> String {
+        format!("apikey:{}", self.id)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct CodeRecord {
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
+    pub(super) sub: String,
+    pub(super) scope: String,
+    pub(super) challenge: String,
+    pub(super) exp: i64,
+    /// The refresh family the redemption starts, chosen at issue so that a second redemption
+    /// knows what to revoke (RFC 6749 §4.1.2).
+    #[serde(default)]
+    pub(super) family: String,
+    /// Set, atomically, by the one redemption; the record is then kept as the reuse marker.
+    #[serde(default)]
+    pub(super) used: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct OneTimeRecord {
+    pub(super) sub: String,
+    pub(super) purpose: String,
+    pub(super) exp: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct RefreshRecord {
+    pub(super) family: String,
+    pub(super) client_id: String,
+    pub(super) sub: String,
+    pub(super) scope: String,
+    pub(super) exp: i64,
+    pub(super) iat: i64,
+    #[serde(default)]
+    pub(super) rotated_at: Option<i64>,
+}
+
+/// A browser session. Stored under `session:<keyed hash of the id>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Session {
+    /// The user.
+    pub sub: String,
+    /// The user's name.
+    pub username: String,
+    /// Login time.
+    pub created: i64,
+    /// Last request.
+    pub last_seen: i64,
+    /// Absolute end.
+    pub absolute_exp: i64,
+    /// The user's scopes at login.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// A new API key: the key itself (shown once), its store key, and its record.
+pub fn new_api_key(
+    pepper: &[u8],
+    owner: &str,
+    scopes: Vec<String>,
+    lifetime: Option<u64>,
+    now: i64,
+) -> Result<(String, String, ApiKey), Error> {
+    let token = opaque::generate(Kind::ApiKey)?;
+    let record = ApiKey {
+        id: token.get(4..14).unwrap_or_default().to_owned(),
+        owner: owner.to_owned(),
+        scopes,
+        exp: lifetime.map(|l| now.saturating_add(i64::try_from(l).unwrap_or(i64::MAX))),
+        created: now,
+    };
+    let key = api_key_store_key(pepper, &token);
+    Ok((token, key, record))
+}
+
+/// The store key of an API key.
+pub fn api_key_store_key(pepper: &[u8], token: &str) -> String {
+    crate::schema::api_key(&opaque::keyed_hash(pepper, token))
+}
+
+/// Builds a client record with a fresh secret (returned once) for confidential clients.
+pub fn new_client(
+    pepper: &[u8],
+    client_id: &str,
+    confidential: bool,
+) -> Result<(Client, Option<String>), Error> {
+    let secret = if confidential {
+        Some(opaque::generate(Kind::ApiKey)?.replacen("tgk_", "tgcs_", 1))
+    } else {
+        None
+    };
+    Ok((
+        Client {
+            client_id: client_id.to_owned(),
+            name: client_id.to_owned(),
+            secret_hash: secret.as_deref().map(|s| opaque::keyed_hash(pepper, s)),
+            redirect_uris: Vec::new(),
+            grants: Vec::new(),
+            scopes: Vec::new(),
+            first_party: false,
+        },
+        secret,
+    ))
+}
+
+/// Builds a user record (the password hashed with Argon2id).
+pub fn new_user(
+    username: &str,
+    password_text: &str,
+    scopes: Vec<String>,
+    cost: Cost,
+) -> Result<User, Error> {
+    if username.trim().is_empty() || password_text.len() < 8 {
+        return Err(Error::policy(
+            "a username and a password of at least 8 characters are required",
+        ));
+    }
+    Ok(User {
+        sub: format!("usr_{}", crate::issue::new_jti()?),
+        username: username.trim().to_owned(),
+        password: password::hash(password_text, cost)?,
+        scopes,
+        disabled: false,
+    })
+}

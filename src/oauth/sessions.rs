@@ -1,0 +1,137 @@
+//! Passwords (Argon2id, throttled per account and source) and browser sessions (idle and
+//! absolute expiry, ended by logout or a subject revocation).
+
+use super::*;
+
+/// Why a login failed. Every failure reads the same to the user.
+#[derive(Debug)]
+pub enum LoginError {
+    /// Wrong name or password, disabled, or locked out.
+    Invalid,
+    /// The store is down.
+    Store(OAuthError),
+}
+
+impl From<OAuthError> for LoginError {
+    fn from(err: OAuthError) -> Self {
+        LoginError::Store(err)
+    }
+}
+
+impl From<StoreError> for LoginError {
+    fn from(err: StoreError) -> Self {
+        LoginError::Store(err.into())
+    }
+}
+
+impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
+    /// Checks a username and password with throttling per account and per IP; unknown users
+    /// cost the same time as known ones, and every failure reads the same.
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        source: Option<&str>,
+        count_spraying: bool,
+        now: i64,
+    ) -> Result<User, LoginError> {
+        let name = username.trim().to_lowercase();
+        let limits = self.limits();
+        let spray_limits = limits.scaled(4);
+        let user_key = lockout::user_key(&name, source);
+        let source_key = source.filter(|_| count_spraying).map(lockout::source_key);
+        let cost = Cost {
+            memory_kib: self.config.password_memory_kib,
+            iterations: self.config.password_iterations,
+        };
+        let user_failures = self.failures(&user_key, now, limits).await?;
+        let source_failures = match &source_key {
+            Some(key) => Some(self.failures(key, now, spray_limits).await?),
+            None => None,
+        };
+        let waiting = user_failures.wait_until(now, limits).is_some()
+            || source_failures.is_some_and(|f| f.wait_until(now, spray_limits).is_some());
+        if waiting || name.is_empty() || name.len() > 200 || password.len() > 1024 {
+            password::verify_dummy(password, cost);
+            return Err(LoginError::Invalid);
+        }
+        let user: Option<User> = self.read(&crate::schema::user(&name)).await?;
+        let ok = match &user {
+            Some(user) if !user.disabled => password::verify(password, &user.password),
+            _ => {
+                password::verify_dummy(password, cost);
+                false
+            }
+        };
+        match (ok, user) {
+            (true, Some(user)) => {
+                if user_failures.count > 0 {
+                    self.once.delete(&user_key).await?;
+                }
+                Ok(user)
+            }
+            _ => {
+                self.count_failure(&user_key, limits, now).await?;
+                if let Some(key) = &source_key {
+                    self.count_failure(key, spray_limits, now).await?;
+                }
+                Err(LoginError::Invalid)
+            }
+        }
+    }
+
+    /// Starts a session for a user; returns the session id for the cookie.
+    pub async fn create_session(&self, user: &User, now: i64) -> Result<String, OAuthError> {
+        let id = opaque::generate(Kind::Session).map_err(server_error)?;
+        let session = Session {
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            created: now,
+            last_seen: now,
+            absolute_exp: now + i64::try_from(self.config.session_absolute_seconds).unwrap_or(0),
+            scopes: user.scopes.clone(),
+        };
+        self.write(
+            &crate::schema::session(&self.hash(&id)),
+            &session,
+            Some(self.config.session_idle_seconds),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// The live session for an id, refreshing its idle expiry (at most once a minute).
+    pub async fn session(&self, id: &str, now: i64) -> Result<Option<Session>, OAuthError> {
+        if opaque::parse(id) != Some(Kind::Session) {
+            return Ok(None);
+        }
+        let key = crate::schema::session(&self.hash(id));
+        let Some(mut session) = self.read::<Session>(&key).await? else {
+            return Ok(None);
+        };
+        let idle = i64::try_from(self.config.session_idle_seconds).unwrap_or(0);
+        let revoked =
+            revocation::subject_revoked(self.store, self.issuer, &session.sub, session.created)
+                .await?;
+        if revoked || now >= session.absolute_exp || now - session.last_seen >= idle {
+            self.store.delete(&key).await?;
+            return Ok(None);
+        }
+        if now - session.last_seen >= 60 {
+            session.last_seen = now;
+            let ttl = u64::try_from((session.absolute_exp - now).min(idle)).unwrap_or(60);
+            self.write(&key, &session, Some(ttl)).await?;
+        }
+        Ok(Some(session))
+    }
+
+    /// Ends a session (logout).
+    pub async fn end_session(&self, id: &str) -> Result<(), OAuthError> {
+        if opaque::parse(id) == Some(Kind::Session) {
+            self.store
+                .delete(&crate::schema::session(&self.hash(id)))
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! The wire helpers of the OAuth endpoints: forms (RFC 6749 §3.1, strict UTF-8), Basic
+//! credentials (§2.3.1), redirect URIs (RFC 9700 §4.1) and query building.
+
+use super::*;
+
+/// Largest form body or query string accepted by the OAuth endpoints.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Form parameters by name.
+pub type Form = BTreeMap<String, String>;
+
+/// Parses an `application/x-www-form-urlencoded` body or a query string. Parameters may not
+/// repeat (RFC 6749 §3.1), and the input is bounded.
+pub fn parse_form(body: &str) -> Result<Form, OAuthError> {
+    parse_form_bytes(body.as_bytes())
+}
+
+/// [`parse_form`] over raw bytes: anything that is not UTF-8, raw or once percent-decoded, is
+/// `invalid_request` (the WHATWG parser would replace it with U+FFFD, silently changing what
+/// the client sent).
+pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
+    if body.len() > MAX_FORM_BYTES {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "the request is too large",
+        ));
+    }
+    let invalid = || OAuthError::new("invalid_request", "the form is not valid UTF-8");
+    let mut params = BTreeMap::new();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (
+                pair.get(..at).unwrap_or_default(),
+                pair.get(at + 1..).unwrap_or_default(),
+            ),
+            None => (pair, &[][..]),
+        };
+        let name = form_decode(name).ok_or_else(invalid)?;
+        let value = form_decode(value).ok_or_else(invalid)?;
+        if params.insert(name, value).is_some() {
+            return Err(OAuthError::new(
+                "invalid_request",
+                "a parameter is repeated",
+            ));
+        }
+    }
+    Ok(params)
+}
+
+/// Decodes one form component (`+` is a space, `%XX` a byte; a `%` without two hex digits
+/// stays as it is, as in the WHATWG parser); `None` when the result is not UTF-8.
+pub(super) fn form_decode(raw: &[u8]) -> Option<String> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&byte) = raw.get(i) {
+        match byte {
+            b'+' => bytes.push(b' '),
+            b'%' => match (
+                raw.get(i + 1).copied().and_then(hex),
+                raw.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(high), Some(low)) => {
+                    bytes.push((high << 4) | low);
+                    i += 2;
+                }
+                _ => bytes.push(b'%'),
+            },
+            _ => bytes.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// `Authorization: Basic` client credentials (RFC 6749 §2.3.1: id and secret are
+/// form-encoded before base64). `None` for any other scheme or a malformed value.
+pub fn parse_basic(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 4096 {
+        return None;
+    }
+    let decoded = <base64ct::Base64 as base64ct::Encoding>::decode_vec(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| -> String {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let (id, secret) = (decode(id), decode(secret));
+    (!id.is_empty()).then_some((id, secret))
+}
+
+/// Whether a redirect URI may be registered (RFC 9700 §2.1, §4.1): absolute, no fragment,
+/// https, or http only to a loopback host (native and development clients).
+pub fn valid_redirect_uri(uri: &str) -> bool {
+    if uri.len() > 2048
+        || uri.contains('#')
+        || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return false;
+    }
+    let rest = match (uri.strip_prefix("https://"), uri.strip_prefix("http://")) {
+        (Some(rest), _) => rest,
+        (None, Some(rest)) => {
+            let host = rest.split(['/', '?']).next().unwrap_or("");
+            if !crate::config::is_loopback_host(host) {
+                return false;
+            }
+            rest
+        }
+        _ => return false,
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    !host.is_empty() && !host.contains('@')
+}
+
+/// Appends form-encoded parameters to a URL (keeping any query it already has).
+pub fn with_query(url: &str, params: &[(&str, &str)]) -> String {
+    let mut out = url.to_owned();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    for (name, value) in params {
+        out.push(separator);
+        out.push_str(&form_encode(name));
+        out.push('=');
+        out.push_str(&form_encode(value));
+        separator = '&';
+    }
+    out
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(byte))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,69 @@
+//! The storage schema in one place: one key function per row of README's KV table. Nothing
+//! else in the crate (the CLI included) spells a key; `tests/schema.rs` holds that.
+//!
+//! `hashed` arguments are keyed hashes under the pepper (`opaque::keyed_hash`) or, for the
+//! revocation list, SHA-256 of (issuer, value): a store never holds a usable token.
+
+/// `user:<lower-case username>`: a user record.
+pub fn user(username: &str) -> String {
+    format!("user:{}", username.trim().to_lowercase())
+}
+
+/// `client:<client_id>`: a client record.
+pub fn client(client_id: &str) -> String {
+    format!("client:{client_id}")
+}
+
+/// `apikey:<H(key)>`: an API key record.
+pub fn api_key(hashed: &str) -> String {
+    format!("apikey:{hashed}")
+}
+
+/// `code:<H(code)>`: an authorization code (coordinator).
+pub fn code(hashed: &str) -> String {
+    format!("code:{hashed}")
+}
+
+/// `refresh:<H(token)>`: a refresh token (coordinator).
+pub fn refresh(hashed: &str) -> String {
+    format!("refresh:{hashed}")
+}
+
+/// `session:<H(id)>`: a browser session.
+pub fn session(hashed: &str) -> String {
+    format!("session:{hashed}")
+}
+
+/// `onetime:<H(token)>`: a one-time token (coordinator).
+pub fn one_time(hashed: &str) -> String {
+    format!("onetime:{hashed}")
+}
+
+/// `family:<id>`: a revoked refresh family.
+pub fn family(id: &str) -> String {
+    format!("family:{id}")
+}
+
+/// `revoked:jti:<b64url>` and `revoked:sub:<b64url>`: revocation-list entries.
+pub fn revoked(kind: &str, digest_b64: &str) -> String {
+    format!("revoked:{kind}:{digest_b64}")
+}
+
+/// Whether a key holds a revocation (`revoked:…` or `family:…`).
+pub fn is_revocation(key: &str) -> bool {
+    key.starts_with("revoked:") || key.starts_with("family:")
+}
+
+/// `fail:<user:name|client:id>@<source>`: a failure counter per account and source
+/// (coordinator).
+pub fn failures(account_kind: &str, account: &str, source: Option<&str>) -> String {
+    format!(
+        "fail:{account_kind}:{account}@{}",
+        source.unwrap_or("unknown")
+    )
+}
+
+/// `fail:ip:<source>`: a failure counter per source across accounts (coordinator).
+pub fn source_failures(source: &str) -> String {
+    format!("fail:ip:{source}")
+}
