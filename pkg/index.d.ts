@@ -12,6 +12,7 @@ export type TollgateErrorCode =
   | "ERR_JWK_INVALID"
   | "ERR_JWT_REVOKED"
   | "ERR_POLICY_INVALID"
+  | "ERR_RANDOM_UNAVAILABLE"
   | "ERR_JWKS_UNAVAILABLE";
 
 /** Thrown for every refused token, key or option. */

@@ -600,6 +600,40 @@ mod tests {
     }
 
     #[test]
+    fn session_routes_match_whole_segments_in_exact_case() {
+        let c = config(r#"{"issuer":"https://i","oauth":{"sessionRoutes":["/app"]}}"#).unwrap();
+        assert!(c.is_session_route("/app") && c.is_session_route("/app/home"));
+        for path in ["/apple", "/application", "/APP/home", "/ap"] {
+            assert!(!c.is_session_route(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn protected_routes_also_match_their_case_variants_public_ones_never() {
+        let c = config(
+            r#"{"issuer":"https://i","routes":[
+                {"prefix":"/public","auth":"public"},
+                {"prefix":"/api","scopes":["read"]},
+                {"prefix":"/api/admin","scopes":["admin"]}]}"#,
+        )
+        .unwrap();
+        let scopes = |p: &str| c.route("GET", p).map(|r| r.scopes.clone());
+        assert_eq!(scopes("/API/ADMIN/x"), Some(vec!["admin".to_owned()]));
+        assert_eq!(scopes("/Api/x"), Some(vec!["read".to_owned()]));
+        assert!(c.route("GET", "/PUBLIC/x").is_none(), "needs a token");
+        let exact = config(
+            r#"{"issuer":"https://i","caseSensitivePaths":true,"routes":[{"prefix":"/api","scopes":["read"]}]}"#,
+        )
+        .unwrap();
+        assert!(exact.route("GET", "/API/x").is_none());
+        // Prefixes must be canonical.
+        for bad in ["/api//x", "/api/../x", "/a%70i", "/api;v=1"] {
+            let json = format!(r#"{{"issuer":"i","routes":[{{"prefix":"{bad}"}}]}}"#);
+            assert!(config(&json).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn invalid_configs_are_refused() {
         for bad in [
             r#"{}"#,

@@ -5,6 +5,7 @@
 //! `Display`; the wire formats (RFC 6750 header, JS `Error.code`, CLI exit message) are mapped
 //! from this type in exactly one place per adapter.
 
+use crate::codes::Code;
 use core::fmt;
 
 /// Why a token, a key or a policy was refused.
@@ -75,24 +76,31 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The operating system's random source failed: nothing that needs a secret or an id can
+    /// be made (the request may be retried; it is not the caller's fault).
+    RandomUnavailable {
+        /// What the random source said.
+        reason: String,
+    },
 }
 
 impl Error {
     /// The stable, documented code of this error. Adapters report exactly this string.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Malformed { .. } => "ERR_JWS_INVALID",
-            Error::TooLarge { .. } => "ERR_JWT_TOO_LARGE",
-            Error::AlgNotAllowed { .. } => "ERR_JOSE_ALG_NOT_ALLOWED",
-            Error::NoMatchingKey { .. } => "ERR_JWKS_NO_MATCHING_KEY",
-            Error::BadSignature => "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
-            Error::Expired { .. } => "ERR_JWT_EXPIRED",
-            Error::NotYetValid { .. } => "ERR_JWT_NOT_YET_VALID",
-            Error::ClaimInvalid { .. } => "ERR_JWT_CLAIM_VALIDATION_FAILED",
-            Error::NotSupported { .. } => "ERR_JOSE_NOT_SUPPORTED",
-            Error::InvalidKey { .. } => "ERR_JWK_INVALID",
-            Error::Revoked => "ERR_JWT_REVOKED",
-            Error::InvalidPolicy { .. } => "ERR_POLICY_INVALID",
+            Error::Malformed { .. } => Code::JwsInvalid.as_str(),
+            Error::TooLarge { .. } => Code::JwtTooLarge.as_str(),
+            Error::AlgNotAllowed { .. } => Code::JoseAlgNotAllowed.as_str(),
+            Error::NoMatchingKey { .. } => Code::JwksNoMatchingKey.as_str(),
+            Error::BadSignature => Code::JwsSignatureVerificationFailed.as_str(),
+            Error::Expired { .. } => Code::JwtExpired.as_str(),
+            Error::NotYetValid { .. } => Code::JwtNotYetValid.as_str(),
+            Error::ClaimInvalid { .. } => Code::JwtClaimValidationFailed.as_str(),
+            Error::NotSupported { .. } => Code::JoseNotSupported.as_str(),
+            Error::InvalidKey { .. } => Code::JwkInvalid.as_str(),
+            Error::Revoked => Code::JwtRevoked.as_str(),
+            Error::InvalidPolicy { .. } => Code::PolicyInvalid.as_str(),
+            Error::RandomUnavailable { .. } => Code::RandomUnavailable.as_str(),
         }
     }
 
@@ -129,6 +137,12 @@ impl Error {
         }
     }
 
+    pub(crate) fn no_randomness(err: impl core::fmt::Display) -> Self {
+        Error::RandomUnavailable {
+            reason: err.to_string(),
+        }
+    }
+
     pub(crate) fn policy(reason: impl Into<String>) -> Self {
         Error::InvalidPolicy {
             reason: reason.into(),
@@ -160,6 +174,7 @@ impl fmt::Display for Error {
             Error::InvalidKey { reason } => write!(f, "invalid key: {reason}"),
             Error::Revoked => f.write_str("token has been revoked"),
             Error::InvalidPolicy { reason } => write!(f, "invalid policy: {reason}"),
+            Error::RandomUnavailable { reason } => write!(f, "no randomness: {reason}"),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! suffice, which identity headers the origin gets, and how a refusal is written on the wire
 //! (RFC 6750 §3) — in exactly one function, [`Denial::render`].
 
+use crate::codes::Code;
 use serde_json::json;
 
 use crate::error::Error;
@@ -83,14 +84,14 @@ impl Denial {
             Denial::MissingToken => Rendered {
                 status: 401,
                 www_authenticate: Some(format!(r#"Bearer realm="{REALM}""#)),
-                body: json!({ "error": "invalid_token", "error_description": "a bearer token is required", "code": "ERR_TOKEN_MISSING" }),
-                code: "ERR_TOKEN_MISSING",
+                body: json!({ "error": "invalid_token", "error_description": "a bearer token is required", "code": Code::TokenMissing.as_str() }),
+                code: Code::TokenMissing.as_str(),
             },
             Denial::InvalidRequest(description) => Rendered {
                 status: 400,
                 www_authenticate: Some(challenge("invalid_request", description, None)),
-                body: json!({ "error": "invalid_request", "error_description": description, "code": "ERR_AUTHORIZATION_MALFORMED" }),
-                code: "ERR_AUTHORIZATION_MALFORMED",
+                body: json!({ "error": "invalid_request", "error_description": description, "code": Code::AuthorizationMalformed.as_str() }),
+                code: Code::AuthorizationMalformed.as_str(),
             },
             Denial::InvalidToken(err) => {
                 let description = err.to_string();
@@ -114,23 +115,23 @@ impl Denial {
                         "the token lacks a required scope",
                         Some(&scope),
                     )),
-                    body: json!({ "error": "insufficient_scope", "error_description": "the token lacks a required scope", "scope": scope, "code": "ERR_INSUFFICIENT_SCOPE" }),
-                    code: "ERR_INSUFFICIENT_SCOPE",
+                    body: json!({ "error": "insufficient_scope", "error_description": "the token lacks a required scope", "scope": scope, "code": Code::InsufficientScope.as_str() }),
+                    code: Code::InsufficientScope.as_str(),
                 }
             }
             Denial::OneTimeTokenRequired => Rendered {
                 status: 403,
                 www_authenticate: None,
-                body: json!({ "error": "one_time_token_required", "error_description": "this action needs a fresh one-time token in X-One-Time-Token", "code": "ERR_ONE_TIME_TOKEN_INVALID" }),
-                code: "ERR_ONE_TIME_TOKEN_INVALID",
+                body: json!({ "error": "one_time_token_required", "error_description": "this action needs a fresh one-time token in X-One-Time-Token", "code": Code::OneTimeTokenInvalid.as_str() }),
+                code: Code::OneTimeTokenInvalid.as_str(),
             },
             Denial::SessionInvalid => {
                 let description = "the session has ended: sign in again";
                 Rendered {
                     status: 401,
                     www_authenticate: Some(challenge("invalid_token", description, None)),
-                    body: json!({ "error": "invalid_token", "error_description": description, "code": "ERR_SESSION_INVALID" }),
-                    code: "ERR_SESSION_INVALID",
+                    body: json!({ "error": "invalid_token", "error_description": description, "code": Code::SessionInvalid.as_str() }),
+                    code: Code::SessionInvalid.as_str(),
                 }
             }
             Denial::ApiKeyInvalid => {
@@ -138,27 +139,27 @@ impl Denial {
                 Rendered {
                     status: 401,
                     www_authenticate: Some(challenge("invalid_token", description, None)),
-                    body: json!({ "error": "invalid_token", "error_description": description, "code": "ERR_API_KEY_INVALID" }),
-                    code: "ERR_API_KEY_INVALID",
+                    body: json!({ "error": "invalid_token", "error_description": description, "code": Code::ApiKeyInvalid.as_str() }),
+                    code: Code::ApiKeyInvalid.as_str(),
                 }
             }
             Denial::OneTimeStoreUnavailable | Denial::StoreUnavailable => Rendered {
                 status: 503,
                 www_authenticate: None,
-                body: json!({ "error": "temporarily_unavailable", "error_description": "the token store cannot be read", "code": "ERR_STORE_UNAVAILABLE" }),
-                code: "ERR_STORE_UNAVAILABLE",
+                body: json!({ "error": "temporarily_unavailable", "error_description": "the token store cannot be read", "code": Code::StoreUnavailable.as_str() }),
+                code: Code::StoreUnavailable.as_str(),
             },
             Denial::IssuerUnavailable => Rendered {
                 status: 503,
                 www_authenticate: None,
-                body: json!({ "error": "temporarily_unavailable", "error_description": "the token issuer's keys cannot be fetched", "code": "ERR_JWKS_UNAVAILABLE" }),
-                code: "ERR_JWKS_UNAVAILABLE",
+                body: json!({ "error": "temporarily_unavailable", "error_description": "the token issuer's keys cannot be fetched", "code": Code::JwksUnavailable.as_str() }),
+                code: Code::JwksUnavailable.as_str(),
             },
             Denial::RevocationUnavailable => Rendered {
                 status: 503,
                 www_authenticate: None,
-                body: json!({ "error": "temporarily_unavailable", "error_description": "the revocation list cannot be read", "code": "ERR_REVOCATION_UNAVAILABLE" }),
-                code: "ERR_REVOCATION_UNAVAILABLE",
+                body: json!({ "error": "temporarily_unavailable", "error_description": "the revocation list cannot be read", "code": Code::RevocationUnavailable.as_str() }),
+                code: Code::RevocationUnavailable.as_str(),
             },
         }
     }

@@ -195,8 +195,7 @@ fn random_id() -> Result<[u8; 16], Error> {
     }
     RANDOM.with_borrow_mut(|(pool, used)| {
         if *used + 16 > POOL {
-            getrandom::getrandom(&mut pool[..])
-                .map_err(|e| Error::policy(format!("no randomness: {e}")))?;
+            getrandom::getrandom(&mut pool[..]).map_err(Error::no_randomness)?;
             *used = 0;
         }
         let mut id = [0u8; 16];

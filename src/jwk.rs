@@ -211,8 +211,7 @@ impl Key {
         let material = match alg.family() {
             Family::Hmac => {
                 let mut secret = Zeroizing::new(vec![0u8; alg.hash_len()]);
-                getrandom::getrandom(&mut secret)
-                    .map_err(|e| Error::key(format!("no randomness: {e}")))?;
+                getrandom::getrandom(&mut secret).map_err(Error::no_randomness)?;
                 Material::Hmac(Box::new(HmacSecret::new(secret)))
             }
             Family::Rsa => {

@@ -26,6 +26,7 @@
 pub mod alg;
 pub mod b64;
 mod claims;
+pub mod codes;
 pub mod config;
 pub mod crypto;
 pub mod error;

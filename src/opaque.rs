@@ -69,8 +69,7 @@ pub const TOKEN_LEN: usize = 4 + BODY_LEN + CHECK_LEN;
 pub fn generate(kind: Kind) -> Result<String, Error> {
     build(kind, |_| {
         let mut bytes = [0u8; 48];
-        getrandom::getrandom(&mut bytes)
-            .map_err(|e| Error::policy(format!("no randomness: {e}")))?;
+        getrandom::getrandom(&mut bytes).map_err(Error::no_randomness)?;
         Ok(bytes.to_vec())
     })
 }

@@ -34,7 +34,7 @@ fn hasher(cost: Cost) -> Result<Argon2<'static>, Error> {
 /// Hashes a password with a fresh 128-bit salt.
 pub fn hash(password: &str, cost: Cost) -> Result<String, Error> {
     let mut salt = [0u8; 16];
-    getrandom::getrandom(&mut salt).map_err(|e| Error::policy(format!("no randomness: {e}")))?;
+    getrandom::getrandom(&mut salt).map_err(Error::no_randomness)?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| Error::policy(e.to_string()))?;
     hasher(cost)?
         .hash_password(password.as_bytes(), &salt)

@@ -22,6 +22,7 @@
 //! (`config::GatewayConfig::route`), because only the origin knows whether its paths are
 //! case-sensitive.
 
+use crate::codes::Code;
 use core::fmt;
 
 /// Longest path accepted, in bytes (before canonicalisation).
@@ -51,7 +52,7 @@ pub enum PathError {
 
 impl PathError {
     /// The stable code every path refusal carries.
-    pub const CODE: &'static str = "ERR_PATH_INVALID";
+    pub const CODE: &'static str = Code::PathInvalid.as_str();
 }
 
 impl fmt::Display for PathError {

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use common::ready;
 use tollgate::config::OAuthConfig;
-use tollgate::oauth::{self, AuthorizeError, Client, OAuth, Revoker, TokenRequest, API_KEY_GRANT};
+use tollgate::oauth::{
+    self, AuthorizeError, Client, ClientAuth, OAuth, Revoker, TokenRequest, API_KEY_GRANT,
+};
 use tollgate::password::Cost;
 use tollgate::revocation;
 use tollgate::store::{MemoryStore, Store};
@@ -974,6 +976,79 @@ fn the_store_failing_is_temporarily_unavailable() {
         (err.error, err.render().status),
         ("temporarily_unavailable", 503)
     );
+}
+
+#[test]
+fn one_parser_for_client_credentials() {
+    let basic = ("svc".to_owned(), "s3cret".to_owned());
+    let form = |pairs: &[(&str, &str)]| -> oauth::Form {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let parse =
+        |b: Option<&(String, String)>, f: &[(&str, &str)]| ClientAuth::from_parts(b, &form(f));
+    assert!(
+        matches!(parse(Some(&basic), &[]), Ok(ClientAuth::Basic { ref id, .. }) if id == "svc")
+    );
+    assert!(matches!(
+        parse(Some(&basic), &[("client_id", "svc")]),
+        Ok(ClientAuth::Basic { .. })
+    ));
+    // The form names another client than the Basic credentials: refused, on every endpoint.
+    assert_eq!(
+        parse(Some(&basic), &[("client_id", "other")])
+            .unwrap_err()
+            .error,
+        "invalid_request"
+    );
+    assert_eq!(
+        parse(Some(&basic), &[("client_secret", "x")])
+            .unwrap_err()
+            .error,
+        "invalid_request"
+    );
+    assert!(matches!(
+        parse(None, &[("client_id", "a"), ("client_secret", "b")]),
+        Ok(ClientAuth::Post { .. })
+    ));
+    assert!(matches!(
+        parse(None, &[("client_id", "spa")]),
+        Ok(ClientAuth::Public { .. })
+    ));
+    assert!(matches!(
+        parse(None, &[("client_id", "")]),
+        Ok(ClientAuth::None)
+    ));
+}
+
+#[test]
+fn a_login_rehashes_a_password_stored_at_another_cost() {
+    let mut w = World::new();
+    w.config.password_memory_kib = 2048;
+    let stored = || -> oauth::User {
+        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap()
+    };
+    assert!(stored().password.contains("m=1024"));
+    ready(
+        w.oauth()
+            .check_password("alice", "correct horse battery", None, false, NOW),
+    )
+    .unwrap();
+    assert!(
+        stored().password.contains("m=2048"),
+        "{}",
+        stored().password
+    );
+    // The new hash still verifies, and a wrong password changes nothing.
+    ready(
+        w.oauth()
+            .check_password("alice", "correct horse battery", None, false, NOW),
+    )
+    .unwrap();
+    assert!(ready(w.oauth().check_password("alice", "wrong", None, false, NOW)).is_err());
+    assert!(stored().password.contains("m=2048"));
 }
 
 #[test]

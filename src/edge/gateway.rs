@@ -2,6 +2,7 @@
 //! rules, its token verified (cache, signature, claims, revocation, scopes), and then forwarded
 //! to the origin with identity headers, or refused per RFC 6750.
 
+use crate::codes::Code;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -34,7 +35,7 @@ pub async fn handle(
         return respond::json(404, &serde_json::json!({ "error": "not_found" }));
     };
     let Some(origin) = state.origin.as_deref() else {
-        return respond::server_error(500, "ERR_CONFIG_MISSING", "ORIGIN_URL is not set");
+        return respond::server_error(500, Code::ConfigMissing.as_str(), "ORIGIN_URL is not set");
     };
     let scheme = if req.inner().url().starts_with("https:") {
         "https"
@@ -61,7 +62,7 @@ pub async fn handle(
         HttpsAction::Reject => {
             return respond::json(
                 403,
-                &serde_json::json!({ "error": "https_required", "code": "ERR_HTTPS_REQUIRED" }),
+                &serde_json::json!({ "error": "https_required", "code": Code::HttpsRequired.as_str() }),
             );
         }
     }
@@ -312,7 +313,7 @@ async fn jwt_identity(
         }
         Err(revocation::Unavailable(reason)) => {
             respond::log(
-                serde_json::json!({ "level": "error", "code": "ERR_REVOCATION_UNAVAILABLE", "detail": reason, "failOpen": config.revocation.fail_open }),
+                serde_json::json!({ "level": "error", "code": Code::RevocationUnavailable.as_str(), "detail": reason, "failOpen": config.revocation.fail_open }),
             );
             if !config.revocation.fail_open {
                 return Err((Denial::RevocationUnavailable, Some(identity)));
@@ -358,7 +359,7 @@ pub async fn trusted_verifier<'t>(
                 Ok(verifier) => Some((verifier, Trusted::External(index))),
                 Err(reason) => {
                     respond::log(
-                        serde_json::json!({ "level": "error", "code": "ERR_JWKS_UNAVAILABLE", "issuer": iss, "detail": reason }),
+                        serde_json::json!({ "level": "error", "code": Code::JwksUnavailable.as_str(), "issuer": iss, "detail": reason }),
                     );
                     return Err(Denial::IssuerUnavailable);
                 }
@@ -449,7 +450,7 @@ impl Forwarding<'_> {
             Ok(response) => Ok(response),
             Err(err) => respond::server_error(
                 502,
-                "ERR_ORIGIN_UNREACHABLE",
+                Code::OriginUnreachable.as_str(),
                 &format!("origin fetch failed: {err}"),
             ),
         }

@@ -16,6 +16,7 @@ mod revoke;
 mod state;
 mod webcrypto;
 
+use crate::codes::Code;
 use std::rc::Rc;
 
 use serde_json::json;
@@ -91,7 +92,7 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     if crate::gateway::is_forbidden_method(&target.method) {
         let mut response = respond::json(
             405,
-            &json!({ "error": "method_not_allowed", "error_description": "CONNECT, TRACE and TRACK are not served", "code": "ERR_METHOD_NOT_ALLOWED" }),
+            &json!({ "error": "method_not_allowed", "error_description": "CONNECT, TRACE and TRACK are not served", "code": Code::MethodNotAllowed.as_str() }),
         )?;
         response
             .headers_mut()

@@ -2,6 +2,7 @@
 //! `/revoke`, `/logout` and the RFC 8414 metadata. Each handler reads the request, calls the
 //! core engine (`crate::oauth`), and writes the response.
 
+use crate::codes::Code;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -43,35 +44,35 @@ impl Engine {
         let Some(config) = state.config.clone() else {
             return Err(respond::server_error(
                 500,
-                "ERR_CONFIG_MISSING",
+                Code::ConfigMissing.as_str(),
                 "TOLLGATE_CONFIG is not set",
             ));
         };
         let Some(signing_key) = state.keys.set.keys().first().cloned() else {
             return Err(respond::server_error(
                 500,
-                "ERR_SIGNING_KEYS_MISSING",
+                Code::SigningKeysMissing.as_str(),
                 "no signing key",
             ));
         };
         let Ok(pepper) = env.secret(bindings::PEPPER).map(|s| s.to_string()) else {
             return Err(respond::server_error(
                 500,
-                "ERR_PEPPER_MISSING",
+                Code::PepperMissing.as_str(),
                 "secret TOLLGATE_PEPPER is not set",
             ));
         };
         if pepper.len() < 32 {
             return Err(respond::server_error(
                 500,
-                "ERR_PEPPER_MISSING",
+                Code::PepperMissing.as_str(),
                 "secret TOLLGATE_PEPPER must be at least 32 characters",
             ));
         }
         let Ok(kv) = env.kv(bindings::KV) else {
             return Err(respond::server_error(
                 503,
-                "ERR_STORE_UNAVAILABLE",
+                Code::StoreUnavailable.as_str(),
                 "KV binding TOLLGATE_KV is missing",
             ));
         };
@@ -81,7 +82,7 @@ impl Engine {
                 Err(_) => {
                     return Err(respond::server_error(
                         503,
-                        "ERR_STORE_UNAVAILABLE",
+                        Code::StoreUnavailable.as_str(),
                         "Durable Object binding TOLLGATE_COORDINATOR is missing",
                     ))
                 }
@@ -91,7 +92,7 @@ impl Engine {
                 Err(_) => {
                     return Err(respond::server_error(
                         503,
-                        "ERR_STORE_UNAVAILABLE",
+                        Code::StoreUnavailable.as_str(),
                         "KV binding TOLLGATE_KV is missing",
                     ))
                 }
@@ -176,7 +177,7 @@ pub fn oauth_error(err: &OAuthError) -> Result<Response> {
     let rendered = err.render();
     if rendered.status >= 500 {
         respond::log(
-            json!({ "level": "error", "code": "ERR_OAUTH", "error": err.error, "detail": err.description }),
+            json!({ "level": "error", "code": Code::Oauth.as_str(), "error": err.error, "detail": err.description }),
         );
     }
     let mut response = respond::json(rendered.status, &rendered.body)?;
@@ -185,28 +186,6 @@ pub fn oauth_error(err: &OAuthError) -> Result<Response> {
         response.headers_mut().set("WWW-Authenticate", &challenge)?;
     }
     Ok(response)
-}
-
-fn client_auth(
-    req: &Request,
-    params: &BTreeMap<String, String>,
-) -> std::result::Result<ClientAuth, OAuthError> {
-    let form = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-    match (
-        basic_credentials(req),
-        form("client_id"),
-        form("client_secret"),
-    ) {
-        (Some(_), _, Some(_)) => Err(OAuthError {
-            error: "invalid_request",
-            description: "use one client authentication method".into(),
-            basic: true,
-        }),
-        (Some((id, secret)), _, None) => Ok(ClientAuth::Basic { id, secret }),
-        (None, Some(id), Some(secret)) => Ok(ClientAuth::Post { id, secret }),
-        (None, Some(id), None) => Ok(ClientAuth::Public { id }),
-        (None, None, _) => Ok(ClientAuth::None),
-    }
 }
 
 /// `POST /token`.
@@ -257,7 +236,7 @@ async fn client_and_token(
         basic: true,
         ..OAuthError::new("invalid_client", "client authentication is required")
     };
-    let auth = match client_auth(req, &params)? {
+    let auth = match ClientAuth::from_parts(basic_credentials(req).as_ref(), &params)? {
         ClientAuth::None => return Err(missing_client()),
         auth => auth,
     };
@@ -282,7 +261,7 @@ pub async fn introspect(mut req: Request, engine: &Engine) -> Result<Response> {
         Err(err) => return oauth_error(&err),
     };
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
-        return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
+        return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
     match engine.oauth().introspect(&token, verifier, now()).await {
         Ok(info) => respond::json(200, &info),
@@ -297,7 +276,7 @@ pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
         Err(err) => return oauth_error(&err),
     };
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
-        return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
+        return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
     if let Err(err) = engine
         .oauth()
@@ -573,7 +552,7 @@ pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Respons
     let Some(token) = bearer(&req) else {
         let mut response = respond::json(
             401,
-            &json!({ "error": "invalid_token", "code": "ERR_TOKEN_MISSING" }),
+            &json!({ "error": "invalid_token", "code": Code::TokenMissing.as_str() }),
         )?;
         response
             .headers_mut()
@@ -581,7 +560,7 @@ pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Respons
         return Ok(response);
     };
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
-        return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
+        return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
     let verified = match verifier.verify(&token, now()) {
         Ok(verified) => verified,

@@ -6,6 +6,7 @@
 //! refresh token (its whole family, so the access tokens issued from it too), a session or an
 //! API key.
 
+use crate::codes::Code;
 use std::rc::Rc;
 
 use serde_json::json;
@@ -54,7 +55,7 @@ fn admin_authorised(req: &Request, env: &Env) -> std::result::Result<(), Result<
     if env.secret(bindings::ADMIN_TOKEN).is_err() {
         return Err(respond::json(
             403,
-            &json!({ "error": "access_denied", "error_description": "admin endpoints are disabled: TOLLGATE_ADMIN_TOKEN is not set", "code": "ERR_ADMIN_DISABLED" }),
+            &json!({ "error": "access_denied", "error_description": "admin endpoints are disabled: TOLLGATE_ADMIN_TOKEN is not set", "code": Code::AdminDisabled.as_str() }),
         ));
     }
     if is_admin(req, env) {
@@ -62,7 +63,7 @@ fn admin_authorised(req: &Request, env: &Env) -> std::result::Result<(), Result<
     }
     Err(respond::json(
         401,
-        &json!({ "error": "invalid_token", "code": "ERR_ADMIN_UNAUTHORIZED" }),
+        &json!({ "error": "invalid_token", "code": Code::AdminUnauthorized.as_str() }),
     )
     .and_then(|mut r| {
         r.headers_mut()
@@ -107,7 +108,11 @@ async fn operator_revoke(
     state: Rc<State>,
 ) -> Result<Response> {
     let Some(config) = state.config.clone() else {
-        return respond::server_error(500, "ERR_CONFIG_MISSING", "TOLLGATE_CONFIG is not set");
+        return respond::server_error(
+            500,
+            Code::ConfigMissing.as_str(),
+            "TOLLGATE_CONFIG is not set",
+        );
     };
     let token = match form(&mut req).await {
         Ok(params) => match params.get("token").filter(|t| !t.is_empty()) {
@@ -128,7 +133,7 @@ async fn operator_revoke(
             Err(response) => return response,
         };
         let Some(verifier) = state.own_verifier.as_ref() else {
-            return respond::server_error(500, "ERR_CONFIG_MISSING", "no verifier");
+            return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
         };
         if let Err(err) = engine
             .oauth()
@@ -161,13 +166,15 @@ async fn operator_revoke(
     };
     let kv = match Kv::for_state(env, &state) {
         Ok(kv) => kv,
-        Err(detail) => return respond::server_error(503, "ERR_REVOCATION_UNAVAILABLE", &detail),
+        Err(detail) => {
+            return respond::server_error(503, Code::RevocationUnavailable.as_str(), &detail)
+        }
     };
     if let Err(err) = revocation::revoke_jti(&kv, issuer, jti, claims["exp"].as_i64(), now()).await
     {
         return respond::server_error(
             503,
-            "ERR_REVOCATION_UNAVAILABLE",
+            Code::RevocationUnavailable.as_str(),
             &format!("KV write failed: {err}"),
         );
     }
@@ -185,7 +192,11 @@ pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Re
         return response;
     }
     let Some(config) = state.config.clone() else {
-        return respond::server_error(500, "ERR_CONFIG_MISSING", "TOLLGATE_CONFIG is not set");
+        return respond::server_error(
+            500,
+            Code::ConfigMissing.as_str(),
+            "TOLLGATE_CONFIG is not set",
+        );
     };
     let params = match form(&mut req).await {
         Ok(params) => params,
@@ -202,12 +213,14 @@ pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Re
     let now = now();
     let kv = match Kv::for_state(env, &state) {
         Ok(kv) => kv,
-        Err(detail) => return respond::server_error(503, "ERR_REVOCATION_UNAVAILABLE", &detail),
+        Err(detail) => {
+            return respond::server_error(503, Code::RevocationUnavailable.as_str(), &detail)
+        }
     };
     if let Err(err) = revocation::revoke_subject(&kv, &issuer, &sub, now).await {
         return respond::server_error(
             503,
-            "ERR_REVOCATION_UNAVAILABLE",
+            Code::RevocationUnavailable.as_str(),
             &format!("KV write failed: {err}"),
         );
     }

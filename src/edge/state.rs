@@ -4,6 +4,7 @@
 //! It is built from the environment on the first request, so parsing and validation happen
 //! once per isolate, at start-up.
 
+use crate::codes::Code;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -58,7 +59,7 @@ impl ConfigError {
     fn from_error(context: &str, err: Error) -> Self {
         ConfigError {
             code: match err {
-                Error::InvalidPolicy { .. } => "ERR_CONFIG_INVALID",
+                Error::InvalidPolicy { .. } => Code::ConfigInvalid.as_str(),
                 ref other => other.code(),
             },
             detail: format!("{context}: {err}"),
@@ -106,7 +107,7 @@ fn build(
     has_coordinator: bool,
 ) -> Result<State, ConfigError> {
     let secret = secret.ok_or_else(|| ConfigError {
-        code: "ERR_SIGNING_KEYS_MISSING",
+        code: Code::SigningKeysMissing.as_str(),
         detail: format!(
             "secret {} is not set (scripts/dev creates one in .dev.vars)",
             bindings::SIGNING_KEYS
@@ -121,7 +122,7 @@ fn build(
     if let Some(origin) = &origin {
         if !crate::config::is_secure_url(origin) && !origin.starts_with("http://") {
             return Err(ConfigError {
-                code: "ERR_CONFIG_INVALID",
+                code: Code::ConfigInvalid.as_str(),
                 detail: format!("{} must be an http(s) URL", bindings::ORIGIN_URL),
             });
         }
@@ -146,7 +147,7 @@ fn build(
     let consistency = match config.as_ref().and_then(|c| c.consistency) {
         Some(Consistency::Durable) if !has_coordinator => {
             return Err(ConfigError {
-                code: "ERR_CONFIG_INVALID",
+                code: Code::ConfigInvalid.as_str(),
                 detail: format!(
                 "consistency = \"durable\" needs the Durable Object binding {} (wrangler.toml); \
                      set consistency = \"kv\" to opt out explicitly",

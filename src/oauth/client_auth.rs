@@ -29,6 +29,42 @@ pub enum ClientAuth {
     None,
 }
 
+impl ClientAuth {
+    /// The one parser of client credentials (RFC 6749 §2.3.1), for `/token`, `/introspect` and
+    /// `/revoke` alike: `Authorization: Basic` or `client_id` + `client_secret` in the form, or
+    /// a public client's `client_id` alone. Two methods at once, or a form `client_id` that
+    /// contradicts the Basic credentials, is `invalid_request`.
+    pub fn from_parts(basic: Option<&(String, String)>, params: &Form) -> Result<Self, OAuthError> {
+        let form = |name: &str| params.get(name).filter(|v| !v.is_empty());
+        match (basic, form("client_id"), form("client_secret")) {
+            (Some(_), _, Some(_)) => Err(OAuthError {
+                basic: true,
+                ..OAuthError::new(
+                    "invalid_request",
+                    "use one client authentication method, not two",
+                )
+            }),
+            (Some((id, _)), Some(form_id), None) if form_id != id => Err(OAuthError {
+                basic: true,
+                ..OAuthError::new(
+                    "invalid_request",
+                    "client_id does not match the credentials",
+                )
+            }),
+            (Some((id, secret)), _, None) => Ok(ClientAuth::Basic {
+                id: id.clone(),
+                secret: secret.clone(),
+            }),
+            (None, Some(id), Some(secret)) => Ok(ClientAuth::Post {
+                id: id.clone(),
+                secret: secret.clone(),
+            }),
+            (None, Some(id), None) => Ok(ClientAuth::Public { id: id.clone() }),
+            (None, None, _) => Ok(ClientAuth::None),
+        }
+    }
+}
+
 pub(super) fn equal_secret(a: &str, b: &str) -> bool {
     Sha256::digest(a.as_bytes())
         .ct_eq(&Sha256::digest(b.as_bytes()))
@@ -63,13 +99,25 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             basic,
             ..OAuthError::new("invalid_client", description)
         };
+        let Some(secret) = secret else {
+            // A public client names itself: there is no secret to guess, so nothing to count.
+            return match self.client(id).await? {
+                Some(client) if client.secret_hash.is_none() => Ok(Some(client)),
+                _ => Err(fail("client authentication failed")),
+            };
+        };
         let counter = lockout::client_key(id, source);
-        let failures = self.failures(&counter, now, self.limits()).await?;
+        // The counter (coordinator) and the client (KV) are read together.
+        let (failures, client) = futures_util::future::join(
+            self.failures(&counter, now, self.limits()),
+            self.client(id),
+        )
+        .await;
+        let (failures, client) = (failures?, client?);
         if failures.wait_until(now, self.limits()).is_some() {
             return Err(fail("client authentication failed"));
         }
-        let client = self.client(id).await?;
-        let ok = match (&client, secret) {
+        let ok = match (&client, Some(secret)) {
             (Some(client), Some(secret)) => client
                 .secret_hash
                 .as_deref()

@@ -98,36 +98,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if grant == API_KEY_GRANT {
             return self.api_key_grant(req, now).await;
         }
-        let auth = match (&req.basic, param("client_id"), param("client_secret")) {
-            (Some(_), _, Some(_)) => {
-                return Err(OAuthError::new(
-                    "invalid_request",
-                    "use one client authentication method, not two",
-                ))
-            }
-            (Some((id, secret)), form_id, None) => {
-                if form_id.is_some_and(|f| f != id) {
-                    return Err(OAuthError::new(
-                        "invalid_request",
-                        "client_id does not match the credentials",
-                    ));
-                }
-                ClientAuth::Basic {
-                    id: id.clone(),
-                    secret: secret.clone(),
-                }
-            }
-            (None, Some(id), Some(secret)) => ClientAuth::Post {
-                id: id.to_owned(),
-                secret: secret.to_owned(),
-            },
-            (None, Some(id), None) => ClientAuth::Public { id: id.to_owned() },
-            (None, None, _) => {
+        let auth = match ClientAuth::from_parts(req.basic.as_ref(), &req.params)? {
+            ClientAuth::None => {
                 return Err(OAuthError::new(
                     "invalid_client",
                     "client authentication is required",
                 ))
             }
+            auth => auth,
         };
         let client = self
             .authenticate_client(&auth, req.client_ip.as_deref(), now)

@@ -111,10 +111,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             if record.client_id != client.client_id || record.exp <= now {
                 return Err(invalid());
             }
-            if revocation::family_revoked(self.store, &record.family).await?
-                || revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat)
-                    .await?
-            {
+            let (family_revoked, subject_revoked) = futures_util::future::join(
+                revocation::family_revoked(self.store, &record.family),
+                revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat),
+            )
+            .await;
+            if family_revoked? || subject_revoked? {
                 return Err(invalid());
             }
             let allowed: Vec<String> = scopes(&record.scope)

@@ -64,9 +64,17 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }
         };
         match (ok, user) {
-            (true, Some(user)) => {
+            (true, Some(mut user)) => {
                 if user_failures.count > 0 {
                     self.once.delete(&user_key).await?;
+                }
+                // The configured cost changed since this hash was made: store a new hash now
+                // that the password is known. Best effort: a failed write retries next login.
+                if password::needs_rehash(&user.password, cost) {
+                    if let Ok(rehashed) = password::hash(password, cost) {
+                        user.password = rehashed;
+                        let _ = self.write(&crate::schema::user(&name), &user, None).await;
+                    }
                 }
                 Ok(user)
             }

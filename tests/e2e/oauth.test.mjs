@@ -225,6 +225,14 @@ describe("authorization code with PKCE (HTTP level; the browser flow is in brows
 });
 
 describe("introspection, revocation, sessions, metadata", () => {
+  test("one client-authentication parser: a form client_id that contradicts Basic is refused on every endpoint", async () => {
+    for (const path of ["/token", "/introspect", "/revoke"]) {
+      const res = await worker.fetch(path, withAuth(form({ grant_type: "client_credentials", token: "x", client_id: "spa" }), basic("svc", svcSecret)));
+      assert.equal(res.status, 400, path);
+      assert.equal((await res.json()).error, "invalid_request", path);
+    }
+  });
+
   test("introspect and revoke each token type with client authentication", async () => {
     const pair = await token({ grant_type: "password", username: "alice", password: "correct horse battery" }, basic("svc", svcSecret));
     const [out] = manage(["apikey", "create", "--owner", "temp", "--scopes", "read", "--pepper-from", pepperFile]);
@@ -259,6 +267,9 @@ describe("introspection, revocation, sessions, metadata", () => {
     assert.equal(app.status, 200);
     assert.equal((await app.json()).received.headers["x-tollgate-token-type"], "session");
     assert.equal((await worker.fetch("/api/x", { headers: { Cookie: session } })).status, 401, "sessions only on session routes");
+    for (const path of ["/apple", "/application/x", "/APP/home"]) {
+      assert.equal((await worker.fetch(path, { headers: { Cookie: session } })).status, 401, `${path}: a session route matches whole segments, exact case`);
+    }
     const out = await worker.fetch("/logout", { method: "POST", headers: { Cookie: session } });
     assert.equal(out.status, 200);
     assert.equal((await worker.fetch("/app/home", { headers: { Cookie: session } })).status, 401);
