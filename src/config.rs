@@ -119,10 +119,10 @@ pub enum LogDecisions {
 
 impl LogDecisions {
     /// Whether a decision with this outcome is logged.
-    pub fn logs(self, outcome: &str) -> bool {
+    pub fn logs(self, outcome: crate::gateway::Outcome) -> bool {
         match self {
             LogDecisions::All => true,
-            LogDecisions::Denials => outcome == "deny",
+            LogDecisions::Denials => outcome == crate::gateway::Outcome::Deny,
             LogDecisions::None => false,
         }
     }
@@ -663,12 +663,13 @@ mod tests {
     #[test]
     fn decision_logging_levels() {
         let c = config(r#"{"issuer":"i","logDecisions":"denials"}"#).unwrap();
-        assert!(c.log_decisions.logs("deny") && !c.log_decisions.logs("allow"));
+        use crate::gateway::Outcome;
+        assert!(c.log_decisions.logs(Outcome::Deny) && !c.log_decisions.logs(Outcome::Allow));
         assert_eq!(
             config(r#"{"issuer":"i"}"#).unwrap().log_decisions,
             LogDecisions::All
         );
-        assert!(!LogDecisions::None.logs("deny"));
+        assert!(!LogDecisions::None.logs(crate::gateway::Outcome::Deny));
         assert!(config(r#"{"issuer":"i","logDecisions":"some"}"#).is_err());
     }
 

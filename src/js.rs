@@ -436,3 +436,31 @@ pub fn thumbprint(jwk: &str) -> Result<String, JsValue> {
         .map(|key| key.thumbprint())
         .map_err(|e| to_js(&e))
 }
+
+/// Whether a JWKS URL is acceptable: https, or http to a loopback host. The package asks this
+/// instead of restating the rule (`config::is_secure_url`, the worker's check).
+#[wasm_bindgen(js_name = isAcceptableJwksUrl)]
+pub fn is_acceptable_jwks_url(url: &str) -> bool {
+    crate::config::is_secure_url(url)
+}
+
+/// The remote key set's caching rule (`jwks_cache::decide`) for the package: 0 use the keys
+/// held, 1 use them and refresh in the background, 2 fetch. `fetched_at` is negative infinity
+/// when no keys are held.
+#[wasm_bindgen(js_name = jwksCacheAction)]
+pub fn jwks_cache_action(
+    fetched_at: f64,
+    last_attempt: f64,
+    knows_kid: bool,
+    max_age: f64,
+    cooldown: f64,
+    now: f64,
+) -> u8 {
+    let held = crate::jwks_cache::Held {
+        fetched_at: fetched_at.is_finite().then_some(fetched_at),
+        last_attempt,
+        knows_kid,
+    };
+    let limits = crate::jwks_cache::Limits { max_age, cooldown };
+    crate::jwks_cache::decide(held, limits, now).as_u8()
+}

@@ -35,6 +35,7 @@ pub mod hazmat;
 pub mod issue;
 pub mod jwk;
 pub mod jwks;
+pub mod jwks_cache;
 pub mod lockout;
 pub mod oauth;
 pub mod opaque;

@@ -153,7 +153,7 @@ impl World {
 }
 
 fn error(result: Result<oauth::TokenResponse, oauth::OAuthError>) -> &'static str {
-    result.expect_err("must fail").error
+    result.expect_err("must fail").error.as_str()
 }
 
 #[test]
@@ -582,7 +582,7 @@ fn authorization_requests_are_validated_before_anything_is_shown() {
     assert!(matches!(
         ready(w.oauth().authorization_request(&no_pkce)),
         Err(AuthorizeError::Redirect {
-            error: "invalid_request",
+            error: oauth::OAuthErrorCode::InvalidRequest,
             ..
         })
     ));
@@ -973,7 +973,7 @@ fn the_store_failing_is_temporarily_unavailable() {
         )
         .unwrap_err();
     assert_eq!(
-        (err.error, err.render().status),
+        (err.error.as_str(), err.render().status),
         ("temporarily_unavailable", 503)
     );
 }

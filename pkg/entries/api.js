@@ -171,19 +171,22 @@ export function createApi(core, host) {
     }
   }
 
+  const USE_AND_REFRESH = 1;
+  const FETCH = 2;
+
   class RemoteJWKSet {
     #url; #fetch; #cooldown; #maxAge; #timeout;
     #jwks = null; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #inflight = null; #verifiers = new Map();
     constructor(url, { cooldown = 30_000, maxAge = 600_000, timeout = 5_000, fetch: fetchImpl = globalThis.fetch } = {}) {
       this.#url = String(url instanceof URL ? url.href : url);
-      if (!/^https:\/\/|^http:\/\/(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?\//.test(this.#url)) {
+      // The core's rule, the same one the worker applies to external issuers' JWKS URLs.
+      if (!core.isAcceptableJwksUrl(this.#url)) {
         throw new TypeError("the JWKS URL must be https (http only for loopback)");
       }
       expect(cooldown, "cooldown", isSeconds, "a number of milliseconds");
       expect(maxAge, "maxAge", isSeconds, "a number of milliseconds");
       expect(timeout, "timeout", isSeconds, "a number of milliseconds");
       if (typeof fetchImpl !== "function") throw new TypeError("fetch must be a function");
-      Object.assign(this, {}); // fields are private
       this.#fetch = fetchImpl; this.#cooldown = cooldown; this.#maxAge = maxAge; this.#timeout = timeout;
     }
     async #download() {
@@ -194,7 +197,7 @@ export function createApi(core, host) {
         if (res.status !== 200) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: `JWKS fetch returned HTTP ${res.status}` });
         const text = await res.text();
         if (text.length > 65_536) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "JWKS document is too large" });
-        try { core.thumbprint; new core.Verifier(text, "{}"); } catch (err) { rethrow(err); }
+        try { new core.Verifier(text, "{}"); } catch (err) { rethrow(err); }
         return text;
       } catch (err) {
         if (err instanceof TollgateError) throw err;
@@ -214,13 +217,11 @@ export function createApi(core, host) {
       return this.#inflight;
     }
     async #keysFor(kid) {
-      const now = Date.now();
       const knows = this.#jwks !== null && (kid === undefined || JSON.parse(this.#jwks).keys?.some((k) => k.kid === kid));
-      if (this.#jwks !== null && knows) {
-        if (now - this.#fetchedAt >= this.#maxAge && now - this.#lastAttempt >= this.#cooldown) this.#refresh().catch(() => {});
-        return this.#jwks;
-      }
-      if (this.#jwks !== null && now - this.#lastAttempt < this.#cooldown) return this.#jwks;
+      // The core's caching rule (jwks_cache::decide), the one the worker applies too.
+      const action = core.jwksCacheAction(this.#jwks === null ? -Infinity : this.#fetchedAt, this.#lastAttempt, knows, this.#maxAge, this.#cooldown, Date.now());
+      if (action === USE_AND_REFRESH) this.#refresh().catch(() => {});
+      if (action !== FETCH) return this.#jwks;
       try {
         return await this.#refresh();
       } catch (err) {

@@ -1,11 +1,9 @@
 //! `tollgate`: keys and tokens from the command line, with the core's rules and error codes.
 //!
-//! ```text
-//! tollgate keygen --alg ES256 [--kid ID] [--set]
-//! tollgate sign   --key FILE [--sub S] [--iss I] [--aud A]... [--scope S] [--exp SECS]
-//!                 [--typ T] [--claims JSON]
-//! tollgate verify --jwks FILE|- [--iss I] [--aud A]... [--alg A]... [--typ T] [--leeway S] TOKEN
-//! ```
+//! Keys and tokens: `keygen`, `key rotate`, `sign` (an RFC 9068 `at+jwt` access token unless
+//! `--typ` says otherwise), `verify`. Records for the store (written as a `wrangler kv bulk`
+//! file): `user add`, `client add`, `apikey create`, `apikey revoke`. `tollgate help` prints
+//! every command with its flags (`USAGE` below).
 //! `--key` takes a JWK, a JWK Set (its first key signs), a PKCS#8 PEM, or a dotenv file such as
 //! `.dev.vars` holding `TOLLGATE_SIGNING_KEYS`. Exit status: 0 success, 1 refused token or key,
 //! 2 usage error.

@@ -9,12 +9,14 @@ use serde::Deserialize;
 use worker::{web_sys, Context, Date, Env, Fetch, Headers, Request, Response, Result};
 
 use super::oauth::{Engine, CSRF_COOKIE, SESSION_COOKIE};
-use super::respond::{self, Decision};
+use super::respond;
 use super::revocation;
 use super::state::{State, Trusted};
 use super::Target;
-use crate::config::{Auth, GatewayConfig, LogDecisions, Route};
-use crate::gateway::{self, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity};
+use crate::config::{Auth, GatewayConfig, Route};
+use crate::gateway::{
+    self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome, TokenType,
+};
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
 use crate::token_cache::fingerprint;
@@ -60,9 +62,10 @@ pub async fn handle(
             return Ok(response);
         }
         HttpsAction::Reject => {
-            return respond::json(
-                403,
-                &serde_json::json!({ "error": "https_required", "code": Code::HttpsRequired.as_str() }),
+            return respond::refuse(
+                Code::HttpsRequired,
+                "https_required",
+                "plain HTTP is refused: use https",
             );
         }
     }
@@ -77,81 +80,37 @@ pub async fn handle(
         scheme,
         connecting_ip: connecting_ip.as_deref(),
     };
+    let record = |outcome, code, identity, cached| {
+        let decision = Decision {
+            route: route_name,
+            outcome,
+            code,
+            identity,
+            cached,
+            latency_ms: Date::now().as_millis() as f64 - started,
+        };
+        respond::record(env, &decision, config.log_decisions);
+    };
     if route.is_some_and(|r| r.auth == Auth::Public) {
         let response = forwarding.send(&[]).await;
-        record(
-            env,
-            config.log_decisions,
-            route_name,
-            "public",
-            None,
-            None,
-            started,
-            false,
-        );
+        record(Outcome::Public, None, None, false);
         return response;
     }
 
     match authorize(&req, env, ctx, &state, config, route, &target.path).await {
         Ok((identity, cached)) => {
-            record(
-                env,
-                config.log_decisions,
-                route_name,
-                "allow",
-                None,
-                Some(&identity),
-                started,
-                cached,
-            );
+            record(Outcome::Allow, None, Some(&identity), cached);
             forwarding.send(&identity.headers()).await
         }
         Err((denial, identity)) => {
             let rendered = denial.render();
-            record(
-                env,
-                config.log_decisions,
-                route_name,
-                "deny",
-                Some(rendered.code),
-                identity.as_ref(),
-                started,
-                false,
-            );
+            record(Outcome::Deny, Some(rendered.code), identity.as_ref(), false);
             if let Some(login) = login_redirect(&req, config, &denial, target)? {
                 return Ok(login);
             }
             respond::denial(&rendered)
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record(
-    env: &Env,
-    logging: LogDecisions,
-    route: &str,
-    outcome: &str,
-    code: Option<&str>,
-    identity: Option<&Identity>,
-    started: f64,
-    cached: bool,
-) {
-    respond::record(
-        env,
-        &Decision {
-            route,
-            outcome,
-            code,
-            token_type: identity.map(|i| i.token_type),
-            sub: identity.and_then(|i| i.sub.as_deref()),
-            jti: identity.and_then(|i| i.jti.as_deref()),
-            issuer: identity.and_then(|i| i.issuer.as_deref()),
-            cached,
-            latency_ms: Date::now().as_millis() as f64 - started,
-        },
-        logging,
-    );
 }
 
 type Refusal = (Denial, Option<Identity>);
@@ -245,7 +204,7 @@ async fn opaque_identity(
     match opaque::parse(token) {
         Some(Kind::ApiKey) => match oauth.lookup_api_key(token, now).await {
             Ok(Some(key)) => Ok(Identity {
-                token_type: Kind::ApiKey.name(),
+                token_type: TokenType::ApiKey,
                 client_id: Some(key.client_id()),
                 sub: Some(key.owner),
                 scope: Some(key.scopes.join(" ")),
@@ -257,7 +216,7 @@ async fn opaque_identity(
         },
         Some(Kind::Session) => match oauth.session(token, now).await {
             Ok(Some(session)) => Ok(Identity {
-                token_type: Kind::Session.name(),
+                token_type: TokenType::Session,
                 sub: Some(session.sub),
                 scope: Some(session.scopes.join(" ")),
                 jti: None,

@@ -82,17 +82,13 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     };
     let target = match Target::of(&req, &state) {
         Ok(target) => target,
-        Err(err) => {
-            return respond::json(
-                400,
-                &json!({ "error": "invalid_request", "error_description": err.to_string(), "code": PathError::CODE }),
-            )
-        }
+        Err(err) => return respond::refuse(Code::PathInvalid, "invalid_request", &err.to_string()),
     };
     if crate::gateway::is_forbidden_method(&target.method) {
-        let mut response = respond::json(
-            405,
-            &json!({ "error": "method_not_allowed", "error_description": "CONNECT, TRACE and TRACK are not served", "code": Code::MethodNotAllowed.as_str() }),
+        let mut response = respond::refuse(
+            Code::MethodNotAllowed,
+            "method_not_allowed",
+            "CONNECT, TRACE and TRACK are not served",
         )?;
         response
             .headers_mut()

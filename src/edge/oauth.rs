@@ -16,7 +16,10 @@ use super::pages;
 use super::respond;
 use super::state::State;
 use crate::config::Consistency;
-use crate::oauth::{AuthorizeError, ClientAuth, OAuth, OAuthError, Revoker, TokenRequest, GRANTS};
+use crate::gateway::Denial;
+use crate::oauth::{
+    AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker, TokenRequest, GRANTS,
+};
 use crate::token_cache::fingerprint;
 
 /// Cookie holding the browser session id.
@@ -127,7 +130,7 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
     let body = req
         .bytes()
         .await
-        .map_err(|_| OAuthError::new("invalid_request", "unreadable body"))?;
+        .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidRequest, "unreadable body"))?;
     // An empty body has no parameters whatever its type (an API key sent in a header alone).
     if body.is_empty() {
         return Ok(BTreeMap::new());
@@ -143,7 +146,7 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
         .starts_with("application/x-www-form-urlencoded")
     {
         return Err(OAuthError::new(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "the body must be application/x-www-form-urlencoded",
         ));
     }
@@ -177,7 +180,7 @@ pub fn oauth_error(err: &OAuthError) -> Result<Response> {
     let rendered = err.render();
     if rendered.status >= 500 {
         respond::log(
-            json!({ "level": "error", "code": Code::Oauth.as_str(), "error": err.error, "detail": err.description }),
+            json!({ "level": "error", "code": Code::Oauth.as_str(), "error": err.error.as_str(), "detail": err.description }),
         );
     }
     let mut response = respond::json(rendered.status, &rendered.body)?;
@@ -217,7 +220,7 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
         }
         Err(err) => {
             respond::log(
-                json!({ "level": "info", "event": "token", "outcome": "deny", "error": err.error }),
+                json!({ "level": "info", "event": "token", "outcome": "deny", "error": err.error.as_str() }),
             );
             oauth_error(&err)
         }
@@ -234,7 +237,10 @@ async fn client_and_token(
     let params = form(req).await?;
     let missing_client = || OAuthError {
         basic: true,
-        ..OAuthError::new("invalid_client", "client authentication is required")
+        ..OAuthError::new(
+            OAuthErrorCode::InvalidClient,
+            "client authentication is required",
+        )
     };
     let auth = match ClientAuth::from_parts(basic_credentials(req).as_ref(), &params)? {
         ClientAuth::None => return Err(missing_client()),
@@ -250,7 +256,7 @@ async fn client_and_token(
         .get("token")
         .filter(|t| !t.is_empty())
         .cloned()
-        .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+        .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "token is required"))?;
     Ok((client, token))
 }
 
@@ -448,89 +454,110 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
     };
     let fields = request_fields(&params, &csrf);
     match params.get("action").map(String::as_str) {
-        Some("login") => {
-            let username = params.get("username").map(String::as_str).unwrap_or("");
-            let password = params.get("password").map(String::as_str).unwrap_or("");
-            let user = match oauth
-                .check_password(username, password, client_ip(&req).as_deref(), true, now())
-                .await
-            {
-                Ok(user) => user,
-                Err(crate::oauth::LoginError::Invalid) => {
-                    respond::log(json!({ "level": "info", "event": "login", "outcome": "deny" }));
-                    return pages::login(
-                        &request.client.name,
-                        &request.redirect_uri,
-                        &fields,
-                        Some("Wrong username or password, or too many attempts. Try again later."),
-                    );
-                }
-                Err(crate::oauth::LoginError::Store(err)) => return oauth_error(&err),
-            };
-            let session = match oauth.create_session(&user, now()).await {
-                Ok(id) => id,
-                Err(err) => return oauth_error(&err),
-            };
-            respond::log(
-                json!({ "level": "info", "event": "login", "outcome": "allow", "sub": user.sub }),
-            );
-            let mut response = if request.client.first_party {
-                match oauth.issue_code(&request, &user.sub, now()).await {
-                    Ok(location) => redirect(&location)?,
-                    Err(err) => return oauth_error(&err),
-                }
-            } else {
-                pages::consent(
-                    &request.client.name,
-                    &request.redirect_uri,
-                    &user.username,
-                    &request.scope,
-                    &fields,
-                )?
-            };
-            let absolute = engine
-                .state
-                .config
-                .as_ref()
-                .map_or(3600, |c| c.oauth.session_absolute_seconds);
-            set_cookie(
-                &mut response,
-                SESSION_COOKIE,
-                &session,
-                "/",
-                Some(absolute),
-                "Lax",
-            )?;
-            Ok(response)
-        }
+        Some("login") => login(&req, engine, &params, &request, &fields).await,
         Some(action @ ("approve" | "deny")) => {
-            let session = match cookie(&req, SESSION_COOKIE) {
-                Some(id) => oauth.session(&id, now()).await.ok().flatten(),
-                None => None,
-            };
-            let Some(session) = session else {
-                return pages::login(
-                    &request.client.name,
-                    &request.redirect_uri,
-                    &fields,
-                    Some("Your session ended. Sign in again."),
-                );
-            };
-            if action == "deny" {
-                let err = AuthorizeError::Redirect {
-                    redirect_uri: request.redirect_uri.clone(),
-                    error: "access_denied",
-                    description: "the user denied the request",
-                    state: request.state.clone(),
-                };
-                return authorize_failure(err, oauth.issuer);
-            }
-            match oauth.issue_code(&request, &session.sub, now()).await {
-                Ok(location) => redirect(&location),
-                Err(err) => oauth_error(&err),
-            }
+            consent(&req, engine, &request, &fields, action == "approve").await
         }
         _ => pages::error("unknown action"),
+    }
+}
+
+/// The login form: checks the password (throttled per account and source), starts a session,
+/// then either redirects with a code (first-party client) or shows the consent page.
+async fn login(
+    req: &Request,
+    engine: &Engine,
+    params: &BTreeMap<String, String>,
+    request: &crate::oauth::AuthorizationRequest,
+    fields: &[(String, String)],
+) -> Result<Response> {
+    let oauth = engine.oauth();
+    let username = params.get("username").map(String::as_str).unwrap_or("");
+    let password = params.get("password").map(String::as_str).unwrap_or("");
+    let user = match oauth
+        .check_password(username, password, client_ip(req).as_deref(), true, now())
+        .await
+    {
+        Ok(user) => user,
+        Err(crate::oauth::LoginError::Invalid) => {
+            respond::log(json!({ "level": "info", "event": "login", "outcome": "deny" }));
+            return pages::login(
+                &request.client.name,
+                &request.redirect_uri,
+                fields,
+                Some("Wrong username or password, or too many attempts. Try again later."),
+            );
+        }
+        Err(crate::oauth::LoginError::Store(err)) => return oauth_error(&err),
+    };
+    let session = match oauth.create_session(&user, now()).await {
+        Ok(id) => id,
+        Err(err) => return oauth_error(&err),
+    };
+    respond::log(json!({ "level": "info", "event": "login", "outcome": "allow", "sub": user.sub }));
+    let mut response = if request.client.first_party {
+        match oauth.issue_code(request, &user.sub, now()).await {
+            Ok(location) => redirect(&location)?,
+            Err(err) => return oauth_error(&err),
+        }
+    } else {
+        pages::consent(
+            &request.client.name,
+            &request.redirect_uri,
+            &user.username,
+            &request.scope,
+            fields,
+        )?
+    };
+    let absolute = engine
+        .state
+        .config
+        .as_ref()
+        .map_or(3600, |c| c.oauth.session_absolute_seconds);
+    set_cookie(
+        &mut response,
+        SESSION_COOKIE,
+        &session,
+        "/",
+        Some(absolute),
+        "Lax",
+    )?;
+    Ok(response)
+}
+
+/// The consent form: the user approves (a code) or denies (`access_denied` to the client).
+async fn consent(
+    req: &Request,
+    engine: &Engine,
+    request: &crate::oauth::AuthorizationRequest,
+    fields: &[(String, String)],
+    approved: bool,
+) -> Result<Response> {
+    let oauth = engine.oauth();
+    let session = match cookie(req, SESSION_COOKIE) {
+        Some(id) => oauth.session(&id, now()).await.ok().flatten(),
+        None => None,
+    };
+    let Some(session) = session else {
+        return pages::login(
+            &request.client.name,
+            &request.redirect_uri,
+            fields,
+            Some("Your session ended. Sign in again."),
+        );
+    };
+    if !approved {
+        let err = AuthorizeError::Redirect {
+            redirect_uri: request.redirect_uri.clone(),
+            error: OAuthErrorCode::AccessDenied,
+            description: "the user denied the request",
+            state: request.state.clone(),
+        };
+        return authorize_failure(err, oauth.issuer);
+    }
+    match oauth.issue_code(request, &session.sub, now()).await {
+        Ok(location) => redirect(&location),
+        Err(err) => oauth_error(&err),
     }
 }
 
@@ -550,26 +577,14 @@ pub async fn logout(req: Request, engine: &Engine) -> Result<Response> {
 /// token, for one `oneTime` route, valid 5 minutes and accepted exactly once there.
 pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Response> {
     let Some(token) = bearer(&req) else {
-        let mut response = respond::json(
-            401,
-            &json!({ "error": "invalid_token", "code": Code::TokenMissing.as_str() }),
-        )?;
-        response
-            .headers_mut()
-            .set("WWW-Authenticate", r#"Bearer realm="tollgate""#)?;
-        return Ok(response);
+        return respond::denial(&Denial::MissingToken.render());
     };
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
     let verified = match verifier.verify(&token, now()) {
         Ok(verified) => verified,
-        Err(err) => {
-            return respond::json(
-                401,
-                &json!({ "error": "invalid_token", "code": err.code() }),
-            )
-        }
+        Err(err) => return respond::denial(&Denial::InvalidToken(err).render()),
     };
     let params = match form(&mut req).await {
         Ok(params) => params,
@@ -583,7 +598,7 @@ pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Respons
         .any(|r| r.one_time && r.prefix == route)
     {
         return oauth_error(&OAuthError {
-            error: "invalid_request",
+            error: OAuthErrorCode::InvalidRequest,
             description: "route must name a oneTime route prefix".into(),
             basic: false,
         });

@@ -1,9 +1,8 @@
 //! An external issuer's keys, fetched from its JWKS URL and kept per isolate.
 //!
-//! - Fresh keys (younger than `cacheSeconds`) are used as they are.
-//! - Stale keys are still used while a refresh runs in the background (stale-while-revalidate).
-//! - An unknown `kid` triggers a refetch, at most once per `cooldownSeconds`, so a flood of
-//!   forged tokens cannot turn into a flood of fetches.
+//! - When to use, refresh or fetch is the core's rule (`crate::jwks_cache::decide`), shared
+//!   with the npm package: fresh keys are used, stale ones while a background refresh runs, an
+//!   unknown `kid` refetches at most once per `cooldownSeconds`.
 //! - Concurrent requests share one fetch (single flight); every fetch has a timeout and a size
 //!   limit; a failed fetch keeps the previous keys.
 //! - A cold isolate first looks in the Cache API, shared by the isolates of a location.
@@ -17,6 +16,7 @@ use futures_util::future::{select, Either, FutureExt, LocalBoxFuture, Shared};
 use worker::{AbortController, Cache, Context, Delay, Fetch, Headers, Method, Request, Response};
 
 use crate::config::ExternalIssuer;
+use crate::jwks_cache::{self, Action};
 use crate::{KeySet, Policy, Verifier};
 
 /// Largest JWKS document accepted.
@@ -53,23 +53,28 @@ impl RemoteJwks {
     ) -> Result<Rc<Verifier>, String> {
         self.adopt_finished_refresh();
         let cached = self.current.borrow().clone();
-        let cooled_down =
-            now_ms - self.last_attempt_ms.get() >= self.issuer.cooldown_seconds as f64 * 1000.0;
-        if let Some((verifier, fetched_at)) = cached.clone() {
-            let knows_kid = kid.is_none_or(|kid| verifier.keys().get(kid).is_some());
-            let fresh = now_ms - fetched_at < self.issuer.cache_seconds as f64 * 1000.0;
-            if knows_kid {
-                if !fresh && cooled_down {
-                    let refresh = self.start_fetch(now_ms, false);
-                    ctx.wait_until(async move {
-                        let _ = refresh.await;
-                    });
-                }
+        let held = jwks_cache::Held {
+            fetched_at: cached.as_ref().map(|(_, at)| *at),
+            last_attempt: self.last_attempt_ms.get(),
+            knows_kid: cached.as_ref().is_some_and(|(verifier, _)| {
+                kid.is_none_or(|kid| verifier.keys().get(kid).is_some())
+            }),
+        };
+        let limits = jwks_cache::Limits {
+            max_age: self.issuer.cache_seconds as f64 * 1000.0,
+            cooldown: self.issuer.cooldown_seconds as f64 * 1000.0,
+        };
+        match (jwks_cache::decide(held, limits, now_ms), cached.clone()) {
+            (Action::UseAndRefresh, Some((verifier, _))) => {
+                let refresh = self.start_fetch(now_ms, false);
+                ctx.wait_until(async move {
+                    let _ = refresh.await;
+                });
                 return Ok(verifier);
             }
-            if !cooled_down {
-                return Ok(verifier); // the caller reports ERR_JWKS_NO_MATCHING_KEY
-            }
+            // An unknown kid within the cooldown: the caller reports ERR_JWKS_NO_MATCHING_KEY.
+            (Action::Use, Some((verifier, _))) => return Ok(verifier),
+            _ => {}
         }
         let use_cache_api = cached.is_none();
         match self.start_fetch(now_ms, use_cache_api).await {

@@ -5,8 +5,9 @@ use serde_json::{json, Value};
 use worker::{Env, Headers, Response, Result};
 
 use super::bindings;
+use crate::codes::Code;
 use crate::config::LogDecisions;
-use crate::gateway::Rendered;
+use crate::gateway::{Decision, Rendered};
 
 /// Headers on every response the worker writes itself (no sniffing). HSTS is added to every
 /// response served over https, in one place (`edge::fetch`).
@@ -26,6 +27,15 @@ pub fn json(status: u16, body: &Value) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// A refusal the worker itself makes (not an RFC 6750 token refusal, not an RFC 6749 error):
+/// its HTTP status comes from the code table (`Code::status`), so code and status cannot drift.
+pub fn refuse(code: Code, error: &str, description: &str) -> Result<Response> {
+    json(
+        code.status(),
+        &json!({ "error": error, "error_description": description, "code": code.as_str() }),
+    )
+}
+
 /// A refusal, rendered by the core's single mapping.
 pub fn denial(rendered: &Rendered) -> Result<Response> {
     let mut response = json(rendered.status, &rendered.body)?;
@@ -41,46 +51,31 @@ pub fn server_error(status: u16, code: &str, detail: &str) -> Result<Response> {
     json(status, &json!({ "error": "server_error", "code": code }))
 }
 
-/// One auth decision, as logged and counted.
-pub struct Decision<'a> {
-    pub route: &'a str,
-    pub outcome: &'a str,
-    pub code: Option<&'a str>,
-    pub token_type: Option<&'a str>,
-    pub sub: Option<&'a str>,
-    pub jti: Option<&'a str>,
-    pub issuer: Option<&'a str>,
-    pub cached: bool,
-    pub latency_ms: f64,
-}
-
 /// Logs a decision as one JSON line and counts it in Analytics Engine when bound. The line
 /// carries identifiers (sub, jti, iss), never a token, key, secret or password.
 pub fn record(env: &Env, decision: &Decision<'_>, logging: LogDecisions) {
+    let identity = decision.identity;
+    let outcome = decision.outcome.as_str();
     if logging.logs(decision.outcome) {
         log(json!({
         "level": "info",
         "event": "auth",
         "route": decision.route,
-        "outcome": decision.outcome,
+        "outcome": outcome,
         "code": decision.code,
-        "tokenType": decision.token_type,
-        "sub": decision.sub,
-        "jti": decision.jti,
-        "iss": decision.issuer,
+        "tokenType": identity.map(|i| i.token_type.as_str()),
+        "sub": identity.and_then(|i| i.sub.as_deref()),
+        "jti": identity.and_then(|i| i.jti.as_deref()),
+        "iss": identity.and_then(|i| i.issuer.as_deref()),
         "cached": decision.cached,
         "latencyMs": (decision.latency_ms * 1000.0).round() / 1000.0,
         }));
     }
     if let Ok(dataset) = env.analytics_engine(bindings::ANALYTICS) {
+        let issuer = identity.and_then(|i| i.issuer.as_deref()).unwrap_or("");
         let point = worker::AnalyticsEngineDataPointBuilder::new()
-            .indexes([decision.outcome])
-            .blobs([
-                decision.outcome,
-                decision.code.unwrap_or(""),
-                decision.route,
-                decision.issuer.unwrap_or(""),
-            ])
+            .indexes([outcome])
+            .blobs([outcome, decision.code.unwrap_or(""), decision.route, issuer])
             .doubles([decision.latency_ms, f64::from(u8::from(decision.cached))]);
         let _ = point.write_to(&dataset);
     }

@@ -20,7 +20,7 @@ use super::kv::Kv;
 use super::oauth::{self, Engine};
 use super::respond;
 use super::state::State;
-use crate::oauth::{OAuthError, Revoker};
+use crate::oauth::{OAuthError, OAuthErrorCode, Revoker};
 use crate::opaque;
 use crate::revocation;
 use crate::token_cache::fingerprint;
@@ -53,17 +53,19 @@ pub fn is_admin(req: &Request, env: &Env) -> bool {
 /// The operator's credential check, as a ready refusal when it fails.
 fn admin_authorised(req: &Request, env: &Env) -> std::result::Result<(), Result<Response>> {
     if env.secret(bindings::ADMIN_TOKEN).is_err() {
-        return Err(respond::json(
-            403,
-            &json!({ "error": "access_denied", "error_description": "admin endpoints are disabled: TOLLGATE_ADMIN_TOKEN is not set", "code": Code::AdminDisabled.as_str() }),
+        return Err(respond::refuse(
+            Code::AdminDisabled,
+            "access_denied",
+            "admin endpoints are disabled: TOLLGATE_ADMIN_TOKEN is not set",
         ));
     }
     if is_admin(req, env) {
         return Ok(());
     }
-    Err(respond::json(
-        401,
-        &json!({ "error": "invalid_token", "code": Code::AdminUnauthorized.as_str() }),
+    Err(respond::refuse(
+        Code::AdminUnauthorized,
+        "invalid_token",
+        "the admin token is missing or wrong",
     )
     .and_then(|mut r| {
         r.headers_mut()
@@ -76,7 +78,7 @@ async fn form(req: &mut Request) -> std::result::Result<crate::oauth::Form, OAut
     let body = req
         .bytes()
         .await
-        .map_err(|_| OAuthError::new("invalid_request", "unreadable body"))?;
+        .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidRequest, "unreadable body"))?;
     crate::oauth::parse_form_bytes(&body)
 }
 
@@ -87,7 +89,10 @@ pub async fn revoke(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
             // No OAuth clients exist without a pepper, so no client can authenticate here.
             return oauth::oauth_error(&OAuthError {
                 basic: true,
-                ..OAuthError::new("invalid_client", "client authentication is required")
+                ..OAuthError::new(
+                    OAuthErrorCode::InvalidClient,
+                    "client authentication is required",
+                )
             });
         }
         return match Engine::new(env, state) {
@@ -119,7 +124,7 @@ async fn operator_revoke(
             Some(token) => token.clone(),
             None => {
                 return oauth::oauth_error(&OAuthError::new(
-                    "invalid_request",
+                    OAuthErrorCode::InvalidRequest,
                     "the form parameter 'token' is required",
                 ))
             }
@@ -205,7 +210,7 @@ pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Re
     let field = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
     let Some(sub) = field("sub") else {
         return oauth::oauth_error(&OAuthError::new(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "the form parameter 'sub' is required",
         ));
     };

@@ -40,14 +40,14 @@ impl ClientAuth {
             (Some(_), _, Some(_)) => Err(OAuthError {
                 basic: true,
                 ..OAuthError::new(
-                    "invalid_request",
+                    OAuthErrorCode::InvalidRequest,
                     "use one client authentication method, not two",
                 )
             }),
             (Some((id, _)), Some(form_id), None) if form_id != id => Err(OAuthError {
                 basic: true,
                 ..OAuthError::new(
-                    "invalid_request",
+                    OAuthErrorCode::InvalidRequest,
                     "client_id does not match the credentials",
                 )
             }),
@@ -97,7 +97,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         let fail = |description: &str| OAuthError {
             basic,
-            ..OAuthError::new("invalid_client", description)
+            ..OAuthError::new(OAuthErrorCode::InvalidClient, description)
         };
         let Some(secret) = secret else {
             // A public client names itself: there is no secret to guess, so nothing to count.

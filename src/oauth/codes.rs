@@ -42,7 +42,7 @@ pub enum AuthorizeError {
         /// Where.
         redirect_uri: String,
         /// The error code.
-        error: &'static str,
+        error: OAuthErrorCode,
         /// Detail.
         description: &'static str,
         /// The client's state.
@@ -62,7 +62,7 @@ impl AuthorizeError {
                 state,
             } => {
                 let mut query = vec![
-                    ("error", *error),
+                    ("error", error.as_str()),
                     ("error_description", *description),
                     ("iss", issuer),
                 ];
@@ -103,13 +103,17 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         verifier: Option<&str>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
-        let code = code.ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
+        let code = code
+            .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "code is required"))?;
         let verifier = verifier.ok_or_else(|| {
-            OAuthError::new("invalid_request", "code_verifier is required (PKCE)")
+            OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "code_verifier is required (PKCE)",
+            )
         })?;
         let invalid = || {
             OAuthError::new(
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "the code is invalid, expired, already used, or was issued to another client",
             )
         };
@@ -145,14 +149,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         }
         if redirect_uri != Some(record.redirect_uri.as_str()) {
             return Err(OAuthError::new(
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "redirect_uri does not match the authorization request",
             ));
         }
         if !valid_verifier(verifier) || !equal_secret(&pkce_challenge(verifier), &record.challenge)
         {
             return Err(OAuthError::new(
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "code_verifier does not match the code_challenge",
             ));
         }
@@ -198,7 +202,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             None => return Err(AuthorizeError::Page("redirect_uri is required")),
         };
         let state = param("state").map(str::to_owned);
-        let back = |error: &'static str, description: &'static str| AuthorizeError::Redirect {
+        let back = |error: OAuthErrorCode, description: &'static str| AuthorizeError::Redirect {
             redirect_uri: redirect_uri.clone(),
             error,
             description,
@@ -206,32 +210,40 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         if param("response_type") != Some("code") {
             return Err(back(
-                "unsupported_response_type",
+                OAuthErrorCode::UnsupportedResponseType,
                 "response_type must be code",
             ));
         }
         if !client.grants.iter().any(|g| g == "authorization_code") {
             return Err(back(
-                "unauthorized_client",
+                OAuthErrorCode::UnauthorizedClient,
                 "this client may not use the authorization code grant",
             ));
         }
-        let challenge = param("code_challenge")
-            .ok_or_else(|| back("invalid_request", "code_challenge is required (PKCE)"))?;
+        let challenge = param("code_challenge").ok_or_else(|| {
+            back(
+                OAuthErrorCode::InvalidRequest,
+                "code_challenge is required (PKCE)",
+            )
+        })?;
         if param("code_challenge_method") != Some("S256") {
             return Err(back(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "code_challenge_method must be S256",
             ));
         }
         if challenge.len() != 43 || b64::decode(challenge).is_none() {
             return Err(back(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "code_challenge must be a base64url SHA-256",
             ));
         }
-        let scope = grant_scope(param("scope"), &client.scopes)
-            .map_err(|_| back("invalid_scope", "a requested scope is not allowed"))?;
+        let scope = grant_scope(param("scope"), &client.scopes).map_err(|_| {
+            back(
+                OAuthErrorCode::InvalidScope,
+                "a requested scope is not allowed",
+            )
+        })?;
         Ok(AuthorizationRequest {
             client,
             redirect_uri,

@@ -1,12 +1,80 @@
-//! RFC 6749 §5.2 errors, rendered on the wire by [`OAuthError::render`] only.
+//! RFC 6749 §5.2 errors (and the §4.1.2.1 ones sent back to a redirect URI), rendered on the
+//! wire by [`OAuthError::render`] only.
 
 use super::*;
+
+/// An RFC 6749 error code, with its HTTP status in one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OAuthErrorCode {
+    /// `invalid_request` (§5.2).
+    InvalidRequest,
+    /// `invalid_client` (§5.2): 401.
+    InvalidClient,
+    /// `invalid_grant` (§5.2).
+    InvalidGrant,
+    /// `unauthorized_client` (§5.2; RFC 7009 §2.1 for another client's token).
+    UnauthorizedClient,
+    /// `unsupported_grant_type` (§5.2).
+    UnsupportedGrantType,
+    /// `invalid_scope` (§5.2).
+    InvalidScope,
+    /// `access_denied` (§4.1.2.1).
+    AccessDenied,
+    /// `unsupported_response_type` (§4.1.2.1).
+    UnsupportedResponseType,
+    /// `temporarily_unavailable` (§4.1.2.1; here also the token endpoint's 503).
+    TemporarilyUnavailable,
+    /// `server_error` (§4.1.2.1): 500.
+    ServerError,
+}
+
+impl OAuthErrorCode {
+    /// The code on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthErrorCode::InvalidRequest => "invalid_request",
+            OAuthErrorCode::InvalidClient => "invalid_client",
+            OAuthErrorCode::InvalidGrant => "invalid_grant",
+            OAuthErrorCode::UnauthorizedClient => "unauthorized_client",
+            OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::AccessDenied => "access_denied",
+            OAuthErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthErrorCode::ServerError => "server_error",
+        }
+    }
+
+    /// The HTTP status of a token-endpoint answer with this code (RFC 6749 §5.2: 400, and 401
+    /// for `invalid_client`; 503 when a store is down; 500 for a server fault).
+    pub fn status(self) -> u16 {
+        match self {
+            OAuthErrorCode::InvalidClient => 401,
+            OAuthErrorCode::TemporarilyUnavailable => 503,
+            OAuthErrorCode::ServerError => 500,
+            _ => 400,
+        }
+    }
+}
+
+impl PartialEq<&str> for OAuthErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl core::fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An RFC 6749 §5.2 error response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthError {
-    /// The error code (`invalid_request`, `invalid_client`, …).
-    pub error: &'static str,
+    /// The error code.
+    pub error: OAuthErrorCode,
     /// Human-readable detail (never secret).
     pub description: String,
     /// Whether the client authenticated with HTTP Basic (then 401 carries a Basic challenge).
@@ -25,7 +93,7 @@ pub struct RenderedError {
 
 impl OAuthError {
     /// An error with this RFC 6749 code and description.
-    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
         OAuthError {
             error,
             description: description.into(),
@@ -33,15 +101,9 @@ impl OAuthError {
         }
     }
 
-    /// The one mapping to HTTP (RFC 6749 §5.2): 401 for `invalid_client`, 503 when the store
-    /// is down, 400 otherwise.
+    /// The one mapping to HTTP (RFC 6749 §5.2), the status from [`OAuthErrorCode::status`].
     pub fn render(&self) -> RenderedError {
-        let status = match self.error {
-            "invalid_client" => 401,
-            "temporarily_unavailable" => 503,
-            "server_error" => 500,
-            _ => 400,
-        };
+        let status = self.error.status();
         RenderedError {
             status,
             www_authenticate: (status == 401).then(|| {
@@ -51,17 +113,17 @@ impl OAuthError {
                     r#"Bearer realm="tollgate""#.to_owned()
                 }
             }),
-            body: json!({ "error": self.error, "error_description": self.description }),
+            body: json!({ "error": self.error.as_str(), "error_description": self.description }),
         }
     }
 }
 
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
-        OAuthError::new("temporarily_unavailable", err.to_string())
+        OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, err.to_string())
     }
 }
 
 pub(super) fn server_error(err: Error) -> OAuthError {
-    OAuthError::new("server_error", err.to_string())
+    OAuthError::new(OAuthErrorCode::ServerError, err.to_string())
 }

@@ -3,13 +3,55 @@
 
 use super::*;
 
-/// The grant types Tollgate implements (the values clients list in `grants`).
+/// A grant type Tollgate implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// RFC 6749 §4.1, with PKCE.
+    AuthorizationCode,
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+    /// RFC 6749 §4.3.
+    Password,
+    /// RFC 6749 §6.
+    RefreshToken,
+    /// The API-key exchange ([`API_KEY_GRANT`]).
+    ApiKey,
+}
+
+impl Grant {
+    /// Every grant.
+    pub const ALL: [Grant; 5] = [
+        Grant::AuthorizationCode,
+        Grant::ClientCredentials,
+        Grant::Password,
+        Grant::RefreshToken,
+        Grant::ApiKey,
+    ];
+
+    /// The `grant_type` value (and the name clients list in `grants`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::ClientCredentials => "client_credentials",
+            Grant::Password => "password",
+            Grant::RefreshToken => "refresh_token",
+            Grant::ApiKey => API_KEY_GRANT,
+        }
+    }
+
+    /// The grant a `grant_type` value names, if Tollgate implements it.
+    pub fn parse(name: &str) -> Option<Grant> {
+        Grant::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+}
+
+/// The grant types Tollgate implements, as names (metadata, the CLI's check).
 pub const GRANTS: [&str; 5] = [
-    "authorization_code",
-    "client_credentials",
-    "password",
-    "refresh_token",
-    API_KEY_GRANT,
+    Grant::AuthorizationCode.as_str(),
+    Grant::ClientCredentials.as_str(),
+    Grant::Password.as_str(),
+    Grant::RefreshToken.as_str(),
+    Grant::ApiKey.as_str(),
 ];
 
 /// The extension grant for exchanging an API key (RFC 6749 §4.5 allows URIs as grant types).
@@ -58,7 +100,7 @@ pub(super) fn grant_scope(
         Some(requested) => {
             if let Some(extra) = requested.iter().find(|s| !allowed.iter().any(|a| a == *s)) {
                 return Err(OAuthError::new(
-                    "invalid_scope",
+                    OAuthErrorCode::InvalidScope,
                     format!("scope {extra:?} is not allowed"),
                 ));
             }
@@ -82,26 +124,29 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 .map(String::as_str)
                 .filter(|v| !v.is_empty())
         };
-        let grant = match (param("grant_type"), &req.api_key) {
-            (Some(grant), _) => grant,
+        let name = match (param("grant_type"), &req.api_key) {
+            (Some(name), _) => name,
             (None, Some(_)) => API_KEY_GRANT,
             (None, None) => {
-                return Err(OAuthError::new("invalid_request", "grant_type is required"))
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidRequest,
+                    "grant_type is required",
+                ))
             }
         };
-        if !GRANTS.contains(&grant) {
+        let Some(grant) = Grant::parse(name) else {
             return Err(OAuthError::new(
-                "unsupported_grant_type",
-                format!("grant_type {grant:?} is not supported"),
+                OAuthErrorCode::UnsupportedGrantType,
+                format!("grant_type {name:?} is not supported"),
             ));
-        }
-        if grant == API_KEY_GRANT {
+        };
+        if grant == Grant::ApiKey {
             return self.api_key_grant(req, now).await;
         }
         let auth = match ClientAuth::from_parts(req.basic.as_ref(), &req.params)? {
             ClientAuth::None => {
                 return Err(OAuthError::new(
-                    "invalid_client",
+                    OAuthErrorCode::InvalidClient,
                     "client authentication is required",
                 ))
             }
@@ -111,55 +156,21 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .authenticate_client(&auth, req.client_ip.as_deref(), now)
             .await?
             .ok_or_else(|| {
-                OAuthError::new("invalid_client", "client authentication is required")
+                OAuthError::new(
+                    OAuthErrorCode::InvalidClient,
+                    "client authentication is required",
+                )
             })?;
-        if !client.grants.iter().any(|g| g == grant) {
+        if !client.grants.iter().any(|g| g == grant.as_str()) {
             return Err(OAuthError::new(
-                "unauthorized_client",
-                format!("this client may not use {grant}"),
+                OAuthErrorCode::UnauthorizedClient,
+                format!("this client may not use {}", grant.as_str()),
             ));
         }
         match grant {
-            "client_credentials" => {
-                if client.secret_hash.is_none() {
-                    return Err(OAuthError::new(
-                        "unauthorized_client",
-                        "public clients cannot use client_credentials",
-                    ));
-                }
-                let scope = grant_scope(param("scope"), &client.scopes)?;
-                let access_token =
-                    self.access_token(&client.client_id, &client.client_id, &scope, None, now)?;
-                Ok(self.response(access_token, None, scope))
-            }
-            "password" => {
-                let username = param("username")
-                    .ok_or_else(|| OAuthError::new("invalid_request", "username is required"))?;
-                let password = param("password")
-                    .ok_or_else(|| OAuthError::new("invalid_request", "password is required"))?;
-                // The source is the client's server, which relays many users' logins: no
-                // per-source spraying counter here, or one user's typos would lock out all.
-                let user = self
-                    .check_password(username, password, req.client_ip.as_deref(), false, now)
-                    .await
-                    .map_err(|e| match e {
-                        LoginError::Invalid => OAuthError::new(
-                            "invalid_grant",
-                            "invalid username or password, or too many attempts",
-                        ),
-                        LoginError::Store(e) => e,
-                    })?;
-                let allowed: Vec<String> = client
-                    .scopes
-                    .iter()
-                    .filter(|s| user.scopes.contains(s))
-                    .cloned()
-                    .collect();
-                let scope = grant_scope(param("scope"), &allowed)?;
-                self.issue_pair(&client.client_id, &user.sub, &scope, &scope, None, now)
-                    .await
-            }
-            "authorization_code" => {
+            Grant::ClientCredentials => self.client_credentials_grant(&client, param("scope"), now),
+            Grant::Password => self.password_grant(&client, req, now).await,
+            Grant::AuthorizationCode => {
                 self.code_grant(
                     &client,
                     param("code"),
@@ -169,15 +180,74 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 )
                 .await
             }
-            "refresh_token" => {
+            Grant::RefreshToken => {
                 self.refresh_grant(&client, param("refresh_token"), param("scope"), now)
                     .await
             }
-            _ => Err(OAuthError::new(
-                "unsupported_grant_type",
-                "unsupported grant",
-            )),
+            Grant::ApiKey => self.api_key_grant(req, now).await,
         }
+    }
+
+    /// RFC 6749 §4.4: a confidential client acting for itself.
+    fn client_credentials_grant(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        if client.secret_hash.is_none() {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "public clients cannot use client_credentials",
+            ));
+        }
+        let scope = grant_scope(scope, &client.scopes)?;
+        let access_token =
+            self.access_token(&client.client_id, &client.client_id, &scope, None, now)?;
+        Ok(self.response(access_token, None, scope))
+    }
+
+    /// RFC 6749 §4.3: a user's name and password through a trusted client; the scope is what
+    /// both the client and the user may have.
+    async fn password_grant(
+        &self,
+        client: &Client,
+        req: &TokenRequest,
+        now: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let param = |name: &str| {
+            req.params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let username = param("username").ok_or_else(|| {
+            OAuthError::new(OAuthErrorCode::InvalidRequest, "username is required")
+        })?;
+        let password = param("password").ok_or_else(|| {
+            OAuthError::new(OAuthErrorCode::InvalidRequest, "password is required")
+        })?;
+        // The source is the client's server, which relays many users' logins: no per-source
+        // spraying counter here, or one user's typos would lock out all.
+        let user = self
+            .check_password(username, password, req.client_ip.as_deref(), false, now)
+            .await
+            .map_err(|e| match e {
+                LoginError::Invalid => OAuthError::new(
+                    OAuthErrorCode::InvalidGrant,
+                    "invalid username or password, or too many attempts",
+                ),
+                LoginError::Store(e) => e,
+            })?;
+        let allowed: Vec<String> = client
+            .scopes
+            .iter()
+            .filter(|s| user.scopes.contains(s))
+            .cloned()
+            .collect();
+        let scope = grant_scope(param("scope"), &allowed)?;
+        self.issue_pair(&client.client_id, &user.sub, &scope, &scope, None, now)
+            .await
     }
 
     pub(super) fn response(
@@ -232,14 +302,13 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .or(req.params.get("api_key").map(String::as_str))
             .ok_or_else(|| {
                 OAuthError::new(
-                    "invalid_request",
+                    OAuthErrorCode::InvalidRequest,
                     "an API key is required (Authorization: Bearer or X-API-Key)",
                 )
             })?;
-        let key = self
-            .lookup_api_key(presented, now)
-            .await?
-            .ok_or_else(|| OAuthError::new("invalid_client", "the API key is not valid"))?;
+        let key = self.lookup_api_key(presented, now).await?.ok_or_else(|| {
+            OAuthError::new(OAuthErrorCode::InvalidClient, "the API key is not valid")
+        })?;
         let scope = grant_scope(req.params.get("scope").map(String::as_str), &key.scopes)?;
         let access = self.access_token(&key.client_id(), &key.owner, &scope, None, now)?;
         Ok(self.response(access, None, scope))

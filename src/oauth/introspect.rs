@@ -97,7 +97,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         let not_yours = || {
             OAuthError::new(
-                "unauthorized_client",
+                OAuthErrorCode::UnauthorizedClient,
                 "the token was not issued to this client",
             )
         };

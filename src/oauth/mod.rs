@@ -68,15 +68,18 @@ pub struct OAuth<'a, S: Store, C: AtomicStore> {
     /// Single-use and counting records (codes, refresh tokens, one-time tokens, failure
     /// counters): the strongly consistent coordinator, or KV in `consistency = "kv"` mode.
     pub once: &'a C,
-    /// The active signing key.
+    /// The key that signs access tokens: the first of the signing-key set, so that a rotation
+    /// switches issuance while older keys still verify.
     pub signing_key: &'a Key,
-    /// `iss`.
+    /// This deployment's issuer identifier: the `iss` it writes and the issuer whose
+    /// revocation entries it reads.
     pub issuer: &'a str,
-    /// `aud` of access tokens.
+    /// The `aud` written into access tokens (`oauth.accessTokenAudience`).
     pub audience: &'a str,
-    /// The pepper for keyed hashes (from a secret).
+    /// The key of every keyed hash in the stores (the `TOLLGATE_PEPPER` secret): without it
+    /// a leaked store yields no usable token, and changing it invalidates them all.
     pub pepper: &'a [u8],
-    /// Lifetimes, lockout, sessions.
+    /// Lifetimes, grace window, lockout limits, password cost.
     pub config: &'a OAuthConfig,
 }
 
@@ -84,17 +87,22 @@ pub(super) fn parse_record<T: for<'de> Deserialize<'de>>(
     key: &str,
     text: &str,
 ) -> Result<T, OAuthError> {
-    serde_json::from_str(text)
-        .map_err(|e| OAuthError::new("server_error", format!("corrupt record {key:?}: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        OAuthError::new(
+            OAuthErrorCode::ServerError,
+            format!("corrupt record {key:?}: {e}"),
+        )
+    })
 }
 
 pub(super) fn record_text<T: Serialize>(value: &T) -> Result<String, OAuthError> {
-    serde_json::to_string(value).map_err(|e| OAuthError::new("server_error", e.to_string()))
+    serde_json::to_string(value)
+        .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))
 }
 
 pub(super) fn contended() -> OAuthError {
     OAuthError::new(
-        "temporarily_unavailable",
+        OAuthErrorCode::TemporarilyUnavailable,
         "too many concurrent requests on the same record; retry",
     )
 }

@@ -92,11 +92,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         scope: Option<&str>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
-        let presented = presented
-            .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required"))?;
+        let presented = presented.ok_or_else(|| {
+            OAuthError::new(OAuthErrorCode::InvalidRequest, "refresh_token is required")
+        })?;
         let invalid = || {
             OAuthError::new(
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 "the refresh token is invalid, expired or revoked",
             )
         };
@@ -135,7 +136,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     // End the family, every branch's access tokens with it (RFC 9700 §4.14.2).
                     self.revoke_family(&record.family, now).await?;
                     return Err(OAuthError::new(
-                        "invalid_grant",
+                        OAuthErrorCode::InvalidGrant,
                         "refresh token reuse detected: the session is revoked",
                     ));
                 }

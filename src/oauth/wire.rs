@@ -21,11 +21,16 @@ pub fn parse_form(body: &str) -> Result<Form, OAuthError> {
 pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
     if body.len() > MAX_FORM_BYTES {
         return Err(OAuthError::new(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "the request is too large",
         ));
     }
-    let invalid = || OAuthError::new("invalid_request", "the form is not valid UTF-8");
+    let invalid = || {
+        OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "the form is not valid UTF-8",
+        )
+    };
     let mut params = BTreeMap::new();
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (name, value) = match pair.iter().position(|b| *b == b'=') {
@@ -39,7 +44,7 @@ pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
         let value = form_decode(value).ok_or_else(invalid)?;
         if params.insert(name, value).is_some() {
             return Err(OAuthError::new(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "a parameter is repeated",
             ));
         }

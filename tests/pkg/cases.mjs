@@ -139,6 +139,11 @@ export function cases(api, fixtures) {
     typeError(() => api.sign({}, pair.privateJwk, { expiresIn: -1 }));
     typeError(() => api.generateKeyPair(256));
     typeError(() => api.createRemoteJWKSet("http://evil.example/jwks"));
+    typeError(() => api.createRemoteJWKSet("http://127.0.0.1.evil.example/jwks"));
+    // The core's URL rule, the worker's too: loopback http with or without a path.
+    for (const url of ["http://127.0.0.1:8787", "http://localhost:8787/jwks.json", "http://[::1]:8787", "https://issuer.example"]) {
+      eq(typeof api.createRemoteJWKSet(url).verify, "function", url);
+    }
   });
 
   test("a Verifier is reusable and the module survives 100,000 bad inputs", () => {
