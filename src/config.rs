@@ -160,6 +160,39 @@ pub struct OAuthConfig {
     pub password_iterations: u32,
 }
 
+impl OAuthConfig {
+    /// Lifetimes and limits within their documented bounds.
+    fn validate(&self) -> Result<(), String> {
+        let o = self;
+        if o.access_token_lifetime == 0 || o.access_token_lifetime > 3600 {
+            return Err("oauth.accessTokenLifetime must be between 1 and 3600 seconds".into());
+        }
+        if o.refresh_token_lifetime < 60
+            || o.refresh_token_lifetime > crate::issue::DEFAULT_MAX_LIFETIME
+        {
+            return Err("oauth.refreshTokenLifetime must be between 60 s and 30 days".into());
+        }
+        if o.code_lifetime < 60 || o.code_lifetime > 600 {
+            return Err("oauth.codeLifetime must be between 60 and 600 seconds".into());
+        }
+        if o.max_failures == 0 || o.lockout_seconds < 60 {
+            return Err(
+                "oauth.maxFailures must be positive and oauth.lockoutSeconds at least 60".into(),
+            );
+        }
+        if o.session_idle_seconds < 60 || o.session_absolute_seconds < o.session_idle_seconds {
+            return Err("oauth session lifetimes: idle >= 60 s and absolute >= idle".into());
+        }
+        if o.password_memory_kib < 1024 || o.password_iterations == 0 {
+            return Err(
+                "oauth.passwordMemoryKib must be at least 1024 and passwordIterations positive"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for OAuthConfig {
     fn default() -> Self {
         OAuthConfig {
@@ -311,13 +344,30 @@ impl GatewayConfig {
 
     /// Checks every field once, at start-up.
     pub fn validate(&self) -> Result<(), Error> {
-        let bad = |what: String| Err(Error::policy(format!("TOLLGATE_CONFIG: {what}")));
-        if self.issuer.is_empty() {
-            return bad("issuer is required".into());
+        let checks = [
+            (!self.issuer.is_empty())
+                .then_some(())
+                .ok_or_else(|| "issuer is required".to_owned()),
+            self.validate_paths(),
+            self.validate_browser(),
+            self.validate_external_issuers(),
+            self.oauth.validate(),
+        ];
+        if let Some(Err(what)) = checks.into_iter().find(Result::is_err) {
+            return Err(Error::policy(format!("TOLLGATE_CONFIG: {what}")));
         }
+        self.policy().validate()?;
+        for external in &self.external_issuers {
+            self.external_policy(external).validate()?;
+        }
+        Ok(())
+    }
+
+    /// Route prefixes and session routes: canonical, methods upper case, public without scopes.
+    fn validate_paths(&self) -> Result<(), String> {
         for route in &self.routes {
             if !self.is_canonical(&route.prefix) {
-                return bad(format!(
+                return Err(format!(
                     "route prefix {:?} must be a canonical path (start with '/', no '//', dot \
                      segments or encoded unreserved characters)",
                     route.prefix
@@ -328,13 +378,13 @@ impl GatewayConfig {
                 .iter()
                 .any(|m| m.is_empty() || m.to_ascii_uppercase() != *m)
             {
-                return bad(format!(
+                return Err(format!(
                     "route {:?}: methods must be upper case",
                     route.prefix
                 ));
             }
             if route.auth == Auth::Public && !route.scopes.is_empty() {
-                return bad(format!(
+                return Err(format!(
                     "route {:?} is public but lists scopes",
                     route.prefix
                 ));
@@ -346,16 +396,21 @@ impl GatewayConfig {
             .iter()
             .find(|p| !self.is_canonical(p))
         {
-            return bad(format!(
+            return Err(format!(
                 "oauth.sessionRoutes entry {prefix:?} must be a canonical path"
             ));
         }
+        Ok(())
+    }
+
+    /// What browsers see: CORS origins and the token cookie's name.
+    fn validate_browser(&self) -> Result<(), String> {
         if let Some(origin) = self
             .cors_origins
             .iter()
             .find(|o| *o != "*" && !is_web_origin(o))
         {
-            return bad(format!(
+            return Err(format!(
                 "corsOrigins entry {origin:?} must be \"*\" or scheme://host[:port]"
             ));
         }
@@ -365,55 +420,30 @@ impl GatewayConfig {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !valid {
-                return bad(format!("tokenCookie {cookie:?} is not a valid cookie name"));
+                return Err(format!("tokenCookie {cookie:?} is not a valid cookie name"));
             }
         }
+        Ok(())
+    }
+
+    /// External issuers: not this deployment, secure JWKS URL, asymmetric algorithms.
+    fn validate_external_issuers(&self) -> Result<(), String> {
         for external in &self.external_issuers {
             if external.issuer == self.issuer {
-                return bad("an external issuer may not reuse this deployment's issuer".into());
+                return Err("an external issuer may not reuse this deployment's issuer".into());
             }
             if !is_secure_url(&external.jwks_url) {
-                return bad(format!(
+                return Err(format!(
                     "jwksUrl {:?} must be https (http only on loopback)",
                     external.jwks_url
                 ));
             }
             if external.algorithms.iter().any(|alg| !alg.is_asymmetric()) {
-                return bad("external issuers may only use asymmetric algorithms".into());
+                return Err("external issuers may only use asymmetric algorithms".into());
             }
             if external.timeout_ms == 0 || external.cache_seconds == 0 {
-                return bad("timeoutMs and cacheSeconds must be positive".into());
+                return Err("timeoutMs and cacheSeconds must be positive".into());
             }
-        }
-        let o = &self.oauth;
-        if o.access_token_lifetime == 0 || o.access_token_lifetime > 3600 {
-            return bad("oauth.accessTokenLifetime must be between 1 and 3600 seconds".into());
-        }
-        if o.refresh_token_lifetime < 60
-            || o.refresh_token_lifetime > crate::issue::DEFAULT_MAX_LIFETIME
-        {
-            return bad("oauth.refreshTokenLifetime must be between 60 s and 30 days".into());
-        }
-        if o.code_lifetime < 60 || o.code_lifetime > 600 {
-            return bad("oauth.codeLifetime must be between 60 and 600 seconds".into());
-        }
-        if o.max_failures == 0 || o.lockout_seconds < 60 {
-            return bad(
-                "oauth.maxFailures must be positive and oauth.lockoutSeconds at least 60".into(),
-            );
-        }
-        if o.session_idle_seconds < 60 || o.session_absolute_seconds < o.session_idle_seconds {
-            return bad("oauth session lifetimes: idle >= 60 s and absolute >= idle".into());
-        }
-        if o.password_memory_kib < 1024 || o.password_iterations == 0 {
-            return bad(
-                "oauth.passwordMemoryKib must be at least 1024 and passwordIterations positive"
-                    .into(),
-            );
-        }
-        self.policy().validate()?;
-        for external in &self.external_issuers {
-            self.external_policy(external).validate()?;
         }
         Ok(())
     }

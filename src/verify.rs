@@ -260,49 +260,74 @@ fn check_claim_values(
     policy: &Policy,
     now: i64,
 ) -> Result<(), Error> {
-    if let Some(expected) = &policy.typ {
-        let matches = header
-            .typ()
-            .is_some_and(|typ| media_type(typ) == media_type(expected));
-        if !matches {
-            return Err(Error::claim_invalid(
-                "typ",
-                "header does not have the expected value",
-            ));
-        }
-    }
-    if !policy.issuers.is_empty() {
-        let ok = match &claims.iss {
-            Some(Claim::Str(iss)) => policy.issuers.iter().any(|want| want == iss),
-            _ => false,
-        };
-        if !ok {
-            return Err(Error::claim_invalid(
-                "iss",
-                "does not have an accepted value",
-            ));
-        }
-    }
-    if !policy.audiences.is_empty() {
-        let accepted = |aud: &str| policy.audiences.iter().any(|want| want == aud);
-        let ok = match &claims.aud {
-            Some(Claim::Str(aud)) => accepted(aud),
-            Some(Claim::Strings(auds)) => auds.iter().any(|aud| accepted(aud)),
-            _ => false,
-        };
-        if !ok {
-            return Err(Error::claim_invalid(
-                "aud",
-                "does not contain an accepted audience",
-            ));
-        }
-    }
+    check_typ(header, policy)?;
+    check_issuer(claims, policy)?;
+    check_audience(claims, policy)?;
     if let Some(i) = claims.present.iter().position(|present| !present) {
-        return Err(Error::claim_invalid(
-            &policy.required_claims[i],
-            "is missing",
-        ));
+        let name = policy.required_claims.get(i).map_or("", String::as_str);
+        return Err(Error::claim_invalid(name, "is missing"));
     }
+    check_times(claims, policy, now)
+}
+
+/// RFC 7515 §4.1.9 / RFC 8725 §3.11: the header's media type, when the policy names one.
+#[inline]
+fn check_typ(header: &Header, policy: &Policy) -> Result<(), Error> {
+    let Some(expected) = &policy.typ else {
+        return Ok(());
+    };
+    if header
+        .typ()
+        .is_some_and(|typ| media_type(typ) == media_type(expected))
+    {
+        return Ok(());
+    }
+    Err(Error::claim_invalid(
+        "typ",
+        "header does not have the expected value",
+    ))
+}
+
+/// RFC 7519 §4.1.1: exactly one of the accepted issuers.
+#[inline]
+fn check_issuer(claims: &Claims<'_>, policy: &Policy) -> Result<(), Error> {
+    if policy.issuers.is_empty() {
+        return Ok(());
+    }
+    match &claims.iss {
+        Some(Claim::Str(iss)) if policy.issuers.iter().any(|want| want == iss) => Ok(()),
+        _ => Err(Error::claim_invalid(
+            "iss",
+            "does not have an accepted value",
+        )),
+    }
+}
+
+/// RFC 7519 §4.1.3: a string or an array of strings, one of them accepted.
+#[inline]
+fn check_audience(claims: &Claims<'_>, policy: &Policy) -> Result<(), Error> {
+    if policy.audiences.is_empty() {
+        return Ok(());
+    }
+    let accepted = |aud: &str| policy.audiences.iter().any(|want| want == aud);
+    let ok = match &claims.aud {
+        Some(Claim::Str(aud)) => accepted(aud),
+        Some(Claim::Strings(auds)) => auds.iter().any(|aud| accepted(aud)),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Error::claim_invalid(
+        "aud",
+        "does not contain an accepted audience",
+    ))
+}
+
+/// RFC 7519 §4.1.4–4.1.6: `iat` and `nbf` not in the future, `exp` not passed, with the
+/// leeway; and the policy's maximum age.
+#[inline]
+fn check_times(claims: &Claims<'_>, policy: &Policy, now: i64) -> Result<(), Error> {
     let leeway = i64::try_from(policy.leeway).unwrap_or(i64::MAX);
     let date = |name: &'static str, claim: &Option<Claim<'_>>| -> Result<Option<i64>, Error> {
         match claim {
@@ -314,22 +339,9 @@ fn check_claim_values(
     let iat = date("iat", &claims.iat)?;
     let nbf = date("nbf", &claims.nbf)?;
     let exp = date("exp", &claims.exp)?;
-    if let Some(iat) = iat {
-        if iat > now.saturating_add(leeway) {
-            return Err(Error::NotYetValid {
-                claim: "iat",
-                at: iat,
-                now,
-            });
-        }
-    }
-    if let Some(nbf) = nbf {
-        if nbf > now.saturating_add(leeway) {
-            return Err(Error::NotYetValid {
-                claim: "nbf",
-                at: nbf,
-                now,
-            });
+    for (claim, at) in [("iat", iat), ("nbf", nbf)] {
+        if let Some(at) = at.filter(|at| *at > now.saturating_add(leeway)) {
+            return Err(Error::NotYetValid { claim, at, now });
         }
     }
     match exp {

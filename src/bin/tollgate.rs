@@ -324,98 +324,111 @@ fn json_text<T: serde::Serialize>(value: &T) -> String {
 fn manage(command: &str, opts: &Options) -> Result<String, Failure> {
     let sub = opts.positional.first().map(String::as_str).unwrap_or("");
     match (command, sub) {
-        ("user", "add") => {
-            let username = opts.required("username")?;
-            let password = if opts.flag("--password-stdin") {
-                read_input("-")?.trim_end_matches(['\r', '\n']).to_owned()
-            } else {
-                opts.required("password")?.to_owned()
-            };
-            let cost = tollgate::password::Cost {
-                memory_kib: opts
-                    .number("memory-kib")?
-                    .map_or(tollgate::password::DEFAULT_COST.memory_kib, |m| m as u32),
-                iterations: opts
-                    .number("iterations")?
-                    .map_or(tollgate::password::DEFAULT_COST.iterations, |i| i as u32),
-            };
-            let user = tollgate::oauth::new_user(username, &password, scopes_of(opts), cost)?;
-            let key = tollgate::schema::user(&user.username);
-            write_kv(
-                opts,
-                serde_json::json!([{ "key": key, "value": json_text(&user) }]),
-            )?;
-            Ok(serde_json::json!({ "username": user.username, "sub": user.sub }).to_string())
-        }
-        ("client", "add") => {
-            let id = opts.required("id")?;
-            let pepper = pepper(opts)?;
-            let (mut client, secret) =
-                tollgate::oauth::new_client(&pepper, id, !opts.flag("--public"))?;
-            client.name = opts.one("name").unwrap_or(id).to_owned();
-            client.redirect_uris = opts.all("redirect-uri");
-            if let Some(bad) = client
-                .redirect_uris
-                .iter()
-                .find(|u| !tollgate::oauth::valid_redirect_uri(u))
-            {
-                return Err(Failure::Usage(format!("redirect URI {bad:?} must be absolute https (or http to loopback) with no fragment")));
-            }
-            client.grants = opts.all("grant");
-            for grant in &client.grants {
-                if !tollgate::oauth::GRANTS.contains(&grant.as_str()) {
-                    return Err(Failure::Usage(format!("unknown grant {grant:?}")));
-                }
-            }
-            client.scopes = scopes_of(opts);
-            client.first_party = opts.flag("--first-party");
-            write_kv(
-                opts,
-                serde_json::json!([{ "key": tollgate::schema::client(id), "value": json_text(&client) }]),
-            )?;
-            Ok(serde_json::json!({ "client_id": id, "client_secret": secret }).to_string())
-        }
-        ("apikey", "create") => {
-            let pepper = pepper(opts)?;
-            let now = now();
-            let (token, key, record) = tollgate::oauth::new_api_key(
-                &pepper,
-                opts.required("owner")?,
-                scopes_of(opts),
-                opts.number("expires-in")?,
-                now,
-            )?;
-            let mut entry = serde_json::json!({ "key": key, "value": json_text(&record) });
-            if let Some(exp) = record.exp {
-                entry["expiration"] = exp.into();
-            }
-            write_kv(opts, serde_json::json!([entry]))?;
-            Ok(
-                serde_json::json!({ "api_key": token, "id": record.id, "owner": record.owner })
-                    .to_string(),
-            )
-        }
-        ("apikey", "revoke") => {
-            let pepper = pepper(opts)?;
-            let key = tollgate::oauth::api_key_store_key(&pepper, opts.required("key")?);
-            write_kv(opts, serde_json::json!([key]))?;
-            Ok(serde_json::json!({ "delete": key }).to_string())
-        }
-        ("key", "rotate") => {
-            let alg = algorithm(opts.required("alg")?)?;
-            let text = read_input(opts.required("keys-from")?)?;
-            let json = if text.trim_start().starts_with('{') {
-                text
-            } else {
-                dotenv_value(&text, "TOLLGATE_SIGNING_KEYS")
-                    .ok_or_else(|| Failure::Usage("no TOLLGATE_SIGNING_KEYS found".into()))?
-            };
-            let old = KeySet::from_json(&json)?;
-            let keep = opts.number("keep")?.unwrap_or(2) as usize;
-            let mut keys = vec![Key::generate(alg)?.to_private_jwk()];
-            keys.extend(old.keys().iter().take(keep).map(Key::to_private_jwk));
-            Ok(serde_json::json!({ "keys": keys }).to_string())
-        }
+        ("user", "add") => user_add(opts),
+        ("client", "add") => client_add(opts),
+        ("apikey", "create") => apikey_create(opts),
+        ("apikey", "revoke") => apikey_revoke(opts),
+        ("key", "rotate") => key_rotate(opts),
         _ => Err(Failure::Usage(format!("unknown command {command} {sub}"))),
     }
+}
+
+/// `user add`: a user record with an Argon2id hash.
+fn user_add(opts: &Options) -> Result<String, Failure> {
+    let username = opts.required("username")?;
+    let password = if opts.flag("--password-stdin") {
+        read_input("-")?.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        opts.required("password")?.to_owned()
+    };
+    let cost = tollgate::password::Cost {
+        memory_kib: opts
+            .number("memory-kib")?
+            .map_or(tollgate::password::DEFAULT_COST.memory_kib, |m| m as u32),
+        iterations: opts
+            .number("iterations")?
+            .map_or(tollgate::password::DEFAULT_COST.iterations, |i| i as u32),
+    };
+    let user = tollgate::oauth::new_user(username, &password, scopes_of(opts), cost)?;
+    let key = tollgate::schema::user(&user.username);
+    write_kv(
+        opts,
+        serde_json::json!([{ "key": key, "value": json_text(&user) }]),
+    )?;
+    Ok(serde_json::json!({ "username": user.username, "sub": user.sub }).to_string())
+}
+
+/// `client add`: a client record, with a secret (printed once) unless `--public`.
+fn client_add(opts: &Options) -> Result<String, Failure> {
+    let id = opts.required("id")?;
+    let pepper = pepper(opts)?;
+    let (mut client, secret) = tollgate::oauth::new_client(&pepper, id, !opts.flag("--public"))?;
+    client.name = opts.one("name").unwrap_or(id).to_owned();
+    client.redirect_uris = opts.all("redirect-uri");
+    if let Some(bad) = client
+        .redirect_uris
+        .iter()
+        .find(|u| !tollgate::oauth::valid_redirect_uri(u))
+    {
+        return Err(Failure::Usage(format!(
+            "redirect URI {bad:?} must be absolute https (or http to loopback) with no fragment"
+        )));
+    }
+    client.grants = opts.all("grant");
+    for grant in &client.grants {
+        if !tollgate::oauth::GRANTS.contains(&grant.as_str()) {
+            return Err(Failure::Usage(format!("unknown grant {grant:?}")));
+        }
+    }
+    client.scopes = scopes_of(opts);
+    client.first_party = opts.flag("--first-party");
+    write_kv(
+        opts,
+        serde_json::json!([{ "key": tollgate::schema::client(id), "value": json_text(&client) }]),
+    )?;
+    Ok(serde_json::json!({ "client_id": id, "client_secret": secret }).to_string())
+}
+
+/// `apikey create`: an API key (printed once) and its keyed-hash record.
+fn apikey_create(opts: &Options) -> Result<String, Failure> {
+    let pepper = pepper(opts)?;
+    let now = now();
+    let (token, key, record) = tollgate::oauth::new_api_key(
+        &pepper,
+        opts.required("owner")?,
+        scopes_of(opts),
+        opts.number("expires-in")?,
+        now,
+    )?;
+    let mut entry = serde_json::json!({ "key": key, "value": json_text(&record) });
+    if let Some(exp) = record.exp {
+        entry["expiration"] = exp.into();
+    }
+    write_kv(opts, serde_json::json!([entry]))?;
+    Ok(serde_json::json!({ "api_key": token, "id": record.id, "owner": record.owner }).to_string())
+}
+
+/// `apikey revoke`: the record to delete for a key.
+fn apikey_revoke(opts: &Options) -> Result<String, Failure> {
+    let pepper = pepper(opts)?;
+    let key = tollgate::oauth::api_key_store_key(&pepper, opts.required("key")?);
+    write_kv(opts, serde_json::json!([key]))?;
+    Ok(serde_json::json!({ "delete": key }).to_string())
+}
+
+/// `key rotate`: a signing-key set with a new active key first.
+fn key_rotate(opts: &Options) -> Result<String, Failure> {
+    let alg = algorithm(opts.required("alg")?)?;
+    let text = read_input(opts.required("keys-from")?)?;
+    let json = if text.trim_start().starts_with('{') {
+        text
+    } else {
+        dotenv_value(&text, "TOLLGATE_SIGNING_KEYS")
+            .ok_or_else(|| Failure::Usage("no TOLLGATE_SIGNING_KEYS found".into()))?
+    };
+    let old = KeySet::from_json(&json)?;
+    let keep = opts.number("keep")?.unwrap_or(2) as usize;
+    let mut keys = vec![Key::generate(alg)?.to_private_jwk()];
+    keys.extend(old.keys().iter().take(keep).map(Key::to_private_jwk));
+    Ok(serde_json::json!({ "keys": keys }).to_string())
 }
