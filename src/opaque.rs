@@ -114,6 +114,32 @@ fn build(kind: Kind, mut next: impl FnMut(u32) -> Result<Vec<u8>, Error>) -> Res
     Ok(token)
 }
 
+/// The routing slot a token carries: the value of its first two body characters (0 to 3,843).
+/// Tokens of one refresh family share it (successors keep their predecessor's, a code's first
+/// refresh token takes the code's), so the coordinator keeps a family in one object.
+pub fn slot(token: &str) -> u32 {
+    let digit = |b: u8| ALPHABET.iter().position(|a| *a == b).unwrap_or(0) as u32;
+    match token.as_bytes().get(4..6) {
+        Some([high, low]) => digit(*high) * 62 + digit(*low),
+        _ => 0,
+    }
+}
+
+/// `token` with its first two body characters replaced by `like`'s (its slot), and the
+/// checksum recomputed.
+pub fn in_slot_of(token: &str, like: &str) -> String {
+    let (Some(head), Some(slot), Some(rest)) = (
+        token.get(..4),
+        like.get(4..6),
+        token.get(6..TOKEN_LEN - CHECK_LEN),
+    ) else {
+        return token.to_owned();
+    };
+    let body = format!("{head}{slot}{rest}");
+    let check = crc32(body.as_bytes());
+    format!("{body}{}", base62_fixed(check))
+}
+
 /// The kind of a well-formed token (prefix, length, alphabet and checksum all right).
 pub fn parse(token: &str) -> Option<Kind> {
     if token.len() != TOKEN_LEN || !token.is_ascii() {

@@ -67,3 +67,22 @@ pub fn failures(account_kind: &str, account: &str, source: Option<&str>) -> Stri
 pub fn source_failures(source: &str) -> String {
     format!("fail:ip:{source}")
 }
+
+/// `key#<slot>`: a key that names the coordinator object it lives in. Records that a rule
+/// must change together (a code and its family's refresh tokens) share a slot, taken from the
+/// tokens themselves ([`crate::opaque::slot`]), so one object holds them all. Workers KV ignores
+/// the suffix ([`unrouted`]), so KV keys stay as README's table spells them.
+pub fn routed(key: &str, slot: u32) -> String {
+    format!("{key}#{slot}")
+}
+
+/// A key without its routing slot, and the slot if it has one.
+pub fn unrouted(key: &str) -> (&str, Option<u32>) {
+    match key.rsplit_once('#') {
+        Some((base, slot)) => match slot.parse() {
+            Ok(slot) => (base, Some(slot)),
+            Err(_) => (key, None),
+        },
+        None => (key, None),
+    }
+}

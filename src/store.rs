@@ -61,6 +61,53 @@ pub trait AtomicStore: Store {
     /// Returns the value under `key` and removes it, in one step: of two concurrent takes,
     /// exactly one gets the value.
     async fn take(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Applies a pure [`Transition`] to two records in one step: reads both, runs the rule,
+    /// writes what it says, and returns its answer. The two keys must name the same object
+    /// (the same routing slot, [`crate::schema::routed`]), so one request does it all.
+    async fn apply(
+        &self,
+        transition: &Transition,
+        first: &str,
+        second: &str,
+        input: &str,
+    ) -> Result<String, StoreError>;
+}
+
+/// A rule about state, as a pure function the store runs atomically: from the current text of
+/// two records and an input, what to write and what to answer. A store that cannot write both
+/// at once (KV) writes the second before the first: rules put what they create second and what
+/// they spend first, so an interrupted step spends nothing. The rules live with the core's
+/// other rules (`crate::oauth::transitions`); a store only loads, applies and persists.
+#[derive(Debug)]
+pub struct Transition {
+    /// Its name, by which a remote store (a Durable Object) finds the same rule.
+    pub name: &'static str,
+    /// The rule.
+    pub apply: Rule,
+}
+
+/// A transition's rule: the current text of the two records (absent or not) and the input,
+/// to what to write and what to answer; `Err` for an input it cannot read.
+pub type Rule = fn(Option<&str>, Option<&str>, &str) -> Result<Applied, String>;
+
+/// What a transition decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// What to do with the first record.
+    pub first: Write,
+    /// What to do with the second record.
+    pub second: Write,
+    /// The answer for the caller (JSON).
+    pub answer: String,
+}
+
+/// One write of a transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Leave the record as it is.
+    Keep,
+    /// Store this text, expiring after this many seconds.
+    Put(String, Option<u64>),
 }
 
 /// An in-memory store for tests. It records TTLs but does not expire entries by itself;
@@ -173,6 +220,26 @@ impl AtomicStore for MemoryStore {
     async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.check()?;
         Ok(self.entries.borrow_mut().remove(key).map(|e| e.value))
+    }
+
+    async fn apply(
+        &self,
+        transition: &Transition,
+        first: &str,
+        second: &str,
+        input: &str,
+    ) -> Result<String, StoreError> {
+        self.check()?;
+        let (a, b) = (self.get(first).await?, self.get(second).await?);
+        let applied = (transition.apply)(a.as_deref(), b.as_deref(), input).map_err(StoreError)?;
+        // Not atomic here: the second record (a successor, a new refresh token) is written
+        // before the first is marked, so a failure in between leaves the first usable.
+        for (key, write) in [(second, applied.second), (first, applied.first)] {
+            if let Write::Put(value, ttl) = write {
+                self.put(key, &value, ttl).await?;
+            }
+        }
+        Ok(applied.answer)
     }
 }
 

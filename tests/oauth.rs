@@ -771,6 +771,31 @@ fn an_authorization_code_is_redeemed_once_and_reuse_revokes_its_grant() {
         )
     };
     let tokens = redeem().unwrap();
+    // A family lives in one coordinator object: the code, its first refresh token and every
+    // successor share the code's routing slot, so each rule is one atomic step there.
+    let first = tokens.refresh_token.clone().unwrap();
+    assert_eq!(
+        tollgate::opaque::slot(&first),
+        tollgate::opaque::slot(&code)
+    );
+    let next = w
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "spa"),
+                ("refresh_token", &first),
+            ],
+            None,
+            NOW + 2,
+        )
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    assert_eq!(tollgate::opaque::slot(&next), tollgate::opaque::slot(&code));
+    assert_eq!(
+        tollgate::opaque::parse(&next),
+        Some(tollgate::opaque::Kind::Refresh)
+    );
     assert_eq!(error(redeem()), "invalid_grant");
     let active = ready(
         w.oauth()

@@ -19,7 +19,7 @@ use worker::{
     Result, SqlStorageValue, State,
 };
 
-use crate::store::{AtomicStore, Store, StoreError, Versioned};
+use crate::store::{AtomicStore, Store, StoreError, Transition, Versioned, Write};
 
 /// How many objects the records are spread over.
 pub const SHARDS: u32 = 256;
@@ -48,6 +48,12 @@ enum Op {
         value: String,
         ttl: Option<u64>,
     },
+    Apply {
+        transition: String,
+        first: String,
+        second: String,
+        input: String,
+    },
 }
 
 /// An object's answer.
@@ -59,6 +65,8 @@ struct Answer {
     version: Option<u64>,
     #[serde(default)]
     swapped: bool,
+    #[serde(default)]
+    answer: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -117,7 +125,7 @@ impl Coordinator {
                 .to_array()?;
             Ok(rows.into_iter().next())
         };
-        let write = |key: &str, value: &str, ttl: Option<u64>| -> Result<u64> {
+        let write_row = |key: &str, value: &str, ttl: Option<u64>| -> Result<u64> {
             sql.exec(
                 "DELETE FROM records WHERE expires IS NOT NULL AND expires <= ?",
                 vec![SqlStorageValue::from(now_ms)],
@@ -153,12 +161,12 @@ impl Coordinator {
                 Some(row) => Answer {
                     value: Some(row.value),
                     version: Some(row.version as u64),
-                    swapped: false,
+                    ..Answer::default()
                 },
                 None => Answer::default(),
             },
             Op::Put { key, value, ttl } => Answer {
-                version: Some(write(&key, &value, ttl)?),
+                version: Some(write_row(&key, &value, ttl)?),
                 ..Answer::default()
             },
             Op::Delete { key } => {
@@ -173,6 +181,34 @@ impl Coordinator {
                     ..Answer::default()
                 }
             }
+            Op::Apply {
+                transition,
+                first,
+                second,
+                input,
+            } => {
+                let Some(rule) = crate::oauth::transition(&transition) else {
+                    return Err(worker::Error::RustError(format!(
+                        "unknown transition {transition:?}"
+                    )));
+                };
+                let (a, b) = (live(&first)?, live(&second)?);
+                let applied = (rule.apply)(
+                    a.as_ref().map(|row| row.value.as_str()),
+                    b.as_ref().map(|row| row.value.as_str()),
+                    &input,
+                )
+                .map_err(worker::Error::RustError)?;
+                for (key, write) in [(&first, applied.first), (&second, applied.second)] {
+                    if let Write::Put(value, ttl) = write {
+                        write_row(key, &value, ttl)?;
+                    }
+                }
+                Answer {
+                    answer: Some(applied.answer),
+                    ..Answer::default()
+                }
+            }
             Op::Swap {
                 key,
                 expected,
@@ -182,7 +218,7 @@ impl Coordinator {
                 let current = live(&key)?.map(|row| row.version as u64);
                 if current == expected {
                     Answer {
-                        version: Some(write(&key, &value, ttl)?),
+                        version: Some(write_row(&key, &value, ttl)?),
                         swapped: true,
                         ..Answer::default()
                     }
@@ -205,10 +241,16 @@ impl CoordinatorStore {
         CoordinatorStore { namespace }
     }
 
-    /// The shard a key lives in.
+    /// The object a key lives in: its routing slot when it names one (a family's records
+    /// share it), else a hash of the key.
     fn shard(key: &str) -> String {
-        let digest = Sha256::digest(key.as_bytes());
-        let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % SHARDS;
+        let n = match crate::schema::unrouted(key).1 {
+            Some(slot) => slot % SHARDS,
+            None => {
+                let digest = Sha256::digest(key.as_bytes());
+                u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % SHARDS
+            }
+        };
         format!("shard-{n}")
     }
 
@@ -298,6 +340,31 @@ impl AtomicStore for CoordinatorStore {
         };
         Ok(self.call(key, &op).await?.value)
     }
+
+    async fn apply(
+        &self,
+        transition: &Transition,
+        first: &str,
+        second: &str,
+        input: &str,
+    ) -> std::result::Result<String, StoreError> {
+        if Self::shard(first) != Self::shard(second) {
+            return Err(StoreError(format!(
+                "transition {} over two objects",
+                transition.name
+            )));
+        }
+        let op = Op::Apply {
+            transition: transition.name.to_owned(),
+            first: first.to_owned(),
+            second: second.to_owned(),
+            input: input.to_owned(),
+        };
+        self.call(first, &op)
+            .await?
+            .answer
+            .ok_or_else(|| StoreError("coordinator gave no answer".to_owned()))
+    }
 }
 
 /// Where the engine's single-use records go: the coordinator, or KV when the deployment opted
@@ -362,6 +429,19 @@ impl AtomicStore for Once {
         match self {
             Once::Durable(store) => store.take(key).await,
             Once::Kv(store) => store.take(key).await,
+        }
+    }
+
+    async fn apply(
+        &self,
+        transition: &Transition,
+        first: &str,
+        second: &str,
+        input: &str,
+    ) -> std::result::Result<String, StoreError> {
+        match self {
+            Once::Durable(store) => store.apply(transition, first, second, input).await,
+            Once::Kv(store) => store.apply(transition, first, second, input).await,
         }
     }
 }

@@ -7,7 +7,7 @@ use worker::{Env, KvStore};
 use super::bindings;
 use super::state::State;
 use crate::revocation;
-use crate::store::{AtomicStore, Store, StoreError, Versioned};
+use crate::store::{AtomicStore, Store, StoreError, Transition, Versioned, Write};
 
 /// The `TOLLGATE_KV` namespace. Revocations written through it are also remembered by the
 /// isolate ([`State::revoked_here`]), so they hold here at once.
@@ -34,16 +34,22 @@ impl Kv {
     }
 }
 
+/// KV keys never carry the coordinator's routing slot (README's table spells them bare).
+fn bare(key: &str) -> &str {
+    crate::schema::unrouted(key).0
+}
+
 impl Store for Kv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.kv
-            .get(key)
+            .get(bare(key))
             .text()
             .await
             .map_err(|e| StoreError(e.to_string()))
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError> {
+        let key = bare(key);
         let put = self
             .kv
             .put(key, value)
@@ -66,7 +72,7 @@ impl Store for Kv {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.kv
-            .delete(key)
+            .delete(bare(key))
             .await
             .map_err(|e| StoreError(e.to_string()))
     }
@@ -104,6 +110,26 @@ impl AtomicStore for Kv {
             self.delete(key).await?;
         }
         Ok(value)
+    }
+
+    async fn apply(
+        &self,
+        transition: &Transition,
+        first: &str,
+        second: &str,
+        input: &str,
+    ) -> Result<String, StoreError> {
+        let (a, b) = futures_util::future::join(self.get(first), self.get(second)).await;
+        let applied =
+            (transition.apply)(a?.as_deref(), b?.as_deref(), input).map_err(StoreError)?;
+        // Not atomic here: the second record (a successor, a new refresh token) is written
+        // before the first is marked, so a failure in between leaves the first usable.
+        for (key, write) in [(second, applied.second), (first, applied.first)] {
+            if let Write::Put(value, ttl) = write {
+                self.put(key, &value, ttl).await?;
+            }
+        }
+        Ok(applied.answer)
     }
 }
 

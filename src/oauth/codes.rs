@@ -94,6 +94,101 @@ pub fn csrf_valid(pepper: &[u8], form: &str, cookie: &str) -> bool {
     !nonce.is_empty() && equal_secret(mac, &expected) && equal_secret(form, cookie)
 }
 
+/// The input of [`REDEEM_CODE`].
+#[derive(Serialize, Deserialize)]
+pub(super) struct RedeemInput {
+    client_id: String,
+    redirect_uri: Option<String>,
+    /// The S256 challenge of the presented verifier; `None` when the verifier is malformed.
+    challenge: Option<String>,
+    now: i64,
+    lifetime: u64,
+}
+
+/// What [`REDEEM_CODE`] decided.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub(super) enum RedeemAnswer {
+    /// Spent now; the family's first refresh token is stored with this record.
+    Redeemed { record: RefreshRecord },
+    /// Spent before: revoke this family.
+    Reused { family: String },
+    /// Unknown, expired, or another client's (the code is spent all the same).
+    Invalid,
+    /// `redirect_uri` differs from the authorization request's.
+    RedirectMismatch,
+    /// The PKCE verifier does not match.
+    VerifierMismatch,
+}
+
+/// Redemption as one atomic step over the code and its family's first refresh token (same
+/// object): single use (RFC 6749 §4.1.2) and every check of §4.1.3 and RFC 7636 §4.6.
+pub static REDEEM_CODE: Transition = Transition {
+    name: "redeem_code",
+    apply: redeem_code,
+};
+
+fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result<Applied, String> {
+    let input: RedeemInput = serde_json::from_str(input).map_err(|e| e.to_string())?;
+    let Some(record) = code.and_then(|text| serde_json::from_str::<CodeRecord>(text).ok()) else {
+        return applied(Write::Keep, Write::Keep, &RedeemAnswer::Invalid);
+    };
+    if record.used {
+        let family = record.family.clone();
+        return applied(Write::Keep, Write::Keep, &RedeemAnswer::Reused { family });
+    }
+    // Spent on first presentation, whatever the outcome; kept 10 minutes as the reuse marker.
+    let used = Write::Put(
+        text(&CodeRecord {
+            used: true,
+            ..record.clone()
+        })?,
+        Some(600),
+    );
+    if record.client_id != input.client_id || record.exp <= input.now {
+        return applied(used, Write::Keep, &RedeemAnswer::Invalid);
+    }
+    if input.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
+        return applied(used, Write::Keep, &RedeemAnswer::RedirectMismatch);
+    }
+    let verified = input
+        .challenge
+        .as_deref()
+        .is_some_and(|challenge| equal_secret(challenge, &record.challenge));
+    if !verified {
+        return applied(used, Write::Keep, &RedeemAnswer::VerifierMismatch);
+    }
+    let first = RefreshRecord {
+        family: record.family.clone(),
+        client_id: record.client_id.clone(),
+        sub: record.sub.clone(),
+        scope: record.scope.clone(),
+        exp: input
+            .now
+            .saturating_add(i64::try_from(input.lifetime).unwrap_or(i64::MAX)),
+        iat: input.now,
+        rotated_at: None,
+    };
+    let stored = match refresh {
+        None => Write::Put(text(&first)?, ttl(input.lifetime)),
+        Some(_) => Write::Keep,
+    };
+    applied(used, stored, &RedeemAnswer::Redeemed { record: first })
+}
+
+fn applied(first: Write, second: Write, answer: &RedeemAnswer) -> Result<Applied, String> {
+    Ok(Applied {
+        first,
+        second,
+        answer: serde_json::to_string(answer).map_err(|e| e.to_string())?,
+    })
+}
+
+/// A record's text, for a transition's writes.
+fn text<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_json::to_string(value).map_err(|e| e.to_string())
+}
+
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     pub(super) async fn code_grant(
         &self,
@@ -120,56 +215,55 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if opaque::parse(code) != Some(Kind::Code) {
             return Err(invalid());
         }
-        let key = crate::schema::code(&self.hash(code));
-        // Single use (RFC 6749 §4.1.2): the one request that swaps the record to `used` redeems
-        // it; every other finds it used and revokes what the redemption gave.
-        let record = loop_redeem(MAX_ATTEMPTS, || async {
-            let Some((record, version)) = self.read_once::<CodeRecord>(&key).await? else {
-                return Ok(Redeem::Done(Err(invalid())));
-            };
-            if record.used {
-                if !record.family.is_empty() {
-                    self.revoke_family(&record.family, now).await?;
+        // The family's first refresh token shares the code's routing slot, so the one
+        // coordinator step that spends the code also stores it.
+        let refresh = opaque::in_slot_of(
+            &opaque::generate(Kind::Refresh).map_err(server_error)?,
+            code,
+        );
+        let input = RedeemInput {
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.map(str::to_owned),
+            challenge: valid_verifier(verifier).then(|| pkce_challenge(verifier)),
+            now,
+            lifetime: self.config.refresh_token_lifetime,
+        };
+        let answer = self
+            .once
+            .apply(
+                &REDEEM_CODE,
+                &self.code_key(code),
+                &self.refresh_key(&refresh),
+                &record_text(&input)?,
+            )
+            .await?;
+        let answer: RedeemAnswer = parse_record("redemption", &answer)?;
+        match answer {
+            RedeemAnswer::Redeemed { record } => {
+                self.refresh_response(&record, refresh, &record.scope, now)
+            }
+            // RFC 6749 §4.1.2: a code used twice revokes what it gave.
+            RedeemAnswer::Reused { family } => {
+                if !family.is_empty() {
+                    self.revoke_family(&family, now).await?;
                 }
-                return Ok(Redeem::Done(Err(invalid())));
+                Err(invalid())
             }
-            let used = CodeRecord {
-                used: true,
-                ..record.clone()
-            };
-            // Kept past the code's life as the reuse marker.
-            if self.swap_once(&key, Some(version), &used, 600).await? {
-                return Ok(Redeem::Done(Ok(record)));
-            }
-            Ok(Redeem::Again)
-        })
-        .await??;
-        if record.client_id != client.client_id || record.exp <= now {
-            return Err(invalid());
-        }
-        if redirect_uri != Some(record.redirect_uri.as_str()) {
-            return Err(OAuthError::new(
+            RedeemAnswer::RedirectMismatch => Err(OAuthError::new(
                 OAuthErrorCode::InvalidGrant,
                 "redirect_uri does not match the authorization request",
-            ));
-        }
-        if !valid_verifier(verifier) || !equal_secret(&pkce_challenge(verifier), &record.challenge)
-        {
-            return Err(OAuthError::new(
+            )),
+            RedeemAnswer::VerifierMismatch => Err(OAuthError::new(
                 OAuthErrorCode::InvalidGrant,
                 "code_verifier does not match the code_challenge",
-            ));
+            )),
+            RedeemAnswer::Invalid => Err(invalid()),
         }
-        let family = (!record.family.is_empty()).then_some(record.family.as_str());
-        self.issue_pair(
-            &client.client_id,
-            &record.sub,
-            &record.scope,
-            &record.scope,
-            family,
-            now,
-        )
-        .await
+    }
+
+    /// The coordinator key of a code, routed to its family's object.
+    fn code_key(&self, code: &str) -> String {
+        crate::schema::routed(&crate::schema::code(&self.hash(code)), opaque::slot(code))
     }
 
     /// Validates an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3). Errors that must
@@ -273,7 +367,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             used: false,
         };
         self.swap_once(
-            &crate::schema::code(&self.hash(&code)),
+            &self.code_key(&code),
             None,
             &record,
             self.config.code_lifetime,

@@ -29,7 +29,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }),
             Some(Kind::Refresh) => {
                 let record = self
-                    .read_once::<RefreshRecord>(&crate::schema::refresh(&self.hash(token)))
+                    .read_once::<RefreshRecord>(&self.refresh_key(token))
                     .await?
                     .map(|(record, _)| record);
                 let Some(record) = record.filter(|r| r.exp > now && r.rotated_at.is_none()) else {
@@ -103,7 +103,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         match opaque::parse(token) {
             Some(Kind::Refresh) => {
-                let key = crate::schema::refresh(&self.hash(token));
+                let key = self.refresh_key(token);
                 if let Some((record, _)) = self.read_once::<RefreshRecord>(&key).await? {
                     if !issued_to_caller(&record.client_id) {
                         return Err(not_yours());

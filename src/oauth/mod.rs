@@ -32,7 +32,7 @@ use crate::lockout::{self, Failures};
 use crate::opaque::{self, Kind};
 use crate::password::{self, Cost};
 use crate::revocation;
-use crate::store::{AtomicStore, Store, StoreError};
+use crate::store::{Applied, AtomicStore, Store, StoreError, Transition, Write};
 use crate::{b64, TokenBuilder, Verifier};
 
 pub mod api_keys;
@@ -55,6 +55,13 @@ pub use self::introspect::*;
 pub use self::records::*;
 pub use self::sessions::*;
 pub use self::wire::*;
+
+/// The rules a store applies atomically, by name (a Durable Object finds them here).
+pub fn transition(name: &str) -> Option<&'static Transition> {
+    [&refresh::ROTATE_REFRESH, &codes::REDEEM_CODE]
+        .into_iter()
+        .find(|t| t.name == name)
+}
 
 /// How many times a rule re-reads and retries after losing a compare-and-swap before the
 /// request is answered `temporarily_unavailable` (each loss means another request on the same
@@ -105,27 +112,6 @@ pub(super) fn contended() -> OAuthError {
         OAuthErrorCode::TemporarilyUnavailable,
         "too many concurrent requests on the same record; retry",
     )
-}
-
-/// One attempt of a compare-and-swap rule: finished (with its answer), or lost to a concurrent
-/// request and to be tried again on a fresh read.
-pub(super) enum Redeem<T> {
-    Done(T),
-    Again,
-}
-
-/// Runs `attempt` until it finishes, at most `max` times.
-pub(super) async fn loop_redeem<T, F, Fut>(max: usize, mut attempt: F) -> Result<T, OAuthError>
-where
-    F: FnMut() -> Fut,
-    Fut: core::future::Future<Output = Result<Redeem<T>, OAuthError>>,
-{
-    for _ in 0..max {
-        if let Redeem::Done(answer) = attempt().await? {
-            return Ok(answer);
-        }
-    }
-    Err(contended())
 }
 
 /// Store TTLs: KV refuses fewer than 60 seconds.

@@ -28,6 +28,108 @@ pub(super) fn refresh_step(record: &RefreshRecord, now: i64, grace: u64) -> Refr
     }
 }
 
+/// The input of [`ROTATE_REFRESH`].
+#[derive(Serialize, Deserialize)]
+pub(super) struct RotationInput {
+    client_id: String,
+    scope: Option<String>,
+    now: i64,
+    grace: u64,
+    lifetime: u64,
+}
+
+/// What [`ROTATE_REFRESH`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RotationStep {
+    /// Rotated now.
+    Rotate,
+    /// Rotated within the grace window: answered with the same successor.
+    Retry,
+    /// Rotated before the window: theft.
+    Reuse,
+    /// Unknown, expired, or another client's.
+    Invalid,
+    /// The requested scope exceeds the grant (nothing was rotated).
+    InvalidScope,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct RotationAnswer {
+    step: RotationStep,
+    /// The presented token's record (its family, subject, scope, issue time).
+    record: Option<RefreshRecord>,
+}
+
+/// Rotation as one atomic step over the old record and its successor's (same object): the
+/// refresh rule ([`refresh_step`]) applied by the store.
+pub static ROTATE_REFRESH: Transition = Transition {
+    name: "rotate_refresh",
+    apply: rotate_refresh,
+};
+
+fn rotate_refresh(
+    old: Option<&str>,
+    successor: Option<&str>,
+    input: &str,
+) -> Result<Applied, String> {
+    let input: RotationInput = serde_json::from_str(input).map_err(|e| e.to_string())?;
+    let answer = |step, record: Option<&RefreshRecord>| {
+        serde_json::to_string(&RotationAnswer {
+            step,
+            record: record.cloned(),
+        })
+        .map_err(|e| e.to_string())
+    };
+    let keep = |answer: String| Applied {
+        first: Write::Keep,
+        second: Write::Keep,
+        answer,
+    };
+    let Some(record) = old.and_then(|text| serde_json::from_str::<RefreshRecord>(text).ok()) else {
+        return Ok(keep(answer(RotationStep::Invalid, None)?));
+    };
+    if record.client_id != input.client_id || record.exp <= input.now {
+        return Ok(keep(answer(RotationStep::Invalid, None)?));
+    }
+    let allowed: Vec<String> = scopes(&record.scope)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if grant_scope(input.scope.as_deref(), &allowed).is_err() {
+        return Ok(keep(answer(RotationStep::InvalidScope, None)?));
+    }
+    match refresh_step(&record, input.now, input.grace) {
+        RefreshStep::Reuse => Ok(keep(answer(RotationStep::Reuse, Some(&record))?)),
+        RefreshStep::Retry => Ok(keep(answer(RotationStep::Retry, Some(&record))?)),
+        RefreshStep::Rotate => {
+            let lifetime = i64::try_from(input.lifetime).unwrap_or(i64::MAX);
+            // RFC 6749 §6: the successor keeps the scope originally granted.
+            let next = RefreshRecord {
+                iat: input.now,
+                exp: input.now.saturating_add(lifetime),
+                rotated_at: None,
+                ..record.clone()
+            };
+            let rotated = RefreshRecord {
+                rotated_at: Some(input.now),
+                ..record.clone()
+            };
+            let remaining = u64::try_from(record.exp.saturating_sub(input.now)).unwrap_or(0);
+            let text = |r: &RefreshRecord| serde_json::to_string(r).map_err(|e| e.to_string());
+            Ok(Applied {
+                first: Write::Put(text(&rotated)?, ttl(remaining)),
+                // Only if absent: a late racer must not reset a successor that rotated since.
+                second: match successor {
+                    None => Write::Put(text(&next)?, ttl(input.lifetime)),
+                    Some(_) => Write::Keep,
+                },
+                answer: answer(RotationStep::Rotate, Some(&record))?,
+            })
+        }
+    }
+}
+
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     /// An access token with `scope` and a new refresh family (its id given, or a fresh one)
     /// whose first refresh token carries `grant_scope`.
@@ -57,7 +159,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             rotated_at: None,
         };
         self.swap_once(
-            &crate::schema::refresh(&self.hash(&refresh)),
+            &self.refresh_key(&refresh),
             None,
             &record,
             self.config.refresh_token_lifetime,
@@ -104,79 +206,73 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if opaque::parse(presented) != Some(Kind::Refresh) {
             return Err(invalid());
         }
-        let key = crate::schema::refresh(&self.hash(presented));
-        for _ in 0..MAX_ATTEMPTS {
-            let Some((record, version)) = self.read_once::<RefreshRecord>(&key).await? else {
-                return Err(invalid());
-            };
-            if record.client_id != client.client_id || record.exp <= now {
-                return Err(invalid());
-            }
-            let (family_revoked, subject_revoked) = futures_util::future::join(
-                revocation::family_revoked(self.store, &record.family),
-                revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat),
+        // The successor is derived from the presented token (keeping its routing slot), so
+        // the first rotation and every retry inside the grace window hand out the same one:
+        // the family never forks, however many requests race.
+        let successor = opaque::in_slot_of(
+            &opaque::derive(Kind::Refresh, self.pepper, "refresh-successor", presented),
+            presented,
+        );
+        let input = RotationInput {
+            client_id: client.client_id.clone(),
+            scope: scope.map(str::to_owned),
+            now,
+            grace: self.config.refresh_grace_seconds,
+            lifetime: self.config.refresh_token_lifetime,
+        };
+        // One step in the coordinator: read, decide, mark the old token rotated and store
+        // its successor (the two share an object).
+        let answer = self
+            .once
+            .apply(
+                &ROTATE_REFRESH,
+                &self.refresh_key(presented),
+                &self.refresh_key(&successor),
+                &record_text(&input)?,
             )
-            .await;
-            if family_revoked? || subject_revoked? {
-                return Err(invalid());
+            .await?;
+        let answer: RotationAnswer = parse_record("rotation", &answer)?;
+        let (step, record) = match (answer.step, answer.record) {
+            (RotationStep::InvalidScope, _) => {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    "a requested scope was not granted",
+                ))
             }
-            let allowed: Vec<String> = scopes(&record.scope)
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
-            let scope = grant_scope(scope, &allowed)?;
-            // The successor is derived from the presented token, so the first rotation and
-            // every retry inside the grace window hand out the same one: the family never
-            // forks, however many requests race.
-            let successor =
-                opaque::derive(Kind::Refresh, self.pepper, "refresh-successor", presented);
-            match refresh_step(&record, now, self.config.refresh_grace_seconds) {
-                RefreshStep::Reuse => {
-                    // A rotated token presented after the window: someone holds a stolen copy.
-                    // End the family, every branch's access tokens with it (RFC 9700 §4.14.2).
-                    self.revoke_family(&record.family, now).await?;
-                    return Err(OAuthError::new(
-                        OAuthErrorCode::InvalidGrant,
-                        "refresh token reuse detected: the session is revoked",
-                    ));
-                }
-                RefreshStep::Retry => {
-                    return self.refresh_response(&record, successor, &scope, now);
-                }
-                RefreshStep::Rotate => {
-                    // The successor's record first (only if absent: a late racer must not
-                    // reset a successor that has itself rotated), then the old one is marked.
-                    let next = RefreshRecord {
-                        iat: now,
-                        exp: now.saturating_add(
-                            i64::try_from(self.config.refresh_token_lifetime).unwrap_or(i64::MAX),
-                        ),
-                        rotated_at: None,
-                        ..record.clone()
-                    };
-                    self.swap_once(
-                        &crate::schema::refresh(&self.hash(&successor)),
-                        None,
-                        &next,
-                        self.config.refresh_token_lifetime,
-                    )
-                    .await?;
-                    let rotated = RefreshRecord {
-                        rotated_at: Some(now),
-                        ..record.clone()
-                    };
-                    let remaining = u64::try_from(record.exp.saturating_sub(now)).unwrap_or(0);
-                    if self
-                        .swap_once(&key, Some(version), &rotated, remaining)
-                        .await?
-                    {
-                        return self.refresh_response(&next, successor, &scope, now);
-                    }
-                    // Another request rotated it first: read again, and answer as its retry.
-                }
-            }
+            (step, Some(record)) if step != RotationStep::Invalid => (step, record),
+            _ => return Err(invalid()),
+        };
+        if step == RotationStep::Reuse {
+            // A rotated token presented after the window: someone holds a stolen copy. End
+            // the family, every branch's access tokens with it (RFC 9700 §4.14.2).
+            self.revoke_family(&record.family, now).await?;
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "refresh token reuse detected: the session is revoked",
+            ));
         }
-        Err(contended())
+        let (family_revoked, subject_revoked) = futures_util::future::join(
+            revocation::family_revoked(self.store, &record.family),
+            revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat),
+        )
+        .await;
+        if family_revoked? || subject_revoked? {
+            return Err(invalid());
+        }
+        let allowed: Vec<String> = scopes(&record.scope)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let scope = grant_scope(scope, &allowed)?;
+        self.refresh_response(&record, successor, &scope, now)
+    }
+
+    /// The coordinator key of a refresh token, routed to its family's object.
+    pub(super) fn refresh_key(&self, token: &str) -> String {
+        crate::schema::routed(
+            &crate::schema::refresh(&self.hash(token)),
+            opaque::slot(token),
+        )
     }
 
     pub(super) async fn revoke_family(&self, family: &str, now: i64) -> Result<(), OAuthError> {
