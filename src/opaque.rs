@@ -1,7 +1,9 @@
 //! Opaque tokens: API keys, refresh tokens, session ids, authorization codes, one-time tokens.
 //!
 //! Format: a kind prefix (`tgk_`, `tgr_`, `tgs_`, `tgc_`, `tgo_`), 32 base62 characters of
-//! randomness (190 bits), and a 6-character base62 CRC-32 of everything before it. The prefix
+//! randomness (190 bits), and a 6-character base62 CRC-32 of everything before it. The first
+//! two body characters double as a routing slot ([`slot`]): a refresh family's tokens share
+//! them, so those tokens keep 30 characters (178 bits) of their own. The prefix
 //! and checksum let secret scanners recognise a leaked Tollgate token with no false positives
 //! and without a database; the server stores only an HMAC-SHA-256 of the token under a pepper
 //! kept in a Worker secret, so a leaked store does not leak usable tokens.
