@@ -114,42 +114,14 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Ok(response)
         }
         ("GET", "/.well-known/oauth-authorization-server") => oauth::metadata(&state),
-        ("POST", "/token") => {
-            with_engine(&env, Rc::clone(&state), |e| {
-                Box::pin(async move { oauth::token(req, e).await })
-            })
-            .await
-        }
-        ("POST", "/introspect") => {
-            with_engine(&env, Rc::clone(&state), |e| {
-                Box::pin(async move { oauth::introspect(req, e).await })
-            })
-            .await
-        }
-        ("GET", "/authorize") => {
-            with_engine(&env, Rc::clone(&state), |e| {
-                Box::pin(async move { oauth::authorize_get(req, e).await })
-            })
-            .await
-        }
-        ("POST", "/authorize") => {
-            with_engine(&env, Rc::clone(&state), |e| {
-                Box::pin(async move { oauth::authorize_post(req, e).await })
-            })
-            .await
-        }
+        ("POST", "/token") => engine_route(&env, &state, OAuthRoute::Token, req).await,
+        ("POST", "/introspect") => engine_route(&env, &state, OAuthRoute::Introspect, req).await,
+        ("GET", "/authorize") => engine_route(&env, &state, OAuthRoute::AuthorizeGet, req).await,
+        ("POST", "/authorize") => engine_route(&env, &state, OAuthRoute::AuthorizePost, req).await,
         ("POST", "/one-time-token") => {
-            with_engine(&env, Rc::clone(&state), |e| {
-                Box::pin(async move { oauth::one_time_token(req, e).await })
-            })
-            .await
+            engine_route(&env, &state, OAuthRoute::OneTimeToken, req).await
         }
-        ("POST", "/logout") => {
-            with_engine(&env, Rc::clone(&state), |e| {
-                Box::pin(async move { oauth::logout(req, e).await })
-            })
-            .await
-        }
+        ("POST", "/logout") => engine_route(&env, &state, OAuthRoute::Logout, req).await,
         ("POST", "/revoke") => revoke::revoke(req, &env, &ctx, Rc::clone(&state)).await,
         ("POST", "/admin/revoke-subject") => {
             revoke::revoke_subject(req, &env, Rc::clone(&state)).await
@@ -192,16 +164,35 @@ fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
         }),
     )
 }
-type Handler<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + 'a>>;
+/// The endpoints served by the issuance engine.
+enum OAuthRoute {
+    Token,
+    Introspect,
+    AuthorizeGet,
+    AuthorizePost,
+    OneTimeToken,
+    Logout,
+}
 
-/// Runs an OAuth handler with the engine, or answers the configuration error.
-async fn with_engine<F>(env: &Env, state: Rc<state::State>, handler: F) -> Result<Response>
-where
-    F: for<'e> FnOnce(&'e oauth::Engine) -> Handler<'e>,
-{
-    match oauth::Engine::new(env, state) {
-        Ok(engine) => handler(&engine).await,
-        Err(response) => response,
+/// Runs an endpoint with the issuance engine, or answers the configuration error (no pepper,
+/// no store).
+async fn engine_route(
+    env: &Env,
+    state: &Rc<state::State>,
+    route: OAuthRoute,
+    req: Request,
+) -> Result<Response> {
+    let engine = match oauth::Engine::new(env, Rc::clone(state)) {
+        Ok(engine) => engine,
+        Err(response) => return response,
+    };
+    match route {
+        OAuthRoute::Token => oauth::token(req, &engine).await,
+        OAuthRoute::Introspect => oauth::introspect(req, &engine).await,
+        OAuthRoute::AuthorizeGet => oauth::authorize_get(req, &engine).await,
+        OAuthRoute::AuthorizePost => oauth::authorize_post(req, &engine).await,
+        OAuthRoute::OneTimeToken => oauth::one_time_token(req, &engine).await,
+        OAuthRoute::Logout => oauth::logout(req, &engine).await,
     }
 }
 
