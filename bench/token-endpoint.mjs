@@ -16,6 +16,15 @@
 // the medians over `--rounds` rounds of p50, p99 and requests/s. A --requests so large that issuing
 // and exchanging one case's codes takes over 60 s shows as 400s in the statuses column (Tollgate's
 // oauth.codeLifetime); any status but 200 makes the run exit 1.
+// A second table, "the gateway's one-time-route cost", times GET requests through each Tollgate
+// server's gateway to a local echo origin (scripts/demo-origin.mjs, in this process), same clients,
+// requests and rounds: a plain protected route (GET /api/x, scope read) and a oneTime route (GET
+// /api/danger/x), both with one password-grant access token for alice reused by every request (a
+// verified-token cache hit after the first; issued anew, untimed, only if a run outlives most of
+// its 900 s), the oneTime route also with a fresh X-One-Time-Token per request, issued untimed by
+// POST /one-time-token just before its case (they live 300 s, so a --requests whose issuing and
+// spending takes longer shows as 403s in the statuses column). These run after the token
+// endpoint's rounds, in their own rounds, the cases interleaved across both servers.
 import http from "node:http";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -25,6 +34,7 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { ROOT, cli, kvSeed } from "../tests/e2e/harness.mjs";
+import { startOrigin } from "../scripts/demo-origin.mjs";
 import { startWorkerd } from "./workerd.mjs";
 import { arg } from "./timing.mjs";
 
@@ -57,22 +67,26 @@ const compatibilityDate = readFileSync(join(ROOT, "wrangler.toml"), "utf8").matc
 // untimed issuing of codes and tokens uses fetch.
 
 const stoppers = []; // every Miniflare instance, as soon as it exists
+let origin; // the echo origin behind Tollgate's gateway (scripts/demo-origin.mjs)
 const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(...CLIENTS) });
 const formBody = (params) => new URLSearchParams(params).toString();
 const basic = (id, secret) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
 
-/** POST /token with a form body; answers { status, ms } once the whole response has been read. */
-function postToken(server, { body, headers = {} }) {
+/**
+ * One request (by default POST /token with a form body; a request without a body sends no
+ * Content-Type); answers { status, ms } once the whole response has been read.
+ */
+function send(server, { method = "POST", path = "/token", body, headers = {} }) {
   return new Promise((ok, fail) => {
     const started = performance.now();
     const req = http.request(
       {
         host: server.host,
         port: server.port,
-        path: "/token",
-        method: "POST",
+        path,
+        method,
         agent,
-        headers: { "Content-Type": "application/x-www-form-urlencoded", "Content-Length": Buffer.byteLength(body), ...headers },
+        headers: body === undefined ? headers : { "Content-Type": "application/x-www-form-urlencoded", "Content-Length": Buffer.byteLength(body), ...headers },
       },
       (res) => {
         res.resume();
@@ -80,7 +94,7 @@ function postToken(server, { body, headers = {} }) {
         res.on("error", fail);
       },
     );
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${server.name}: /token took over ${REQUEST_TIMEOUT_MS} ms`)));
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${server.name}: ${method} ${path} took over ${REQUEST_TIMEOUT_MS} ms`)));
     req.on("error", fail);
     req.end(body);
   });
@@ -95,7 +109,7 @@ async function load(server, requests, clients) {
   await Promise.all(
     Array.from({ length: Math.min(clients, requests.length) }, async () => {
       while (next < requests.length) {
-        const { status, ms } = await postToken(server, requests[next++]);
+        const { status, ms } = await send(server, requests[next++]);
         latencies.push(ms);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
@@ -164,7 +178,14 @@ async function startTollgate(consistency) {
   const worker = await startWorkerd({
     secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER },
     vars: {
-      TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], consistency, oauth: { passwordMemoryKib: 4096, passwordIterations: 1 } }),
+      ORIGIN_URL: origin.url,
+      TOLLGATE_CONFIG: JSON.stringify({
+        issuer: "https://bench.test",
+        audiences: ["demo"],
+        consistency,
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }],
+        oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
+      }),
     },
     seed,
   });
@@ -192,6 +213,51 @@ async function startTollgate(consistency) {
     authorization_code: codeGrant(server),
     client_credentials: async (n) => Array.from({ length: n }, () => ({ body: formBody({ grant_type: "client_credentials", scope: "read" }), headers: svc })),
     password: async (n) => Array.from({ length: n }, () => ({ body: formBody({ grant_type: "password", username: "alice", password: PASSWORD, scope: "read" }), headers: svc })),
+  };
+
+  // The gateway: one access token (password grant, alice, scope read) for every request, issued
+  // anew only when under 2 minutes of it remain; each new one is sent once untimed through
+  // GET /api/x, so that timed requests find it in the verified-token cache.
+  let access; // { token, renewAt }
+  const bearer = async () => {
+    if (access && performance.now() < access.renewAt) return access.token;
+    const res = await worker.fetch("/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", ...svc },
+      body: formBody({ grant_type: "password", username: "alice", password: PASSWORD, scope: "read" }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.status !== 200 || !body.access_token) throw new Error(`${server.name}: access token for the gateway: ${res.status} ${JSON.stringify(body)}`);
+    const warm = await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${body.access_token}` } });
+    if (warm.status !== 200) throw new Error(`${server.name}: GET /api/x with a fresh access token: ${warm.status} ${(await warm.text()).slice(0, 300)}`);
+    await warm.arrayBuffer();
+    const lifetime = Number(body.expires_in) || 900;
+    access = { token: body.access_token, renewAt: performance.now() + Math.max(lifetime / 2, lifetime - 120) * 1000 };
+    return access.token;
+  };
+  const oneTimeToken = async (authorization) => {
+    const res = await worker.fetch("/one-time-token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: authorization },
+      body: formBody({ route: "/api/danger" }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.status !== 200 || !body.one_time_token) throw new Error(`${server.name}: POST /one-time-token: ${res.status} ${JSON.stringify(body)}`);
+    return body.one_time_token;
+  };
+  server.routes = {
+    plain: async (n) => {
+      const headers = { Authorization: `Bearer ${await bearer()}` };
+      return Array.from({ length: n }, () => ({ method: "GET", path: "/api/x", headers }));
+    },
+    one_time: async (n) => {
+      const authorization = `Bearer ${await bearer()}`;
+      return (await pool(n, SETUP_CONCURRENCY, () => oneTimeToken(authorization))).map((token) => ({
+        method: "GET",
+        path: "/api/danger/x",
+        headers: { Authorization: authorization, "X-One-Time-Token": token },
+      }));
+    },
   };
   return server;
 }
@@ -259,9 +325,11 @@ function refreshGrant(server) {
 // ---------------------------------------------------------------------------------------------
 
 const GRANTS = ["refresh_token", "authorization_code", "client_credentials", "password"];
+const ROUTES = { plain: "plain route, GET /api/x", one_time: "one-time route, GET /api/danger/x" };
 const servers = [];
 let failed = false;
 try {
+  origin = await startOrigin();
   servers.push(await startTollgate("durable"));
   servers.push(await startTollgate("kv"));
   servers.push(await startLibrary());
@@ -291,7 +359,28 @@ try {
     return `${label} ${a.toFixed(2)} ms vs ${b.toFixed(2)} ms (${(a / b).toFixed(2)}×, ${a <= b ? `${(b - a).toFixed(2)} ms faster` : `${(a - b).toFixed(2)} ms slower`})`;
   };
   print(`\np50 with 1 client, ${durable.name} vs ${library.name}: ${compare("refresh_token", "refresh")}; ${compare("authorization_code", "code exchange")}`);
-  print(`\n(${workerLogLines} log lines of the workers dropped; codes and refresh tokens were issued untimed before each case)`);
+
+  // The gateway's one-time-route cost: route × clients × Tollgate server, servers interleaved.
+  const gateways = servers.filter((s) => s.routes);
+  const routeCases = [];
+  for (const route of Object.keys(ROUTES)) for (const clients of CLIENTS) for (const server of gateways) routeCases.push({ server, route, clients, runs: [] });
+  for (const server of gateways) for (const route of Object.keys(ROUTES)) await load(server, await server.routes[route](WARMUP), Math.max(...CLIENTS));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of routeCases) c.runs.push(await load(c.server, await c.server.routes[c.route](REQUESTS), c.clients));
+  }
+  print(`\nThe gateway's one-time-route cost: GET through the gateway to a local echo origin, ${REQUESTS} requests per case × ${ROUNDS} round${ROUNDS > 1 ? "s" : ""}, keep-alive, loopback, plain workerd (Miniflare); medians over rounds\n`);
+  print("| server | route | clients | p50 ms | p99 ms | req/s | statuses (last round) |");
+  print("|---|---|---|---|---|---|---|");
+  for (const c of routeCases) {
+    print(`| ${c.server.name} | ${ROUTES[c.route]} | ${c.clients} | ${median(c.runs, "p50").toFixed(2)} | ${median(c.runs, "p99").toFixed(2)} | ${median(c.runs, "rps").toFixed(0)} | ${JSON.stringify(c.runs.at(-1).statuses)} |`);
+    if (c.runs.some((r) => Object.keys(r.statuses).some((s) => s !== "200"))) failed = true;
+  }
+  const routeP50 = (server, route) => median(routeCases.find((c) => c.server === server && c.route === route && c.clients === 1).runs, "p50");
+  print();
+  for (const [server, label] of [[servers[0], "durable"], [servers[1], "kv"]]) {
+    print(`one-time route adds ${(routeP50(server, "one_time") - routeP50(server, "plain")).toFixed(2)} ms p50 over a plain route (${label}, 1 client)`);
+  }
+  print(`\n(${workerLogLines} log lines of the workers dropped; codes, refresh tokens and one-time tokens were issued untimed before each case)`);
   if (failed) print("some timed requests did not answer 200: see the statuses column");
 } catch (error) {
   failed = true;
@@ -299,5 +388,7 @@ try {
 } finally {
   agent.destroy();
   await Promise.allSettled(stoppers.map((stop) => stop()));
+  origin?.server.closeAllConnections();
+  origin?.server.close();
 }
 process.exit(failed ? 1 : 0);
