@@ -1,6 +1,6 @@
 //! Every stable code the product returns or logs, in one table: the string users match on and
 //! the HTTP status an edge response with it carries. README's error-code table is checked
-//! against [`Code::ALL`] by `tests/codes.rs`, and no other source file spells a code.
+//! against [`Code::ALL`] by `tests/one_place.rs`, and no other source file spells a code.
 
 /// One stable code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

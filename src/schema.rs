@@ -1,5 +1,5 @@
 //! The storage schema in one place: one key function per row of README's KV table. Nothing
-//! else in the crate (the CLI included) spells a key; `tests/schema.rs` holds that.
+//! else in the crate (the CLI included) spells a key; `tests/one_place.rs` holds that.
 //!
 //! `hashed` arguments are keyed hashes under the pepper (`opaque::keyed_hash`) or, for the
 //! revocation list, SHA-256 of (issuer, value): a store never holds a usable token.

@@ -86,6 +86,26 @@ pub struct Transition {
     pub apply: Rule,
 }
 
+/// Applies a transition with plain reads and writes: atomic only where nothing can run in
+/// between (the in-memory store); elsewhere (KV) a best effort that writes the second record
+/// before the first, so an interrupted step spends nothing.
+pub async fn apply_in_steps<S: Store>(
+    store: &S,
+    transition: &Transition,
+    first: &str,
+    second: &str,
+    input: &str,
+) -> Result<String, StoreError> {
+    let (a, b) = futures_util::future::join(store.get(first), store.get(second)).await;
+    let applied = (transition.apply)(a?.as_deref(), b?.as_deref(), input).map_err(StoreError)?;
+    for (key, write) in [(second, applied.second), (first, applied.first)] {
+        if let Write::Put(value, ttl) = write {
+            store.put(key, &value, ttl).await?;
+        }
+    }
+    Ok(applied.answer)
+}
+
 /// A transition's rule: the current text of the two records (absent or not) and the input,
 /// to what to write and what to answer; `Err` for an input it cannot read.
 pub type Rule = fn(Option<&str>, Option<&str>, &str) -> Result<Applied, String>;
@@ -230,16 +250,8 @@ impl AtomicStore for MemoryStore {
         input: &str,
     ) -> Result<String, StoreError> {
         self.check()?;
-        let (a, b) = (self.get(first).await?, self.get(second).await?);
-        let applied = (transition.apply)(a.as_deref(), b.as_deref(), input).map_err(StoreError)?;
-        // Not atomic here: the second record (a successor, a new refresh token) is written
-        // before the first is marked, so a failure in between leaves the first usable.
-        for (key, write) in [(second, applied.second), (first, applied.first)] {
-            if let Write::Put(value, ttl) = write {
-                self.put(key, &value, ttl).await?;
-            }
-        }
-        Ok(applied.answer)
+        // One thread and no awaits that yield: the steps below cannot interleave.
+        apply_in_steps(self, transition, first, second, input).await
     }
 }
 

@@ -7,7 +7,7 @@ use worker::{Env, KvStore};
 use super::bindings;
 use super::state::State;
 use crate::revocation;
-use crate::store::{AtomicStore, Store, StoreError, Transition, Versioned, Write};
+use crate::store::{AtomicStore, Store, StoreError, Transition, Versioned};
 
 /// The `TOLLGATE_KV` namespace. Revocations written through it are also remembered by the
 /// isolate ([`State::revoked_here`]), so they hold here at once.
@@ -119,17 +119,7 @@ impl AtomicStore for Kv {
         second: &str,
         input: &str,
     ) -> Result<String, StoreError> {
-        let (a, b) = futures_util::future::join(self.get(first), self.get(second)).await;
-        let applied =
-            (transition.apply)(a?.as_deref(), b?.as_deref(), input).map_err(StoreError)?;
-        // Not atomic here: the second record (a successor, a new refresh token) is written
-        // before the first is marked, so a failure in between leaves the first usable.
-        for (key, write) in [(second, applied.second), (first, applied.first)] {
-            if let Write::Put(value, ttl) = write {
-                self.put(key, &value, ttl).await?;
-            }
-        }
-        Ok(applied.answer)
+        crate::store::apply_in_steps(self, transition, first, second, input).await
     }
 }
 
