@@ -76,13 +76,45 @@ pub fn routed(key: &str, slot: u32) -> String {
     format!("{key}#{slot}")
 }
 
-/// A key without its routing slot, and the slot if it has one.
+/// A key without its routing slot, and the slot if it has one. Only the rows that are routed
+/// (codes and refresh tokens, whose hashed part is base64url) can carry one: a `#` in a user
+/// name or a client id is part of the name, never a slot.
 pub fn unrouted(key: &str) -> (&str, Option<u32>) {
+    if !(key.starts_with("code:") || key.starts_with("refresh:")) {
+        return (key, None);
+    }
     match key.rsplit_once('#') {
         Some((base, slot)) => match slot.parse() {
             Ok(slot) => (base, Some(slot)),
             Err(_) => (key, None),
         },
         None => (key, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_codes_and_refresh_tokens_are_routed() {
+        assert_eq!(
+            unrouted(&routed(&refresh("abc"), 12)),
+            ("refresh:abc", Some(12))
+        );
+        assert_eq!(
+            unrouted(&routed(&code("x-y_z"), 3843)),
+            ("code:x-y_z", Some(3843))
+        );
+        assert_eq!(unrouted("refresh:abc"), ("refresh:abc", None));
+        // A name with a `#` is a name: `bob#7` is not `bob` (or a lockout counter could be
+        // dodged by suffixes, and one user's record read for another name).
+        for key in [
+            user("bob#7"),
+            client("svc#3"),
+            failures("user", "bob#7", Some("192.0.2.1")),
+        ] {
+            assert_eq!(unrouted(&key), (key.as_str(), None), "{key}");
+        }
     }
 }
