@@ -189,10 +189,12 @@ test("clock skew between issuer and edge: refused beyond the leeway, accepted wi
   }
 });
 
-test("KV errors and slowness with the binding present: reads fail closed, writes are never reported as done, nothing is lost, and service resumes", async () => {
-  // The real worker and real local KV, behind a fault switch (tests/e2e/kv-faults-entry.mjs).
-  const ADMIN = "admin-token-for-fault-tests-0123456789";
-  const PEPPER = "pepper-for-fault-tests-0123456789abcdef";
+const ADMIN = "admin-token-for-fault-tests-0123456789";
+const PEPPER = "pepper-for-fault-tests-0123456789abcdef";
+
+/** The real worker with a user and a confidential client, its KV and coordinator behind the
+ * fault switches of tests/e2e/kv-faults-entry.mjs; `extra` is merged into the config. */
+async function faultyWorker(extra) {
   const kv = kvSeed(PEPPER);
   const cheap = ["--memory-kib", "4096", "--iterations", "1"];
   kv.add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read", ...cheap]);
@@ -200,10 +202,15 @@ test("KV errors and slowness with the binding present: reads fail closed, writes
   const worker = await startWorker({
     main: join(ROOT, "tests/e2e/kv-faults-entry.mjs"),
     secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER, TOLLGATE_ADMIN_TOKEN: ADMIN },
-    // consistency "kv": every record in KV, so KV faults reach issuance and rotation too.
-    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: config({ consistency: "kv", oauth: { passwordMemoryKib: 4096, passwordIterations: 1, refreshGraceSeconds: 0 }, revocation: { cacheSeconds: 0 } }) },
+    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: config(extra) },
     seed: kv.entries,
   });
+  return { worker, secret };
+}
+
+test("KV errors and slowness with the binding present: reads fail closed, writes are never reported as done, nothing is lost, and service resumes", async () => {
+  // consistency "kv": every record in KV, so KV faults reach issuance and rotation too.
+  const { worker, secret } = await faultyWorker({ consistency: "kv", oauth: { passwordMemoryKib: 4096, passwordIterations: 1, refreshGraceSeconds: 0 }, revocation: { cacheSeconds: 0 } });
   const faults = (read, write, ms = 1500) => worker.fetch(`/__kv-faults?read=${read}&write=${write}&ms=${ms}`, { method: "POST" });
   const basic = `Basic ${Buffer.from(`svc:${secret}`).toString("base64")}`;
   const tokenCall = async (params) => {
@@ -298,24 +305,10 @@ test("KV errors and slowness with the binding present: reads fail closed, writes
 });
 
 test("coordinator (Durable Object) unavailable: 503 at the token endpoint and on one-time routes, nothing half-written, and service resumes", async () => {
-  const ADMIN = "admin-token-for-fault-tests-0123456789";
-  const PEPPER = "pepper-for-fault-tests-0123456789abcdef";
-  const kv = kvSeed(PEPPER);
-  const cheap = ["--memory-kib", "4096", "--iterations", "1"];
-  kv.add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read", ...cheap]);
-  const secret = kv.add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--grant", "password", "--grant", "refresh_token", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
-  const worker = await startWorker({
-    main: join(ROOT, "tests/e2e/kv-faults-entry.mjs"),
-    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER, TOLLGATE_ADMIN_TOKEN: ADMIN },
-    vars: {
-      ORIGIN_URL: origin.url,
-      TOLLGATE_CONFIG: config({
-        consistency: "durable",
-        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }],
-        oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
-      }),
-    },
-    seed: kv.entries,
+  const { worker, secret } = await faultyWorker({
+    consistency: "durable",
+    routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }],
+    oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
   });
   const coordinator = (mode) => worker.fetch(`/__kv-faults?coordinator=${mode}`, { method: "POST" });
   const basic = `Basic ${Buffer.from(`svc:${secret}`).toString("base64")}`;
