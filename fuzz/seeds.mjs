@@ -29,23 +29,38 @@ for (const c of [
   JSON.stringify({ algorithms: ["ES256"], issuer: "https://a", audience: ["x"], clockTolerance: 5 }),
 ]) seeds.config.add(c);
 
-// Claims: a policy selector byte, then a claims set (the payloads of the vector tokens too).
+// Claims: a policy selector byte, the header's length in one byte, the header, the claims set
+// (the headers and payloads of the vector tokens too).
+const HS256 = '{"alg":"HS256"}';
+const claims = (selector, payload, header = HS256) => {
+  const h = Buffer.from(header, "latin1");
+  if (h.length < 256) seeds.claims.add(selector + String.fromCharCode(h.length) + h.toString("latin1") + payload);
+};
 for (const jws of seeds.verify) {
-  const payload = jws.split(".")[1];
-  if (payload) seeds.claims.add(`\x3f${Buffer.from(payload, "base64url").toString("latin1")}`);
+  const [header, payload] = jws.split(".");
+  if (payload) claims("\x3f", Buffer.from(payload, "base64url").toString("latin1"), Buffer.from(header, "base64url").toString("latin1"));
 }
 for (const c of [
   { iss: "https://i", aud: ["x", 1, "api"], sub: "s", exp: 1800000100, nbf: 1799999999.5, iat: 1800000000, "k\u00e9y": null },
   { iss: "\u00e9", aud: "api", exp: 18446744073709551615, iat: -1e300, sub: "", "exp\u0000": 1 },
-]) for (const selector of ["\x00", "\x3f", "\x17"]) seeds.claims.add(selector + JSON.stringify(c));
-seeds.claims.add('\x07{"ex\\u0070":1,"exp":2e9,"exp":1,"aud":[["api"]],"iss":"https:\\/\\/i","sub":{}}');
+  { iss: null, sub: 7, aud: ["api"], exp: 1800000100, jti: ["x"] },
+]) for (const selector of ["\x00", "\x3f", "\x17"]) claims(selector, JSON.stringify(c));
+claims("\x07", '{"ex\\u0070":1,"exp":2e9,"exp":1,"aud":[["api"]],"iss":"https:\\/\\/i","sub":{}}');
 // The hand-read spellings' edges: nesting at serde_json's limit, numbers, escapes, literals.
 for (const n of [126, 127, 128]) {
-  seeds.claims.add(`\x3f{"aud":${"[".repeat(n)}"api"${"]".repeat(n)}}`);
-  seeds.claims.add(`\x00{"x":${'{"y":'.repeat(n)}1${"}".repeat(n)}}`);
+  claims("\x3f", `{"aud":${"[".repeat(n)}"api"${"]".repeat(n)}}`);
+  claims("\x00", `{"x":${'{"y":'.repeat(n)}1${"}".repeat(n)}}`);
 }
-seeds.claims.add('\x3f{"exp":-0,"nbf":1E3,"iat":-9223372036854775809,"aud":"\\ud83d\\ude00","x":[true,false,null,1.5e-3]}');
-seeds.claims.add('\x21{"exp":18446744073709551616,"iss":"https:\\u002f/i","sub":"\\"","n":01}');
+claims("\x3f", '{"exp":-0,"nbf":1E3,"iat":-9223372036854775809,"aud":"\\ud83d\\ude00","x":[true,false,null,1.5e-3]}');
+claims("\x21", '{"exp":18446744073709551616,"iss":"https:\\u002f/i","sub":"\\"","n":01}');
+// Headers: each registered member with a value of the wrong type, repeats, crit, b64, Ed448.
+for (const header of [
+  '{"alg":"HS256","kid":null}', '{"alg":null}', '{"alg":"Ed448"}', '{"alg":"Ed25519","typ":"at+jwt"}',
+  '{"alg":"HS256","jwk":[]}', '{"alg":"HS256","x5c":["a",1]}', '{"alg":"HS256","x5t#S256":{}}',
+  '{"alg":"HS256","crit":["x"],"x":1}', '{"alg":"HS256","b64":false}', '{"alg":"HS256","b64":"no"}',
+  '{"alg":"HS256","kid":"a","kid":"b"}', '{"alg":"HS256","x":1,"x":2}', '{"cty":1,"alg":"none"}',
+  '{"alg":"HS256","jku":"https://k","x5u":true,"cty":"JWT"}',
+]) claims("\x3f", '{"exp":1800000100}', header);
 
 for (const [target, set] of Object.entries(seeds)) {
   const dir = join(root, "fuzz/corpus", target);

@@ -28,7 +28,7 @@ export type Algorithm =
   | "RS256" | "RS384" | "RS512"
   | "PS256" | "PS384" | "PS512"
   | "ES256" | "ES384" | "ES512"
-  | "EdDSA";
+  | "EdDSA" | "Ed25519";
 
 export interface JWK {
   kty: "RSA" | "EC" | "OKP" | "oct";
@@ -133,18 +133,26 @@ export interface SignOptions {
   kid?: string;
   /** Default "JWT". */
   typ?: string;
-  /** Seconds until `exp`. Default 900. */
+  /** Seconds from now until `exp`, when the payload has no `exp`. Default 900. */
   expiresIn?: number;
+  /** `nbf`, when the payload has none. */
   notBefore?: number;
+  /** `iss`, when the payload has none. */
   issuer?: string;
+  /** `aud`, when the payload has none. */
   audience?: string | string[];
+  /** `sub`, when the payload has none. */
   subject?: string;
-  /** Default: 128 random bits. */
+  /** `jti`, when the payload has none. Default: 128 random bits. */
   jti?: string;
   /** The clock for `iat`/`exp`. Default: now. */
   currentDate?: Date;
 }
 
+/**
+ * Signs the payload's claims exactly as written; options fill only absent claims. A claim set
+ * both in the payload and by an option throws TollgateError ERR_POLICY_INVALID.
+ */
 export declare function sign(payload: JWTPayload, privateJwk: JWK | string, options?: SignOptions): string;
 
 /** Decodes WITHOUT verifying. Never trust what it returns. */

@@ -1,13 +1,22 @@
-//! The closed set of JWS algorithms Tollgate accepts (RFC 7518 §3, RFC 8037), and the two that
-//! jwt-compact lacks (ES384, ES512), implemented on its public `Algorithm` trait.
+//! The closed set of JWS algorithms Tollgate accepts (RFC 7518 §3, RFC 8037, RFC 9864), and the
+//! two that jwt-compact lacks (ES384, ES512), implemented on its public `Algorithm` trait.
 //!
 //! `none` is not a variant, so no policy, key or caller can ask for it (RFC 8725 §3.1).
+//!
+//! Ed25519 signatures have two names: `Ed25519`, the fully specified identifier of RFC 9864
+//! §2.2, and `EdDSA`, the polymorphic one of RFC 8037 §3.1 that RFC 9864 deprecates but that
+//! most deployed verifiers still expect. Both are variants, so a key, a policy or a token names
+//! exactly one of them (see [`crate::Key::allows`] for how a key bound to one treats the
+//! other). `Ed448` is registered by RFC 9864 too but not implemented: [`Algorithm::parse`]
+//! refuses it as unsupported rather than unknown.
 
 use core::fmt;
 use std::borrow::Cow;
 
 use jwt_compact::{Algorithm as JwtAlgorithm, AlgorithmSignature};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{truncated, Error};
 
 /// A JWS signature algorithm.
 #[allow(missing_docs)] // the variants are the registered names
@@ -26,6 +35,7 @@ pub enum Algorithm {
     ES384,
     ES512,
     EdDSA,
+    Ed25519,
 }
 
 /// The kind of key an algorithm needs.
@@ -37,7 +47,7 @@ pub enum Family {
     Rsa,
     /// ECDSA on the named NIST curve (`kty: EC`).
     Ec(Curve),
-    /// EdDSA on Ed25519 (`kty: OKP`).
+    /// EdDSA on Ed25519 (`kty: OKP`, `crv: Ed25519`), named `EdDSA` or `Ed25519`.
     Ed25519,
 }
 
@@ -81,7 +91,7 @@ impl Curve {
 
 impl Algorithm {
     /// Every algorithm, in registry order.
-    pub const ALL: [Algorithm; 13] = [
+    pub const ALL: [Algorithm; 14] = [
         Algorithm::HS256,
         Algorithm::HS384,
         Algorithm::HS512,
@@ -95,6 +105,7 @@ impl Algorithm {
         Algorithm::ES384,
         Algorithm::ES512,
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
     ];
 
     /// The registered `alg` name.
@@ -113,6 +124,7 @@ impl Algorithm {
             Algorithm::ES384 => "ES384",
             Algorithm::ES512 => "ES512",
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
         }
     }
 
@@ -120,6 +132,20 @@ impl Algorithm {
     /// give `None`.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|alg| alg.name() == name)
+    }
+
+    /// [`Algorithm::from_name`] with the refusal spelled out: a registered signature algorithm
+    /// Tollgate does not implement (`Ed448`, RFC 9864 §2.2) is `ERR_JOSE_NOT_SUPPORTED`; any
+    /// other unknown name, `none` included, is `ERR_JOSE_ALG_NOT_ALLOWED`.
+    pub fn parse(name: &str) -> Result<Self, Error> {
+        Self::from_name(name).ok_or_else(|| match name {
+            "Ed448" => Error::NotSupported {
+                what: "the Ed448 algorithm (RFC 9864 §2.2)".to_owned(),
+            },
+            _ => Error::AlgNotAllowed {
+                alg: truncated(name),
+            },
+        })
     }
 
     /// The kind of key this algorithm needs.
@@ -135,7 +161,7 @@ impl Algorithm {
             Algorithm::ES256 => Family::Ec(Curve::P256),
             Algorithm::ES384 => Family::Ec(Curve::P384),
             Algorithm::ES512 => Family::Ec(Curve::P521),
-            Algorithm::EdDSA => Family::Ed25519,
+            Algorithm::EdDSA | Algorithm::Ed25519 => Family::Ed25519,
         }
     }
 
@@ -145,7 +171,7 @@ impl Algorithm {
             Algorithm::HS256 | Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 => 32,
             Algorithm::HS384 | Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => 48,
             Algorithm::HS512 | Algorithm::RS512 | Algorithm::PS512 | Algorithm::ES512 => 64,
-            Algorithm::EdDSA => 64,
+            Algorithm::EdDSA | Algorithm::Ed25519 => 64,
         }
     }
 
@@ -170,8 +196,7 @@ impl Serialize for Algorithm {
 impl<'de> Deserialize<'de> for Algorithm {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = Cow::<str>::deserialize(deserializer)?;
-        Algorithm::from_name(&name)
-            .ok_or_else(|| serde::de::Error::custom(format!("unsupported JWS algorithm {name:?}")))
+        Algorithm::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 

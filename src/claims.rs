@@ -1,6 +1,6 @@
-//! Step 3's reader: one pass over the claims set that keeps only what the policy checks
-//! (`iss`, `aud`, `exp`, `nbf`, `iat` and the presence of required claims), borrowed from the
-//! JSON text. Nothing else is built: the full set is parsed only when an adapter asks for it
+//! Step 3's reader: one pass over the claims set that keeps only what the checks need (the
+//! seven registered claims of RFC 7519 §4.1 and the presence of required claims), borrowed
+//! from the JSON text. Nothing else is built: the full set is parsed only when an adapter asks for it
 //! ([`crate::Verified::claims`]). A claims set that repeats a name is refused (RFC 7519 §4
 //! allows refusal or last-wins; consumers disagree on which copy they read, so a token whose
 //! checked `exp` is not the `exp` another parser sees must not pass), as a repeated registered
@@ -22,20 +22,22 @@ pub(crate) enum Claim<'a> {
     Str(Cow<'a, str>),
     /// A JSON number, floored to whole seconds (RFC 7519 §2 NumericDate).
     Number(i64),
-    /// The strings of an array (other members are not strings a check could match).
+    /// An array whose elements are all strings.
     Strings(Vec<Cow<'a, str>>),
-    /// Anything else: `null`, booleans, objects.
+    /// Anything else: `null`, booleans, objects, arrays with a member that is not a string.
     Other,
 }
 
-/// The claims the policy looks at.
+/// The registered claims (RFC 7519 §4.1), as far as they appear.
 #[derive(Debug, Default)]
 pub(crate) struct Claims<'a> {
     pub iss: Option<Claim<'a>>,
+    pub sub: Option<Claim<'a>>,
     pub aud: Option<Claim<'a>>,
     pub exp: Option<Claim<'a>>,
     pub nbf: Option<Claim<'a>>,
     pub iat: Option<Claim<'a>>,
+    pub jti: Option<Claim<'a>>,
     /// `present[i]` is true when `required[i]` appears.
     pub present: Vec<bool>,
 }
@@ -120,10 +122,12 @@ impl<'a> Json<'a> {
             }
             let slot = match name.as_bytes() {
                 b"iss" => &mut claims.iss,
+                b"sub" => &mut claims.sub,
                 b"aud" => &mut claims.aud,
                 b"exp" => &mut claims.exp,
                 b"nbf" => &mut claims.nbf,
                 b"iat" => &mut claims.iat,
+                b"jti" => &mut claims.jti,
                 _ => return json.skip(1),
             };
             *slot = Some(json.claim()?);
@@ -195,15 +199,20 @@ impl<'a> Json<'a> {
             b'[' => {
                 // The array is at depth 2: inside the claims set.
                 let mut strings = Vec::new();
+                let mut only_strings = true;
                 self.elements(2, |json| {
                     if json.peek() == Some(b'"') {
                         strings.push(json.string()?);
                         Some(())
                     } else {
+                        only_strings = false;
                         json.skip(2)
                     }
                 })?;
-                Some(Claim::Strings(strings))
+                Some(match only_strings {
+                    true => Claim::Strings(strings),
+                    false => Claim::Other,
+                })
             }
             _ => self.skip(1).map(|()| Claim::Other),
         }
@@ -325,7 +334,10 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(claims.iss, Some(Claim::Str(ref s)) if s == "a/b"));
-        assert!(matches!(claims.aud, Some(Claim::Strings(ref v)) if v.len() == 2 && v[1] == "y"));
+        assert!(
+            matches!(claims.aud, Some(Claim::Other)),
+            "an array with a number is not a list of strings"
+        );
         assert!(
             matches!(claims.exp, Some(Claim::Number(1))),
             "exp floored; the nested exp is not the claim"

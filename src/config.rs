@@ -167,9 +167,7 @@ impl OAuthConfig {
         if o.access_token_lifetime == 0 || o.access_token_lifetime > 3600 {
             return Err("oauth.accessTokenLifetime must be between 1 and 3600 seconds".into());
         }
-        if o.refresh_token_lifetime < 60
-            || o.refresh_token_lifetime > crate::issue::DEFAULT_MAX_LIFETIME
-        {
+        if o.refresh_token_lifetime < 60 || o.refresh_token_lifetime > crate::revocation::HORIZON {
             return Err("oauth.refreshTokenLifetime must be between 60 s and 30 days".into());
         }
         if o.code_lifetime < 60 || o.code_lifetime > 600 {
@@ -461,7 +459,8 @@ impl GatewayConfig {
 
     /// The verification policy for this deployment's own access tokens: explicitly typed
     /// `at+jwt` with `sub` and `jti` (RFC 9068 §2.1, §4; RFC 8725 §3.11), so that no other JWT
-    /// signed by the same key (an ID token, a token made for another purpose) passes as one.
+    /// signed by the same key (an ID token, a token made for another purpose) passes as one;
+    /// and no older than the revocation horizon (see [`crate::revocation::HORIZON`]).
     pub fn policy(&self) -> Policy {
         Policy {
             issuers: vec![self.issuer.clone()],
@@ -470,6 +469,7 @@ impl GatewayConfig {
             required_claims: vec!["sub".to_owned(), "jti".to_owned()],
             leeway: self.leeway,
             max_token_bytes: self.max_token_bytes,
+            max_token_age: Some(crate::revocation::HORIZON),
             ..Policy::default()
         }
     }

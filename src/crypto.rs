@@ -38,7 +38,7 @@ pub fn signature_len(alg: Algorithm, key: &Key) -> usize {
             Algorithm::ES256 => 64,
             Algorithm::ES384 => 96,
             Algorithm::ES512 => 132,
-            Algorithm::EdDSA => 64,
+            Algorithm::EdDSA | Algorithm::Ed25519 => 64,
             other => other.hash_len(),
         },
     }
@@ -158,7 +158,7 @@ impl CryptoProvider for RustCrypto {
             (Material::P521 { public, .. }, Algorithm::ES512) => {
                 verify_with(Es512, public, input, sig)
             }
-            (Material::Ed25519 { public, .. }, Algorithm::EdDSA) => {
+            (Material::Ed25519 { public, .. }, Algorithm::EdDSA | Algorithm::Ed25519) => {
                 // verify_strict: no small-order R or A, canonical S (RFC 8032 §5.1.7).
                 <[u8; 64]>::try_from(sig).is_ok_and(|bytes| {
                     public
@@ -198,7 +198,7 @@ impl CryptoProvider for RustCrypto {
             (Material::P521 { private, .. }, Algorithm::ES512) => {
                 sign_with(Es512, private.as_ref().ok_or_else(public_only)?, input)
             }
-            (Material::Ed25519 { private, .. }, Algorithm::EdDSA) => {
+            (Material::Ed25519 { private, .. }, Algorithm::EdDSA | Algorithm::Ed25519) => {
                 use ed25519_dalek::Signer;
                 private
                     .as_ref()

@@ -10,48 +10,69 @@ use crate::crypto::{CryptoProvider, RustCrypto};
 use crate::error::Error;
 use crate::jwk::Key;
 
-/// Default lifetime of an issued token: 15 minutes (short-lived access tokens, RFC 9700 §2.2.1).
+/// Default lifetime of a token whose `exp` is not given: 15 minutes (short-lived access
+/// tokens, RFC 9700 §2.2.1).
 pub const DEFAULT_LIFETIME: u64 = 15 * 60;
-/// Longest lifetime [`TokenBuilder`] accepts by default: 30 days (a refresh-token horizon).
-pub const DEFAULT_MAX_LIFETIME: u64 = 30 * 24 * 3600;
 
-/// Builds and signs a JWT. `iat` is `now`; `exp` is `now + lifetime`; `jti` is 128 random bits.
+/// Builds and signs a JWT, keeping every claim the caller wrote and filling only the absent
+/// ones: `iat` = now, `exp` = now + lifetime (default [`DEFAULT_LIFETIME`]), `jti` = 128
+/// random bits.
+///
+/// The registered claims have two sources, a claim given with [`TokenBuilder::claim`] (what
+/// the caller wrote in the payload) and an option ([`TokenBuilder::issuer`],
+/// [`TokenBuilder::lifetime`], ...). Both for the same claim is a conflict the builder refuses
+/// with `ERR_POLICY_INVALID` naming both, as jsonwebtoken does, rather than pick one. Signing
+/// refuses a registered claim of the wrong type (RFC 7519 §4.1) the same way: no verifier
+/// would accept the token.
+///
+/// There is no cap on the lifetime here: a general-purpose signer signs what it is asked to.
+/// Caps are issuance policy, kept where tokens are issued (the worker's `oauth` lifetimes) and
+/// where they are accepted (the gateway's own tokens are refused past
+/// [`crate::revocation::HORIZON`], the time a revocation is kept).
 #[derive(Clone, Debug)]
 pub struct TokenBuilder {
     now: i64,
-    lifetime: u64,
-    max_lifetime: u64,
+    lifetime: Option<u64>,
     not_before: Option<i64>,
     typ: Option<String>,
     kid: Option<String>,
+    /// Claims as written by the caller.
     claims: Map<String, Value>,
+    /// Registered claims set by options, with the option's name.
+    options: Vec<(&'static str, &'static str, Value)>,
 }
 
 impl TokenBuilder {
-    /// Starts a token issued at `now` (seconds since the epoch).
+    /// Starts a token signed at `now` (seconds since the epoch).
     pub fn new(now: i64) -> Self {
         TokenBuilder {
             now,
-            lifetime: DEFAULT_LIFETIME,
-            max_lifetime: DEFAULT_MAX_LIFETIME,
+            lifetime: None,
             not_before: None,
             typ: Some("JWT".to_owned()),
             kid: None,
             claims: Map::new(),
+            options: Vec::new(),
         }
     }
 
-    /// `iss`.
+    fn option(mut self, claim: &'static str, option: &'static str, value: Value) -> Self {
+        self.options.push((claim, option, value));
+        self
+    }
+
+    /// `iss`, as an option.
     pub fn issuer(self, iss: impl Into<String>) -> Self {
-        self.claim("iss", iss.into())
+        self.option("iss", "issuer", Value::String(iss.into()))
     }
 
-    /// `sub`.
+    /// `sub`, as an option.
     pub fn subject(self, sub: impl Into<String>) -> Self {
-        self.claim("sub", sub.into())
+        self.option("sub", "subject", Value::String(sub.into()))
     }
 
-    /// `aud`: one audience is written as a string, several as an array (RFC 7519 §4.1.3).
+    /// `aud`, as an option: one audience is written as a string, several as an array
+    /// (RFC 7519 §4.1.3), none leaves the claim absent.
     pub fn audience<S: Into<String>>(self, audiences: impl IntoIterator<Item = S>) -> Self {
         let mut list: Vec<Value> = audiences
             .into_iter()
@@ -61,30 +82,29 @@ impl TokenBuilder {
             0 => self,
             1 => {
                 let one = list.remove(0);
-                self.claim("aud", one)
+                self.option("aud", "audience", one)
             }
-            _ => self.claim("aud", Value::Array(list)),
+            _ => self.option("aud", "audience", Value::Array(list)),
         }
     }
 
-    /// `scope`, space-separated (RFC 8693 §4.2).
+    /// `jti`, as an option (e.g. to tie a token to a stored record).
+    pub fn jti(self, jti: impl Into<String>) -> Self {
+        self.option("jti", "jti", Value::String(jti.into()))
+    }
+
+    /// `scope`, space-separated (RFC 8693 §4.2), as an option.
     pub fn scope(self, scope: impl Into<String>) -> Self {
-        self.claim("scope", scope.into())
+        self.option("scope", "scope", Value::String(scope.into()))
     }
 
-    /// Seconds until `exp`. Must be positive and within the maximum lifetime.
+    /// Seconds from now until `exp`, when the claims do not carry an `exp`. Must be positive.
     pub fn lifetime(mut self, seconds: u64) -> Self {
-        self.lifetime = seconds;
+        self.lifetime = Some(seconds);
         self
     }
 
-    /// Raises or lowers the lifetime bound (default [`DEFAULT_MAX_LIFETIME`]).
-    pub fn max_lifetime(mut self, seconds: u64) -> Self {
-        self.max_lifetime = seconds;
-        self
-    }
-
-    /// `nbf`.
+    /// `nbf`, as an option.
     pub fn not_before(mut self, nbf: i64) -> Self {
         self.not_before = Some(nbf);
         self
@@ -102,30 +122,49 @@ impl TokenBuilder {
         self
     }
 
-    /// Any other claim. The registered time claims and `jti` are set by the builder and
-    /// cannot be overridden here, except `jti` (e.g. to tie a token to a stored record).
+    /// A claim as the caller wrote it, registered ones included: it is signed as given.
     pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.claims.insert(name.to_owned(), value.into());
         self
     }
 
-    /// The claims as they will be signed (time claims and a fresh `jti` added).
+    /// The claims as they will be signed: the caller's, then the options, then defaults for
+    /// what is still absent.
     pub fn build_claims(&self) -> Result<Map<String, Value>, Error> {
-        if self.lifetime == 0 || self.lifetime > self.max_lifetime {
-            return Err(Error::policy(format!(
-                "lifetime must be between 1 and {} seconds",
-                self.max_lifetime
-            )));
-        }
         let mut claims = self.claims.clone();
-        let exp = self
-            .now
-            .checked_add(i64::try_from(self.lifetime).unwrap_or(i64::MAX))
-            .ok_or_else(|| Error::policy("exp overflows"))?;
-        claims.insert("iat".to_owned(), self.now.into());
-        claims.insert("exp".to_owned(), exp.into());
+        let conflict = |claim: &str, option: &str| {
+            Error::policy(format!(
+                "the payload has \"{claim}\" and the {option} option sets it too: give one"
+            ))
+        };
+        for (claim, option, value) in &self.options {
+            if claims.contains_key(*claim) {
+                return Err(conflict(claim, option));
+            }
+            claims.insert((*claim).to_owned(), value.clone());
+        }
         if let Some(nbf) = self.not_before {
+            if claims.contains_key("nbf") {
+                return Err(conflict("nbf", "notBefore"));
+            }
             claims.insert("nbf".to_owned(), nbf.into());
+        }
+        match (claims.contains_key("exp"), self.lifetime) {
+            (true, Some(_)) => return Err(conflict("exp", "expiresIn")),
+            (true, None) => {}
+            (false, Some(0)) => return Err(Error::policy("the lifetime must be positive")),
+            (false, lifetime) => {
+                let seconds = i64::try_from(lifetime.unwrap_or(DEFAULT_LIFETIME))
+                    .map_err(|_| Error::policy("exp overflows"))?;
+                let exp = self
+                    .now
+                    .checked_add(seconds)
+                    .ok_or_else(|| Error::policy("exp overflows"))?;
+                claims.insert("exp".to_owned(), exp.into());
+            }
+        }
+        if !claims.contains_key("iat") {
+            claims.insert("iat".to_owned(), self.now.into());
         }
         if !claims.contains_key("jti") {
             claims.insert("jti".to_owned(), new_jti()?.into());
@@ -153,6 +192,13 @@ impl TokenBuilder {
                 .into(),
         );
         let claims = serde_json::to_string(&claims).map_err(|e| Error::policy(e.to_string()))?;
+        // Verification's rule for the registered claims' types (RFC 7519 §4.1), so that no
+        // token is signed that no verifier would accept.
+        if let Err(Error::ClaimInvalid { claim, reason }) =
+            crate::verify::check_registered_types(claims.as_bytes())
+        {
+            return Err(Error::policy(format!("claim \"{claim}\" {reason}")));
+        }
         sign_jws(&header, &claims, key, provider)
     }
 }

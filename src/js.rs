@@ -331,11 +331,7 @@ impl Signer {
     pub fn new(jwk: &str, alg: Option<String>, host: Option<HostSign>) -> Result<Signer, JsValue> {
         let mut key = Key::from_jwk_json(jwk).map_err(|e| to_js(&e))?;
         if let Some(alg) = alg {
-            let alg = Algorithm::from_name(&alg).ok_or_else(|| {
-                to_js(&Error::AlgNotAllowed {
-                    alg: crate::error::truncated(&alg),
-                })
-            })?;
+            let alg = Algorithm::parse(&alg).map_err(|e| to_js(&e))?;
             key = key.with_algorithm(alg).map_err(|e| to_js(&e))?;
         }
         let alg = key.signing_algorithm().map_err(|e| to_js(&e))?;
@@ -359,8 +355,9 @@ impl Signer {
             .unwrap_or_default()
     }
 
-    /// Signs `payload` (JSON object text). `options` (JSON): kid, typ, expiresIn, notBefore,
-    /// issuer, audience, subject, jti. `iat` is `now`.
+    /// Signs `payload` (JSON object text) with its claims as written. `options` (JSON): kid,
+    /// typ, expiresIn, notBefore, issuer, audience, subject, jti; each fills a claim the payload
+    /// lacks, and one that the payload has too is refused ([`TokenBuilder`]).
     pub fn sign(&self, payload: &str, options: &str, now: f64) -> Result<String, JsValue> {
         let claims: Map<String, Value> = serde_json::from_str(payload)
             .map_err(|_| policy_error("the payload must be a JSON object"))?;
@@ -384,7 +381,7 @@ impl Signer {
             builder = builder.subject(sub);
         }
         if let Some(jti) = text("jti") {
-            builder = builder.claim("jti", jti);
+            builder = builder.jti(jti);
         }
         match options.get("audience") {
             Some(Value::String(aud)) => builder = builder.audience([aud.as_str()]),
@@ -419,11 +416,7 @@ pub fn decode(token: &str) -> Result<String, JsValue> {
 /// A new key pair for `alg`: `{"privateJwk", "publicJwk"}` as JSON (`publicJwk` is null for HMAC).
 #[wasm_bindgen(js_name = generateKeyPair)]
 pub fn generate_key_pair(alg: &str) -> Result<String, JsValue> {
-    let alg = Algorithm::from_name(alg).ok_or_else(|| {
-        to_js(&Error::AlgNotAllowed {
-            alg: crate::error::truncated(alg),
-        })
-    })?;
+    let alg = Algorithm::parse(alg).map_err(|e| to_js(&e))?;
     let key = Key::generate(alg).map_err(|e| to_js(&e))?;
     let public = key.to_public_jwk().ok();
     Ok(json!({ "privateJwk": key.to_private_jwk(), "publicJwk": public }).to_string())

@@ -155,13 +155,13 @@ impl Key {
                 "the key is not meant for signatures (use/key_ops)",
             ));
         }
-        let alg =
-            match &jwk.alg {
-                None => None,
-                Some(name) => Some(Algorithm::from_name(name).ok_or_else(|| {
-                    Error::key(format!("unsupported key alg {:?}", truncated(name)))
-                })?),
-            };
+        let alg = match &jwk.alg {
+            None => None,
+            Some(name) => Some(Algorithm::parse(name).map_err(|err| match err {
+                Error::NotSupported { .. } => err,
+                _ => Error::key(format!("unsupported key alg {:?}", truncated(name))),
+            })?),
+        };
         let material = match jwk.kty.as_str() {
             "oct" => Material::Hmac(Box::new(HmacSecret::new(Zeroizing::new(
                 field(&jwk.k, "k")?.to_vec(),
@@ -308,6 +308,14 @@ impl Key {
 
     /// True when the key may be used with `alg`: its own `alg` when declared, else any
     /// algorithm of its family that its size supports (RFC 8725 §3.1: the key decides).
+    ///
+    /// The two names of Ed25519 signatures follow the same rule. A key that declares `EdDSA`
+    /// accepts only `EdDSA` tokens and one that declares `Ed25519` only `Ed25519` tokens:
+    /// RFC 9864 §7 has a key used with a single algorithm, §5 writes the key's `alg` as
+    /// `Ed25519` for the new name, and RFC 7517 §4.4 makes `alg` the algorithm intended for
+    /// the key (jose's JWK and JWK Set paths refuse the other name too). A key that declares
+    /// no `alg` accepts both: §2.2 defines `Ed25519` as the same EdDSA computation on the same
+    /// curve that `EdDSA` names for such a key (RFC 8037 §3.1), so no second algorithm is used.
     pub fn allows(&self, alg: Algorithm) -> bool {
         match self.alg {
             Some(bound) => bound == alg,
@@ -329,6 +337,8 @@ impl Key {
         }
         match family_of(&self.material) {
             Family::Ec(curve) => Ok(curve.algorithm()),
+            // The name most deployed verifiers know (RFC 8037 §3.1); bind the key to
+            // `Ed25519` to sign under RFC 9864's fully specified name.
             Family::Ed25519 => Ok(Algorithm::EdDSA),
             Family::Rsa | Family::Hmac => Err(Error::key(
                 "an RSA or HMAC key needs an alg to sign with (e.g. RS256, HS256)",
@@ -714,6 +724,11 @@ fn ec_material(jwk: &Jwk) -> Result<Material, Error> {
 fn okp_material(jwk: &Jwk) -> Result<Material, Error> {
     match jwk.crv.as_deref() {
         Some("Ed25519") => {}
+        Some("Ed448") => {
+            return Err(Error::NotSupported {
+                what: "Ed448 keys (RFC 9864 §2.2)".to_owned(),
+            })
+        }
         Some(other) => {
             return Err(Error::key(format!(
                 "unsupported OKP curve {:?}",

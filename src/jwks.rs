@@ -27,7 +27,8 @@ impl KeySet {
     /// Parses a JWK Set (`{"keys": [...]}`) or a single JWK, as JSON text.
     ///
     /// JWKs that are not meant for JWS signatures (`use: enc`, `key_ops` without sign/verify,
-    /// an unknown `kty`, or an `alg` that is not a JWS signature algorithm) are skipped, as
+    /// an unknown `kty`, an OKP curve other than Ed25519, or an `alg` that is not a JWS
+    /// signature algorithm Tollgate implements) are skipped, as
     /// RFC 7517 §5 asks. A signature key that is malformed or weak fails the whole set: a
     /// misconfiguration must be loud.
     pub fn from_json(json: &str) -> Result<Self, Error> {
@@ -110,7 +111,13 @@ impl KeySet {
 }
 
 fn is_for_signatures(jwk: &Jwk) -> bool {
-    let kty_ok = matches!(jwk.kty.as_str(), "oct" | "RSA" | "EC" | "OKP");
+    // Of the OKP curves only Ed25519 signs here: X25519 and X448 are for key agreement, and
+    // Ed448 is not implemented (RFC 9864 §2.2); a set may carry them for other consumers.
+    let kty_ok = match jwk.kty.as_str() {
+        "oct" | "RSA" | "EC" => true,
+        "OKP" => jwk.crv.as_deref().is_none_or(|crv| crv == "Ed25519"),
+        _ => false,
+    };
     let alg_ok = jwk
         .alg
         .as_deref()

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::b64;
-use crate::issue::DEFAULT_MAX_LIFETIME;
 use crate::store::{Store, StoreError};
 use crate::verify::Verified;
 
@@ -46,6 +45,12 @@ pub fn is_revocation_key(key: &str) -> bool {
 
 /// Workers KV refuses an `expirationTtl` below 60 seconds.
 pub const MIN_TTL: u64 = 60;
+
+/// The longest a token of this deployment lives, and so how long a subject revocation is kept:
+/// 30 days. The OAuth lifetimes are bounded by it, and the gateway refuses its own tokens once
+/// they are older (`maxTokenAge` of [`crate::config::Config::policy`]), so a token the
+/// package or the CLI signed for longer cannot outlive the revocation that cut it off.
+pub const HORIZON: u64 = 30 * 24 * 3600;
 
 /// A token revocation, stored under [`jti_key`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +87,7 @@ pub fn subject_key(issuer: &str, sub: &str) -> String {
 /// How long a token revocation must be kept: until the token expires, at least [`MIN_TTL`].
 /// A token without `exp` (accepted only by a lax policy) is kept for the longest lifetime.
 pub fn token_ttl(exp: Option<i64>, now: i64) -> u64 {
-    let remaining = exp.map_or(DEFAULT_MAX_LIFETIME, |exp| {
+    let remaining = exp.map_or(HORIZON, |exp| {
         u64::try_from(exp.saturating_sub(now)).unwrap_or(0)
     });
     remaining.max(MIN_TTL)
@@ -90,7 +95,7 @@ pub fn token_ttl(exp: Option<i64>, now: i64) -> u64 {
 
 /// How long a subject revocation must be kept: the longest lifetime any token can have.
 pub fn subject_ttl() -> u64 {
-    DEFAULT_MAX_LIFETIME
+    HORIZON
 }
 
 /// Where the revocation check looks for a verified token.
@@ -289,6 +294,6 @@ mod tests {
         assert_eq!(token_ttl(Some(1_000), 990), 60);
         assert_eq!(token_ttl(Some(1_000), 2_000), 60);
         assert_eq!(token_ttl(Some(10_000), 1_000), 9_000);
-        assert_eq!(token_ttl(None, 0), DEFAULT_MAX_LIFETIME);
+        assert_eq!(token_ttl(None, 0), HORIZON);
     }
 }

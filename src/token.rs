@@ -94,11 +94,6 @@ pub struct UntrustedToken<'a> {
     signature: Vec<u8>,
 }
 
-/// Header parameters registered by RFC 7515/7518; `crit` may not list them (RFC 7515 §4.1.11).
-const REGISTERED: [&str; 12] = [
-    "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "b64",
-];
-
 impl<'a> UntrustedToken<'a> {
     /// Splits, decodes and checks a compact JWS. The size bound comes first, so no work is
     /// spent on an oversized input.
@@ -186,25 +181,126 @@ impl<'a> UntrustedToken<'a> {
     }
 }
 
-/// The header members the core acts on, borrowed from the JSON text where possible. Unknown
-/// members are skipped without being built (RFC 7515 §4: they are ignored).
+/// The header members the core acts on, borrowed from the JSON text where possible, and the
+/// registered string members type-checked on the way. Unknown members are skipped without
+/// being built (RFC 7515 §4: they are ignored). The registered members that are not strings
+/// (`jwk`, `x5c`, `crit`, `b64`) are rare in a JWT and only noted here; their presence sends
+/// the header to the full parse of [`rare_members`].
 #[derive(Deserialize)]
 struct Known<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "string")]
     alg: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "string")]
     kid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "string")]
     typ: Option<Cow<'a, str>>,
+    #[serde(default, rename = "cty", deserialize_with = "string_only")]
+    _cty: (),
+    #[serde(default, rename = "jku", deserialize_with = "string_only")]
+    _jku: (),
+    #[serde(default, rename = "x5u", deserialize_with = "string_only")]
+    _x5u: (),
+    #[serde(default, rename = "x5t", deserialize_with = "string_only")]
+    _x5t: (),
+    #[serde(default, rename = "x5t#S256", deserialize_with = "string_only")]
+    _x5t_s256: (),
+    #[serde(default, deserialize_with = "present")]
+    jwk: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5c: bool,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
     #[serde(default, deserialize_with = "present")]
     b64: bool,
 }
 
+/// A JSON string, and nothing else: `null` included is refused (RFC 7515 §4.1: each of these
+/// members "is a string" when present).
+fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct Text;
+    impl<'de> serde::de::Visitor<'de> for Text {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(text))
+        }
+        fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(text.to_owned()))
+        }
+        fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(text))
+        }
+    }
+    deserializer.deserialize_str(Text).map(Some)
+}
+
+/// [`string`], for members whose value the core does not use.
+fn string_only<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    string(deserializer).map(drop)
+}
+
 /// True when the member exists, whatever its value (`null` included).
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// The JSON type of each registered header parameter (RFC 7515 §4.1, RFC 7797 §3 for `b64`),
+/// with the reason given when a header breaks it.
+const MEMBER_TYPES: [(&str, JsonType, &str); 12] = [
+    ("alg", JsonType::String, "header \"alg\" is not a string"),
+    ("jku", JsonType::String, "header \"jku\" is not a string"),
+    ("jwk", JsonType::Object, "header \"jwk\" is not an object"),
+    ("kid", JsonType::String, "header \"kid\" is not a string"),
+    ("x5u", JsonType::String, "header \"x5u\" is not a string"),
+    (
+        "x5c",
+        JsonType::Strings,
+        "header \"x5c\" is not an array of strings",
+    ),
+    ("x5t", JsonType::String, "header \"x5t\" is not a string"),
+    (
+        "x5t#S256",
+        JsonType::String,
+        "header \"x5t#S256\" is not a string",
+    ),
+    ("typ", JsonType::String, "header \"typ\" is not a string"),
+    ("cty", JsonType::String, "header \"cty\" is not a string"),
+    (
+        "crit",
+        JsonType::Strings,
+        "header \"crit\" is not an array of strings",
+    ),
+    ("b64", JsonType::Bool, "header \"b64\" is not a boolean"),
+];
+
+#[derive(Clone, Copy)]
+enum JsonType {
+    String,
+    Strings,
+    Object,
+    Bool,
+}
+
+impl JsonType {
+    fn admits(self, value: &Value) -> bool {
+        match (self, value) {
+            (JsonType::String, Value::String(_))
+            | (JsonType::Object, Value::Object(_))
+            | (JsonType::Bool, Value::Bool(_)) => true,
+            (JsonType::Strings, Value::Array(items)) => items.iter().all(Value::is_string),
+            _ => false,
+        }
+    }
+}
+
+/// The first registered member of `members` whose value has the wrong type.
+fn mistyped(members: &Map<String, Value>) -> Option<&'static str> {
+    MEMBER_TYPES.iter().find_map(|(name, kind, reason)| {
+        let value = members.get(*name)?;
+        (!kind.admits(value)).then_some(*reason)
+    })
 }
 
 fn parse_header(bytes: Vec<u8>) -> Result<Header, Error> {
@@ -214,28 +310,32 @@ fn parse_header(bytes: Vec<u8>) -> Result<Header, Error> {
     }
     // JSON text is UTF-8 (RFC 8259 §8.1), including the members skipped unread below.
     let text = std::str::from_utf8(&bytes).map_err(|_| Error::malformed("header is not UTF-8"))?;
-    let known: Known<'_> = serde_json::from_str(text).map_err(|_| {
-        Error::malformed("header is not valid JSON, or alg/kid/typ is not a string")
-    })?;
+    let known: Known<'_> = match serde_json::from_str(text) {
+        Ok(known) => known,
+        // Rare: say which member is wrong, when the JSON itself is sound.
+        Err(_) => {
+            let reason = match serde_json::from_str::<Map<String, Value>>(text) {
+                Ok(members) => mistyped(&members).unwrap_or("header repeats a member"),
+                Err(_) => "header is not valid JSON",
+            };
+            return Err(Error::malformed(reason));
+        }
+    };
+    // Types first, then meaning: the rare members are typed before `alg` is read.
+    let rare = match known.jwk || known.x5c || known.crit || known.b64 {
+        true => Some(rare_members(text)?),
+        false => None,
+    };
     let alg = match &known.alg {
-        Some(name) => Algorithm::from_name(name).ok_or_else(|| Error::AlgNotAllowed {
-            alg: truncated(name),
-        })?,
+        Some(name) => Algorithm::parse(name)?,
         None => return Err(Error::malformed("header has no \"alg\"")),
     };
-    if known.crit || known.b64 {
-        // Rare: the full member map is needed to judge `crit` and `b64`.
-        let members: Map<String, Value> = serde_json::from_slice(&bytes)
-            .map_err(|_| Error::malformed("header is not valid JSON"))?;
+    if let Some(members) = rare {
         check_crit(&members)?;
-        match members.get("b64") {
-            None | Some(Value::Bool(true)) => {}
-            Some(Value::Bool(false)) => {
-                return Err(Error::NotSupported {
-                    what: "unencoded payload (b64: false, RFC 7797)".to_owned(),
-                })
-            }
-            Some(_) => return Err(Error::malformed("header \"b64\" is not a boolean")),
+        if members.get("b64") == Some(&Value::Bool(false)) {
+            return Err(Error::NotSupported {
+                what: "unencoded payload (b64: false, RFC 7797)".to_owned(),
+            });
         }
     }
     let kid = known.kid.map(|kid| kid.into());
@@ -246,6 +346,17 @@ fn parse_header(bytes: Vec<u8>) -> Result<Header, Error> {
         kid,
         typ,
     })))
+}
+
+/// Every member, for the registered ones the fast pass only noted (`jwk`, `x5c`, `crit`,
+/// `b64`), type-checked.
+fn rare_members(text: &str) -> Result<Map<String, Value>, Error> {
+    let members: Map<String, Value> =
+        serde_json::from_str(text).map_err(|_| Error::malformed("header is not valid JSON"))?;
+    match mistyped(&members) {
+        Some(reason) => Err(Error::malformed(reason)),
+        None => Ok(members),
+    }
 }
 
 /// RFC 7515 §4.1.11: `crit` is a non-empty array of names that are not registered and that
@@ -263,16 +374,16 @@ fn check_crit(members: &Map<String, Value>) -> Result<(), Error> {
             ))
         }
     };
-    for name in names {
-        let Value::String(name) = name else {
-            return Err(Error::malformed("header \"crit\" must list strings"));
-        };
+    for name in names.iter().filter_map(Value::as_str) {
         if name == "b64" {
             return Err(Error::NotSupported {
                 what: "unencoded payload (crit: b64, RFC 7797)".to_owned(),
             });
         }
-        if REGISTERED.contains(&name.as_str()) {
+        if MEMBER_TYPES
+            .iter()
+            .any(|(registered, ..)| *registered == name)
+        {
             return Err(Error::malformed(
                 "header \"crit\" lists a registered parameter",
             ));

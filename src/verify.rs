@@ -260,6 +260,7 @@ fn check_claim_values(
     policy: &Policy,
     now: i64,
 ) -> Result<(), Error> {
+    check_types(claims)?;
     check_typ(header, policy)?;
     check_issuer(claims, policy)?;
     check_audience(claims, policy)?;
@@ -268,6 +269,44 @@ fn check_claim_values(
         return Err(Error::claim_invalid(name, "is missing"));
     }
     check_times(claims, policy, now)
+}
+
+/// [`check_types`] on a claims set's JSON text, for the signer.
+pub(crate) fn check_registered_types(payload: &[u8]) -> Result<(), Error> {
+    check_types(&Claims::read(payload, &[])?)
+}
+
+/// RFC 7519 §4.1: each registered claim that is present has its registered type, whatever
+/// the policy checks. `iss`, `sub` and `jti` are strings; `aud` a string or an array of
+/// strings; `exp`, `nbf` and `iat` NumericDates (JSON numbers, §2). `null` is no exception:
+/// a claim sent as `null` is present with the wrong type, not absent.
+#[inline]
+fn check_types(claims: &Claims<'_>) -> Result<(), Error> {
+    let string = |claim: &Option<Claim<'_>>| matches!(claim, None | Some(Claim::Str(_)));
+    let date = |claim: &Option<Claim<'_>>| matches!(claim, None | Some(Claim::Number(_)));
+    let refuse = |name, reason| Err(Error::claim_invalid(name, reason));
+    if !string(&claims.iss) {
+        return refuse("iss", "is not a string");
+    }
+    if !string(&claims.sub) {
+        return refuse("sub", "is not a string");
+    }
+    if !matches!(claims.aud, None | Some(Claim::Str(_) | Claim::Strings(_))) {
+        return refuse("aud", "is not a string or an array of strings");
+    }
+    for (name, claim) in [
+        ("exp", &claims.exp),
+        ("nbf", &claims.nbf),
+        ("iat", &claims.iat),
+    ] {
+        if !date(claim) {
+            return refuse(name, "is not a NumericDate");
+        }
+    }
+    if !string(&claims.jti) {
+        return refuse("jti", "is not a string");
+    }
+    Ok(())
 }
 
 /// RFC 7515 §4.1.9 / RFC 8725 §3.11: the header's media type, when the policy names one.

@@ -361,8 +361,66 @@ fn issued_tokens_carry_the_registered_claims() {
         .lifetime(0)
         .sign(&key)
         .is_err());
-    assert!(tollgate::TokenBuilder::new(NOW)
-        .lifetime(31 * 24 * 3600)
-        .sign(&key)
-        .is_err());
+    let year = tollgate::TokenBuilder::new(NOW)
+        .lifetime(365 * 24 * 3600)
+        .build_claims()
+        .unwrap();
+    assert_eq!(
+        year["exp"],
+        NOW + 365 * 24 * 3600,
+        "the signer has no lifetime cap: caps are issuance policy"
+    );
+}
+
+/// The signer keeps what the caller wrote (RFC 7519 §4.1 claims included), fills only what is
+/// absent, and refuses a claim given twice (payload and option) rather than pick one.
+#[test]
+fn signing_keeps_the_callers_claims_and_refuses_conflicts() {
+    let key = Key::generate(Algorithm::ES256).unwrap();
+    let written = json!({
+        "iat": NOW - 10, "exp": NOW + 400 * 24 * 3600, "nbf": NOW - 5, "jti": "mine",
+        "iss": "https://a", "aud": ["x", "y"], "sub": "s", "scope": "read",
+    });
+    let mut builder = tollgate::TokenBuilder::new(NOW);
+    for (name, value) in written.as_object().unwrap() {
+        builder = builder.claim(name, value.clone());
+    }
+    let token = builder.sign(&key).unwrap();
+    let verified = Verifier::new(common::verification_set(&key), Policy::default())
+        .unwrap()
+        .verify(&token, NOW)
+        .unwrap();
+    assert_eq!(Value::Object(verified.claims().clone()), written);
+
+    let with = |claim: &str, value: Value| tollgate::TokenBuilder::new(NOW).claim(claim, value);
+    for (builder, claim, option) in [
+        (with("exp", json!(NOW + 9)).lifetime(60), "exp", "expiresIn"),
+        (with("iss", json!("a")).issuer("a"), "iss", "issuer"),
+        (with("sub", json!("a")).subject("b"), "sub", "subject"),
+        (with("aud", json!("a")).audience(["a"]), "aud", "audience"),
+        (with("jti", json!("a")).jti("b"), "jti", "jti"),
+        (with("nbf", json!(NOW)).not_before(NOW), "nbf", "notBefore"),
+        (with("scope", json!("a")).scope("b"), "scope", "scope"),
+    ] {
+        let err = builder.sign(&key).unwrap_err();
+        assert_eq!(err.code(), "ERR_POLICY_INVALID", "{claim}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("\"{claim}\"")) && message.contains(option),
+            "{message}"
+        );
+    }
+    for (claim, value) in [
+        ("exp", json!("tomorrow")),
+        ("iat", Value::Null),
+        ("nbf", json!(true)),
+        ("iss", json!(7)),
+        ("sub", Value::Null),
+        ("aud", json!(["x", 1])),
+        ("jti", json!({})),
+    ] {
+        let err = with(claim, value).sign(&key).unwrap_err();
+        assert_eq!(err.code(), "ERR_POLICY_INVALID", "{claim}");
+        assert!(err.to_string().contains(claim), "{err}");
+    }
 }

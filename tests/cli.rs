@@ -122,3 +122,37 @@ fn refusals_exit_1_with_the_error_code_and_usage_errors_exit_2() {
     assert_eq!(run(&["frobnicate"], None).status.code(), Some(2));
     assert_eq!(run(&[], None).status.code(), Some(2));
 }
+
+/// `sign` keeps the claims of `--claims` as written, flags fill only what is absent, and a
+/// claim given both ways is refused: the package's rule (`TokenBuilder`).
+#[test]
+fn sign_keeps_the_written_claims_and_refuses_a_claim_given_twice() {
+    let set = stdout(&run(&["keygen", "--alg", "ES256", "--set"], None));
+    let key = scratch("es256-claims.json", &set);
+    let key = key.to_str().unwrap();
+    let written = r#"{"iat":1700000000,"exp":4102444800,"sub":"carol","jti":"j-1"}"#;
+    let token = stdout(&run(
+        &["sign", "--key", key, "--claims", written, "--aud", "api"],
+        None,
+    ));
+    let (_, claims) = tollgate::hazmat::decode_unverified(token.trim(), 8192).unwrap();
+    for (name, value) in serde_json::from_str::<serde_json::Value>(written)
+        .unwrap()
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(&claims[name], value, "{name}");
+    }
+    assert_eq!(claims["aud"], "api");
+    for flags in [["--exp", "60"], ["--sub", "dave"]] {
+        let mut args = vec!["sign", "--key", key, "--claims", written];
+        args.extend(flags);
+        let out = run(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("ERR_POLICY_INVALID"), "{stderr}");
+    }
+    let out = run(&["keygen", "--alg", "Ed448"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("ERR_JOSE_NOT_SUPPORTED"));
+}

@@ -1,7 +1,11 @@
-//! The claims reader (src/claims.rs) against a reference: the same checks written plainly over
-//! a fully parsed `serde_json::Value`, as the core did before it read claims in one borrowed
-//! pass. Any payload must give both the same answer and the same error code, and never panic.
-//! The signature step is skipped through `hazmat` so every input reaches the claims.
+//! The header and claims readers (src/token.rs, src/claims.rs) against a reference: the same
+//! checks written plainly over a fully parsed `serde_json::Value`, as the core did before it
+//! read them in one borrowed pass. Any header and payload must give both the same answer and
+//! the same error code, and never panic. The signature step is skipped through `hazmat` so
+//! every input reaches the claims.
+//!
+//! Input: a selector byte (the policy), a length byte, that many bytes of header JSON, and the
+//! payload JSON.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -69,9 +73,82 @@ impl<'de> serde::Deserialize<'de> for TopLevelNames {
     }
 }
 
+type Answer = Result<(), (String, Option<String>)>;
+
+fn fail(code: &str, claim: Option<&str>) -> Answer {
+    Err((code.to_owned(), claim.map(str::to_owned)))
+}
+
+/// RFC 7515 §4.1 (and RFC 7797 §3): each registered header parameter and its JSON type.
+const HEADER_TYPES: [(&str, fn(&Value) -> bool); 12] = [
+    ("alg", Value::is_string),
+    ("jku", Value::is_string),
+    ("jwk", Value::is_object),
+    ("kid", Value::is_string),
+    ("x5u", Value::is_string),
+    ("x5c", strings),
+    ("x5t", Value::is_string),
+    ("x5t#S256", Value::is_string),
+    ("typ", Value::is_string),
+    ("cty", Value::is_string),
+    ("crit", strings),
+    ("b64", Value::is_boolean),
+];
+
+fn strings(value: &Value) -> bool {
+    value.as_array().is_some_and(|items| items.iter().all(Value::is_string))
+}
+
+const ALGORITHMS: [&str; 14] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "ES512", "EdDSA", "Ed25519",
+];
+
+/// The reference decision on a header: one JSON object; no registered member twice; each
+/// registered member of its type; a known `alg`; no `crit` and no `b64: false`.
+fn reference_header(header: &[u8]) -> Answer {
+    let invalid = || fail("ERR_JWS_INVALID", None);
+    let Ok(Value::Object(members)) = serde_json::from_slice(header) else {
+        return invalid();
+    };
+    let Ok(TopLevelNames(names)) = serde_json::from_slice::<TopLevelNames>(header) else {
+        return invalid();
+    };
+    for (name, admits) in HEADER_TYPES {
+        if names.iter().filter(|n| *n == name).count() > 1 {
+            return invalid();
+        }
+        if members.get(name).is_some_and(|value| !admits(value)) {
+            return invalid();
+        }
+    }
+    match members.get("alg").and_then(Value::as_str) {
+        None => return invalid(),
+        Some(alg) if ALGORITHMS.contains(&alg) => {}
+        Some("Ed448") => return fail("ERR_JOSE_NOT_SUPPORTED", None),
+        Some(_) => return fail("ERR_JOSE_ALG_NOT_ALLOWED", None),
+    }
+    if let Some(crit) = members.get("crit") {
+        let names = crit.as_array().filter(|names| !names.is_empty());
+        let Some(names) = names else { return invalid() };
+        for name in names.iter().filter_map(Value::as_str) {
+            if name == "b64" {
+                return fail("ERR_JOSE_NOT_SUPPORTED", None);
+            }
+            if HEADER_TYPES.iter().any(|(registered, _)| *registered == name) || !members.contains_key(name) {
+                return invalid();
+            }
+        }
+        return fail("ERR_JOSE_NOT_SUPPORTED", None);
+    }
+    if members.get("b64") == Some(&Value::Bool(false)) {
+        return fail("ERR_JOSE_NOT_SUPPORTED", None);
+    }
+    Ok(())
+}
+
 /// The reference decision: `Ok` or the error code (and claim) the core must give.
-fn reference(payload: &[u8], policy: &Policy, now: i64) -> Result<(), (String, Option<String>)> {
-    let fail = |code: &str, claim: Option<&str>| Err((code.to_owned(), claim.map(str::to_owned)));
+fn reference(payload: &[u8], policy: &Policy, now: i64) -> Answer {
     let claims = match serde_json::from_slice(payload) {
         Ok(Value::Object(claims)) => claims,
         _ => return fail("ERR_JWS_INVALID", None),
@@ -82,6 +159,24 @@ fn reference(payload: &[u8], policy: &Policy, now: i64) -> Result<(), (String, O
         _ => return fail("ERR_JWS_INVALID", None),
     }
     let invalid = "ERR_JWT_CLAIM_VALIDATION_FAILED";
+    // RFC 7519 §4.1: the registered claims' types, whatever the policy checks.
+    let string = |v: &Value| v.is_string();
+    let audience = |v: &Value| v.is_string() || strings(v);
+    let date = |v: &Value| v.is_number();
+    let types: [(&str, &dyn Fn(&Value) -> bool); 7] = [
+        ("iss", &string),
+        ("sub", &string),
+        ("aud", &audience),
+        ("exp", &date),
+        ("nbf", &date),
+        ("iat", &date),
+        ("jti", &string),
+    ];
+    for (name, admits) in types {
+        if claims.get(name).is_some_and(|value| !admits(value)) {
+            return fail(invalid, Some(name));
+        }
+    }
     if !policy.issuers.is_empty() {
         let iss = claims.get("iss").and_then(Value::as_str);
         if !iss.is_some_and(|iss| policy.issuers.iter().any(|w| w == iss)) {
@@ -136,18 +231,25 @@ fn reference(payload: &[u8], policy: &Policy, now: i64) -> Result<(), (String, O
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, payload)) = data.split_first() else {
+    let [selector, header_len, rest @ ..] = data else {
         return;
     };
-    let policy = policy(selector);
+    let (header, payload) = rest.split_at(usize::from(*header_len).min(rest.len()));
+    let policy = policy(*selector);
     let key = Key::hmac(&[7u8; 32], Algorithm::HS256, Some("k".into())).expect("key");
-    let token = format!("{}.{}.AA", b64::encode(br#"{"alg":"HS256"}"#), b64::encode(payload));
-    let Ok(untrusted) = UntrustedToken::parse(&token, usize::MAX) else {
-        return;
-    };
-    let got = check_claims(hazmat::signature_checked(untrusted, &key), &policy, NOW)
-        .map(|_| ())
-        .map_err(|e| (e.code().to_owned(), e.claim().map(str::to_owned)));
-    let want = reference(payload, &policy, NOW);
-    assert_eq!(got, want, "payload {:?}", String::from_utf8_lossy(payload));
+    let token = format!("{}.{}.AA", b64::encode(header), b64::encode(payload));
+    let answer = |e: tollgate::Error| (e.code().to_owned(), e.claim().map(str::to_owned));
+    let got = UntrustedToken::parse(&token, usize::MAX).map_err(answer).and_then(|untrusted| {
+        check_claims(hazmat::signature_checked(untrusted, &key), &policy, NOW)
+            .map(|_| ())
+            .map_err(answer)
+    });
+    let want = reference_header(header).and_then(|()| reference(payload, &policy, NOW));
+    assert_eq!(
+        got,
+        want,
+        "header {:?} payload {:?}",
+        String::from_utf8_lossy(header),
+        String::from_utf8_lossy(payload)
+    );
 });

@@ -77,7 +77,7 @@ function checkToken(token) {
   if (!isString(token)) throw new TypeError("token must be a string");
 }
 
-const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
 /**
  * Builds the API around an initialised wasm-bindgen module. `host`, when given, checks
@@ -277,7 +277,8 @@ export function createApi(core, host) {
     return signer;
   }
 
-  /** Signs a JWT. `iat` is now, `exp` is now + expiresIn (default 900 s), `jti` is random. */
+  /** Signs a JWT with the payload's claims as written; options fill only absent claims (`iat`
+   * now, `exp` now + expiresIn or 900 s, a random `jti`); both for one claim is an error. */
   function sign(payload, privateJwk, options = {}) {
     if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
     if (!isPlainObject(privateJwk) && !isString(privateJwk)) throw new TypeError("privateJwk must be a JWK object or its JSON text");

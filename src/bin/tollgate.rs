@@ -30,9 +30,11 @@ const USAGE: &str = "usage:
   tollgate sign --key FILE [--sub S] [--iss I] [--aud A]... [--scope S] [--exp SECONDS]
       [--typ T] [--claims JSON]
       FILE: a private JWK, a JWK Set (first key signs), a PKCS#8 PEM, or .dev.vars.
+      The claims of --claims are signed as written; the flags fill only claims it lacks
+      (iat now, exp now + 900 s, a random jti), and a claim given both ways is refused.
   tollgate verify --jwks FILE|- [--iss I] [--aud A]... [--alg ALG]... [--typ T] [--leeway S] TOKEN
       Prints the claims; on failure prints the error code and exits 1.
-ALG: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA";
+ALG: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519";
 
 enum Failure {
     Usage(String),
@@ -146,7 +148,10 @@ impl Options {
 }
 
 fn algorithm(name: &str) -> Result<Algorithm, Failure> {
-    Algorithm::from_name(name).ok_or_else(|| Failure::Usage(format!("unknown algorithm {name:?}")))
+    Algorithm::parse(name).map_err(|err| match err {
+        Error::NotSupported { .. } => Failure::Refused(err),
+        _ => Failure::Usage(format!("unknown algorithm {name:?}")),
+    })
 }
 
 fn keygen(opts: &Options) -> Result<String, Failure> {

@@ -282,7 +282,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .audience([self.audience])
             .claim("client_id", client_id)
             .scope(scope)
-            .claim("jti", jti.as_str())
+            .jti(jti.as_str())
             .typ(crate::config::ACCESS_TOKEN_TYP)
             .lifetime(self.config.access_token_lifetime);
         if let Some(family) = family {

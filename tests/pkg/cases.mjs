@@ -2,7 +2,7 @@
 // (ESM and CommonJS), headless Chromium and workerd. No test framework: each case is a
 // function that throws on failure, so the same file loads everywhere.
 
-export const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+export const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
 /** `api`: the package's exports. `fixtures.rsaJwk`: an RSA private JWK (2048 bits). */
 export function cases(api, fixtures) {
@@ -60,6 +60,71 @@ export function cases(api, fixtures) {
       rejects(() => api.verify(`${b64(JSON.stringify({ ...header, typ: "x" }))}.${p}.${s}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
     });
   }
+
+  test("sign keeps every claim the payload wrote (RFC 7519 §4.1); options fill only absent ones", () => {
+    const pair = api.generateKeyPair("HS256");
+    const year = now + 365 * 24 * 3600;
+    const written = { iat: now - 10, exp: year, nbf: now - 5, jti: "mine", iss: "https://a", aud: ["x", "y"], sub: "s" };
+    const token = api.sign(written, pair.privateJwk);
+    const { payload } = api.verify(token, verifyKeys(pair));
+    const sorted = (o) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+    eq(sorted(payload), sorted(written), "the claims as written, a year-long exp included");
+    const filled = api.decode(api.sign({ sub: "s" }, pair.privateJwk, { issuer: "https://i", expiresIn: 60 })).payload;
+    eq([filled.sub, filled.iss, filled.exp - filled.iat, typeof filled.jti], ["s", "https://i", 60, "string"], "options fill the rest");
+    const defaults = api.decode(api.sign({}, pair.privateJwk)).payload;
+    eq(defaults.exp - defaults.iat, 900, "exp defaults to now + 900 s");
+    for (const [claim, option, value] of [
+      ["exp", "expiresIn", 60], ["iss", "issuer", "https://i"], ["sub", "subject", "s"], ["aud", "audience", "x"],
+      ["jti", "jti", "j"], ["nbf", "notBefore", now],
+    ]) {
+      const err = rejects(() => api.sign({ [claim]: claim === "exp" || claim === "nbf" ? now + 9 : "v" }, pair.privateJwk, { [option]: value }), "ERR_POLICY_INVALID");
+      if (!err.message.includes(`"${claim}"`) || !err.message.includes(option)) throw new Error(`the message names both: ${err.message}`);
+    }
+    for (const bad of [{ exp: "tomorrow" }, { iat: null }, { iss: 7 }, { aud: ["x", 1] }, { jti: {} }, { sub: null }, { nbf: true }]) {
+      rejects(() => api.sign(bad, pair.privateJwk), "ERR_POLICY_INVALID");
+    }
+  });
+
+  test("registered header parameters and claims have their types (RFC 7515 §4.1, RFC 7519 §4.1)", async () => {
+    const pair = api.generateKeyPair("HS256");
+    const secret = Uint8Array.from(atob(pair.privateJwk.k.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
+    const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const signed = async (header, payload) => {
+      const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(payload))}`;
+      const signature = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(input)));
+      return `${input}.${b64(String.fromCharCode(...signature))}`;
+    };
+    const exp = now + 60;
+    api.verify(await signed({ alg: "HS256", kid: pair.privateJwk.kid }, { exp }), verifyKeys(pair));
+    for (const header of [{ alg: "HS256", kid: null }, { alg: "HS256", typ: 1 }, { alg: "HS256", jwk: "k" }, { alg: "HS256", x5c: [1] }, { alg: null }]) {
+      const token = await signed(header, { exp });
+      rejects(() => api.verify(token, verifyKeys(pair)), "ERR_JWS_INVALID");
+    }
+    for (const [claim, value] of [["iss", null], ["sub", 1], ["aud", [1]], ["exp", "x"], ["nbf", null], ["iat", {}], ["jti", false]]) {
+      const token = await signed({ alg: "HS256" }, { exp, [claim]: value });
+      rejects(() => api.verify(token, verifyKeys(pair)), "ERR_JWT_CLAIM_VALIDATION_FAILED", claim);
+    }
+  });
+
+  test("Ed25519 and EdDSA (RFC 9864): a key bound to one name refuses the other; Ed448 is not supported", () => {
+    const pair = api.generateKeyPair("Ed25519");
+    eq([pair.privateJwk.alg, pair.publicJwk.alg, pair.publicJwk.crv], ["Ed25519", "Ed25519", "Ed25519"], "key");
+    const { alg, ...unbound } = pair.privateJwk;
+    const eddsa = api.sign({}, unbound);
+    eq(api.decode(eddsa).protectedHeader.alg, "EdDSA", "an unbound key signs under the deployed name");
+    const ed25519 = api.sign({}, unbound, { alg: "Ed25519" });
+    eq(api.decode(ed25519).protectedHeader.alg, "Ed25519", "alg");
+    const { alg: _, ...unboundPublic } = pair.publicJwk;
+    api.verify(eddsa, { keys: [unboundPublic] });
+    api.verify(ed25519, { keys: [unboundPublic] });
+    api.verify(ed25519, { keys: [pair.publicJwk] });
+    rejects(() => api.verify(eddsa, { keys: [pair.publicJwk] }), "ERR_JWKS_NO_MATCHING_KEY");
+    rejects(() => api.verify(ed25519, { keys: [{ ...pair.publicJwk, alg: "EdDSA" }] }), "ERR_JWKS_NO_MATCHING_KEY");
+    rejects(() => api.verify(ed25519, { keys: [unboundPublic] }, { algorithms: ["EdDSA"] }), "ERR_JOSE_ALG_NOT_ALLOWED");
+    rejects(() => api.generateKeyPair("Ed448"), "ERR_JOSE_NOT_SUPPORTED");
+    rejects(() => api.verify(ed25519, { keys: [unboundPublic] }, { algorithms: ["Ed448"] }), "ERR_JOSE_NOT_SUPPORTED");
+    rejects(() => api.verify(`${b64('{"alg":"Ed448"}')}.e30.AA`, { keys: [unboundPublic] }), "ERR_JOSE_NOT_SUPPORTED");
+  });
 
   test("claims: expiry, not-before, issuer, audience, typ, required claims, size", () => {
     const pair = api.generateKeyPair("EdDSA");
