@@ -1,5 +1,8 @@
 // The npm package against its peers in one Node process: verify (signature + exp + iss + aud)
-// and sign, ops/s, for HS256, RS256, PS256, ES256 and EdDSA. Peers: jose (awaited), fast-jwt,
+// and sign, ops/s, for HS256, RS256, PS256, ES256 and EdDSA. Sign compares prepared signers
+// (tollgate's Signer, fast-jwt's createSigner) and one-shot calls (tollgate's sign(),
+// jsonwebtoken, jose); the "wasm only" column is the package without node:crypto, which is
+// how the edge worker signs. Peers: jose (awaited), fast-jwt,
 // jsonwebtoken, and the bare node:crypto signature check over the same signing input (the
 // ceiling). Keys are imported once wherever a library allows it; runs are interleaved; the
 // median of the rounds is reported. Writes bench/out/node.json and bench/out/verify.svg.
@@ -10,8 +13,16 @@ import { performance } from "node:perf_hooks";
 import * as jose from "jose";
 import { createSigner, createVerifier } from "fast-jwt";
 import jsonwebtoken from "jsonwebtoken";
+import { readFileSync } from "node:fs";
 import * as tollgate from "../tests/pkg/node_modules/tollgate/entries/node.js";
+import * as core from "../pkg/dist/tollgate_core.js";
+import { createApi } from "../pkg/entries/api.js";
 import { arg, opsPerSecond } from "./timing.mjs";
+
+// The package without a host provider: every signature in Rust compiled to wasm, as the edge
+// worker signs its access tokens (V8 runs both). Its sign column is what a grant pays.
+core.initSync({ module: readFileSync(new URL("../pkg/dist/tollgate_core_bg.wasm", import.meta.url)) });
+const wasmOnly = createApi(core);
 
 const SECONDS = arg("seconds", 0.5);
 const ROUNDS = arg("rounds", 3);
@@ -66,6 +77,8 @@ async function setup(alg) {
         };
   if (!primitive()) throw new Error(`${alg}: the primitive must verify`);
   const verifier = new tollgate.Verifier({ keys: [publicJwk] }, { issuer: ISS, audience: AUD });
+  const signer = new tollgate.Signer(privateJwk, { issuer: ISS, audience: AUD });
+  const wasmSigner = new wasmOnly.Signer(privateJwk, { issuer: ISS, audience: AUD });
   const fastVerify = createVerifier({ key: alg === "HS256" ? secret : publicKey.export({ format: "pem", type: "spki" }), algorithms: [alg], allowedIss: ISS, allowedAud: AUD, cache: false });
   const fastSign = createSigner({ key: alg === "HS256" ? secret : privateKey.export({ format: "pem", type: "pkcs8" }), algorithm: alg, iss: ISS, aud: AUD, expiresIn: 900_000 });
   const jwtAlg = alg === "EdDSA" ? null : alg; // jsonwebtoken has no EdDSA
@@ -78,10 +91,12 @@ async function setup(alg) {
       jose: async () => jose.jwtVerify(token, josePublic, { issuer: ISS, audience: AUD, algorithms: [alg] }),
     },
     sign: {
-      tollgate: () => tollgate.sign({ scope: "read" }, privateJwk, { issuer: ISS, audience: AUD }),
+      tollgate: () => signer.sign({ scope: "read" }),
+      "tollgate sign()": () => tollgate.sign({ scope: "read" }, privateJwk, { issuer: ISS, audience: AUD }),
       "fast-jwt": () => fastSign({ scope: "read" }),
       jsonwebtoken: jwtAlg && (() => jsonwebtoken.sign({ scope: "read" }, privateKey, { algorithm: alg, issuer: ISS, audience: AUD, expiresIn: 900 })),
       jose: async () => new jose.SignJWT({ scope: "read" }).setProtectedHeader({ alg }).setIssuer(ISS).setAudience(AUD).setIssuedAt().setExpirationTime("15m").sign(josePrivate),
+      "tollgate, wasm only (the worker)": () => wasmSigner.sign({ scope: "read" }),
     },
   };
 }
@@ -112,13 +127,16 @@ const lines = [];
 for (const kind of ["verify", "sign"]) {
   const names = [...new Set(Object.values(table[kind]).flatMap(Object.keys))];
   lines.push(`\n### ${kind} (ops/s, median of ${ROUNDS} interleaved rounds of ${SECONDS} s)\n`);
-  lines.push(`| alg | ${names.join(" | ")} |${kind === "verify" ? " tollgate ÷ fastest peer | tollgate ÷ node:crypto |" : ""}`);
-  lines.push(`|---|${names.map(() => "---").join("|")}|${kind === "verify" ? "---|---|" : ""}`);
+  const ratios = kind === "verify" ? " tollgate ÷ fastest peer | tollgate ÷ node:crypto |" : " Signer ÷ fastest peer | sign() ÷ fastest peer |";
+  lines.push(`| alg | ${names.join(" | ")} |${ratios}`);
+  lines.push(`|---|${names.map(() => "---").join("|")}|---|---|`);
   for (const alg of ALGS) {
     const row = table[kind][alg];
-    const peers = Object.entries(row).filter(([n]) => n !== "tollgate" && !n.startsWith("node:crypto"));
+    const peers = Object.entries(row).filter(([n]) => !n.startsWith("tollgate") && !n.startsWith("node:crypto"));
     const fastest = Math.max(...peers.map(([, v]) => v));
-    const extra = kind === "verify" ? ` ${(row.tollgate / fastest).toFixed(2)}× | ${(100 * row.tollgate / row["node:crypto (signature only)"]).toFixed(0)}% |` : "";
+    const extra = kind === "verify"
+      ? ` ${(row.tollgate / fastest).toFixed(2)}× | ${(100 * row.tollgate / row["node:crypto (signature only)"]).toFixed(0)}% |`
+      : ` ${(row.tollgate / fastest).toFixed(2)}× | ${(row["tollgate sign()"] / fastest).toFixed(2)}× |`;
     lines.push(`| ${alg} | ${names.map((n) => fmt(row[n])).join(" | ")} |${extra}`);
   }
 }

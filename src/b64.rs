@@ -43,7 +43,10 @@ pub fn decode_public(input: &str) -> Option<Vec<u8>> {
         );
         invalid |= a | b | c | d;
         let n = a << 18 | b << 12 | c << 6 | d;
-        triple.copy_from_slice(&n.to_be_bytes()[1..]);
+        // Byte stores: a three-byte `copy_from_slice` is a `memory.copy` call in wasm.
+        triple[0] = (n >> 16) as u8;
+        triple[1] = (n >> 8) as u8;
+        triple[2] = n as u8;
     }
     let mut n = 0;
     for &b in &bytes[whole * 4..] {
@@ -85,26 +88,34 @@ pub fn encode(input: &[u8]) -> String {
 /// a table lookup instead of base64ct's constant-time arithmetic. Never use it for key material.
 pub fn encode_public_into(out: &mut String, input: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let char_at = |n: u32| char::from(ALPHABET[(n & 63) as usize]);
-    out.reserve(input.len().div_ceil(3) * 4);
+    let at = |n: u32| ALPHABET[(n & 63) as usize];
+    let mut bytes = std::mem::take(out).into_bytes();
+    let start = bytes.len();
+    bytes.resize(start + input.len().div_ceil(3) * 4, 0);
+    let (body, tail) = bytes[start..].split_at_mut(input.len() / 3 * 4);
     let mut triples = input.chunks_exact(3);
-    for triple in &mut triples {
+    for (triple, quad) in (&mut triples).zip(body.chunks_exact_mut(4)) {
         let n = u32::from(triple[0]) << 16 | u32::from(triple[1]) << 8 | u32::from(triple[2]);
-        out.extend([
-            char_at(n >> 18),
-            char_at(n >> 12),
-            char_at(n >> 6),
-            char_at(n),
-        ]);
+        quad[0] = at(n >> 18);
+        quad[1] = at(n >> 12);
+        quad[2] = at(n >> 6);
+        quad[3] = at(n);
     }
-    match *triples.remainder() {
-        [a] => out.extend([char_at(u32::from(a) >> 2), char_at(u32::from(a) << 4)]),
-        [a, b] => {
-            let n = u32::from(a) << 8 | u32::from(b);
-            out.extend([char_at(n >> 10), char_at(n >> 4), char_at(n << 2)]);
+    let written = match (triples.remainder(), tail) {
+        (&[a], [x, y, ..]) => {
+            [*x, *y] = [at(u32::from(a) >> 2), at(u32::from(a) << 4)];
+            2
         }
-        _ => {}
-    }
+        (&[a, b], [x, y, z, ..]) => {
+            let n = u32::from(a) << 8 | u32::from(b);
+            [*x, *y, *z] = [at(n >> 10), at(n >> 4), at(n << 2)];
+            3
+        }
+        _ => 0,
+    };
+    bytes.truncate(start + input.len() / 3 * 4 + written);
+    // Only ASCII from the alphabet was added to valid UTF-8.
+    *out = String::from_utf8(bytes).unwrap_or_default();
 }
 
 #[cfg(test)]

@@ -43,6 +43,20 @@ pub(crate) struct Claims<'a> {
 }
 
 impl<'a> Claims<'a> {
+    /// Whether the registered claim `name` appears (other names: false).
+    pub(crate) fn has(&self, name: &str) -> bool {
+        match name {
+            "iss" => self.iss.is_some(),
+            "sub" => self.sub.is_some(),
+            "aud" => self.aud.is_some(),
+            "exp" => self.exp.is_some(),
+            "nbf" => self.nbf.is_some(),
+            "iat" => self.iat.is_some(),
+            "jti" => self.jti.is_some(),
+            _ => false,
+        }
+    }
+
     /// Reads `payload`, which must be exactly one JSON object.
     pub(crate) fn read(payload: &'a [u8], required: &[String]) -> Result<Self, Error> {
         let invalid = || Error::malformed("payload is not valid JSON");
@@ -73,6 +87,87 @@ impl<'a> Claims<'a> {
         }
         Ok(claims)
     }
+}
+
+/// The first `"`, `\\` or control character at or after `at`: eight bytes at a time, since
+/// every string of a claims set is scanned for them.
+fn stop(bytes: &[u8], mut at: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A high bit for each byte of `x` below `n` (n <= 128), and no false alarm from a byte
+    // below it only because of a borrow: the standard "has less" test (bytes >= 0x80 never
+    // count, so UTF-8 passes).
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero = |x: u64| below(x, 1);
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let x = chunk.try_into().map(u64::from_le_bytes).unwrap_or_default();
+        let hit = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | below(x, 0x20);
+        if hit != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    Some(
+        at + rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?,
+    )
+}
+
+/// The member names read so far, each with a fingerprint (length and first bytes), so that
+/// telling names apart rarely needs a full comparison (a `memcmp` call in wasm). The first
+/// sixteen live on the stack: a claims set rarely has more.
+struct Seen<'a> {
+    small: [(u64, Cow<'a, str>); 16],
+    len: usize,
+    more: Vec<(u64, Cow<'a, str>)>,
+}
+
+impl Default for Seen<'_> {
+    fn default() -> Self {
+        Seen {
+            small: std::array::from_fn(|_| (0, Cow::Borrowed(""))),
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Seen<'a> {
+    /// Adds `name`; false when it was already there.
+    fn insert(&mut self, name: Cow<'a, str>) -> bool {
+        let print = fingerprint(&name);
+        let small = self.small.get(..self.len).unwrap_or_default();
+        if small
+            .iter()
+            .chain(&self.more)
+            .any(|(p, seen)| *p == print && *seen == name)
+        {
+            return false;
+        }
+        match self.small.get_mut(self.len) {
+            Some(slot) => {
+                *slot = (print, name);
+                self.len += 1;
+            }
+            None => self.more.push((print, name)),
+        }
+        true
+    }
+}
+
+/// A name's length and first seven bytes in one word: equal names have equal fingerprints.
+fn fingerprint(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut word = [0u8; 8];
+    for (out, byte) in word.iter_mut().zip(bytes.iter().take(7)) {
+        *out = *byte;
+    }
+    word[7] = bytes.len() as u8;
+    u64::from_le_bytes(word) ^ ((bytes.len() as u64 >> 8) << 32)
 }
 
 /// serde_json refuses arrays and objects nested this deep (its recursion limit).
@@ -110,13 +205,12 @@ impl<'a> Json<'a> {
             present: vec![false; required.len()],
             ..Claims::default()
         };
-        let mut seen: Vec<Cow<'a, str>> = Vec::new();
+        let mut seen = Seen::default();
         self.members(1, |json, name| {
-            if seen.contains(&name) {
+            if !seen.insert(name.clone()) {
                 *repeated = true;
                 return None;
             }
-            seen.push(name.clone());
             if let Some(i) = required.iter().position(|r| *r == name) {
                 claims.present[i] = true;
             }
@@ -245,10 +339,7 @@ impl<'a> Json<'a> {
         let bytes = self.text.as_bytes();
         let mut escaped = false;
         loop {
-            let rest = bytes.get(self.at..)?;
-            self.at += rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            self.at = stop(bytes, self.at)?;
             match *bytes.get(self.at)? {
                 b'"' => break,
                 b'\\' => {
@@ -360,6 +451,37 @@ mod tests {
         }
         // Nested objects may repeat their own names: they are claim values, not claims.
         assert!(read(r#"{"o":{"a":1},"p":{"a":2}}"#, &[]).is_ok());
+    }
+
+    #[test]
+    fn finds_a_repeat_among_many_names() {
+        let names: Vec<String> = (0..40).map(|i| format!("\"n{i}\":{i}")).collect();
+        let all = format!("{{{}}}", names.join(","));
+        assert!(read(&all, &[]).is_ok());
+        for repeat in [3, 20, 39] {
+            let text = format!("{{{},\"n{repeat}\":0}}", names.join(","));
+            assert!(read(&text, &[]).is_err(), "{repeat}");
+        }
+        // Same fingerprint (length and first seven bytes), different names.
+        assert!(read(r#"{"abcdefgX":1,"abcdefgY":2,"x\u0041":3,"xA":4}"#, &[]).is_err());
+        assert!(read(r#"{"abcdefgX":1,"abcdefgY":2}"#, &[]).is_ok());
+    }
+
+    #[test]
+    fn strings_stop_where_serde_json_says_at_every_offset() {
+        for len in 0..20 {
+            for stop in ["\"", "\\n\"", "\u{1}\"", "\u{1f}\"", "\u{7f}\"", "\u{e9}\""] {
+                let text = format!(r#"{{"iss":"{}{stop},"exp":1}}"#, "a".repeat(len));
+                let reference = serde_json::from_str::<serde_json::Value>(&text).ok();
+                let ours = read(&text, &[]);
+                assert_eq!(ours.is_ok(), reference.is_some(), "{text:?}");
+                if let (Ok(claims), Some(value)) = (ours, reference) {
+                    assert!(
+                        matches!(claims.iss, Some(Claim::Str(ref s)) if s == value["iss"].as_str().unwrap())
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,40 +6,127 @@ use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
 use crate::b64;
+use crate::claims::Claims;
 use crate::crypto::{CryptoProvider, RustCrypto};
 use crate::error::Error;
 use crate::jwk::Key;
+use crate::verify::check_types;
 
 /// Default lifetime of a token whose `exp` is not given: 15 minutes (short-lived access
 /// tokens, RFC 9700 §2.2.1).
 pub const DEFAULT_LIFETIME: u64 = 15 * 60;
 
-/// Builds and signs a JWT, keeping every claim the caller wrote and filling only the absent
-/// ones: `iat` = now, `exp` = now + lifetime (default [`DEFAULT_LIFETIME`]), `jti` = 128
-/// random bits.
+/// What options add to a claims set, the one rule every signer applies (package, CLI, worker):
+/// the claims the caller wrote are kept as written; an option fills its claim only when the
+/// claims lack it; `iat` = now, `exp` = now + lifetime (default [`DEFAULT_LIFETIME`]) and
+/// `jti` = 128 random bits fill what is still absent.
 ///
-/// The registered claims have two sources, a claim given with [`TokenBuilder::claim`] (what
-/// the caller wrote in the payload) and an option ([`TokenBuilder::issuer`],
-/// [`TokenBuilder::lifetime`], ...). Both for the same claim is a conflict the builder refuses
-/// with `ERR_POLICY_INVALID` naming both, as jsonwebtoken does, rather than pick one. Signing
-/// refuses a registered claim of the wrong type (RFC 7519 §4.1) the same way: no verifier
-/// would accept the token.
+/// A claim both written and set by an option is a conflict, refused with
+/// `ERR_POLICY_INVALID` naming both (as jsonwebtoken does) rather than resolved by picking one.
+/// So is a registered claim of the wrong type (RFC 7519 §4.1, verification's own rule): no
+/// verifier would accept the token.
 ///
 /// There is no cap on the lifetime here: a general-purpose signer signs what it is asked to.
 /// Caps are issuance policy, kept where tokens are issued (the worker's `oauth` lifetimes) and
 /// where they are accepted (the gateway's own tokens are refused past
 /// [`crate::revocation::HORIZON`], the time a revocation is kept).
+#[derive(Clone, Debug, Default)]
+pub struct Fill {
+    /// Claims set by options: the claim, the option's name, the value as JSON text.
+    options: Vec<(&'static str, &'static str, String)>,
+    /// The claims of `options`, in order: the names the reader reports the presence of.
+    names: Vec<String>,
+    lifetime: Option<u64>,
+}
+
+impl Fill {
+    /// Sets `claim` (named `option` in messages) to `value`.
+    pub fn set(&mut self, claim: &'static str, option: &'static str, value: &Value) {
+        self.options.retain(|(name, ..)| *name != claim);
+        self.options.push((claim, option, value.to_string()));
+        self.names = self
+            .options
+            .iter()
+            .map(|(name, ..)| (*name).to_owned())
+            .collect();
+    }
+
+    /// Seconds from now until `exp`, when the claims have no `exp`.
+    pub fn set_lifetime(&mut self, seconds: u64) {
+        self.lifetime = Some(seconds);
+    }
+
+    /// `payload` (a JSON object's text) with the absent claims filled in, its own members
+    /// unchanged and in their order.
+    pub fn complete(&self, payload: &str, now: i64) -> Result<String, Error> {
+        let claims = Claims::read(payload.as_bytes(), &self.names).map_err(|err| match err {
+            Error::Malformed { reason } => Error::policy(reason),
+            other => other,
+        })?;
+        if let Err(Error::ClaimInvalid { claim, reason }) = check_types(&claims) {
+            return Err(Error::policy(format!("claim \"{claim}\" {reason}")));
+        }
+        let conflict = |claim: &str, option: &str| {
+            Error::policy(format!(
+                "the payload has \"{claim}\" and the {option} option sets it too: give one"
+            ))
+        };
+        // A JSON object's text ends with `}` (Claims::read checked it).
+        let body = payload.trim_end().strip_suffix('}').unwrap_or_default();
+        let mut out = String::with_capacity(payload.len() + 96);
+        out.push_str(body.trim_end());
+        let mut first = out.ends_with('{');
+        let mut member = |out: &mut String, name: &str, json: &str| {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(name);
+            out.push_str("\":");
+            out.push_str(json);
+        };
+        for ((claim, option, json), present) in self.options.iter().zip(&claims.present) {
+            if *present {
+                return Err(conflict(claim, option));
+            }
+            member(&mut out, claim, json);
+        }
+        // Written, or set by an option: either way not a default's to fill.
+        let given = |name: &str| claims.has(name) || self.options.iter().any(|(c, ..)| *c == name);
+        match (given("exp"), self.lifetime) {
+            (true, Some(_)) => return Err(conflict("exp", "expiresIn")),
+            (true, None) => {}
+            (false, Some(0)) => return Err(Error::policy("the lifetime must be positive")),
+            (false, lifetime) => {
+                let exp = i64::try_from(lifetime.unwrap_or(DEFAULT_LIFETIME))
+                    .ok()
+                    .and_then(|seconds| now.checked_add(seconds))
+                    .ok_or_else(|| Error::policy("exp overflows"))?;
+                member(&mut out, "exp", &exp.to_string());
+            }
+        }
+        if !given("iat") {
+            member(&mut out, "iat", &now.to_string());
+        }
+        if !given("jti") {
+            // 22 base64url characters: nothing to escape.
+            member(&mut out, "jti", &format!("\"{}\"", new_jti()?));
+        }
+        out.push('}');
+        Ok(out)
+    }
+}
+
+/// Builds and signs a JWT under the rule of [`Fill`]: [`TokenBuilder::claim`] is what the
+/// caller wrote, the other claim setters are options.
 #[derive(Clone, Debug)]
 pub struct TokenBuilder {
     now: i64,
-    lifetime: Option<u64>,
-    not_before: Option<i64>,
     typ: Option<String>,
     kid: Option<String>,
     /// Claims as written by the caller.
     claims: Map<String, Value>,
-    /// Registered claims set by options, with the option's name.
-    options: Vec<(&'static str, &'static str, Value)>,
+    fill: Fill,
 }
 
 impl TokenBuilder {
@@ -47,17 +134,15 @@ impl TokenBuilder {
     pub fn new(now: i64) -> Self {
         TokenBuilder {
             now,
-            lifetime: None,
-            not_before: None,
             typ: Some("JWT".to_owned()),
             kid: None,
             claims: Map::new(),
-            options: Vec::new(),
+            fill: Fill::default(),
         }
     }
 
     fn option(mut self, claim: &'static str, option: &'static str, value: Value) -> Self {
-        self.options.push((claim, option, value));
+        self.fill.set(claim, option, &value);
         self
     }
 
@@ -74,17 +159,9 @@ impl TokenBuilder {
     /// `aud`, as an option: one audience is written as a string, several as an array
     /// (RFC 7519 §4.1.3), none leaves the claim absent.
     pub fn audience<S: Into<String>>(self, audiences: impl IntoIterator<Item = S>) -> Self {
-        let mut list: Vec<Value> = audiences
-            .into_iter()
-            .map(|a| Value::String(a.into()))
-            .collect();
-        match list.len() {
-            0 => self,
-            1 => {
-                let one = list.remove(0);
-                self.option("aud", "audience", one)
-            }
-            _ => self.option("aud", "audience", Value::Array(list)),
+        match audience_value(audiences) {
+            Some(aud) => self.option("aud", "audience", aud),
+            None => self,
         }
     }
 
@@ -98,16 +175,15 @@ impl TokenBuilder {
         self.option("scope", "scope", Value::String(scope.into()))
     }
 
-    /// Seconds from now until `exp`, when the claims do not carry an `exp`. Must be positive.
+    /// Seconds from now until `exp`, when the claims carry no `exp`. Must be positive.
     pub fn lifetime(mut self, seconds: u64) -> Self {
-        self.lifetime = Some(seconds);
+        self.fill.set_lifetime(seconds);
         self
     }
 
     /// `nbf`, as an option.
-    pub fn not_before(mut self, nbf: i64) -> Self {
-        self.not_before = Some(nbf);
-        self
+    pub fn not_before(self, nbf: i64) -> Self {
+        self.option("nbf", "notBefore", Value::from(nbf))
     }
 
     /// The `typ` header (default `JWT`; RFC 9068 access tokens use `at+jwt`).
@@ -128,48 +204,11 @@ impl TokenBuilder {
         self
     }
 
-    /// The claims as they will be signed: the caller's, then the options, then defaults for
-    /// what is still absent.
-    pub fn build_claims(&self) -> Result<Map<String, Value>, Error> {
-        let mut claims = self.claims.clone();
-        let conflict = |claim: &str, option: &str| {
-            Error::policy(format!(
-                "the payload has \"{claim}\" and the {option} option sets it too: give one"
-            ))
-        };
-        for (claim, option, value) in &self.options {
-            if claims.contains_key(*claim) {
-                return Err(conflict(claim, option));
-            }
-            claims.insert((*claim).to_owned(), value.clone());
-        }
-        if let Some(nbf) = self.not_before {
-            if claims.contains_key("nbf") {
-                return Err(conflict("nbf", "notBefore"));
-            }
-            claims.insert("nbf".to_owned(), nbf.into());
-        }
-        match (claims.contains_key("exp"), self.lifetime) {
-            (true, Some(_)) => return Err(conflict("exp", "expiresIn")),
-            (true, None) => {}
-            (false, Some(0)) => return Err(Error::policy("the lifetime must be positive")),
-            (false, lifetime) => {
-                let seconds = i64::try_from(lifetime.unwrap_or(DEFAULT_LIFETIME))
-                    .map_err(|_| Error::policy("exp overflows"))?;
-                let exp = self
-                    .now
-                    .checked_add(seconds)
-                    .ok_or_else(|| Error::policy("exp overflows"))?;
-                claims.insert("exp".to_owned(), exp.into());
-            }
-        }
-        if !claims.contains_key("iat") {
-            claims.insert("iat".to_owned(), self.now.into());
-        }
-        if !claims.contains_key("jti") {
-            claims.insert("jti".to_owned(), new_jti()?.into());
-        }
-        Ok(claims)
+    /// The claims set as it will be signed (JSON text).
+    pub fn payload(&self) -> Result<String, Error> {
+        let written =
+            serde_json::to_string(&self.claims).map_err(|e| Error::policy(e.to_string()))?;
+        self.fill.complete(&written, self.now)
     }
 
     /// Signs with `key` under the algorithm the key is bound to.
@@ -179,28 +218,54 @@ impl TokenBuilder {
 
     /// Signs through a specific crypto provider.
     pub fn sign_with(&self, key: &Key, provider: &impl CryptoProvider) -> Result<String, Error> {
-        let claims = self.build_claims()?;
-        let mut header = Map::new();
-        if let Some(typ) = &self.typ {
-            header.insert("typ".to_owned(), typ.clone().into());
-        }
-        header.insert(
-            "kid".to_owned(),
-            self.kid
-                .clone()
-                .unwrap_or_else(|| key.kid().to_owned())
-                .into(),
-        );
-        let claims = serde_json::to_string(&claims).map_err(|e| Error::policy(e.to_string()))?;
-        // Verification's rule for the registered claims' types (RFC 7519 §4.1), so that no
-        // token is signed that no verifier would accept.
-        if let Err(Error::ClaimInvalid { claim, reason }) =
-            crate::verify::check_registered_types(claims.as_bytes())
-        {
-            return Err(Error::policy(format!("claim \"{claim}\" {reason}")));
-        }
-        sign_jws(&header, &claims, key, provider)
+        let alg = key.signing_algorithm()?;
+        let kid = self.kid.as_deref().unwrap_or(key.kid());
+        let header = header_segment(alg, kid, self.typ.as_deref());
+        sign_segments(&header, &self.payload()?, alg, key, provider)
     }
+}
+
+/// `aud` for a list of audiences: a string for one, an array for several (RFC 7519 §4.1.3).
+pub fn audience_value<S: Into<String>>(audiences: impl IntoIterator<Item = S>) -> Option<Value> {
+    let mut list: Vec<Value> = audiences
+        .into_iter()
+        .map(|a| Value::String(a.into()))
+        .collect();
+    match list.len() {
+        0 => None,
+        1 => Some(list.remove(0)),
+        _ => Some(Value::Array(list)),
+    }
+}
+
+/// The base64url protected header `{"alg", "kid", "typ"}` that [`TokenBuilder`] writes: the
+/// same for every token of one key and typ, so a signer may keep it.
+pub fn header_segment(alg: Algorithm, kid: &str, typ: Option<&str>) -> String {
+    let mut header = Map::new();
+    header.insert("alg".to_owned(), alg.name().into());
+    header.insert("kid".to_owned(), kid.into());
+    if let Some(typ) = typ {
+        header.insert("typ".to_owned(), typ.into());
+    }
+    b64::encode(Value::Object(header).to_string().as_bytes())
+}
+
+/// `header.BASE64URL(payload).BASE64URL(signature)`, signed with `key` under `alg`.
+pub fn sign_segments(
+    header: &str,
+    payload: &str,
+    alg: Algorithm,
+    key: &Key,
+    provider: &impl CryptoProvider,
+) -> Result<String, Error> {
+    let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 700);
+    token.push_str(header);
+    token.push('.');
+    b64::encode_public_into(&mut token, payload.as_bytes());
+    let signature = provider.sign(alg, key, token.as_bytes())?;
+    token.push('.');
+    b64::encode_public_into(&mut token, &signature);
+    Ok(token)
 }
 
 /// Signs any payload as a compact JWS with `key`'s algorithm; `alg` is added to `header`.
@@ -214,14 +279,7 @@ pub fn sign_jws(
     let mut header = header.clone();
     header.insert("alg".to_owned(), alg.name().into());
     let header = serde_json::to_vec(&header).map_err(|e| Error::policy(e.to_string()))?;
-    let mut token = String::new();
-    b64::encode_public_into(&mut token, &header);
-    token.push('.');
-    b64::encode_public_into(&mut token, payload.as_bytes());
-    let signature = provider.sign(alg, key, token.as_bytes())?;
-    token.push('.');
-    b64::encode_public_into(&mut token, &signature);
-    Ok(token)
+    sign_segments(&b64::encode(&header), payload, alg, key, provider)
 }
 
 /// A fresh token id: 128 random bits, base64url (RFC 7519 §4.1.7 asks for negligible collision).
@@ -256,6 +314,33 @@ fn random_id() -> Result<[u8; 16], Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_and_defaults_never_write_a_claim_twice() {
+        let builder = TokenBuilder::new(100)
+            .claim("client_id", "c")
+            .issuer("i")
+            .subject("s")
+            .audience(["a", "b"])
+            .scope("x")
+            .jti("j")
+            .not_before(90)
+            .lifetime(60);
+        let payload = builder.payload().unwrap();
+        // The claims reader refuses a repeated name.
+        Claims::read(payload.as_bytes(), &[]).unwrap();
+        let claims: Map<String, Value> = serde_json::from_str(&payload).unwrap();
+        assert_eq!(claims["jti"], "j");
+        assert_eq!(claims["exp"], 160);
+        assert_eq!(claims["iat"], 100);
+        assert_eq!(claims["aud"], serde_json::json!(["a", "b"]));
+        assert_eq!(claims.len(), 9);
+        let mut fill = Fill::default();
+        fill.set("exp", "exp", &Value::from(5));
+        fill.set("iat", "iat", &Value::from(4));
+        let payload = fill.complete("{}", 100).unwrap();
+        Claims::read(payload.as_bytes(), &[]).unwrap();
+    }
 
     #[test]
     fn token_ids_are_distinct_across_refills_of_the_buffer() {

@@ -5,11 +5,12 @@
 
 use std::cell::{Cell, RefCell};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::crypto::{CryptoProvider, RustCrypto};
-use crate::{Algorithm, Error, Key, KeySet, Policy, TokenBuilder};
+use crate::issue::{audience_value, header_segment, sign_segments, Fill};
+use crate::{Algorithm, Error, Key, KeySet, Policy};
 
 /// The one mapping from a core error to what JavaScript sees.
 fn to_js(err: &Error) -> JsValue {
@@ -355,53 +356,102 @@ impl Signer {
             .unwrap_or_default()
     }
 
-    /// Signs `payload` (JSON object text) with its claims as written. `options` (JSON): kid,
-    /// typ, expiresIn, notBefore, issuer, audience, subject, jti; each fills a claim the payload
-    /// lacks, and one that the payload has too is refused ([`TokenBuilder`]).
-    pub fn sign(&self, payload: &str, options: &str, now: f64) -> Result<String, JsValue> {
-        let claims: Map<String, Value> = serde_json::from_str(payload)
-            .map_err(|_| policy_error("the payload must be a JSON object"))?;
-        let options: Map<String, Value> =
-            serde_json::from_str(options).map_err(|_| policy_error("options must be an object"))?;
-        let mut builder = TokenBuilder::new(now.floor() as i64);
-        for (name, value) in claims {
-            builder = builder.claim(&name, value);
-        }
-        let text = |name: &str| options.get(name).and_then(Value::as_str);
-        if let Some(kid) = text("kid") {
-            builder = builder.kid(kid);
-        }
-        if let Some(typ) = text("typ") {
-            builder = builder.typ(typ);
-        }
-        if let Some(iss) = text("issuer") {
-            builder = builder.issuer(iss);
-        }
-        if let Some(sub) = text("subject") {
-            builder = builder.subject(sub);
-        }
-        if let Some(jti) = text("jti") {
-            builder = builder.jti(jti);
-        }
-        match options.get("audience") {
-            Some(Value::String(aud)) => builder = builder.audience([aud.as_str()]),
-            Some(Value::Array(auds)) => {
-                builder = builder.audience(auds.iter().filter_map(Value::as_str))
+    /// Prepares `options` (JSON: kid, typ, expiresIn, notBefore, issuer, audience, subject,
+    /// jti) once for many tokens: the header segment and what the options fill.
+    pub fn prepare(&self, options: &str) -> Result<SignTemplate, JsValue> {
+        let options: SignOptions = serde_json::from_str(options)
+            .map_err(|e| policy_error(format!("sign options: {e}")))?;
+        let alg = self.key.signing_algorithm().map_err(|e| to_js(&e))?;
+        let kid = options.kid.as_deref().unwrap_or(self.key.kid());
+        let typ = options.typ.as_deref().unwrap_or("JWT");
+        let mut fill = Fill::default();
+        let text = |text: &String| Value::String(text.clone());
+        for (claim, option, value) in [
+            ("iss", "issuer", options.issuer.as_ref().map(text)),
+            ("sub", "subject", options.subject.as_ref().map(text)),
+            ("jti", "jti", options.jti.as_ref().map(text)),
+            (
+                "aud",
+                "audience",
+                options.audience.map(audience_value).unwrap_or_default(),
+            ),
+            ("nbf", "notBefore", options.not_before.map(Value::from)),
+        ] {
+            if let Some(value) = value {
+                fill.set(claim, option, &value);
             }
-            _ => {}
         }
-        if let Some(seconds) = options.get("expiresIn").and_then(Value::as_u64) {
-            builder = builder.lifetime(seconds);
+        if let Some(seconds) = options.expires_in {
+            fill.set_lifetime(seconds);
         }
-        if let Some(nbf) = options.get("notBefore").and_then(Value::as_i64) {
-            builder = builder.not_before(nbf);
-        }
+        Ok(SignTemplate {
+            alg,
+            header: header_segment(alg, kid, Some(typ)),
+            fill,
+        })
+    }
+
+    /// Signs `payload` (JSON object text, its claims kept as written) under `template`.
+    pub fn sign(
+        &self,
+        template: &SignTemplate,
+        payload: &str,
+        now: f64,
+    ) -> Result<String, JsValue> {
+        let payload = template
+            .fill
+            .complete(payload, now.floor() as i64)
+            .map_err(|e| to_js(&e))?;
         match &self.host {
-            Some(host) => builder.sign_with(&self.key, host),
-            None => builder.sign(&self.key),
+            Some(host) => sign_segments(&template.header, &payload, template.alg, &self.key, host),
+            None => sign_segments(
+                &template.header,
+                &payload,
+                template.alg,
+                &self.key,
+                &RustCrypto,
+            ),
         }
         .map_err(|e| to_js(&e))
     }
+}
+
+/// The options of `sign()`, as pkg/entries/api.js passes them (already type-checked there).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignOptions {
+    kid: Option<String>,
+    typ: Option<String>,
+    expires_in: Option<u64>,
+    not_before: Option<i64>,
+    issuer: Option<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    audience: Option<Vec<String>>,
+    subject: Option<String>,
+    jti: Option<String>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Some(match serde::Deserialize::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    }))
+}
+
+/// Sign options prepared by [`Signer::prepare`] for one signer: reused for every token.
+#[wasm_bindgen]
+pub struct SignTemplate {
+    alg: Algorithm,
+    header: String,
+    fill: Fill,
 }
 
 /// Decodes without verifying: `{"payload", "protectedHeader"}` as JSON.

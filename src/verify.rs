@@ -271,17 +271,12 @@ fn check_claim_values(
     check_times(claims, policy, now)
 }
 
-/// [`check_types`] on a claims set's JSON text, for the signer.
-pub(crate) fn check_registered_types(payload: &[u8]) -> Result<(), Error> {
-    check_types(&Claims::read(payload, &[])?)
-}
-
 /// RFC 7519 §4.1: each registered claim that is present has its registered type, whatever
 /// the policy checks. `iss`, `sub` and `jti` are strings; `aud` a string or an array of
 /// strings; `exp`, `nbf` and `iat` NumericDates (JSON numbers, §2). `null` is no exception:
 /// a claim sent as `null` is present with the wrong type, not absent.
 #[inline]
-fn check_types(claims: &Claims<'_>) -> Result<(), Error> {
+pub(crate) fn check_types(claims: &Claims<'_>) -> Result<(), Error> {
     let string = |claim: &Option<Claim<'_>>| matches!(claim, None | Some(Claim::Str(_)));
     let date = |claim: &Option<Claim<'_>>| matches!(claim, None | Some(Claim::Number(_)));
     let refuse = |name, reason| Err(Error::claim_invalid(name, reason));

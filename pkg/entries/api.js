@@ -256,35 +256,11 @@ export function createApi(core, host) {
 
   const SIGN_OPTIONS = ["alg", "kid", "typ", "expiresIn", "notBefore", "issuer", "audience", "subject", "jti", "currentDate"];
 
-  // Parsed signing keys, by JWK text and algorithm: a key is checked (and, with a host,
-  // imported) once, not on every token. Bounded; only this process's memory.
-  const signers = new Map();
-  function signerFor(jwkText, alg) {
-    const cacheKey = `${alg ?? ""}\u0000${jwkText}`;
-    let signer = signers.get(cacheKey);
-    if (!signer) {
-      if (host && !JSON.parse(jwkText).kty?.startsWith("oct")) {
-        let privateKey;
-        const sign = (algIndex, data) => host.sign(ALGORITHMS[algIndex], privateKey, data);
-        signer = new core.Signer(jwkText, alg, sign);
-        privateKey = host.importPrivateKey(JSON.parse(jwkText));
-      } else {
-        signer = new core.Signer(jwkText, alg);
-      }
-      if (signers.size >= 64) signers.clear();
-      signers.set(cacheKey, signer);
-    }
-    return signer;
-  }
-
-  /** Signs a JWT with the payload's claims as written; options fill only absent claims (`iat`
-   * now, `exp` now + expiresIn or 900 s, a random `jti`); both for one claim is an error. */
-  function sign(payload, privateJwk, options = {}) {
-    if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
-    if (!isPlainObject(privateJwk) && !isString(privateJwk)) throw new TypeError("privateJwk must be a JWK object or its JSON text");
+  /** Checks sign options: `{ alg, currentDate, text }`, `text` the rest as JSON for the core. */
+  function signOptions(options, allowed = SIGN_OPTIONS) {
     if (!isPlainObject(options)) throw new TypeError("options must be an object");
     for (const name of Object.keys(options)) {
-      if (!SIGN_OPTIONS.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+      if (!allowed.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
     }
     for (const name of ["alg", "kid", "typ", "issuer", "subject", "jti"]) expect(options[name], `options.${name}`, isString, "a string");
     expect(options.audience, "options.audience", isStringList, "a string or an array of strings");
@@ -292,10 +268,108 @@ export function createApi(core, host) {
     expect(options.notBefore, "options.notBefore", Number.isInteger, "a NumericDate (seconds)");
     expect(options.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
     const { currentDate, alg, ...rest } = options;
+    return { alg, currentDate, text: JSON.stringify(rest) };
+  }
+
+  function checkKeyArgument(privateJwk) {
+    if (!isPlainObject(privateJwk) && !isString(privateJwk)) throw new TypeError("privateJwk must be a JWK object or its JSON text");
+  }
+
+  /** A core signer: the key parsed and checked (and, with a host, imported) once. */
+  function newSigner(jwkText, alg) {
+    if (host && !JSON.parse(jwkText).kty?.startsWith("oct")) {
+      let privateKey;
+      const sign = (algIndex, data) => host.sign(ALGORITHMS[algIndex], privateKey, data);
+      const signer = new core.Signer(jwkText, alg, sign);
+      privateKey = host.importPrivateKey(JSON.parse(jwkText));
+      return signer;
+    }
+    return new core.Signer(jwkText, alg);
+  }
+
+  // Signers by JWK object, so that signing with the same object does not serialise and
+  // re-check the key every time (jose keeps its imported keys by JWK object the same way).
+  // The members that make the key are compared on every use: a changed object is a new key.
+  const byObject = new WeakMap();
+  const sameKey = (jwk, seen) =>
+    jwk.d === seen.d && jwk.k === seen.k && jwk.kty === seen.kty && jwk.alg === seen.alg &&
+    jwk.kid === seen.kid && jwk.n === seen.n && jwk.e === seen.e && jwk.x === seen.x &&
+    jwk.y === seen.y && jwk.crv === seen.crv && jwk.use === seen.use && jwk.key_ops === seen.key_ops;
+  // Signers by JWK text: bounded, only this process's memory.
+  const byText = new Map();
+
+  /** `{ signer, templates }` for a private JWK (object or JSON text) and an optional alg. */
+  function signerEntry(privateJwk, alg) {
+    if (isString(privateJwk)) {
+      const cacheKey = `${alg ?? ""}\u0000${privateJwk}`;
+      let entry = byText.get(cacheKey);
+      if (!entry) {
+        entry = { signer: newSigner(privateJwk, alg), templates: new Map() };
+        if (byText.size >= 64) byText.clear();
+        byText.set(cacheKey, entry);
+      }
+      return entry;
+    }
+    const entries = byObject.get(privateJwk);
+    const hit = entries?.find((e) => e.alg === alg && sameKey(privateJwk, e.seen));
+    if (hit) return hit;
+    const entry = { alg, seen: { ...privateJwk }, signer: newSigner(keysJson(privateJwk, "privateJwk"), alg), templates: new Map() };
+    byObject.set(privateJwk, [entry, ...(entries ?? []).filter((e) => e.alg !== alg).slice(0, 3)]);
+    return entry;
+  }
+
+  /** The entry's template for these options (JSON text), prepared once. */
+  function templateFor(entry, optionsText) {
+    let template = entry.templates.get(optionsText);
+    if (!template) {
+      template = entry.signer.prepare(optionsText);
+      if (entry.templates.size >= 16) entry.templates.clear();
+      entry.templates.set(optionsText, template);
+    }
+    return template;
+  }
+
+  /** Signs a JWT with the payload's claims as written; options fill only absent claims (`iat`
+   * now, `exp` now + expiresIn or 900 s, a random `jti`); both for one claim is an error. */
+  function sign(payload, privateJwk, options = {}) {
+    if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
+    checkKeyArgument(privateJwk);
+    const { alg, currentDate, text } = signOptions(options);
     try {
-      return signerFor(keysJson(privateJwk, "privateJwk"), alg).sign(JSON.stringify(payload), JSON.stringify(rest), nowSeconds(currentDate));
+      const entry = signerEntry(privateJwk, alg);
+      return entry.signer.sign(templateFor(entry, text), JSON.stringify(payload), nowSeconds(currentDate));
     } catch (err) {
       rethrow(err);
+    }
+  }
+
+  /**
+   * A private key and sign options checked once, for signing many tokens: `sign(payload)`.
+   * `jti` is not an option here (every token would share it): put it in the payload.
+   */
+  class Signer {
+    #signer;
+    #template;
+    #date;
+    constructor(privateJwk, options = {}) {
+      checkKeyArgument(privateJwk);
+      const { alg, currentDate, text } = signOptions(options, SIGN_OPTIONS.filter((name) => name !== "jti"));
+      this.#date = currentDate;
+      try {
+        this.#signer = signerEntry(privateJwk, alg).signer;
+        this.#template = this.#signer.prepare(text);
+      } catch (err) {
+        rethrow(err);
+      }
+    }
+    /** Signs `payload` (its claims kept as written). */
+    sign(payload) {
+      if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
+      try {
+        return this.#signer.sign(this.#template, JSON.stringify(payload), nowSeconds(this.#date));
+      } catch (err) {
+        rethrow(err);
+      }
     }
   }
 
@@ -324,5 +398,5 @@ export function createApi(core, host) {
     return new RemoteJWKSet(url, options);
   }
 
-  return { verify, Verifier, sign, decode, generateKeyPair, createRemoteJWKSet, TollgateError };
+  return { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, TollgateError };
 }

@@ -38,13 +38,15 @@ export const nodeHost = {
       return p !== null && verify(p[0], data, p[1], signature);
     };
   },
-  /** A KeyObject for a private JWK the core has already validated. */
+  /** A signing key for a private JWK the core has already validated: its KeyObject, with
+   * node:crypto's options built once per algorithm. */
   importPrivateKey(jwk) {
-    return createPrivateKey({ key: jwk, format: "jwk" });
+    return { key: createPrivateKey({ key: jwk, format: "jwk" }), byAlg: new Map() };
   },
   /** Signs; `data` is a view valid only during the call. */
-  sign(alg, key, data) {
-    const p = params(alg, key);
+  sign(alg, privateKey, data) {
+    let p = privateKey.byAlg.get(alg);
+    if (p === undefined) privateKey.byAlg.set(alg, (p = params(alg, privateKey.key)));
     if (p === null) throw new Error(`cannot sign ${alg}`);
     return sign(p[0], data, p[1]);
   },

@@ -85,6 +85,25 @@ export function cases(api, fixtures) {
     }
   });
 
+  test("Signer: options checked once, the same claim rule as sign(), a changed JWK object is a new key", () => {
+    const first = api.generateKeyPair("ES256");
+    const signer = new api.Signer(first.privateJwk, { issuer: "https://i", audience: "api", expiresIn: 60 });
+    const a = api.verify(signer.sign({ sub: "a" }), verifyKeys(first), { issuer: "https://i", audience: "api" }).payload;
+    const b = api.decode(signer.sign({ sub: "b" })).payload;
+    eq([a.sub, b.sub, a.exp - a.iat], ["a", "b", 60], "claims");
+    if (a.jti === b.jti) throw new Error("every token gets its own jti");
+    rejects(() => signer.sign({ iss: "https://other" }), "ERR_POLICY_INVALID");
+    typeError(() => new api.Signer(first.privateJwk, { jti: "same-for-all" }));
+    typeError(() => signer.sign("x"));
+    // One JWK object, changed in place between calls: the new key signs.
+    const jwk = { ...first.privateJwk };
+    api.verify(api.sign({}, jwk), verifyKeys(first));
+    const second = api.generateKeyPair("ES256");
+    Object.assign(jwk, second.privateJwk);
+    api.verify(api.sign({}, jwk), verifyKeys(second));
+    rejects(() => api.verify(api.sign({}, jwk), verifyKeys(first)), "ERR_JWKS_NO_MATCHING_KEY");
+  });
+
   test("registered header parameters and claims have their types (RFC 7515 §4.1, RFC 7519 §4.1)", async () => {
     const pair = api.generateKeyPair("HS256");
     const secret = Uint8Array.from(atob(pair.privateJwk.k.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
