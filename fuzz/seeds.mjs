@@ -16,6 +16,7 @@ for (const file of ["wycheproof/json_web_signature_test.json", "wycheproof/json_
   }
 }
 for (const e of read("rfc7515/appendix-a.json").examples) seeds.verify.add(e.compact);
+for (const p of read("rfc9449/examples.json").proofs) seeds.verify.add(p.compact);
 for (const name of readdirSync(join(vectors, "rfc7520-cookbook/jwk"))) seeds.keys.add(readFileSync(join(vectors, "rfc7520-cookbook/jwk", name), "utf8"));
 for (const name of readdirSync(join(vectors, "pem"))) seeds.keys.add(readFileSync(join(vectors, "pem", name), "utf8"));
 for (const r of [

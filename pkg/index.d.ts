@@ -166,6 +166,58 @@ export declare class Signer {
   sign(payload: JWTPayload): string;
 }
 
+export interface DpopVerifyOptions {
+  /** The request's HTTP method, exactly as sent. */
+  method: string;
+  /** The request's URL; its query and fragment are ignored (RFC 9449 §4.3). */
+  url: string | URL;
+  /** The access token presented with the proof: the proof's `ath` must be its hash. */
+  accessToken?: string;
+  /** The server nonce(s) currently accepted (RFC 9449 §8); omit when none is required. */
+  nonce?: string | string[];
+  /** Oldest accepted `iat`, seconds before now. Default 300. */
+  maxAge?: number;
+  /** Seconds an `iat` may lie in the future. Default 5. */
+  clockTolerance?: number;
+  /** Accepted algorithms (asymmetric only). Default: every asymmetric algorithm. */
+  algorithms?: Algorithm[];
+  /** The clock. Default: now. */
+  currentDate?: Date;
+}
+
+export interface DpopProof {
+  /** RFC 7638 thumbprint of the proof's key: a bound token's `cnf.jkt` must equal it. */
+  jkt: string;
+  /** Track it for maxAge + clockTolerance seconds and refuse a repeat (replay). */
+  jti: string;
+  iat: number;
+  alg: Algorithm;
+  nonce: string | null;
+  protectedHeader: ProtectedHeader;
+  payload: JWTPayload;
+}
+
+/**
+ * Verifies a DPoP proof (RFC 9449 §4.3). Throws TollgateError ERR_DPOP_PROOF_INVALID (`.claim`
+ * names the member at fault) or ERR_DPOP_NONCE_REQUIRED. Replay tracking is the caller's.
+ */
+export declare function verifyDpopProof(proof: string, options: DpopVerifyOptions): DpopProof;
+
+export interface DpopCreateOptions {
+  method: string;
+  url: string | URL;
+  /** The access token the proof accompanies: its hash becomes `ath`. */
+  accessToken?: string;
+  /** The server's nonce, from its `DPoP-Nonce` header. */
+  nonce?: string;
+  /** Binds an RSA key without `alg`. */
+  alg?: Algorithm;
+  currentDate?: Date;
+}
+
+/** A DPoP proof (RFC 9449 §4.2) for one request, signed with the client's private key. */
+export declare function createDpopProof(privateJwk: JWK | string, options: DpopCreateOptions): string;
+
 /** Decodes WITHOUT verifying. Never trust what it returns. */
 export declare function decode(token: string): VerifyResult;
 

@@ -72,11 +72,15 @@ pub enum Code {
     AdminUnauthorized,
     /// `ERR_OAUTH`: (log only) an OAuth endpoint answered 5xx.
     Oauth,
+    /// `ERR_DPOP_PROOF_INVALID`: a DPoP proof failed a check of RFC 9449 §4.3.
+    DpopProofInvalid,
+    /// `ERR_DPOP_NONCE_REQUIRED`: a DPoP proof without the server's current nonce.
+    DpopNonceRequired,
 }
 
 impl Code {
     /// Every code.
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 35] = [
         Code::JwsInvalid,
         Code::JwtTooLarge,
         Code::JoseAlgNotAllowed,
@@ -110,6 +114,8 @@ impl Code {
         Code::AdminDisabled,
         Code::AdminUnauthorized,
         Code::Oauth,
+        Code::DpopProofInvalid,
+        Code::DpopNonceRequired,
     ];
 
     /// The code as users see and match it.
@@ -148,6 +154,8 @@ impl Code {
             Code::AdminDisabled => "ERR_ADMIN_DISABLED",
             Code::AdminUnauthorized => "ERR_ADMIN_UNAUTHORIZED",
             Code::Oauth => "ERR_OAUTH",
+            Code::DpopProofInvalid => "ERR_DPOP_PROOF_INVALID",
+            Code::DpopNonceRequired => "ERR_DPOP_NONCE_REQUIRED",
         }
     }
 
@@ -168,7 +176,9 @@ impl Code {
             | Code::TokenMissing
             | Code::SessionInvalid
             | Code::ApiKeyInvalid
-            | Code::AdminUnauthorized => 401,
+            | Code::AdminUnauthorized
+            | Code::DpopProofInvalid
+            | Code::DpopNonceRequired => 401,
             Code::InsufficientScope
             | Code::HttpsRequired
             | Code::OneTimeTokenInvalid

@@ -76,6 +76,20 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A DPoP proof (RFC 9449 §4.3) was refused; `member` names what failed (`typ`, `alg`,
+    /// `jwk`, `signature`, `jti`, `htm`, `htu`, `iat`, `ath`, or the proof as a whole).
+    DpopInvalid {
+        /// The header parameter or claim at fault.
+        member: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A DPoP proof without the server's current nonce (RFC 9449 §8): the client should
+    /// retry with the nonce from the `DPoP-Nonce` header.
+    DpopNonce {
+        /// Missing, or stale.
+        reason: &'static str,
+    },
     /// The operating system's random source failed: nothing that needs a secret or an id can
     /// be made (the request may be retried; it is not the caller's fault).
     RandomUnavailable {
@@ -101,6 +115,8 @@ impl Error {
             Error::Revoked => Code::JwtRevoked.as_str(),
             Error::InvalidPolicy { .. } => Code::PolicyInvalid.as_str(),
             Error::RandomUnavailable { .. } => Code::RandomUnavailable.as_str(),
+            Error::DpopInvalid { .. } => Code::DpopProofInvalid.as_str(),
+            Error::DpopNonce { .. } => Code::DpopNonceRequired.as_str(),
         }
     }
 
@@ -110,6 +126,8 @@ impl Error {
             Error::Expired { .. } => Some("exp"),
             Error::NotYetValid { claim, .. } => Some(claim),
             Error::ClaimInvalid { claim, .. } => Some(claim),
+            Error::DpopInvalid { member, .. } => Some(member),
+            Error::DpopNonce { .. } => Some("nonce"),
             _ => None,
         }
     }
@@ -175,6 +193,15 @@ impl fmt::Display for Error {
             Error::Revoked => f.write_str("token has been revoked"),
             Error::InvalidPolicy { reason } => write!(f, "invalid policy: {reason}"),
             Error::RandomUnavailable { reason } => write!(f, "no randomness: {reason}"),
+            Error::DpopInvalid { member, reason } => {
+                write!(f, "invalid DPoP proof: {member} {reason}")
+            }
+            Error::DpopNonce { reason } => {
+                write!(
+                    f,
+                    "the DPoP proof's nonce {reason}: use the server's DPoP-Nonce"
+                )
+            }
         }
     }
 }

@@ -416,6 +416,90 @@ impl Signer {
     }
 }
 
+#[wasm_bindgen]
+impl Signer {
+    /// A DPoP proof (RFC 9449 §4.2) for a request, signed with this key.
+    #[wasm_bindgen(js_name = dpopProof)]
+    pub fn dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<String>,
+        nonce: Option<String>,
+        now: f64,
+    ) -> Result<String, JsValue> {
+        let request = crate::dpop::ProofRequest {
+            method,
+            url,
+            access_token: access_token.as_deref(),
+            nonce: nonce.as_deref(),
+        };
+        let now = now.floor() as i64;
+        match &self.host {
+            Some(host) => crate::dpop::create_proof(&self.key, &request, now, host),
+            None => crate::dpop::create_proof(&self.key, &request, now, &RustCrypto),
+        }
+        .map_err(|e| to_js(&e))
+    }
+}
+
+/// What `verifyDpopProof` checks a proof against, as pkg/entries/api.js passes it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DpopOptions {
+    method: String,
+    url: String,
+    access_token: Option<String>,
+    #[serde(default)]
+    nonces: Vec<String>,
+    max_age: Option<u64>,
+    clock_tolerance: Option<u64>,
+    algorithms: Option<Vec<Algorithm>>,
+}
+
+/// Verifies a DPoP proof (RFC 9449 §4.3): `{"jkt", "jti", "iat", "alg", "nonce"?,
+/// "protectedHeader", "payload"}` as JSON. Replay (`jti`) is the caller's to track.
+#[wasm_bindgen(js_name = verifyDpopProof)]
+pub fn verify_dpop_proof(proof: &str, options: &str, now: f64) -> Result<String, JsValue> {
+    let options: DpopOptions = serde_json::from_str(options).map_err(|e| {
+        to_js(&Error::InvalidPolicy {
+            reason: format!("DPoP options: {e}"),
+        })
+    })?;
+    let mut policy = crate::dpop::Policy::default();
+    if let Some(algorithms) = options.algorithms {
+        if algorithms.is_empty() || algorithms.iter().any(|alg| !alg.is_asymmetric()) {
+            return Err(policy_error(
+                "DPoP algorithms must be asymmetric, and at least one",
+            ));
+        }
+        policy.algorithms = algorithms;
+    }
+    policy.max_age = options.max_age.unwrap_or(policy.max_age);
+    policy.leeway = options.clock_tolerance.unwrap_or(policy.leeway);
+    let nonces: Vec<&str> = options.nonces.iter().map(String::as_str).collect();
+    let request = crate::dpop::Request {
+        method: &options.method,
+        url: &options.url,
+        access_token: options.access_token.as_deref(),
+        nonces: &nonces,
+    };
+    let checked = crate::dpop::verify_proof(proof, &request, &policy, now.floor() as i64)
+        .map_err(|e| to_js(&e))?;
+    let (header, payload) = crate::hazmat::decode_unverified(proof, crate::dpop::MAX_PROOF_BYTES)
+        .map_err(|e| to_js(&e))?;
+    Ok(json!({
+        "jkt": checked.jkt,
+        "jti": checked.jti,
+        "iat": checked.iat,
+        "alg": checked.alg,
+        "nonce": checked.nonce,
+        "protectedHeader": header.members(),
+        "payload": payload,
+    })
+    .to_string())
+}
+
 /// The options of `sign()`, as pkg/entries/api.js passes them (already type-checked there).
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -29,6 +29,7 @@ mod claims;
 pub mod codes;
 pub mod config;
 pub mod crypto;
+pub mod dpop;
 pub mod error;
 pub mod gateway;
 pub mod hazmat;

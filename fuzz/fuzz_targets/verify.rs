@@ -1,4 +1,5 @@
-//! Token parsing and verification for every algorithm: no input may panic or verify.
+//! Token parsing and verification for every algorithm: no input may panic or verify. DPoP
+//! proofs (RFC 9449) go through the proof checks too: no input may panic there.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -44,4 +45,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = verifier.verify_jws(&text);
     }
     let _ = tollgate::hazmat::decode_unverified(&text, 8192);
+    let request = tollgate::dpop::Request {
+        method: "POST",
+        url: "https://server.example.com/token",
+        access_token: Some("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+        nonces: &["n"],
+    };
+    let _ = tollgate::dpop::verify_proof(&text, &request, &Default::default(), 1_562_262_616);
 });

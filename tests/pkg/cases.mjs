@@ -104,6 +104,32 @@ export function cases(api, fixtures) {
     rejects(() => api.verify(api.sign({}, jwk), verifyKeys(first)), "ERR_JWKS_NO_MATCHING_KEY");
   });
 
+  test("DPoP (RFC 9449): createDpopProof and verifyDpopProof agree, and each §4.3 refusal names its member", () => {
+    for (const alg of ["ES256", "EdDSA", "Ed25519"]) {
+      const { privateJwk } = api.generateKeyPair(alg);
+      const proof = api.createDpopProof(privateJwk, { method: "POST", url: "https://as.example/token?x=1", accessToken: "at", nonce: "n1" });
+      const checked = api.verifyDpopProof(proof, { method: "POST", url: new URL("https://AS.example:443/token"), accessToken: "at", nonce: ["n0", "n1"] });
+      eq([checked.alg, checked.nonce, checked.payload.htu, checked.protectedHeader.typ], [alg, "n1", "https://as.example/token", "dpop+jwt"], alg);
+      if (typeof checked.jkt !== "string" || checked.jkt.length !== 43) throw new Error("jkt is a SHA-256 thumbprint");
+      if ("d" in checked.protectedHeader.jwk) throw new Error("the proof carries the public key only");
+      const request = { method: "POST", url: "https://as.example/token", accessToken: "at", nonce: "n1" };
+      rejects(() => api.verifyDpopProof(proof, { ...request, method: "GET" }), "ERR_DPOP_PROOF_INVALID", "htm");
+      rejects(() => api.verifyDpopProof(proof, { ...request, url: "https://as.example/other" }), "ERR_DPOP_PROOF_INVALID", "htu");
+      rejects(() => api.verifyDpopProof(proof, { ...request, accessToken: "other" }), "ERR_DPOP_PROOF_INVALID", "ath");
+      rejects(() => api.verifyDpopProof(proof, { ...request, nonce: "n2" }), "ERR_DPOP_NONCE_REQUIRED", "nonce");
+      rejects(() => api.verifyDpopProof(proof, { ...request, currentDate: new Date(Date.now() + 400_000) }), "ERR_DPOP_PROOF_INVALID", "iat");
+      rejects(() => api.verifyDpopProof(proof, { ...request, algorithms: ["RS256"] }), "ERR_DPOP_PROOF_INVALID", "alg");
+      const [h, p, s] = proof.split(".");
+      rejects(() => api.verifyDpopProof(`${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`, request), "ERR_DPOP_PROOF_INVALID", "signature");
+    }
+    const hmac = api.generateKeyPair("HS256").privateJwk;
+    rejects(() => api.createDpopProof(hmac, { method: "GET", url: "https://a/" }), "ERR_JWK_INVALID");
+    const token = api.sign({}, hmac);
+    rejects(() => api.verifyDpopProof(token, { method: "GET", url: "https://a/" }), "ERR_DPOP_PROOF_INVALID", "typ");
+    typeError(() => api.verifyDpopProof("x", { url: "https://a/" }));
+    typeError(() => api.createDpopProof(hmac, { method: "GET", url: 5 }));
+  });
+
   test("registered header parameters and claims have their types (RFC 7515 §4.1, RFC 7519 §4.1)", async () => {
     const pair = api.generateKeyPair("HS256");
     const secret = Uint8Array.from(atob(pair.privateJwk.k.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as api from "tollgate";
 import * as jose from "jose";
+import * as oauth from "oauth4webapi";
 import { cases, ALGORITHMS } from "./cases.mjs";
 import { fixtures } from "./fixtures.mjs";
 
@@ -111,4 +112,52 @@ test("a verify nested inside a host's signature check leaves the outer one intac
   const outer = api.sign({ sub: "outer" }, k.ours);
   assert.equal(nestedApi.verify(outer, { keys: [k.verifyJwk] }).payload.sub, "outer");
   assert.equal(nested, "inner");
+});
+
+test("DPoP interop: jose-made proofs verify with Tollgate, Tollgate's verify with jose (EmbeddedJWK)", async () => {
+  for (const alg of ["ES256", "EdDSA", "PS256"]) {
+    const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true });
+    const jwk = await jose.exportJWK(publicKey);
+    const proof = await new jose.SignJWT({ htm: "GET", htu: "https://rs.example/data", ath: "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo" })
+      .setProtectedHeader({ typ: "dpop+jwt", alg, jwk }).setJti(crypto.randomUUID()).setIssuedAt().sign(privateKey);
+    const checked = api.verifyDpopProof(proof, { method: "GET", url: "https://rs.example/data", accessToken: "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU" });
+    assert.equal(checked.jkt, await jose.calculateJwkThumbprint(jwk));
+
+    const ours = api.createDpopProof({ ...(await jose.exportJWK(privateKey)), alg }, { method: "GET", url: "https://rs.example/data?q=1", accessToken: "tok" });
+    const { payload, protectedHeader } = await jose.jwtVerify(ours, jose.EmbeddedJWK, { typ: "dpop+jwt", algorithms: [alg] });
+    assert.equal(payload.htu, "https://rs.example/data");
+    assert.equal(payload.ath, Buffer.from(await crypto.subtle.digest("SHA-256", new TextEncoder().encode("tok"))).toString("base64url"));
+    assert.equal(await jose.calculateJwkThumbprint(protectedHeader.jwk), api.verifyDpopProof(ours, { method: "GET", url: "https://rs.example/data", accessToken: "tok" }).jkt);
+  }
+});
+
+test("DPoP interop: oauth4webapi's proofs (a real OAuth client) verify with Tollgate, nonce retry included", async () => {
+  const keyPair = await oauth.generateKeyPair("ES256");
+  const dpop = oauth.DPoP({}, keyPair);
+  const seen = [];
+  let nonce = null;
+  const customFetch = async (url, init) => {
+    const proof = new Headers(init.headers).get("dpop");
+    const request = { method: init.method, url, accessToken: "opaque-token" };
+    try {
+      const checked = api.verifyDpopProof(proof, nonce ? { ...request, nonce } : request);
+      seen.push(checked);
+      return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
+    } catch (err) {
+      assert.equal(err.code, "ERR_DPOP_NONCE_REQUIRED");
+      return new Response(null, { status: 401, headers: { "www-authenticate": 'DPoP error="use_dpop_nonce"', "dpop-nonce": nonce } });
+    }
+  };
+  const call = () => oauth.protectedResourceRequest("opaque-token", "GET", new URL("https://rs.example/data?x=1"), undefined, undefined, { DPoP: dpop, [oauth.customFetch]: customFetch });
+  assert.equal((await call()).status, 200);
+  nonce = "server-nonce-1";
+  // The client's documented pattern: a use_dpop_nonce challenge, then one retry with the nonce
+  // its DPoP handle took from the DPoP-Nonce header.
+  const challenge = await call().then(() => null, (err) => err);
+  assert.ok(oauth.isDPoPNonceError(challenge), String(challenge));
+  assert.equal((await call()).status, 200, "the retried proof carries the nonce");
+  assert.equal(seen.length, 2);
+  assert.equal(seen[1].nonce, "server-nonce-1");
+  assert.equal(seen[0].jkt, await jose.calculateJwkThumbprint(await jose.exportJWK(keyPair.publicKey)));
+  assert.notEqual(seen[0].jti, seen[1].jti);
 });

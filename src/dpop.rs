@@ -1,0 +1,430 @@
+//! DPoP proofs (RFC 9449): a JWT a client signs with its own key for each request, which
+//! proves that whoever presents an access token bound to that key (`cnf.jkt`, §6) also holds
+//! the private key. Pure, like every other check: the adapter supplies the request, the clock
+//! and, for `jti` replay, the store.
+//!
+//! [`verify_proof`] applies the checks of §4.3 in order. Every refusal is
+//! `ERR_DPOP_PROOF_INVALID` naming the member at fault (`typ`, `alg`, `jwk`, the signature,
+//! `jti`, `htm`, `htu`, `iat`, `ath`), except a missing or stale server nonce, which is
+//! `ERR_DPOP_NONCE_REQUIRED` so that the adapter can answer `use_dpop_nonce` (§8). Replay
+//! (`jti` seen before) and the token's binding (`cnf.jkt` equal to [`Proof::jkt`]) are the
+//! adapter's, which has the store and the token.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::alg::Algorithm;
+use crate::b64;
+use crate::claims::{Claim, Claims};
+use crate::crypto::{CryptoProvider, RustCrypto};
+use crate::error::Error;
+use crate::issue::{new_jti, sign_segments};
+use crate::jwk::{Jwk, Key};
+use crate::policy::media_type;
+use crate::token::UntrustedToken;
+
+/// The `typ` of a DPoP proof (§4.2).
+pub const PROOF_TYP: &str = "dpop+jwt";
+
+/// Largest proof accepted: an RSA 4096 key in the header still fits.
+pub const MAX_PROOF_BYTES: usize = 4096;
+
+/// Longest `jti` accepted: it becomes a key in the replay store.
+pub const MAX_JTI_BYTES: usize = 256;
+
+/// The request a proof is checked against.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The HTTP method, as sent (methods are case-sensitive, RFC 9110 §9.1).
+    pub method: &'a str,
+    /// The target URI (RFC 9110 §7.1); its query and fragment are ignored (§4.3).
+    pub url: &'a str,
+    /// The access token presented with the proof, if any: the proof must then carry its hash
+    /// (`ath`, §4.2).
+    pub access_token: Option<&'a str>,
+    /// The server nonces currently accepted (§8); empty when the server asks for none.
+    pub nonces: &'a [&'a str],
+}
+
+/// What a server accepts, fixed once.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Asymmetric algorithms accepted (§4.3 step 5). Default: every asymmetric one.
+    pub algorithms: Vec<Algorithm>,
+    /// Oldest accepted `iat`, in seconds before now (§4.3 step 11, §11.1). Default: 300.
+    pub max_age: u64,
+    /// Seconds a proof's `iat` may lie in the future (clock skew). Default: 5.
+    pub leeway: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            algorithms: Algorithm::ALL
+                .into_iter()
+                .filter(|alg| alg.is_asymmetric())
+                .collect(),
+            max_age: 300,
+            leeway: 5,
+        }
+    }
+}
+
+/// A proof that passed every check of §4.3 this module can make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proof {
+    /// The RFC 7638 thumbprint of the proof's key: what `cnf.jkt` of a bound token must be.
+    pub jkt: String,
+    /// The proof's `jti`: the adapter refuses one it has seen within the window.
+    pub jti: String,
+    /// The proof's `iat`.
+    pub iat: i64,
+    /// The algorithm it was signed with.
+    pub alg: Algorithm,
+    /// The server nonce it carried, if any.
+    pub nonce: Option<String>,
+}
+
+fn invalid(member: &'static str, reason: &'static str) -> Error {
+    Error::DpopInvalid { member, reason }
+}
+
+/// Verifies a DPoP proof for `request` at `now` (seconds), with the pure-Rust provider.
+pub fn verify_proof(
+    proof: &str,
+    request: &Request<'_>,
+    policy: &Policy,
+    now: i64,
+) -> Result<Proof, Error> {
+    verify_proof_with(proof, request, policy, now, &RustCrypto)
+}
+
+/// [`verify_proof`] with a specific crypto provider for the signature.
+pub fn verify_proof_with(
+    proof: &str,
+    request: &Request<'_>,
+    policy: &Policy,
+    now: i64,
+    provider: &impl CryptoProvider,
+) -> Result<Proof, Error> {
+    // Step 2: one well-formed JWS (strict base64url, typed header members, no `crit`).
+    let token = UntrustedToken::parse(proof, MAX_PROOF_BYTES).map_err(|err| match err {
+        Error::Malformed { reason } | Error::DpopInvalid { reason, .. } => invalid("proof", reason),
+        Error::TooLarge { .. } => invalid("proof", "is longer than 4096 bytes"),
+        Error::AlgNotAllowed { .. } | Error::NotSupported { .. } => {
+            invalid("alg", "is not an algorithm this server accepts")
+        }
+        other => other,
+    })?;
+    let header = token.header();
+    // Step 4: explicitly typed (RFC 8725 §3.11).
+    if header.typ().map(media_type).as_deref() != Some(PROOF_TYP) {
+        return Err(invalid("typ", "is not dpop+jwt"));
+    }
+    // Step 5: an asymmetric algorithm from the allow-list (`none` cannot be parsed at all).
+    let alg = header.alg();
+    if !alg.is_asymmetric() || !policy.algorithms.contains(&alg) {
+        return Err(invalid("alg", "is not an algorithm this server accepts"));
+    }
+    // Steps 6 and 7: a public key in `jwk`, never a private one, that verifies the signature.
+    let key = header_key(&header.members())?;
+    if !key.allows(alg) {
+        return Err(invalid("jwk", "does not fit the header's alg"));
+    }
+    if !provider.verify(alg, &key, token.signing_input(), token.signature()) {
+        return Err(invalid(
+            "signature",
+            "does not verify with the header's jwk",
+        ));
+    }
+    let payload = token.payload();
+    // Step 3 (and the JWT rules: one object, no repeated name, registered claims typed).
+    let claims = Claims::read(payload, &[]).map_err(|err| match err {
+        Error::Malformed { reason } => invalid("payload", reason),
+        other => other,
+    })?;
+    if let Err(Error::ClaimInvalid { claim, .. }) = crate::verify::check_types(&claims) {
+        return Err(match claim.as_str() {
+            "iat" => invalid("iat", "is not a NumericDate"),
+            "jti" => invalid("jti", "is not a string"),
+            _ => invalid("payload", "has a registered claim of the wrong type"),
+        });
+    }
+    let members: Map<String, Value> =
+        serde_json::from_slice(payload).map_err(|_| invalid("payload", "is not a JSON object"))?;
+    let text = |name: &'static str| -> Result<Option<&str>, Error> {
+        match members.get(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(invalid(name, "is not a string")),
+        }
+    };
+    let jti = match &claims.jti {
+        Some(Claim::Str(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_BYTES => jti,
+        Some(_) => return Err(invalid("jti", "is empty or longer than 256 bytes")),
+        None => return Err(invalid("jti", "is missing")),
+    };
+    let htm = text("htm")?.ok_or(invalid("htm", "is missing"))?;
+    let htu = text("htu")?.ok_or(invalid("htu", "is missing"))?;
+    let iat = match claims.iat {
+        Some(Claim::Number(iat)) => iat,
+        _ => return Err(invalid("iat", "is missing")),
+    };
+    // Step 8: the method, exactly.
+    if htm != request.method {
+        return Err(invalid("htm", "does not match the request method"));
+    }
+    // Step 9: the target URI, ignoring query and fragment, after RFC 3986 §6.2.2 normalisation.
+    match (normalize_uri(htu), normalize_uri(request.url)) {
+        (Some(claimed), Some(actual)) if claimed == actual => {}
+        (None, _) => return Err(invalid("htu", "is not an absolute http(s) URI")),
+        _ => return Err(invalid("htu", "does not match the request URI")),
+    }
+    // Step 10: the server's nonce, when it asked for one (§8).
+    let nonce = text("nonce")?;
+    if !request.nonces.is_empty() {
+        match nonce {
+            Some(nonce) if request.nonces.contains(&nonce) => {}
+            Some(_) => return Err(Error::DpopNonce { reason: "is stale" }),
+            None => {
+                return Err(Error::DpopNonce {
+                    reason: "is missing",
+                })
+            }
+        }
+    }
+    // Step 11: created within the window (§11.1).
+    let leeway = i64::try_from(policy.leeway).unwrap_or(i64::MAX);
+    let max_age = i64::try_from(policy.max_age).unwrap_or(i64::MAX);
+    if iat > now.saturating_add(leeway) {
+        return Err(invalid("iat", "is in the future"));
+    }
+    if iat < now.saturating_sub(max_age).saturating_sub(leeway) {
+        return Err(invalid("iat", "is older than the accepted window"));
+    }
+    // Step 12: bound to the presented token by its hash.
+    let ath = text("ath")?;
+    if let Some(access_token) = request.access_token {
+        match ath {
+            Some(ath)
+                if b64::same_public(ath.as_bytes(), access_token_hash(access_token).as_bytes()) => {
+            }
+            Some(_) => return Err(invalid("ath", "is not the hash of the access token")),
+            None => return Err(invalid("ath", "is missing (an access token was presented)")),
+        }
+    }
+    Ok(Proof {
+        jkt: key.thumbprint(),
+        jti: jti.to_string(),
+        iat,
+        alg,
+        nonce: nonce.map(str::to_owned),
+    })
+}
+
+/// The `jwk` header parameter as a public key (§4.3 step 7: a private key is refused).
+fn header_key(header: &Map<String, Value>) -> Result<Key, Error> {
+    let value = header.get("jwk").ok_or(invalid("jwk", "is missing"))?;
+    let jwk: Jwk =
+        serde_json::from_value(value.clone()).map_err(|_| invalid("jwk", "is not a JWK"))?;
+    let private = [&jwk.d, &jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi, &jwk.k]
+        .iter()
+        .any(|member| member.is_some())
+        || jwk.oth.is_some();
+    if private {
+        return Err(invalid("jwk", "contains private key material"));
+    }
+    Key::from_jwk(&jwk).map_err(|err| match err {
+        Error::InvalidKey { .. } | Error::NotSupported { .. } => {
+            invalid("jwk", "is not a valid public key for a JWS algorithm")
+        }
+        other => other,
+    })
+}
+
+/// `ath` (§4.2): base64url of the SHA-256 of the access token's ASCII.
+pub fn access_token_hash(access_token: &str) -> String {
+    b64::encode(&Sha256::digest(access_token.as_bytes()))
+}
+
+/// An absolute http(s) URI reduced to what §4.3 compares: lower-case scheme and host, no
+/// default port, no query or fragment, and the path normalised as RFC 3986 §6.2.2 says
+/// (percent-encodings upper-cased, unreserved characters decoded, dot segments removed, an
+/// empty path as `/`). `None` for anything else (user information included).
+pub fn normalize_uri(uri: &str) -> Option<String> {
+    let uri = uri.split(['#', '?']).next().unwrap_or_default();
+    let (scheme, rest) = uri.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let host_port = authority.to_ascii_lowercase();
+    let host_port = match host_port.rsplit_once(':') {
+        // An IPv6 literal's colons are inside brackets; a port follows the closing one.
+        Some((host, port)) if !port.contains(']') => match port {
+            "" => host.to_owned(),
+            port if port == default_port => host.to_owned(),
+            port if port.bytes().all(|b| b.is_ascii_digit()) => format!("{host}:{port}"),
+            _ => return None,
+        },
+        _ => host_port,
+    };
+    let path = normalize_path(path)?;
+    Some(format!("{scheme}://{host_port}{path}"))
+}
+
+/// RFC 3986 §6.2.2.1–6.2.2.3 on a path.
+fn normalize_path(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut decoded = String::with_capacity(path.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        if byte == b'%' {
+            let hex = path.get(i + 1..i + 3)?;
+            let value = u8::from_str_radix(hex, 16).ok()?;
+            if value.is_ascii_alphanumeric() || b"-._~".contains(&value) {
+                decoded.push(char::from(value));
+            } else {
+                decoded.push('%');
+                decoded.push_str(&hex.to_ascii_uppercase());
+            }
+            i += 3;
+        } else {
+            decoded.push(char::from(byte));
+            i += 1;
+        }
+    }
+    if !decoded.is_ascii() {
+        return None;
+    }
+    // RFC 3986 §5.2.4, on whole segments.
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = decoded.split('/').skip(1).collect();
+    for (n, segment) in segments.iter().enumerate() {
+        let last = n + 1 == segments.len();
+        match *segment {
+            "." => {
+                if last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                out.pop();
+                if last {
+                    out.push("");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    Some(format!("/{}", out.join("/")))
+}
+
+/// What a client's proof is made for.
+#[derive(Clone, Copy, Debug)]
+pub struct ProofRequest<'a> {
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The target URI; its query and fragment are left out of `htu` (§4.2).
+    pub url: &'a str,
+    /// The access token the proof goes with: its hash becomes `ath`.
+    pub access_token: Option<&'a str>,
+    /// The server's nonce, when it gave one (§8).
+    pub nonce: Option<&'a str>,
+}
+
+/// A DPoP proof (§4.2) signed with `key` at `now`: header `typ`, `alg` (the key's) and `jwk`
+/// (its public members only); claims `jti` (128 random bits), `htm`, `htu`, `iat`, and `ath`
+/// and `nonce` when given.
+pub fn create_proof(
+    key: &Key,
+    request: &ProofRequest<'_>,
+    now: i64,
+    provider: &impl CryptoProvider,
+) -> Result<String, Error> {
+    let alg = key.signing_algorithm()?;
+    if !alg.is_asymmetric() || !key.is_private() {
+        return Err(Error::key("a DPoP proof needs an asymmetric private key"));
+    }
+    let htu = request.url.split(['#', '?']).next().unwrap_or_default();
+    if normalize_uri(htu).is_none() {
+        return Err(Error::policy(
+            "the proof's url must be an absolute http(s) URI",
+        ));
+    }
+    let jwk =
+        serde_json::to_value(key.public_members()).map_err(|e| Error::policy(e.to_string()))?;
+    let header = serde_json::json!({ "typ": PROOF_TYP, "alg": alg.name(), "jwk": jwk });
+    let mut claims = serde_json::json!({
+        "jti": new_jti()?,
+        "htm": request.method,
+        "htu": htu,
+        "iat": now,
+    });
+    if let Some(token) = request.access_token {
+        claims["ath"] = access_token_hash(token).into();
+    }
+    if let Some(nonce) = request.nonce {
+        claims["nonce"] = nonce.into();
+    }
+    let header = b64::encode(header.to_string().as_bytes());
+    sign_segments(&header, &claims.to_string(), alg, key, provider)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_compare_as_rfc_3986_6_2_2_and_rfc_9449_4_3_say() {
+        let same = [
+            (
+                "https://Server.Example.COM/token",
+                "https://server.example.com/token",
+            ),
+            (
+                "HTTPS://server.example.com:443/token",
+                "https://server.example.com/token",
+            ),
+            ("http://a:80/x", "http://a/x"),
+            ("https://a/x?query=1#frag", "https://a/x"),
+            ("https://a", "https://a/"),
+            ("https://a/%7Euser/%2f", "https://a/~user/%2F"),
+            ("https://a/b/./c/../d", "https://a/b/d"),
+            ("https://[::1]:8443/x", "https://[::1]:8443/x"),
+        ];
+        for (a, b) in same {
+            assert_eq!(normalize_uri(a), normalize_uri(b), "{a} {b}");
+            assert!(normalize_uri(a).is_some(), "{a}");
+        }
+        let different = [
+            ("https://a/x", "http://a/x"),
+            ("https://a:8443/x", "https://a/x"),
+            ("https://a/X", "https://a/x"),
+            ("https://a/x/", "https://a/x"),
+            ("https://a/%2F", "https://a//"),
+        ];
+        for (a, b) in different {
+            assert_ne!(normalize_uri(a), normalize_uri(b), "{a} {b}");
+        }
+        for bad in [
+            "/token",
+            "ftp://a/x",
+            "https://user@a/x",
+            "https:///x",
+            "https://a:x/",
+            "https://a/%zz",
+        ] {
+            assert_eq!(normalize_uri(bad), None, "{bad}");
+        }
+    }
+}
