@@ -76,11 +76,13 @@ pub enum Code {
     DpopProofInvalid,
     /// `ERR_DPOP_NONCE_REQUIRED`: a DPoP proof without the server's current nonce.
     DpopNonceRequired,
+    /// `ERR_DPOP_BINDING_MISMATCH`: a token and the way it was presented do not fit.
+    DpopBindingMismatch,
 }
 
 impl Code {
     /// Every code.
-    pub const ALL: [Code; 35] = [
+    pub const ALL: [Code; 36] = [
         Code::JwsInvalid,
         Code::JwtTooLarge,
         Code::JoseAlgNotAllowed,
@@ -116,6 +118,7 @@ impl Code {
         Code::Oauth,
         Code::DpopProofInvalid,
         Code::DpopNonceRequired,
+        Code::DpopBindingMismatch,
     ];
 
     /// The code as users see and match it.
@@ -156,6 +159,7 @@ impl Code {
             Code::Oauth => "ERR_OAUTH",
             Code::DpopProofInvalid => "ERR_DPOP_PROOF_INVALID",
             Code::DpopNonceRequired => "ERR_DPOP_NONCE_REQUIRED",
+            Code::DpopBindingMismatch => "ERR_DPOP_BINDING_MISMATCH",
         }
     }
 
@@ -178,7 +182,8 @@ impl Code {
             | Code::ApiKeyInvalid
             | Code::AdminUnauthorized
             | Code::DpopProofInvalid
-            | Code::DpopNonceRequired => 401,
+            | Code::DpopNonceRequired
+            | Code::DpopBindingMismatch => 401,
             Code::InsufficientScope
             | Code::HttpsRequired
             | Code::OneTimeTokenInvalid

@@ -19,6 +19,8 @@ pub const REALM: &str = "tollgate";
 pub enum TokenSource {
     /// `Authorization: Bearer` (RFC 6750 §2.1).
     Header,
+    /// `Authorization: DPoP` (RFC 9449 §7.1): the request must carry a proof.
+    Dpop,
     /// The configured cookie.
     Cookie,
 }
@@ -51,6 +53,20 @@ pub enum Denial {
     ApiKeyInvalid,
     /// The OAuth records (sessions, API keys) could not be read.
     StoreUnavailable,
+    /// A DPoP proof failed (RFC 9449 §4.3, §7.1), was replayed, or lacked the server nonce.
+    DpopProof(Error),
+    /// The token's binding and its presentation do not fit (RFC 9449 §7.1, §7.2).
+    DpopBinding(&'static str),
+}
+
+/// The algorithms a DPoP proof may use, as the `algs` of a `DPoP` challenge (RFC 9449 §7.1).
+pub fn dpop_algs() -> String {
+    crate::dpop::Policy::default()
+        .algorithms
+        .iter()
+        .map(|alg| alg.name())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A refusal ready to send.
@@ -154,6 +170,38 @@ impl Denial {
                 www_authenticate: None,
                 body: json!({ "error": "temporarily_unavailable", "error_description": "the token issuer's keys cannot be fetched", "code": Code::JwksUnavailable.as_str() }),
                 code: Code::JwksUnavailable.as_str(),
+            },
+            Denial::DpopProof(err) => {
+                let description = err.to_string();
+                let error = match err {
+                    Error::DpopNonce { .. } => "use_dpop_nonce",
+                    _ => "invalid_dpop_proof",
+                };
+                let mut body =
+                    json!({ "error": error, "error_description": description, "code": err.code() });
+                if let Some(member) = err.claim() {
+                    body["claim"] = member.into();
+                }
+                Rendered {
+                    status: 401,
+                    www_authenticate: Some(format!(
+                        r#"DPoP error="{error}", error_description="{}", algs="{}""#,
+                        quote_safe(&description),
+                        dpop_algs()
+                    )),
+                    body,
+                    code: err.code(),
+                }
+            }
+            Denial::DpopBinding(description) => Rendered {
+                status: 401,
+                www_authenticate: Some(format!(
+                    r#"DPoP error="invalid_token", error_description="{}", algs="{}""#,
+                    quote_safe(description),
+                    dpop_algs()
+                )),
+                body: json!({ "error": "invalid_token", "error_description": description, "code": Code::DpopBindingMismatch.as_str() }),
+                code: Code::DpopBindingMismatch.as_str(),
             },
             Denial::RevocationUnavailable => Rendered {
                 status: 503,
@@ -271,8 +319,8 @@ pub enum HeaderAction {
 /// Which of the client's headers the origin may see.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ForwardPolicy {
-    /// `forwardAuthorization`: Tollgate's credentials (`Authorization`, `X-API-Key`, its
-    /// cookies) reach the origin too.
+    /// `forwardAuthorization`: Tollgate's credentials (`Authorization`, `X-API-Key`, `DPoP`,
+    /// its cookies) reach the origin too.
     pub credentials: bool,
     /// `forwardOverrideHeaders`: the routing-override headers reach the origin.
     pub override_headers: bool,
@@ -323,7 +371,8 @@ pub fn forward_header(name: &str, policy: ForwardPolicy) -> HeaderAction {
         return HeaderAction::Drop;
     }
     match name {
-        "authorization" | "x-api-key" if !policy.credentials => HeaderAction::Drop,
+        // `DPoP` carries a proof for this request only (RFC 9449 §4): Tollgate's credential.
+        "authorization" | "x-api-key" | "dpop" if !policy.credentials => HeaderAction::Drop,
         "cookie" if !policy.credentials => HeaderAction::StripCookies,
         _ => HeaderAction::Keep,
     }
@@ -348,13 +397,21 @@ pub fn extract_token<'a>(
 ) -> Result<(&'a str, TokenSource), Denial> {
     if let Some(value) = authorization {
         let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
+        let source = if scheme.eq_ignore_ascii_case("bearer") {
+            Some(TokenSource::Header)
+        } else if scheme.eq_ignore_ascii_case("dpop") {
+            Some(TokenSource::Dpop)
+        } else {
+            None
+        };
+        if let Some(source) = source {
             let token = credentials.trim_start_matches(' ');
-            // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+            // RFC 6750 §2.1 (and RFC 9449 §7.1, the same syntax):
+            // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
             if token.is_empty() || !token.bytes().all(is_b64token_byte) {
                 return Err(Denial::InvalidRequest("malformed bearer token"));
             }
-            return Ok((token, TokenSource::Header));
+            return Ok((token, source));
         }
     }
     if let (Some(cookies), Some(name)) = (cookies, cookie_name) {
@@ -412,6 +469,8 @@ pub enum TokenType {
     ApiKey,
     /// A browser session.
     Session,
+    /// A DPoP-bound JWT access token, presented with a valid proof (RFC 9449).
+    Dpop,
 }
 
 impl TokenType {
@@ -421,6 +480,7 @@ impl TokenType {
             TokenType::Jwt => "jwt",
             TokenType::ApiKey => crate::opaque::Kind::ApiKey.name(),
             TokenType::Session => crate::opaque::Kind::Session.name(),
+            TokenType::Dpop => "DPoP",
         }
     }
 }
@@ -457,6 +517,8 @@ pub struct Identity {
     pub issuer: Option<String>,
     /// The client it was issued to.
     pub client_id: Option<String>,
+    /// The RFC 7638 thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6).
+    pub jkt: Option<String>,
 }
 
 impl Identity {
@@ -470,6 +532,29 @@ impl Identity {
             jti: claim("jti"),
             issuer: claim("iss"),
             client_id: claim("client_id"),
+            jkt: token
+                .claims()
+                .get("cnf")
+                .and_then(|cnf| cnf.get("jkt"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+        }
+    }
+
+    /// RFC 9449 §7.1–7.2: whether the token's binding fits how it was presented. A bound
+    /// token needs the `DPoP` scheme (a proof is then checked by the adapter), and the `DPoP`
+    /// scheme needs a bound token.
+    pub fn dpop_fit(&self, source: TokenSource) -> Result<(), Denial> {
+        match (source, self.jkt.is_some()) {
+            (TokenSource::Dpop, true) | (TokenSource::Header | TokenSource::Cookie, false) => {
+                Ok(())
+            }
+            (TokenSource::Dpop, false) => Err(Denial::DpopBinding(
+                "the token is not DPoP-bound: present it with the Bearer scheme",
+            )),
+            (_, true) => Err(Denial::DpopBinding(
+                "the token is DPoP-bound: present it with the DPoP scheme and a proof (RFC 9449 §7.2)",
+            )),
         }
     }
 
@@ -491,6 +576,7 @@ impl Identity {
             ("x-tollgate-jti", &self.jti),
             ("x-tollgate-issuer", &self.issuer),
             ("x-tollgate-client-id", &self.client_id),
+            ("x-tollgate-jkt", &self.jkt),
         ] {
             if let Some(value) = value {
                 headers.push((header, header_safe(value)));

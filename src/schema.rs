@@ -39,6 +39,11 @@ pub fn one_time(hashed: &str) -> String {
     format!("onetime:{hashed}")
 }
 
+/// `dpop:<keyed hash of jkt and jti>`: a DPoP proof already accepted (RFC 9449 §11.1).
+pub fn dpop_proof(hashed: &str) -> String {
+    format!("dpop:{hashed}")
+}
+
 /// `family:<id>`: a revoked refresh family.
 pub fn family(id: &str) -> String {
     format!("family:{id}")

@@ -84,6 +84,7 @@ impl World {
 
     fn oauth(&self) -> OAuth<'_, MemoryStore, MemoryStore> {
         OAuth {
+            dpop_jkt: None,
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,

@@ -15,7 +15,8 @@ use super::state::{State, Trusted};
 use super::Target;
 use crate::config::{Auth, GatewayConfig, Route};
 use crate::gateway::{
-    self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome, TokenType,
+    self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome,
+    TokenSource, TokenType,
 };
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
@@ -140,17 +141,27 @@ async fn authorize(
     let (identity, cached) = match session {
         Some(session) => (opaque_identity(env, state, &session).await?, false),
         None => {
-            let (token, _) = gateway::extract_token(
+            let (token, source) = gateway::extract_token(
                 authorization.as_deref(),
                 cookies.as_deref(),
                 config.token_cookie.as_deref(),
             )
             .map_err(|denial| (denial, None))?;
-            if token.starts_with(Kind::ApiKey.prefix()) {
+            let (mut identity, cached) = if token.starts_with(Kind::ApiKey.prefix()) {
                 (opaque_identity(env, state, token).await?, false)
             } else {
                 jwt_identity(env, ctx, state, config, token).await?
+            };
+            if let Err(denial) = identity.dpop_fit(source) {
+                return Err((denial, Some(identity)));
             }
+            if let (TokenSource::Dpop, Some(jkt)) = (source, identity.jkt.as_deref()) {
+                if let Err(denial) = check_dpop(req, env, state, token, jkt).await {
+                    return Err((denial, Some(identity)));
+                }
+                identity.token_type = TokenType::Dpop;
+            }
+            (identity, cached)
         }
     };
     if let Some(route) = route {
@@ -188,6 +199,57 @@ async fn authorize(
     Ok((identity, cached))
 }
 
+/// RFC 9449 §7.1: the request's one DPoP proof, for this method, URL and token, signed by the
+/// key the token is bound to, and never seen before (the coordinator keeps its `jti`).
+async fn check_dpop(
+    req: &Request,
+    env: &Env,
+    state: &Rc<State>,
+    token: &str,
+    jkt: &str,
+) -> std::result::Result<(), Denial> {
+    let invalid = |reason| {
+        Denial::DpopProof(Error::DpopInvalid {
+            member: "proof",
+            reason,
+        })
+    };
+    let proof = req
+        .headers()
+        .get("DPoP")
+        .ok()
+        .flatten()
+        .ok_or_else(|| invalid("is missing: the DPoP scheme needs a DPoP header"))?;
+    // Two headers arrive joined by a comma, which no compact JWS contains (§4.3 step 1).
+    if proof.contains(',') {
+        return Err(invalid("must be exactly one DPoP header"));
+    }
+    let engine = Engine::new(env, Rc::clone(state)).map_err(|_| Denial::StoreUnavailable)?;
+    let (method, url) = (req.inner().method(), req.inner().url());
+    let request = crate::dpop::Request {
+        method: &method,
+        url: &url,
+        access_token: Some(token),
+        nonces: &[],
+    };
+    let now = (Date::now().as_millis() / 1000) as i64;
+    let checked = match engine
+        .oauth()
+        .accept_dpop_proof(&proof, &request, now)
+        .await
+    {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(err)) => return Err(Denial::DpopProof(err)),
+        Err(_) => return Err(Denial::StoreUnavailable),
+    };
+    if checked.jkt != jkt {
+        return Err(Denial::DpopBinding(
+            "the proof is signed by another key than the one the token is bound to",
+        ));
+    }
+    Ok(())
+}
+
 /// An API token or a session id: looked up in KV on every request, so deleting the record
 /// revokes it at once (within KV's propagation window).
 async fn opaque_identity(
@@ -210,6 +272,7 @@ async fn opaque_identity(
                 scope: Some(key.scopes.join(" ")),
                 jti: Some(key.id),
                 issuer: Some(oauth.issuer.to_owned()),
+                jkt: None,
             }),
             Ok(None) => Err((Denial::ApiKeyInvalid, None)),
             Err(_) => Err((Denial::StoreUnavailable, None)),
@@ -222,6 +285,7 @@ async fn opaque_identity(
                 jti: None,
                 issuer: Some(oauth.issuer.to_owned()),
                 client_id: None,
+                jkt: None,
             }),
             Ok(None) => Err((Denial::SessionInvalid, None)),
             Err(_) => Err((Denial::StoreUnavailable, None)),

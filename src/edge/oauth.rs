@@ -121,6 +121,7 @@ impl Engine {
             audience: self.config.access_token_audience(),
             pepper: &self.pepper,
             config: &self.config.oauth,
+            dpop_jkt: None,
         }
     }
 }
@@ -209,7 +210,17 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
         api_key,
         client_ip: client_ip(&req),
     };
-    match engine.oauth().token(&request, now()).await {
+    // RFC 9449 §5: a proof on the token request binds the access token to its key.
+    let jkt = match req.headers().get("DPoP").ok().flatten() {
+        None => None,
+        Some(proof) => match token_proof(&req, engine, &proof).await {
+            Ok(jkt) => Some(jkt),
+            Err(err) => return oauth_error(&err),
+        },
+    };
+    let mut oauth = engine.oauth();
+    oauth.dpop_jkt = jkt.as_deref();
+    match oauth.token(&request, now()).await {
         Ok(tokens) => {
             respond::log(
                 json!({ "level": "info", "event": "token", "grant": request.params.get("grant_type"), "scope": tokens.scope }),
@@ -224,6 +235,34 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
             );
             oauth_error(&err)
         }
+    }
+}
+
+/// The thumbprint of the key of the token request's DPoP proof (RFC 9449 §4.3, §5).
+async fn token_proof(
+    req: &Request,
+    engine: &Engine,
+    proof: &str,
+) -> std::result::Result<String, OAuthError> {
+    let refused =
+        |description: String| OAuthError::new(OAuthErrorCode::InvalidDpopProof, description);
+    if proof.contains(',') {
+        return Err(refused("exactly one DPoP header is allowed".to_owned()));
+    }
+    let (method, url) = (req.inner().method(), req.inner().url());
+    let request = crate::dpop::Request {
+        method: &method,
+        url: &url,
+        access_token: None,
+        nonces: &[],
+    };
+    match engine
+        .oauth()
+        .accept_dpop_proof(proof, &request, now())
+        .await?
+    {
+        Ok(checked) => Ok(checked.jkt),
+        Err(err) => Err(refused(err.to_string())),
     }
 }
 

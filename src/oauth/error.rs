@@ -27,6 +27,8 @@ pub enum OAuthErrorCode {
     TemporarilyUnavailable,
     /// `server_error` (§4.1.2.1): 500.
     ServerError,
+    /// `invalid_dpop_proof` (RFC 9449 §5): the token request's DPoP proof was refused.
+    InvalidDpopProof,
 }
 
 impl OAuthErrorCode {
@@ -43,6 +45,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::UnsupportedResponseType => "unsupported_response_type",
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthErrorCode::ServerError => "server_error",
+            OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 

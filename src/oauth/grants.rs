@@ -258,7 +258,11 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     ) -> TokenResponse {
         TokenResponse {
             access_token,
-            token_type: "Bearer".to_owned(),
+            token_type: match self.dpop_jkt {
+                Some(_) => "DPoP",
+                None => "Bearer",
+            }
+            .to_owned(),
             expires_in: self.config.access_token_lifetime,
             refresh_token,
             scope,
@@ -287,6 +291,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .lifetime(self.config.access_token_lifetime);
         if let Some(family) = family {
             builder = builder.claim(revocation::FAMILY_CLAIM, family);
+        }
+        if let Some(jkt) = self.dpop_jkt {
+            builder = builder.claim("cnf", serde_json::json!({ "jkt": jkt }));
         }
         builder.sign(self.signing_key).map_err(server_error)
     }

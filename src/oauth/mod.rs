@@ -38,6 +38,7 @@ use crate::{b64, TokenBuilder, Verifier};
 pub mod api_keys;
 pub mod client_auth;
 pub mod codes;
+pub mod dpop;
 pub mod error;
 pub mod grants;
 pub mod introspect;
@@ -88,6 +89,10 @@ pub struct OAuth<'a, S: Store, C: AtomicStore> {
     pub pepper: &'a [u8],
     /// Lifetimes, grace window, lockout limits, password cost.
     pub config: &'a OAuthConfig,
+    /// The RFC 7638 thumbprint of the key a DPoP proof on this request proved, checked by the
+    /// adapter: access tokens then carry it as `cnf.jkt` and the response says
+    /// `token_type: DPoP` (RFC 9449 §5, §6).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 pub(super) fn parse_record<T: for<'de> Deserialize<'de>>(

@@ -1,0 +1,154 @@
+// DPoP (RFC 9449) end to end in workerd: the token endpoint binds access tokens to the
+// client's key (cnf.jkt, token_type DPoP) and the gateway accepts them only with a fresh proof
+// by that key, for that method, URL and token, never twice (the Durable Object coordinator
+// keeps the jti). An unmodified OAuth client (oauth4webapi) runs code + PKCE + DPoP.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import * as oauth from "oauth4webapi";
+import { cli, kvSeed, startWorker } from "./harness.mjs";
+import { startOrigin } from "../../scripts/demo-origin.mjs";
+import * as tollgate from "../pkg/node_modules/tollgate/entries/node.js";
+
+const ISSUER = "https://tollgate.test";
+const PEPPER = "pepper-for-tests-only-0123456789abcdef";
+const CALLBACK = "https://spa.test/cb";
+
+let origin, worker, svcSecret;
+const clientKey = tollgate.generateKeyPair("ES256").privateJwk;
+const otherKey = tollgate.generateKeyPair("ES256").privateJwk;
+
+before(async () => {
+  origin = await startOrigin();
+  const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--set"]).stdout);
+  const kv = kvSeed(PEPPER);
+  const cheap = ["--memory-kib", "4096", "--iterations", "1"];
+  kv.add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read", ...cheap]);
+  svcSecret = kv.add(["client", "add", "--id", "svc", "--first-party", "--grant", "password", "--grant", "client_credentials", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
+  kv.add(["client", "add", "--id", "spa", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", CALLBACK, "--scopes", "read", "--pepper-from", kv.pepperFile]);
+  worker = await startWorker({
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER },
+    vars: {
+      ORIGIN_URL: origin.url,
+      TOLLGATE_CONFIG: JSON.stringify({
+        issuer: ISSUER,
+        audiences: ["demo"],
+        routes: [{ prefix: "/api", scopes: ["read"] }],
+        oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
+      }),
+    },
+    seed: kv.entries,
+  });
+});
+
+after(async () => {
+  await worker?.stop();
+  origin?.server.close();
+});
+
+const svc = () => `Basic ${Buffer.from(`svc:${svcSecret}`).toString("base64")}`;
+const form = (params, headers = {}) => ({ method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(params).toString() });
+const proof = (key, method, path, extra = {}) => tollgate.createDpopProof(key, { method, url: worker.url + path, ...extra });
+
+/** A DPoP-bound access token for the svc client, by client credentials. */
+async function boundToken(key = clientKey) {
+  const res = await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc(), DPoP: proof(key, "POST", "/token") }));
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.token_type, "DPoP");
+  return body.access_token;
+}
+
+const call = (token, headers) => worker.fetch("/api/x", { headers: { Authorization: `DPoP ${token}`, ...headers } });
+
+test("the token endpoint binds the access token to the proof's key (RFC 9449 §5, §6)", async () => {
+  const token = await boundToken();
+  const claims = tollgate.decode(token).payload;
+  assert.equal(claims.cnf.jkt, tollgate.verifyDpopProof(proof(clientKey, "GET", "/x"), { method: "GET", url: worker.url + "/x" }).jkt);
+  // Without a proof the same request gets a plain bearer token.
+  const plain = await (await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc() }))).json();
+  assert.equal(plain.token_type, "Bearer");
+  assert.equal(tollgate.decode(plain.access_token).payload.cnf, undefined);
+  // A bad proof on the token request is invalid_dpop_proof, and nothing is issued.
+  const bad = await worker.fetch("/token", form({ grant_type: "client_credentials" }, { Authorization: svc(), DPoP: proof(clientKey, "POST", "/other") }));
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json()).error, "invalid_dpop_proof");
+});
+
+test("the gateway forwards a bound token with a fresh proof, and says so to the origin", async () => {
+  const token = await boundToken();
+  const res = await call(token, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: token }) });
+  assert.equal(res.status, 200, await res.clone().text());
+  const { received } = await res.json();
+  assert.equal(received.headers["x-tollgate-token-type"], "DPoP");
+  assert.equal(received.headers["x-tollgate-jkt"], tollgate.decode(token).payload.cnf.jkt);
+  assert.equal(received.headers.dpop, undefined, "the proof is Tollgate's credential: not forwarded");
+});
+
+test("each refusal of RFC 9449 §7 has its status, code and DPoP challenge", async () => {
+  const token = await boundToken();
+  const unbound = (await (await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc() }))).json()).access_token;
+  const good = () => proof(clientKey, "GET", "/api/x", { accessToken: token });
+  const replayed = good();
+  assert.equal((await call(token, { DPoP: replayed })).status, 200);
+  const cases = [
+    ["a replayed proof", () => call(token, { DPoP: replayed }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "jti"],
+    ["a proof for another URL", () => call(token, { DPoP: proof(clientKey, "GET", "/api/y", { accessToken: token }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "htu"],
+    ["a proof for another method", () => call(token, { DPoP: proof(clientKey, "POST", "/api/x", { accessToken: token }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "htm"],
+    ["a stale proof", () => call(token, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: token, currentDate: new Date(Date.now() - 600_000) }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "iat"],
+    ["a proof for another token", () => call(token, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: unbound }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "ath"],
+    ["a proof signed by another key", () => call(token, { DPoP: proof(otherKey, "GET", "/api/x", { accessToken: token }) }), "ERR_DPOP_BINDING_MISMATCH", "invalid_token"],
+    ["no proof", () => call(token, {}), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "proof"],
+    ["two proofs", () => call(token, { DPoP: `${good()}, ${good()}` }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "proof"],
+    ["a bound token as Bearer (§7.2)", () => worker.fetch("/api/x", { headers: { Authorization: `Bearer ${token}` } }), "ERR_DPOP_BINDING_MISMATCH", "invalid_token"],
+    ["an unbound token as DPoP", () => call(unbound, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: unbound }) }), "ERR_DPOP_BINDING_MISMATCH", "invalid_token"],
+  ];
+  for (const [name, send, code, error, member] of cases) {
+    const res = await send();
+    assert.equal(res.status, 401, name);
+    const challenge = res.headers.get("www-authenticate");
+    assert.match(challenge, new RegExp(`^DPoP error="${error}"`), name);
+    assert.match(challenge, /algs="[^"]*ES256[^"]*"/, name);
+    const body = await res.json();
+    assert.equal(body.code, code, name);
+    if (member) assert.equal(body.claim, member, name);
+  }
+});
+
+test("a proof is accepted once under 20 concurrent uses (the coordinator keeps its jti)", async () => {
+  const token = await boundToken();
+  const once = proof(clientKey, "GET", "/api/x", { accessToken: token });
+  const statuses = await Promise.all(Array.from({ length: 20 }, () => call(token, { DPoP: once }).then((r) => r.status)));
+  assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(" "));
+  assert.equal(statuses.filter((s) => s === 401).length, 19);
+});
+
+test("oauth4webapi: authorization code + PKCE + DPoP, then a DPoP-bound call through the gateway", async () => {
+  const as = { issuer: ISSUER, authorization_endpoint: `${worker.url}/authorize`, token_endpoint: `${worker.url}/token`, authorization_response_iss_parameter_supported: true };
+  const client = { client_id: "spa" };
+  const keyPair = await oauth.generateKeyPair("ES256");
+  const DPoP = oauth.DPoP(client, keyPair);
+  const verifier = oauth.generateRandomCodeVerifier();
+  const challenge = await oauth.calculatePKCECodeChallenge(verifier);
+  const query = new URLSearchParams({ client_id: "spa", redirect_uri: CALLBACK, response_type: "code", scope: "read", code_challenge: challenge, code_challenge_method: "S256" });
+  const page = await worker.fetch(`/authorize?${query}`);
+  const html = await page.text();
+  const csrf = page.headers.get("set-cookie").match(/tg_csrf=([^;]+)/)[1];
+  const fields = Object.fromEntries([...html.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2].replaceAll("&amp;", "&")]));
+  const login = await worker.fetch("/authorize", form({ ...fields, action: "login", username: "alice", password: "correct horse battery" }, { Cookie: `tg_csrf=${csrf}` }));
+  const params = oauth.validateAuthResponse(as, client, new URL(login.headers.get("location")), oauth.expectNoState);
+  const options = { DPoP, [oauth.allowInsecureRequests]: true };
+  const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, CALLBACK, verifier, options);
+  const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
+  assert.equal(tokens.token_type, "dpop");
+  const url = new URL(`${worker.url}/api/hello?x=1`);
+  const res = await oauth.protectedResourceRequest(tokens.access_token, "GET", url, undefined, undefined, options);
+  assert.equal(res.status, 200);
+  const { received } = await res.json();
+  assert.match(received.headers["x-tollgate-sub"], /^usr_/, "alice's subject id");
+  assert.equal(received.headers["x-tollgate-token-type"], "DPoP");
+  // The same token without the client's key is useless.
+  const stolen = await worker.fetch("/api/hello", { headers: { Authorization: `DPoP ${tokens.access_token}`, DPoP: proof(otherKey, "GET", "/api/hello", { accessToken: tokens.access_token }) } });
+  assert.equal(stolen.status, 401);
+  assert.equal((await stolen.json()).code, "ERR_DPOP_BINDING_MISMATCH");
+});
