@@ -362,6 +362,8 @@ pub fn metadata(state: &State) -> Result<Response> {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "authorization_response_iss_parameter_supported": true,
+        // RFC 9449 §5.1: the algorithms a DPoP proof may use (both names of Ed25519, RFC 9864).
+        "dpop_signing_alg_values_supported": crate::dpop::Policy::default().algorithms,
         "scopes_supported": [],
     });
     let mut response = respond::json(200, &body)?;

@@ -103,6 +103,9 @@ pub(super) struct RedeemInput {
     challenge: Option<String>,
     now: i64,
     lifetime: u64,
+    /// The DPoP key the family's refresh tokens are bound to (public clients, RFC 9449 §5).
+    #[serde(default)]
+    jkt: Option<String>,
 }
 
 /// What [`REDEEM_CODE`] decided.
@@ -168,6 +171,7 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
             .saturating_add(i64::try_from(input.lifetime).unwrap_or(i64::MAX)),
         iat: input.now,
         rotated_at: None,
+        jkt: input.jkt.clone(),
     };
     let stored = match refresh {
         None => Write::Put(text(&first)?, ttl(input.lifetime)),
@@ -227,6 +231,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             challenge: valid_verifier(verifier).then(|| pkce_challenge(verifier)),
             now,
             lifetime: self.config.refresh_token_lifetime,
+            jkt: self.refresh_binding(client.secret_hash.is_none()),
         };
         let answer = self
             .once

@@ -246,7 +246,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .cloned()
             .collect();
         let scope = grant_scope(param("scope"), &allowed)?;
-        self.issue_pair(&client.client_id, &user.sub, &scope, &scope, None, now)
+        let public = client.secret_hash.is_none();
+        self.issue_pair(&client.client_id, &user.sub, &scope, &scope, public, now)
             .await
     }
 

@@ -105,6 +105,10 @@ pub(super) struct RefreshRecord {
     pub(super) iat: i64,
     #[serde(default)]
     pub(super) rotated_at: Option<i64>,
+    /// The DPoP key (RFC 7638 thumbprint) a public client's refresh token is bound to: every
+    /// refresh must come with a proof by that key (RFC 9449 §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) jkt: Option<String>,
 }
 
 /// A browser session. Stored under `session:<keyed hash of the id>`.

@@ -36,6 +36,9 @@ pub(super) struct RotationInput {
     now: i64,
     grace: u64,
     lifetime: u64,
+    /// The key of this request's DPoP proof, if it had one.
+    #[serde(default)]
+    jkt: Option<String>,
 }
 
 /// What [`ROTATE_REFRESH`] decided.
@@ -52,6 +55,9 @@ pub(super) enum RotationStep {
     Invalid,
     /// The requested scope exceeds the grant (nothing was rotated).
     InvalidScope,
+    /// The token is bound to a DPoP key and this request has no proof by it (nothing was
+    /// rotated: a thief without the key cannot spend the token, RFC 9449 §5).
+    WrongKey,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -92,6 +98,9 @@ fn rotate_refresh(
     if record.client_id != input.client_id || record.exp <= input.now {
         return Ok(keep(answer(RotationStep::Invalid, None)?));
     }
+    if record.jkt.is_some() && record.jkt != input.jkt {
+        return Ok(keep(answer(RotationStep::WrongKey, None)?));
+    }
     let allowed: Vec<String> = scopes(&record.scope)
         .into_iter()
         .map(str::to_owned)
@@ -131,7 +140,7 @@ fn rotate_refresh(
 }
 
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
-    /// An access token with `scope` and a new refresh family (its id given, or a fresh one)
+    /// An access token with `scope` and a new refresh family
     /// whose first refresh token carries `grant_scope`.
     pub(super) async fn issue_pair(
         &self,
@@ -139,13 +148,10 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         sub: &str,
         scope: &str,
         grant_scope: &str,
-        family: Option<&str>,
+        client_public: bool,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
-        let family = match family {
-            Some(family) => family.to_owned(),
-            None => crate::issue::new_jti().map_err(server_error)?,
-        };
+        let family = crate::issue::new_jti().map_err(server_error)?;
         let refresh = opaque::generate(Kind::Refresh).map_err(server_error)?;
         let record = RefreshRecord {
             family,
@@ -157,6 +163,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             ),
             iat: now,
             rotated_at: None,
+            jkt: self.refresh_binding(client_public),
         };
         self.swap_once(
             &self.refresh_key(&refresh),
@@ -219,6 +226,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             now,
             grace: self.config.refresh_grace_seconds,
             lifetime: self.config.refresh_token_lifetime,
+            jkt: self.dpop_jkt.map(str::to_owned),
         };
         // One step in the coordinator: read, decide, mark the old token rotated and store
         // its successor (the two share an object).
@@ -237,6 +245,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 return Err(OAuthError::new(
                     OAuthErrorCode::InvalidScope,
                     "a requested scope was not granted",
+                ))
+            }
+            (RotationStep::WrongKey, _) => {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidGrant,
+                    "the refresh token is bound to a DPoP key: send a DPoP proof by that key",
                 ))
             }
             (step, Some(record)) if step != RotationStep::Invalid => (step, record),
@@ -267,6 +281,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         self.refresh_response(&record, successor, &scope, now)
     }
 
+    /// The DPoP key a new refresh token is bound to: this request's, for a public client
+    /// (RFC 9449 §5; a confidential client's refresh tokens are bound by its authentication).
+    pub(super) fn refresh_binding(&self, client_public: bool) -> Option<String> {
+        self.dpop_jkt.filter(|_| client_public).map(str::to_owned)
+    }
+
     /// The coordinator key of a refresh token, routed to its family's object.
     pub(super) fn refresh_key(&self, token: &str) -> String {
         crate::schema::routed(
@@ -279,5 +299,63 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         revocation::revoke_family(self.store, family, now, self.config.refresh_token_lifetime)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound_record(jkt: Option<&str>) -> String {
+        serde_json::to_string(&RefreshRecord {
+            family: "f".into(),
+            client_id: "spa".into(),
+            sub: "usr_1".into(),
+            scope: "read".into(),
+            exp: 2_000,
+            iat: 1_000,
+            rotated_at: None,
+            jkt: jkt.map(str::to_owned),
+        })
+        .unwrap()
+    }
+
+    fn rotate(record: &str, jkt: Option<&str>) -> (RotationStep, bool) {
+        let input = RotationInput {
+            client_id: "spa".into(),
+            scope: None,
+            now: 1_500,
+            grace: 30,
+            lifetime: 600,
+            jkt: jkt.map(str::to_owned),
+        };
+        let applied =
+            rotate_refresh(Some(record), None, &serde_json::to_string(&input).unwrap()).unwrap();
+        let answer: RotationAnswer = serde_json::from_str(&applied.answer).unwrap();
+        let wrote = !matches!(
+            (&applied.first, &applied.second),
+            (Write::Keep, Write::Keep)
+        );
+        (answer.step, wrote)
+    }
+
+    /// RFC 9449 §5: a public client's bound refresh token is spent only with a proof by its
+    /// key; without one (or with another key) nothing is rotated.
+    #[test]
+    fn a_bound_refresh_token_rotates_only_with_its_key() {
+        let bound = bound_record(Some("key-a"));
+        assert_eq!(rotate(&bound, None), (RotationStep::WrongKey, false));
+        assert_eq!(
+            rotate(&bound, Some("key-b")),
+            (RotationStep::WrongKey, false)
+        );
+        assert_eq!(rotate(&bound, Some("key-a")), (RotationStep::Rotate, true));
+        // An unbound token does not care whether the request has a proof.
+        let unbound = bound_record(None);
+        assert_eq!(
+            rotate(&unbound, Some("key-a")),
+            (RotationStep::Rotate, true)
+        );
+        assert_eq!(rotate(&unbound, None), (RotationStep::Rotate, true));
     }
 }

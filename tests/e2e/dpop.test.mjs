@@ -147,6 +147,21 @@ test("oauth4webapi: authorization code + PKCE + DPoP, then a DPoP-bound call thr
   const { received } = await res.json();
   assert.match(received.headers["x-tollgate-sub"], /^usr_/, "alice's subject id");
   assert.equal(received.headers["x-tollgate-token-type"], "DPoP");
+  // RFC 9449 §5: the public client's refresh token is bound too. Without a proof (or with
+  // another key) it is refused and not spent; with the client's key it rotates.
+  const bare = await worker.fetch("/token", form({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: "spa" }));
+  assert.equal(bare.status, 400);
+  assert.equal((await bare.json()).error, "invalid_grant");
+  const thief = await worker.fetch("/token", form({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: "spa" }, { DPoP: proof(otherKey, "POST", "/token") }));
+  assert.equal((await thief.json()).error, "invalid_grant");
+  const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token, options));
+  assert.equal(refreshed.token_type, "dpop");
+  assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+  // The metadata names the proof algorithms, both Ed25519 names included.
+  const metadata = await (await worker.fetch("/.well-known/oauth-authorization-server")).json();
+  assert.ok(metadata.dpop_signing_alg_values_supported.includes("ES256"));
+  assert.ok(metadata.dpop_signing_alg_values_supported.includes("Ed25519"));
+  assert.ok(!metadata.dpop_signing_alg_values_supported.some((alg) => alg.startsWith("HS")));
   // The same token without the client's key is useless.
   const stolen = await worker.fetch("/api/hello", { headers: { Authorization: `DPoP ${tokens.access_token}`, DPoP: proof(otherKey, "GET", "/api/hello", { accessToken: tokens.access_token }) } });
   assert.equal(stolen.status, 401);
