@@ -3,7 +3,8 @@
 // Compares, in one run: a separate pass-through worker (bench/passthrough-worker.js: forwards
 // to the same origin, verifies nothing), a public route of Tollgate (forwarded unverified), a
 // valid token served from the verified-token cache, valid tokens never seen before (signature
-// + claims + revocation read), and a tampered token (refused).
+// + claims + revocation read), a tampered token (refused), and a DPoP-bound token with a fresh
+// proof per request (RFC 9449: proof signature, binding, jti written to the coordinator).
 // Reports requests/s and p50/p99 latency per case; medians of interleaved rounds. Under load
 // (16 clients on 2 cores) latency is mostly queueing: every extra CPU microsecond per request
 // is paid ~16 times in p50. So the latency Tollgate *adds* is measured a second time with one
@@ -12,6 +13,8 @@ import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { SignJWT, importJWK } from "jose";
 import { cli, startWorker } from "../tests/e2e/harness.mjs";
+import { calculateJwkThumbprint } from "jose";
+import * as tollgate from "../tests/pkg/node_modules/tollgate/entries/node.js";
 import { startOrigin } from "../scripts/demo-origin.mjs";
 import { startWorkerd } from "./workerd.mjs";
 
@@ -34,8 +37,10 @@ const worker = await startWorker({
   },
 });
 origin.requests.length = 0;
+// The pepper: DPoP's jti records are keyed hashes in the coordinator, as one-time tokens are.
+const PEPPER = "bench-pepper-0123456789abcdef0123456789";
 const quiet = await startWorker({
-  secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set) },
+  secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set), TOLLGATE_PEPPER: PEPPER },
   vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }], logDecisions: "denials" }) },
 });
 const passthrough = await startWorker({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false });
@@ -44,6 +49,13 @@ const sign = () => new SignJWT({ scope: "read" }).setProtectedHeader({ alg: "ES2
 const valid = await sign();
 const fresh = [];
 for (let i = 0; i < (REQUESTS + UNLOADED) * ROUNDS; i++) fresh.push(await sign());
+// DPoP: the client's key, a token bound to it, and a fresh proof per request (made before the
+// request's clock starts: see request()).
+const clientKey = tollgate.generateKeyPair("ES256").privateJwk;
+const { d: _d, ...clientPublic } = clientKey;
+const jkt = await calculateJwkThumbprint(clientPublic);
+const bound = await new SignJWT({ scope: "read", cnf: { jkt } }).setProtectedHeader({ alg: "ES256", kid: "bench", typ: "at+jwt" }).setIssuer("https://bench.test").setAudience("demo").setSubject("alice").setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime("30m").sign(key);
+const dpopFor = (target, path) => () => ({ token: bound, proof: tollgate.createDpopProof(clientKey, { method: "GET", url: target.url + path, accessToken: bound }) });
 const [h, p, s] = valid.split(".");
 const tampered = `${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`;
 
@@ -52,7 +64,8 @@ function request(path, token, target = worker) {
   const url = new URL(target.url);
   return new Promise((ok, fail) => {
     const started = performance.now();
-    const req = http.request({ host: url.hostname, port: url.port, path, agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+    const headers = typeof token === "object" ? { authorization: `DPoP ${token.token}`, dpop: token.proof } : token ? { authorization: `Bearer ${token}` } : {};
+    const req = http.request({ host: url.hostname, port: url.port, path, agent, headers }, (res) => {
       res.resume();
       res.on("end", () => ok({ status: res.statusCode, ms: performance.now() - started }));
     });
@@ -143,11 +156,12 @@ await compare("wrangler dev", [
   ["valid token, cache hit, logDecisions = denials", "/api/x", () => valid, quiet],
   ["valid token, first sight, logDecisions = denials", "/api/x", () => fresh[freshIndex++], quiet],
   ["tampered token (401), logDecisions = denials", "/api/x", () => tampered, quiet],
+  ["DPoP-bound token, cache hit + a fresh proof (RFC 9449), logDecisions = denials", "/api/x", dpopFor(quiet, "/api/x"), quiet],
 ], { clients: 1, requests: UNLOADED });
 
 // The same worker in workerd with no inspector attached (bench/workerd.mjs), as in production.
 const plainVars = { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }], logDecisions: "none" }) };
-const plain = await startWorkerd({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set) }, vars: plainVars });
+const plain = await startWorkerd({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set), TOLLGATE_PEPPER: PEPPER }, vars: plainVars });
 const plainPassthrough = await startWorkerd({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false });
 const plainFresh = [];
 for (let i = 0; i < (REQUESTS + UNLOADED) * ROUNDS; i++) plainFresh.push(await sign());
@@ -159,6 +173,7 @@ const plainCases = [
   ["valid token, cache hit (revocation answer remembered)", "/api/x", () => valid, plain],
   ["valid token, first sight (WebCrypto ES256 + 2 KV reads)", "/api/x", () => plainFresh[plainIndex++], plain],
   ["tampered token (401)", "/api/x", () => tampered, plain],
+  ["DPoP-bound token, cache hit + a fresh proof (ES256 in Rust, jti to the coordinator)", "/api/x", dpopFor(plain, "/api/x"), plain],
 ];
 await compare("workerd without an inspector (Miniflare), logDecisions = none", plainCases, { clients: CONCURRENCY, requests: REQUESTS });
 await compare("workerd without an inspector (Miniflare), logDecisions = none", plainCases, { clients: 1, requests: UNLOADED });

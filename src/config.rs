@@ -230,6 +230,22 @@ pub struct Route {
     /// route; it is consumed on first use. Default: false.
     #[serde(default)]
     pub one_time: bool,
+    /// `required`: only a DPoP-bound token with a proof passes (RFC 9449; a bearer token, an
+    /// API key or a session is refused). Default: `allowed` (bound tokens need their proof,
+    /// others pass as bearer tokens).
+    #[serde(default)]
+    pub dpop: DpopRule,
+}
+
+/// Whether a route insists on DPoP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DpopRule {
+    /// Bearer and DPoP both accepted.
+    #[default]
+    Allowed,
+    /// DPoP only.
+    Required,
 }
 
 /// Whether a route needs a token.

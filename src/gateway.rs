@@ -541,6 +541,18 @@ impl Identity {
         }
     }
 
+    /// A route with `dpop = "required"` takes only a DPoP-bound token with its proof.
+    pub fn dpop_required(&self, rule: crate::config::DpopRule) -> Result<(), Denial> {
+        match (rule, self.token_type) {
+            (crate::config::DpopRule::Required, token_type) if token_type != TokenType::Dpop => {
+                Err(Denial::DpopBinding(
+                    "this route requires a DPoP-bound token with a DPoP proof (RFC 9449)",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// RFC 9449 §7.1–7.2: whether the token's binding fits how it was presented. A bound
     /// token needs the `DPoP` scheme (a proof is then checked by the adapter), and the `DPoP`
     /// scheme needs a bound token.

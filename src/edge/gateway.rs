@@ -165,6 +165,9 @@ async fn authorize(
         }
     };
     if let Some(route) = route {
+        if let Err(denial) = identity.dpop_required(route.dpop) {
+            return Err((denial, Some(identity)));
+        }
         if identity.missing_scopes(&route.scopes) {
             return Err((
                 Denial::InsufficientScope {

@@ -33,7 +33,7 @@ before(async () => {
       TOLLGATE_CONFIG: JSON.stringify({
         issuer: ISSUER,
         audiences: ["demo"],
-        routes: [{ prefix: "/api", scopes: ["read"] }],
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/strict", scopes: ["read"], dpop: "required" }],
         oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
@@ -113,6 +113,19 @@ test("each refusal of RFC 9449 §7 has its status, code and DPoP challenge", asy
     assert.equal(body.code, code, name);
     if (member) assert.equal(body.claim, member, name);
   }
+});
+
+test("a route with dpop: required takes only a DPoP-bound token with its proof", async () => {
+  const token = await boundToken();
+  const ok = await worker.fetch("/api/strict", { headers: { Authorization: `DPoP ${token}`, DPoP: proof(clientKey, "GET", "/api/strict", { accessToken: token }) } });
+  assert.equal(ok.status, 200);
+  const bearer = (await (await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc() }))).json()).access_token;
+  const res = await worker.fetch("/api/strict", { headers: { Authorization: `Bearer ${bearer}` } });
+  assert.equal(res.status, 401);
+  assert.match(res.headers.get("www-authenticate"), /^DPoP error="invalid_token"/);
+  assert.equal((await res.json()).code, "ERR_DPOP_BINDING_MISMATCH");
+  // The same bearer token still passes where DPoP is only allowed.
+  assert.equal((await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${bearer}` } })).status, 200);
 });
 
 test("a proof is accepted once under 20 concurrent uses (the coordinator keeps its jti)", async () => {
