@@ -43,7 +43,7 @@ const quiet = await startWorker({
   secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set), TOLLGATE_PEPPER: PEPPER },
   vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }], logDecisions: "denials" }) },
 });
-const passthrough = await startWorker({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false });
+const passthrough = await startWorker({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false, coordinator: false });
 const key = await importJWK(set.keys[0], "ES256");
 const sign = () => new SignJWT({ scope: "read" }).setProtectedHeader({ alg: "ES256", kid: "bench", typ: "at+jwt" }).setIssuer("https://bench.test").setAudience("demo").setSubject("alice").setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime("10m").sign(key);
 const valid = await sign();
@@ -162,7 +162,7 @@ await compare("wrangler dev", [
 // The same worker in workerd with no inspector attached (bench/workerd.mjs), as in production.
 const plainVars = { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }], logDecisions: "none" }) };
 const plain = await startWorkerd({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set), TOLLGATE_PEPPER: PEPPER }, vars: plainVars });
-const plainPassthrough = await startWorkerd({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false });
+const plainPassthrough = await startWorkerd({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false, coordinator: false });
 const plainFresh = [];
 for (let i = 0; i < (REQUESTS + UNLOADED) * ROUNDS; i++) plainFresh.push(await sign());
 let plainIndex = 0;
