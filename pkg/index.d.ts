@@ -188,7 +188,7 @@ export interface DpopVerifyOptions {
 export interface DpopProof {
   /** RFC 7638 thumbprint of the proof's key: a bound token's `cnf.jkt` must equal it. */
   jkt: string;
-  /** Track it for maxAge + clockTolerance seconds and refuse a repeat (replay). */
+  /** Remember it (with jkt) for maxAge + 2 × clockTolerance seconds and refuse a repeat (replay). */
   jti: string;
   iat: number;
   alg: Algorithm;

@@ -114,8 +114,12 @@ pub fn encode_public_into(out: &mut String, input: &[u8]) {
         _ => 0,
     };
     bytes.truncate(start + input.len() / 3 * 4 + written);
-    // Only ASCII from the alphabet was added to valid UTF-8.
-    *out = String::from_utf8(bytes).unwrap_or_default();
+    // Only ASCII from the alphabet was added to valid UTF-8, so the first arm always runs;
+    // the second keeps every byte rather than lose the text.
+    *out = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    };
 }
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ pub struct GatewayConfig {
     /// Largest token accepted, in bytes. Default: 8192.
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
+    /// RFC 9449 §8: DPoP proofs at the token endpoint and the gateway must carry a server
+    /// nonce (from the `DPoP-Nonce` header of a `use_dpop_nonce` answer), which bounds how long
+    /// a proof made in advance stays usable. Default: false.
+    #[serde(default)]
+    pub dpop_nonce: bool,
     /// Token issuance (the OAuth endpoints).
     #[serde(default)]
     pub oauth: OAuthConfig,

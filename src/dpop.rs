@@ -57,6 +57,14 @@ pub struct Policy {
     pub leeway: u64,
 }
 
+impl Policy {
+    /// How long a proof's `jti` must be remembered to refuse every replay: a proof dated
+    /// `leeway` seconds ahead is accepted until `max_age + leeway` seconds after its `iat`.
+    pub fn replay_window(&self) -> u64 {
+        self.max_age.saturating_add(self.leeway.saturating_mul(2))
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
@@ -143,12 +151,16 @@ pub fn verify_proof_with(
         Error::Malformed { reason } => invalid("payload", reason),
         other => other,
     })?;
-    if let Err(Error::ClaimInvalid { claim, .. }) = crate::verify::check_types(&claims) {
-        return Err(match claim.as_str() {
-            "iat" => invalid("iat", "is not a NumericDate"),
-            "jti" => invalid("jti", "is not a string"),
-            _ => invalid("payload", "has a registered claim of the wrong type"),
-        });
+    match crate::verify::check_types(&claims) {
+        Ok(()) => {}
+        Err(Error::ClaimInvalid { claim, .. }) => {
+            return Err(match claim.as_str() {
+                "iat" => invalid("iat", "is not a NumericDate"),
+                "jti" => invalid("jti", "is not a string"),
+                _ => invalid("payload", "has a registered claim of the wrong type"),
+            })
+        }
+        Err(other) => return Err(other),
     }
     let members: Map<String, Value> =
         serde_json::from_slice(payload).map_err(|_| invalid("payload", "is not a JSON object"))?;
@@ -290,6 +302,9 @@ fn normalize_path(path: &str) -> Option<String> {
     while let Some(&byte) = bytes.get(i) {
         if byte == b'%' {
             let hex = path.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
             let value = u8::from_str_radix(hex, 16).ok()?;
             if value.is_ascii_alphanumeric() || b"-._~".contains(&value) {
                 decoded.push(char::from(value));
@@ -327,6 +342,34 @@ fn normalize_path(path: &str) -> Option<String> {
         }
     }
     Some(format!("/{}", out.join("/")))
+}
+
+/// How long one server nonce lasts, in seconds: a nonce is accepted during its step and the
+/// next, so a client holding one has between 300 and 600 s to use it (RFC 9449 §8 leaves the
+/// lifetime to the server).
+pub const NONCE_STEP: i64 = 300;
+
+/// The server nonce for the time step of `now` (RFC 9449 §8): 128 bits of an HMAC of the step
+/// under a key derived from `secret` (the deployment's pepper). Nothing is stored: every
+/// isolate makes and checks the same nonces, and they change by themselves.
+pub fn nonce(secret: &[u8], now: i64) -> String {
+    nonce_of_step(secret, now.div_euclid(NONCE_STEP))
+}
+
+/// The nonces a proof may carry at `now`: this step's and the previous one's.
+pub fn accepted_nonces(secret: &[u8], now: i64) -> [String; 2] {
+    let step = now.div_euclid(NONCE_STEP);
+    [
+        nonce_of_step(secret, step),
+        nonce_of_step(secret, step.saturating_sub(1)),
+    ]
+}
+
+fn nonce_of_step(secret: &[u8], step: i64) -> String {
+    // A key of its own, so that no nonce is a keyed hash of anything else under the pepper.
+    let key = crate::opaque::keyed_hash(secret, "tollgate dpop nonce key");
+    let mac = crate::opaque::keyed_hash(key.as_bytes(), &step.to_string());
+    mac.chars().take(22).collect()
 }
 
 /// What a client's proof is made for.
@@ -385,6 +428,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nonces_last_two_steps_and_depend_on_the_secret() {
+        let secret = b"pepper-for-tests-only-0123456789abcdef";
+        let now = 1_800_000_123;
+        let current = nonce(secret, now);
+        assert_eq!(current.len(), 22);
+        assert_eq!(accepted_nonces(secret, now)[0], current);
+        assert_eq!(
+            accepted_nonces(secret, now + NONCE_STEP)[1],
+            current,
+            "still accepted next step"
+        );
+        assert!(!accepted_nonces(secret, now + 2 * NONCE_STEP).contains(&current));
+        assert_ne!(nonce(b"another-pepper-0123456789abcdef0123", now), current);
+    }
+
+    #[test]
     fn uris_compare_as_rfc_3986_6_2_2_and_rfc_9449_4_3_say() {
         let same = [
             (
@@ -423,6 +482,7 @@ mod tests {
             "https:///x",
             "https://a:x/",
             "https://a/%zz",
+            "https://a/%+F",
         ] {
             assert_eq!(normalize_uri(bad), None, "{bad}");
         }

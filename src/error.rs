@@ -84,6 +84,9 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// A DPoP proof signed by another key than the one the presented token is bound to
+    /// (`cnf.jkt`, RFC 9449 §7.1).
+    DpopKeyMismatch,
     /// A DPoP proof without the server's current nonce (RFC 9449 §8): the client should
     /// retry with the nonce from the `DPoP-Nonce` header.
     DpopNonce {
@@ -117,6 +120,7 @@ impl Error {
             Error::RandomUnavailable { .. } => Code::RandomUnavailable.as_str(),
             Error::DpopInvalid { .. } => Code::DpopProofInvalid.as_str(),
             Error::DpopNonce { .. } => Code::DpopNonceRequired.as_str(),
+            Error::DpopKeyMismatch => Code::DpopBindingMismatch.as_str(),
         }
     }
 
@@ -196,6 +200,9 @@ impl fmt::Display for Error {
             Error::DpopInvalid { member, reason } => {
                 write!(f, "invalid DPoP proof: {member} {reason}")
             }
+            Error::DpopKeyMismatch => f.write_str(
+                "the DPoP proof is signed by another key than the one the token is bound to",
+            ),
             Error::DpopNonce { reason } => {
                 write!(
                     f,

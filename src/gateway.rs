@@ -409,7 +409,7 @@ pub fn extract_token<'a>(
             // RFC 6750 §2.1 (and RFC 9449 §7.1, the same syntax):
             // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
             if token.is_empty() || !token.bytes().all(is_b64token_byte) {
-                return Err(Denial::InvalidRequest("malformed bearer token"));
+                return Err(Denial::InvalidRequest("malformed token"));
             }
             return Ok((token, source));
         }
@@ -519,12 +519,20 @@ pub struct Identity {
     pub client_id: Option<String>,
     /// The RFC 7638 thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6).
     pub jkt: Option<String>,
+    /// The token has a `cnf` (RFC 7800) that is not a DPoP `jkt` (e.g. an mTLS `x5t#S256`):
+    /// bound to something this gateway cannot check, so it is refused rather than let through
+    /// as a bearer token.
+    pub other_binding: bool,
 }
 
 impl Identity {
     /// The identity a verified JWT proves.
     pub fn from_jwt(token: &Verified) -> Self {
         let claim = |name: &str| token.claim_str(name).map(str::to_owned);
+        let cnf = token.claims().get("cnf");
+        let jkt = cnf
+            .and_then(|cnf| cnf.get("jkt"))
+            .and_then(serde_json::Value::as_str);
         Identity {
             token_type: TokenType::Jwt,
             sub: claim("sub"),
@@ -532,12 +540,8 @@ impl Identity {
             jti: claim("jti"),
             issuer: claim("iss"),
             client_id: claim("client_id"),
-            jkt: token
-                .claims()
-                .get("cnf")
-                .and_then(|cnf| cnf.get("jkt"))
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
+            jkt: jkt.map(str::to_owned),
+            other_binding: cnf.is_some() && jkt.is_none(),
         }
     }
 
@@ -557,6 +561,11 @@ impl Identity {
     /// token needs the `DPoP` scheme (a proof is then checked by the adapter), and the `DPoP`
     /// scheme needs a bound token.
     pub fn dpop_fit(&self, source: TokenSource) -> Result<(), Denial> {
+        if self.other_binding {
+            return Err(Denial::DpopBinding(
+                "the token is bound by a confirmation method (cnf) this gateway does not check",
+            ));
+        }
         match (source, self.jkt.is_some()) {
             (TokenSource::Dpop, true) | (TokenSource::Header | TokenSource::Cookie, false) => {
                 Ok(())
@@ -788,6 +797,41 @@ mod tests {
         assert_eq!(header_safe("a\r\nX-Evil: 1"), "a%0D%0AX-Evil: 1");
         assert_eq!(header_safe("é%"), "%C3%A9%25");
         assert_eq!(quote_safe("say \"hi\"\n"), "say ?hi??");
+    }
+
+    /// RFC 9449 §7.1–7.2 and RFC 7800: a binding decides the scheme, and a binding the
+    /// gateway cannot check is refused, never treated as a bearer token.
+    #[test]
+    fn a_binding_decides_how_a_token_may_be_presented() {
+        let bound = Identity {
+            jkt: Some("k".into()),
+            ..Identity::default()
+        };
+        let unbound = Identity::default();
+        let other = Identity {
+            other_binding: true,
+            ..Identity::default()
+        };
+        assert!(bound.dpop_fit(TokenSource::Dpop).is_ok());
+        assert!(unbound.dpop_fit(TokenSource::Header).is_ok());
+        assert!(unbound.dpop_fit(TokenSource::Cookie).is_ok());
+        for (identity, source) in [
+            (&bound, TokenSource::Header),
+            (&bound, TokenSource::Cookie),
+            (&unbound, TokenSource::Dpop),
+            (&other, TokenSource::Header),
+            (&other, TokenSource::Dpop),
+        ] {
+            let denial = identity.dpop_fit(source).unwrap_err().render();
+            assert_eq!(
+                (denial.status, denial.code),
+                (401, "ERR_DPOP_BINDING_MISMATCH")
+            );
+            assert!(denial
+                .www_authenticate
+                .unwrap()
+                .starts_with(r#"DPoP error="invalid_token""#));
+        }
     }
 
     #[test]

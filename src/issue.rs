@@ -63,8 +63,12 @@ impl Fill {
             Error::Malformed { reason } => Error::policy(reason),
             other => other,
         })?;
-        if let Err(Error::ClaimInvalid { claim, reason }) = check_types(&claims) {
-            return Err(Error::policy(format!("claim \"{claim}\" {reason}")));
+        match check_types(&claims) {
+            Ok(()) => {}
+            Err(Error::ClaimInvalid { claim, reason }) => {
+                return Err(Error::policy(format!("claim \"{claim}\" {reason}")))
+            }
+            Err(other) => return Err(other),
         }
         let conflict = |claim: &str, option: &str| {
             Error::policy(format!(

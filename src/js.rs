@@ -323,7 +323,12 @@ impl CryptoProvider for HostSigner {
 pub struct Signer {
     key: Key,
     host: Option<HostSigner>,
+    /// Which signer this is: a template is used only by the signer that prepared it.
+    id: u64,
 }
+
+/// The next [`Signer::id`].
+static NEXT_SIGNER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 #[wasm_bindgen]
 impl Signer {
@@ -344,6 +349,7 @@ impl Signer {
         Ok(Signer {
             key,
             host: host.map(|host| HostSigner { host }),
+            id: NEXT_SIGNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -385,6 +391,7 @@ impl Signer {
             fill.set_lifetime(seconds);
         }
         Ok(SignTemplate {
+            signer: self.id,
             alg,
             header: header_segment(alg, kid, Some(typ)),
             fill,
@@ -398,6 +405,10 @@ impl Signer {
         payload: &str,
         now: f64,
     ) -> Result<String, JsValue> {
+        // Its header names this signer's key: another signer's would sign under a wrong kid.
+        if template.signer != self.id {
+            return Err(policy_error("this template was prepared by another signer"));
+        }
         let payload = template
             .fill
             .complete(payload, now.floor() as i64)
@@ -533,6 +544,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(
 /// Sign options prepared by [`Signer::prepare`] for one signer: reused for every token.
 #[wasm_bindgen]
 pub struct SignTemplate {
+    signer: u64,
     alg: Algorithm,
     header: String,
     fill: Fill,

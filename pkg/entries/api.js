@@ -291,10 +291,15 @@ export function createApi(core, host) {
   // re-check the key every time (jose keeps its imported keys by JWK object the same way).
   // The members that make the key are compared on every use: a changed object is a new key.
   const byObject = new WeakMap();
+  // Arrays are compared by content: changing one in place changes the key too.
+  const listText = (v) => (Array.isArray(v) ? JSON.stringify(v) : v);
   const sameKey = (jwk, seen) =>
     jwk.d === seen.d && jwk.k === seen.k && jwk.kty === seen.kty && jwk.alg === seen.alg &&
     jwk.kid === seen.kid && jwk.n === seen.n && jwk.e === seen.e && jwk.x === seen.x &&
-    jwk.y === seen.y && jwk.crv === seen.crv && jwk.use === seen.use && jwk.key_ops === seen.key_ops;
+    jwk.y === seen.y && jwk.crv === seen.crv && jwk.use === seen.use && jwk.p === seen.p &&
+    jwk.q === seen.q && jwk.dp === seen.dp && jwk.dq === seen.dq && jwk.qi === seen.qi &&
+    listText(jwk.key_ops) === seen.key_ops && listText(jwk.oth) === seen.oth;
+  const snapshot = (jwk) => ({ ...jwk, key_ops: listText(jwk.key_ops), oth: listText(jwk.oth) });
   // Signers by JWK text: bounded, only this process's memory.
   const byText = new Map();
 
@@ -313,7 +318,7 @@ export function createApi(core, host) {
     const entries = byObject.get(privateJwk);
     const hit = entries?.find((e) => e.alg === alg && sameKey(privateJwk, e.seen));
     if (hit) return hit;
-    const entry = { alg, seen: { ...privateJwk }, signer: newSigner(keysJson(privateJwk, "privateJwk"), alg), templates: new Map() };
+    const entry = { alg, seen: snapshot(privateJwk), signer: newSigner(keysJson(privateJwk, "privateJwk"), alg), templates: new Map() };
     byObject.set(privateJwk, [entry, ...(entries ?? []).filter((e) => e.alg !== alg).slice(0, 3)]);
     return entry;
   }
@@ -380,7 +385,8 @@ export function createApi(core, host) {
    * Verifies a DPoP proof (RFC 9449 §4.3) for a request: `{ jkt, jti, iat, alg, nonce?,
    * protectedHeader, payload }`, or throws TollgateError ERR_DPOP_PROOF_INVALID (`.claim`
    * names the member) or ERR_DPOP_NONCE_REQUIRED. Replay is the caller's: remember each `jti`
-   * for `maxAge` + `clockTolerance` seconds and refuse one seen before.
+   * (with `jkt`) for `maxAge` + 2 × `clockTolerance` seconds (a proof dated ahead stays valid
+   * that long) and refuse one seen before.
    */
   function verifyDpopProof(proof, options) {
     if (!isString(proof)) throw new TypeError("proof must be a string");

@@ -109,7 +109,14 @@ pub async fn handle(
             if let Some(login) = login_redirect(&req, config, &denial, target)? {
                 return Ok(login);
             }
-            respond::denial(&rendered)
+            let mut response = respond::denial(&rendered)?;
+            if rendered.code == Code::DpopNonceRequired.as_str() {
+                // RFC 9449 §9: the nonce to retry with.
+                if let Some(nonce) = current_dpop_nonce(env) {
+                    response.headers_mut().set("DPoP-Nonce", &nonce)?;
+                }
+            }
+            Ok(response)
         }
     }
 }
@@ -228,29 +235,38 @@ async fn check_dpop(
         return Err(invalid("must be exactly one DPoP header"));
     }
     let engine = Engine::new(env, Rc::clone(state)).map_err(|_| Denial::StoreUnavailable)?;
+    let oauth = engine.oauth();
+    let now = (Date::now().as_millis() / 1000) as i64;
+    let nonces = match state.config.as_ref().is_some_and(|c| c.dpop_nonce) {
+        true => crate::dpop::accepted_nonces(oauth.pepper, now).to_vec(),
+        false => Vec::new(),
+    };
+    let nonces: Vec<&str> = nonces.iter().map(String::as_str).collect();
     let (method, url) = (req.inner().method(), req.inner().url());
     let request = crate::dpop::Request {
         method: &method,
         url: &url,
         access_token: Some(token),
-        nonces: &[],
+        nonces: &nonces,
     };
-    let now = (Date::now().as_millis() / 1000) as i64;
-    let checked = match engine
-        .oauth()
-        .accept_dpop_proof(&proof, &request, now)
+    match oauth
+        .accept_dpop_proof(&proof, &request, Some(jkt), now)
         .await
     {
-        Ok(Ok(checked)) => checked,
-        Ok(Err(err)) => return Err(Denial::DpopProof(err)),
-        Err(_) => return Err(Denial::StoreUnavailable),
-    };
-    if checked.jkt != jkt {
-        return Err(Denial::DpopBinding(
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(Error::DpopKeyMismatch)) => Err(Denial::DpopBinding(
             "the proof is signed by another key than the one the token is bound to",
-        ));
+        )),
+        Ok(Err(err)) => Err(Denial::DpopProof(err)),
+        Err(_) => Err(Denial::StoreUnavailable),
     }
-    Ok(())
+}
+
+/// The current DPoP server nonce (RFC 9449 §8), made from the pepper.
+pub fn current_dpop_nonce(env: &Env) -> Option<String> {
+    let pepper = env.secret(super::bindings::PEPPER).ok()?.to_string();
+    let now = (Date::now().as_millis() / 1000) as i64;
+    Some(crate::dpop::nonce(pepper.as_bytes(), now))
 }
 
 /// An API token or a session id: looked up in KV on every request, so deleting the record
@@ -276,6 +292,7 @@ async fn opaque_identity(
                 jti: Some(key.id),
                 issuer: Some(oauth.issuer.to_owned()),
                 jkt: None,
+                other_binding: false,
             }),
             Ok(None) => Err((Denial::ApiKeyInvalid, None)),
             Err(_) => Err((Denial::StoreUnavailable, None)),
@@ -289,6 +306,7 @@ async fn opaque_identity(
                 issuer: Some(oauth.issuer.to_owned()),
                 client_id: None,
                 jkt: None,
+                other_binding: false,
             }),
             Ok(None) => Err((Denial::SessionInvalid, None)),
             Err(_) => Err((Denial::StoreUnavailable, None)),

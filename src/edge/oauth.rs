@@ -210,12 +210,23 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
         api_key,
         client_ip: client_ip(&req),
     };
-    // RFC 9449 §5: a proof on the token request binds the access token to its key.
+    // RFC 9449 §5: a proof on the token request binds the access token to its key; with
+    // `dpopNonce`, every answer to a DPoP request names the nonce to use next (§8).
+    let nonce = engine
+        .config
+        .dpop_nonce
+        .then(|| crate::dpop::nonce(&engine.pepper, now()));
+    let with_nonce = |mut response: Response| -> Result<Response> {
+        if let Some(nonce) = &nonce {
+            response.headers_mut().set("DPoP-Nonce", nonce)?;
+        }
+        Ok(response)
+    };
     let jkt = match req.headers().get("DPoP").ok().flatten() {
         None => None,
         Some(proof) => match token_proof(&req, engine, &proof).await {
             Ok(jkt) => Some(jkt),
-            Err(err) => return oauth_error(&err),
+            Err(err) => return with_nonce(oauth_error(&err)?),
         },
     };
     let mut oauth = engine.oauth();
@@ -227,7 +238,10 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
             );
             let mut response = respond::json(200, &serde_json::to_value(&tokens)?)?;
             response.headers_mut().set("Pragma", "no-cache")?;
-            Ok(response)
+            match jkt {
+                Some(_) => with_nonce(response),
+                None => Ok(response),
+            }
         }
         Err(err) => {
             respond::log(
@@ -249,19 +263,28 @@ async fn token_proof(
     if proof.contains(',') {
         return Err(refused("exactly one DPoP header is allowed".to_owned()));
     }
+    let nonces = match engine.config.dpop_nonce {
+        true => crate::dpop::accepted_nonces(&engine.pepper, now()).to_vec(),
+        false => Vec::new(),
+    };
+    let nonces: Vec<&str> = nonces.iter().map(String::as_str).collect();
     let (method, url) = (req.inner().method(), req.inner().url());
     let request = crate::dpop::Request {
         method: &method,
         url: &url,
         access_token: None,
-        nonces: &[],
+        nonces: &nonces,
     };
     match engine
         .oauth()
-        .accept_dpop_proof(proof, &request, now())
+        .accept_dpop_proof(proof, &request, None, now())
         .await?
     {
         Ok(checked) => Ok(checked.jkt),
+        Err(err @ crate::Error::DpopNonce { .. }) => Err(OAuthError::new(
+            OAuthErrorCode::UseDpopNonce,
+            err.to_string(),
+        )),
         Err(err) => Err(refused(err.to_string())),
     }
 }

@@ -231,7 +231,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             challenge: valid_verifier(verifier).then(|| pkce_challenge(verifier)),
             now,
             lifetime: self.config.refresh_token_lifetime,
-            jkt: self.refresh_binding(client.secret_hash.is_none()),
+            jkt: self.refresh_binding(client.is_public()),
         };
         let answer = self
             .once

@@ -7,13 +7,16 @@ use crate::error::Error;
 use crate::store::{AtomicStore, Store};
 
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
-    /// Checks a DPoP proof for `request` at `now` and records its `jti`: the proof, or why it
-    /// is refused (a replay is `ERR_DPOP_PROOF_INVALID` naming `jti`). The outer error is a
-    /// store that cannot be written: the request cannot be judged.
+    /// Checks a DPoP proof for `request` at `now`, signed by the key `bound` names when the
+    /// presented token is bound to one, and records its `jti`: the proof, or why it is refused
+    /// (a replay is `ERR_DPOP_PROOF_INVALID` naming `jti`; another key, `DpopKeyMismatch`).
+    /// Nothing is recorded for a refused proof. The outer error is a store that cannot be
+    /// written: the request cannot be judged.
     pub async fn accept_dpop_proof(
         &self,
         proof: &str,
         request: &Request<'_>,
+        bound: Option<&str>,
         now: i64,
     ) -> Result<Result<Proof, Error>, OAuthError> {
         let policy = dpop::Policy::default();
@@ -21,10 +24,11 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             Ok(checked) => checked,
             Err(err) => return Ok(Err(err)),
         };
-        // Kept as long as the proof's iat could still be accepted.
-        let window = policy.max_age.saturating_add(2 * policy.leeway);
+        if bound.is_some_and(|jkt| jkt != checked.jkt) {
+            return Ok(Err(Error::DpopKeyMismatch));
+        }
         match self
-            .first_use_of_dpop_proof(&checked.jkt, &checked.jti, window)
+            .first_use_of_dpop_proof(&checked.jkt, &checked.jti, policy.replay_window())
             .await?
         {
             true => Ok(Ok(checked)),
@@ -38,7 +42,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     /// Records a DPoP proof as used (RFC 9449 §11.1): `true` the first time its `jti` is seen
     /// for its key, `false` for a replay. Written only if absent, so of two concurrent uses
     /// exactly one wins.
-    pub async fn first_use_of_dpop_proof(
+    async fn first_use_of_dpop_proof(
         &self,
         jkt: &str,
         jti: &str,

@@ -29,6 +29,8 @@ pub enum OAuthErrorCode {
     ServerError,
     /// `invalid_dpop_proof` (RFC 9449 §5): the token request's DPoP proof was refused.
     InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8): retry with the nonce of the `DPoP-Nonce` header.
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -46,6 +48,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            OAuthErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 

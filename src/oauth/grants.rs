@@ -246,9 +246,15 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .cloned()
             .collect();
         let scope = grant_scope(param("scope"), &allowed)?;
-        let public = client.secret_hash.is_none();
-        self.issue_pair(&client.client_id, &user.sub, &scope, &scope, public, now)
-            .await
+        self.issue_pair(
+            &client.client_id,
+            &user.sub,
+            &scope,
+            &scope,
+            client.is_public(),
+            now,
+        )
+        .await
     }
 
     pub(super) fn response(

@@ -70,10 +70,15 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     "iss",
                     "aud",
                     "jti",
+                    // RFC 9449 §6.2: a resource server that introspects must see the binding.
+                    "cnf",
                 ] {
                     if let Some(value) = verified.claims().get(claim) {
                         out[claim] = value.clone();
                     }
+                }
+                if out["cnf"].get("jkt").is_some() {
+                    out["token_type"] = "DPoP".into();
                 }
                 Ok(out)
             }

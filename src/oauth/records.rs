@@ -47,6 +47,14 @@ pub struct Client {
     pub first_party: bool,
 }
 
+impl Client {
+    /// A public client (RFC 6749 §2.1): no secret, so it cannot authenticate, and its refresh
+    /// tokens are bound to its DPoP key instead (RFC 9449 §5).
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+}
+
 /// An API key. Stored under `apikey:<keyed hash>`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApiKey {

@@ -65,6 +65,11 @@ test("the token endpoint binds the access token to the proof's key (RFC 9449 §5
   const token = await boundToken();
   const claims = tollgate.decode(token).payload;
   assert.equal(claims.cnf.jkt, tollgate.verifyDpopProof(proof(clientKey, "GET", "/x"), { method: "GET", url: worker.url + "/x" }).jkt);
+  // Introspection shows the binding (RFC 9449 §6.2), so an introspecting API can enforce it.
+  const introspected = await (await worker.fetch("/introspect", form({ token }, { Authorization: svc() }))).json();
+  assert.equal(introspected.active, true);
+  assert.equal(introspected.token_type, "DPoP");
+  assert.equal(introspected.cnf.jkt, claims.cnf.jkt);
   // Without a proof the same request gets a plain bearer token.
   const plain = await (await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc() }))).json();
   assert.equal(plain.token_type, "Bearer");
@@ -134,6 +139,52 @@ test("a proof is accepted once under 20 concurrent uses (the coordinator keeps i
   const statuses = await Promise.all(Array.from({ length: 20 }, () => call(token, { DPoP: once }).then((r) => r.status)));
   assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(" "));
   assert.equal(statuses.filter((s) => s === 401).length, 19);
+});
+
+test("dpopNonce: server nonces at the token endpoint and the gateway (RFC 9449 §8, §9), with oauth4webapi's retry", async () => {
+  const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--set"]).stdout);
+  const kv = kvSeed(PEPPER);
+  const secret = kv.add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
+  const strict = await startWorker({
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER },
+    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, audiences: ["demo"], dpopNonce: true, routes: [{ prefix: "/api", scopes: ["read"] }] }) },
+    seed: kv.entries,
+  });
+  try {
+    const basic = `Basic ${Buffer.from(`svc:${secret}`).toString("base64")}`;
+    const make = (method, path, extra = {}) => tollgate.createDpopProof(clientKey, { method, url: strict.url + path, ...extra });
+    const ask = (dpop) => strict.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: basic, DPoP: dpop }));
+    const challenge = await ask(make("POST", "/token"));
+    assert.equal(challenge.status, 400);
+    assert.equal((await challenge.json()).error, "use_dpop_nonce");
+    const nonce = challenge.headers.get("dpop-nonce");
+    assert.match(nonce, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal((await (await ask(make("POST", "/token", { nonce: "made-up" }))).json()).error, "use_dpop_nonce");
+    const granted = await ask(make("POST", "/token", { nonce }));
+    assert.equal(granted.status, 200);
+    assert.match(granted.headers.get("dpop-nonce"), /^[A-Za-z0-9_-]{22}$/, "the answer names the nonce to use next");
+    const token = (await granted.json()).access_token;
+    const get = (dpop) => strict.fetch("/api/x", { headers: { Authorization: `DPoP ${token}`, DPoP: dpop } });
+    const refused = await get(make("GET", "/api/x", { accessToken: token }));
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get("www-authenticate"), /^DPoP error="use_dpop_nonce"/);
+    assert.match(refused.headers.get("dpop-nonce"), /^[A-Za-z0-9_-]{22}$/);
+    assert.equal((await refused.json()).code, "ERR_DPOP_NONCE_REQUIRED");
+    assert.equal((await get(make("GET", "/api/x", { accessToken: token, nonce }))).status, 200);
+    // An unmodified client: its DPoP handle learns the nonce from the challenge and retries.
+    const as = { issuer: ISSUER, token_endpoint: `${strict.url}/token` };
+    const client = { client_id: "svc" };
+    const DPoP = oauth.DPoP(client, await oauth.generateKeyPair("ES256"));
+    const options = { DPoP, [oauth.allowInsecureRequests]: true };
+    const grant = () => oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(secret), new URLSearchParams({ scope: "read" }), options)
+      .then((response) => oauth.processClientCredentialsResponse(as, client, response));
+    const first = await grant().then(() => null, (err) => err);
+    assert.ok(oauth.isDPoPNonceError(first), String(first));
+    const tokens = await grant();
+    assert.equal(tokens.token_type, "dpop");
+  } finally {
+    await strict.stop();
+  }
 });
 
 test("oauth4webapi: authorization code + PKCE + DPoP, then a DPoP-bound call through the gateway", async () => {

@@ -102,6 +102,11 @@ export function cases(api, fixtures) {
     Object.assign(jwk, second.privateJwk);
     api.verify(api.sign({}, jwk), verifyKeys(second));
     rejects(() => api.verify(api.sign({}, jwk), verifyKeys(first)), "ERR_JWKS_NO_MATCHING_KEY");
+    // An array member changed in place counts too: without "sign" the key may not sign.
+    jwk.key_ops = ["sign"];
+    api.sign({}, jwk);
+    jwk.key_ops.splice(0, 1, "encrypt");
+    rejects(() => api.sign({}, jwk), "ERR_JWK_INVALID");
   });
 
   test("DPoP (RFC 9449): createDpopProof and verifyDpopProof agree, and each §4.3 refusal names its member", () => {
