@@ -16,7 +16,7 @@ use tollgate::{Algorithm, Error, Key, KeySet, Policy, TokenBuilder, Verifier};
 
 const USAGE: &str = "usage:
   tollgate user add --username NAME (--password P | --password-stdin) [--scopes \"a b\"] --kv-file F
-  tollgate client add --id ID [--name N] [--public] [--first-party] [--redirect-uri URI]...
+  tollgate client add --id ID [--name N] [--public] [--first-party] [--dpop] [--redirect-uri URI]...
       [--grant G]... [--scopes \"a b\"] --pepper-from .dev.vars --kv-file F
   tollgate apikey create --owner O [--scopes \"a b\"] [--expires-in SECONDS] --pepper-from F --kv-file F
   tollgate apikey revoke --key tgk_… --pepper-from F --kv-file F
@@ -87,7 +87,13 @@ struct Options {
     positional: Vec<String>,
 }
 
-const FLAGS: [&str; 4] = ["--set", "--public", "--first-party", "--password-stdin"];
+const FLAGS: [&str; 5] = [
+    "--set",
+    "--public",
+    "--first-party",
+    "--dpop",
+    "--password-stdin",
+];
 
 impl Options {
     fn parse(args: &[String]) -> Result<Self, Failure> {
@@ -387,6 +393,7 @@ fn client_add(opts: &Options) -> Result<String, Failure> {
     }
     client.scopes = scopes_of(opts);
     client.first_party = opts.flag("--first-party");
+    client.dpop_bound_access_tokens = opts.flag("--dpop");
     write_kv(
         opts,
         serde_json::json!([{ "key": tollgate::schema::client(id), "value": json_text(&client) }]),

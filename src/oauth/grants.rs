@@ -167,6 +167,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 format!("this client may not use {}", grant.as_str()),
             ));
         }
+        if client.dpop_bound_access_tokens && self.dpop_jkt.is_none() {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidDpopProof,
+                "this client's tokens are DPoP-bound: send a DPoP proof (RFC 9449 §5)",
+            ));
+        }
         match grant {
             Grant::ClientCredentials => self.client_credentials_grant(&client, param("scope"), now),
             Grant::Password => self.password_grant(&client, req, now).await,

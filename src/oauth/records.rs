@@ -45,6 +45,10 @@ pub struct Client {
     /// First-party clients skip consent and may use the password grant if allowed.
     #[serde(default)]
     pub first_party: bool,
+    /// Every token request must carry a DPoP proof, so every access token is bound (RFC 9449
+    /// §5.2's client metadata of the same name).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -182,6 +186,7 @@ pub fn new_client(
             grants: Vec::new(),
             scopes: Vec::new(),
             first_party: false,
+            dpop_bound_access_tokens: false,
         },
         secret,
     ))

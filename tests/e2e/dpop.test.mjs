@@ -14,7 +14,7 @@ const ISSUER = "https://tollgate.test";
 const PEPPER = "pepper-for-tests-only-0123456789abcdef";
 const CALLBACK = "https://spa.test/cb";
 
-let origin, worker, svcSecret;
+let origin, worker, svcSecret, boundSecret;
 const clientKey = tollgate.generateKeyPair("ES256").privateJwk;
 const otherKey = tollgate.generateKeyPair("ES256").privateJwk;
 
@@ -25,6 +25,7 @@ before(async () => {
   const cheap = ["--memory-kib", "4096", "--iterations", "1"];
   kv.add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read", ...cheap]);
   svcSecret = kv.add(["client", "add", "--id", "svc", "--first-party", "--grant", "password", "--grant", "client_credentials", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
+  boundSecret = kv.add(["client", "add", "--id", "bound", "--dpop", "--grant", "client_credentials", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
   kv.add(["client", "add", "--id", "spa", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", CALLBACK, "--scopes", "read", "--pepper-from", kv.pepperFile]);
   worker = await startWorker({
     secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER },
@@ -78,6 +79,16 @@ test("the token endpoint binds the access token to the proof's key (RFC 9449 §5
   const bad = await worker.fetch("/token", form({ grant_type: "client_credentials" }, { Authorization: svc(), DPoP: proof(clientKey, "POST", "/other") }));
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error, "invalid_dpop_proof");
+});
+
+test("a client registered with --dpop (dpop_bound_access_tokens) gets tokens only with a proof", async () => {
+  const basic = `Basic ${Buffer.from(`bound:${boundSecret}`).toString("base64")}`;
+  const bare = await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: basic }));
+  assert.equal(bare.status, 400);
+  assert.equal((await bare.json()).error, "invalid_dpop_proof");
+  const bound = await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: basic, DPoP: proof(clientKey, "POST", "/token") }));
+  assert.equal(bound.status, 200);
+  assert.equal((await bound.json()).token_type, "DPoP");
 });
 
 test("the gateway forwards a bound token with a fresh proof, and says so to the origin", async () => {
