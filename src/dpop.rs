@@ -23,6 +23,18 @@ use crate::jwk::{Jwk, Key};
 use crate::policy::media_type;
 use crate::token::UntrustedToken;
 
+/// The request header that carries a proof (§4.1).
+pub const HEADER: &str = "DPoP";
+
+/// The proof in a `DPoP` header value: exactly one (§4.3 step 1). Two headers arrive joined by
+/// a comma, which no compact JWS contains.
+pub fn single_proof(value: &str) -> Result<&str, Error> {
+    match value.contains(',') {
+        true => Err(invalid("proof", "must be exactly one DPoP header")),
+        false => Ok(value.trim()),
+    }
+}
+
 /// The `typ` of a DPoP proof (§4.2).
 pub const PROOF_TYP: &str = "dpop+jwt";
 

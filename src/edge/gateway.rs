@@ -18,6 +18,7 @@ use crate::gateway::{
     self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome,
     TokenSource, TokenType,
 };
+use crate::oauth::dpop::Presented;
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
 use crate::token_cache::fingerprint;
@@ -224,33 +225,26 @@ async fn check_dpop(
             reason,
         })
     };
-    let proof = req
+    let header = req
         .headers()
-        .get("DPoP")
+        .get(crate::dpop::HEADER)
         .ok()
         .flatten()
         .ok_or_else(|| invalid("is missing: the DPoP scheme needs a DPoP header"))?;
-    // Two headers arrive joined by a comma, which no compact JWS contains (§4.3 step 1).
-    if proof.contains(',') {
-        return Err(invalid("must be exactly one DPoP header"));
-    }
     let engine = Engine::new(env, Rc::clone(state)).map_err(|_| Denial::StoreUnavailable)?;
-    let oauth = engine.oauth();
-    let now = (Date::now().as_millis() / 1000) as i64;
-    let nonces = match state.config.as_ref().is_some_and(|c| c.dpop_nonce) {
-        true => crate::dpop::accepted_nonces(oauth.pepper, now).to_vec(),
-        false => Vec::new(),
-    };
-    let nonces: Vec<&str> = nonces.iter().map(String::as_str).collect();
     let (method, url) = (req.inner().method(), req.inner().url());
-    let request = crate::dpop::Request {
+    let presented = Presented {
+        header: &header,
         method: &method,
         url: &url,
         access_token: Some(token),
-        nonces: &nonces,
+        bound: Some(jkt),
     };
-    match oauth
-        .accept_dpop_proof(&proof, &request, Some(jkt), now)
+    let require_nonce = state.config.as_ref().is_some_and(|c| c.dpop_nonce);
+    let now = (Date::now().as_millis() / 1000) as i64;
+    match engine
+        .oauth()
+        .accept_dpop_proof(&presented, require_nonce, now)
         .await
     {
         Ok(Ok(_)) => Ok(()),

@@ -222,7 +222,7 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
         }
         Ok(response)
     };
-    let jkt = match req.headers().get("DPoP").ok().flatten() {
+    let jkt = match req.headers().get(crate::dpop::HEADER).ok().flatten() {
         None => None,
         Some(proof) => match token_proof(&req, engine, &proof).await {
             Ok(jkt) => Some(jkt),
@@ -258,26 +258,17 @@ async fn token_proof(
     engine: &Engine,
     proof: &str,
 ) -> std::result::Result<String, OAuthError> {
-    let refused =
-        |description: String| OAuthError::new(OAuthErrorCode::InvalidDpopProof, description);
-    if proof.contains(',') {
-        return Err(refused("exactly one DPoP header is allowed".to_owned()));
-    }
-    let nonces = match engine.config.dpop_nonce {
-        true => crate::dpop::accepted_nonces(&engine.pepper, now()).to_vec(),
-        false => Vec::new(),
-    };
-    let nonces: Vec<&str> = nonces.iter().map(String::as_str).collect();
     let (method, url) = (req.inner().method(), req.inner().url());
-    let request = crate::dpop::Request {
+    let presented = crate::oauth::dpop::Presented {
+        header: proof,
         method: &method,
         url: &url,
         access_token: None,
-        nonces: &nonces,
+        bound: None,
     };
     match engine
         .oauth()
-        .accept_dpop_proof(proof, &request, None, now())
+        .accept_dpop_proof(&presented, engine.config.dpop_nonce, now())
         .await?
     {
         Ok(checked) => Ok(checked.jkt),
@@ -285,7 +276,10 @@ async fn token_proof(
             OAuthErrorCode::UseDpopNonce,
             err.to_string(),
         )),
-        Err(err) => Err(refused(err.to_string())),
+        Err(err) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidDpopProof,
+            err.to_string(),
+        )),
     }
 }
 

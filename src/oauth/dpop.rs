@@ -6,25 +6,54 @@ use crate::dpop::{self, Proof, Request};
 use crate::error::Error;
 use crate::store::{AtomicStore, Store};
 
+/// A proof as an adapter received it, with the request it came with.
+#[derive(Clone, Copy, Debug)]
+pub struct Presented<'a> {
+    /// The `DPoP` header's value.
+    pub header: &'a str,
+    /// The request's method, as received.
+    pub method: &'a str,
+    /// The request's URL, as received.
+    pub url: &'a str,
+    /// The access token presented with it, if any (its hash must be `ath`).
+    pub access_token: Option<&'a str>,
+    /// The key the presented token is bound to (`cnf.jkt`), if any.
+    pub bound: Option<&'a str>,
+}
+
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
-    /// Checks a DPoP proof for `request` at `now`, signed by the key `bound` names when the
-    /// presented token is bound to one, and records its `jti`: the proof, or why it is refused
-    /// (a replay is `ERR_DPOP_PROOF_INVALID` naming `jti`; another key, `DpopKeyMismatch`).
-    /// Nothing is recorded for a refused proof. The outer error is a store that cannot be
-    /// written: the request cannot be judged.
+    /// Checks a presented DPoP proof at `now` (with this deployment's server nonces when
+    /// `require_nonce`, §8), signed by the bound key when there is one, and records its `jti`:
+    /// the proof, or why it is refused (a replay is `ERR_DPOP_PROOF_INVALID` naming `jti`;
+    /// another key, `DpopKeyMismatch`). Nothing is recorded for a refused proof. The outer
+    /// error is a store that cannot be written: the request cannot be judged.
     pub async fn accept_dpop_proof(
         &self,
-        proof: &str,
-        request: &Request<'_>,
-        bound: Option<&str>,
+        presented: &Presented<'_>,
+        require_nonce: bool,
         now: i64,
     ) -> Result<Result<Proof, Error>, OAuthError> {
+        let proof = match dpop::single_proof(presented.header) {
+            Ok(proof) => proof,
+            Err(err) => return Ok(Err(err)),
+        };
+        let accepted = match require_nonce {
+            true => dpop::accepted_nonces(self.pepper, now).to_vec(),
+            false => Vec::new(),
+        };
+        let nonces: Vec<&str> = accepted.iter().map(String::as_str).collect();
+        let request = Request {
+            method: presented.method,
+            url: presented.url,
+            access_token: presented.access_token,
+            nonces: &nonces,
+        };
         let policy = dpop::Policy::default();
-        let checked = match dpop::verify_proof(proof, request, &policy, now) {
+        let checked = match dpop::verify_proof(proof, &request, &policy, now) {
             Ok(checked) => checked,
             Err(err) => return Ok(Err(err)),
         };
-        if bound.is_some_and(|jkt| jkt != checked.jkt) {
+        if presented.bound.is_some_and(|jkt| jkt != checked.jkt) {
             return Ok(Err(Error::DpopKeyMismatch));
         }
         match self
