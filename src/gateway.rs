@@ -57,6 +57,9 @@ pub enum Denial {
     DpopProof(Error),
     /// The token's binding and its presentation do not fit (RFC 9449 §7.1, §7.2).
     DpopBinding(&'static str),
+    /// The deployment lacks what this request needs (a binding, a secret): 500, the operator's
+    /// to fix; the description names it and never a secret's value.
+    Misconfigured(Code, &'static str),
 }
 
 /// The algorithms a DPoP proof may use, as the `algs` of a `DPoP` challenge (RFC 9449 §7.1).
@@ -202,6 +205,12 @@ impl Denial {
                 )),
                 body: json!({ "error": "invalid_token", "error_description": description, "code": Code::DpopBindingMismatch.as_str() }),
                 code: Code::DpopBindingMismatch.as_str(),
+            },
+            Denial::Misconfigured(code, description) => Rendered {
+                status: 500,
+                www_authenticate: None,
+                body: json!({ "error": "server_error", "error_description": description, "code": code.as_str() }),
+                code: code.as_str(),
             },
             Denial::RevocationUnavailable => Rendered {
                 status: 503,

@@ -539,6 +539,78 @@ fn authorization_code_with_pkce() {
     );
 }
 
+/// RFC 9449 §10: `dpop_jkt` binds the code to a key; only a token request whose proof is by
+/// that key redeems it, and a failed attempt spends the code like any other.
+#[test]
+fn a_code_bound_by_dpop_jkt_is_redeemed_only_with_that_key() {
+    let w = World::new();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = oauth::pkce_challenge(verifier);
+    let bound_key = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+    let other_key = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let request_with = |jkt: &str| {
+        let params: BTreeMap<String, String> = [
+            ("client_id", "spa"),
+            ("redirect_uri", "https://spa.example/cb"),
+            ("response_type", "code"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("dpop_jkt", jkt),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        ready(w.oauth().authorization_request(&params))
+    };
+    for malformed in ["abc", &format!("{bound_key}="), &"*".repeat(43)] {
+        let err = request_with(malformed).unwrap_err();
+        assert!(
+            err.location("https://issuer")
+                .unwrap()
+                .contains("error=invalid_request"),
+            "{malformed:?}"
+        );
+    }
+    let request = request_with(bound_key).unwrap();
+    assert_eq!(request.dpop_jkt.as_deref(), Some(bound_key));
+    let redeem = |proof_key: Option<&str>| {
+        let code = code_from(&ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap());
+        let req = TokenRequest {
+            params: [
+                ("grant_type", "authorization_code"),
+                ("client_id", "spa"),
+                ("code", code.as_str()),
+                ("code_verifier", verifier),
+                ("redirect_uri", "https://spa.example/cb"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            basic: None,
+            api_key: None,
+            client_ip: Some("192.0.2.1".into()),
+        };
+        let mut oauth = w.oauth();
+        oauth.dpop_jkt = proof_key;
+        let first = ready(oauth.token(&req, NOW + 5));
+        (first, ready(oauth.token(&req, NOW + 6)))
+    };
+    for proof_key in [None, Some(other_key)] {
+        let (first, again) = redeem(proof_key);
+        assert_eq!(error(first), "invalid_grant", "{proof_key:?}");
+        assert_eq!(error(again), "invalid_grant", "the attempt spent the code");
+    }
+    let (first, _) = redeem(Some(bound_key));
+    let tokens = first.unwrap();
+    assert_eq!(tokens.token_type, "DPoP");
+    let verified = w.verifier().verify(&tokens.access_token, NOW + 5).unwrap();
+    assert_eq!(
+        verified.claims()["cnf"]["jkt"].as_str(),
+        Some(bound_key),
+        "the access token is bound to the same key"
+    );
+}
+
 #[test]
 fn authorization_requests_are_validated_before_anything_is_shown() {
     let w = World::new();

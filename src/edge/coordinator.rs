@@ -376,6 +376,26 @@ pub enum Once {
     Kv(super::kv::Kv),
 }
 
+impl Once {
+    /// The store the deployment's `consistency` names; `Err` says which binding is missing.
+    pub fn from_env(
+        env: &Env,
+        state: &std::rc::Rc<super::state::State>,
+    ) -> std::result::Result<Once, &'static str> {
+        use crate::config::Consistency;
+        match state.consistency {
+            Consistency::Durable => env
+                .durable_object(super::bindings::COORDINATOR)
+                .map(|namespace| Once::Durable(CoordinatorStore::new(namespace)))
+                .map_err(|_| "Durable Object binding TOLLGATE_COORDINATOR is missing"),
+            Consistency::Kv => env
+                .kv(super::bindings::KV)
+                .map(|kv| Once::Kv(super::kv::Kv::new(kv, std::rc::Rc::clone(state))))
+                .map_err(|_| "KV binding TOLLGATE_KV is missing"),
+        }
+    }
+}
+
 impl Store for Once {
     async fn get(&self, key: &str) -> std::result::Result<Option<String>, StoreError> {
         match self {

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use worker::{web_sys, Context, Date, Env, Fetch, Headers, Request, Response, Result};
 
+use super::coordinator::Once;
 use super::oauth::{Engine, CSRF_COOKIE, SESSION_COOKIE};
 use super::respond;
 use super::revocation;
@@ -18,7 +19,7 @@ use crate::gateway::{
     self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome,
     TokenSource, TokenType,
 };
-use crate::oauth::dpop::Presented;
+use crate::oauth::dpop::{accept_proof, Presented};
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
 use crate::token_cache::fingerprint;
@@ -231,7 +232,7 @@ async fn check_dpop(
         .ok()
         .flatten()
         .ok_or_else(|| invalid("is missing: the DPoP scheme needs a DPoP header"))?;
-    let engine = Engine::new(env, Rc::clone(state)).map_err(|_| Denial::StoreUnavailable)?;
+    let once = Once::from_env(env, state).map_err(|_| Denial::StoreUnavailable)?;
     let (method, url) = (req.inner().method(), req.inner().url());
     let presented = Presented {
         header: &header,
@@ -240,13 +241,18 @@ async fn check_dpop(
         access_token: Some(token),
         bound: Some(jkt),
     };
-    let require_nonce = state.config.as_ref().is_some_and(|c| c.dpop_nonce);
+    let pepper = match state.config.as_ref().is_some_and(|c| c.dpop_nonce) {
+        true => Some(env.secret(super::bindings::PEPPER).map_err(|_| {
+            Denial::Misconfigured(
+                Code::PepperMissing,
+                "dpopNonce needs the secret TOLLGATE_PEPPER",
+            )
+        })?),
+        false => None,
+    }
+    .map(|secret| secret.to_string());
     let now = (Date::now().as_millis() / 1000) as i64;
-    match engine
-        .oauth()
-        .accept_dpop_proof(&presented, require_nonce, now)
-        .await
-    {
+    match accept_proof(&once, &presented, pepper.as_deref().map(str::as_bytes), now).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(Error::DpopKeyMismatch)) => Err(Denial::DpopBinding(
             "the proof is signed by another key than the one the token is bound to",

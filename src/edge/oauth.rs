@@ -10,12 +10,11 @@ use serde_json::json;
 use worker::{Date, Env, Request, Response, Result};
 
 use super::bindings;
-use super::coordinator::{CoordinatorStore, Once};
+use super::coordinator::Once;
 use super::kv::Kv;
 use super::pages;
 use super::respond;
 use super::state::State;
-use crate::config::Consistency;
 use crate::gateway::Denial;
 use crate::oauth::{
     AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker, TokenRequest, GRANTS,
@@ -79,27 +78,15 @@ impl Engine {
                 "KV binding TOLLGATE_KV is missing",
             ));
         };
-        let once = match state.consistency {
-            Consistency::Durable => match env.durable_object(bindings::COORDINATOR) {
-                Ok(namespace) => Once::Durable(CoordinatorStore::new(namespace)),
-                Err(_) => {
-                    return Err(respond::server_error(
-                        503,
-                        Code::StoreUnavailable.as_str(),
-                        "Durable Object binding TOLLGATE_COORDINATOR is missing",
-                    ))
-                }
-            },
-            Consistency::Kv => match env.kv(bindings::KV) {
-                Ok(kv) => Once::Kv(Kv::new(kv, Rc::clone(&state))),
-                Err(_) => {
-                    return Err(respond::server_error(
-                        503,
-                        Code::StoreUnavailable.as_str(),
-                        "KV binding TOLLGATE_KV is missing",
-                    ))
-                }
-            },
+        let once = match Once::from_env(env, &state) {
+            Ok(once) => once,
+            Err(missing) => {
+                return Err(respond::server_error(
+                    503,
+                    Code::StoreUnavailable.as_str(),
+                    missing,
+                ))
+            }
         };
         Ok(Engine {
             once,
@@ -266,11 +253,8 @@ async fn token_proof(
         access_token: None,
         bound: None,
     };
-    match engine
-        .oauth()
-        .accept_dpop_proof(&presented, engine.config.dpop_nonce, now())
-        .await?
-    {
+    let nonce_key = engine.config.dpop_nonce.then_some(engine.pepper.as_slice());
+    match crate::oauth::dpop::accept_proof(&engine.once, &presented, nonce_key, now()).await? {
         Ok(checked) => Ok(checked.jkt),
         Err(err @ crate::Error::DpopNonce { .. }) => Err(OAuthError::new(
             OAuthErrorCode::UseDpopNonce,
@@ -407,7 +391,7 @@ fn set_cookie(
     )
 }
 
-const REQUEST_FIELDS: [&str; 7] = [
+const REQUEST_FIELDS: [&str; 8] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -415,6 +399,7 @@ const REQUEST_FIELDS: [&str; 7] = [
     "state",
     "code_challenge",
     "code_challenge_method",
+    "dpop_jkt",
 ];
 
 fn request_fields(params: &BTreeMap<String, String>, csrf: &str) -> Vec<(String, String)> {

@@ -30,6 +30,9 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     /// The PKCE S256 challenge.
     pub challenge: String,
+    /// The thumbprint of the DPoP key the code is bound to (RFC 9449 §10): only a token request
+    /// with a proof by that key redeems it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Why an authorization request was refused.
@@ -106,6 +109,10 @@ pub(super) struct RedeemInput {
     /// The DPoP key the family's refresh tokens are bound to (public clients, RFC 9449 §5).
     #[serde(default)]
     jkt: Option<String>,
+    /// The key of the token request's DPoP proof, whatever the client's type: a code bound by
+    /// `dpop_jkt` (RFC 9449 §10) is redeemed only with a proof by that key.
+    #[serde(default)]
+    proof_jkt: Option<String>,
 }
 
 /// What [`REDEEM_CODE`] decided.
@@ -122,6 +129,8 @@ pub(super) enum RedeemAnswer {
     RedirectMismatch,
     /// The PKCE verifier does not match.
     VerifierMismatch,
+    /// The code is bound to a DPoP key (`dpop_jkt`) and the request has no proof by it.
+    KeyMismatch,
 }
 
 /// Redemption as one atomic step over the code and its family's first refresh token (same
@@ -160,6 +169,9 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
         .is_some_and(|challenge| equal_secret(challenge, &record.challenge));
     if !verified {
         return applied(used, Write::Keep, &RedeemAnswer::VerifierMismatch);
+    }
+    if record.jkt.is_some() && record.jkt != input.proof_jkt {
+        return applied(used, Write::Keep, &RedeemAnswer::KeyMismatch);
     }
     let first = RefreshRecord {
         family: record.family.clone(),
@@ -232,6 +244,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             now,
             lifetime: self.config.refresh_token_lifetime,
             jkt: self.refresh_binding(client.is_public()),
+            proof_jkt: self.dpop_jkt.map(str::to_owned),
         };
         let answer = self
             .once
@@ -261,6 +274,11 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             RedeemAnswer::VerifierMismatch => Err(OAuthError::new(
                 OAuthErrorCode::InvalidGrant,
                 "code_verifier does not match the code_challenge",
+            )),
+            // RFC 9449 §10 names no error code; the grant is not valid for this key.
+            RedeemAnswer::KeyMismatch => Err(OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "the code is bound to a DPoP key (dpop_jkt) and the request has no proof by it",
             )),
             RedeemAnswer::Invalid => Err(invalid()),
         }
@@ -337,6 +355,18 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 "code_challenge must be a base64url SHA-256",
             ));
         }
+        // RFC 9449 §10: the SHA-256 JWK thumbprint (RFC 7638) of the key that will prove
+        // possession at the token endpoint.
+        let dpop_jkt = match param("dpop_jkt") {
+            Some(jkt) if jkt.len() == 43 && b64::decode(jkt).is_some() => Some(jkt.to_owned()),
+            Some(_) => {
+                return Err(back(
+                    OAuthErrorCode::InvalidRequest,
+                    "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+                ))
+            }
+            None => None,
+        };
         let scope = grant_scope(param("scope"), &client.scopes).map_err(|_| {
             back(
                 OAuthErrorCode::InvalidScope,
@@ -349,6 +379,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             scope,
             state,
             challenge: challenge.to_owned(),
+            dpop_jkt,
         })
     }
 
@@ -370,6 +401,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             exp: now + i64::try_from(self.config.code_lifetime).unwrap_or(60),
             family: crate::issue::new_jti().map_err(server_error)?,
             used: false,
+            jkt: request.dpop_jkt.clone(),
         };
         self.swap_once(
             &self.code_key(&code),

@@ -98,6 +98,9 @@ pub(super) struct CodeRecord {
     /// Set, atomically, by the one redemption; the record is then kept as the reuse marker.
     #[serde(default)]
     pub(super) used: bool,
+    /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) jkt: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

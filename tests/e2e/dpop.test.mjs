@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import * as oauth from "oauth4webapi";
+import { calculateJwkThumbprint } from "jose";
 import { cli, kvSeed, startWorker } from "./harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 import * as tollgate from "../pkg/node_modules/tollgate/entries/node.js";
@@ -198,6 +199,17 @@ test("dpopNonce: server nonces at the token endpoint and the gateway (RFC 9449 ย
   }
 });
 
+/** Alice signs in on the login page for the `spa` client; the URL the browser is sent back to. */
+async function signIn(extra) {
+  const query = new URLSearchParams({ client_id: "spa", redirect_uri: CALLBACK, response_type: "code", scope: "read", code_challenge_method: "S256", ...extra });
+  const page = await worker.fetch(`/authorize?${query}`);
+  const html = await page.text();
+  const csrf = page.headers.get("set-cookie").match(/tg_csrf=([^;]+)/)[1];
+  const fields = Object.fromEntries([...html.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2].replaceAll("&amp;", "&")]));
+  const login = await worker.fetch("/authorize", form({ ...fields, action: "login", username: "alice", password: "correct horse battery" }, { Cookie: `tg_csrf=${csrf}` }));
+  return new URL(login.headers.get("location"));
+}
+
 test("oauth4webapi: authorization code + PKCE + DPoP, then a DPoP-bound call through the gateway", async () => {
   const as = { issuer: ISSUER, authorization_endpoint: `${worker.url}/authorize`, token_endpoint: `${worker.url}/token`, authorization_response_iss_parameter_supported: true };
   const client = { client_id: "spa" };
@@ -205,13 +217,7 @@ test("oauth4webapi: authorization code + PKCE + DPoP, then a DPoP-bound call thr
   const DPoP = oauth.DPoP(client, keyPair);
   const verifier = oauth.generateRandomCodeVerifier();
   const challenge = await oauth.calculatePKCECodeChallenge(verifier);
-  const query = new URLSearchParams({ client_id: "spa", redirect_uri: CALLBACK, response_type: "code", scope: "read", code_challenge: challenge, code_challenge_method: "S256" });
-  const page = await worker.fetch(`/authorize?${query}`);
-  const html = await page.text();
-  const csrf = page.headers.get("set-cookie").match(/tg_csrf=([^;]+)/)[1];
-  const fields = Object.fromEntries([...html.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2].replaceAll("&amp;", "&")]));
-  const login = await worker.fetch("/authorize", form({ ...fields, action: "login", username: "alice", password: "correct horse battery" }, { Cookie: `tg_csrf=${csrf}` }));
-  const params = oauth.validateAuthResponse(as, client, new URL(login.headers.get("location")), oauth.expectNoState);
+  const params = oauth.validateAuthResponse(as, client, await signIn({ code_challenge: challenge }), oauth.expectNoState);
   const options = { DPoP, [oauth.allowInsecureRequests]: true };
   const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, CALLBACK, verifier, options);
   const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
@@ -241,4 +247,31 @@ test("oauth4webapi: authorization code + PKCE + DPoP, then a DPoP-bound call thr
   const stolen = await worker.fetch("/api/hello", { headers: { Authorization: `DPoP ${tokens.access_token}`, DPoP: proof(otherKey, "GET", "/api/hello", { accessToken: tokens.access_token }) } });
   assert.equal(stolen.status, 401);
   assert.equal((await stolen.json()).code, "ERR_DPOP_BINDING_MISMATCH");
+});
+
+test("dpop_jkt binds the code to the client's key through the login page (RFC 9449 ยง10)", async () => {
+  const verifier = oauth.generateRandomCodeVerifier();
+  const challenge = await oauth.calculatePKCECodeChallenge(verifier);
+  const { d: _, ...publicKey } = clientKey;
+  const jkt = await calculateJwkThumbprint(publicKey, "sha256");
+  const redeem = async (location, key) => {
+    const code = location.searchParams.get("code");
+    assert.ok(code, `a code, not ${location}`);
+    const headers = key ? { DPoP: proof(key, "POST", "/token") } : {};
+    return worker.fetch("/token", form({ grant_type: "authorization_code", client_id: "spa", code, code_verifier: verifier, redirect_uri: CALLBACK }, headers));
+  };
+  for (const key of [null, otherKey]) {
+    const refused = await redeem(await signIn({ code_challenge: challenge, dpop_jkt: jkt }), key);
+    assert.equal(refused.status, 400);
+    assert.equal((await refused.json()).error, "invalid_grant");
+  }
+  const tokens = await (await redeem(await signIn({ code_challenge: challenge, dpop_jkt: jkt }), clientKey)).json();
+  assert.equal(tokens.token_type, "DPoP");
+  const ok = await call(tokens.access_token, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: tokens.access_token }) });
+  assert.equal(ok.status, 200);
+  // A malformed thumbprint goes back to the client as invalid_request, with its state.
+  const bad = await worker.fetch(`/authorize?${new URLSearchParams({ client_id: "spa", redirect_uri: CALLBACK, response_type: "code", code_challenge: challenge, code_challenge_method: "S256", state: "s1", dpop_jkt: "not-a-thumbprint" })}`);
+  const back = new URL(bad.headers.get("location"));
+  assert.equal(back.searchParams.get("error"), "invalid_request");
+  assert.equal(back.searchParams.get("state"), "s1");
 });

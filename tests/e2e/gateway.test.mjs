@@ -7,7 +7,8 @@ import { createServer } from "node:http";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT, importJWK, generateKeyPair, exportJWK } from "jose";
+import { SignJWT, importJWK, generateKeyPair, exportJWK, calculateJwkThumbprint, base64url } from "jose";
+import { createHash } from "node:crypto";
 import { cli, logsUntil, startWorker } from "./harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
@@ -272,6 +273,27 @@ describe("external issuer (remote JWKS)", () => {
       assert.equal((await r.json()).code, "ERR_JWKS_NO_MATCHING_KEY");
     }
     assert.equal(jwks.state.hits - hits, 1, "no refetch within the cooldown");
+  });
+
+  test("its DPoP-bound tokens (cnf.jkt) need a proof by the bound key, made here with jose (RFC 9449 §7)", async () => {
+    const client = await generateKeyPair("ES256", { extractable: true });
+    const publicJwk = await exportJWK(client.publicKey);
+    const token = await sign(external, { iss: "https://idp.test", cnf: { jkt: await calculateJwkThumbprint(publicJwk) } });
+    const proof = (privateKey, jwk) =>
+      new SignJWT({ htm: "GET", htu: `${worker.url}/api/x`, iat: now(), jti: crypto.randomUUID(), ath: base64url.encode(createHash("sha256").update(token).digest()) })
+        .setProtectedHeader({ typ: "dpop+jwt", alg: "ES256", jwk })
+        .sign(privateKey);
+    const ok = await worker.fetch("/api/x", { headers: { Authorization: `DPoP ${token}`, DPoP: await proof(client.privateKey, publicJwk) } });
+    const okBody = await ok.json();
+    assert.equal(ok.status, 200, JSON.stringify(okBody));
+    assert.equal(okBody.received.headers["x-tollgate-token-type"], "DPoP");
+    const asBearer = await worker.fetch("/api/x", bearer(token));
+    assert.equal(asBearer.status, 401);
+    assert.equal((await asBearer.json()).code, "ERR_DPOP_BINDING_MISMATCH");
+    const thief = await generateKeyPair("ES256", { extractable: true });
+    const stolen = await worker.fetch("/api/x", { headers: { Authorization: `DPoP ${token}`, DPoP: await proof(thief.privateKey, await exportJWK(thief.publicKey)) } });
+    assert.equal(stolen.status, 401);
+    assert.equal((await stolen.json()).code, "ERR_DPOP_BINDING_MISMATCH");
   });
 
   test("an outage keeps the cached keys working", async () => {
