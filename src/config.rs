@@ -163,6 +163,8 @@ pub struct OAuthConfig {
     pub password_memory_kib: u32,
     /// Argon2id passes for new password hashes. Default: 2.
     pub password_iterations: u32,
+    /// ID-token lifetime (OpenID Connect Core §2). Default: 600; at most 3600.
+    pub id_token_lifetime: u64,
 }
 
 impl OAuthConfig {
@@ -174,6 +176,9 @@ impl OAuthConfig {
         }
         if o.refresh_token_lifetime < 60 || o.refresh_token_lifetime > crate::revocation::HORIZON {
             return Err("oauth.refreshTokenLifetime must be between 60 s and 30 days".into());
+        }
+        if o.id_token_lifetime == 0 || o.id_token_lifetime > 3600 {
+            return Err("oauth.idTokenLifetime must be between 1 and 3600 seconds".into());
         }
         if o.code_lifetime < 60 || o.code_lifetime > 600 {
             return Err("oauth.codeLifetime must be between 60 and 600 seconds".into());
@@ -211,6 +216,7 @@ impl Default for OAuthConfig {
             session_routes: Vec::new(),
             password_memory_kib: crate::password::DEFAULT_COST.memory_kib,
             password_iterations: crate::password::DEFAULT_COST.iterations,
+            id_token_lifetime: 600,
         }
     }
 }
@@ -491,6 +497,21 @@ impl GatewayConfig {
             leeway: self.leeway,
             max_token_bytes: self.max_token_bytes,
             max_token_age: Some(crate::revocation::HORIZON),
+            ..Policy::default()
+        }
+    }
+
+    /// The policy for an `id_token_hint` (OpenID Connect RP-Initiated Logout 1.0 §2): this
+    /// deployment's own ID token (`typ: JWT`, any client as audience). It may have expired, since
+    /// an RP logs out after the fact: `crate::oauth::oidc::check_id_token_hint` judges it as of
+    /// a moment of its life.
+    pub fn id_token_hint_policy(&self) -> Policy {
+        Policy {
+            issuers: vec![self.issuer.clone()],
+            typ: Some(crate::oauth::oidc::ID_TOKEN_TYP.to_owned()),
+            required_claims: vec!["sub".to_owned(), "aud".to_owned()],
+            leeway: self.leeway,
+            max_token_bytes: self.max_token_bytes,
             ..Policy::default()
         }
     }

@@ -9,6 +9,18 @@ pub fn user(username: &str) -> String {
     format!("user:{}", username.trim().to_lowercase())
 }
 
+/// `subject:<sub>`: the username of a subject, so that `/userinfo` and ID tokens find the user
+/// record from a token's `sub`.
+pub fn subject(sub: &str) -> String {
+    format!("subject:{sub}")
+}
+
+/// `consent:<sub>:<client_id>`: the scopes a user approved for a third-party client, so that
+/// the next login through it skips the consent page (OpenID Connect Core §3.1.2.4).
+pub fn consent(sub: &str, client_id: &str) -> String {
+    format!("consent:{sub}:{client_id}")
+}
+
 /// `client:<client_id>`: a client record.
 pub fn client(client_id: &str) -> String {
     format!("client:{client_id}")

@@ -448,6 +448,19 @@ fn authorize(
     ready(w.oauth().authorization_request(&params))
 }
 
+/// A live session of `sub`, who may grant `read` and `write`.
+fn signed_in(sub: &str) -> oauth::Session {
+    oauth::Session {
+        sub: sub.to_owned(),
+        username: "alice".to_owned(),
+        created: NOW,
+        last_seen: NOW,
+        absolute_exp: NOW + 3600,
+        scopes: vec!["read".into(), "write".into()],
+        sid: "sid-1".to_owned(),
+    }
+}
+
 fn code_from(location: &str) -> String {
     location
         .split(['?', '&'])
@@ -466,7 +479,7 @@ fn authorization_code_with_pkce() {
         "RFC 7636 appendix B"
     );
     let request = authorize(&w, "spa", "https://spa.example/cb", &challenge).unwrap();
-    let location = ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap();
+    let location = ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap();
     assert!(location.starts_with("https://spa.example/cb?code=tgc_"));
     assert!(location.contains("&state=xyz") && location.contains("&iss=https%3A%2F%2Fissuer"));
     let code = code_from(&location);
@@ -491,12 +504,14 @@ fn authorization_code_with_pkce() {
         "invalid_grant"
     );
 
-    let code = code_from(&ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap());
+    let code =
+        code_from(&ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap());
     assert_eq!(
         error(exchange(&code, verifier, "https://spa.example/other")),
         "invalid_grant"
     );
-    let code = code_from(&ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap());
+    let code =
+        code_from(&ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap());
     let tokens = exchange(&code, verifier, "https://spa.example/cb").unwrap();
     assert_eq!(
         w.verifier()
@@ -522,7 +537,8 @@ fn authorization_code_with_pkce() {
     );
     assert_eq!(error(after), "invalid_grant");
     // An expired code fails.
-    let code = code_from(&ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap());
+    let code =
+        code_from(&ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap());
     assert_eq!(
         error(w.token(
             &[
@@ -574,7 +590,9 @@ fn a_code_bound_by_dpop_jkt_is_redeemed_only_with_that_key() {
     let request = request_with(bound_key).unwrap();
     assert_eq!(request.dpop_jkt.as_deref(), Some(bound_key));
     let redeem = |proof_key: Option<&str>| {
-        let code = code_from(&ready(w.oauth().issue_code(&request, "usr_alice", NOW)).unwrap());
+        let code = code_from(
+            &ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap(),
+        );
         let req = TokenRequest {
             params: [
                 ("grant_type", "authorization_code"),
@@ -828,7 +846,7 @@ fn an_authorization_code_is_redeemed_once_and_reuse_revokes_its_grant() {
         ("code_challenge_method".to_owned(), "S256".to_owned()),
     ])))
     .unwrap();
-    let location = ready(w.oauth().issue_code(&request, "usr_1", NOW)).unwrap();
+    let location = ready(w.oauth().issue_code(&request, &signed_in("usr_1"), NOW)).unwrap();
     let code = code_from(&location);
     let redeem = || {
         w.token(
@@ -890,7 +908,7 @@ fn introspection_and_revocation_of_every_token_type() {
     let (api_key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW)).unwrap();
     let user: oauth::User =
         serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
-    let session = ready(o.create_session(&user, NOW)).unwrap();
+    let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     let active = |token: &str| ready(o.introspect(token, &v, NOW + 1)).unwrap()["active"] == true;
     let (spa, _) = oauth::new_client(PEPPER, "spa", false).unwrap();
     let refresh = pair.refresh_token.clone().unwrap();
@@ -976,7 +994,7 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
     let pair = w.alice(NOW).unwrap();
     let user: oauth::User =
         serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
-    let session = ready(o.create_session(&user, NOW)).unwrap();
+    let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     let (api_key, _) = ready(o.create_api_key(&user.sub, vec!["read".into()], None, NOW)).unwrap();
     ready(revocation::revoke_subject(
         &w.store,
@@ -1004,7 +1022,7 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
     );
     // A login after the cut-off starts afresh.
     assert!(w.alice(NOW + 10).is_ok());
-    let later = ready(o.create_session(&user, NOW + 10)).unwrap();
+    let (later, _) = ready(o.create_session(&user, NOW + 10)).unwrap();
     assert!(ready(o.session(&later, NOW + 11)).unwrap().is_some());
 }
 
@@ -1014,13 +1032,13 @@ fn sessions_expire_when_idle_or_old() {
     let o = w.oauth();
     let user: oauth::User =
         serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
-    let id = ready(o.create_session(&user, NOW)).unwrap();
+    let (id, _) = ready(o.create_session(&user, NOW)).unwrap();
     assert!(ready(o.session(&id, NOW + 1000)).unwrap().is_some());
     assert!(
         ready(o.session(&id, NOW + 1000 + 1800)).unwrap().is_none(),
         "idle for 30 minutes"
     );
-    let id = ready(o.create_session(&user, NOW)).unwrap();
+    let (id, _) = ready(o.create_session(&user, NOW)).unwrap();
     let mut t = NOW;
     while t < NOW + 12 * 3600 - 1000 {
         t += 1000;
@@ -1030,7 +1048,7 @@ fn sessions_expire_when_idle_or_old() {
         ready(o.session(&id, NOW + 12 * 3600)).unwrap().is_none(),
         "absolute expiry"
     );
-    let id = ready(o.create_session(&user, NOW)).unwrap();
+    let (id, _) = ready(o.create_session(&user, NOW)).unwrap();
     ready(o.end_session(&id)).unwrap();
     assert!(ready(o.session(&id, NOW)).unwrap().is_none());
 }

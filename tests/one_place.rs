@@ -103,6 +103,8 @@ fn no_key_prefix_is_spelled_outside_the_schema() {
         "refresh:",
         "session:",
         "onetime:",
+        "subject:",
+        "consent:",
         "family:",
         "revoked:",
         "fail:",

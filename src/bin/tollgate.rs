@@ -2,7 +2,7 @@
 //!
 //! Keys and tokens: `keygen`, `key rotate`, `sign` (an RFC 9068 `at+jwt` access token unless
 //! `--typ` says otherwise), `verify`. Records for the store (written as a `wrangler kv bulk`
-//! file): `user add`, `client add`, `apikey create`, `apikey revoke`. `tollgate help` prints
+//! file): `user add`, `client add`, `consent revoke`, `apikey create`, `apikey revoke`. `tollgate help` prints
 //! every command with its flags (`USAGE` below).
 //! `--key` takes a JWK, a JWK Set (its first key signs), a PKCS#8 PEM, or a dotenv file such as
 //! `.dev.vars` holding `TOLLGATE_SIGNING_KEYS`. Exit status: 0 success, 1 refused token or key,
@@ -15,9 +15,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tollgate::{Algorithm, Error, Key, KeySet, Policy, TokenBuilder, Verifier};
 
 const USAGE: &str = "usage:
-  tollgate user add --username NAME (--password P | --password-stdin) [--scopes \"a b\"] --kv-file F
+  tollgate user add --username NAME (--password P | --password-stdin) [--scopes \"a b\"]
+      [--name FULL_NAME] [--email ADDRESS [--email-verified]] --kv-file F
   tollgate client add --id ID [--name N] [--public] [--first-party] [--dpop] [--redirect-uri URI]...
-      [--grant G]... [--scopes \"a b\"] --pepper-from .dev.vars --kv-file F
+      [--post-logout-redirect-uri URI]... [--grant G]... [--scopes \"a b\"]
+      --pepper-from .dev.vars --kv-file F
+  tollgate consent revoke --sub SUB --client ID --kv-file F
   tollgate apikey create --owner O [--scopes \"a b\"] [--expires-in SECONDS] --pepper-from F --kv-file F
   tollgate apikey revoke --key tgk_… --pepper-from F --kv-file F
       The --kv-file is for `wrangler kv bulk put|delete --binding TOLLGATE_KV [--local]`;
@@ -72,7 +75,7 @@ fn run(args: &[String]) -> Result<String, Failure> {
     let opts = Options::parse(rest)?;
     match command.as_str() {
         "keygen" => keygen(&opts),
-        "user" | "client" | "apikey" | "key" => manage(command, &opts),
+        "user" | "client" | "consent" | "apikey" | "key" => manage(command, &opts),
         "sign" => sign(&opts),
         "verify" => verify(&opts),
         "help" | "--help" | "-h" => Ok(USAGE.to_owned()),
@@ -87,8 +90,9 @@ struct Options {
     positional: Vec<String>,
 }
 
-const FLAGS: [&str; 5] = [
+const FLAGS: [&str; 6] = [
     "--set",
+    "--email-verified",
     "--public",
     "--first-party",
     "--dpop",
@@ -337,6 +341,7 @@ fn manage(command: &str, opts: &Options) -> Result<String, Failure> {
     match (command, sub) {
         ("user", "add") => user_add(opts),
         ("client", "add") => client_add(opts),
+        ("consent", "revoke") => consent_revoke(opts),
         ("apikey", "create") => apikey_create(opts),
         ("apikey", "revoke") => apikey_revoke(opts),
         ("key", "rotate") => key_rotate(opts),
@@ -360,11 +365,24 @@ fn user_add(opts: &Options) -> Result<String, Failure> {
             .number("iterations")?
             .map_or(tollgate::password::DEFAULT_COST.iterations, |i| i as u32),
     };
-    let user = tollgate::oauth::new_user(username, &password, scopes_of(opts), cost)?;
-    let key = tollgate::schema::user(&user.username);
+    let mut user = tollgate::oauth::new_user(username, &password, scopes_of(opts), cost)?;
+    user.profile = tollgate::oauth::Profile {
+        name: opts.one("name").map(str::to_owned),
+        email: opts.one("email").map(str::to_owned),
+        email_verified: opts.flag("--email-verified"),
+    };
+    if user.profile.email_verified && user.profile.email.is_none() {
+        return Err(Failure::Usage("--email-verified needs --email".into()));
+    }
+    let subject = tollgate::oauth::SubjectRecord {
+        username: user.username.clone(),
+    };
     write_kv(
         opts,
-        serde_json::json!([{ "key": key, "value": json_text(&user) }]),
+        serde_json::json!([
+            { "key": tollgate::schema::user(&user.username), "value": json_text(&user) },
+            { "key": tollgate::schema::subject(&user.sub), "value": json_text(&subject) },
+        ]),
     )?;
     Ok(serde_json::json!({ "username": user.username, "sub": user.sub }).to_string())
 }
@@ -383,6 +401,16 @@ fn client_add(opts: &Options) -> Result<String, Failure> {
     {
         return Err(Failure::Usage(format!(
             "redirect URI {bad:?} must be absolute https (or http to loopback) with no fragment"
+        )));
+    }
+    client.post_logout_redirect_uris = opts.all("post-logout-redirect-uri");
+    if let Some(bad) = client
+        .post_logout_redirect_uris
+        .iter()
+        .find(|u| !tollgate::oauth::valid_redirect_uri(u))
+    {
+        return Err(Failure::Usage(format!(
+            "post-logout redirect URI {bad:?} must be absolute https (or http to loopback) with no fragment"
         )));
     }
     client.grants = opts.all("grant");
@@ -418,6 +446,14 @@ fn apikey_create(opts: &Options) -> Result<String, Failure> {
     }
     write_kv(opts, serde_json::json!([entry]))?;
     Ok(serde_json::json!({ "api_key": token, "id": record.id, "owner": record.owner }).to_string())
+}
+
+/// `consent revoke`: the remembered consent of a user for a client, to delete (the next login
+/// through that client asks again).
+fn consent_revoke(opts: &Options) -> Result<String, Failure> {
+    let key = tollgate::schema::consent(opts.required("sub")?, opts.required("client")?);
+    write_kv(opts, serde_json::json!([key]))?;
+    Ok(serde_json::json!({ "delete": key }).to_string())
 }
 
 /// `apikey revoke`: the record to delete for a key.

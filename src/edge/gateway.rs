@@ -125,6 +125,27 @@ pub async fn handle(
 
 type Refusal = (Denial, Option<Identity>);
 
+/// `/userinfo`: the caller's credential checked by the same steps as a protected route
+/// (with no route rule), then answered by the engine.
+pub async fn userinfo(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    state: &Rc<State>,
+) -> Result<Response> {
+    let Some(config) = state.config.clone() else {
+        return respond::json(404, &serde_json::json!({ "error": "not_found" }));
+    };
+    let engine = match Engine::new(env, Rc::clone(state)) {
+        Ok(engine) => engine,
+        Err(response) => return response,
+    };
+    match authorize(&req, env, ctx, state, &config, None, "/userinfo").await {
+        Ok((identity, _)) => super::oauth::userinfo(&identity, &engine).await,
+        Err((denial, _)) => respond::denial(&denial.render()),
+    }
+}
+
 /// Steps for a protected route: find the credential, prove it, check revocation and scopes.
 /// Returns the identity and whether the verified-token cache answered.
 async fn authorize(

@@ -113,7 +113,10 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             )?;
             Ok(response)
         }
-        ("GET", "/.well-known/oauth-authorization-server") => oauth::metadata(&state),
+        (
+            "GET",
+            "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration",
+        ) => oauth::metadata(&state),
         ("POST", "/token") => engine_route(&env, &state, OAuthRoute::Token, req).await,
         ("POST", "/introspect") => engine_route(&env, &state, OAuthRoute::Introspect, req).await,
         ("GET", "/authorize") => engine_route(&env, &state, OAuthRoute::AuthorizeGet, req).await,
@@ -121,7 +124,8 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         ("POST", "/one-time-token") => {
             engine_route(&env, &state, OAuthRoute::OneTimeToken, req).await
         }
-        ("POST", "/logout") => engine_route(&env, &state, OAuthRoute::Logout, req).await,
+        ("GET" | "POST", "/logout") => engine_route(&env, &state, OAuthRoute::Logout, req).await,
+        ("GET" | "POST", "/userinfo") => gateway::userinfo(req, &env, &ctx, &state).await,
         ("POST", "/revoke") => revoke::revoke(req, &env, &ctx, Rc::clone(&state)).await,
         ("POST", "/admin/revoke-subject") => {
             revoke::revoke_subject(req, &env, Rc::clone(&state)).await

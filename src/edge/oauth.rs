@@ -16,8 +16,11 @@ use super::pages;
 use super::respond;
 use super::state::State;
 use crate::gateway::Denial;
+use crate::gateway::TokenType;
+use crate::oauth::oidc::{next_step, Prompt, Step, UserinfoError};
 use crate::oauth::{
-    AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker, TokenRequest, GRANTS,
+    AuthorizationRequest, AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker,
+    Session, TokenRequest, GRANTS,
 };
 use crate::token_cache::fingerprint;
 
@@ -340,18 +343,37 @@ pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
     respond::json(200, &json!({}))
 }
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3): one document,
+/// so the two cannot disagree; the OpenID members are a superset RFC 8414 §2 allows.
 pub fn metadata(state: &State) -> Result<Response> {
     let Some(config) = state.config.as_ref() else {
         return respond::json(404, &json!({ "error": "not_found" }));
     };
     let issuer = config.issuer.trim_end_matches('/');
+    let mut scopes: Vec<&str> = crate::oauth::oidc::OIDC_SCOPES.to_vec();
+    for scope in config.routes.iter().flat_map(|route| &route.scopes) {
+        if !scopes.contains(&scope.as_str()) {
+            scopes.push(scope);
+        }
+    }
+    let id_token_algs: Vec<&str> = state
+        .keys
+        .set
+        .keys()
+        .first()
+        .and_then(|key| key.signing_algorithm().ok())
+        .map(|alg| alg.name())
+        .into_iter()
+        .collect();
     // No `token_endpoint_auth_signing_alg_values_supported`: it describes JWT client
     // authentication (`private_key_jwt`, `client_secret_jwt`), which Tollgate does not offer.
     let body = json!({
         "issuer": config.issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "end_session_endpoint": format!("{issuer}/logout"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
@@ -365,7 +387,15 @@ pub fn metadata(state: &State) -> Result<Response> {
         "authorization_response_iss_parameter_supported": true,
         // RFC 9449 §5.1: the algorithms a DPoP proof may use (both names of Ed25519, RFC 9864).
         "dpop_signing_alg_values_supported": crate::dpop::Policy::default().algorithms,
-        "scopes_supported": [],
+        "scopes_supported": scopes,
+        "subject_types_supported": ["public"],
+        // ID tokens are signed by the active key (the first of TOLLGATE_SIGNING_KEYS).
+        "id_token_signing_alg_values_supported": id_token_algs,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid", "name", "preferred_username", "email", "email_verified"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
     });
     let mut response = respond::json(200, &body)?;
     response
@@ -391,7 +421,7 @@ fn set_cookie(
     )
 }
 
-const REQUEST_FIELDS: [&str; 8] = [
+const REQUEST_FIELDS: [&str; 12] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -400,6 +430,10 @@ const REQUEST_FIELDS: [&str; 8] = [
     "code_challenge",
     "code_challenge_method",
     "dpop_jkt",
+    "nonce",
+    "prompt",
+    "max_age",
+    "login_hint",
 ];
 
 fn request_fields(params: &BTreeMap<String, String>, csrf: &str) -> Vec<(String, String)> {
@@ -427,8 +461,72 @@ fn authorize_failure(err: AuthorizeError, issuer: &str) -> Result<Response> {
     }
 }
 
-/// `GET /authorize`: validates the request, then shows the login page, the consent page, or
-/// (a first-party client with a live session) redirects with a code at once.
+/// Whether a third-party client already has the user's consent for the request's scope
+/// (first-party clients never ask).
+async fn consented(
+    oauth: &OAuth<'_, Kv, Once>,
+    request: &AuthorizationRequest,
+    session: Option<&Session>,
+) -> bool {
+    match session {
+        Some(session) if !request.client.first_party => oauth
+            .consented(&session.sub, &request.client.client_id, &request.scope)
+            .await
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// Acts on what the request needs next (`oidc::next_step`): a code, the login page, the
+/// consent page, or an error back to the client.
+async fn proceed(
+    step: Step,
+    engine: &Engine,
+    request: &AuthorizationRequest,
+    session: Option<&Session>,
+    fields: &[(String, String)],
+) -> Result<Response> {
+    {
+        let oauth = engine.oauth();
+        match (step, session) {
+            (Step::Issue, Some(session)) => match oauth.issue_code(request, session, now()).await {
+                Ok(location) => redirect(&location),
+                Err(err) => oauth_error(&err),
+            },
+            (Step::Consent, Some(session)) => pages::consent(
+                &request.client.name,
+                &request.redirect_uri,
+                &session.username,
+                &request.scope,
+                fields,
+            ),
+            (Step::Refuse(error), _) => {
+                let description = match error {
+                    OAuthErrorCode::LoginRequired => "the user is not signed in (prompt=none)",
+                    _ => "the user has not approved this client (prompt=none)",
+                };
+                let err = AuthorizeError::Redirect {
+                    redirect_uri: request.redirect_uri.clone(),
+                    error,
+                    description,
+                    state: request.state.clone(),
+                };
+                authorize_failure(err, oauth.issuer)
+            }
+            _ => pages::login(
+                &request.client.name,
+                &request.redirect_uri,
+                fields,
+                request.login_hint.as_deref(),
+                None,
+            ),
+        }
+    }
+}
+
+/// `GET /authorize`: validates the request, then (by `oidc::next_step`) redirects with a code
+/// at once (single sign-on), shows the login or consent page, or answers a `prompt=none`
+/// request with its error.
 pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
     let url = req.url()?;
     let params = match crate::oauth::parse_form(url.query().unwrap_or("")) {
@@ -447,31 +545,19 @@ pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
         Some(id) => oauth.session(&id, now()).await.ok().flatten(),
         None => None,
     };
-    let mut response = match session {
-        Some(session) if request.client.first_party => {
-            let location = match oauth.issue_code(&request, &session.sub, now()).await {
-                Ok(location) => location,
-                Err(err) => return oauth_error(&err),
-            };
-            return redirect(&location);
-        }
-        Some(session) => pages::consent(
-            &request.client.name,
-            &request.redirect_uri,
-            &session.username,
-            &request.scope,
-            &fields,
-        )?,
-        None => pages::login(&request.client.name, &request.redirect_uri, &fields, None)?,
-    };
-    set_cookie(
-        &mut response,
-        CSRF_COOKIE,
-        &csrf,
-        "/authorize",
-        Some(1800),
-        "Strict",
-    )?;
+    let consented = consented(&oauth, &request, session.as_ref()).await;
+    let step = next_step(&request, session.as_ref(), consented, now());
+    let mut response = proceed(step, engine, &request, session.as_ref(), &fields).await?;
+    if matches!(step, Step::Login | Step::Consent) {
+        set_cookie(
+            &mut response,
+            CSRF_COOKIE,
+            &csrf,
+            "/authorize",
+            Some(1800),
+            "Strict",
+        )?;
+    }
     Ok(response)
 }
 
@@ -506,12 +592,12 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
 }
 
 /// The login form: checks the password (throttled per account and source), starts a session,
-/// then either redirects with a code (first-party client) or shows the consent page.
+/// then either redirects with a code or shows the consent page.
 async fn login(
     req: &Request,
     engine: &Engine,
     params: &BTreeMap<String, String>,
-    request: &crate::oauth::AuthorizationRequest,
+    request: &AuthorizationRequest,
     fields: &[(String, String)],
 ) -> Result<Response> {
     let oauth = engine.oauth();
@@ -528,30 +614,28 @@ async fn login(
                 &request.client.name,
                 &request.redirect_uri,
                 fields,
+                Some(username),
                 Some("Wrong username or password, or too many attempts. Try again later."),
             );
         }
         Err(crate::oauth::LoginError::Store(err)) => return oauth_error(&err),
     };
-    let session = match oauth.create_session(&user, now()).await {
-        Ok(id) => id,
+    let (id, session) = match oauth.create_session(&user, now()).await {
+        Ok(created) => created,
         Err(err) => return oauth_error(&err),
     };
     respond::log(json!({ "level": "info", "event": "login", "outcome": "allow", "sub": user.sub }));
-    let mut response = if request.client.first_party {
-        match oauth.issue_code(request, &user.sub, now()).await {
-            Ok(location) => redirect(&location)?,
-            Err(err) => return oauth_error(&err),
-        }
-    } else {
-        pages::consent(
-            &request.client.name,
-            &request.redirect_uri,
-            &user.username,
-            &request.scope,
-            fields,
-        )?
+    // The password was just entered: `prompt=login` and `max_age` are satisfied.
+    let signed_in = AuthorizationRequest {
+        prompt: Prompt {
+            login: false,
+            ..request.prompt
+        },
+        ..request.clone()
     };
+    let consented = consented(&oauth, &signed_in, Some(&session)).await;
+    let step = next_step(&signed_in, Some(&session), consented, now());
+    let mut response = proceed(step, engine, &signed_in, Some(&session), fields).await?;
     let absolute = engine
         .state
         .config
@@ -560,7 +644,7 @@ async fn login(
     set_cookie(
         &mut response,
         SESSION_COOKIE,
-        &session,
+        &id,
         "/",
         Some(absolute),
         "Lax",
@@ -568,11 +652,12 @@ async fn login(
     Ok(response)
 }
 
-/// The consent form: the user approves (a code) or denies (`access_denied` to the client).
+/// The consent form: the user approves (a code; a third-party client's consent is
+/// remembered) or denies (`access_denied` to the client).
 async fn consent(
     req: &Request,
     engine: &Engine,
-    request: &crate::oauth::AuthorizationRequest,
+    request: &AuthorizationRequest,
     fields: &[(String, String)],
     approved: bool,
 ) -> Result<Response> {
@@ -586,6 +671,7 @@ async fn consent(
             &request.client.name,
             &request.redirect_uri,
             fields,
+            request.login_hint.as_deref(),
             Some("Your session ended. Sign in again."),
         );
     };
@@ -598,22 +684,141 @@ async fn consent(
         };
         return authorize_failure(err, oauth.issuer);
     }
-    match oauth.issue_code(request, &session.sub, now()).await {
-        Ok(location) => redirect(&location),
-        Err(err) => oauth_error(&err),
-    }
-}
-
-/// `POST /logout`: ends the session and clears its cookie.
-pub async fn logout(req: Request, engine: &Engine) -> Result<Response> {
-    if let Some(id) = cookie(&req, SESSION_COOKIE) {
-        if let Err(err) = engine.oauth().end_session(&id).await {
+    if !request.client.first_party {
+        if let Err(err) = oauth
+            .remember_consent(
+                &session.sub,
+                &request.client.client_id,
+                &request.scope,
+                now(),
+            )
+            .await
+        {
             return oauth_error(&err);
         }
     }
-    let mut response = respond::json(200, &json!({ "loggedOut": true }))?;
+    proceed(Step::Issue, engine, request, Some(&session), fields).await
+}
+
+/// `GET /logout` and `POST /logout`: the end-session endpoint (OpenID Connect RP-Initiated
+/// Logout 1.0). Ending the Tollgate session signs the user out of every client at once (the
+/// next `/authorize` of any of them asks for the password). A GET without a valid
+/// `id_token_hint` for the session's user asks the user first, since any site can link
+/// here; a POST is same-site by construction (the session cookie is `SameSite=Lax`, which
+/// browsers do not send on cross-site POSTs). A POST with no parameters answers JSON, for
+/// scripts.
+pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
+    let post = req.method() == worker::Method::Post;
+    let params = if post {
+        match form(&mut req).await {
+            Ok(params) => params,
+            Err(err) => return oauth_error(&err),
+        }
+    } else {
+        match crate::oauth::parse_form(req.url()?.query().unwrap_or("")) {
+            Ok(params) => params,
+            Err(err) => return pages::error(&err.description),
+        }
+    };
+    let oauth = engine.oauth();
+    let session_id = cookie(&req, SESSION_COOKIE);
+    if post && params.is_empty() {
+        if let Some(id) = &session_id {
+            if let Err(err) = oauth.end_session(id).await {
+                return oauth_error(&err);
+            }
+        }
+        let mut response = respond::json(200, &json!({ "loggedOut": true }))?;
+        set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
+        return Ok(response);
+    }
+    let hints = match crate::Verifier::new(
+        engine.state.keys.set.clone(),
+        engine.config.id_token_hint_policy(),
+    ) {
+        Ok(verifier) => verifier,
+        Err(err) => {
+            return respond::server_error(500, Code::ConfigInvalid.as_str(), &err.to_string())
+        }
+    };
+    let logout = match oauth.logout_request(&params, &hints, now()).await {
+        Ok(logout) => logout,
+        Err(message) => return pages::error(message),
+    };
+    let session = match &session_id {
+        Some(id) => oauth.session(id, now()).await.ok().flatten(),
+        None => None,
+    };
+    let vouched = match (&session, &logout.hint_sub) {
+        (Some(session), Some(sub)) => *sub == session.sub,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    let confirmed = post && params.get("action").map(String::as_str) == Some("logout");
+    if !vouched && !confirmed {
+        let fields: Vec<(String, String)> = [
+            "id_token_hint",
+            "post_logout_redirect_uri",
+            "state",
+            "client_id",
+        ]
+        .iter()
+        .filter_map(|name| params.get(*name).map(|v| (name.to_string(), v.clone())))
+        .collect();
+        return pages::logout_confirm(&fields);
+    }
+    if let Some(id) = &session_id {
+        if let Err(err) = oauth.end_session(id).await {
+            return oauth_error(&err);
+        }
+    }
+    respond::log(json!({ "level": "info", "event": "logout", "sub": session.map(|s| s.sub) }));
+    let mut response = match &logout.redirect {
+        Some(location) => redirect(location)?,
+        None => pages::signed_out()?,
+    };
     set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
     Ok(response)
+}
+
+/// `GET /userinfo` and `POST /userinfo` (OpenID Connect Core §5.3): the claims of the user an
+/// access token of this issuer was issued for, per its scopes. The token is checked by the
+/// gateway's own steps (signature, revocation, DPoP binding and proof), so a token refused at
+/// the gateway is refused here, with the same answer.
+pub async fn userinfo(identity: &crate::gateway::Identity, engine: &Engine) -> Result<Response> {
+    let own = identity.issuer.as_deref() == Some(engine.config.issuer.as_str())
+        && matches!(identity.token_type, TokenType::Jwt | TokenType::Dpop);
+    let (Some(sub), true) = (identity.sub.as_deref(), own) else {
+        return respond::denial(
+            &Denial::InvalidToken(crate::Error::ClaimInvalid {
+                claim: "iss".into(),
+                reason: "userinfo takes an access token of this issuer",
+            })
+            .render(),
+        );
+    };
+    let scope = identity.scope.as_deref().unwrap_or("");
+    match engine.oauth().userinfo(sub, scope).await {
+        Ok(claims) => {
+            let mut response = respond::json(200, &serde_json::Value::Object(claims))?;
+            response.headers_mut().set("Cache-Control", "no-store")?;
+            Ok(response)
+        }
+        Err(UserinfoError::InsufficientScope) => respond::denial(
+            &Denial::InsufficientScope {
+                required: vec!["openid".to_owned()],
+            }
+            .render(),
+        ),
+        Err(UserinfoError::UnknownUser) => respond::denial(
+            &Denial::InvalidToken(crate::Error::ClaimInvalid {
+                claim: "sub".into(),
+                reason: "is not a user of this issuer",
+            })
+            .render(),
+        ),
+        Err(UserinfoError::Store(err)) => oauth_error(&err),
+    }
 }
 
 /// `POST /one-time-token` (form `route`): a one-time token for the caller of a valid access

@@ -83,11 +83,12 @@ fn hidden(fields: &[(String, String)]) -> String {
         .collect()
 }
 
-/// The login form.
+/// The login form; `username` fills the name in (OpenID Connect's `login_hint`).
 pub fn login(
     client_name: &str,
     redirect_uri: &str,
     fields: &[(String, String)],
+    username: Option<&str>,
     error: Option<&str>,
 ) -> Result<Response> {
     let error = error
@@ -99,14 +100,36 @@ pub fn login(
         &format!(
             r#"<p>to continue to <strong>{client}</strong></p>{error}
 <form method="post" action="/authorize">{hidden}
-<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" required autofocus>
+<label for="username">Username</label><input id="username" name="username" type="text" value="{username}" autocomplete="username" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <input type="hidden" name="action" value="login"><button type="submit">Sign in</button></form>"#,
             client = escape(client_name),
             hidden = hidden(fields),
+            username = escape(username.unwrap_or("")),
         ),
         origin_of(redirect_uri).as_deref(),
     )
+}
+
+/// The sign-out question (OpenID Connect RP-Initiated Logout 1.0 §2: without a valid
+/// `id_token_hint` the user confirms, so that no other site can sign them out).
+pub fn logout_confirm(fields: &[(String, String)]) -> Result<Response> {
+    page(
+        200,
+        "Sign out?",
+        &format!(
+            r#"<p>Sign out of every application that uses this sign-in?</p>
+<form method="post" action="/logout">{hidden}
+<button type="submit" name="action" value="logout">Sign out</button></form>"#,
+            hidden = hidden(fields),
+        ),
+        None,
+    )
+}
+
+/// After a sign-out with nowhere registered to go back to.
+pub fn signed_out() -> Result<Response> {
+    page(200, "Signed out", "<p>You are signed out.</p>", None)
 }
 
 /// The consent form for third-party clients.

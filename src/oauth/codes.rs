@@ -17,6 +17,9 @@ pub fn pkce_challenge(verifier: &str) -> String {
     b64::encode(&Sha256::digest(verifier.as_bytes()))
 }
 
+/// The longest `nonce` kept (it is stored with the code and echoed into the ID token).
+const MAX_NONCE_BYTES: usize = 512;
+
 /// A validated authorization request.
 #[derive(Clone, Debug)]
 pub struct AuthorizationRequest {
@@ -33,6 +36,14 @@ pub struct AuthorizationRequest {
     /// The thumbprint of the DPoP key the code is bound to (RFC 9449 §10): only a token request
     /// with a proof by that key redeems it.
     pub dpop_jkt: Option<String>,
+    /// OpenID Connect's `nonce`, echoed into the ID token (Core §3.1.2.1).
+    pub nonce: Option<String>,
+    /// OpenID Connect's `prompt`.
+    pub prompt: oidc::Prompt,
+    /// OpenID Connect's `max_age`: the longest time since the user's last password entry.
+    pub max_age: Option<u64>,
+    /// OpenID Connect's `login_hint`: the username to fill in.
+    pub login_hint: Option<String>,
 }
 
 /// Why an authorization request was refused.
@@ -120,7 +131,12 @@ pub(super) struct RedeemInput {
 #[serde(tag = "step", rename_all = "snake_case")]
 pub(super) enum RedeemAnswer {
     /// Spent now; the family's first refresh token is stored with this record.
-    Redeemed { record: RefreshRecord },
+    Redeemed {
+        record: RefreshRecord,
+        /// The authorization request's `nonce`, for the ID token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
     /// Spent before: revoke this family.
     Reused { family: String },
     /// Unknown, expired, or another client's (the code is spent all the same).
@@ -184,12 +200,21 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
         iat: input.now,
         rotated_at: None,
         jkt: input.jkt.clone(),
+        login: record.login.clone(),
     };
     let stored = match refresh {
         None => Write::Put(text(&first)?, ttl(input.lifetime)),
         Some(_) => Write::Keep,
     };
-    applied(used, stored, &RedeemAnswer::Redeemed { record: first })
+    let nonce = record.nonce.clone();
+    applied(
+        used,
+        stored,
+        &RedeemAnswer::Redeemed {
+            record: first,
+            nonce,
+        },
+    )
 }
 
 fn applied(first: Write, second: Write, answer: &RedeemAnswer) -> Result<Applied, String> {
@@ -257,8 +282,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .await?;
         let answer: RedeemAnswer = parse_record("redemption", &answer)?;
         match answer {
-            RedeemAnswer::Redeemed { record } => {
-                self.refresh_response(&record, refresh, &record.scope, now)
+            RedeemAnswer::Redeemed { record, nonce } => {
+                self.refresh_response(&record, refresh, &record.scope, nonce.as_deref(), now)
+                    .await
             }
             // RFC 6749 §4.1.2: a code used twice revokes what it gave.
             RedeemAnswer::Reused { family } => {
@@ -367,7 +393,56 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }
             None => None,
         };
-        let scope = grant_scope(param("scope"), &client.scopes).map_err(|_| {
+        // OpenID Connect Core §3.1.2.1. Request objects are refused with their own codes
+        // (§3.1.2.6); `claims` (§5.5), `ui_locales`, `display` and `acr_values` are optional
+        // for a provider and left unused. Only the query response mode exists here.
+        if param("request").is_some() {
+            return Err(back(
+                OAuthErrorCode::RequestNotSupported,
+                "request objects are not supported",
+            ));
+        }
+        if param("request_uri").is_some() {
+            return Err(back(
+                OAuthErrorCode::RequestUriNotSupported,
+                "request_uri is not supported",
+            ));
+        }
+        if param("response_mode").is_some_and(|mode| mode != "query") {
+            return Err(back(
+                OAuthErrorCode::InvalidRequest,
+                "response_mode must be query",
+            ));
+        }
+        let prompt = oidc::Prompt::parse(param("prompt"))
+            .map_err(|reason| back(OAuthErrorCode::InvalidRequest, reason))?;
+        let max_age = match param("max_age") {
+            None => None,
+            Some(text) => Some(text.parse::<u64>().map_err(|_| {
+                back(
+                    OAuthErrorCode::InvalidRequest,
+                    "max_age must be a number of seconds",
+                )
+            })?),
+        };
+        let nonce = match param("nonce") {
+            Some(nonce) if nonce.len() > MAX_NONCE_BYTES => {
+                return Err(back(
+                    OAuthErrorCode::InvalidRequest,
+                    "nonce is longer than 512 bytes",
+                ))
+            }
+            nonce => nonce.map(str::to_owned),
+        };
+        let mut allowed = client.scopes.clone();
+        if param("scope").is_some() && client.grants.iter().any(|g| g == "authorization_code") {
+            for scope in oidc::OIDC_SCOPES {
+                if !allowed.iter().any(|a| a == scope) {
+                    allowed.push(scope.to_owned());
+                }
+            }
+        }
+        let scope = grant_scope(param("scope"), &allowed).map_err(|_| {
             back(
                 OAuthErrorCode::InvalidScope,
                 "a requested scope is not allowed",
@@ -380,28 +455,41 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             state,
             challenge: challenge.to_owned(),
             dpop_jkt,
+            nonce,
+            prompt,
+            max_age,
+            login_hint: param("login_hint").map(str::to_owned),
         })
     }
 
-    /// Issues a single-use code for an authenticated user and a validated request; returns
-    /// the redirect URL.
+    /// Issues a single-use code for the user of a session and a validated request; returns
+    /// the redirect URL. The scope is what both the client and the user may have (the
+    /// OpenID Connect scopes are the user's to give).
     pub async fn issue_code(
         &self,
         request: &AuthorizationRequest,
-        sub: &str,
+        session: &Session,
         now: i64,
     ) -> Result<String, OAuthError> {
         let code = opaque::generate(Kind::Code).map_err(server_error)?;
+        let scope: Vec<&str> = scopes(&request.scope)
+            .into_iter()
+            .filter(|s| oidc::OIDC_SCOPES.contains(s) || session.scopes.iter().any(|u| u == s))
+            .collect();
+        let scope = scope.join(" ");
+        let openid = oidc::is_openid(&scope);
         let record = CodeRecord {
             client_id: request.client.client_id.clone(),
             redirect_uri: request.redirect_uri.clone(),
-            sub: sub.to_owned(),
-            scope: request.scope.clone(),
+            sub: session.sub.clone(),
+            scope,
             challenge: request.challenge.clone(),
             exp: now + i64::try_from(self.config.code_lifetime).unwrap_or(60),
             family: crate::issue::new_jti().map_err(server_error)?,
             used: false,
             jkt: request.dpop_jkt.clone(),
+            login: openid.then(|| session.login()),
+            nonce: request.nonce.clone().filter(|_| openid),
         };
         self.swap_once(
             &self.code_key(&code),

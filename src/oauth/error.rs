@@ -31,6 +31,14 @@ pub enum OAuthErrorCode {
     InvalidDpopProof,
     /// `use_dpop_nonce` (RFC 9449 §8): retry with the nonce of the `DPoP-Nonce` header.
     UseDpopNonce,
+    /// `login_required` (OpenID Connect Core §3.1.2.6): `prompt=none` and no usable session.
+    LoginRequired,
+    /// `consent_required` (Core §3.1.2.6): `prompt=none` and consent would be asked.
+    ConsentRequired,
+    /// `request_not_supported` (Core §3.1.2.6): request objects are not accepted.
+    RequestNotSupported,
+    /// `request_uri_not_supported` (Core §3.1.2.6).
+    RequestUriNotSupported,
 }
 
 impl OAuthErrorCode {
@@ -49,6 +57,10 @@ impl OAuthErrorCode {
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             OAuthErrorCode::UseDpopNonce => "use_dpop_nonce",
+            OAuthErrorCode::LoginRequired => "login_required",
+            OAuthErrorCode::ConsentRequired => "consent_required",
+            OAuthErrorCode::RequestNotSupported => "request_not_supported",
+            OAuthErrorCode::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 

@@ -71,6 +71,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     /// The granted scope.
     pub scope: String,
+    /// The ID token, when the grant is an OpenID Connect login (Core §3.1.3.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// A request to the token endpoint, already taken apart by the adapter.
@@ -279,6 +282,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             expires_in: self.config.access_token_lifetime,
             refresh_token,
             scope,
+            id_token: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //! - [`sessions`]: passwords and browser sessions;
 //! - [`one_time`]: one-time tokens;
 //! - [`api_keys`]: API keys;
+//! - [`oidc`]: OpenID Connect: ID tokens, userinfo, single sign-on, consent memory;
 //! - [`introspect`]: introspection and revocation;
 //! - [`records`]: the stored records and their keys;
 //! - [`error`]: RFC 6749 §5.2 errors;
@@ -42,6 +43,7 @@ pub mod dpop;
 pub mod error;
 pub mod grants;
 pub mod introspect;
+pub mod oidc;
 pub mod one_time;
 pub mod records;
 pub mod refresh;

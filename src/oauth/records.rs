@@ -19,6 +19,41 @@ pub struct User {
     /// A disabled user cannot log in.
     #[serde(default)]
     pub disabled: bool,
+    /// Claims about the user for OpenID Connect (Core §5.1), released per scope.
+    #[serde(default, flatten)]
+    pub profile: Profile,
+}
+
+/// The standard claims Tollgate keeps about a user (OpenID Connect Core §5.1): `profile`
+/// releases `name` (and `preferred_username`, the username), `email` releases `email` and
+/// `email_verified`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the address was verified (only meaningful with `email`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub email_verified: bool,
+}
+
+/// The record behind [`crate::schema::subject`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubjectRecord {
+    /// The username the subject's record is stored under.
+    pub username: String,
+}
+
+/// The record behind [`crate::schema::consent`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    /// Every scope the user approved for the client.
+    pub scopes: Vec<String>,
+    /// When it was last given.
+    pub at: i64,
 }
 
 /// A registered client. Stored under `client:<client_id>`.
@@ -49,6 +84,10 @@ pub struct Client {
     /// §5.2's client metadata of the same name).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// Where RP-Initiated Logout may send the browser back to (exact match, OpenID Connect
+    /// RP-Initiated Logout 1.0 §2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl Client {
@@ -101,6 +140,24 @@ pub(super) struct CodeRecord {
     /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) jkt: Option<String>,
+    /// The authentication behind the code (OpenID Connect): echoed into the ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) login: Option<Login>,
+    /// The authorization request's `nonce`, echoed exactly (OpenID Connect Core §3.1.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) nonce: Option<String>,
+}
+
+/// When and in which session the user authenticated: an ID token's `auth_time` and `sid`
+/// (OpenID Connect Core §2, Front-Channel Logout §3), kept with a code and its refresh family
+/// so that a refreshed ID token says the same (Core §12.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    /// `auth_time`: when the user last entered a password.
+    pub auth_time: i64,
+    /// `sid`: the session's public identifier.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,6 +181,9 @@ pub(super) struct RefreshRecord {
     /// refresh must come with a proof by that key (RFC 9449 §5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) jkt: Option<String>,
+    /// The authentication the family started from, for refreshed ID tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) login: Option<Login>,
 }
 
 /// A browser session. Stored under `session:<keyed hash of the id>`.
@@ -142,6 +202,19 @@ pub struct Session {
     /// The user's scopes at login.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The session's public identifier (an ID token's `sid`); never the cookie's value.
+    #[serde(default)]
+    pub sid: String,
+}
+
+impl Session {
+    /// The authentication this session stands for.
+    pub fn login(&self) -> Login {
+        Login {
+            auth_time: self.created,
+            sid: self.sid.clone(),
+        }
+    }
 }
 
 /// A new API key: the key itself (shown once), its store key, and its record.
@@ -190,6 +263,7 @@ pub fn new_client(
             scopes: Vec::new(),
             first_party: false,
             dpop_bound_access_tokens: false,
+            post_logout_redirect_uris: Vec::new(),
         },
         secret,
     ))
@@ -213,5 +287,6 @@ pub fn new_user(
         password: password::hash(password_text, cost)?,
         scopes,
         disabled: false,
+        profile: Profile::default(),
     })
 }

@@ -164,6 +164,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             iat: now,
             rotated_at: None,
             jkt: self.refresh_binding(client_public),
+            login: None,
         };
         self.swap_once(
             &self.refresh_key(&refresh),
@@ -172,16 +173,20 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             self.config.refresh_token_lifetime,
         )
         .await?;
-        self.refresh_response(&record, refresh, scope, now)
+        self.refresh_response(&record, refresh, scope, None, now)
+            .await
     }
 
     /// The token response for a refresh token of `record`: a freshly signed access token with
-    /// `scope` (at most the record's) and the refresh token itself.
-    pub(super) fn refresh_response(
+    /// `scope` (at most the record's) and the refresh token itself; and, for a family that an
+    /// OpenID Connect login started, while `scope` keeps `openid`, an ID token (Core §3.1.3.3,
+    /// §12.2; `nonce` only on the code's redemption).
+    pub(super) async fn refresh_response(
         &self,
         record: &RefreshRecord,
         refresh: String,
         scope: &str,
+        nonce: Option<&str>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
         let access = self.access_token(
@@ -191,7 +196,24 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             Some(&record.family),
             now,
         )?;
-        Ok(self.response(access, Some(refresh), scope.to_owned()))
+        let id_token = match &record.login {
+            Some(login) if oidc::is_openid(scope) => {
+                let of = oidc::IdTokenFor {
+                    client_id: &record.client_id,
+                    sub: &record.sub,
+                    login: Some(login),
+                    nonce,
+                    access_token: &access,
+                    scope,
+                };
+                Some(self.id_token(&of, now).await?)
+            }
+            _ => None,
+        };
+        Ok(TokenResponse {
+            id_token,
+            ..self.response(access, Some(refresh), scope.to_owned())
+        })
     }
 
     pub(super) async fn refresh_grant(
@@ -278,7 +300,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .map(str::to_owned)
             .collect();
         let scope = grant_scope(scope, &allowed)?;
-        self.refresh_response(&record, successor, &scope, now)
+        self.refresh_response(&record, successor, &scope, None, now)
+            .await
     }
 
     /// The DPoP key a new refresh token is bound to: this request's, for a public client
@@ -316,6 +339,7 @@ mod tests {
             iat: 1_000,
             rotated_at: None,
             jkt: jkt.map(str::to_owned),
+            login: None,
         })
         .unwrap()
     }

@@ -88,10 +88,15 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         }
     }
 
-    /// Starts a session for a user; returns the session id for the cookie.
-    pub async fn create_session(&self, user: &User, now: i64) -> Result<String, OAuthError> {
+    /// Starts a session for a user; returns the session id for the cookie, and the session.
+    pub async fn create_session(
+        &self,
+        user: &User,
+        now: i64,
+    ) -> Result<(String, Session), OAuthError> {
         let id = opaque::generate(Kind::Session).map_err(server_error)?;
         let session = Session {
+            sid: crate::issue::new_jti().map_err(server_error)?,
             sub: user.sub.clone(),
             username: user.username.clone(),
             created: now,
@@ -105,7 +110,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             Some(self.config.session_idle_seconds),
         )
         .await?;
-        Ok(id)
+        Ok((id, session))
     }
 
     /// The live session for an id, refreshing its idle expiry (at most once a minute).

@@ -1,0 +1,364 @@
+//! OpenID Connect on the OAuth engine (Core 1.0, Discovery 1.0, RP-Initiated Logout 1.0): the
+//! `openid` scope turns a code flow into a login, answered with an ID token besides the access
+//! token. One Tollgate session serves every client (single sign-on); what an authorization
+//! request needs next (a password, a consent, nothing) is the pure [`next_step`], so the
+//! adapter only shows pages and redirects.
+
+use serde_json::Map;
+
+use super::*;
+use crate::verify::Verified;
+
+/// The scope values OpenID Connect defines (Core §3.1.2.1, §5.4). Every client with the
+/// authorization-code grant may ask for them: they name claims about the user, not an API.
+pub const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// The `typ` of ID tokens: plain `JWT`, so that an access-token policy (`at+jwt`, RFC 9068 §4)
+/// never takes one for an access token, nor the reverse.
+pub const ID_TOKEN_TYP: &str = "JWT";
+
+/// Whether a granted scope makes the request an OpenID Connect one (Core §3.1.2.1).
+pub fn is_openid(scope: &str) -> bool {
+    scopes(scope).contains(&"openid")
+}
+
+/// The `prompt` parameter (Core §3.1.2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// Show nothing: answer at once or fail with `login_required` / `consent_required`.
+    pub none: bool,
+    /// Ask for the password even with a live session (`select_account` too: signing in again
+    /// is how a user picks another account here).
+    pub login: bool,
+    /// Ask for consent even when it was given before.
+    pub consent: bool,
+}
+
+impl Prompt {
+    /// Parses a space-separated `prompt` value; `none` with another value is an error (§3.1.2.1).
+    pub fn parse(value: Option<&str>) -> Result<Prompt, &'static str> {
+        let mut prompt = Prompt::default();
+        for value in value.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+            match value {
+                "none" => prompt.none = true,
+                "login" | "select_account" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                _ => return Err("prompt must be none, login, consent or select_account"),
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent) {
+            return Err("prompt=none cannot be combined with another value");
+        }
+        Ok(prompt)
+    }
+}
+
+/// What an authorization request needs before a code can be issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing: issue the code for the session's user.
+    Issue,
+    /// The login page.
+    Login,
+    /// The consent page, for the session's user.
+    Consent,
+    /// Back to the client with this error (`prompt=none` that cannot be honoured, §3.1.2.6).
+    Refuse(OAuthErrorCode),
+}
+
+/// The pure rule of single sign-on (Core §3.1.2.3, §3.1.2.4): a live session serves every
+/// client unless the request wants a fresh login (`prompt=login`, or a `max_age` the session's
+/// login is older than); a third-party client needs the user's consent unless it was given
+/// before for these scopes (`consented`) and not asked for again (`prompt=consent`);
+/// `prompt=none` turns what would be a page into an error.
+pub fn next_step(
+    request: &AuthorizationRequest,
+    session: Option<&Session>,
+    consented: bool,
+    now: i64,
+) -> Step {
+    let fresh_enough = |session: &&Session| match request.max_age {
+        Some(max_age) => {
+            now.saturating_sub(session.created) < i64::try_from(max_age).unwrap_or(i64::MAX)
+        }
+        None => true,
+    };
+    let usable = session
+        .filter(|_| !request.prompt.login)
+        .filter(fresh_enough);
+    let step = match usable {
+        None => Step::Login,
+        Some(_) if request.client.first_party => Step::Issue,
+        Some(_) if consented && !request.prompt.consent => Step::Issue,
+        Some(_) => Step::Consent,
+    };
+    match (step, request.prompt.none) {
+        (Step::Login, true) => Step::Refuse(OAuthErrorCode::LoginRequired),
+        (Step::Consent, true) => Step::Refuse(OAuthErrorCode::ConsentRequired),
+        (step, _) => step,
+    }
+}
+
+/// The claims a scope releases about a user (Core §5.4): `profile` gives `name` and
+/// `preferred_username`, `email` gives `email` and `email_verified`. Only what is known.
+pub fn user_claims(user: &User, scope: &str) -> Map<String, Value> {
+    let granted = scopes(scope);
+    let mut claims = Map::new();
+    if granted.contains(&"profile") {
+        if let Some(name) = &user.profile.name {
+            claims.insert("name".into(), name.clone().into());
+        }
+        claims.insert("preferred_username".into(), user.username.clone().into());
+    }
+    if granted.contains(&"email") {
+        if let Some(email) = &user.profile.email {
+            claims.insert("email".into(), email.clone().into());
+            claims.insert("email_verified".into(), user.profile.email_verified.into());
+        }
+    }
+    claims
+}
+
+/// `at_hash` (Core §3.1.3.6): base64url of the left half of the hash of the access token, by the
+/// hash of the ID token's `alg` (SHA-512 for Ed25519, as OpenID Connect's clients compute it).
+pub fn token_hash(alg: crate::Algorithm, token: &str) -> String {
+    use crate::Algorithm::*;
+    use sha2::{Sha384, Sha512};
+    let digest = match alg {
+        HS256 | RS256 | PS256 | ES256 => Sha256::digest(token.as_bytes()).to_vec(),
+        HS384 | RS384 | PS384 | ES384 => Sha384::digest(token.as_bytes()).to_vec(),
+        _ => Sha512::digest(token.as_bytes()).to_vec(),
+    };
+    b64::encode(&digest[..digest.len() / 2])
+}
+
+/// Checks an `id_token_hint` (RP-Initiated Logout 1.0 §2): one of this deployment's ID tokens,
+/// signature and issuer checked by `verifier` (built from
+/// [`crate::config::GatewayConfig::id_token_hint_policy`]). An expired hint is still a hint:
+/// it is judged as of the last second of its life, and refused once it is older than the
+/// revocation horizon.
+pub fn check_id_token_hint(
+    verifier: &crate::Verifier,
+    hint: &str,
+    now: i64,
+) -> Result<Verified, Error> {
+    let untrusted = verifier.parse(hint)?;
+    let exp = serde_json::from_slice::<Value>(untrusted.payload())
+        .ok()
+        .and_then(|claims| claims.get("exp").and_then(Value::as_i64))
+        .ok_or(Error::ClaimInvalid {
+            claim: "exp".into(),
+            reason: "an ID token has a numeric exp",
+        })?;
+    let horizon = i64::try_from(revocation::HORIZON).unwrap_or(i64::MAX);
+    if now.saturating_sub(exp) > horizon {
+        return Err(Error::Expired { exp, now });
+    }
+    verifier.verify(hint, now.min(exp.saturating_sub(1)))
+}
+
+/// The authentication an ID token describes: who, when, in which session, for which request.
+#[derive(Clone, Debug)]
+pub(super) struct IdTokenFor<'r> {
+    pub(super) client_id: &'r str,
+    pub(super) sub: &'r str,
+    pub(super) login: Option<&'r Login>,
+    /// Only on the code flow: a refreshed ID token has none (Core §12.2).
+    pub(super) nonce: Option<&'r str>,
+    pub(super) access_token: &'r str,
+    pub(super) scope: &'r str,
+}
+
+impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
+    /// An ID token (Core §2, §3.1.3.6): `iss`, `sub`, `aud` and `azp` the client, `exp`, `iat`,
+    /// `auth_time`, `nonce` as sent, `at_hash`, `sid`, and the user's claims for the scope.
+    pub(super) async fn id_token(
+        &self,
+        of: &IdTokenFor<'_>,
+        now: i64,
+    ) -> Result<String, OAuthError> {
+        let user = self.user_by_subject(of.sub).await?;
+        let alg = self.signing_key.signing_algorithm().map_err(server_error)?;
+        let mut builder = TokenBuilder::new(now)
+            .issuer(self.issuer)
+            .subject(of.sub)
+            .audience([of.client_id])
+            .claim("azp", of.client_id)
+            .claim("at_hash", token_hash(alg, of.access_token))
+            .typ(ID_TOKEN_TYP)
+            .lifetime(self.config.id_token_lifetime);
+        if let Some(login) = of.login {
+            builder = builder.claim("auth_time", login.auth_time);
+            if !login.sid.is_empty() {
+                builder = builder.claim("sid", login.sid.as_str());
+            }
+        }
+        if let Some(nonce) = of.nonce {
+            builder = builder.claim("nonce", nonce);
+        }
+        if let Some(user) = &user {
+            for (name, value) in user_claims(user, of.scope) {
+                builder = builder.claim(&name, value);
+            }
+        }
+        builder.sign(self.signing_key).map_err(server_error)
+    }
+
+    /// The user record of a subject, through its `subject:` entry.
+    pub async fn user_by_subject(&self, sub: &str) -> Result<Option<User>, OAuthError> {
+        let Some(entry) = self
+            .read::<SubjectRecord>(&crate::schema::subject(sub))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .read::<User>(&crate::schema::user(&entry.username))
+            .await?
+            .filter(|user| user.sub == sub))
+    }
+
+    /// The UserInfo response (Core §5.3.2) for the subject and scope of a verified access token
+    /// of this issuer: `sub` and the claims the scope releases. A token without the `openid`
+    /// scope was not issued for a login, so it gets `insufficient_scope` (§5.3.3, RFC 6750
+    /// §3.1).
+    pub async fn userinfo(
+        &self,
+        sub: &str,
+        scope: &str,
+    ) -> Result<Map<String, Value>, UserinfoError> {
+        if !is_openid(scope) {
+            return Err(UserinfoError::InsufficientScope);
+        }
+        let user = self
+            .user_by_subject(sub)
+            .await
+            .map_err(UserinfoError::Store)?
+            .filter(|user| !user.disabled)
+            .ok_or(UserinfoError::UnknownUser)?;
+        let mut claims = Map::new();
+        claims.insert("sub".into(), sub.into());
+        claims.extend(user_claims(&user, scope));
+        Ok(claims)
+    }
+
+    /// Validates an RP-Initiated Logout request (1.0 §2, §3): the `id_token_hint` must be one
+    /// of this issuer's ID tokens (`hints` verifies them); a `client_id` must be the hint's
+    /// audience; a `post_logout_redirect_uri` must be registered, exactly, for the client the
+    /// request names. Errors are shown to the user, never redirected.
+    pub async fn logout_request(
+        &self,
+        params: &BTreeMap<String, String>,
+        hints: &crate::Verifier,
+        now: i64,
+    ) -> Result<LogoutRequest, &'static str> {
+        let param = |name: &str| {
+            params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let hint = match param("id_token_hint") {
+            Some(hint) => Some(
+                check_id_token_hint(hints, hint, now)
+                    .map_err(|_| "id_token_hint is not a valid ID token of this issuer")?,
+            ),
+            None => None,
+        };
+        let hint_client = hint.as_ref().and_then(|hint| {
+            hint.claim_str("azp")
+                .or_else(|| hint.claim_str("aud"))
+                .map(str::to_owned)
+        });
+        let client_id = match (param("client_id"), hint_client) {
+            (Some(named), Some(hinted)) if named != hinted => {
+                return Err("id_token_hint was issued to another client than client_id")
+            }
+            (Some(named), _) => Some(named.to_owned()),
+            (None, hinted) => hinted,
+        };
+        let redirect = match param("post_logout_redirect_uri") {
+            None => None,
+            Some(uri) => {
+                let client_id = client_id
+                    .as_deref()
+                    .ok_or("post_logout_redirect_uri needs client_id or id_token_hint")?;
+                let client = self
+                    .client(client_id)
+                    .await
+                    .map_err(|_| "the service is temporarily unavailable")?
+                    .ok_or("unknown client")?;
+                if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
+                    return Err("post_logout_redirect_uri is not registered for this client");
+                }
+                Some(match param("state") {
+                    Some(state) => with_query(uri, &[("state", state)]),
+                    None => uri.to_owned(),
+                })
+            }
+        };
+        Ok(LogoutRequest {
+            redirect,
+            hint_sub: hint.and_then(|hint| hint.subject().map(str::to_owned)),
+        })
+    }
+
+    /// Whether the user approved every scope of `scope` for this client before.
+    pub async fn consented(
+        &self,
+        sub: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<bool, OAuthError> {
+        let Some(record) = self
+            .read::<ConsentRecord>(&crate::schema::consent(sub, client_id))
+            .await?
+        else {
+            return Ok(false);
+        };
+        Ok(scopes(scope)
+            .iter()
+            .all(|s| record.scopes.iter().any(|r| r == s)))
+    }
+
+    /// Remembers a consent (adding to what was approved before), until revoked
+    /// (`tollgate consent revoke`) or the subject is revoked.
+    pub async fn remember_consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        let key = crate::schema::consent(sub, client_id);
+        let mut record = self.read::<ConsentRecord>(&key).await?.unwrap_or_default();
+        for scope in scopes(scope) {
+            if !record.scopes.iter().any(|s| s == scope) {
+                record.scopes.push(scope.to_owned());
+            }
+        }
+        record.at = now;
+        self.write(&key, &record, None).await
+    }
+}
+
+/// A validated logout request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogoutRequest {
+    /// Where to send the browser afterwards (`state` added), if the client asked.
+    pub redirect: Option<String>,
+    /// The subject of a valid `id_token_hint`: the RP vouches for the request, so no
+    /// confirmation is asked when it is the session's user.
+    pub hint_sub: Option<String>,
+}
+
+/// Why `/userinfo` refused a verified token.
+#[derive(Debug)]
+pub enum UserinfoError {
+    /// The token was not issued for an OpenID Connect login (no `openid` scope).
+    InsufficientScope,
+    /// The token's subject is not a user (a client's own token, a deleted or disabled user).
+    UnknownUser,
+    /// The store could not be read.
+    Store(OAuthError),
+}

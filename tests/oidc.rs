@@ -1,0 +1,496 @@
+//! OpenID Connect in the core: the single sign-on rule (`next_step`) as a table, the
+//! authorization request's OpenID parameters, ID tokens from the code and refresh grants
+//! (claims, `nonce`, `at_hash` by Core's own example), userinfo per scope, consent memory,
+//! and RP-Initiated Logout's checks.
+
+#[macro_use]
+mod common;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use std::collections::BTreeMap;
+
+use common::ready;
+use tollgate::config::{GatewayConfig, OAuthConfig};
+use tollgate::oauth::oidc::{self, next_step, Prompt, Step, UserinfoError};
+use tollgate::oauth::{
+    self, AuthorizationRequest, AuthorizeError, OAuth, OAuthErrorCode, Session, TokenRequest,
+};
+use tollgate::password::Cost;
+use tollgate::store::{MemoryStore, Store};
+use tollgate::{Algorithm, Key, KeySet, Policy, Verifier};
+
+const NOW: i64 = 1_800_000_000;
+const PEPPER: &[u8] = b"test-pepper-0123456789abcdef0123";
+const ISSUER: &str = "https://issuer.example";
+const CB: &str = "https://rp.example/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+struct World {
+    store: MemoryStore,
+    key: Key,
+    config: OAuthConfig,
+    user: oauth::User,
+}
+
+impl World {
+    fn new() -> Self {
+        let store = MemoryStore::new();
+        let put = |key: String, value: String| ready(store.put(&key, &value, None)).unwrap();
+        for (id, first_party) in [("rp", true), ("partner", false)] {
+            let (mut client, _) = oauth::new_client(PEPPER, id, false).unwrap();
+            client.grants = vec!["authorization_code".into(), "refresh_token".into()];
+            client.scopes = vec!["read".into(), "admin".into()];
+            client.redirect_uris = vec![CB.into()];
+            client.post_logout_redirect_uris = vec!["https://rp.example/bye".into()];
+            client.first_party = first_party;
+            put(
+                tollgate::schema::client(id),
+                serde_json::to_string(&client).unwrap(),
+            );
+        }
+        let cheap = Cost {
+            memory_kib: 1024,
+            iterations: 1,
+        };
+        let mut user =
+            oauth::new_user("Alice", "correct horse battery", vec!["read".into()], cheap).unwrap();
+        user.profile = oauth::Profile {
+            name: Some("Alice Liddell".into()),
+            email: Some("alice@example.com".into()),
+            email_verified: true,
+        };
+        put(
+            tollgate::schema::user("alice"),
+            serde_json::to_string(&user).unwrap(),
+        );
+        put(
+            tollgate::schema::subject(&user.sub),
+            serde_json::to_string(&oauth::SubjectRecord {
+                username: "Alice".into(),
+            })
+            .unwrap(),
+        );
+        World {
+            store,
+            key: Key::generate(Algorithm::ES256).unwrap(),
+            config: OAuthConfig::default(),
+            user,
+        }
+    }
+
+    fn oauth(&self) -> OAuth<'_, MemoryStore, MemoryStore> {
+        OAuth {
+            dpop_jkt: None,
+            store: &self.store,
+            once: &self.store,
+            signing_key: &self.key,
+            issuer: ISSUER,
+            audience: "api",
+            pepper: PEPPER,
+            config: &self.config,
+        }
+    }
+
+    fn session(&self, created: i64) -> Session {
+        Session {
+            sub: self.user.sub.clone(),
+            username: self.user.username.clone(),
+            created,
+            last_seen: created,
+            absolute_exp: created + 3600,
+            scopes: self.user.scopes.clone(),
+            sid: "sid-42".into(),
+        }
+    }
+
+    fn request(&self, extra: &[(&str, &str)]) -> Result<AuthorizationRequest, AuthorizeError> {
+        let challenge = oauth::pkce_challenge(VERIFIER);
+        let mut params: BTreeMap<String, String> = [
+            ("client_id", "rp"),
+            ("redirect_uri", CB),
+            ("response_type", "code"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("scope", "openid profile email read"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            params.insert(k.to_string(), v.to_string());
+        }
+        ready(self.oauth().authorization_request(&params))
+    }
+
+    fn token(&self, params: &[(&str, &str)], now: i64) -> oauth::TokenResponse {
+        let req = TokenRequest {
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..TokenRequest::default()
+        };
+        ready(self.oauth().token(&req, now)).unwrap()
+    }
+
+    /// The code flow for `request`, signed in at `NOW - 100`.
+    fn redeem(&self, request: &AuthorizationRequest) -> oauth::TokenResponse {
+        let location = ready(
+            self.oauth()
+                .issue_code(request, &self.session(NOW - 100), NOW),
+        )
+        .unwrap();
+        let code = location
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("code="))
+            .unwrap()
+            .to_owned();
+        self.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", request.client.client_id.as_str()),
+                ("code", &code),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", CB),
+            ],
+            NOW,
+        )
+    }
+
+    /// Verifies an ID token as a relying party would: this issuer, audience the client.
+    fn id_claims(
+        &self,
+        id_token: &str,
+        client: &str,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let public = Key::from_jwk(&self.key.to_public_jwk().unwrap()).unwrap();
+        let verifier = Verifier::new(
+            KeySet::from_keys(vec![public]).unwrap(),
+            Policy {
+                issuers: vec![ISSUER.into()],
+                audiences: vec![client.into()],
+                typ: Some("JWT".into()),
+                ..Policy::default()
+            },
+        )
+        .unwrap();
+        verifier.verify(id_token, NOW).unwrap().claims().clone()
+    }
+}
+
+fn redirect_error(err: AuthorizeError) -> String {
+    err.location(ISSUER).expect("a redirect to the client")
+}
+
+#[test]
+fn core_3_1_2_1_prompt_values() {
+    assert_eq!(Prompt::parse(None), Ok(Prompt::default()));
+    assert_eq!(
+        Prompt::parse(Some("login consent")),
+        Ok(Prompt {
+            login: true,
+            consent: true,
+            none: false
+        })
+    );
+    assert!(Prompt::parse(Some("select_account")).unwrap().login);
+    assert!(
+        Prompt::parse(Some("none login")).is_err(),
+        "none stands alone"
+    );
+    assert!(Prompt::parse(Some("sometimes")).is_err());
+}
+
+/// The single sign-on rule, row by row: (first party, session age or none, consented,
+/// prompt, max_age) → step.
+#[test]
+fn single_sign_on_is_a_pure_rule() {
+    let w = World::new();
+    let base = w.request(&[]).unwrap();
+    let fresh = w.session(NOW - 100);
+    let with = |first_party: bool, prompt: &str, max_age: Option<u64>| AuthorizationRequest {
+        client: oauth::Client {
+            first_party,
+            ..base.client.clone()
+        },
+        prompt: Prompt::parse(Some(prompt)).unwrap(),
+        max_age,
+        ..base.clone()
+    };
+    type Row<'s> = (
+        bool,
+        Option<&'s Session>,
+        bool,
+        &'static str,
+        Option<u64>,
+        Step,
+    );
+    let cases: [Row; 13] = [
+        (true, None, false, "", None, Step::Login),
+        (true, Some(&fresh), false, "", None, Step::Issue),
+        (true, Some(&fresh), false, "login", None, Step::Login),
+        (true, Some(&fresh), false, "", Some(101), Step::Issue),
+        (true, Some(&fresh), false, "", Some(100), Step::Login),
+        (true, Some(&fresh), false, "", Some(0), Step::Login),
+        (
+            true,
+            None,
+            false,
+            "none",
+            None,
+            Step::Refuse(OAuthErrorCode::LoginRequired),
+        ),
+        (true, Some(&fresh), false, "none", None, Step::Issue),
+        (false, Some(&fresh), false, "", None, Step::Consent),
+        (false, Some(&fresh), true, "", None, Step::Issue),
+        (false, Some(&fresh), true, "consent", None, Step::Consent),
+        (
+            false,
+            Some(&fresh),
+            false,
+            "none",
+            None,
+            Step::Refuse(OAuthErrorCode::ConsentRequired),
+        ),
+        (false, Some(&fresh), false, "", Some(50), Step::Login),
+    ];
+    for (first_party, session, consented, prompt, max_age, expected) in cases {
+        let request = with(first_party, prompt, max_age);
+        assert_eq!(
+            next_step(&request, session, consented, NOW),
+            expected,
+            "first_party={first_party} session={} consented={consented} prompt={prompt:?} max_age={max_age:?}",
+            session.is_some()
+        );
+    }
+}
+
+#[test]
+fn openid_parameters_are_validated_and_errors_go_back_to_the_client() {
+    let w = World::new();
+    let request = w
+        .request(&[
+            ("nonce", "n-0S6_WzA2Mj"),
+            ("max_age", "300"),
+            ("login_hint", "alice"),
+        ])
+        .unwrap();
+    assert_eq!(request.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
+    assert_eq!(request.max_age, Some(300));
+    assert_eq!(request.login_hint.as_deref(), Some("alice"));
+    assert_eq!(request.scope, "openid profile email read");
+    for (extra, error) in [
+        (
+            ("request", "eyJhbGciOiJub25lIn0.e30."),
+            "request_not_supported",
+        ),
+        (
+            ("request_uri", "https://rp.example/r"),
+            "request_uri_not_supported",
+        ),
+        (("prompt", "none login"), "invalid_request"),
+        (("max_age", "-1"), "invalid_request"),
+        (("response_mode", "fragment"), "invalid_request"),
+        (("scope", "openid write"), "invalid_scope"),
+    ] {
+        let location = redirect_error(w.request(&[extra]).unwrap_err());
+        assert!(
+            location.contains(&format!("error={error}")),
+            "{extra:?}: {location}"
+        );
+    }
+    let long = "n".repeat(513);
+    assert!(redirect_error(w.request(&[("nonce", &long)]).unwrap_err()).contains("invalid_request"));
+    // `claims` and `ui_locales` are optional for a provider: accepted and left unused.
+    assert!(w
+        .request(&[("claims", "{\"userinfo\":{}}"), ("ui_locales", "fr-CA fr")])
+        .is_ok());
+}
+
+#[test]
+fn the_code_flow_gives_an_id_token_with_every_core_claim() {
+    let w = World::new();
+    let request = w.request(&[("nonce", "n-0S6_WzA2Mj")]).unwrap();
+    let tokens = w.redeem(&request);
+    let id_token = tokens
+        .id_token
+        .as_deref()
+        .expect("an ID token for scope openid");
+    let claims = w.id_claims(id_token, "rp");
+    assert_eq!(claims["iss"], ISSUER);
+    assert_eq!(claims["sub"], w.user.sub.as_str());
+    assert_eq!(claims["aud"], "rp");
+    assert_eq!(claims["azp"], "rp");
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(claims["auth_time"], NOW - 100);
+    assert_eq!(claims["sid"], "sid-42");
+    assert_eq!(claims["iat"], NOW);
+    assert_eq!(claims["exp"], NOW + 600);
+    assert_eq!(
+        claims["at_hash"],
+        oidc::token_hash(Algorithm::ES256, &tokens.access_token).as_str()
+    );
+    assert_eq!(claims["name"], "Alice Liddell");
+    assert_eq!(claims["preferred_username"], "Alice");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert_eq!(claims["email_verified"], true);
+    // The user may not have `admin`, whatever the client may: the code's scope is both's.
+    let admin = w.request(&[("scope", "openid admin read")]).unwrap();
+    assert_eq!(w.redeem(&admin).scope, "openid read");
+
+    // Core §12.2: a refresh gives a new ID token, same login, no nonce.
+    let refreshed = w.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "rp"),
+            ("refresh_token", tokens.refresh_token.as_deref().unwrap()),
+        ],
+        NOW,
+    );
+    let again = w.id_claims(refreshed.id_token.as_deref().unwrap(), "rp");
+    assert_eq!(again["sub"], claims["sub"]);
+    assert_eq!(again["auth_time"], NOW - 100);
+    assert_eq!(again["sid"], "sid-42");
+    assert!(again.get("nonce").is_none());
+    // Narrowed to a scope without openid: no ID token.
+    let narrowed = w.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "rp"),
+            ("refresh_token", refreshed.refresh_token.as_deref().unwrap()),
+            ("scope", "read"),
+        ],
+        NOW,
+    );
+    assert!(narrowed.id_token.is_none());
+
+    // Without openid the code flow is plain OAuth: no ID token.
+    let plain = w.request(&[("scope", "read")]).unwrap();
+    assert!(w.redeem(&plain).id_token.is_none());
+}
+
+#[test]
+fn core_a_at_hash_example() {
+    // OpenID Connect Core 1.0, Appendix A.3: the access token and at_hash of an RS256 ID token.
+    assert_eq!(
+        oidc::token_hash(
+            Algorithm::RS256,
+            "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+        ),
+        "77QmUPtjPfzWtF2AnpK9RQ"
+    );
+    assert_eq!(oidc::token_hash(Algorithm::ES384, "x").len(), 32);
+    assert_eq!(oidc::token_hash(Algorithm::EdDSA, "x").len(), 43);
+}
+
+#[test]
+fn userinfo_releases_claims_per_scope() {
+    let w = World::new();
+    let sub = w.user.sub.as_str();
+    let info = ready(w.oauth().userinfo(sub, "openid email")).unwrap();
+    assert_eq!(info["sub"], sub);
+    assert_eq!(info["email"], "alice@example.com");
+    assert!(info.get("name").is_none(), "profile was not granted");
+    let info = ready(w.oauth().userinfo(sub, "openid")).unwrap();
+    assert_eq!(info.len(), 1, "sub only: {info:?}");
+    assert!(matches!(
+        ready(w.oauth().userinfo(sub, "read email")),
+        Err(UserinfoError::InsufficientScope)
+    ));
+    assert!(matches!(
+        ready(w.oauth().userinfo("usr_nobody", "openid")),
+        Err(UserinfoError::UnknownUser)
+    ));
+}
+
+#[test]
+fn consent_is_remembered_per_user_and_client() {
+    let w = World::new();
+    let o = w.oauth();
+    let sub = w.user.sub.as_str();
+    assert!(!ready(o.consented(sub, "partner", "openid read")).unwrap());
+    ready(o.remember_consent(sub, "partner", "openid", NOW)).unwrap();
+    ready(o.remember_consent(sub, "partner", "read", NOW)).unwrap();
+    assert!(ready(o.consented(sub, "partner", "openid read")).unwrap());
+    assert!(!ready(o.consented(sub, "partner", "openid read email")).unwrap());
+    assert!(
+        !ready(o.consented(sub, "rp", "openid")).unwrap(),
+        "per client"
+    );
+    ready(w.store.delete(&tollgate::schema::consent(sub, "partner"))).unwrap();
+    assert!(
+        !ready(o.consented(sub, "partner", "openid")).unwrap(),
+        "revocable"
+    );
+}
+
+#[test]
+fn rp_initiated_logout_checks_the_hint_the_client_and_the_uri() {
+    let w = World::new();
+    let id_token = w.redeem(&w.request(&[]).unwrap()).id_token.unwrap();
+    let config: GatewayConfig =
+        serde_json::from_value(serde_json::json!({ "issuer": ISSUER })).unwrap();
+    let public = Key::from_jwk(&w.key.to_public_jwk().unwrap()).unwrap();
+    let hints = Verifier::new(
+        KeySet::from_keys(vec![public]).unwrap(),
+        config.id_token_hint_policy(),
+    )
+    .unwrap();
+    let logout = |params: &[(&str, &str)], now: i64| {
+        let params: BTreeMap<String, String> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ready(w.oauth().logout_request(&params, &hints, now))
+    };
+    let ok = logout(
+        &[
+            ("id_token_hint", &id_token),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ("state", "s 1"),
+        ],
+        NOW + 7 * 24 * 3600,
+    )
+    .expect("an expired hint is still a hint");
+    assert_eq!(
+        ok.redirect.as_deref(),
+        Some("https://rp.example/bye?state=s+1")
+    );
+    assert_eq!(ok.hint_sub.as_deref(), Some(w.user.sub.as_str()));
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("client_id", "partner"), ("id_token_hint", &id_token)],
+            "another client",
+        ),
+        (
+            &[
+                ("client_id", "rp"),
+                ("post_logout_redirect_uri", "https://evil.example/"),
+            ],
+            "not registered",
+        ),
+        (
+            &[("post_logout_redirect_uri", "https://rp.example/bye")],
+            "needs client_id",
+        ),
+        (&[("id_token_hint", "e30.e30.sig")], "not a valid ID token"),
+        (
+            &[
+                ("client_id", "ghost"),
+                ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ],
+            "unknown client",
+        ),
+    ];
+    for (params, expected) in cases {
+        let err = logout(params, NOW).unwrap_err();
+        assert!(err.contains(expected), "{params:?}: {err}");
+    }
+    // An access token is not an ID token.
+    let access = w.redeem(&w.request(&[]).unwrap()).access_token;
+    assert!(logout(&[("id_token_hint", &access)], NOW).is_err());
+    // Older than the revocation horizon: no longer a hint.
+    assert!(logout(&[("id_token_hint", &id_token)], NOW + 31 * 24 * 3600).is_err());
+}
