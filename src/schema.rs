@@ -46,6 +46,12 @@ pub fn session(hashed: &str) -> String {
     format!("session:{hashed}")
 }
 
+/// `grants:<sid>`: the refresh families granted in a browser session (coordinator), revoked
+/// when the session is signed out.
+pub fn session_grants(sid: &str) -> String {
+    format!("grants:{sid}")
+}
+
 /// `onetime:<H(token)>`: a one-time token (coordinator).
 pub fn one_time(hashed: &str) -> String {
     format!("onetime:{hashed}")

@@ -1049,7 +1049,7 @@ fn sessions_expire_when_idle_or_old() {
         "absolute expiry"
     );
     let (id, _) = ready(o.create_session(&user, NOW)).unwrap();
-    ready(o.end_session(&id)).unwrap();
+    ready(o.end_session(&id, NOW)).unwrap();
     assert!(ready(o.session(&id, NOW)).unwrap().is_none());
 }
 

@@ -494,3 +494,60 @@ fn rp_initiated_logout_checks_the_hint_the_client_and_the_uri() {
     // Older than the revocation horizon: no longer a hint.
     assert!(logout(&[("id_token_hint", &id_token)], NOW + 31 * 24 * 3600).is_err());
 }
+
+#[test]
+fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
+    let w = World::new();
+    let o = w.oauth();
+    let (id, session) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let (_, other) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let redeem_in = |session: &Session, client: &str| {
+        let request = AuthorizationRequest {
+            client: ready(o.client(client)).unwrap().unwrap(),
+            ..w.request(&[]).unwrap()
+        };
+        let location = ready(o.issue_code(&request, session, NOW)).unwrap();
+        let code = location
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("code="))
+            .unwrap()
+            .to_owned();
+        w.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", client),
+                ("code", &code),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", CB),
+            ],
+            NOW,
+        )
+    };
+    let refresh = |tokens: &oauth::TokenResponse, client: &str| {
+        let req = TokenRequest {
+            params: [
+                ("grant_type", "refresh_token"),
+                ("client_id", client),
+                ("refresh_token", tokens.refresh_token.as_deref().unwrap()),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..TokenRequest::default()
+        };
+        ready(o.token(&req, NOW + 1))
+    };
+    let at_a = redeem_in(&session, "rp");
+    let at_b = redeem_in(&session, "partner");
+    let elsewhere = redeem_in(&other, "rp");
+    ready(o.end_session(&id, NOW + 1)).unwrap();
+    assert!(ready(o.session(&id, NOW + 1)).unwrap().is_none());
+    for (tokens, client) in [(&at_a, "rp"), (&at_b, "partner")] {
+        let err = refresh(tokens, client).unwrap_err();
+        assert_eq!(err.error.as_str(), "invalid_grant", "{client}");
+    }
+    assert!(
+        refresh(&elsewhere, "rp").is_ok(),
+        "another session's grant stays"
+    );
+}

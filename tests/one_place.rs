@@ -105,6 +105,7 @@ fn no_key_prefix_is_spelled_outside_the_schema() {
         "onetime:",
         "subject:",
         "consent:",
+        "grants:",
         "family:",
         "revoked:",
         "fail:",

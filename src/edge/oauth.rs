@@ -724,7 +724,7 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
     let session_id = cookie(&req, SESSION_COOKIE);
     if post && params.is_empty() {
         if let Some(id) = &session_id {
-            if let Err(err) = oauth.end_session(id).await {
+            if let Err(err) = oauth.end_session(id, now()).await {
                 return oauth_error(&err);
             }
         }
@@ -768,7 +768,7 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
         return pages::logout_confirm(&fields);
     }
     if let Some(id) = &session_id {
-        if let Err(err) = oauth.end_session(id).await {
+        if let Err(err) = oauth.end_session(id, now()).await {
             return oauth_error(&err);
         }
     }

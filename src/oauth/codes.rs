@@ -491,6 +491,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             login: openid.then(|| session.login()),
             nonce: request.nonce.clone().filter(|_| openid),
         };
+        self.track_grant(session, &record.family, now).await?;
         self.swap_once(
             &self.code_key(&code),
             None,

@@ -47,6 +47,13 @@ pub struct SubjectRecord {
     pub username: String,
 }
 
+/// The record behind [`crate::schema::session_grants`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(super) struct SessionGrants {
+    /// Refresh families, oldest first.
+    pub(super) families: Vec<String>,
+}
+
 /// The record behind [`crate::schema::consent`].
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ConsentRecord {

@@ -138,13 +138,62 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         Ok(Some(session))
     }
 
-    /// Ends a session (logout).
-    pub async fn end_session(&self, id: &str) -> Result<(), OAuthError> {
-        if opaque::parse(id) == Some(Kind::Session) {
-            self.store
-                .delete(&crate::schema::session(&self.hash(id)))
-                .await?;
+    /// Ends a session (logout) and revokes every refresh family granted in it, and with them
+    /// their access tokens: signing out of one client signs the user out of every client that
+    /// logged in through this session, at its next use of a token (OpenID Connect
+    /// RP-Initiated Logout 1.0 §2: the OP logs the user out).
+    pub async fn end_session(&self, id: &str, now: i64) -> Result<(), OAuthError> {
+        if opaque::parse(id) != Some(Kind::Session) {
+            return Ok(());
         }
+        let key = crate::schema::session(&self.hash(id));
+        if let Some(session) = self.read::<Session>(&key).await? {
+            if !session.sid.is_empty() {
+                let grants_key = crate::schema::session_grants(&session.sid);
+                if let Some((grants, _)) = self.read_once::<SessionGrants>(&grants_key).await? {
+                    for family in &grants.families {
+                        self.revoke_family(family, now).await?;
+                    }
+                    self.once.delete(&grants_key).await?;
+                }
+            }
+        }
+        self.store.delete(&key).await?;
         Ok(())
     }
+
+    /// Records that a refresh family is granted in `session`, before its code is handed out,
+    /// so that a sign-out racing the redemption still finds it.
+    pub(super) async fn track_grant(
+        &self,
+        session: &Session,
+        family: &str,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        if session.sid.is_empty() {
+            return Ok(());
+        }
+        let key = crate::schema::session_grants(&session.sid);
+        let ttl = u64::try_from(session.absolute_exp.saturating_sub(now)).unwrap_or(0);
+        for _ in 0..MAX_ATTEMPTS {
+            let (mut grants, version) = match self.read_once::<SessionGrants>(&key).await? {
+                Some((grants, version)) => (grants, Some(version)),
+                None => (SessionGrants::default(), None),
+            };
+            if grants.families.len() >= MAX_SESSION_GRANTS {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::AccessDenied,
+                    "this session has granted too many codes; sign in again",
+                ));
+            }
+            grants.families.push(family.to_owned());
+            if self.swap_once(&key, version, &grants, ttl.max(60)).await? {
+                return Ok(());
+            }
+        }
+        Err(contended())
+    }
 }
+
+/// The most codes one browser session may grant (each is remembered until the session ends).
+const MAX_SESSION_GRANTS: usize = 1000;

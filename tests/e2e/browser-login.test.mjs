@@ -47,7 +47,12 @@ test("log in, consent, get a code, exchange it, call the API", async () => {
   assert.equal(api.status, 200);
   assert.equal((await api.json()).received.headers["x-tollgate-client-id"], "partner");
 
-  // The session cookie lets the same browser skip the login next time (consent is asked again).
+  // The session cookie lets the same browser skip the login next time, and the consent given
+  // is remembered for this client (OpenID Connect Core §3.1.2.4) unless prompt=consent.
+  await page.goto(`${world.issuer}/authorize?${query}`);
+  await page.waitForURL((url) => url.pathname === "/callback");
+  assert.match(new URL(page.url()).searchParams.get("code"), /^tgc_/);
+  query.set("prompt", "consent");
   await page.goto(`${world.issuer}/authorize?${query}`);
   await page.waitForSelector("text=wants to access your account");
 });
