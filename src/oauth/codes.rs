@@ -351,6 +351,20 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             description,
             state: state.clone(),
         };
+        // OpenID Connect Core §3.1.2.6, §6: request objects are refused with their own codes,
+        // first, since the other parameters may be inside them.
+        if param("request").is_some() {
+            return Err(back(
+                OAuthErrorCode::RequestNotSupported,
+                "request objects are not supported",
+            ));
+        }
+        if param("request_uri").is_some() {
+            return Err(back(
+                OAuthErrorCode::RequestUriNotSupported,
+                "request_uri is not supported",
+            ));
+        }
         if param("response_type") != Some("code") {
             return Err(back(
                 OAuthErrorCode::UnsupportedResponseType,
@@ -393,21 +407,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }
             None => None,
         };
-        // OpenID Connect Core §3.1.2.1. Request objects are refused with their own codes
-        // (§3.1.2.6); `claims` (§5.5), `ui_locales`, `display` and `acr_values` are optional
-        // for a provider and left unused. Only the query response mode exists here.
-        if param("request").is_some() {
-            return Err(back(
-                OAuthErrorCode::RequestNotSupported,
-                "request objects are not supported",
-            ));
-        }
-        if param("request_uri").is_some() {
-            return Err(back(
-                OAuthErrorCode::RequestUriNotSupported,
-                "request_uri is not supported",
-            ));
-        }
+        // OpenID Connect Core §3.1.2.1: `claims` (§5.5), `ui_locales`, `display` and
+        // `acr_values` are optional for a provider and left unused. Only the query response
+        // mode exists here.
         if param("response_mode").is_some_and(|mode| mode != "query") {
             return Err(back(
                 OAuthErrorCode::InvalidRequest,

@@ -5,15 +5,22 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { oauthWorld } from "./oauth-fixture.mjs";
 import { launchChromium } from "./harness.mjs";
+import { startRelyingParty } from "../../scripts/demo-rp.mjs";
 
 let world, browser;
+const relyingParties = [];
 
 before(async () => {
   world = await oauthWorld();
   browser = await launchChromium();
+  for (const [id, name] of [["rp-a", "Notes"], ["rp-b", "Wiki"]]) {
+    const rp = world.relyingParties[id];
+    relyingParties.push(await startRelyingParty({ issuer: world.issuer, clientId: id, clientSecret: rp.client_secret, name, port: rp.port }));
+  }
 });
 
 after(async () => {
+  for (const rp of relyingParties) rp.server.close();
   await browser?.close();
   await world?.stop();
 });
@@ -64,4 +71,39 @@ test("the login page cannot be framed and loads no script", async () => {
   assert.match(csp, /frame-ancestors 'none'/);
   assert.doesNotMatch(await res.text(), /<script/);
   assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+});
+
+test("single sign-on across two openid-client relying parties: one password, one sign-out", async () => {
+  const [notes, wiki] = relyingParties;
+  const page = await (await browser.newContext()).newPage();
+  const titles = [];
+  page.on("load", async () => titles.push(await page.title().catch(() => "")));
+  await page.goto(`${notes.url}/`);
+  assert.match(await page.textContent("#status"), /Not signed in/);
+  await page.click("#login");
+  await page.waitForSelector("#password");
+  await page.fill("#username", "alice");
+  await page.fill("#password", "correct horse battery");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("#user");
+  assert.equal(await page.textContent("#user"), "alice");
+  assert.match(await page.textContent("#status"), /alice@example\.com/);
+
+  // The second relying party: its sign-in goes through Tollgate and back without a password.
+  const signIns = titles.filter((t) => t.startsWith("Sign in")).length;
+  await page.goto(`${wiki.url}/`);
+  await page.click("#login");
+  await page.waitForSelector("#user");
+  assert.equal(await page.textContent("#user"), "alice");
+  assert.equal(page.url(), `${wiki.url}/`);
+  assert.equal(titles.filter((t) => t.startsWith("Sign in")).length, signIns, "no login page on the way");
+
+  // Signing out at the wiki ends the Tollgate session and the notes app's grant with it.
+  await page.click("#logout");
+  await page.waitForURL((url) => url.origin === wiki.url && url.pathname === "/");
+  assert.match(await page.textContent("#status"), /Not signed in/);
+  await page.goto(`${notes.url}/`);
+  assert.match(await page.textContent("#status"), /Not signed in/);
+  await page.click("#login");
+  await page.waitForSelector("#password");
 });

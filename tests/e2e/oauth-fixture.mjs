@@ -13,11 +13,19 @@ export async function oauthWorld() {
   const { pepperFile } = kv;
   const add = kv.add;
   const cheap = ["--memory-kib", "4096", "--iterations", "1"];
-  add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read write", ...cheap]);
+  const alice = add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read write", "--name", "Alice Liddell", "--email", "alice@example.com", "--email-verified", ...cheap]);
   const callback = `${origin.url}/callback`;
   const service = add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--grant", "refresh_token", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read write", "--pepper-from", pepperFile]);
   add(["client", "add", "--id", "spa", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
   add(["client", "add", "--id", "partner", "--name", "Partner App", "--public", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
+  // Two OpenID Connect relying parties (scripts/demo-rp.mjs runs on these ports in the tests).
+  const relyingParties = {};
+  for (const id of ["rp-a", "rp-b"]) {
+    const rpPort = await freePort();
+    const base = `http://127.0.0.1:${rpPort}`;
+    const made = add(["client", "add", "--id", id, "--name", `Relying party ${id.slice(3).toUpperCase()}`, "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", `${base}/callback`, "--post-logout-redirect-uri", `${base}/`, "--scopes", "read", "--pepper-from", pepperFile]);
+    relyingParties[id] = { client_id: id, client_secret: made.client_secret, port: rpPort, base };
+  }
   const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--set"]).stdout);
   const worker = await startWorker({
     port,
@@ -39,6 +47,8 @@ export async function oauthWorld() {
     issuer,
     callback,
     serviceSecret: service.client_secret,
+    alice,
+    relyingParties,
     async stop() {
       await worker.stop();
       origin.server.close();
