@@ -218,6 +218,36 @@ export interface DpopCreateOptions {
 /** A DPoP proof (RFC 9449 §4.2) for one request, signed with the client's private key. */
 export declare function createDpopProof(privateJwk: JWK | string, options: DpopCreateOptions): string;
 
+export interface AssertionOptions {
+  /** The Tollgate deployment's issuer (its `issuer` setting). */
+  issuer: string;
+  /** This origin, as the gateway names it (`assertionAudience`, default its `ORIGIN_URL`). */
+  audience: string;
+  /** The deployment's public keys: a JWK Set, or `createRemoteJWKSet(issuer + "/.well-known/jwks.json")`. */
+  jwks: JWKSet | JWK | string | RemoteJWKSet;
+  /** Seconds of tolerance for exp/iat. Default 5. */
+  clockTolerance?: number;
+  /** The clock to verify at. Default: now. */
+  currentDate?: Date;
+}
+
+/** A Node/Express request: method, headers, and the URL parts. */
+export interface NodeRequestLike {
+  method: string;
+  url?: string;
+  originalUrl?: string;
+  protocol?: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * Verifies the gateway's identity assertion (`X-Tollgate-Assertion`) on a request that reached
+ * the origin: signature, issuer, audience, freshness, and that it was made for this request's
+ * method and URL (`htm`, `htu`). The payload carries `sub`, `scope`, `client_id`, `token_type`
+ * and `jti` of the caller's token.
+ */
+export declare function verifyAssertion(request: Request | NodeRequestLike, options: AssertionOptions): Promise<VerifyResult>;
+
 /** Decodes WITHOUT verifying. Never trust what it returns. */
 export declare function decode(token: string): VerifyResult;
 

@@ -32,6 +32,14 @@ pub struct GatewayConfig {
     /// Whether the `Authorization` header goes on to the origin. Default: false.
     #[serde(default)]
     pub forward_authorization: bool,
+    /// Whether each allowed request reaches the origin with a signed identity assertion
+    /// (`X-Tollgate-Assertion`, [`crate::assertion`]), so that the origin need not trust the
+    /// network path. Default: true (when the deployment has a signing key).
+    #[serde(default = "yes")]
+    pub origin_assertion: bool,
+    /// The assertion's `aud`. Default: `ORIGIN_URL`.
+    #[serde(default)]
+    pub assertion_audience: Option<String>,
     /// Identity providers whose tokens are also accepted. Default: none.
     #[serde(default)]
     pub external_issuers: Vec<ExternalIssuer>,

@@ -576,6 +576,22 @@ pub fn thumbprint(jwk: &str) -> Result<String, JsValue> {
         .map_err(|e| to_js(&e))
 }
 
+/// The `typ` of the gateway's origin assertions ([`crate::assertion::TYP`]).
+#[wasm_bindgen(js_name = assertionTyp)]
+pub fn assertion_typ() -> String {
+    crate::assertion::TYP.to_owned()
+}
+
+/// Whether a verified assertion's claims (JSON text) were made for this request
+/// ([`crate::assertion::check_request`]); throws `ERR_JWT_CLAIM_VALIDATION_FAILED` naming `htm`
+/// or `htu` otherwise.
+#[wasm_bindgen(js_name = checkAssertionRequest)]
+pub fn check_assertion_request(claims: &str, method: &str, url: &str) -> Result<(), JsValue> {
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(claims).map_err(|_| policy_error("claims must be a JSON object"))?;
+    crate::assertion::check_request(&claims, method, url).map_err(|e| to_js(&e))
+}
+
 /// Whether a JWKS URL is acceptable: https, or http to a loopback host. The package asks this
 /// instead of restating the rule (`config::is_secure_url`, the worker's check).
 #[wasm_bindgen(js_name = isAcceptableJwksUrl)]

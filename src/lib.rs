@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod alg;
+pub mod assertion;
 pub mod b64;
 mod claims;
 pub mod codes;

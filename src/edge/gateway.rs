@@ -14,6 +14,7 @@ use super::respond;
 use super::revocation;
 use super::state::{State, Trusted};
 use super::Target;
+use crate::assertion::Statement;
 use crate::config::{Auth, GatewayConfig, Route};
 use crate::gateway::{
     self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome,
@@ -103,7 +104,11 @@ pub async fn handle(
     match authorize(&req, env, ctx, &state, config, route, &target.path).await {
         Ok((identity, cached)) => {
             record(Outcome::Allow, None, Some(&identity), cached);
-            forwarding.send(&identity.headers()).await
+            let mut headers = identity.headers();
+            if let Some(assertion) = origin_assertion(&state, config, origin, target, &identity) {
+                headers.push((crate::assertion::HEADER, assertion));
+            }
+            forwarding.send(&headers).await
         }
         Err((denial, identity)) => {
             let rendered = denial.render();
@@ -124,6 +129,50 @@ pub async fn handle(
 }
 
 type Refusal = (Denial, Option<Identity>);
+
+/// The signed identity assertion for the origin ([`crate::assertion`]), from the active key;
+/// one with at least 30 s left is reused for the same statement. `None` when turned off or
+/// when the deployment has no signing key.
+fn origin_assertion(
+    state: &State,
+    config: &GatewayConfig,
+    origin: &str,
+    target: &Target,
+    identity: &Identity,
+) -> Option<String> {
+    if !config.origin_assertion {
+        return None;
+    }
+    let key = state.keys.set.keys().first()?;
+    let audience = config.assertion_audience.as_deref().unwrap_or(origin);
+    let url = format!("{origin}{}", target.path);
+    let statement = Statement::new(identity, &config.issuer, audience, &target.method, &url)?;
+    let now = (Date::now().as_millis() / 1000) as i64;
+    if let Some((assertion, exp)) = state.assertions.borrow().get(&statement) {
+        if exp - now >= 30 {
+            return Some(assertion.clone());
+        }
+    }
+    let assertion = match statement.sign(key, now) {
+        Ok(assertion) => assertion,
+        Err(err) => {
+            respond::log(
+                serde_json::json!({ "level": "error", "code": err.code(), "detail": "the origin assertion could not be signed" }),
+            );
+            return None;
+        }
+    };
+    let mut memo = state.assertions.borrow_mut();
+    if memo.len() >= ASSERTION_MEMO_ENTRIES {
+        memo.clear();
+    }
+    let exp = now + crate::assertion::LIFETIME as i64;
+    memo.insert(statement, (assertion.clone(), exp));
+    Some(assertion)
+}
+
+/// How many signed assertions an isolate keeps for reuse.
+const ASSERTION_MEMO_ENTRIES: usize = 4096;
 
 /// `/userinfo`: the caller's credential checked by the same steps as a protected route
 /// (with no route rule), then answered by the engine.

@@ -47,6 +47,9 @@ pub struct State {
     pub webcrypto: WebCryptoKeys,
     /// The last token header parsed: a first-sight token usually shares it.
     pub headers: HeaderMemo,
+    /// Signed origin assertions by what they state, with their `exp`: repeated requests of
+    /// one caller to one URL reuse one while it is fresh, instead of signing again.
+    pub assertions: RefCell<HashMap<crate::assertion::Statement, (String, i64)>>,
 }
 
 /// Why the worker cannot serve: the detail goes to the log, the code to the client.
@@ -172,5 +175,6 @@ fn build(
         revoked_here: RefCell::new(HashMap::new()),
         webcrypto: WebCryptoKeys::default(),
         headers: HeaderMemo::default(),
+        assertions: RefCell::new(HashMap::new()),
     })
 }

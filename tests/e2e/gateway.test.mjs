@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { SignJWT, importJWK, generateKeyPair, exportJWK, calculateJwkThumbprint, base64url } from "jose";
 import { createHash } from "node:crypto";
 import { cli, logsUntil, startWorker } from "./harness.mjs";
+import * as tollgate from "../pkg/node_modules/tollgate/entries/node.js";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
 const ISSUER = "https://tollgate.test";
@@ -114,6 +115,33 @@ describe("forwarding", () => {
     assert.equal(received.headers["x-tollgate-token-type"], "jwt");
     assert.ok(received.headers["x-tollgate-jti"]);
     assert.equal(received.headers.authorization, undefined, "credentials are not forwarded by default");
+  });
+
+  test("the origin gets a signed assertion for exactly this request, which the package verifies", async () => {
+    const token = await sign(active, { sub: "alice", scope: "read" });
+    const call = (path, init = {}) => worker.fetch(path, { ...init, headers: { Authorization: `Bearer ${token}`, "X-Tollgate-Assertion": "forged", ...(init.headers ?? {}) } });
+    const { received } = await (await call("/api/orders?limit=5", { method: "POST", body: "{}" })).json();
+    const assertion = received.headers["x-tollgate-assertion"];
+    assert.ok(assertion && assertion !== "forged", "the client's copy is dropped, the gateway's is sent");
+    const jwks = await (await worker.fetch("/.well-known/jwks.json")).json();
+    const options = { issuer: ISSUER, audience: origin.url, jwks };
+    const asReceived = { method: received.method, url: `${origin.url}${received.target}`, headers: received.headers };
+    const { payload, protectedHeader } = await tollgate.verifyAssertion(asReceived, options);
+    assert.equal(protectedHeader.typ, "tollgate-assertion+jwt");
+    assert.equal(payload.sub, "alice");
+    assert.equal(payload.scope, "read");
+    assert.equal(payload.token_type, "jwt");
+    assert.equal(payload.htu, `${origin.url}/api/orders`);
+    assert.equal(payload.exp - payload.iat, 60);
+    // Replayed to another path or with another method, it is refused.
+    await assert.rejects(tollgate.verifyAssertion({ ...asReceived, url: `${origin.url}/api/admin` }, options), (e) => e.claim === "htu");
+    await assert.rejects(tollgate.verifyAssertion({ ...asReceived, method: "DELETE" }, options), (e) => e.claim === "htm");
+    // The same caller and request again: the same assertion, not signed again.
+    const again = (await (await call("/api/orders?limit=6", { method: "POST", body: "{}" })).json()).received.headers["x-tollgate-assertion"];
+    assert.equal(again, assertion);
+    // Public routes carry no identity, so no assertion.
+    const pub = (await (await worker.fetch("/public/docs")).json()).received;
+    assert.equal(pub.headers["x-tollgate-assertion"], undefined);
   });
 
   test("public routes need no token and still lose spoofed identity headers", async () => {

@@ -161,3 +161,33 @@ test("DPoP interop: oauth4webapi's proofs (a real OAuth client) verify with Toll
   assert.equal(seen[0].jkt, await jose.calculateJwkThumbprint(await jose.exportJWK(keyPair.publicKey)));
   assert.notEqual(seen[0].jti, seen[1].jti);
 });
+
+test("verifyAssertion: an assertion made elsewhere (jose) for this request, and nothing else", async () => {
+  const { privateKey, publicKey } = await jose.generateKeyPair("ES256", { extractable: true });
+  const jwks = { keys: [{ ...(await jose.exportJWK(publicKey)), alg: "ES256", kid: "gw" }] };
+  const now = Math.floor(Date.now() / 1000);
+  const make = (claims = {}, typ = "tollgate-assertion+jwt") =>
+    new jose.SignJWT({ iss: "https://auth.example", aud: "https://app.internal", sub: "usr_1", scope: "read", htm: "GET", htu: "https://app.internal/api/x", iat: now, exp: now + 60, ...claims })
+      .setProtectedHeader({ alg: "ES256", kid: "gw", typ })
+      .sign(privateKey);
+  const options = { issuer: "https://auth.example", audience: "https://app.internal", jwks };
+  const good = await make();
+  const fetchRequest = new Request("https://APP.internal:443/api/x?page=2", { headers: { "X-Tollgate-Assertion": good } });
+  assert.equal((await api.verifyAssertion(fetchRequest, options)).payload.sub, "usr_1");
+  const nodeRequest = { method: "GET", url: "/api/x?page=2", protocol: "https", headers: { host: "app.internal", "x-tollgate-assertion": good } };
+  assert.equal((await api.verifyAssertion(nodeRequest, options)).payload.scope, "read");
+  const refusal = async (request, code, claim) => {
+    const err = await api.verifyAssertion(request, options).then(() => null, (e) => e);
+    assert.ok(err instanceof api.TollgateError, String(err));
+    assert.equal(err.code, code);
+    if (claim) assert.equal(err.claim, claim);
+  };
+  await refusal(new Request("https://app.internal/api/x"), "ERR_TOKEN_MISSING");
+  await refusal(new Request("https://app.internal/api/y", { headers: { "X-Tollgate-Assertion": good } }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "htu");
+  await refusal(new Request("https://app.internal/api/x", { method: "DELETE", headers: { "X-Tollgate-Assertion": good } }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "htm");
+  await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": await make({}, "at+jwt") } }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "typ");
+  await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": await make({ iat: now - 120, exp: now - 60 }) } }), "ERR_JWT_EXPIRED");
+  await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": await make({ aud: "https://other.internal" }) } }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "aud");
+  const forged = await new jose.SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "gw", typ: "tollgate-assertion+jwt" }).sign((await jose.generateKeyPair("ES256")).privateKey);
+  await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": forged } }), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+});
