@@ -246,6 +246,9 @@ export interface NodeRequestLike {
  * method and URL (`htm`, `htu`). The payload carries `sub`, `scope`, `client_id`, `token_type`
  * and `jti` of the caller's token.
  */
+/** The gateway's answer (RFC 6750 §3) to a refusal: status, `WWW-Authenticate`, JSON body. */
+export declare function refusal(err: TollgateError, requiredScopes?: string[]): { status: number; wwwAuthenticate: string | null; body: { error: string; error_description?: string; code: TollgateErrorCode; claim?: string; scope?: string } };
+
 export declare function verifyAssertion(request: Request | NodeRequestLike, options: AssertionOptions): Promise<VerifyResult>;
 
 /** Decodes WITHOUT verifying. Never trust what it returns. */

@@ -89,16 +89,7 @@ impl Denial {
     /// The one mapping from a refusal to HTTP (RFC 6750 §3, §3.1). Descriptions name the
     /// failed check but never echo the token.
     pub fn render(&self) -> Rendered {
-        let challenge = |error: &str, description: &str, scope: Option<&str>| {
-            let mut value = format!(
-                r#"Bearer realm="{REALM}", error="{error}", error_description="{}""#,
-                quote_safe(description)
-            );
-            if let Some(scope) = scope {
-                value.push_str(&format!(r#", scope="{}""#, quote_safe(scope)));
-            }
-            value
-        };
+        let challenge = bearer_challenge;
         match self {
             Denial::MissingToken => Rendered {
                 status: 401,
@@ -218,6 +209,57 @@ impl Denial {
                 body: json!({ "error": "temporarily_unavailable", "error_description": "the revocation list cannot be read", "code": Code::RevocationUnavailable.as_str() }),
                 code: Code::RevocationUnavailable.as_str(),
             },
+        }
+    }
+}
+
+/// An RFC 6750 §3 `Bearer` challenge with an error, its description and the scope needed.
+fn bearer_challenge(error: &str, description: &str, scope: Option<&str>) -> String {
+    let mut value = format!(
+        r#"Bearer realm="{REALM}", error="{error}", error_description="{}""#,
+        quote_safe(description)
+    );
+    if let Some(scope) = scope {
+        value.push_str(&format!(r#", scope="{}""#, quote_safe(scope)));
+    }
+    value
+}
+
+/// The gateway's answer to a refusal known only by its stable code and message, for adapters
+/// outside the worker (the package's middleware): the same status, `WWW-Authenticate` and body
+/// as [`Denial::render`] gives for that code.
+pub fn render_code(
+    code: &str,
+    description: &str,
+    claim: Option<&str>,
+    required_scopes: &[String],
+) -> Rendered {
+    let known = Code::ALL.iter().copied().find(|c| c.as_str() == code);
+    match known {
+        Some(Code::TokenMissing) => Denial::MissingToken.render(),
+        Some(Code::InsufficientScope) => Denial::InsufficientScope {
+            required: required_scopes.to_vec(),
+        }
+        .render(),
+        Some(Code::JwksUnavailable) => Denial::IssuerUnavailable.render(),
+        Some(Code::AuthorizationMalformed) => Rendered {
+            status: 400,
+            www_authenticate: Some(bearer_challenge("invalid_request", description, None)),
+            body: json!({ "error": "invalid_request", "error_description": description, "code": code }),
+            code: Code::AuthorizationMalformed.as_str(),
+        },
+        known => {
+            let code = known.unwrap_or(Code::JwsInvalid).as_str();
+            let mut body = json!({ "error": "invalid_token", "error_description": description, "code": code });
+            if let Some(claim) = claim {
+                body["claim"] = claim.into();
+            }
+            Rendered {
+                status: 401,
+                www_authenticate: Some(bearer_challenge("invalid_token", description, None)),
+                body,
+                code,
+            }
         }
     }
 }
@@ -841,6 +883,38 @@ mod tests {
                 .unwrap()
                 .starts_with(r#"DPoP error="invalid_token""#));
         }
+    }
+
+    /// The package's middleware answers from the code alone; it must say what the gateway says.
+    #[test]
+    fn a_refusal_rendered_from_its_code_is_the_gateways() {
+        let same = |a: Rendered, b: Rendered| {
+            assert_eq!(
+                (a.status, &a.www_authenticate, &a.body, a.code),
+                (b.status, &b.www_authenticate, &b.body, b.code)
+            );
+        };
+        for err in [
+            Error::Expired { exp: 1, now: 2 },
+            Error::BadSignature,
+            Error::ClaimInvalid {
+                claim: "aud".into(),
+                reason: "is not accepted",
+            },
+            Error::NoMatchingKey { kid: None },
+        ] {
+            let from_code = render_code(err.code(), &err.to_string(), err.claim(), &[]);
+            same(from_code, Denial::InvalidToken(err).render());
+        }
+        same(
+            render_code(Code::TokenMissing.as_str(), "", None, &[]),
+            Denial::MissingToken.render(),
+        );
+        let required = vec!["read".to_owned(), "write".to_owned()];
+        same(
+            render_code(Code::InsufficientScope.as_str(), "", None, &required),
+            Denial::InsufficientScope { required }.render(),
+        );
     }
 
     #[test]

@@ -576,6 +576,20 @@ pub fn thumbprint(jwk: &str) -> Result<String, JsValue> {
         .map_err(|e| to_js(&e))
 }
 
+/// The gateway's answer to a refused request (`gateway::render_code`), for the package's
+/// middleware: `{"status", "wwwAuthenticate", "body"}` as JSON. `scopes` is a JSON array.
+#[wasm_bindgen(js_name = refusal)]
+pub fn refusal(code: &str, description: &str, claim: Option<String>, scopes: &str) -> String {
+    let scopes: Vec<String> = serde_json::from_str(scopes).unwrap_or_default();
+    let rendered = crate::gateway::render_code(code, description, claim.as_deref(), &scopes);
+    json!({
+        "status": rendered.status,
+        "wwwAuthenticate": rendered.www_authenticate,
+        "body": rendered.body,
+    })
+    .to_string()
+}
+
 /// The `typ` of the gateway's origin assertions ([`crate::assertion::TYP`]).
 #[wasm_bindgen(js_name = assertionTyp)]
 pub fn assertion_typ() -> String {

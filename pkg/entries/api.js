@@ -508,5 +508,15 @@ export function createApi(core, host) {
     throw new TypeError("request must be a fetch Request or a Node request");
   }
 
-  return { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, TollgateError };
+  /**
+   * The gateway's answer to a refusal (RFC 6750 §3): `{ status, wwwAuthenticate, body }` for a
+   * TollgateError, with the scopes a route needs for ERR_INSUFFICIENT_SCOPE. The middleware
+   * answers with it, so an origin refuses exactly as the gateway does.
+   */
+  function refusal(err, requiredScopes = []) {
+    if (!(err instanceof TollgateError)) throw new TypeError("refusal takes a TollgateError");
+    return JSON.parse(core.refusal(err.code, err.message, err.claim ?? undefined, JSON.stringify(requiredScopes)));
+  }
+
+  return { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal, TollgateError };
 }

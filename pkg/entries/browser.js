@@ -5,5 +5,5 @@ import { createApi } from "./api.js";
 
 await core.default({ module_or_path: new URL("../dist/tollgate_core_bg.wasm", import.meta.url) });
 
-export const { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion } = createApi(core);
+export const { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core);
 export { TollgateError } from "./api.js";

@@ -7,5 +7,5 @@ import { nodeHost } from "./node-crypto.js";
 
 core.initSync({ module: readFileSync(new URL("../dist/tollgate_core_bg.wasm", import.meta.url)) });
 
-export const { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion } = createApi(core, nodeHost);
+export const { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core, nodeHost);
 export { TollgateError } from "./api.js";

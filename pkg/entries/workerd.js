@@ -5,5 +5,5 @@ import { createApi } from "./api.js";
 
 core.initSync({ module: wasm });
 
-export const { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion } = createApi(core);
+export const { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core);
 export { TollgateError } from "./api.js";
