@@ -250,7 +250,8 @@ pub fn render_code(
         },
         known => {
             let code = known.unwrap_or(Code::JwsInvalid).as_str();
-            let mut body = json!({ "error": "invalid_token", "error_description": description, "code": code });
+            let mut body =
+                json!({ "error": "invalid_token", "error_description": description, "code": code });
             if let Some(claim) = claim {
                 body["claim"] = claim.into();
             }
