@@ -162,16 +162,22 @@ await compare("wrangler dev", [
 // The same worker in workerd with no inspector attached (bench/workerd.mjs), as in production.
 const plainVars = { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }], logDecisions: "none" }) };
 const plain = await startWorkerd({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set), TOLLGATE_PEPPER: PEPPER }, vars: plainVars });
+// The same, without the signed origin assertion (originAssertion = false): what it costs.
+const noAssertionVars = { ...plainVars, TOLLGATE_CONFIG: JSON.stringify({ ...JSON.parse(plainVars.TOLLGATE_CONFIG), originAssertion: false }) };
+const plainNoAssertion = await startWorkerd({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set), TOLLGATE_PEPPER: PEPPER }, vars: noAssertionVars });
 const plainPassthrough = await startWorkerd({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false, coordinator: false });
 const plainFresh = [];
-for (let i = 0; i < (REQUESTS + UNLOADED) * ROUNDS; i++) plainFresh.push(await sign());
+for (let i = 0; i < 2 * (REQUESTS + UNLOADED) * ROUNDS; i++) plainFresh.push(await sign());
 let plainIndex = 0;
 await load("/api/x", () => valid, plain); // warm up
+await load("/api/x", () => valid, plainNoAssertion);
 const plainCases = [
   ["separate pass-through worker (no Tollgate)", "/public/x", () => undefined, plainPassthrough],
   ["Tollgate public route (the worker's fixed cost)", "/public/x", () => undefined, plain],
   ["valid token, cache hit (revocation answer remembered)", "/api/x", () => valid, plain],
   ["valid token, first sight (WebCrypto ES256 + 2 KV reads)", "/api/x", () => plainFresh[plainIndex++], plain],
+  ["valid token, cache hit, originAssertion = false", "/api/x", () => valid, plainNoAssertion],
+  ["valid token, first sight, originAssertion = false", "/api/x", () => plainFresh[plainIndex++], plainNoAssertion],
   ["tampered token (401)", "/api/x", () => tampered, plain],
   ["DPoP-bound token, cache hit + a fresh proof (ES256 in Rust, jti to the coordinator)", "/api/x", dpopFor(plain, "/api/x"), plain],
 ];
@@ -179,6 +185,7 @@ await compare("workerd without an inspector (Miniflare), logDecisions = none", p
 await compare("workerd without an inspector (Miniflare), logDecisions = none", plainCases, { clients: 1, requests: UNLOADED });
 console.log("\n(CPU: user + system time of the workerd processes, from /proc, 10 ms ticks over all rounds. Under Miniflare the CPU of every workerd it runs is counted, both workers' included, so compare the added column.)");
 await plain.stop();
+await plainNoAssertion.stop();
 await plainPassthrough.stop();
 agent.destroy();
 await worker.stop();

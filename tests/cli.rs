@@ -156,3 +156,142 @@ fn sign_keeps_the_written_claims_and_refuses_a_claim_given_twice() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("ERR_JOSE_NOT_SUPPORTED"));
 }
+
+/// Every command documents itself (`--help`), the binary has a version, and the exit codes are
+/// the documented ones.
+#[test]
+fn every_command_has_help_and_the_binary_a_version() {
+    let commands: [&[&str]; 11] = [
+        &[],
+        &["keygen"],
+        &["key", "rotate"],
+        &["sign"],
+        &["verify"],
+        &["user", "add"],
+        &["client", "add"],
+        &["consent", "revoke"],
+        &["apikey", "create"],
+        &["apikey", "revoke"],
+        &["completions"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let text = stdout(&run(&args, None));
+        assert!(text.contains("Usage: tollgate"), "{command:?}: {text}");
+        if command.is_empty() {
+            assert!(
+                text.contains("Exit status: 0 success; 1"),
+                "exit codes documented"
+            );
+        }
+    }
+    let help = stdout(&run(&["client", "add", "--help"], None));
+    for flag in [
+        "--post-logout-redirect-uri",
+        "--pepper-from",
+        "--kv-file",
+        "--dpop",
+    ] {
+        assert!(help.contains(flag), "{flag}");
+    }
+    // The old spelling `tollgate help` still works.
+    assert!(stdout(&run(&["help"], None)).contains("Usage: tollgate"));
+    let version = stdout(&run(&["--version"], None));
+    assert_eq!(
+        version.trim(),
+        format!("tollgate {}", env!("CARGO_PKG_VERSION"))
+    );
+    // Usage errors exit 2, with clap's message.
+    let out = run(&["client", "add", "--id"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--id"));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef tollgate"),
+        ("fish", "complete -c tollgate"),
+    ] {
+        let script = stdout(&run(&["completions", shell], None));
+        assert!(script.contains(marker), "{shell}");
+        assert!(
+            script.contains("keygen") && script.contains("apikey"),
+            "{shell}"
+        );
+    }
+    assert_eq!(run(&["completions", "tcsh"], None).status.code(), Some(2));
+}
+
+/// Records and keys are JSON already; `sign` prints the bare token unless `--json`.
+#[test]
+fn json_output_where_a_command_prints_data() {
+    let set = stdout(&run(&["keygen", "--alg", "ES256", "--set"], None));
+    assert_eq!(
+        set.trim().lines().count(),
+        1,
+        "one line, for a dotenv value"
+    );
+    let key = scratch("json.json", &set);
+    let bare = stdout(&run(&["sign", "--key", key.to_str().unwrap()], None));
+    assert_eq!(bare.trim().split('.').count(), 3);
+    let wrapped: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &["sign", "--key", key.to_str().unwrap(), "--json"],
+        None,
+    )))
+    .unwrap();
+    assert_eq!(wrapped["token"].as_str().unwrap().split('.').count(), 3);
+    let verified: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &[
+            "verify",
+            "--jwks",
+            "-",
+            "--json",
+            wrapped["token"].as_str().unwrap(),
+        ],
+        Some(&set),
+    )))
+    .unwrap();
+    assert_eq!(verified["valid"], true);
+    // Secrets from standard input: the password, and the API key to revoke.
+    let kv = std::env::temp_dir().join(format!("tollgate-cli-{}-kv.json", std::process::id()));
+    let user: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "eve",
+            "--password-stdin",
+            "--memory-kib",
+            "1024",
+            "--iterations",
+            "1",
+            "--kv-file",
+            kv.to_str().unwrap(),
+        ],
+        Some("a long enough password\n"),
+    )))
+    .unwrap();
+    assert!(user["sub"].as_str().unwrap().starts_with("usr_"));
+    let pepper = scratch(
+        "pepper.vars",
+        "TOLLGATE_PEPPER='0123456789abcdef0123456789abcdef'\n",
+    );
+    let revoke: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &[
+            "apikey",
+            "revoke",
+            "--key",
+            "-",
+            "--pepper-from",
+            pepper.to_str().unwrap(),
+            "--kv-file",
+            kv.to_str().unwrap(),
+        ],
+        Some("tgk_x\n"),
+    )))
+    .unwrap();
+    assert!(revoke["delete"].as_str().unwrap().starts_with("apikey:"));
+}

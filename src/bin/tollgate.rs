@@ -2,42 +2,296 @@
 //!
 //! Keys and tokens: `keygen`, `key rotate`, `sign` (an RFC 9068 `at+jwt` access token unless
 //! `--typ` says otherwise), `verify`. Records for the store (written as a `wrangler kv bulk`
-//! file): `user add`, `client add`, `consent revoke`, `apikey create`, `apikey revoke`. `tollgate help` prints
-//! every command with its flags (`USAGE` below).
-//! `--key` takes a JWK, a JWK Set (its first key signs), a PKCS#8 PEM, or a dotenv file such as
-//! `.dev.vars` holding `TOLLGATE_SIGNING_KEYS`. Exit status: 0 success, 1 refused token or key,
-//! 2 usage error.
+//! file): `user add`, `client add`, `consent revoke`, `apikey create`, `apikey revoke`. Shell
+//! completions: `completions bash|zsh|fish|elvish|powershell`. `tollgate <command> --help`
+//! documents each command. Arguments are parsed by clap, as in most Rust command-line tools.
+//!
+//! Output is JSON (records, keys, claims), except `sign`, which prints the bare token unless
+//! `--json` asks for `{"token": …}`. Exit status: 0 success, 1 refused token or key (the
+//! error code first on stderr), 2 usage error.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use serde_json::{json, Value};
 use tollgate::{Algorithm, Error, Key, KeySet, Policy, TokenBuilder, Verifier};
 
-const USAGE: &str = "usage:
-  tollgate user add --username NAME (--password P | --password-stdin) [--scopes \"a b\"]
-      [--name FULL_NAME] [--email ADDRESS [--email-verified]] --kv-file F
-  tollgate client add --id ID [--name N] [--public] [--first-party] [--dpop] [--redirect-uri URI]...
-      [--post-logout-redirect-uri URI]... [--grant G]... [--scopes \"a b\"]
-      --pepper-from .dev.vars --kv-file F
-  tollgate consent revoke --sub SUB --client ID --kv-file F
-  tollgate apikey create --owner O [--scopes \"a b\"] [--expires-in SECONDS] --pepper-from F --kv-file F
-  tollgate apikey revoke --key tgk_… --pepper-from F --kv-file F
-      The --kv-file is for `wrangler kv bulk put|delete --binding TOLLGATE_KV [--local]`;
-      secrets (client secret, API key) are printed once on stdout.
-  tollgate key rotate --keys-from .dev.vars|FILE --alg ALG [--keep N]
-      Prints the signing-key set with a new active key first and the old keys after it.
-  tollgate keygen --alg ALG [--kid ID] [--set]
-      Prints {\"private\": JWK, \"public\": JWK}; with --set, only {\"keys\":[private JWK]},
-      ready for `wrangler secret put TOLLGATE_SIGNING_KEYS`.
-  tollgate sign --key FILE [--sub S] [--iss I] [--aud A]... [--scope S] [--exp SECONDS]
-      [--typ T] [--claims JSON]
-      FILE: a private JWK, a JWK Set (first key signs), a PKCS#8 PEM, or .dev.vars.
-      The claims of --claims are signed as written; the flags fill only claims it lacks
-      (iat now, exp now + 900 s, a random jti), and a claim given both ways is refused.
-  tollgate verify --jwks FILE|- [--iss I] [--aud A]... [--alg ALG]... [--typ T] [--leeway S] TOKEN
-      Prints the claims; on failure prints the error code and exits 1.
-ALG: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519";
+const EXIT_CODES: &str = "Exit status: 0 success; 1 a token or key was refused (its error code \
+first on stderr, e.g. ERR_JWT_EXPIRED); 2 usage error.";
+
+#[derive(Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Keys, tokens and store records for Tollgate, with the core's rules and error codes",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+struct Cli {
+    /// Print JSON even where the output is a bare value (`sign`).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a signing key: {"private": JWK, "public": JWK}, or with --set a JWK Set ready
+    /// for `wrangler secret put TOLLGATE_SIGNING_KEYS`.
+    Keygen(KeygenArgs),
+    /// Signing-key sets.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign a token: the claims of --claims as written; the flags fill only claims it lacks
+    /// (iat now, exp now + 900 s, a random jti); a claim given both ways is refused.
+    Sign(SignArgs),
+    /// Verify a token against a JWK Set and print its header and claims.
+    Verify(VerifyArgs),
+    /// Users (records for the store).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// OAuth clients (records for the store).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Remembered consents of users for third-party clients.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// API keys (records for the store; the key is printed once).
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Print a shell completion script: `tollgate completions bash > /etc/bash_completion.d/tollgate`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// The algorithm the key is for.
+    #[arg(long, value_name = "ALG")]
+    alg: String,
+    /// The key id (default: its RFC 7638 thumbprint).
+    #[arg(long)]
+    kid: Option<String>,
+    /// Print only {"keys": [private JWK]}.
+    #[arg(long)]
+    set: bool,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print the signing-key set with a new active key first and the old keys after it.
+    Rotate {
+        /// The current set: a JWK Set file, or .dev.vars holding TOLLGATE_SIGNING_KEYS (- for stdin).
+        #[arg(long, value_name = "FILE")]
+        keys_from: String,
+        /// The new key's algorithm.
+        #[arg(long, value_name = "ALG")]
+        alg: String,
+        /// How many old keys to keep after the new one.
+        #[arg(long, default_value_t = 2)]
+        keep: usize,
+    },
+}
+
+#[derive(Args)]
+struct SignArgs {
+    /// A private JWK, a JWK Set (its first key signs), a PKCS#8 PEM, or .dev.vars (- for stdin).
+    #[arg(long, value_name = "FILE")]
+    key: String,
+    /// The algorithm, when the key does not say.
+    #[arg(long, value_name = "ALG")]
+    alg: Option<String>,
+    /// `sub`.
+    #[arg(long)]
+    sub: Option<String>,
+    /// `iss`.
+    #[arg(long)]
+    iss: Option<String>,
+    /// `aud` (repeat for several).
+    #[arg(long)]
+    aud: Vec<String>,
+    /// `scope` (space-separated).
+    #[arg(long)]
+    scope: Option<String>,
+    /// Lifetime in seconds (`exp` = now + this).
+    #[arg(long, value_name = "SECONDS")]
+    exp: Option<u64>,
+    /// The `typ` header.
+    #[arg(long, default_value = tollgate::config::ACCESS_TOKEN_TYP)]
+    typ: String,
+    /// A JSON object of claims, signed as written.
+    #[arg(long, value_name = "JSON")]
+    claims: Option<String>,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The JWK Set (- for stdin).
+    #[arg(long, value_name = "FILE")]
+    jwks: String,
+    /// Accepted `iss` (repeatable).
+    #[arg(long)]
+    iss: Vec<String>,
+    /// Accepted audience (repeatable).
+    #[arg(long)]
+    aud: Vec<String>,
+    /// Allowed algorithm (repeatable; default: all, each key narrows to its own).
+    #[arg(long, value_name = "ALG")]
+    alg: Vec<String>,
+    /// Required `typ` header.
+    #[arg(long)]
+    typ: Option<String>,
+    /// Clock tolerance in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    leeway: Option<u64>,
+    /// The token.
+    token: String,
+}
+
+/// Where store records go: a file for `wrangler kv bulk put|delete --binding TOLLGATE_KV`.
+#[derive(Args)]
+struct KvFile {
+    /// The file to write (`wrangler kv bulk put|delete FILE --binding TOLLGATE_KV [--local]`).
+    #[arg(long, value_name = "FILE")]
+    kv_file: PathBuf,
+}
+
+/// The pepper of the keyed hashes.
+#[derive(Args)]
+struct PepperFrom {
+    /// A dotenv file holding TOLLGATE_PEPPER, such as .dev.vars (- for stdin).
+    #[arg(long, value_name = "FILE")]
+    pepper_from: String,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user (password hashed with Argon2id).
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// The password (prefer --password-stdin: arguments show in process lists).
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Scopes the user may grant (space-separated).
+        #[arg(long, default_value = "")]
+        scopes: String,
+        /// Full name (OpenID Connect `name`).
+        #[arg(long)]
+        name: Option<String>,
+        /// E-mail address (OpenID Connect `email`).
+        #[arg(long)]
+        email: Option<String>,
+        /// The address is verified (`email_verified`).
+        #[arg(long, requires = "email")]
+        email_verified: bool,
+        /// Argon2id memory in KiB.
+        #[arg(long, value_name = "KIB")]
+        memory_kib: Option<u32>,
+        /// Argon2id passes.
+        #[arg(long)]
+        iterations: Option<u32>,
+        #[command(flatten)]
+        kv: KvFile,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Add a client; a confidential one's secret is printed once.
+    Add {
+        /// The client id.
+        #[arg(long)]
+        id: String,
+        /// Display name on the consent page.
+        #[arg(long)]
+        name: Option<String>,
+        /// A public client (no secret; PKCE).
+        #[arg(long)]
+        public: bool,
+        /// Skips consent; may use the password grant if allowed.
+        #[arg(long)]
+        first_party: bool,
+        /// Its tokens are DPoP-bound: every token request needs a proof (RFC 9449 §5.2).
+        #[arg(long)]
+        dpop: bool,
+        /// A redirect URI (repeatable; exact match).
+        #[arg(long)]
+        redirect_uri: Vec<String>,
+        /// Where RP-Initiated Logout may return to (repeatable; exact match).
+        #[arg(long)]
+        post_logout_redirect_uri: Vec<String>,
+        /// A grant type it may use (repeatable).
+        #[arg(long)]
+        grant: Vec<String>,
+        /// Scopes it may obtain (space-separated).
+        #[arg(long, default_value = "")]
+        scopes: String,
+        #[command(flatten)]
+        pepper: PepperFrom,
+        #[command(flatten)]
+        kv: KvFile,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsentCommand {
+    /// Forget a user's consent for a client (the next login through it asks again).
+    Revoke {
+        /// The user's subject (`usr_…`).
+        #[arg(long)]
+        sub: String,
+        /// The client id.
+        #[arg(long)]
+        client: String,
+        #[command(flatten)]
+        kv: KvFile,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create an API key (printed once; only its keyed hash is stored).
+    Create {
+        /// The owner (becomes `sub`).
+        #[arg(long)]
+        owner: String,
+        /// Scopes it carries (space-separated).
+        #[arg(long, default_value = "")]
+        scopes: String,
+        /// Lifetime in seconds (default: none).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<u64>,
+        #[command(flatten)]
+        pepper: PepperFrom,
+        #[command(flatten)]
+        kv: KvFile,
+    },
+    /// The record to delete for a key (with `wrangler kv bulk delete`).
+    Revoke {
+        /// The key (`tgk_…`; - reads it from standard input).
+        #[arg(long)]
+        key: String,
+        #[command(flatten)]
+        pepper: PepperFrom,
+        #[command(flatten)]
+        kv: KvFile,
+    },
+}
 
 enum Failure {
     Usage(String),
@@ -50,15 +304,39 @@ impl From<Error> for Failure {
     }
 }
 
+/// What a command prints: JSON on one line (records, key sets: easy to capture in a shell
+/// variable or a dotenv value), indented JSON (for reading), or a bare value (`--json` wraps it
+/// under `key`).
+enum Output {
+    Json(Value),
+    Pretty(Value),
+    Bare { key: &'static str, value: String },
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(output) => {
-            println!("{output}");
+    let cli = Cli::parse();
+    let json_only = cli.json;
+    match run(cli.command) {
+        Ok(Output::Json(value)) => {
+            println!("{value}");
+            ExitCode::SUCCESS
+        }
+        Ok(Output::Pretty(value)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Output::Bare { key, value }) => {
+            match json_only {
+                true => println!("{}", json!({ key: value })),
+                false => println!("{value}"),
+            }
             ExitCode::SUCCESS
         }
         Err(Failure::Usage(message)) => {
-            eprintln!("tollgate: {message}\n\n{USAGE}");
+            eprintln!("tollgate: {message}\n\nSee `tollgate --help`.");
             ExitCode::from(2)
         }
         Err(Failure::Refused(err)) => {
@@ -68,118 +346,179 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &[String]) -> Result<String, Failure> {
-    let Some((command, rest)) = args.split_first() else {
-        return Err(Failure::Usage("no command".into()));
-    };
-    let opts = Options::parse(rest)?;
-    match command.as_str() {
-        "keygen" => keygen(&opts),
-        "user" | "client" | "consent" | "apikey" | "key" => manage(command, &opts),
-        "sign" => sign(&opts),
-        "verify" => verify(&opts),
-        "help" | "--help" | "-h" => Ok(USAGE.to_owned()),
-        other => Err(Failure::Usage(format!("unknown command {other:?}"))),
-    }
-}
-
-/// `--name value` pairs (repeatable) and positional arguments.
-struct Options {
-    pairs: Vec<(String, String)>,
-    flags: Vec<String>,
-    positional: Vec<String>,
-}
-
-const FLAGS: [&str; 6] = [
-    "--set",
-    "--email-verified",
-    "--public",
-    "--first-party",
-    "--dpop",
-    "--password-stdin",
-];
-
-impl Options {
-    fn parse(args: &[String]) -> Result<Self, Failure> {
-        let mut opts = Options {
-            pairs: Vec::new(),
-            flags: Vec::new(),
-            positional: Vec::new(),
-        };
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            if FLAGS.contains(&arg.as_str()) {
-                opts.flags.push(arg.clone());
-            } else if let Some(name) = arg.strip_prefix("--") {
-                let value = iter
-                    .next()
-                    .ok_or_else(|| Failure::Usage(format!("--{name} needs a value")))?;
-                opts.pairs.push((name.to_owned(), value.clone()));
-            } else {
-                opts.positional.push(arg.clone());
-            }
+fn run(command: Command) -> Result<Output, Failure> {
+    match command {
+        Command::Keygen(args) => keygen(args),
+        Command::Key(KeyCommand::Rotate {
+            keys_from,
+            alg,
+            keep,
+        }) => key_rotate(&keys_from, algorithm(&alg)?, keep),
+        Command::Sign(args) => sign(args),
+        Command::Verify(args) => verify(args),
+        Command::User(UserCommand::Add {
+            username,
+            password,
+            password_stdin,
+            scopes,
+            name,
+            email,
+            email_verified,
+            memory_kib,
+            iterations,
+            kv,
+        }) => {
+            let password = match (password, password_stdin) {
+                (Some(password), false) => password,
+                _ => read_input("-")?.trim_end_matches(['\r', '\n']).to_owned(),
+            };
+            let cost = tollgate::password::Cost {
+                memory_kib: memory_kib.unwrap_or(tollgate::password::DEFAULT_COST.memory_kib),
+                iterations: iterations.unwrap_or(tollgate::password::DEFAULT_COST.iterations),
+            };
+            let mut user = tollgate::oauth::new_user(&username, &password, split(&scopes), cost)?;
+            user.profile = tollgate::oauth::Profile {
+                name,
+                email,
+                email_verified,
+            };
+            let subject = tollgate::oauth::SubjectRecord {
+                username: user.username.clone(),
+            };
+            write_kv(
+                &kv,
+                json!([
+                    { "key": tollgate::schema::user(&user.username), "value": json_text(&user) },
+                    { "key": tollgate::schema::subject(&user.sub), "value": json_text(&subject) },
+                ]),
+            )?;
+            Ok(Output::Json(
+                json!({ "username": user.username, "sub": user.sub }),
+            ))
         }
-        Ok(opts)
-    }
-
-    fn one(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn all(&self, name: &str) -> Vec<String> {
-        self.pairs
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    fn required(&self, name: &str) -> Result<&str, Failure> {
-        self.one(name)
-            .ok_or_else(|| Failure::Usage(format!("--{name} is required")))
-    }
-
-    fn flag(&self, name: &str) -> bool {
-        self.flags.iter().any(|f| f == name)
-    }
-
-    fn number(&self, name: &str) -> Result<Option<u64>, Failure> {
-        self.one(name)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| Failure::Usage(format!("--{name} takes whole seconds")))
-            })
-            .transpose()
+        Command::Client(ClientCommand::Add {
+            id,
+            name,
+            public,
+            first_party,
+            dpop,
+            redirect_uri,
+            post_logout_redirect_uri,
+            grant,
+            scopes,
+            pepper,
+            kv,
+        }) => {
+            let pepper = read_pepper(&pepper)?;
+            let (mut client, secret) = tollgate::oauth::new_client(&pepper, &id, !public)?;
+            client.name = name.unwrap_or_else(|| id.clone());
+            for (flag, uris) in [
+                ("redirect URI", &redirect_uri),
+                ("post-logout redirect URI", &post_logout_redirect_uri),
+            ] {
+                if let Some(bad) = uris
+                    .iter()
+                    .find(|u| !tollgate::oauth::valid_redirect_uri(u))
+                {
+                    return Err(Failure::Usage(format!(
+                        "{flag} {bad:?} must be absolute https (or http to loopback) with no fragment"
+                    )));
+                }
+            }
+            if let Some(bad) = grant
+                .iter()
+                .find(|g| !tollgate::oauth::GRANTS.contains(&g.as_str()))
+            {
+                return Err(Failure::Usage(format!("unknown grant {bad:?}")));
+            }
+            client.redirect_uris = redirect_uri;
+            client.post_logout_redirect_uris = post_logout_redirect_uri;
+            client.grants = grant;
+            client.scopes = split(&scopes);
+            client.first_party = first_party;
+            client.dpop_bound_access_tokens = dpop;
+            write_kv(
+                &kv,
+                json!([{ "key": tollgate::schema::client(&id), "value": json_text(&client) }]),
+            )?;
+            Ok(Output::Json(
+                json!({ "client_id": id, "client_secret": secret }),
+            ))
+        }
+        Command::Consent(ConsentCommand::Revoke { sub, client, kv }) => {
+            let key = tollgate::schema::consent(&sub, &client);
+            write_kv(&kv, json!([key]))?;
+            Ok(Output::Json(json!({ "delete": key })))
+        }
+        Command::Apikey(ApikeyCommand::Create {
+            owner,
+            scopes,
+            expires_in,
+            pepper,
+            kv,
+        }) => {
+            let pepper = read_pepper(&pepper)?;
+            let (token, key, record) =
+                tollgate::oauth::new_api_key(&pepper, &owner, split(&scopes), expires_in, now())?;
+            let mut entry = json!({ "key": key, "value": json_text(&record) });
+            if let Some(exp) = record.exp {
+                entry["expiration"] = exp.into();
+            }
+            write_kv(&kv, json!([entry]))?;
+            Ok(Output::Json(
+                json!({ "api_key": token, "id": record.id, "owner": record.owner }),
+            ))
+        }
+        Command::Apikey(ApikeyCommand::Revoke { key, pepper, kv }) => {
+            let pepper = read_pepper(&pepper)?;
+            let key = match key.as_str() {
+                "-" => read_input("-")?.trim().to_owned(),
+                _ => key,
+            };
+            let record = tollgate::oauth::api_key_store_key(&pepper, &key);
+            write_kv(&kv, json!([record]))?;
+            Ok(Output::Json(json!({ "delete": record })))
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "tollgate",
+                &mut std::io::stdout(),
+            );
+            std::process::exit(0);
+        }
     }
 }
 
+/// An algorithm name: unknown names are usage errors (2); a known one Tollgate refuses, such
+/// as `Ed448`, is `ERR_JOSE_NOT_SUPPORTED` (1).
 fn algorithm(name: &str) -> Result<Algorithm, Failure> {
     Algorithm::parse(name).map_err(|err| match err {
         Error::NotSupported { .. } => Failure::Refused(err),
-        _ => Failure::Usage(format!("unknown algorithm {name:?}")),
+        _ => Failure::Usage(format!(
+            "unknown algorithm {name:?}; one of {}",
+            Algorithm::ALL.map(Algorithm::name).join(" ")
+        )),
     })
 }
 
-fn keygen(opts: &Options) -> Result<String, Failure> {
-    let alg = algorithm(opts.required("alg")?)?;
-    let mut key = Key::generate(alg)?;
-    if let Some(kid) = opts.one("kid") {
+fn keygen(args: KeygenArgs) -> Result<Output, Failure> {
+    let mut key = Key::generate(algorithm(&args.alg)?)?;
+    if let Some(kid) = &args.kid {
         key = key.with_kid(kid);
     }
     let private = key.to_private_jwk();
-    if opts.flag("--set") {
-        return Ok(serde_json::json!({ "keys": [private] }).to_string());
+    if args.set {
+        return Ok(Output::Json(json!({ "keys": [private] })));
     }
     let public = match key.to_public_jwk() {
         Ok(public) => serde_json::to_value(public).unwrap_or_default(),
-        Err(_) => serde_json::Value::Null, // HMAC keys have no public form
+        Err(_) => Value::Null, // HMAC keys have no public form
     };
-    let both = serde_json::json!({ "private": private, "public": public });
-    Ok(serde_json::to_string_pretty(&both).unwrap_or_default())
+    Ok(Output::Pretty(
+        json!({ "private": private, "public": public }),
+    ))
 }
 
 fn read_input(path: &str) -> Result<String, Failure> {
@@ -241,80 +580,89 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn sign(opts: &Options) -> Result<String, Failure> {
-    let alg = opts.one("alg").map(algorithm).transpose()?;
-    let key = signing_key(&read_input(opts.required("key")?)?, alg)?;
+fn sign(args: SignArgs) -> Result<Output, Failure> {
+    let alg = args.alg.as_deref().map(algorithm).transpose()?;
+    let key = signing_key(&read_input(&args.key)?, alg)?;
     let mut builder = TokenBuilder::new(now());
-    if let Some(claims) = opts.one("claims") {
-        let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(claims)
+    if let Some(claims) = &args.claims {
+        let claims: serde_json::Map<String, Value> = serde_json::from_str(claims)
             .map_err(|e| Failure::Usage(format!("--claims is not a JSON object: {e}")))?;
         for (name, value) in claims {
             builder = builder.claim(&name, value);
         }
     }
-    if let Some(sub) = opts.one("sub") {
+    if let Some(sub) = &args.sub {
         builder = builder.subject(sub);
     }
-    if let Some(iss) = opts.one("iss") {
+    if let Some(iss) = &args.iss {
         builder = builder.issuer(iss);
     }
-    builder = builder.audience(opts.all("aud"));
-    if let Some(scope) = opts.one("scope") {
+    builder = builder.audience(args.aud);
+    if let Some(scope) = &args.scope {
         builder = builder.scope(scope);
     }
-    if let Some(exp) = opts.number("exp")? {
+    if let Some(exp) = args.exp {
         builder = builder.lifetime(exp);
     }
     // The gateway accepts its own tokens only as RFC 9068 access tokens (`typ: at+jwt`).
-    builder = builder.typ(
-        opts.one("typ")
-            .unwrap_or(tollgate::config::ACCESS_TOKEN_TYP),
-    );
-    Ok(builder.sign(&key)?)
+    builder = builder.typ(&args.typ);
+    Ok(Output::Bare {
+        key: "token",
+        value: builder.sign(&key)?,
+    })
 }
 
-fn verify(opts: &Options) -> Result<String, Failure> {
-    let [token] = opts.positional.as_slice() else {
-        return Err(Failure::Usage("verify takes exactly one TOKEN".into()));
-    };
-    let keys = KeySet::from_json(&read_input(opts.required("jwks")?)?)?;
+fn verify(args: VerifyArgs) -> Result<Output, Failure> {
+    let keys = KeySet::from_json(&read_input(&args.jwks)?)?;
     let mut policy = Policy {
-        issuers: opts.all("iss"),
-        audiences: opts.all("aud"),
-        typ: opts.one("typ").map(str::to_owned),
+        issuers: args.iss,
+        audiences: args.aud,
+        typ: args.typ,
         ..Policy::default()
     };
-    let algs = opts.all("alg");
-    if !algs.is_empty() {
-        policy.algorithms = algs
+    if !args.alg.is_empty() {
+        policy.algorithms = args
+            .alg
             .iter()
             .map(|a| algorithm(a))
             .collect::<Result<_, _>>()?;
     }
-    if let Some(leeway) = opts.number("leeway")? {
+    if let Some(leeway) = args.leeway {
         policy.leeway = leeway;
     }
-    let verified = Verifier::new(keys, policy)?.verify(token.trim(), now())?;
-    let out = serde_json::json!({
+    let verified = Verifier::new(keys, policy)?.verify(args.token.trim(), now())?;
+    Ok(Output::Pretty(json!({
         "valid": true,
         "kid": &*verified.kid,
         "header": verified.header.members(),
         "claims": verified.claims(),
-    });
-    Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
+    })))
 }
 
-fn scopes_of(opts: &Options) -> Vec<String> {
-    opts.one("scopes")
-        .unwrap_or("")
+fn key_rotate(keys_from: &str, alg: Algorithm, keep: usize) -> Result<Output, Failure> {
+    let text = read_input(keys_from)?;
+    let json = if text.trim_start().starts_with('{') {
+        text
+    } else {
+        dotenv_value(&text, "TOLLGATE_SIGNING_KEYS")
+            .ok_or_else(|| Failure::Usage("no TOLLGATE_SIGNING_KEYS found".into()))?
+    };
+    let old = KeySet::from_json(&json)?;
+    let mut keys = vec![Key::generate(alg)?.to_private_jwk()];
+    keys.extend(old.keys().iter().take(keep).map(Key::to_private_jwk));
+    Ok(Output::Json(json!({ "keys": keys })))
+}
+
+fn split(scopes: &str) -> Vec<String> {
+    scopes
         .split(' ')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
 }
 
-fn pepper(opts: &Options) -> Result<Vec<u8>, Failure> {
-    let file = read_input(opts.required("pepper-from")?)?;
+fn read_pepper(from: &PepperFrom) -> Result<Vec<u8>, Failure> {
+    let file = read_input(&from.pepper_from)?;
     let pepper = dotenv_value(&file, "TOLLGATE_PEPPER")
         .ok_or_else(|| Failure::Usage("no TOLLGATE_PEPPER in the --pepper-from file".into()))?;
     if pepper.len() < 32 {
@@ -326,157 +674,11 @@ fn pepper(opts: &Options) -> Result<Vec<u8>, Failure> {
 }
 
 /// Writes KV bulk entries (`[{"key","value"}]`, or keys for delete) to --kv-file.
-fn write_kv(opts: &Options, entries: serde_json::Value) -> Result<(), Failure> {
-    let path = opts.required("kv-file")?;
-    std::fs::write(path, entries.to_string())
-        .map_err(|e| Failure::Usage(format!("cannot write {path}: {e}")))
+fn write_kv(kv: &KvFile, entries: Value) -> Result<(), Failure> {
+    std::fs::write(&kv.kv_file, entries.to_string())
+        .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", kv.kv_file.display())))
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
-}
-
-fn manage(command: &str, opts: &Options) -> Result<String, Failure> {
-    let sub = opts.positional.first().map(String::as_str).unwrap_or("");
-    match (command, sub) {
-        ("user", "add") => user_add(opts),
-        ("client", "add") => client_add(opts),
-        ("consent", "revoke") => consent_revoke(opts),
-        ("apikey", "create") => apikey_create(opts),
-        ("apikey", "revoke") => apikey_revoke(opts),
-        ("key", "rotate") => key_rotate(opts),
-        _ => Err(Failure::Usage(format!("unknown command {command} {sub}"))),
-    }
-}
-
-/// `user add`: a user record with an Argon2id hash.
-fn user_add(opts: &Options) -> Result<String, Failure> {
-    let username = opts.required("username")?;
-    let password = if opts.flag("--password-stdin") {
-        read_input("-")?.trim_end_matches(['\r', '\n']).to_owned()
-    } else {
-        opts.required("password")?.to_owned()
-    };
-    let cost = tollgate::password::Cost {
-        memory_kib: opts
-            .number("memory-kib")?
-            .map_or(tollgate::password::DEFAULT_COST.memory_kib, |m| m as u32),
-        iterations: opts
-            .number("iterations")?
-            .map_or(tollgate::password::DEFAULT_COST.iterations, |i| i as u32),
-    };
-    let mut user = tollgate::oauth::new_user(username, &password, scopes_of(opts), cost)?;
-    user.profile = tollgate::oauth::Profile {
-        name: opts.one("name").map(str::to_owned),
-        email: opts.one("email").map(str::to_owned),
-        email_verified: opts.flag("--email-verified"),
-    };
-    if user.profile.email_verified && user.profile.email.is_none() {
-        return Err(Failure::Usage("--email-verified needs --email".into()));
-    }
-    let subject = tollgate::oauth::SubjectRecord {
-        username: user.username.clone(),
-    };
-    write_kv(
-        opts,
-        serde_json::json!([
-            { "key": tollgate::schema::user(&user.username), "value": json_text(&user) },
-            { "key": tollgate::schema::subject(&user.sub), "value": json_text(&subject) },
-        ]),
-    )?;
-    Ok(serde_json::json!({ "username": user.username, "sub": user.sub }).to_string())
-}
-
-/// `client add`: a client record, with a secret (printed once) unless `--public`.
-fn client_add(opts: &Options) -> Result<String, Failure> {
-    let id = opts.required("id")?;
-    let pepper = pepper(opts)?;
-    let (mut client, secret) = tollgate::oauth::new_client(&pepper, id, !opts.flag("--public"))?;
-    client.name = opts.one("name").unwrap_or(id).to_owned();
-    client.redirect_uris = opts.all("redirect-uri");
-    if let Some(bad) = client
-        .redirect_uris
-        .iter()
-        .find(|u| !tollgate::oauth::valid_redirect_uri(u))
-    {
-        return Err(Failure::Usage(format!(
-            "redirect URI {bad:?} must be absolute https (or http to loopback) with no fragment"
-        )));
-    }
-    client.post_logout_redirect_uris = opts.all("post-logout-redirect-uri");
-    if let Some(bad) = client
-        .post_logout_redirect_uris
-        .iter()
-        .find(|u| !tollgate::oauth::valid_redirect_uri(u))
-    {
-        return Err(Failure::Usage(format!(
-            "post-logout redirect URI {bad:?} must be absolute https (or http to loopback) with no fragment"
-        )));
-    }
-    client.grants = opts.all("grant");
-    for grant in &client.grants {
-        if !tollgate::oauth::GRANTS.contains(&grant.as_str()) {
-            return Err(Failure::Usage(format!("unknown grant {grant:?}")));
-        }
-    }
-    client.scopes = scopes_of(opts);
-    client.first_party = opts.flag("--first-party");
-    client.dpop_bound_access_tokens = opts.flag("--dpop");
-    write_kv(
-        opts,
-        serde_json::json!([{ "key": tollgate::schema::client(id), "value": json_text(&client) }]),
-    )?;
-    Ok(serde_json::json!({ "client_id": id, "client_secret": secret }).to_string())
-}
-
-/// `apikey create`: an API key (printed once) and its keyed-hash record.
-fn apikey_create(opts: &Options) -> Result<String, Failure> {
-    let pepper = pepper(opts)?;
-    let now = now();
-    let (token, key, record) = tollgate::oauth::new_api_key(
-        &pepper,
-        opts.required("owner")?,
-        scopes_of(opts),
-        opts.number("expires-in")?,
-        now,
-    )?;
-    let mut entry = serde_json::json!({ "key": key, "value": json_text(&record) });
-    if let Some(exp) = record.exp {
-        entry["expiration"] = exp.into();
-    }
-    write_kv(opts, serde_json::json!([entry]))?;
-    Ok(serde_json::json!({ "api_key": token, "id": record.id, "owner": record.owner }).to_string())
-}
-
-/// `consent revoke`: the remembered consent of a user for a client, to delete (the next login
-/// through that client asks again).
-fn consent_revoke(opts: &Options) -> Result<String, Failure> {
-    let key = tollgate::schema::consent(opts.required("sub")?, opts.required("client")?);
-    write_kv(opts, serde_json::json!([key]))?;
-    Ok(serde_json::json!({ "delete": key }).to_string())
-}
-
-/// `apikey revoke`: the record to delete for a key.
-fn apikey_revoke(opts: &Options) -> Result<String, Failure> {
-    let pepper = pepper(opts)?;
-    let key = tollgate::oauth::api_key_store_key(&pepper, opts.required("key")?);
-    write_kv(opts, serde_json::json!([key]))?;
-    Ok(serde_json::json!({ "delete": key }).to_string())
-}
-
-/// `key rotate`: a signing-key set with a new active key first.
-fn key_rotate(opts: &Options) -> Result<String, Failure> {
-    let alg = algorithm(opts.required("alg")?)?;
-    let text = read_input(opts.required("keys-from")?)?;
-    let json = if text.trim_start().starts_with('{') {
-        text
-    } else {
-        dotenv_value(&text, "TOLLGATE_SIGNING_KEYS")
-            .ok_or_else(|| Failure::Usage("no TOLLGATE_SIGNING_KEYS found".into()))?
-    };
-    let old = KeySet::from_json(&json)?;
-    let keep = opts.number("keep")?.unwrap_or(2) as usize;
-    let mut keys = vec![Key::generate(alg)?.to_private_jwk()];
-    keys.extend(old.keys().iter().take(keep).map(Key::to_private_jwk));
-    Ok(serde_json::json!({ "keys": keys }).to_string())
 }

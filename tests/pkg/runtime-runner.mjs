@@ -10,5 +10,41 @@ const runtime = globalThis.Deno ? `deno ${Deno.version.deno}` : globalThis.Bun ?
 const entry = import.meta.resolve("tollgate").replace(/^.*\/(entries|dist)\//, "$1/");
 const results = await runAll(api, fixtures);
 const failed = results.filter((r) => !r.ok);
-console.log(JSON.stringify({ runtime, entry, total: results.length, failed }));
-if (failed.length > 0) (globalThis.Deno?.exit ?? process.exit)(1);
+
+/** tollgate/fetch behind this runtime's own HTTP server (Deno.serve, Bun.serve), over HTTP. */
+async function middlewareInServer() {
+  const { authenticate } = await import("tollgate/fetch");
+  const { privateJwk, publicJwk } = api.generateKeyPair("ES256");
+  const options = { issuer: "https://auth.example", jwks: { keys: [publicJwk] }, token: {}, scopes: ["read"] };
+  const handler = async (request) => {
+    const auth = await authenticate(request, options);
+    return auth instanceof Response ? auth : Response.json({ sub: auth.sub });
+  };
+  let base, stop;
+  if (globalThis.Deno) {
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
+    [base, stop] = [`http://127.0.0.1:${server.addr.port}`, () => server.shutdown()];
+  } else if (globalThis.Bun) {
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: handler });
+    [base, stop] = [`http://127.0.0.1:${server.port}`, () => server.stop(true)];
+  } else {
+    return "skipped (no fetch server in Node)";
+  }
+  try {
+    const token = api.sign({ sub: "usr_1", scope: "read" }, privateJwk, { issuer: "https://auth.example", typ: "at+jwt" });
+    const ok = await fetch(`${base}/api`, { headers: { Authorization: `Bearer ${token}` } });
+    if (ok.status !== 200 || (await ok.json()).sub !== "usr_1") throw new Error(`token: ${ok.status}`);
+    const none = await fetch(`${base}/api`);
+    const body = await none.json();
+    if (none.status !== 401 || none.headers.get("www-authenticate") !== 'Bearer realm="tollgate"' || body.code !== "ERR_TOKEN_MISSING") {
+      throw new Error(`no token: ${none.status} ${JSON.stringify(body)}`);
+    }
+    return "ok";
+  } finally {
+    await stop();
+  }
+}
+
+const middleware = await middlewareInServer().catch((err) => `failed: ${err?.stack ?? err}`);
+console.log(JSON.stringify({ runtime, entry, total: results.length, failed, middleware }));
+if (failed.length > 0 || middleware.startsWith("failed")) (globalThis.Deno?.exit ?? process.exit)(1);

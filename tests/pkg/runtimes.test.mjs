@@ -1,6 +1,7 @@
 // The package suite in every other JavaScript runtime we support, each installed from the npm
 // registry by scripts/bootstrap: Deno and Bun run cases.mjs through runtime-runner.mjs; Node 20
-// and 24 run the whole Node suite (node.test.mjs and the CommonJS file) as Node 22 does.
+// and 24 run the whole Node suite (node.test.mjs and the CommonJS file) as Node 22 does. In
+// Deno and Bun, tollgate/fetch also runs behind the runtime's own server (Deno.serve, Bun.serve).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -21,14 +22,16 @@ function runSuite(command, args) {
 }
 
 test("Deno (npm package deno) runs the package suite", () => {
-  const report = runSuite(bin(".bin/deno"), ["run", "--allow-read", "--allow-env", "runtime-runner.mjs"]);
+  const report = runSuite(bin(".bin/deno"), ["run", "--allow-read", "--allow-env", "--allow-net=127.0.0.1", "runtime-runner.mjs"]);
   assert.match(report.runtime, /^deno 2\./);
+  assert.equal(report.middleware, "ok", "tollgate/fetch behind Deno.serve");
   console.log(JSON.stringify(report));
 });
 
 test("Bun (npm package bun) runs the package suite", () => {
   const report = runSuite(bin(".bin/bun"), ["runtime-runner.mjs"]);
   assert.match(report.runtime, /^bun 1\./);
+  assert.equal(report.middleware, "ok", "tollgate/fetch behind Bun.serve");
   console.log(JSON.stringify(report));
 });
 
