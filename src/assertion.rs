@@ -66,13 +66,19 @@ impl Statement {
         Some(Statement { claims })
     }
 
-    /// Signs it with `key` at `now`.
-    pub fn sign(&self, key: &Key, now: i64) -> Result<String, Error> {
+    /// The token to sign at `now` (an adapter with an asynchronous signer uses
+    /// [`TokenBuilder::signing_input`]).
+    pub fn builder(&self, now: i64) -> TokenBuilder {
         let mut builder = TokenBuilder::new(now).typ(TYP).lifetime(LIFETIME);
         for (name, value) in &self.claims {
             builder = builder.claim(name, value.as_str());
         }
-        builder.sign(key)
+        builder
+    }
+
+    /// Signs it with `key` at `now`.
+    pub fn sign(&self, key: &Key, now: i64) -> Result<String, Error> {
+        self.builder(now).sign(key)
     }
 }
 

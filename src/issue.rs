@@ -227,6 +227,27 @@ impl TokenBuilder {
         let header = header_segment(alg, kid, self.typ.as_deref());
         sign_segments(&header, &self.payload()?, alg, key, provider)
     }
+
+    /// The algorithm and JWS signing input (`header.payload`) for a host that signs
+    /// asynchronously (WebCrypto in the worker); [`with_signature`] completes the token.
+    pub fn signing_input(&self, key: &Key) -> Result<(Algorithm, String), Error> {
+        let alg = key.signing_algorithm()?;
+        let kid = self.kid.as_deref().unwrap_or(key.kid());
+        let header = header_segment(alg, kid, self.typ.as_deref());
+        let payload = self.payload()?;
+        let mut input = String::with_capacity(header.len() + payload.len() * 4 / 3 + 700);
+        input.push_str(&header);
+        input.push('.');
+        b64::encode_public_into(&mut input, payload.as_bytes());
+        Ok((alg, input))
+    }
+}
+
+/// A signing input and its signature, as a compact JWS.
+pub fn with_signature(mut input: String, signature: &[u8]) -> String {
+    input.push('.');
+    b64::encode_public_into(&mut input, signature);
+    input
 }
 
 /// `aud` for a list of audiences: a string for one, an array for several (RFC 7519 §4.1.3).

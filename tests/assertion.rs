@@ -110,3 +110,29 @@ fn nothing_else_signed_by_the_same_key_passes_for_an_assertion() {
         Some("aud")
     );
 }
+
+/// The worker signs assertions asynchronously (WebCrypto) from the builder's signing input;
+/// what it completes verifies like a token signed in one step.
+#[test]
+fn a_signing_input_completed_by_another_signer_verifies() {
+    use tollgate::crypto::{CryptoProvider, RustCrypto};
+    for alg in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256] {
+        let key = Key::generate(alg).unwrap();
+        let statement = Statement::new(
+            &identity(),
+            ISSUER,
+            ORIGIN,
+            "GET",
+            "https://origin.internal/",
+        )
+        .unwrap();
+        let (signing_alg, input) = statement.builder(NOW).signing_input(&key).unwrap();
+        assert_eq!(signing_alg, key.signing_algorithm().unwrap());
+        let signature = RustCrypto
+            .sign(signing_alg, &key, input.as_bytes())
+            .unwrap();
+        let token = tollgate::issue::with_signature(input, &signature);
+        let verified = verifier(&key).verify(&token, NOW).unwrap();
+        assertion::check(&verified, "GET", "https://origin.internal/").unwrap();
+    }
+}

@@ -105,7 +105,9 @@ pub async fn handle(
         Ok((identity, cached)) => {
             record(Outcome::Allow, None, Some(&identity), cached);
             let mut headers = identity.headers();
-            if let Some(assertion) = origin_assertion(&state, config, origin, target, &identity) {
+            if let Some(assertion) =
+                origin_assertion(&state, config, origin, target, &identity).await
+            {
                 headers.push((crate::assertion::HEADER, assertion));
             }
             forwarding.send(&headers).await
@@ -130,10 +132,10 @@ pub async fn handle(
 
 type Refusal = (Denial, Option<Identity>);
 
-/// The signed identity assertion for the origin ([`crate::assertion`]), from the active key;
-/// one with at least 30 s left is reused for the same statement. `None` when turned off or
-/// when the deployment has no signing key.
-fn origin_assertion(
+/// The signed identity assertion for the origin ([`crate::assertion`]), from the active key
+/// (signed by WebCrypto); one with at least 30 s left is reused for the same statement. `None`
+/// when turned off or when the deployment has no signing key.
+async fn origin_assertion(
     state: &State,
     config: &GatewayConfig,
     origin: &str,
@@ -153,7 +155,15 @@ fn origin_assertion(
             return Some(assertion.clone());
         }
     }
-    let assertion = match statement.sign(key, now) {
+    let signed = match statement.builder(now).signing_input(key) {
+        Ok((alg, input)) => state
+            .webcrypto
+            .sign(alg, key, input.as_bytes())
+            .await
+            .map(|signature| crate::issue::with_signature(input, &signature)),
+        Err(err) => Err(err),
+    };
+    let assertion = match signed {
         Ok(assertion) => assertion,
         Err(err) => {
             respond::log(

@@ -32,6 +32,13 @@ extern "C" {
         usages: &JsValue,
     ) -> Result<js_sys::Promise, JsValue>;
 
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = sign, catch)]
+    fn subtle_sign(
+        algorithm: &JsValue,
+        key: &JsValue,
+        data: &[u8],
+    ) -> Result<js_sys::Promise, JsValue>;
+
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
     fn subtle_verify(
         algorithm: &JsValue,
@@ -54,6 +61,8 @@ enum Imported {
 #[derive(Default)]
 pub struct WebCryptoKeys {
     imported: RefCell<HashMap<(String, Algorithm), Imported>>,
+    /// Private keys imported for signing (the deployment's own), the same way.
+    signing: RefCell<HashMap<(String, Algorithm), Imported>>,
 }
 
 /// WebCrypto's names for a JWS algorithm: (import parameters, verify parameters).
@@ -141,6 +150,60 @@ impl WebCryptoKeys {
         let jwk = serde_json::to_string(&key.public_members()).ok()?;
         let jwk = js_sys::JSON::parse(&jwk).ok()?;
         let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
+        let promise = import_key("jwk", &jwk, import, false, &usages).ok()?;
+        JsFuture::from(promise).await.ok()
+    }
+
+    /// Signs `input` with the private `key`: WebCrypto for RSA and ECDSA (ECDSA's answer is
+    /// already JWS's fixed `r || s`, RFC 7518 §3.4), the pure-Rust provider for HMAC, EdDSA,
+    /// or when the host cannot import the key or answers with a signature of the wrong length.
+    pub async fn sign(&self, alg: Algorithm, key: &Key, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let id = (key.thumbprint(), alg);
+        let cached = self.signing.borrow().get(&id).cloned();
+        let imported = match cached {
+            Some(hit) => hit,
+            None => {
+                let Some((import, params)) = params(alg) else {
+                    return RustCrypto.sign(alg, key, input);
+                };
+                let imported = match Self::import_private(key, &import).await {
+                    Some(crypto_key) => Imported::Key {
+                        key: crypto_key,
+                        verify: params,
+                    },
+                    None => Imported::Unsupported,
+                };
+                self.signing.borrow_mut().insert(id, imported.clone());
+                imported
+            }
+        };
+        let Imported::Key {
+            key: crypto_key,
+            verify: params,
+        } = imported
+        else {
+            return RustCrypto.sign(alg, key, input);
+        };
+        let answer = match subtle_sign(&params, &crypto_key, input) {
+            Ok(promise) => JsFuture::from(promise).await.ok(),
+            Err(_) => None,
+        };
+        match answer.map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec()) {
+            Some(signature) if signature.len() == signature_len(alg, key) => Ok(signature),
+            _ => RustCrypto.sign(alg, key, input),
+        }
+    }
+
+    async fn import_private(key: &Key, import: &JsValue) -> Option<JsValue> {
+        // The key's members without `alg`/`use`/`key_ops`, which WebCrypto would second-guess.
+        let mut jwk = serde_json::to_value(key.to_private_jwk()).ok()?;
+        if let Some(members) = jwk.as_object_mut() {
+            for name in ["alg", "use", "key_ops"] {
+                members.remove(name);
+            }
+        }
+        let jwk = js_sys::JSON::parse(&jwk.to_string()).ok()?;
+        let usages = js_sys::Array::of1(&JsValue::from_str("sign"));
         let promise = import_key("jwk", &jwk, import, false, &usages).ok()?;
         JsFuture::from(promise).await.ok()
     }
