@@ -551,3 +551,22 @@ fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
         "another session's grant stays"
     );
 }
+
+/// Core §3.1.3.7 has relying parties support RS256: a deployment whose active key is RSA signs
+/// its ID tokens with it, `at_hash` by SHA-256.
+#[test]
+fn an_rs256_deployment_signs_rs256_id_tokens() {
+    let mut w = World::new();
+    w.key = Key::generate(Algorithm::RS256).unwrap();
+    let tokens = w.redeem(&w.request(&[("nonce", "n")]).unwrap());
+    let id_token = tokens.id_token.unwrap();
+    let header = tollgate::hazmat::decode_unverified(&id_token, 8192)
+        .unwrap()
+        .0;
+    assert_eq!(header.alg(), Algorithm::RS256);
+    let claims = w.id_claims(&id_token, "rp");
+    assert_eq!(
+        claims["at_hash"],
+        oidc::token_hash(Algorithm::RS256, &tokens.access_token).as_str()
+    );
+}
