@@ -1,0 +1,314 @@
+//! The gateway's decisions, free of any platform: where the token is, whether its scopes
+//! suffice, which identity headers the origin gets, and how a refusal is written on the wire
+//! (RFC 6750 §3) — in exactly one function, [`Denial::render`].
+//!
+//! Where things live:
+//! - [`denial`]: refusals and their one rendering (RFC 6750 §3, RFC 9449 §7.1);
+//! - [`credentials`]: where the token is (`Authorization`, the token cookie);
+//! - [`identity`]: who a request acts for, the headers the origin gets, the logged decision;
+//! - [`forward`]: which client headers reach the origin;
+//! - [`https`]: plain HTTP, redirects and addressing.
+
+pub mod credentials;
+pub mod denial;
+pub mod forward;
+pub mod https;
+pub mod identity;
+
+pub use self::credentials::*;
+pub use self::denial::*;
+pub use self::forward::*;
+pub use self::https::*;
+pub use self::identity::*;
+
+/// Identity headers sent to the origin start with this; clients' own are always removed.
+pub const IDENTITY_PREFIX: &str = "x-tollgate-";
+
+/// The realm in `WWW-Authenticate` challenges.
+pub const REALM: &str = "tollgate";
+
+/// Makes a value safe in a header for the origin: printable ASCII stays, every other byte (and
+/// `%` itself) is percent-encoded, so no value can end a header or smuggle another.
+pub(crate) fn header_safe(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Makes text safe inside a quoted-string of a challenge (RFC 9110 §5.6.4): printable ASCII
+/// without `"` and `\`.
+pub(crate) fn quote_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::Code;
+    use crate::error::Error;
+
+    #[test]
+    fn bearer_tokens_come_from_the_header_then_the_cookie() {
+        assert_eq!(
+            extract_token(Some("Bearer abc.def"), None, None).unwrap(),
+            ("abc.def", TokenSource::Header)
+        );
+        assert_eq!(
+            extract_token(Some("bearer abc"), None, None).unwrap().0,
+            "abc"
+        );
+        assert!(matches!(
+            extract_token(Some("Bearer "), None, None),
+            Err(Denial::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            extract_token(Some("Bearer a b"), None, None),
+            Err(Denial::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            extract_token(Some("Basic dXNlcg=="), None, None),
+            Err(Denial::MissingToken)
+        ));
+        assert!(matches!(
+            extract_token(None, None, None),
+            Err(Denial::MissingToken)
+        ));
+        let cookies = Some("a=1; tg=tok.en; b=2");
+        assert_eq!(
+            extract_token(None, cookies, Some("tg")).unwrap(),
+            ("tok.en", TokenSource::Cookie)
+        );
+        assert!(matches!(
+            extract_token(None, cookies, None),
+            Err(Denial::MissingToken)
+        ));
+    }
+
+    #[test]
+    fn https_is_enforced_except_from_loopback_addresses() {
+        use crate::config::HttpsMode::*;
+        let local = Some("127.0.0.1");
+        let remote = Some("203.0.113.9");
+        assert_eq!(
+            https_action(Redirect, true, "http", local, "POST"),
+            HttpsAction::Allow
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", Some("::1"), "POST"),
+            HttpsAction::Allow
+        );
+        assert_eq!(
+            https_action(Redirect, false, "http", local, "GET"),
+            HttpsAction::Redirect
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", remote, "GET"),
+            HttpsAction::Redirect
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", None, "GET"),
+            HttpsAction::Redirect
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", Some("localhost"), "GET"),
+            HttpsAction::Redirect
+        );
+        assert_eq!(
+            https_action(Redirect, true, "http", remote, "POST"),
+            HttpsAction::Reject
+        );
+        assert_eq!(
+            https_action(Reject, true, "http", remote, "GET"),
+            HttpsAction::Reject
+        );
+        assert_eq!(
+            https_action(Off, true, "http", remote, "GET"),
+            HttpsAction::Allow
+        );
+        assert_eq!(
+            https_action(Reject, false, "https", remote, "GET"),
+            HttpsAction::Allow
+        );
+    }
+
+    #[test]
+    fn the_https_redirect_goes_to_the_issuer_host() {
+        assert_eq!(
+            https_location("https://auth.example.com", "/api/x", Some("a=1")),
+            "https://auth.example.com/api/x?a=1"
+        );
+        assert_eq!(
+            https_location("https://auth.example.com:8443/base", "/x", None),
+            "https://auth.example.com:8443/x"
+        );
+        assert_eq!(
+            https_location("http://127.0.0.1:8787", "/x", None),
+            "https://127.0.0.1/x"
+        );
+    }
+
+    #[test]
+    fn tollgate_cookies_are_removed_before_forwarding() {
+        assert_eq!(
+            without_cookies("a=1; tg=x; b=2; tg_session=s", &["tg", "tg_session"]).as_deref(),
+            Some("a=1; b=2")
+        );
+        assert_eq!(without_cookies("tg=x", &["tg"]), None);
+        assert_eq!(without_cookies("tgx=1", &["tg"]).as_deref(), Some("tgx=1"));
+    }
+
+    #[test]
+    fn the_header_policy() {
+        let default = ForwardPolicy::default();
+        for name in [
+            "X-Tollgate-Sub",
+            "x-tollgate-anything",
+            "X_Tollgate_Sub",
+            "x_TOLLGATE-scope",
+            "Host",
+            "X-One-Time-Token",
+            "X-Forwarded-For",
+            "x_forwarded_host",
+            "Forwarded",
+            "X-Real-IP",
+            "CF-Connecting-IP",
+            "X-Original-URL",
+            "x_rewrite_url",
+            "X-HTTP-Method-Override",
+            "Authorization",
+            "X-API-Key",
+        ] {
+            assert_eq!(forward_header(name, default), HeaderAction::Drop, "{name}");
+        }
+        assert_eq!(
+            forward_header("Cookie", default),
+            HeaderAction::StripCookies
+        );
+        for name in ["accept", "x-toll", "content-type", "x-request-id"] {
+            assert_eq!(forward_header(name, default), HeaderAction::Keep, "{name}");
+        }
+        let open = ForwardPolicy {
+            credentials: true,
+            override_headers: true,
+        };
+        for name in ["Authorization", "X-API-Key", "Cookie", "X-Original-URL"] {
+            assert_eq!(forward_header(name, open), HeaderAction::Keep, "{name}");
+        }
+        for name in ["X-Tollgate-Sub", "X-Forwarded-For"] {
+            assert_eq!(forward_header(name, open), HeaderAction::Drop, "{name}");
+        }
+        assert!(is_forbidden_method("CONNECT") && is_forbidden_method("trace"));
+        assert!(!is_forbidden_method("PROPFIND"));
+    }
+
+    #[test]
+    fn header_values_cannot_break_out() {
+        assert_eq!(header_safe("alice"), "alice");
+        assert_eq!(header_safe("a\r\nX-Evil: 1"), "a%0D%0AX-Evil: 1");
+        assert_eq!(header_safe("é%"), "%C3%A9%25");
+        assert_eq!(quote_safe("say \"hi\"\n"), "say ?hi??");
+    }
+
+    /// RFC 9449 §7.1–7.2 and RFC 7800: a binding decides the scheme, and a binding the
+    /// gateway cannot check is refused, never treated as a bearer token.
+    #[test]
+    fn a_binding_decides_how_a_token_may_be_presented() {
+        let bound = Identity {
+            jkt: Some("k".into()),
+            ..Identity::default()
+        };
+        let unbound = Identity::default();
+        let other = Identity {
+            other_binding: true,
+            ..Identity::default()
+        };
+        assert!(bound.dpop_fit(TokenSource::Dpop).is_ok());
+        assert!(unbound.dpop_fit(TokenSource::Header).is_ok());
+        assert!(unbound.dpop_fit(TokenSource::Cookie).is_ok());
+        for (identity, source) in [
+            (&bound, TokenSource::Header),
+            (&bound, TokenSource::Cookie),
+            (&unbound, TokenSource::Dpop),
+            (&other, TokenSource::Header),
+            (&other, TokenSource::Dpop),
+        ] {
+            let denial = identity.dpop_fit(source).unwrap_err().render();
+            assert_eq!(
+                (denial.status, denial.code),
+                (401, "ERR_DPOP_BINDING_MISMATCH")
+            );
+            assert!(denial
+                .www_authenticate
+                .unwrap()
+                .starts_with(r#"DPoP error="invalid_token""#));
+        }
+    }
+
+    /// The package's middleware answers from the code alone; it must say what the gateway says.
+    #[test]
+    fn a_refusal_rendered_from_its_code_is_the_gateways() {
+        let same = |a: Rendered, b: Rendered| {
+            assert_eq!(
+                (a.status, &a.www_authenticate, &a.body, a.code),
+                (b.status, &b.www_authenticate, &b.body, b.code)
+            );
+        };
+        for err in [
+            Error::Expired { exp: 1, now: 2 },
+            Error::BadSignature,
+            Error::ClaimInvalid {
+                claim: "aud".into(),
+                reason: "is not accepted",
+            },
+            Error::NoMatchingKey { kid: None },
+        ] {
+            let from_code = render_code(err.code(), &err.to_string(), err.claim(), &[]);
+            same(from_code, Denial::InvalidToken(err).render());
+        }
+        same(
+            render_code(Code::TokenMissing.as_str(), "", None, &[]),
+            Denial::MissingToken.render(),
+        );
+        let required = vec!["read".to_owned(), "write".to_owned()];
+        same(
+            render_code(Code::InsufficientScope.as_str(), "", None, &required),
+            Denial::InsufficientScope { required }.render(),
+        );
+    }
+
+    #[test]
+    fn refusals_render_per_rfc_6750() {
+        let missing = Denial::MissingToken.render();
+        assert_eq!(
+            (missing.status, missing.www_authenticate.as_deref()),
+            (401, Some(r#"Bearer realm="tollgate""#))
+        );
+        let scope = Denial::InsufficientScope {
+            required: vec!["a".into(), "b".into()],
+        }
+        .render();
+        assert_eq!(scope.status, 403);
+        assert!(scope.www_authenticate.unwrap().ends_with(r#"scope="a b""#));
+        let expired = Denial::InvalidToken(Error::Expired { exp: 1, now: 2 }).render();
+        assert_eq!(expired.code, "ERR_JWT_EXPIRED");
+        assert!(expired
+            .www_authenticate
+            .unwrap()
+            .contains(r#"error="invalid_token""#));
+        assert_eq!(expired.body["claim"], "exp");
+    }
+}
