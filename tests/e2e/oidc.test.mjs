@@ -210,6 +210,21 @@ test("RP-Initiated Logout ends the session for every client and the grants made 
   assert.equal(info.status, 401, "the access token of the ended grant is revoked");
 });
 
+test("sign-out revokes every grant of the session, with 12 codes issued in it concurrently", async () => {
+  const browser = new Browser();
+  await authorize(browser, (await request()).url);
+  const requests = await Promise.all(Array.from({ length: 12 }, () => request()));
+  // Twelve /authorize requests at once in one session: each appends its grant to the session's
+  // list in the coordinator (compare-and-swap); none may be lost.
+  const callbacks = await Promise.all(requests.map(async (req) => new URL((await browser.fetch(req.url)).headers.get("location"))));
+  const tokens = await Promise.all(requests.map((req, i) => grant(req, callbacks[i])));
+  const out = await browser.fetch(oidc.buildEndSessionUrl(config, { id_token_hint: tokens[0].id_token }));
+  assert.equal(out.status, 200);
+  assert.match(await out.text(), /signed out/);
+  const refreshed = await Promise.allSettled(tokens.map((t) => oidc.refreshTokenGrant(config, t.refresh_token)));
+  assert.deepEqual(refreshed.map((r) => r.status === "rejected" && r.reason.error), Array(12).fill("invalid_grant"));
+});
+
 test("bad input is refused with the standard error, never a redirect to an unregistered URI", async () => {
   const browser = new Browser();
   const req = await request();
