@@ -486,41 +486,39 @@ async fn proceed(
     session: Option<&Session>,
     fields: &[(String, String)],
 ) -> Result<Response> {
-    {
-        let oauth = engine.oauth();
-        match (step, session) {
-            (Step::Issue, Some(session)) => match oauth.issue_code(request, session, now()).await {
-                Ok(location) => redirect(&location),
-                Err(err) => oauth_error(&err),
-            },
-            (Step::Consent, Some(session)) => pages::consent(
-                &request.client.name,
-                &request.redirect_uri,
-                &session.username,
-                &request.scope,
-                fields,
-            ),
-            (Step::Refuse(error), _) => {
-                let description = match error {
-                    OAuthErrorCode::LoginRequired => "the user is not signed in (prompt=none)",
-                    _ => "the user has not approved this client (prompt=none)",
-                };
-                let err = AuthorizeError::Redirect {
-                    redirect_uri: request.redirect_uri.clone(),
-                    error,
-                    description,
-                    state: request.state.clone(),
-                };
-                authorize_failure(err, oauth.issuer)
-            }
-            _ => pages::login(
-                &request.client.name,
-                &request.redirect_uri,
-                fields,
-                request.login_hint.as_deref(),
-                None,
-            ),
+    let oauth = engine.oauth();
+    match (step, session) {
+        (Step::Issue, Some(session)) => match oauth.issue_code(request, session, now()).await {
+            Ok(location) => redirect(&location),
+            Err(err) => oauth_error(&err),
+        },
+        (Step::Consent, Some(session)) => pages::consent(
+            &request.client.name,
+            &request.redirect_uri,
+            &session.username,
+            &request.scope,
+            fields,
+        ),
+        (Step::Refuse(error), _) => {
+            let description = match error {
+                OAuthErrorCode::LoginRequired => "the user is not signed in (prompt=none)",
+                _ => "the user has not approved this client (prompt=none)",
+            };
+            let err = AuthorizeError::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error,
+                description,
+                state: request.state.clone(),
+            };
+            authorize_failure(err, oauth.issuer)
         }
+        _ => pages::login(
+            &request.client.name,
+            &request.redirect_uri,
+            fields,
+            request.login_hint.as_deref(),
+            None,
+        ),
     }
 }
 
