@@ -13,6 +13,7 @@
 use core::fmt;
 use std::borrow::Cow;
 
+#[cfg(feature = "rust-crypto")]
 use jwt_compact::{Algorithm as JwtAlgorithm, AlgorithmSignature};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -201,18 +202,22 @@ impl<'de> Deserialize<'de> for Algorithm {
 }
 
 /// ES384 (ECDSA P-384 with SHA-384) on jwt-compact's `Algorithm` trait.
+#[cfg(feature = "rust-crypto")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Es384;
 
 /// ES512 (ECDSA P-521 with SHA-512) on jwt-compact's `Algorithm` trait.
+#[cfg(feature = "rust-crypto")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Es512;
 
 /// A fixed-size `r || s` signature (RFC 7518 §3.4), wrapping a curve's signature type so that it
 /// can implement jwt-compact's trait.
+#[cfg(feature = "rust-crypto")]
 #[derive(Debug, Clone)]
 pub struct EcdsaSignature<S>(pub S);
 
+#[cfg(feature = "rust-crypto")]
 macro_rules! ecdsa_algorithm {
     ($alg:ident, $curve:ident, $name:literal, $len:literal) => {
         impl AlgorithmSignature for EcdsaSignature<$curve::ecdsa::Signature> {
@@ -256,7 +261,9 @@ macro_rules! ecdsa_algorithm {
     };
 }
 
+#[cfg(feature = "rust-crypto")]
 ecdsa_algorithm!(Es384, p384, "ES384", 96);
+#[cfg(feature = "rust-crypto")]
 ecdsa_algorithm!(Es512, p521, "ES512", 132);
 
 #[cfg(test)]

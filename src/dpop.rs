@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::alg::Algorithm;
 use crate::b64;
 use crate::claims::{Claim, Claims};
-use crate::crypto::{CryptoProvider, RustCrypto};
+use crate::crypto::{is_well_formed, AsyncCrypto, CryptoProvider, DefaultCrypto};
 use crate::error::Error;
 use crate::issue::{new_jti, sign_segments};
 use crate::jwk::{Jwk, Key};
@@ -109,14 +109,15 @@ fn invalid(member: &'static str, reason: &'static str) -> Error {
     Error::DpopInvalid { member, reason }
 }
 
-/// Verifies a DPoP proof for `request` at `now` (seconds), with the pure-Rust provider.
+/// Verifies a DPoP proof for `request` at `now` (seconds), with the build's own provider
+/// ([`DefaultCrypto`]).
 pub fn verify_proof(
     proof: &str,
     request: &Request<'_>,
     policy: &Policy,
     now: i64,
 ) -> Result<Proof, Error> {
-    verify_proof_with(proof, request, policy, now, &RustCrypto)
+    verify_proof_with(proof, request, policy, now, &DefaultCrypto::default())
 }
 
 /// [`verify_proof`] with a specific crypto provider for the signature.
@@ -127,6 +128,45 @@ pub fn verify_proof_with(
     now: i64,
     provider: &impl CryptoProvider,
 ) -> Result<Proof, Error> {
+    let (token, alg, key) = before_signature(proof, policy)?;
+    let signature = token.signature();
+    if !(is_well_formed(alg, &key, signature)
+        && provider.verify(alg, &key, token.signing_input(), signature))
+    {
+        return Err(bad_signature());
+    }
+    after_signature(&token, alg, &key, request, policy, now)
+}
+
+/// [`verify_proof`] with a provider whose answers come later (the worker's WebCrypto).
+pub async fn verify_proof_async(
+    proof: &str,
+    request: &Request<'_>,
+    policy: &Policy,
+    now: i64,
+    crypto: &(impl AsyncCrypto + ?Sized),
+) -> Result<Proof, Error> {
+    let (token, alg, key) = before_signature(proof, policy)?;
+    let signature = token.signature();
+    if !(is_well_formed(alg, &key, signature)
+        && crypto
+            .verify(alg, &key, token.signing_input(), signature)
+            .await)
+    {
+        return Err(bad_signature());
+    }
+    after_signature(&token, alg, &key, request, policy, now)
+}
+
+fn bad_signature() -> Error {
+    invalid("signature", "does not verify with the header's jwk")
+}
+
+/// Steps 2 and 4 to 6: the proof's structure, type, algorithm and key.
+fn before_signature<'p>(
+    proof: &'p str,
+    policy: &Policy,
+) -> Result<(UntrustedToken<'p>, Algorithm, Key), Error> {
     // Step 2: one well-formed JWS (strict base64url, typed header members, no `crit`).
     let token = UntrustedToken::parse(proof, MAX_PROOF_BYTES).map_err(|err| match err {
         Error::Malformed { reason } | Error::DpopInvalid { reason, .. } => invalid("proof", reason),
@@ -146,17 +186,23 @@ pub fn verify_proof_with(
     if !alg.is_asymmetric() || !policy.algorithms.contains(&alg) {
         return Err(invalid("alg", "is not an algorithm this server accepts"));
     }
-    // Steps 6 and 7: a public key in `jwk`, never a private one, that verifies the signature.
+    // Steps 6 and 7: a public key in `jwk`, never a private one (its signature is checked next).
     let key = header_key(&header.members())?;
     if !key.allows(alg) {
         return Err(invalid("jwk", "does not fit the header's alg"));
     }
-    if !provider.verify(alg, &key, token.signing_input(), token.signature()) {
-        return Err(invalid(
-            "signature",
-            "does not verify with the header's jwk",
-        ));
-    }
+    Ok((token, alg, key))
+}
+
+/// Steps 3 and 8 to 12, on a proof whose signature verified.
+fn after_signature(
+    token: &UntrustedToken<'_>,
+    alg: Algorithm,
+    key: &Key,
+    request: &Request<'_>,
+    policy: &Policy,
+    now: i64,
+) -> Result<Proof, Error> {
     let payload = token.payload();
     // Step 3 (and the JWT rules: one object, no repeated name, registered claims typed).
     let claims = Claims::read(payload, &[]).map_err(|err| match err {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::alg::Algorithm;
 use crate::b64;
 use crate::claims::Claims;
-use crate::crypto::{CryptoProvider, RustCrypto};
+use crate::crypto::{AsyncCrypto, CryptoProvider, DefaultCrypto};
 use crate::error::Error;
 use crate::jwk::Key;
 use crate::verify::check_types;
@@ -217,7 +217,7 @@ impl TokenBuilder {
 
     /// Signs with `key` under the algorithm the key is bound to.
     pub fn sign(&self, key: &Key) -> Result<String, Error> {
-        self.sign_with(key, &RustCrypto)
+        self.sign_with(key, &DefaultCrypto::default())
     }
 
     /// Signs through a specific crypto provider.
@@ -231,6 +231,21 @@ impl TokenBuilder {
     /// The algorithm and JWS signing input (`header.payload`) for a host that signs
     /// asynchronously (WebCrypto in the worker); [`with_signature`] completes the token.
     pub fn signing_input(&self, key: &Key) -> Result<(Algorithm, String), Error> {
+        self.input_for(key)
+    }
+
+    /// Signs through a provider whose answers come later (the worker's WebCrypto).
+    pub async fn sign_async(
+        &self,
+        key: &Key,
+        crypto: &(impl AsyncCrypto + ?Sized),
+    ) -> Result<String, Error> {
+        let (alg, input) = self.input_for(key)?;
+        let signature = crypto.sign(alg, key, input.as_bytes()).await?;
+        Ok(with_signature(input, &signature))
+    }
+
+    fn input_for(&self, key: &Key) -> Result<(Algorithm, String), Error> {
         let alg = key.signing_algorithm()?;
         let kid = self.kid.as_deref().unwrap_or(key.kid());
         let header = header_segment(alg, kid, self.typ.as_deref());

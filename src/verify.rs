@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::{Claim, Claims};
 
-use crate::crypto::{CryptoProvider, RustCrypto};
+use crate::crypto::{AsyncCrypto, CryptoProvider, DefaultCrypto};
 use crate::error::{truncated, Error};
 use crate::jwk::Key;
 use crate::jwks::KeySet;
@@ -97,17 +97,17 @@ impl Verified {
 
 /// Verifies tokens against one key set under one policy.
 #[derive(Clone, Debug)]
-pub struct Verifier<P = RustCrypto> {
+pub struct Verifier<P = DefaultCrypto> {
     keys: KeySet,
     policy: Policy,
     provider: P,
     headers: HeaderMemo,
 }
 
-impl Verifier<RustCrypto> {
-    /// A verifier using the pure-Rust provider.
+impl Verifier<DefaultCrypto> {
+    /// A verifier using the build's own provider ([`DefaultCrypto`]).
     pub fn new(keys: KeySet, policy: Policy) -> Result<Self, Error> {
-        Self::with_provider(keys, policy, RustCrypto)
+        Self::with_provider(keys, policy, DefaultCrypto::default())
     }
 }
 
@@ -148,6 +148,28 @@ impl<P: CryptoProvider> Verifier<P> {
         check_claims(self.check_signature(untrusted)?, &self.policy, now)
     }
 
+    /// [`Verifier::verify`] with a provider whose answers come later (the worker's WebCrypto).
+    pub async fn verify_async(
+        &self,
+        token: &str,
+        now: i64,
+        crypto: &(impl AsyncCrypto + ?Sized),
+    ) -> Result<Verified, Error> {
+        let checked = self
+            .check_signature_with(self.parse(token)?, crypto)
+            .await?;
+        check_claims(checked, &self.policy, now)
+    }
+
+    /// [`Verifier::verify_signature`] with a provider whose answers come later.
+    pub async fn verify_signature_async<'t>(
+        &self,
+        token: &'t str,
+        crypto: &(impl AsyncCrypto + ?Sized),
+    ) -> Result<SignatureChecked<'t>, Error> {
+        self.check_signature_with(self.parse(token)?, crypto).await
+    }
+
     /// Verifies a JWS whose payload need not be a JWT (no claim checks, and no `exp` needed).
     pub fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Error> {
         let checked = self.verify_signature(token)?;
@@ -173,9 +195,36 @@ impl<P: CryptoProvider> Verifier<P> {
         let header = untrusted.header().clone();
         let alg = header.alg();
         for key in self.candidate_keys(&header)? {
-            if self
-                .provider
-                .verify(alg, key, untrusted.signing_input(), untrusted.signature())
+            let signature = untrusted.signature();
+            if crate::crypto::is_well_formed(alg, key, signature)
+                && self
+                    .provider
+                    .verify(alg, key, untrusted.signing_input(), signature)
+            {
+                return Ok(SignatureChecked {
+                    token: untrusted,
+                    kid: key.shared_kid(),
+                });
+            }
+        }
+        Err(Error::BadSignature)
+    }
+
+    /// [`Verifier::check_signature`] with a provider whose answers come later (WebCrypto):
+    /// the same candidates, in the same order, with the same checks before the provider's.
+    pub async fn check_signature_with<'t>(
+        &self,
+        untrusted: UntrustedToken<'t>,
+        crypto: &(impl AsyncCrypto + ?Sized),
+    ) -> Result<SignatureChecked<'t>, Error> {
+        let header = untrusted.header().clone();
+        let alg = header.alg();
+        for key in self.candidate_keys(&header)? {
+            let signature = untrusted.signature();
+            if crate::crypto::is_well_formed(alg, key, signature)
+                && crypto
+                    .verify(alg, key, untrusted.signing_input(), signature)
+                    .await
             {
                 return Ok(SignatureChecked {
                     token: untrusted,

@@ -88,6 +88,7 @@ impl World {
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,
+            crypto: &tollgate::crypto::RustCrypto,
             issuer: "https://issuer",
             audience: "api",
             pepper: PEPPER,

@@ -86,6 +86,7 @@ impl World {
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,
+            crypto: &tollgate::crypto::RustCrypto,
             issuer: ISSUER,
             audience: "api",
             pepper: PEPPER,

@@ -155,14 +155,10 @@ async fn origin_assertion(
             return Some(assertion.clone());
         }
     }
-    let signed = match statement.builder(now).signing_input(key) {
-        Ok((alg, input)) => state
-            .webcrypto
-            .sign(alg, key, input.as_bytes())
-            .await
-            .map(|signature| crate::issue::with_signature(input, &signature)),
-        Err(err) => Err(err),
-    };
+    let signed = statement
+        .builder(now)
+        .sign_async(key, &state.webcrypto)
+        .await;
     let assertion = match signed {
         Ok(assertion) => assertion,
         Err(err) => {
@@ -332,7 +328,8 @@ async fn check_dpop(
     }
     .map(|secret| secret.to_string());
     let now = (Date::now().as_millis() / 1000) as i64;
-    match accept_proof(&once, &presented, pepper.as_deref().map(str::as_bytes), now).await {
+    let nonce_key = pepper.as_deref().map(str::as_bytes);
+    match accept_proof(&once, &state.webcrypto, &presented, nonce_key, now).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(Error::DpopKeyMismatch)) => Err(Denial::DpopBinding(
             "the proof is signed by another key than the one the token is bound to",
@@ -414,9 +411,8 @@ async fn jwt_identity(
                 trusted_verifier(state, config, ctx, token, now_ms)
                     .await
                     .map_err(|denial| (denial, None))?;
-            let checked = state
-                .webcrypto
-                .check_signature(&verifier, untrusted)
+            let checked = verifier
+                .check_signature_with(untrusted, &state.webcrypto)
                 .await
                 .map_err(|err| (Denial::InvalidToken(err), None))?;
             let verified = check_claims(checked, verifier.policy(), now)

@@ -107,6 +107,7 @@ impl Engine {
             store: &self.kv,
             once: &self.once,
             signing_key: &self.signing_key,
+            crypto: &self.state.webcrypto,
             issuer: &self.config.issuer,
             audience: self.config.access_token_audience(),
             pepper: &self.pepper,
@@ -257,7 +258,15 @@ async fn token_proof(
         bound: None,
     };
     let nonce_key = engine.config.dpop_nonce.then_some(engine.pepper.as_slice());
-    match crate::oauth::dpop::accept_proof(&engine.once, &presented, nonce_key, now()).await? {
+    match crate::oauth::dpop::accept_proof(
+        &engine.once,
+        &engine.state.webcrypto,
+        &presented,
+        nonce_key,
+        now(),
+    )
+    .await?
+    {
         Ok(checked) => Ok(checked.jkt),
         Err(err @ crate::Error::DpopNonce { .. }) => Err(OAuthError::new(
             OAuthErrorCode::UseDpopNonce,
@@ -828,7 +837,10 @@ pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Respons
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
-    let verified = match verifier.verify(&token, now()) {
+    let verified = match verifier
+        .verify_async(&token, now(), &engine.state.webcrypto)
+        .await
+    {
         Ok(verified) => verified,
         Err(err) => return respond::denial(&Denial::InvalidToken(err).render()),
     };

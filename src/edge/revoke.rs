@@ -158,7 +158,10 @@ async fn operator_revoke(
     else {
         return respond::json(200, &json!({}));
     };
-    let Ok(checked) = verifier.check_signature(untrusted) else {
+    let Ok(checked) = verifier
+        .check_signature_with(untrusted, &state.webcrypto)
+        .await
+    else {
         return respond::json(200, &json!({}));
     };
     let claims: serde_json::Value = serde_json::from_slice(checked.payload()).unwrap_or_default();

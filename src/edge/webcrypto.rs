@@ -1,13 +1,13 @@
-//! The worker's signature step on WebCrypto (`crypto.subtle`, BoringSSL in workerd): RSA
-//! (RS*, PS*) and ECDSA (ES*) signatures are checked natively instead of by pure-Rust
-//! arithmetic in wasm, which costs a millisecond or more per P-256 signature here.
+//! The worker's signature step on WebCrypto (`crypto.subtle`, BoringSSL in workerd): every
+//! asymmetric signature (RS*, PS*, ES*, EdDSA/Ed25519), checked and made natively. The worker
+//! is built without the pure-Rust provider (feature `rust-crypto`), so there is no fallback:
+//! a key the host cannot import verifies nothing and signs nothing.
 //!
-//! Only the arithmetic moves. The core still parses the token, picks the candidate keys
-//! (the algorithm comes from the key, RFC 8725 §3.1), checks the signature length and, after
-//! the host's yes, every claim. HMAC stays in Rust (a host round trip costs more than the MAC)
-//! and so does EdDSA, whose strict checks (no small-order points, RFC 8032 §5.1.7) WebCrypto
-//! does not promise. A key the host cannot import (a curve it lacks) falls back to the
-//! pure-Rust provider, so the answer never depends on which provider ran.
+//! Only the arithmetic moves. The core still parses the token, picks the candidate keys (the
+//! algorithm comes from the key, RFC 8725 §3.1), checks the signature's exact length and, for
+//! Ed25519, the strict checks of RFC 8032 §5.1.7 that the host's verification may not make
+//! (`crypto::is_well_formed`), and after the host's yes every claim. HMAC stays in Rust: a
+//! host round trip costs more than the MAC.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::crypto::{signature_len, CryptoProvider, RustCrypto};
+use futures_util::future::LocalBoxFuture;
+
+use crate::crypto::{signature_len, AsyncCrypto, CryptoProvider, HmacOnly};
 use crate::jwk::Key;
-use crate::token::UntrustedToken;
-use crate::verify::SignatureChecked;
-use crate::{hazmat, Algorithm, Error, Verifier};
+use crate::{Algorithm, Error};
 
 #[wasm_bindgen]
 extern "C" {
@@ -94,6 +94,11 @@ fn params(alg: Algorithm) -> Option<(JsValue, JsValue)> {
                 object(&[name, ("saltLength", JsValue::from(bytes))]),
             )
         }
+        // RFC 8037 §3.1 and RFC 9864 §2.2: both names are Ed25519 signatures.
+        Algorithm::EdDSA | Algorithm::Ed25519 => {
+            let name = object(&[("name", s("Ed25519"))]);
+            (name.clone(), name)
+        }
         Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512 => {
             let (curve, bits) = match alg {
                 Algorithm::ES256 => ("P-256", 256),
@@ -111,38 +116,39 @@ fn params(alg: Algorithm) -> Option<(JsValue, JsValue)> {
 }
 
 impl WebCryptoKeys {
-    /// Which keys the host verifies and which fell back to Rust, by algorithm (for /healthz).
+    /// Which keys the host imported and which it refused, by algorithm (for /healthz).
     pub fn summary(&self) -> serde_json::Value {
         let mut imported = Vec::new();
-        let mut fallback = Vec::new();
+        let mut refused = Vec::new();
         for ((_, alg), entry) in self.imported.borrow().iter() {
             match entry {
                 Imported::Key { .. } => imported.push(alg.name()),
-                Imported::Unsupported => fallback.push(alg.name()),
+                Imported::Unsupported => refused.push(alg.name()),
             }
         }
         imported.sort_unstable();
-        fallback.sort_unstable();
-        serde_json::json!({ "imported": imported, "fallback": fallback })
+        refused.sort_unstable();
+        serde_json::json!({ "imported": imported, "refused": refused })
     }
 
-    /// The imported key for `key` and `alg`, importing it on first use; `None` for algorithms
-    /// that stay in Rust (HMAC, EdDSA).
-    async fn import(&self, key: &Key, alg: Algorithm) -> Option<Imported> {
+    /// The imported public key for `key` and `alg`, importing it on first use.
+    async fn import(&self, key: &Key, alg: Algorithm) -> Imported {
         let id = (key.thumbprint(), alg);
         if let Some(hit) = self.imported.borrow().get(&id) {
-            return Some(hit.clone());
+            return hit.clone();
         }
-        let (import, verify) = params(alg)?;
-        let imported = match Self::import_jwk(key, &import).await {
-            Some(crypto_key) => Imported::Key {
-                key: crypto_key,
-                verify,
+        let imported = match params(alg) {
+            Some((import, verify)) => match Self::import_jwk(key, &import).await {
+                Some(crypto_key) => Imported::Key {
+                    key: crypto_key,
+                    verify,
+                },
+                None => Imported::Unsupported,
             },
             None => Imported::Unsupported,
         };
         self.imported.borrow_mut().insert(id, imported.clone());
-        Some(imported)
+        imported
     }
 
     async fn import_jwk(key: &Key, import: &JsValue) -> Option<JsValue> {
@@ -154,51 +160,31 @@ impl WebCryptoKeys {
         JsFuture::from(promise).await.ok()
     }
 
-    /// Signs `input` with the private `key`: WebCrypto for RSA and ECDSA (ECDSA's answer is
-    /// already JWS's fixed `r || s`, RFC 7518 §3.4), the pure-Rust provider for HMAC, EdDSA,
-    /// or when the host cannot import the key or answers with a signature of the wrong length.
-    pub async fn sign(&self, alg: Algorithm, key: &Key, input: &[u8]) -> Result<Vec<u8>, Error> {
+    /// The imported private key for `key` and `alg`, importing it on first use.
+    async fn import_signing(&self, key: &Key, alg: Algorithm) -> Imported {
         let id = (key.thumbprint(), alg);
-        let cached = self.signing.borrow().get(&id).cloned();
-        let imported = match cached {
-            Some(hit) => hit,
-            None => {
-                let Some((import, params)) = params(alg) else {
-                    return RustCrypto.sign(alg, key, input);
-                };
-                let imported = match Self::import_private(key, &import).await {
-                    Some(crypto_key) => Imported::Key {
-                        key: crypto_key,
-                        verify: params,
-                    },
-                    None => Imported::Unsupported,
-                };
-                self.signing.borrow_mut().insert(id, imported.clone());
-                imported
-            }
-        };
-        let Imported::Key {
-            key: crypto_key,
-            verify: params,
-        } = imported
-        else {
-            return RustCrypto.sign(alg, key, input);
-        };
-        let answer = match subtle_sign(&params, &crypto_key, input) {
-            Ok(promise) => JsFuture::from(promise).await.ok(),
-            Err(_) => None,
-        };
-        match answer.map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec()) {
-            Some(signature) if signature.len() == signature_len(alg, key) => Ok(signature),
-            _ => RustCrypto.sign(alg, key, input),
+        if let Some(hit) = self.signing.borrow().get(&id) {
+            return hit.clone();
         }
+        let imported = match params(alg) {
+            Some((import, params)) => match Self::import_private(key, &import).await {
+                Some(crypto_key) => Imported::Key {
+                    key: crypto_key,
+                    verify: params,
+                },
+                None => Imported::Unsupported,
+            },
+            None => Imported::Unsupported,
+        };
+        self.signing.borrow_mut().insert(id, imported.clone());
+        imported
     }
 
     async fn import_private(key: &Key, import: &JsValue) -> Option<JsValue> {
         // The key's members without `alg`/`use`/`key_ops`, which WebCrypto would second-guess.
         let mut jwk = serde_json::to_value(key.to_private_jwk()).ok()?;
         if let Some(members) = jwk.as_object_mut() {
-            for name in ["alg", "use", "key_ops"] {
+            for name in ["alg", "use", "key_ops", "kid"] {
                 members.remove(name);
             }
         }
@@ -208,50 +194,91 @@ impl WebCryptoKeys {
         JsFuture::from(promise).await.ok()
     }
 
-    /// Whether `signature` verifies under `key`: WebCrypto when it has the algorithm, the
-    /// pure-Rust provider otherwise.
-    async fn verify(&self, alg: Algorithm, key: &Key, input: &[u8], signature: &[u8]) -> bool {
+    /// Signs `input` with the private `key` (ECDSA's answer is already JWS's fixed `r || s`,
+    /// RFC 7518 §3.4; Ed25519's is its 64 bytes). HMAC is computed in Rust.
+    async fn sign_with_host(
+        &self,
+        alg: Algorithm,
+        key: &Key,
+        input: &[u8],
+    ) -> Result<Vec<u8>, Error> {
         if !alg.is_asymmetric() {
-            return RustCrypto.verify(alg, key, input, signature);
+            return CryptoProvider::sign(&HmacOnly, alg, key, input);
         }
-        // The host never sees a malformed input: the exact RFC 7518 length first.
-        if signature.len() != signature_len(alg, key) {
-            return false;
+        if !key.allows(alg) || !key.is_private() {
+            return Err(Error::key(format!("key {:?} cannot sign {alg}", key.kid())));
         }
-        let Some(Imported::Key {
+        let Imported::Key {
             key: crypto_key,
-            verify,
-        }) = self.import(key, alg).await
+            verify: params,
+        } = self.import_signing(key, alg).await
         else {
-            return RustCrypto.verify(alg, key, input, signature);
+            return Err(Error::key(format!(
+                "the host could not import key {:?} for {alg}",
+                key.kid()
+            )));
         };
-        let answer = match subtle_verify(&verify, &crypto_key, signature, input) {
-            Ok(promise) => JsFuture::from(promise).await,
-            Err(err) => Err(err),
+        let answer = match subtle_sign(&params, &crypto_key, input) {
+            Ok(promise) => JsFuture::from(promise).await.ok(),
+            Err(_) => None,
         };
-        match answer {
-            Ok(ok) => ok.as_bool() == Some(true),
-            // The host refused the call itself: the portable provider decides instead.
-            Err(_) => RustCrypto.verify(alg, key, input, signature),
+        match answer.map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec()) {
+            Some(signature) if signature.len() == signature_len(alg, key) => Ok(signature),
+            _ => Err(Error::key(format!(
+                "the host could not sign {alg} with key {:?}",
+                key.kid()
+            ))),
         }
     }
 
-    /// Step 2 of [`Verifier::verify_untrusted`] with WebCrypto doing the arithmetic: the first
-    /// candidate key whose signature verifies.
-    pub async fn check_signature<'t>(
+    /// Whether `signature` verifies under `key`; the core has already checked its form
+    /// (`crypto::is_well_formed`).
+    async fn verify_with_host(
         &self,
-        verifier: &Verifier,
-        untrusted: UntrustedToken<'t>,
-    ) -> Result<SignatureChecked<'t>, Error> {
-        let alg = untrusted.header().alg();
-        for key in verifier.candidates(&untrusted)? {
-            if self
-                .verify(alg, key, untrusted.signing_input(), untrusted.signature())
-                .await
-            {
-                return Ok(hazmat::signature_checked(untrusted, key));
-            }
+        alg: Algorithm,
+        key: &Key,
+        input: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        if !alg.is_asymmetric() {
+            return CryptoProvider::verify(&HmacOnly, alg, key, input, signature);
         }
-        Err(Error::BadSignature)
+        if signature.len() != signature_len(alg, key) {
+            return false;
+        }
+        let Imported::Key {
+            key: crypto_key,
+            verify,
+        } = self.import(key, alg).await
+        else {
+            return false;
+        };
+        match subtle_verify(&verify, &crypto_key, signature, input) {
+            Ok(promise) => JsFuture::from(promise)
+                .await
+                .is_ok_and(|ok| ok.as_bool() == Some(true)),
+            Err(_) => false,
+        }
+    }
+}
+
+impl AsyncCrypto for WebCryptoKeys {
+    fn verify<'a>(
+        &'a self,
+        alg: Algorithm,
+        key: &'a Key,
+        input: &'a [u8],
+        signature: &'a [u8],
+    ) -> LocalBoxFuture<'a, bool> {
+        Box::pin(self.verify_with_host(alg, key, input, signature))
+    }
+
+    fn sign<'a>(
+        &'a self,
+        alg: Algorithm,
+        key: &'a Key,
+        input: &'a [u8],
+    ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>> {
+        Box::pin(self.sign_with_host(alg, key, input))
     }
 }

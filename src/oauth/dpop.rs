@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::OAuthError;
+use crate::crypto::AsyncCrypto;
 use crate::dpop::{self, Proof, Request};
 use crate::error::Error;
 use crate::store::AtomicStore;
@@ -30,9 +31,10 @@ pub struct Presented<'a> {
 /// cannot be written: the request cannot be judged.
 ///
 /// It needs no issuer state, so a gateway that only checks an external issuer's DPoP-bound
-/// tokens uses it with just its strongly consistent store.
+/// tokens uses it with just its strongly consistent store. `crypto` checks the signature.
 pub async fn accept_proof<C: AtomicStore>(
     once: &C,
+    crypto: &(impl AsyncCrypto + ?Sized),
     presented: &Presented<'_>,
     nonce_key: Option<&[u8]>,
     now: i64,
@@ -53,7 +55,7 @@ pub async fn accept_proof<C: AtomicStore>(
         nonces: &nonces,
     };
     let policy = dpop::Policy::default();
-    let checked = match dpop::verify_proof(proof, &request, &policy, now) {
+    let checked = match dpop::verify_proof_async(proof, &request, &policy, now, crypto).await {
         Ok(checked) => checked,
         Err(err) => return Ok(Err(err)),
     };

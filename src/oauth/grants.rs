@@ -177,7 +177,10 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             ));
         }
         match grant {
-            Grant::ClientCredentials => self.client_credentials_grant(&client, param("scope"), now),
+            Grant::ClientCredentials => {
+                self.client_credentials_grant(&client, param("scope"), now)
+                    .await
+            }
             Grant::Password => self.password_grant(&client, req, now).await,
             Grant::AuthorizationCode => {
                 self.code_grant(
@@ -198,7 +201,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     }
 
     /// RFC 6749 §4.4: a confidential client acting for itself.
-    fn client_credentials_grant(
+    async fn client_credentials_grant(
         &self,
         client: &Client,
         scope: Option<&str>,
@@ -211,8 +214,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             ));
         }
         let scope = grant_scope(scope, &client.scopes)?;
-        let access_token =
-            self.access_token(&client.client_id, &client.client_id, &scope, None, now)?;
+        let access_token = self
+            .access_token(&client.client_id, &client.client_id, &scope, None, now)
+            .await?;
         Ok(self.response(access_token, None, scope))
     }
 
@@ -288,7 +292,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
 
     /// An RFC 9068 access token (`typ: at+jwt`, with `jti`). Tokens issued from a refresh
     /// family name it in [`revocation::FAMILY_CLAIM`], so that revoking the family revokes them.
-    pub(super) fn access_token(
+    pub(super) async fn access_token(
         &self,
         client_id: &str,
         sub: &str,
@@ -312,7 +316,10 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if let Some(jkt) = self.dpop_jkt {
             builder = builder.claim("cnf", serde_json::json!({ "jkt": jkt }));
         }
-        builder.sign(self.signing_key).map_err(server_error)
+        builder
+            .sign_async(self.signing_key, self.crypto)
+            .await
+            .map_err(server_error)
     }
 
     pub(super) async fn api_key_grant(
@@ -334,7 +341,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             OAuthError::new(OAuthErrorCode::InvalidClient, "the API key is not valid")
         })?;
         let scope = grant_scope(req.params.get("scope").map(String::as_str), &key.scopes)?;
-        let access = self.access_token(&key.client_id(), &key.owner, &scope, None, now)?;
+        let access = self
+            .access_token(&key.client_id(), &key.owner, &scope, None, now)
+            .await?;
         Ok(self.response(access, None, scope))
     }
 }

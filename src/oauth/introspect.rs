@@ -53,7 +53,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }),
             Some(_) => Ok(inactive),
             None => {
-                let Ok(verified) = verifier.verify(token, now) else {
+                let Ok(verified) = verifier.verify_async(token, now, self.crypto).await else {
                     return Ok(inactive);
                 };
                 if revocation::check(self.store, &verified, self.issuer).await? {
@@ -138,7 +138,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }
             Some(_) => {}
             None => {
-                let Ok(checked) = verifier.verify_signature(token) else {
+                let Ok(checked) = verifier.verify_signature_async(token, self.crypto).await else {
                     return Ok(());
                 };
                 let claims: Value = serde_json::from_slice(checked.payload()).unwrap_or_default();

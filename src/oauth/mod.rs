@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::OAuthConfig;
+use crate::crypto::AsyncCrypto;
 use crate::error::Error;
 use crate::jwk::Key;
 use crate::lockout::{self, Failures};
@@ -81,6 +82,8 @@ pub struct OAuth<'a, S: Store, C: AtomicStore> {
     /// The key that signs access tokens: the first of the signing-key set, so that a rotation
     /// switches issuance while older keys still verify.
     pub signing_key: &'a Key,
+    /// What computes the signatures: the worker's WebCrypto, or a synchronous provider.
+    pub crypto: &'a dyn AsyncCrypto,
     /// This deployment's issuer identifier: the `iss` it writes and the issuer whose
     /// revocation entries it reads.
     pub issuer: &'a str,

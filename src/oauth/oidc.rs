@@ -137,8 +137,9 @@ pub fn token_hash(alg: crate::Algorithm, token: &str) -> String {
 /// [`crate::config::GatewayConfig::id_token_hint_policy`]). An expired hint is still a hint:
 /// it is judged as of the last second of its life, and refused once it is older than the
 /// revocation horizon.
-pub fn check_id_token_hint(
+pub async fn check_id_token_hint(
     verifier: &crate::Verifier,
+    crypto: &(impl AsyncCrypto + ?Sized),
     hint: &str,
     now: i64,
 ) -> Result<Verified, Error> {
@@ -154,7 +155,9 @@ pub fn check_id_token_hint(
     if now.saturating_sub(exp) > horizon {
         return Err(Error::Expired { exp, now });
     }
-    verifier.verify(hint, now.min(exp.saturating_sub(1)))
+    verifier
+        .verify_async(hint, now.min(exp.saturating_sub(1)), crypto)
+        .await
 }
 
 /// The authentication an ID token describes: who, when, in which session, for which request.
@@ -201,7 +204,10 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 builder = builder.claim(&name, value);
             }
         }
-        builder.sign(self.signing_key).map_err(server_error)
+        builder
+            .sign_async(self.signing_key, self.crypto)
+            .await
+            .map_err(server_error)
     }
 
     /// The user record of a subject, through its `subject:` entry.
@@ -260,7 +266,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         let hint = match param("id_token_hint") {
             Some(hint) => Some(
-                check_id_token_hint(hints, hint, now)
+                check_id_token_hint(hints, self.crypto, hint, now)
+                    .await
                     .map_err(|_| "id_token_hint is not a valid ID token of this issuer")?,
             ),
             None => None,

@@ -189,13 +189,15 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         nonce: Option<&str>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
-        let access = self.access_token(
-            &record.client_id,
-            &record.sub,
-            scope,
-            Some(&record.family),
-            now,
-        )?;
+        let access = self
+            .access_token(
+                &record.client_id,
+                &record.sub,
+                scope,
+                Some(&record.family),
+                now,
+            )
+            .await?;
         let id_token = match &record.login {
             Some(login) if oidc::is_openid(scope) => {
                 let of = oidc::IdTokenFor {

@@ -1,0 +1,474 @@
+//! Keys: JWK (RFC 7517/7518/8037) and PEM (PKCS#8, SPKI) in, JWK out, RFC 7638 thumbprints.
+//!
+//! A [`Key`] is always checked when it is built: RSA moduli of at least 2048 bits with an odd
+//! public exponent above 1 and no ROCA fingerprint, HMAC secrets at least as long as the hash,
+//! Ed25519 points not of small order, and a declared `alg` that fits the key ([`parts`]). With
+//! the pure-Rust provider built in (feature `rust-crypto`), EC points are checked on their
+//! curve and private halves against their public halves when the key is built ([`native`]);
+//! without it the host's crypto makes those checks when it imports the key, and a key it
+//! refuses verifies and signs nothing. Nothing weaker can be constructed, so nothing weaker
+//! can sign or verify.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::alg::{Algorithm, Family};
+use crate::b64;
+use crate::crypto::HmacSecret;
+use crate::error::{truncated, Error};
+
+#[cfg(feature = "rust-crypto")]
+pub(crate) mod native;
+pub(crate) mod parts;
+
+#[cfg(feature = "rust-crypto")]
+pub(crate) use native::Native;
+pub(crate) use parts::Material;
+pub use parts::{MAX_RSA_BITS, MIN_RSA_BITS};
+
+/// A JSON Web Key as it appears on the wire. Unknown members are ignored (RFC 7517 §4).
+#[allow(missing_docs)] // members are the registered JWK parameter names
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Jwk {
+    pub kty: String,
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ops: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dq: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oth: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<String>,
+}
+
+impl fmt::Debug for Jwk {
+    /// Prints only public members: a JWK's private parts must never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Jwk")
+            .field("kty", &self.kty)
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("crv", &self.crv)
+            .field("private", &(self.d.is_some() || self.k.is_some()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A validated signing or verification key, bound to one algorithm or to one algorithm family.
+#[derive(Clone)]
+pub struct Key {
+    /// Shared, so that a verified token names its key without copying the id.
+    kid: Arc<str>,
+    alg: Option<Algorithm>,
+    material: Material,
+    /// The same key as RustCrypto objects, for the pure-Rust provider.
+    #[cfg(feature = "rust-crypto")]
+    native: Native,
+    /// The RFC 7638 thumbprint, computed on first use: adapters key caches by it.
+    thumbprint: OnceLock<String>,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("type", &self.type_name())
+            .field("private", &self.is_private())
+            .finish()
+    }
+}
+
+impl Key {
+    /// Parses and validates one JWK given as JSON text.
+    pub fn from_jwk_json(json: &str) -> Result<Self, Error> {
+        let jwk: Jwk = serde_json::from_str(json)
+            .map_err(|e| Error::key(format!("not a JWK: {}", truncated(&e.to_string()))))?;
+        Self::from_jwk(&jwk)
+    }
+
+    /// Validates a parsed JWK. A key meant for encryption (`use: enc`, or `key_ops` without
+    /// `sign`/`verify`) is refused: RFC 7517 §4.2–4.3.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, Error> {
+        if !is_signature_usage(jwk) {
+            return Err(Error::key(
+                "the key is not meant for signatures (use/key_ops)",
+            ));
+        }
+        let alg = match &jwk.alg {
+            None => None,
+            Some(name) => Some(Algorithm::parse(name).map_err(|err| match err {
+                Error::NotSupported { .. } => err,
+                _ => Error::key(format!("unsupported key alg {:?}", truncated(name))),
+            })?),
+        };
+        Self::new(Material::from_jwk(jwk)?, alg, jwk.kid.clone())
+    }
+
+    /// Parses a PEM key: PKCS#8 (`PRIVATE KEY`) or SPKI (`PUBLIC KEY`), of any supported type.
+    /// `alg` binds the key (needed for RSA and HMAC-free families only when the caller wants one
+    /// algorithm rather than the family). Needs the pure-Rust provider (its ASN.1 decoders).
+    #[cfg(feature = "rust-crypto")]
+    pub fn from_pem(pem: &str, alg: Option<Algorithm>) -> Result<Self, Error> {
+        let pem = pem.trim();
+        let native = if pem.starts_with("-----BEGIN PRIVATE KEY-----") {
+            Native::from_private_pem(pem)?
+        } else if pem.starts_with("-----BEGIN PUBLIC KEY-----") {
+            Native::from_public_pem(pem)?
+        } else {
+            return Err(Error::key(
+                "expected a PEM 'PRIVATE KEY' (PKCS#8) or 'PUBLIC KEY' (SPKI) block",
+            ));
+        };
+        let material = native
+            .material()
+            .ok_or_else(|| Error::key("a PEM key is never an HMAC secret"))?;
+        Self::new(material, alg, None)
+    }
+
+    /// An HMAC key from raw secret bytes, bound to `alg` (one of HS256/384/512).
+    pub fn hmac(secret: &[u8], alg: Algorithm, kid: Option<String>) -> Result<Self, Error> {
+        Self::new(
+            Material::Hmac(Box::new(HmacSecret::new(Zeroizing::new(secret.to_vec())))),
+            Some(alg),
+            kid,
+        )
+    }
+
+    /// Generates a fresh private key for `alg`, with its RFC 7638 thumbprint as `kid`. An
+    /// asymmetric key needs the pure-Rust provider (feature `rust-crypto`); without it a host
+    /// generates its own (WebCrypto's `generateKey`) and this is `ERR_JOSE_NOT_SUPPORTED`.
+    pub fn generate(alg: Algorithm) -> Result<Self, Error> {
+        let material = match alg.family() {
+            Family::Hmac => {
+                let mut secret = Zeroizing::new(vec![0u8; alg.hash_len()]);
+                getrandom::getrandom(&mut secret).map_err(Error::no_randomness)?;
+                Material::Hmac(Box::new(HmacSecret::new(secret)))
+            }
+            #[cfg(feature = "rust-crypto")]
+            _ => Native::generate(alg)?
+                .material()
+                .ok_or_else(|| Error::key("key generation failed"))?,
+            #[cfg(not(feature = "rust-crypto"))]
+            _ => {
+                return Err(Error::NotSupported {
+                    what: format!("generating {alg} keys without the pure-Rust provider"),
+                })
+            }
+        };
+        Self::new(material, Some(alg), None)
+    }
+
+    /// The one constructor: every key passes these checks.
+    fn new(material: Material, alg: Option<Algorithm>, kid: Option<String>) -> Result<Self, Error> {
+        match &material {
+            Material::Hmac(secret) => {
+                let min = alg.map_or(32, Algorithm::hash_len);
+                if secret.len() < min {
+                    return Err(Error::key(format!(
+                        "HMAC key is {} bytes; {} needs at least {min}",
+                        secret.len(),
+                        alg.map_or("HS256", Algorithm::name),
+                    )));
+                }
+            }
+            Material::Rsa(parts) => parts::check_rsa_public(&parts.n, &parts.e)?,
+            _ => {}
+        }
+        if let Some(alg) = alg {
+            if family_of(&material) != alg.family() {
+                return Err(Error::key(format!(
+                    "alg {alg} does not fit a {} key",
+                    type_name(&material)
+                )));
+            }
+        }
+        // The objects are built (and the arithmetic checks made) from the members; the members
+        // are then read back from them, so that a private key rebuilt from `d` alone exports
+        // its CRT members like any other.
+        #[cfg(feature = "rust-crypto")]
+        let (native, material) = {
+            let native = Native::from_material(&material)?;
+            let material = native.material().unwrap_or(material);
+            (native, material)
+        };
+        let mut key = Key {
+            kid: Arc::from(""),
+            alg,
+            material,
+            #[cfg(feature = "rust-crypto")]
+            native,
+            thumbprint: OnceLock::new(),
+        };
+        key.kid = match kid {
+            Some(kid) => kid.into(),
+            None => key.thumbprint().into(),
+        };
+        Ok(key)
+    }
+
+    /// The key id: the JWK's `kid`, or its RFC 7638 thumbprint when it had none.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// [`Key::kid`], shared.
+    pub(crate) fn shared_kid(&self) -> Arc<str> {
+        Arc::clone(&self.kid)
+    }
+
+    /// The algorithm the key is bound to by its `alg` member, if any.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        self.alg
+    }
+    /// True when the key may be used with `alg`: its own `alg` when declared, else any
+    /// algorithm of its family that its size supports (RFC 8725 §3.1: the key decides).
+    ///
+    /// The two names of Ed25519 signatures follow the same rule. A key that declares `EdDSA`
+    /// accepts only `EdDSA` tokens and one that declares `Ed25519` only `Ed25519` tokens:
+    /// RFC 9864 §7 has a key used with a single algorithm, §5 writes the key's `alg` as
+    /// `Ed25519` for the new name, and RFC 7517 §4.4 makes `alg` the algorithm intended for
+    /// the key (jose's JWK and JWK Set paths refuse the other name too). A key that declares
+    /// no `alg` accepts both: §2.2 defines `Ed25519` as the same EdDSA computation on the same
+    /// curve that `EdDSA` names for such a key (RFC 8037 §3.1), so no second algorithm is used.
+    pub fn allows(&self, alg: Algorithm) -> bool {
+        match self.alg {
+            Some(bound) => bound == alg,
+            None => {
+                family_of(&self.material) == alg.family()
+                    && match &self.material {
+                        Material::Hmac(secret) => secret.len() >= alg.hash_len(),
+                        _ => true,
+                    }
+            }
+        }
+    }
+
+    /// The algorithm to sign with: the bound one, else the only one the key type admits.
+    /// RSA and HMAC keys without `alg` are ambiguous and must be bound first.
+    pub fn signing_algorithm(&self) -> Result<Algorithm, Error> {
+        if let Some(alg) = self.alg {
+            return Ok(alg);
+        }
+        match family_of(&self.material) {
+            Family::Ec(curve) => Ok(curve.algorithm()),
+            // The name most deployed verifiers know (RFC 8037 §3.1); bind the key to
+            // `Ed25519` to sign under RFC 9864's fully specified name.
+            Family::Ed25519 => Ok(Algorithm::EdDSA),
+            Family::Rsa | Family::Hmac => Err(Error::key(
+                "an RSA or HMAC key needs an alg to sign with (e.g. RS256, HS256)",
+            )),
+        }
+    }
+
+    /// Returns the same key bound to `alg` (checked as at construction).
+    pub fn with_algorithm(self, alg: Algorithm) -> Result<Self, Error> {
+        if family_of(&self.material) != alg.family() {
+            return Err(Error::key(format!(
+                "alg {alg} does not fit a {} key",
+                type_name(&self.material)
+            )));
+        }
+        if let Material::Hmac(secret) = &self.material {
+            if secret.len() < alg.hash_len() {
+                return Err(Error::key(format!(
+                    "HMAC key is {} bytes; {alg} needs at least {}",
+                    secret.len(),
+                    alg.hash_len()
+                )));
+            }
+        }
+        Ok(Key {
+            alg: Some(alg),
+            ..self
+        })
+    }
+
+    /// Returns the same key under another `kid`.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = kid.into().into();
+        self
+    }
+
+    /// True when the key can sign (it holds a private half, or it is an HMAC secret).
+    pub fn is_private(&self) -> bool {
+        match &self.material {
+            Material::Hmac(_) => true,
+            Material::Rsa(parts) => parts.private.is_some(),
+            Material::Ec(parts) => parts.d.is_some(),
+            Material::Ed25519(parts) => parts.d.is_some(),
+        }
+    }
+
+    /// True for HMAC keys, which have no public form.
+    pub fn is_symmetric(&self) -> bool {
+        matches!(self.material, Material::Hmac(_))
+    }
+
+    /// `"oct"`, `"RSA"`, `"EC"` or `"OKP"`.
+    pub fn type_name(&self) -> &'static str {
+        type_name(&self.material)
+    }
+
+    pub(crate) fn material(&self) -> &Material {
+        &self.material
+    }
+
+    #[cfg(feature = "rust-crypto")]
+    pub(crate) fn native(&self) -> &Native {
+        &self.native
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url): the required members only, in
+    /// lexicographic order, with no whitespace.
+    pub fn thumbprint(&self) -> String {
+        self.thumbprint
+            .get_or_init(|| self.compute_thumbprint())
+            .clone()
+    }
+
+    fn compute_thumbprint(&self) -> String {
+        let canonical = match &self.material {
+            Material::Hmac(secret) => {
+                format!(r#"{{"k":"{}","kty":"oct"}}"#, b64::encode(secret))
+            }
+            Material::Rsa(parts) => format!(
+                r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                b64::encode(&parts.e),
+                b64::encode(&parts.n)
+            ),
+            Material::Ed25519(parts) => format!(
+                r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+                b64::encode(&parts.x)
+            ),
+            Material::Ec(parts) => format!(
+                r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+                parts.curve.name(),
+                b64::encode(&parts.x),
+                b64::encode(&parts.y)
+            ),
+        };
+        b64::encode(&Sha256::digest(canonical.as_bytes()))
+    }
+
+    /// The public JWK, with `kid`, `alg` (if bound) and `use: sig`. HMAC keys have none.
+    pub fn to_public_jwk(&self) -> Result<Jwk, Error> {
+        if self.is_symmetric() {
+            return Err(Error::key("an HMAC key has no public form"));
+        }
+        Ok(self.with_metadata(self.public_members()))
+    }
+
+    /// The full JWK, private members included. Store it as a secret; never log it.
+    pub fn to_private_jwk(&self) -> Jwk {
+        let mut jwk = self.public_members();
+        match &self.material {
+            Material::Hmac(secret) => jwk.k = Some(b64::encode(secret)),
+            Material::Rsa(parts) => {
+                if let Some(private) = &parts.private {
+                    jwk.d = Some(b64::encode(&private.d));
+                    if let Some(crt) = &private.crt {
+                        jwk.p = Some(b64::encode(&crt.p));
+                        jwk.q = Some(b64::encode(&crt.q));
+                        jwk.dp = Some(b64::encode(&crt.dp));
+                        jwk.dq = Some(b64::encode(&crt.dq));
+                        jwk.qi = Some(b64::encode(&crt.qi));
+                    }
+                }
+            }
+            Material::Ec(parts) => jwk.d = parts.d.as_ref().map(|d| b64::encode(d)),
+            Material::Ed25519(parts) => jwk.d = parts.d.as_ref().map(|d| b64::encode(&d[..])),
+        }
+        self.with_metadata(jwk)
+    }
+
+    fn with_metadata(&self, mut jwk: Jwk) -> Jwk {
+        jwk.kid = Some(self.kid.to_string());
+        jwk.alg = self.alg.map(|alg| alg.name().to_owned());
+        jwk.use_ = Some("sig".to_owned());
+        jwk
+    }
+
+    /// The members that identify the public key (and `kty`).
+    pub(crate) fn public_members(&self) -> Jwk {
+        let mut jwk = Jwk {
+            kty: self.type_name().to_owned(),
+            ..Jwk::default()
+        };
+        match &self.material {
+            Material::Hmac(_) => {}
+            Material::Rsa(parts) => {
+                jwk.n = Some(b64::encode(&parts.n));
+                jwk.e = Some(b64::encode(&parts.e));
+            }
+            Material::Ec(parts) => {
+                jwk.crv = Some(parts.curve.name().to_owned());
+                jwk.x = Some(b64::encode(&parts.x));
+                jwk.y = Some(b64::encode(&parts.y));
+            }
+            Material::Ed25519(parts) => {
+                jwk.crv = Some("Ed25519".to_owned());
+                jwk.x = Some(b64::encode(&parts.x));
+            }
+        }
+        jwk
+    }
+}
+
+/// RFC 7517 §4.2–4.3: `use` must be `sig` and `key_ops` must include sign or verify, if present.
+pub(crate) fn is_signature_usage(jwk: &Jwk) -> bool {
+    let use_ok = jwk.use_.as_deref().is_none_or(|u| u == "sig");
+    let ops_ok = jwk
+        .key_ops
+        .as_ref()
+        .is_none_or(|ops| ops.iter().any(|op| op == "sign" || op == "verify"));
+    use_ok && ops_ok
+}
+
+fn type_name(material: &Material) -> &'static str {
+    match material {
+        Material::Hmac(_) => "oct",
+        Material::Rsa(_) => "RSA",
+        Material::Ec(_) => "EC",
+        Material::Ed25519(_) => "OKP",
+    }
+}
+
+fn family_of(material: &Material) -> Family {
+    match material {
+        Material::Hmac(_) => Family::Hmac,
+        Material::Rsa(_) => Family::Rsa,
+        Material::Ec(parts) => Family::Ec(parts.curve),
+        Material::Ed25519(_) => Family::Ed25519,
+    }
+}
