@@ -1,5 +1,5 @@
 // Benchmark: the gateway in workerd (wrangler dev) against a local origin, loopback only.
-//   node bench/gateway.mjs [--requests 2000] [--concurrency 16]
+//   node bench/gateway.mjs [--requests 2000] [--concurrency 16] [--baseline <build dir>]
 // Compares, in one run: a separate pass-through worker (bench/passthrough-worker.js: forwards
 // to the same origin, verifies nothing), a public route of Tollgate (forwarded unverified), a
 // valid token served from the verified-token cache, valid tokens never seen before (signature
@@ -8,7 +8,9 @@
 // Reports requests/s and p50/p99 latency per case; medians of interleaved rounds. Under load
 // (16 clients on 2 cores) latency is mostly queueing: every extra CPU microsecond per request
 // is paid ~16 times in p50. So the latency Tollgate *adds* is measured a second time with one
-// client at a time, where a request's latency is its own cost.
+// client at a time, where a request's latency is its own cost. `--baseline` runs a second
+// build (another commit's build/ directory) beside this one in workerd, interleaved, so that a
+// change is measured against what it replaces in the same run.
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { SignJWT, importJWK } from "jose";
@@ -26,6 +28,8 @@ const REQUESTS = arg("requests", 2000);
 const UNLOADED = arg("unloaded", 600);
 const CONCURRENCY = arg("concurrency", 16);
 const ROUNDS = arg("rounds", 3);
+const baselineAt = process.argv.indexOf("--baseline");
+const BASELINE = baselineAt === -1 ? null : process.argv[baselineAt + 1];
 
 const origin = await startOrigin();
 const set = JSON.parse(cli(["keygen", "--alg", "ES256", "--kid", "bench", "--set"]).stdout);
@@ -165,12 +169,14 @@ const plain = await startWorkerd({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.string
 // The same, without the signed origin assertion (originAssertion = false): what it costs.
 const noAssertionVars = { ...plainVars, TOLLGATE_CONFIG: JSON.stringify({ ...JSON.parse(plainVars.TOLLGATE_CONFIG), originAssertion: false }) };
 const plainNoAssertion = await startWorkerd({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set), TOLLGATE_PEPPER: PEPPER }, vars: noAssertionVars });
+const baseline = BASELINE && (await startWorkerd({ main: `${BASELINE}/index.js`, secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(set), TOLLGATE_PEPPER: PEPPER }, vars: plainVars }));
 const plainPassthrough = await startWorkerd({ main: new URL("./passthrough-worker.js", import.meta.url).pathname, vars: { ORIGIN_URL: origin.url }, kv: false, coordinator: false });
 const plainFresh = [];
-for (let i = 0; i < 2 * (REQUESTS + UNLOADED) * ROUNDS; i++) plainFresh.push(await sign());
+for (let i = 0; i < (baseline ? 3 : 2) * (REQUESTS + UNLOADED) * ROUNDS; i++) plainFresh.push(await sign());
 let plainIndex = 0;
 await load("/api/x", () => valid, plain); // warm up
 await load("/api/x", () => valid, plainNoAssertion);
+if (baseline) await load("/api/x", () => valid, baseline);
 const plainCases = [
   ["separate pass-through worker (no Tollgate)", "/public/x", () => undefined, plainPassthrough],
   ["Tollgate public route (the worker's fixed cost)", "/public/x", () => undefined, plain],
@@ -179,7 +185,14 @@ const plainCases = [
   ["valid token, cache hit, originAssertion = false", "/api/x", () => valid, plainNoAssertion],
   ["valid token, first sight, originAssertion = false", "/api/x", () => plainFresh[plainIndex++], plainNoAssertion],
   ["tampered token (401)", "/api/x", () => tampered, plain],
-  ["DPoP-bound token, cache hit + a fresh proof (ES256 in Rust, jti to the coordinator)", "/api/x", dpopFor(plain, "/api/x"), plain],
+  ["DPoP-bound token, cache hit + a fresh proof (jti to the coordinator)", "/api/x", dpopFor(plain, "/api/x"), plain],
+  ...(baseline
+    ? [
+        ["baseline build: valid token, cache hit", "/api/x", () => valid, baseline],
+        ["baseline build: valid token, first sight", "/api/x", () => plainFresh[plainIndex++], baseline],
+        ["baseline build: DPoP-bound token, cache hit + a fresh proof", "/api/x", dpopFor(baseline, "/api/x"), baseline],
+      ]
+    : []),
 ];
 await compare("workerd without an inspector (Miniflare), logDecisions = none", plainCases, { clients: CONCURRENCY, requests: REQUESTS });
 await compare("workerd without an inspector (Miniflare), logDecisions = none", plainCases, { clients: 1, requests: UNLOADED });
@@ -187,6 +200,7 @@ console.log("\n(CPU: user + system time of the workerd processes, from /proc, 10
 await plain.stop();
 await plainNoAssertion.stop();
 await plainPassthrough.stop();
+if (baseline) await baseline.stop();
 agent.destroy();
 await worker.stop();
 await passthrough.stop();
