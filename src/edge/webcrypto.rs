@@ -48,12 +48,19 @@ extern "C" {
     ) -> Result<js_sys::Promise, JsValue>;
 }
 
-/// An imported key with its `verify` parameters, or the knowledge that the host cannot
+/// An imported key with its `sign`/`verify` parameters, or the knowledge that the host cannot
 /// import it.
 #[derive(Clone)]
 enum Imported {
-    Key { key: JsValue, verify: JsValue },
+    Key { key: JsValue, params: JsValue },
     Unsupported,
+}
+
+/// What a key is imported for: its public half checks signatures, its private half makes them.
+#[derive(Clone, Copy)]
+enum Use {
+    Verify,
+    Sign,
 }
 
 /// CryptoKeys imported once per isolate, by the key's RFC 7638 thumbprint (a hash of its
@@ -65,7 +72,7 @@ pub struct WebCryptoKeys {
     signing: RefCell<HashMap<(String, Algorithm), Imported>>,
 }
 
-/// WebCrypto's names for a JWS algorithm: (import parameters, verify parameters).
+/// WebCrypto's names for a JWS algorithm: (import parameters, sign/verify parameters).
 fn params(alg: Algorithm) -> Option<(JsValue, JsValue)> {
     let object = |pairs: &[(&str, JsValue)]| -> JsValue {
         let o = js_sys::Object::new();
@@ -131,23 +138,34 @@ impl WebCryptoKeys {
         serde_json::json!({ "imported": imported, "refused": refused })
     }
 
-    /// The imported public key for `key` and `alg`, importing it on first use.
-    async fn import(&self, key: &Key, alg: Algorithm) -> Imported {
+    /// The imported key for `key` and `alg` (its private half for `Use::Sign`), importing it
+    /// on first use.
+    async fn import(&self, key: &Key, alg: Algorithm, usage: Use) -> Imported {
+        let cache = match usage {
+            Use::Verify => &self.imported,
+            Use::Sign => &self.signing,
+        };
         let id = (key.thumbprint(), alg);
-        if let Some(hit) = self.imported.borrow().get(&id) {
+        if let Some(hit) = cache.borrow().get(&id) {
             return hit.clone();
         }
         let imported = match params(alg) {
-            Some((import, verify)) => match Self::import_jwk(key, &import).await {
-                Some(crypto_key) => Imported::Key {
-                    key: crypto_key,
-                    verify,
-                },
-                None => Imported::Unsupported,
-            },
+            Some((import, params)) => {
+                let crypto_key = match usage {
+                    Use::Verify => Self::import_jwk(key, &import).await,
+                    Use::Sign => Self::import_private(key, &import).await,
+                };
+                match crypto_key {
+                    Some(crypto_key) => Imported::Key {
+                        key: crypto_key,
+                        params,
+                    },
+                    None => Imported::Unsupported,
+                }
+            }
             None => Imported::Unsupported,
         };
-        self.imported.borrow_mut().insert(id, imported.clone());
+        cache.borrow_mut().insert(id, imported.clone());
         imported
     }
 
@@ -158,26 +176,6 @@ impl WebCryptoKeys {
         let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
         let promise = import_key("jwk", &jwk, import, false, &usages).ok()?;
         JsFuture::from(promise).await.ok()
-    }
-
-    /// The imported private key for `key` and `alg`, importing it on first use.
-    async fn import_signing(&self, key: &Key, alg: Algorithm) -> Imported {
-        let id = (key.thumbprint(), alg);
-        if let Some(hit) = self.signing.borrow().get(&id) {
-            return hit.clone();
-        }
-        let imported = match params(alg) {
-            Some((import, params)) => match Self::import_private(key, &import).await {
-                Some(crypto_key) => Imported::Key {
-                    key: crypto_key,
-                    verify: params,
-                },
-                None => Imported::Unsupported,
-            },
-            None => Imported::Unsupported,
-        };
-        self.signing.borrow_mut().insert(id, imported.clone());
-        imported
     }
 
     async fn import_private(key: &Key, import: &JsValue) -> Option<JsValue> {
@@ -210,8 +208,8 @@ impl WebCryptoKeys {
         }
         let Imported::Key {
             key: crypto_key,
-            verify: params,
-        } = self.import_signing(key, alg).await
+            params,
+        } = self.import(key, alg, Use::Sign).await
         else {
             return Err(Error::key(format!(
                 "the host could not import key {:?} for {alg}",
@@ -248,12 +246,12 @@ impl WebCryptoKeys {
         }
         let Imported::Key {
             key: crypto_key,
-            verify,
-        } = self.import(key, alg).await
+            params,
+        } = self.import(key, alg, Use::Verify).await
         else {
             return false;
         };
-        match subtle_verify(&verify, &crypto_key, signature, input) {
+        match subtle_verify(&params, &crypto_key, signature, input) {
             Ok(promise) => JsFuture::from(promise)
                 .await
                 .is_ok_and(|ok| ok.as_bool() == Some(true)),
