@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::crypto::{CryptoProvider, RustCrypto};
+use crate::crypto::{CryptoProvider, DefaultCrypto, HmacOnly};
 use crate::issue::{audience_value, header_segment, sign_segments, Fill};
 use crate::{Algorithm, Error, Key, KeySet, Policy};
 
@@ -69,7 +69,7 @@ struct HostCrypto {
 impl CryptoProvider for HostCrypto {
     fn verify(&self, alg: Algorithm, key: &Key, input: &[u8], signature: &[u8]) -> bool {
         if !alg.is_asymmetric() {
-            return RustCrypto.verify(alg, key, input, signature);
+            return HmacOnly.verify(alg, key, input, signature);
         }
         if signature.len() != crate::crypto::signature_len(alg, key) {
             return false;
@@ -89,7 +89,7 @@ impl CryptoProvider for HostCrypto {
     }
 
     fn sign(&self, alg: Algorithm, key: &Key, input: &[u8]) -> Result<Vec<u8>, Error> {
-        RustCrypto.sign(alg, key, input)
+        DefaultCrypto::default().sign(alg, key, input)
     }
 }
 
@@ -294,13 +294,13 @@ struct HostSigner {
 
 impl CryptoProvider for HostSigner {
     fn verify(&self, alg: Algorithm, key: &Key, input: &[u8], signature: &[u8]) -> bool {
-        RustCrypto.verify(alg, key, input, signature)
+        DefaultCrypto::default().verify(alg, key, input, signature)
     }
 
     fn sign(&self, alg: Algorithm, key: &Key, input: &[u8]) -> Result<Vec<u8>, Error> {
         // HMAC stays in Rust; a key that may not sign gets the same refusal from the same code.
         if !alg.is_asymmetric() || !key.allows(alg) || !key.is_private() {
-            return RustCrypto.sign(alg, key, input);
+            return HmacOnly.sign(alg, key, input);
         }
         let signature = self
             .host
@@ -420,7 +420,7 @@ impl Signer {
                 &payload,
                 template.alg,
                 &self.key,
-                &RustCrypto,
+                &DefaultCrypto::default(),
             ),
         }
         .map_err(|e| to_js(&e))
@@ -448,7 +448,7 @@ impl Signer {
         let now = now.floor() as i64;
         match &self.host {
             Some(host) => crate::dpop::create_proof(&self.key, &request, now, host),
-            None => crate::dpop::create_proof(&self.key, &request, now, &RustCrypto),
+            None => crate::dpop::create_proof(&self.key, &request, now, &DefaultCrypto::default()),
         }
         .map_err(|e| to_js(&e))
     }
@@ -468,10 +468,56 @@ struct DpopOptions {
     algorithms: Option<Vec<Algorithm>>,
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A host function `(algIndex, publicJwk, signingInput, signature) => boolean` that checks
+    /// one signature by a key given as public JWK text (a DPoP proof's own key) with the
+    /// host's native crypto. The byte arguments are views of wasm memory, valid only during
+    /// the call.
+    pub type HostJwkVerify;
+
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn verify(
+        this: &HostJwkVerify,
+        context: &JsValue,
+        alg: u32,
+        jwk: &str,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, JsValue>;
+}
+
+/// A proof's signature checked by the host, after the core's checks of its form.
+struct HostJwkCrypto {
+    host: HostJwkVerify,
+}
+
+impl CryptoProvider for HostJwkCrypto {
+    fn verify(&self, alg: Algorithm, key: &Key, input: &[u8], signature: &[u8]) -> bool {
+        let Ok(jwk) = serde_json::to_string(&key.public_members()) else {
+            return false;
+        };
+        self.host
+            .verify(&JsValue::NULL, alg_index(alg), &jwk, input, signature)
+            .unwrap_or(false)
+    }
+
+    fn sign(&self, alg: Algorithm, key: &Key, input: &[u8]) -> Result<Vec<u8>, Error> {
+        DefaultCrypto::default().sign(alg, key, input)
+    }
+}
+
 /// Verifies a DPoP proof (RFC 9449 §4.3): `{"jkt", "jti", "iat", "alg", "nonce"?,
-/// "protectedHeader", "payload"}` as JSON. Replay (`jti`) is the caller's to track.
+/// "protectedHeader", "payload"}` as JSON. Replay (`jti`) is the caller's to track. `host`
+/// checks the signature natively (see [`HostJwkVerify`]); without it the build's own provider
+/// does.
 #[wasm_bindgen(js_name = verifyDpopProof)]
-pub fn verify_dpop_proof(proof: &str, options: &str, now: f64) -> Result<String, JsValue> {
+pub fn verify_dpop_proof(
+    proof: &str,
+    options: &str,
+    now: f64,
+    host: Option<HostJwkVerify>,
+) -> Result<String, JsValue> {
     let options: DpopOptions = serde_json::from_str(options).map_err(|e| {
         to_js(&Error::InvalidPolicy {
             reason: format!("DPoP options: {e}"),
@@ -495,8 +541,14 @@ pub fn verify_dpop_proof(proof: &str, options: &str, now: f64) -> Result<String,
         access_token: options.access_token.as_deref(),
         nonces: &nonces,
     };
-    let checked = crate::dpop::verify_proof(proof, &request, &policy, now.floor() as i64)
-        .map_err(|e| to_js(&e))?;
+    let now = now.floor() as i64;
+    let checked = match host {
+        Some(host) => {
+            crate::dpop::verify_proof_with(proof, &request, &policy, now, &HostJwkCrypto { host })
+        }
+        None => crate::dpop::verify_proof(proof, &request, &policy, now),
+    }
+    .map_err(|e| to_js(&e))?;
     let (header, payload) = crate::hazmat::decode_unverified(proof, crate::dpop::MAX_PROOF_BYTES)
         .map_err(|e| to_js(&e))?;
     Ok(json!({
@@ -564,6 +616,23 @@ pub fn decode(token: &str) -> Result<String, JsValue> {
 pub fn generate_key_pair(alg: &str) -> Result<String, JsValue> {
     let alg = Algorithm::parse(alg).map_err(|e| to_js(&e))?;
     let key = Key::generate(alg).map_err(|e| to_js(&e))?;
+    let public = key.to_public_jwk().ok();
+    Ok(json!({ "privateJwk": key.to_private_jwk(), "publicJwk": public }).to_string())
+}
+
+/// A key pair a host generated (a private JWK as JSON text), checked and named as
+/// [`generate_key_pair`] names its own: the key bound to `alg`, its RFC 7638 thumbprint as
+/// `kid`, `use: sig`. For builds without the pure-Rust provider, whose hosts generate keys.
+#[wasm_bindgen(js_name = keyPairFromJwk)]
+pub fn key_pair_from_jwk(jwk: &str, alg: &str) -> Result<String, JsValue> {
+    let alg = Algorithm::parse(alg).map_err(|e| to_js(&e))?;
+    let mut jwk: crate::jwk::Jwk =
+        serde_json::from_str(jwk).map_err(|_| policy_error("the host's key is not a JWK"))?;
+    jwk.kid = None;
+    jwk.alg = None;
+    let key = Key::from_jwk(&jwk)
+        .and_then(|key| key.with_algorithm(alg))
+        .map_err(|e| to_js(&e))?;
     let public = key.to_public_jwk().ok();
     Ok(json!({ "privateJwk": key.to_private_jwk(), "publicJwk": public }).to_string())
 }

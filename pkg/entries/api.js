@@ -77,6 +77,19 @@ function checkToken(token) {
   if (!isString(token)) throw new TypeError("token must be a string");
 }
 
+/**
+ * A key imported by the host after the core accepted it: the host's refusal (a point off its
+ * curve, a private half that does not match) is the same ERR_JWK_INVALID the pure-Rust build
+ * gives when it builds the key.
+ */
+function hostImport(importKey) {
+  try {
+    return importKey();
+  } catch (err) {
+    throw new TollgateError({ code: "ERR_JWK_INVALID", message: `invalid key: ${err.message}` });
+  }
+}
+
 const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
 /**
@@ -120,7 +133,7 @@ export function createApi(core, host) {
           const slots = [];
           const check = (alg, key, data, signature) => slots[key](ALGORITHMS[alg], data, signature);
           this.#inner = new core.Verifier(text, policy, check);
-          for (const jwk of JSON.parse(this.#inner.keys())) slots.push(host.verifier(jwk));
+          for (const jwk of JSON.parse(this.#inner.keys())) slots.push(hostImport(() => host.verifier(jwk)));
         } else {
           this.#inner = new core.Verifier(text, policy);
         }
@@ -281,7 +294,7 @@ export function createApi(core, host) {
       let privateKey;
       const sign = (algIndex, data) => host.sign(ALGORITHMS[algIndex], privateKey, data);
       const signer = new core.Signer(jwkText, alg, sign);
-      privateKey = host.importPrivateKey(JSON.parse(jwkText));
+      privateKey = hostImport(() => host.importPrivateKey(JSON.parse(jwkText)));
       return signer;
     }
     return new core.Signer(jwkText, alg);
@@ -410,8 +423,9 @@ export function createApi(core, host) {
     if (o.maxAge !== undefined) request.maxAge = Math.floor(o.maxAge);
     if (o.clockTolerance !== undefined) request.clockTolerance = Math.floor(o.clockTolerance);
     if (o.algorithms !== undefined) request.algorithms = o.algorithms;
+    const check = host?.verifyJwk && ((alg, jwk, data, signature) => host.verifyJwk(ALGORITHMS[alg], jwk, data, signature));
     try {
-      return JSON.parse(core.verifyDpopProof(proof, JSON.stringify(request), nowSeconds(o.currentDate)));
+      return JSON.parse(core.verifyDpopProof(proof, JSON.stringify(request), nowSeconds(o.currentDate), check || undefined));
     } catch (err) {
       rethrow(err);
     }
@@ -456,6 +470,10 @@ export function createApi(core, host) {
   function generateKeyPair(alg) {
     if (!isString(alg)) throw new TypeError("alg must be a string");
     try {
+      // A host generates asymmetric keys (Node's wasm has no pure-Rust key generation); the
+      // core checks and names them exactly as it names its own.
+      const generated = ALGORITHMS.includes(alg) && host?.generate ? host.generate(alg) : null;
+      if (generated) return JSON.parse(core.keyPairFromJwk(JSON.stringify(generated), alg));
       return JSON.parse(core.generateKeyPair(alg));
     } catch (err) {
       rethrow(err);

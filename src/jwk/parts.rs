@@ -366,6 +366,106 @@ pub(crate) fn ed25519_signature_is_canonical(signature: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// RFC 7520 §3.4's RSA key: what every build accepts.
+    const COOKBOOK_RSA: &str =
+        include_str!("../../tests/vectors/rfc7520-cookbook/jwk/3_4.rsa_private_key.json");
+
+    fn jwk(text: &str) -> Jwk {
+        serde_json::from_str(text).expect("a JWK")
+    }
+
+    fn refusal(jwk: &Jwk) -> String {
+        match Material::from_jwk(jwk) {
+            Ok(_) => "accepted".to_owned(),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn rsa_members_are_checked_as_bytes() {
+        let good = jwk(COOKBOOK_RSA);
+        assert_eq!(refusal(&good), "accepted");
+        let b64 = |bytes: &[u8]| crate::b64::encode(bytes);
+        for (e, why) in [
+            (&[1u8][..], "odd and greater than 1"),
+            (&[1, 0, 0][..], "odd and greater than 1"),
+            (&[2, 0, 0, 0, 1][..], "2^33 - 1"),
+        ] {
+            let key = Jwk {
+                e: Some(b64(e)),
+                ..good.clone()
+            };
+            assert!(refusal(&key).contains(why), "{e:?}: {}", refusal(&key));
+        }
+        // An even modulus, and one of 1024 bits.
+        let mut n = crate::b64::decode(good.n.as_deref().unwrap_or_default()).unwrap_or_default();
+        if let Some(low) = n.last_mut() {
+            *low &= 0xfe;
+        }
+        let even = Jwk {
+            n: Some(b64(&n)),
+            d: None,
+            p: None,
+            q: None,
+            dp: None,
+            dq: None,
+            qi: None,
+            ..good.clone()
+        };
+        assert!(refusal(&even).contains("even"), "{}", refusal(&even));
+        let short = Jwk {
+            n: Some(b64(&n[..128])),
+            ..even.clone()
+        };
+        assert!(
+            refusal(&short).contains("at least 2048"),
+            "{}",
+            refusal(&short)
+        );
+        // RFC 7518 §6.3.2: the CRT members come together or not at all.
+        let partial = Jwk {
+            dq: None,
+            ..good.clone()
+        };
+        assert!(
+            refusal(&partial).contains("not all"),
+            "{}",
+            refusal(&partial)
+        );
+        // d must lie between 1 and n.
+        let d_is_n = Jwk {
+            d: good.n.clone(),
+            ..good
+        };
+        assert!(
+            refusal(&d_is_n).contains("out of range"),
+            "{}",
+            refusal(&d_is_n)
+        );
+    }
+
+    #[test]
+    fn ed25519_public_keys_of_small_order_are_refused_in_every_build() {
+        for point in SMALL_ORDER {
+            let key = Jwk {
+                kty: "OKP".into(),
+                crv: Some("Ed25519".into()),
+                x: Some(crate::b64::encode(&point)),
+                ..Jwk::default()
+            };
+            assert!(refusal(&key).contains("small order"), "{point:02x?}");
+        }
+        let ed448 = Jwk {
+            kty: "OKP".into(),
+            crv: Some("Ed448".into()),
+            ..Jwk::default()
+        };
+        assert!(matches!(
+            Material::from_jwk(&ed448),
+            Err(Error::NotSupported { .. })
+        ));
+    }
+
     #[test]
     fn bits_and_order_of_big_endian_integers() {
         assert_eq!(bits(&[0x01, 0x00]), 9);

@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createPrivateKey, sign as nodeSign, constants } from "node:crypto";
+import { readFileSync } from "node:fs";
 import * as pkg from "../pkg/node_modules/tollgate/entries/node.js";
 import * as core from "../pkg/node_modules/tollgate/dist/tollgate_core.js";
 import { createApi } from "../pkg/node_modules/tollgate/entries/api.js";
@@ -15,7 +16,10 @@ import { cli, startWorker } from "./harness.mjs";
 const ADMIN = "admin-token-for-tests-only-0123456789";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
-const portable = createApi(core); // initialised by the Node entry above; no host provider
+// The browsers' and workerd's build of the core (with the pure-Rust provider), without a host:
+// Node's own build has no pure-Rust asymmetric code.
+core.initSync({ module: readFileSync(new URL("../pkg/node_modules/tollgate/dist/tollgate_core_bg.wasm", import.meta.url)) });
+const portable = createApi(core);
 const ISSUER = "https://providers.test";
 const ALGS = ["ES256", "RS256", "PS256", "PS512", "ES384", "ES512", "EdDSA", "Ed25519"];
 // The group order L of edwards25519 (RFC 8032 §5.1), and a point of order 8 (a small-order R).

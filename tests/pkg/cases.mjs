@@ -109,6 +109,25 @@ export function cases(api, fixtures) {
     rejects(() => api.sign({}, jwk), "ERR_JWK_INVALID");
   });
 
+  test("keys that cannot be what they claim are ERR_JWK_INVALID in every build (curve points, private halves)", () => {
+    for (const alg of ["ES256", "ES384", "ES512", "EdDSA"]) {
+      const one = api.generateKeyPair(alg).privateJwk;
+      const other = api.generateKeyPair(alg).privateJwk;
+      // A private half that belongs to another public key.
+      rejects(() => api.sign({}, { ...one, d: other.d, kid: undefined }), "ERR_JWK_INVALID");
+    }
+    // A P-256 public point off its curve: y changed by one bit.
+    const { d, ...pub } = api.generateKeyPair("ES256").privateJwk;
+    const y = [...atob(pub.y.replace(/-/g, "+").replace(/_/g, "/"))].map((c) => c.charCodeAt(0));
+    y[31] ^= 1;
+    const offCurve = { ...pub, y: btoa(String.fromCharCode(...y)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "") };
+    const token = api.sign({}, api.generateKeyPair("ES256").privateJwk);
+    rejects(() => api.verify(token, { keys: [offCurve] }), "ERR_JWK_INVALID");
+    // An Ed25519 public key of small order (the identity point).
+    const identity = btoa(String.fromCharCode(1, ...new Array(31).fill(0))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    rejects(() => api.verify(token, { keys: [{ kty: "OKP", crv: "Ed25519", x: identity }] }), "ERR_JWK_INVALID");
+  });
+
   test("DPoP (RFC 9449): createDpopProof and verifyDpopProof agree, and each §4.3 refusal names its member", () => {
     for (const alg of ["ES256", "EdDSA", "Ed25519"]) {
       const { privateJwk } = api.generateKeyPair(alg);
