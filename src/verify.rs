@@ -186,7 +186,9 @@ impl<P: CryptoProvider> Verifier<P> {
         self.check_signature(self.parse(token)?)
     }
 
-    /// Step 2 on a parsed token: the first candidate key whose signature verifies.
+    /// Step 2 on a parsed token: the first candidate key whose signature verifies. The
+    /// synchronous twin of [`Verifier::check_signature_with`], kept apart so that the package's
+    /// hot path neither allocates nor polls a future; the two must make the same checks.
     pub fn check_signature<'t>(
         &self,
         untrusted: UntrustedToken<'t>,
