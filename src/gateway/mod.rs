@@ -101,48 +101,40 @@ mod tests {
     #[test]
     fn https_is_enforced_except_from_loopback_addresses() {
         use crate::config::HttpsMode::*;
-        let local = Some("127.0.0.1");
-        let remote = Some("203.0.113.9");
-        assert_eq!(
-            https_action(Redirect, true, "http", local, "POST"),
-            HttpsAction::Allow
-        );
-        assert_eq!(
-            https_action(Redirect, true, "http", Some("::1"), "POST"),
-            HttpsAction::Allow
-        );
-        assert_eq!(
-            https_action(Redirect, false, "http", local, "GET"),
-            HttpsAction::Redirect
-        );
-        assert_eq!(
-            https_action(Redirect, true, "http", remote, "GET"),
-            HttpsAction::Redirect
-        );
-        assert_eq!(
-            https_action(Redirect, true, "http", None, "GET"),
-            HttpsAction::Redirect
-        );
-        assert_eq!(
-            https_action(Redirect, true, "http", Some("localhost"), "GET"),
-            HttpsAction::Redirect
-        );
-        assert_eq!(
-            https_action(Redirect, true, "http", remote, "POST"),
-            HttpsAction::Reject
-        );
-        assert_eq!(
-            https_action(Reject, true, "http", remote, "GET"),
-            HttpsAction::Reject
-        );
-        assert_eq!(
-            https_action(Off, true, "http", remote, "GET"),
-            HttpsAction::Allow
-        );
-        assert_eq!(
-            https_action(Reject, false, "https", remote, "GET"),
-            HttpsAction::Allow
-        );
+        let (local, remote) = (Some("127.0.0.1"), Some("203.0.113.9"));
+        let cases = [
+            (Redirect, true, "http", local, "POST", HttpsAction::Allow),
+            (
+                Redirect,
+                true,
+                "http",
+                Some("::1"),
+                "POST",
+                HttpsAction::Allow,
+            ),
+            (Redirect, false, "http", local, "GET", HttpsAction::Redirect),
+            (Redirect, true, "http", remote, "GET", HttpsAction::Redirect),
+            (Redirect, true, "http", None, "GET", HttpsAction::Redirect),
+            (
+                Redirect,
+                true,
+                "http",
+                Some("localhost"),
+                "GET",
+                HttpsAction::Redirect,
+            ),
+            (Redirect, true, "http", remote, "POST", HttpsAction::Reject),
+            (Reject, true, "http", remote, "GET", HttpsAction::Reject),
+            (Off, true, "http", remote, "GET", HttpsAction::Allow),
+            (Reject, false, "https", remote, "GET", HttpsAction::Allow),
+        ];
+        for (mode, loopback, scheme, peer, method, expected) in cases {
+            assert_eq!(
+                https_action(mode, loopback, scheme, peer, method),
+                expected,
+                "{mode:?} loopback allowed: {loopback}, {scheme} from {peer:?}, {method}"
+            );
+        }
     }
 
     #[test]
