@@ -55,11 +55,11 @@ const fresh = [];
 for (let i = 0; i < (REQUESTS + UNLOADED) * ROUNDS; i++) fresh.push(await sign());
 // DPoP: the client's key, a token bound to it, and a fresh proof per request (made before the
 // request's clock starts: see request()).
-const clientKey = tollgate.generateKeyPair("ES256").privateJwk;
+const clientKey = tollgate.generateKeyPairSync("ES256").privateJwk;
 const { d: _d, ...clientPublic } = clientKey;
 const jkt = await calculateJwkThumbprint(clientPublic);
 const bound = await new SignJWT({ scope: "read", cnf: { jkt } }).setProtectedHeader({ alg: "ES256", kid: "bench", typ: "at+jwt" }).setIssuer("https://bench.test").setAudience("demo").setSubject("alice").setJti(crypto.randomUUID()).setIssuedAt().setExpirationTime("30m").sign(key);
-const dpopFor = (target, path) => () => ({ token: bound, proof: tollgate.createDpopProof(clientKey, { method: "GET", url: target.url + path, accessToken: bound }) });
+const dpopFor = (target, path) => async () => ({ token: bound, proof: await tollgate.createDpopProof(clientKey, { method: "GET", url: target.url + path, accessToken: bound }) });
 const [h, p, s] = valid.split(".");
 const tampered = `${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`;
 
@@ -87,7 +87,7 @@ async function load(path, tokenFor, target = worker, { clients = CONCURRENCY, re
     Array.from({ length: clients }, async () => {
       while (next < requests) {
         const i = next++;
-        const { status, ms } = await request(path, tokenFor(i), target);
+        const { status, ms } = await request(path, await tokenFor(i), target);
         latencies.push(ms);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }

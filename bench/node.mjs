@@ -1,8 +1,9 @@
 // The npm package against its peers in one Node process: verify (signature + exp + iss + aud)
 // and sign, ops/s, for HS256, RS256, PS256, ES256 and EdDSA. Sign compares prepared signers
 // (tollgate's Signer, fast-jwt's createSigner) and one-shot calls (tollgate's sign(),
-// jsonwebtoken, jose); the "wasm only" column is the package without node:crypto, which is
-// how the edge worker signs. Peers: jose (awaited), fast-jwt,
+// jsonwebtoken, jose); the "tollgate/sync" column is the package's pure-Rust entry (every
+// signature in Rust compiled to wasm, as browsers get it with "tollgate/sync"). The package
+// is timed through its synchronous names (verifySync, signSync), Node's fast path. Peers: jose (awaited), fast-jwt,
 // jsonwebtoken, and the bare node:crypto signature check over the same signing input (the
 // ceiling). Keys are imported once wherever a library allows it; runs are interleaved; the
 // median of the rounds is reported. Writes bench/out/node.json and bench/out/verify.svg.
@@ -15,13 +16,12 @@ import { createSigner, createVerifier } from "fast-jwt";
 import jsonwebtoken from "jsonwebtoken";
 import { readFileSync } from "node:fs";
 import * as tollgate from "../tests/pkg/node_modules/tollgate/entries/node.js";
-import * as core from "../pkg/dist/tollgate_core.js";
+import * as core from "../pkg/dist/tollgate_full.js";
 import { createApi } from "../pkg/entries/api.js";
 import { arg, opsPerSecond } from "./timing.mjs";
 
-// The package without a host provider: every signature in Rust compiled to wasm, as the edge
-// worker signs its access tokens (V8 runs both). Its sign column is what a grant pays.
-core.initSync({ module: readFileSync(new URL("../pkg/dist/tollgate_core_bg.wasm", import.meta.url)) });
+// The package without a host provider: every signature in Rust compiled to wasm ("tollgate/sync").
+core.initSync({ module: readFileSync(new URL("../pkg/dist/tollgate_full_bg.wasm", import.meta.url)) });
 const wasmOnly = createApi(core);
 
 const SECONDS = arg("seconds", 0.5);
@@ -45,13 +45,13 @@ async function opsPerSecondAsync(fn) {
 async function setup(alg) {
   let privateJwk, publicJwk;
   if (alg === "HS256") {
-    privateJwk = publicJwk = tollgate.generateKeyPair("HS256").privateJwk;
+    privateJwk = publicJwk = tollgate.generateKeyPairSync("HS256").privateJwk;
   } else {
     const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
     privateJwk = { ...(await jose.exportJWK(privateKey)), alg, kid: "k" };
     publicJwk = { ...(await jose.exportJWK(publicKey)), alg, kid: "k" };
   }
-  const token = tollgate.sign({ scope: "read" }, privateJwk, { issuer: ISS, audience: AUD, subject: "alice", expiresIn: 3600 });
+  const token = tollgate.signSync({ scope: "read" }, privateJwk, { issuer: ISS, audience: AUD, subject: "alice", expiresIn: 3600 });
   const secret = alg === "HS256" ? Buffer.from(privateJwk.k, "base64url") : null;
   const publicKey = secret ?? createPublicKey({ key: publicJwk, format: "jwk" });
   const privateKey = secret ?? createPrivateKey({ key: privateJwk, format: "jwk" });
@@ -84,19 +84,19 @@ async function setup(alg) {
   const jwtAlg = alg === "EdDSA" ? null : alg; // jsonwebtoken has no EdDSA
   return {
     verify: {
-      tollgate: () => verifier.verify(token),
+      tollgate: () => verifier.verifySync(token),
       "fast-jwt": () => fastVerify(token),
       jsonwebtoken: jwtAlg && (() => jsonwebtoken.verify(token, publicKey, { algorithms: [alg], issuer: ISS, audience: AUD })),
       "node:crypto (signature only)": primitive,
       jose: async () => jose.jwtVerify(token, josePublic, { issuer: ISS, audience: AUD, algorithms: [alg] }),
     },
     sign: {
-      tollgate: () => signer.sign({ scope: "read" }),
-      "tollgate sign()": () => tollgate.sign({ scope: "read" }, privateJwk, { issuer: ISS, audience: AUD }),
+      tollgate: () => signer.signSync({ scope: "read" }),
+      "tollgate sign()": () => tollgate.signSync({ scope: "read" }, privateJwk, { issuer: ISS, audience: AUD }),
       "fast-jwt": () => fastSign({ scope: "read" }),
       jsonwebtoken: jwtAlg && (() => jsonwebtoken.sign({ scope: "read" }, privateKey, { algorithm: alg, issuer: ISS, audience: AUD, expiresIn: 900 })),
       jose: async () => new jose.SignJWT({ scope: "read" }).setProtectedHeader({ alg }).setIssuer(ISS).setAudience(AUD).setIssuedAt().setExpirationTime("15m").sign(josePrivate),
-      "tollgate, wasm only (the worker)": () => wasmSigner.sign({ scope: "read" }),
+      "tollgate/sync (pure Rust)": () => wasmSigner.signSync({ scope: "read" }),
     },
   };
 }

@@ -105,7 +105,10 @@ export interface VerifyResult {
 /** Keys and options parsed and checked once; the fast path for servers. */
 export declare class Verifier {
   constructor(jwks: JWKSet | JWK | string, options?: VerifyOptions);
-  verify(token: string): VerifyResult;
+  /** Verifies signature and claims; rejects with a TollgateError. */
+  verify(token: string): Promise<VerifyResult>;
+  /** `verify` without a Promise: Node, and the "tollgate/sync" entry. Throws a TollgateError. */
+  verifySync(token: string): VerifyResult;
 }
 
 export interface RemoteJWKSetOptions {
@@ -123,9 +126,14 @@ export interface RemoteJWKSet {
   verify(token: string, options?: VerifyOptions): Promise<VerifyResult>;
 }
 
-/** Verifies signature and claims; synchronous with keys, a Promise with a remote key set. */
-export declare function verify(token: string, jwks: JWKSet | JWK | string, options?: VerifyOptions): VerifyResult;
-export declare function verify(token: string, jwks: RemoteJWKSet, options?: VerifyOptions): Promise<VerifyResult>;
+/** Verifies signature and claims; rejects with a TollgateError. */
+export declare function verify(token: string, jwks: JWKSet | JWK | string | RemoteJWKSet, options?: VerifyOptions): Promise<VerifyResult>;
+
+/**
+ * `verify` without a Promise, for keys at hand (not a remote set): Node, and the
+ * "tollgate/sync" entry. Throws a TollgateError.
+ */
+export declare function verifySync(token: string, jwks: JWKSet | JWK | string, options?: VerifyOptions): VerifyResult;
 
 export interface SignOptions {
   /** Required for RSA and HMAC keys without `alg`. */
@@ -153,7 +161,10 @@ export interface SignOptions {
  * Signs the payload's claims exactly as written; options fill only absent claims. A claim set
  * both in the payload and by an option throws TollgateError ERR_POLICY_INVALID.
  */
-export declare function sign(payload: JWTPayload, privateJwk: JWK | string, options?: SignOptions): string;
+export declare function sign(payload: JWTPayload, privateJwk: JWK | string, options?: SignOptions): Promise<string>;
+
+/** `sign` without a Promise: Node, and the "tollgate/sync" entry. */
+export declare function signSync(payload: JWTPayload, privateJwk: JWK | string, options?: SignOptions): string;
 
 /**
  * A private key and sign options checked once, for signing many tokens (the fast path for an
@@ -163,7 +174,9 @@ export declare function sign(payload: JWTPayload, privateJwk: JWK | string, opti
  */
 export declare class Signer {
   constructor(privateJwk: JWK | string, options?: Omit<SignOptions, "jti">);
-  sign(payload: JWTPayload): string;
+  sign(payload: JWTPayload): Promise<string>;
+  /** `sign` without a Promise: Node, and the "tollgate/sync" entry. */
+  signSync(payload: JWTPayload): string;
 }
 
 export interface DpopVerifyOptions {
@@ -198,10 +211,11 @@ export interface DpopProof {
 }
 
 /**
- * Verifies a DPoP proof (RFC 9449 §4.3). Throws TollgateError ERR_DPOP_PROOF_INVALID (`.claim`
- * names the member at fault) or ERR_DPOP_NONCE_REQUIRED. Replay tracking is the caller's.
+ * Verifies a DPoP proof (RFC 9449 §4.3). Rejects with TollgateError ERR_DPOP_PROOF_INVALID
+ * (`.claim` names the member at fault) or ERR_DPOP_NONCE_REQUIRED. Replay tracking is the
+ * caller's.
  */
-export declare function verifyDpopProof(proof: string, options: DpopVerifyOptions): DpopProof;
+export declare function verifyDpopProof(proof: string, options: DpopVerifyOptions): Promise<DpopProof>;
 
 export interface DpopCreateOptions {
   method: string;
@@ -216,7 +230,7 @@ export interface DpopCreateOptions {
 }
 
 /** A DPoP proof (RFC 9449 §4.2) for one request, signed with the client's private key. */
-export declare function createDpopProof(privateJwk: JWK | string, options: DpopCreateOptions): string;
+export declare function createDpopProof(privateJwk: JWK | string, options: DpopCreateOptions): Promise<string>;
 
 export interface AssertionOptions {
   /** The Tollgate deployment's issuer (its `issuer` setting). */
@@ -254,6 +268,16 @@ export declare function verifyAssertion(request: Request | NodeRequestLike, opti
 /** Decodes WITHOUT verifying. Never trust what it returns. */
 export declare function decode(token: string): VerifyResult;
 
-export declare function generateKeyPair(alg: Algorithm): { privateJwk: JWK; publicJwk: JWK | null };
+export interface KeyPair {
+  privateJwk: JWK;
+  /** null for HMAC. */
+  publicJwk: JWK | null;
+}
+
+/** A fresh key pair with an RFC 7638 `kid`. */
+export declare function generateKeyPair(alg: Algorithm): Promise<KeyPair>;
+
+/** `generateKeyPair` without a Promise: Node, and the "tollgate/sync" entry. */
+export declare function generateKeyPairSync(alg: Algorithm): KeyPair;
 
 export declare function createRemoteJWKSet(url: string | URL, options?: RemoteJWKSetOptions): RemoteJWKSet;

@@ -18,7 +18,7 @@ use crate::b64;
 use crate::claims::{Claim, Claims};
 use crate::crypto::{is_well_formed, AsyncCrypto, CryptoProvider, DefaultCrypto};
 use crate::error::Error;
-use crate::issue::{new_jti, sign_segments};
+use crate::issue::{attach_signature, new_jti, signing_input};
 use crate::jwk::{Jwk, Key};
 use crate::policy::media_type;
 use crate::token::UntrustedToken;
@@ -452,6 +452,18 @@ pub fn create_proof(
     now: i64,
     provider: &impl CryptoProvider,
 ) -> Result<String, Error> {
+    let (alg, input) = proof_input(key, request, now)?;
+    let signature = provider.sign(alg, key, input.as_bytes())?;
+    Ok(attach_signature(input, &signature))
+}
+
+/// A proof's algorithm and signing input, for [`create_proof`] and for hosts that sign later
+/// (WebCrypto): the key is checked here, so a host only ever signs a well-formed proof.
+pub fn proof_input(
+    key: &Key,
+    request: &ProofRequest<'_>,
+    now: i64,
+) -> Result<(Algorithm, String), Error> {
     let alg = key.signing_algorithm()?;
     if !alg.is_asymmetric() || !key.is_private() {
         return Err(Error::key("a DPoP proof needs an asymmetric private key"));
@@ -478,7 +490,7 @@ pub fn create_proof(
         claims["nonce"] = nonce.into();
     }
     let header = b64::encode(header.to_string().as_bytes());
-    sign_segments(&header, &claims.to_string(), alg, key, provider)
+    Ok((alg, signing_input(&header, &claims.to_string())))
 }
 
 #[cfg(test)]

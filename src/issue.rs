@@ -298,14 +298,26 @@ pub fn sign_segments(
     key: &Key,
     provider: &impl CryptoProvider,
 ) -> Result<String, Error> {
-    let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 700);
-    token.push_str(header);
-    token.push('.');
-    b64::encode_public_into(&mut token, payload.as_bytes());
-    let signature = provider.sign(alg, key, token.as_bytes())?;
-    token.push('.');
-    b64::encode_public_into(&mut token, &signature);
-    Ok(token)
+    let input = signing_input(header, payload);
+    let signature = provider.sign(alg, key, input.as_bytes())?;
+    Ok(attach_signature(input, &signature))
+}
+
+/// The JWS signing input `header.BASE64URL(payload)` (RFC 7515 §5.1 step 6), with room for
+/// the signature. Apart from [`sign_segments`] for hosts that sign later (WebCrypto).
+pub fn signing_input(header: &str, payload: &str) -> String {
+    let mut input = String::with_capacity(header.len() + payload.len() * 4 / 3 + 700);
+    input.push_str(header);
+    input.push('.');
+    b64::encode_public_into(&mut input, payload.as_bytes());
+    input
+}
+
+/// The compact JWS: the signing input, `.`, and the signature in base64url.
+pub fn attach_signature(mut input: String, signature: &[u8]) -> String {
+    input.push('.');
+    b64::encode_public_into(&mut input, signature);
+    input
 }
 
 /// Signs any payload as a compact JWS with `key`'s algorithm; `alg` is added to `header`.

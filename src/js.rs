@@ -309,13 +309,20 @@ impl CryptoProvider for HostSigner {
                 reason: "the host could not sign with this key".into(),
             })?;
         let bytes = js_sys::Uint8Array::new(&signature).to_vec();
-        if bytes.len() != crate::crypto::signature_len(alg, key) {
-            return Err(Error::InvalidKey {
-                reason: "the host returned a signature of the wrong length".into(),
-            });
-        }
+        check_host_signature(alg, key, &bytes)?;
         Ok(bytes)
     }
+}
+
+/// A host's signature has exactly the length `alg` gives with `key`: anything else is the
+/// host's fault, refused before it becomes a token no verifier accepts.
+fn check_host_signature(alg: Algorithm, key: &Key, signature: &[u8]) -> Result<(), Error> {
+    if signature.len() != crate::crypto::signature_len(alg, key) {
+        return Err(Error::InvalidKey {
+            reason: "the host returned a signature of the wrong length".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A private key parsed and checked once, for signing many tokens.
@@ -405,14 +412,7 @@ impl Signer {
         payload: &str,
         now: f64,
     ) -> Result<String, JsValue> {
-        // Its header names this signer's key: another signer's would sign under a wrong kid.
-        if template.signer != self.id {
-            return Err(policy_error("this template was prepared by another signer"));
-        }
-        let payload = template
-            .fill
-            .complete(payload, now.floor() as i64)
-            .map_err(|e| to_js(&e))?;
+        let payload = self.completed(template, payload, now)?;
         match &self.host {
             Some(host) => sign_segments(&template.header, &payload, template.alg, &self.key, host),
             None => sign_segments(
@@ -424,6 +424,47 @@ impl Signer {
             ),
         }
         .map_err(|e| to_js(&e))
+    }
+
+    /// What [`Signer::sign`] signs, for a host that signs later (WebCrypto): the signing input
+    /// `header.payload`, every claim rule applied. [`Signer::attach_signature`] finishes it.
+    #[wasm_bindgen(js_name = signingInput)]
+    pub fn signing_input(
+        &self,
+        template: &SignTemplate,
+        payload: &str,
+        now: f64,
+    ) -> Result<String, JsValue> {
+        let payload = self.completed(template, payload, now)?;
+        Ok(crate::issue::signing_input(&template.header, &payload))
+    }
+
+    /// The token: `input` (from [`Signer::signing_input`] or [`Signer::dpop_proof_input`])
+    /// and the host's `signature` over it, whose length is checked as [`HostSigner`] checks it.
+    #[wasm_bindgen(js_name = attachSignature)]
+    pub fn attach_signature(&self, input: String, signature: &[u8]) -> Result<String, JsValue> {
+        let alg = self.key.signing_algorithm().map_err(|e| to_js(&e))?;
+        check_host_signature(alg, &self.key, signature).map_err(|e| to_js(&e))?;
+        Ok(crate::issue::attach_signature(input, signature))
+    }
+}
+
+impl Signer {
+    /// `payload` with what `template` fills, at `now`.
+    fn completed(
+        &self,
+        template: &SignTemplate,
+        payload: &str,
+        now: f64,
+    ) -> Result<String, JsValue> {
+        // Its header names this signer's key: another signer's would sign under a wrong kid.
+        if template.signer != self.id {
+            return Err(policy_error("this template was prepared by another signer"));
+        }
+        template
+            .fill
+            .complete(payload, now.floor() as i64)
+            .map_err(|e| to_js(&e))
     }
 }
 
@@ -451,6 +492,27 @@ impl Signer {
             None => crate::dpop::create_proof(&self.key, &request, now, &DefaultCrypto::default()),
         }
         .map_err(|e| to_js(&e))
+    }
+
+    /// The signing input of [`Signer::dpop_proof`], for a host that signs later.
+    #[wasm_bindgen(js_name = dpopProofInput)]
+    pub fn dpop_proof_input(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<String>,
+        nonce: Option<String>,
+        now: f64,
+    ) -> Result<String, JsValue> {
+        let request = crate::dpop::ProofRequest {
+            method,
+            url,
+            access_token: access_token.as_deref(),
+            nonce: nonce.as_deref(),
+        };
+        crate::dpop::proof_input(&self.key, &request, now.floor() as i64)
+            .map(|(_, input)| input)
+            .map_err(|e| to_js(&e))
     }
 }
 

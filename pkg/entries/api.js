@@ -78,26 +78,79 @@ function checkToken(token) {
 }
 
 /**
- * A key imported by the host after the core accepted it: the host's refusal (a point off its
- * curve, a private half that does not match) is the same ERR_JWK_INVALID the pure-Rust build
- * gives when it builds the key.
+ * A host's refusal to import a key the core accepted (a point off its curve, a private half
+ * that does not match): the same ERR_JWK_INVALID the pure-Rust build gives when it builds the
+ * key.
  */
+const invalidKey = (err) => new TollgateError({ code: "ERR_JWK_INVALID", message: `invalid key: ${err.message}` });
+
 function hostImport(importKey) {
   try {
     return importKey();
   } catch (err) {
-    throw new TollgateError({ code: "ERR_JWK_INVALID", message: `invalid key: ${err.message}` });
+    throw invalidKey(err);
+  }
+}
+
+/**
+ * Runs `call(check)`, a synchronous core call that asks `check(...args)` whether a signature
+ * verifies, for a host that can only answer later (WebCrypto). A question asked for the first
+ * time is answered true and sent to the host (`ask`); once the host has answered every
+ * question, the result stands if every answer was true, and otherwise the call runs again
+ * with the answers known (the core then refuses the signature, or tries its next key). So
+ * every rule, and the order the core applies them in, stays the core's, and nothing the core
+ * returns is released before every signature it relied on has verified. `identify` names a
+ * question (key and algorithm); each round answers at least one more, so the rounds end.
+ */
+async function answeredLater(call, identify, ask) {
+  const answers = new Map();
+  for (;;) {
+    const asked = new Map();
+    const check = (...args) => {
+      const id = identify(...args);
+      const known = answers.get(id);
+      if (known !== undefined) return known;
+      // The byte arguments are views of wasm memory, valid only during this call.
+      if (!asked.has(id)) asked.set(id, ask(...args.map((a) => (a instanceof Uint8Array ? a.slice() : a))).then(Boolean, () => false));
+      return true;
+    };
+    let result, failure, failed = false;
+    try {
+      result = call(check);
+    } catch (err) {
+      [failure, failed] = [err, true];
+    }
+    const verdicts = await Promise.all(asked.values());
+    [...asked.keys()].forEach((id, i) => answers.set(id, verdicts[i]));
+    if (verdicts.every(Boolean)) {
+      if (failed) throw failure;
+      return result;
+    }
   }
 }
 
 const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
 /**
- * Builds the API around an initialised wasm-bindgen module. `host`, when given, checks
- * asymmetric signatures with the platform's native crypto (see node-crypto.js); every other
- * check stays in the core, so results and error codes do not change.
+ * Builds the API around an initialised wasm-bindgen module. `host`, when given, does the
+ * asymmetric signature arithmetic with the platform's native crypto: synchronously
+ * (node-crypto.js) or with Promises (webcrypto.js); every other check stays in the core, so
+ * results and error codes do not change. Without a host the core must carry the pure-Rust
+ * provider (the "tollgate/sync" entry outside Node).
  */
 export function createApi(core, host) {
+  /** True when the host answers with Promises: then only the Promise API exists. */
+  const later = host !== undefined && !host.sync;
+  /** The `*Sync` names throw in builds whose signatures go through WebCrypto. */
+  const requireSync = (name) => {
+    if (later) {
+      throw new TollgateError({
+        code: "ERR_JOSE_NOT_SUPPORTED",
+        message: `${name} is not available in this build: its signatures go through WebCrypto, which answers asynchronously. Use the Promise API, or import { ${name.replace(/^\w+#/, "")} } from "tollgate/sync" (the pure-Rust build)`,
+      });
+    }
+  };
+
   // Tokens are written straight into a buffer in wasm memory (core.inputBuffer): no
   // allocation per call. The view is re-made when the memory grows (the old one is detached).
   const memory = core.wasmMemory();
@@ -123,6 +176,11 @@ export function createApi(core, host) {
     #date;
     #headerText = null;
     #header = null;
+    /** The host's checker for each key, in the core's key order. */
+    #slots = [];
+    /** With a host that answers later: the check of the running verify, and the imports. */
+    #check = null;
+    #ready = null;
     /** Parses and checks keys and options once. */
     constructor(jwks, options = {}) {
       const text = keysJson(jwks, "jwks");
@@ -130,10 +188,12 @@ export function createApi(core, host) {
       this.#date = options.currentDate;
       try {
         if (host) {
-          const slots = [];
-          const check = (alg, key, data, signature) => slots[key](ALGORITHMS[alg], data, signature);
+          const slots = this.#slots;
+          const check = later
+            ? (alg, key, data, signature) => this.#check(alg, key, data, signature)
+            : (alg, key, data, signature) => slots[key](ALGORITHMS[alg], data, signature);
           this.#inner = new core.Verifier(text, policy, check);
-          for (const jwk of JSON.parse(this.#inner.keys())) slots.push(hostImport(() => host.verifier(jwk)));
+          for (const jwk of JSON.parse(this.#inner.keys())) slots.push(later ? host.verifier(jwk) : hostImport(() => host.verifier(jwk)));
         } else {
           this.#inner = new core.Verifier(text, policy);
         }
@@ -141,8 +201,34 @@ export function createApi(core, host) {
         rethrow(err);
       }
     }
-    /** Verifies signature and claims: `{ payload, protectedHeader }`, or throws TollgateError. */
-    verify(token) {
+    /** Verifies signature and claims: a Promise of `{ payload, protectedHeader }`; rejects with a TollgateError. */
+    async verify(token) {
+      if (!later) return this.#verifyNow(token);
+      checkToken(token);
+      // Every key is imported before the first verdict, so a key the host refuses is
+      // ERR_JWK_INVALID whichever token comes, as it is when Node's host builds the Verifier.
+      await (this.#ready ??= Promise.all(this.#slots.map((slot) => slot?.ready())).catch((err) => {
+        throw invalidKey(err);
+      }));
+      return answeredLater(
+        (check) => {
+          this.#check = check;
+          try {
+            return this.#verifyNow(token);
+          } finally {
+            this.#check = null;
+          }
+        },
+        (alg, key) => key * 64 + alg,
+        (alg, key, data, signature) => this.#slots[key].verify(ALGORITHMS[alg], data, signature),
+      );
+    }
+    /** `verify` without a Promise, in Node and with "tollgate/sync": `{ payload, protectedHeader }`, or throws. */
+    verifySync(token) {
+      requireSync("Verifier#verifySync");
+      return this.#verifyNow(token);
+    }
+    #verifyNow(token) {
       checkToken(token);
       // Tokens from one issuer and key share their header text, so the last header seen is
       // kept (its base64url text and the object) and only the payload crosses back. The core
@@ -259,12 +345,19 @@ export function createApi(core, host) {
   }
 
   /**
-   * Verifies `token` with `jwks` (a JWK Set or JWK, object or JSON text): synchronous.
-   * With a set from `createRemoteJWKSet`, returns a Promise.
+   * Verifies `token` with `jwks` (a JWK Set or JWK, object or JSON text, or a set from
+   * `createRemoteJWKSet`): a Promise of `{ payload, protectedHeader }`.
    */
-  function verify(token, jwks, options = {}) {
+  async function verify(token, jwks, options = {}) {
     if (jwks instanceof RemoteJWKSet) return jwks.verify(token, options);
     return new Verifier(jwks, options).verify(token);
+  }
+
+  /** `verify` without a Promise, in Node and with "tollgate/sync"; keys only, not a remote set. */
+  function verifySync(token, jwks, options = {}) {
+    requireSync("verifySync");
+    if (jwks instanceof RemoteJWKSet) throw new TypeError("verifySync takes keys; a remote key set is fetched, so use verify");
+    return new Verifier(jwks, options).verifySync(token);
   }
 
   const SIGN_OPTIONS = ["alg", "kid", "typ", "expiresIn", "notBefore", "issuer", "audience", "subject", "jti", "currentDate"];
@@ -288,16 +381,38 @@ export function createApi(core, host) {
     if (!isPlainObject(privateJwk) && !isString(privateJwk)) throw new TypeError("privateJwk must be a JWK object or its JSON text");
   }
 
-  /** A core signer: the key parsed and checked (and, with a host, imported) once. */
-  function newSigner(jwkText, alg) {
-    if (host && !JSON.parse(jwkText).kty?.startsWith("oct")) {
+  /**
+   * `{ signer, sign, templates }` for a private JWK's text: the core signer, with the key parsed
+   * and checked (and by a synchronous host, imported) once. `sign(input)`, for a host that
+   * answers later and an asymmetric key, signs a signing input from the core: the key is
+   * imported at its first use.
+   */
+  function newEntry(jwkText, alg) {
+    const entry = { signer: null, sign: null, templates: new Map() };
+    if (!host || JSON.parse(jwkText).kty === "oct") {
+      entry.signer = new core.Signer(jwkText, alg);
+    } else if (!later) {
       let privateKey;
       const sign = (algIndex, data) => host.sign(ALGORITHMS[algIndex], privateKey, data);
-      const signer = new core.Signer(jwkText, alg, sign);
+      entry.signer = new core.Signer(jwkText, alg, sign);
       privateKey = hostImport(() => host.importPrivateKey(JSON.parse(jwkText)));
-      return signer;
+    } else {
+      const signer = (entry.signer = new core.Signer(jwkText, alg));
+      let privateKey = null;
+      entry.sign = async (input) => {
+        privateKey ??= host.importPrivateKey(JSON.parse(jwkText), signer.alg).catch((err) => {
+          throw invalidKey(err);
+        });
+        return signer.attachSignature(input, await host.sign(signer.alg, await privateKey, encoder.encode(input)));
+      };
     }
-    return new core.Signer(jwkText, alg);
+    return entry;
+  }
+
+  /** Signs `payload` (JSON text) with an entry: the token, or a Promise of it (entry.sign). */
+  function signWith(entry, template, payload, now) {
+    if (entry.sign === null) return entry.signer.sign(template, payload, now);
+    return entry.sign(entry.signer.signingInput(template, payload, now));
   }
 
   // Signers by JWK object, so that signing with the same object does not serialise and
@@ -316,13 +431,13 @@ export function createApi(core, host) {
   // Signers by JWK text: bounded, only this process's memory.
   const byText = new Map();
 
-  /** `{ signer, templates }` for a private JWK (object or JSON text) and an optional alg. */
+  /** The signing entry (see newEntry) for a private JWK (object or JSON text) and an optional alg. */
   function signerEntry(privateJwk, alg) {
     if (isString(privateJwk)) {
       const cacheKey = `${alg ?? ""}\u0000${privateJwk}`;
       let entry = byText.get(cacheKey);
       if (!entry) {
-        entry = { signer: newSigner(privateJwk, alg), templates: new Map() };
+        entry = newEntry(privateJwk, alg);
         if (byText.size >= 64) byText.clear();
         byText.set(cacheKey, entry);
       }
@@ -331,7 +446,7 @@ export function createApi(core, host) {
     const entries = byObject.get(privateJwk);
     const hit = entries?.find((e) => e.alg === alg && sameKey(privateJwk, e.seen));
     if (hit) return hit;
-    const entry = { alg, seen: snapshot(privateJwk), signer: newSigner(keysJson(privateJwk, "privateJwk"), alg), templates: new Map() };
+    const entry = { ...newEntry(keysJson(privateJwk, "privateJwk"), alg), alg, seen: snapshot(privateJwk) };
     byObject.set(privateJwk, [entry, ...(entries ?? []).filter((e) => e.alg !== alg).slice(0, 3)]);
     return entry;
   }
@@ -348,17 +463,33 @@ export function createApi(core, host) {
   }
 
   /** Signs a JWT with the payload's claims as written; options fill only absent claims (`iat`
-   * now, `exp` now + expiresIn or 900 s, a random `jti`); both for one claim is an error. */
-  function sign(payload, privateJwk, options = {}) {
+   * now, `exp` now + expiresIn or 900 s, a random `jti`); both for one claim is an error.
+   * The token, or with a host that answers later a Promise of it. */
+  function signing(payload, privateJwk, options) {
     if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
     checkKeyArgument(privateJwk);
     const { alg, currentDate, text } = signOptions(options);
     try {
       const entry = signerEntry(privateJwk, alg);
-      return entry.signer.sign(templateFor(entry, text), JSON.stringify(payload), nowSeconds(currentDate));
+      return signWith(entry, templateFor(entry, text), JSON.stringify(payload), nowSeconds(currentDate));
     } catch (err) {
       rethrow(err);
     }
+  }
+
+  /** A Promise of the signed token (see `signing`). */
+  async function sign(payload, privateJwk, options = {}) {
+    try {
+      return await signing(payload, privateJwk, options);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** `sign` without a Promise, in Node and with "tollgate/sync". */
+  function signSync(payload, privateJwk, options = {}) {
+    requireSync("signSync");
+    return signing(payload, privateJwk, options);
   }
 
   /**
@@ -366,7 +497,7 @@ export function createApi(core, host) {
    * `jti` is not an option here (every token would share it): put it in the payload.
    */
   class Signer {
-    #signer;
+    #entry;
     #template;
     #date;
     constructor(privateJwk, options = {}) {
@@ -374,17 +505,29 @@ export function createApi(core, host) {
       const { alg, currentDate, text } = signOptions(options, SIGN_OPTIONS.filter((name) => name !== "jti"));
       this.#date = currentDate;
       try {
-        this.#signer = signerEntry(privateJwk, alg).signer;
-        this.#template = this.#signer.prepare(text);
+        this.#entry = signerEntry(privateJwk, alg);
+        this.#template = this.#entry.signer.prepare(text);
       } catch (err) {
         rethrow(err);
       }
     }
-    /** Signs `payload` (its claims kept as written). */
-    sign(payload) {
+    /** A Promise of the token for `payload` (its claims kept as written). */
+    async sign(payload) {
+      try {
+        return await this.#signNow(payload);
+      } catch (err) {
+        rethrow(err);
+      }
+    }
+    /** `sign` without a Promise, in Node and with "tollgate/sync". */
+    signSync(payload) {
+      requireSync("Signer#signSync");
+      return this.#signNow(payload);
+    }
+    #signNow(payload) {
       if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
       try {
-        return this.#signer.sign(this.#template, JSON.stringify(payload), nowSeconds(this.#date));
+        return signWith(this.#entry, this.#template, JSON.stringify(payload), nowSeconds(this.#date));
       } catch (err) {
         rethrow(err);
       }
@@ -401,7 +544,7 @@ export function createApi(core, host) {
    * (with `jkt`) for `maxAge` + 2 × `clockTolerance` seconds (a proof dated ahead stays valid
    * that long) and refuse one seen before.
    */
-  function verifyDpopProof(proof, options) {
+  async function verifyDpopProof(proof, options) {
     if (!isString(proof)) throw new TypeError("proof must be a string");
     if (!isPlainObject(options)) throw new TypeError("options must be an object");
     const DPOP_OPTIONS = ["method", "url", "accessToken", "nonce", "maxAge", "clockTolerance", "algorithms", "currentDate"];
@@ -423,9 +566,11 @@ export function createApi(core, host) {
     if (o.maxAge !== undefined) request.maxAge = Math.floor(o.maxAge);
     if (o.clockTolerance !== undefined) request.clockTolerance = Math.floor(o.clockTolerance);
     if (o.algorithms !== undefined) request.algorithms = o.algorithms;
-    const check = host?.verifyJwk && ((alg, jwk, data, signature) => host.verifyJwk(ALGORITHMS[alg], jwk, data, signature));
+    const hostCheck = host && ((alg, jwk, data, signature) => host.verifyJwk(ALGORITHMS[alg], jwk, data, signature));
+    const run = (check) => JSON.parse(core.verifyDpopProof(proof, JSON.stringify(request), nowSeconds(o.currentDate), check));
     try {
-      return JSON.parse(core.verifyDpopProof(proof, JSON.stringify(request), nowSeconds(o.currentDate), check || undefined));
+      if (!later) return run(hostCheck);
+      return await answeredLater(run, (alg, jwk) => `${alg}\u0000${jwk}`, hostCheck);
     } catch (err) {
       rethrow(err);
     }
@@ -437,7 +582,7 @@ export function createApi(core, host) {
    * members); claims `jti`, `htm`, `htu` (the URL without query and fragment), `iat`, and
    * `ath` / `nonce` when `accessToken` / `nonce` are given.
    */
-  function createDpopProof(privateJwk, options) {
+  async function createDpopProof(privateJwk, options) {
     checkKeyArgument(privateJwk);
     if (!isPlainObject(options)) throw new TypeError("options must be an object");
     for (const name of Object.keys(options)) {
@@ -450,7 +595,10 @@ export function createApi(core, host) {
     expect(o.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
     const url = String(o.url instanceof URL ? o.url.href : o.url);
     try {
-      return signerEntry(privateJwk, o.alg).signer.dpopProof(o.method, url, o.accessToken, o.nonce, nowSeconds(o.currentDate));
+      const entry = signerEntry(privateJwk, o.alg);
+      const now = nowSeconds(o.currentDate);
+      if (entry.sign === null) return entry.signer.dpopProof(o.method, url, o.accessToken, o.nonce, now);
+      return await entry.sign(entry.signer.dpopProofInput(o.method, url, o.accessToken, o.nonce, now));
     } catch (err) {
       rethrow(err);
     }
@@ -466,18 +614,40 @@ export function createApi(core, host) {
     }
   }
 
-  /** A fresh key pair with an RFC 7638 `kid`: `{ privateJwk, publicJwk }` (publicJwk null for HMAC). */
-  function generateKeyPair(alg) {
-    if (!isString(alg)) throw new TypeError("alg must be a string");
+  /** The pair from a host's new private JWK, or the core's own (HMAC, or no host). */
+  function keyPair(alg, generated) {
     try {
-      // A host generates asymmetric keys (Node's wasm has no pure-Rust key generation); the
-      // core checks and names them exactly as it names its own.
-      const generated = ALGORITHMS.includes(alg) && host?.generate ? host.generate(alg) : null;
       if (generated) return JSON.parse(core.keyPairFromJwk(JSON.stringify(generated), alg));
       return JSON.parse(core.generateKeyPair(alg));
     } catch (err) {
       rethrow(err);
     }
+  }
+
+  // A host generates asymmetric keys (its build has no pure-Rust key generation); the core
+  // checks and names them exactly as it names its own.
+  const hostGenerates = (alg) => host !== undefined && ALGORITHMS.includes(alg);
+
+  /** A Promise of a fresh key pair with an RFC 7638 `kid`: `{ privateJwk, publicJwk }` (publicJwk null for HMAC). */
+  async function generateKeyPair(alg) {
+    if (!isString(alg)) throw new TypeError("alg must be a string");
+    if (!later) return generateKeyPairSync(alg);
+    let generated = null;
+    if (hostGenerates(alg)) {
+      try {
+        generated = await host.generate(alg);
+      } catch (err) {
+        throw new TollgateError({ code: "ERR_JOSE_NOT_SUPPORTED", message: `this runtime's WebCrypto cannot generate ${alg} keys: ${err.message}` });
+      }
+    }
+    return keyPair(alg, generated);
+  }
+
+  /** `generateKeyPair` without a Promise, in Node and with "tollgate/sync". */
+  function generateKeyPairSync(alg) {
+    requireSync("generateKeyPairSync");
+    if (!isString(alg)) throw new TypeError("alg must be a string");
+    return keyPair(alg, hostGenerates(alg) ? host.generate(alg) : null);
   }
 
   /** A key set fetched from `url`, with the gateway's caching rules. */
@@ -536,5 +706,5 @@ export function createApi(core, host) {
     return JSON.parse(core.refusal(err.code, err.message, err.claim ?? undefined, JSON.stringify(requiredScopes)));
   }
 
-  return { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal, TollgateError };
+  return { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal, TollgateError };
 }

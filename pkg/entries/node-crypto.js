@@ -45,6 +45,8 @@ const PROBE = new TextEncoder().encode("tollgate: does this private key match it
 const proofKeys = new Map();
 
 export const nodeHost = {
+  /** Answers at once: the *Sync names work in Node. */
+  sync: true,
   /**
    * A checker `(alg, data, signature) => boolean` for one public JWK from the core's list, or
    * null for an HMAC key (those stay in the core). The KeyObject and node:crypto's options are

@@ -1,9 +1,11 @@
 // Cloudflare Workers / workerd: the bundler (wrangler) imports the .wasm as a compiled module.
+// As in browsers, WebCrypto does the asymmetric arithmetic; "tollgate/sync" has the *Sync names.
 import wasm from "../dist/tollgate_core_bg.wasm";
 import * as core from "../dist/tollgate_core.js";
 import { createApi } from "./api.js";
+import { webCryptoHost } from "./webcrypto.js";
 
 core.initSync({ module: wasm });
 
-export const { verify, Verifier, sign, Signer, decode, generateKeyPair, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core);
+export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core, webCryptoHost);
 export { TollgateError } from "./api.js";

@@ -16,8 +16,8 @@ const PEPPER = "pepper-for-tests-only-0123456789abcdef";
 const CALLBACK = "https://spa.test/cb";
 
 let origin, worker, svcSecret, boundSecret;
-const clientKey = tollgate.generateKeyPair("ES256").privateJwk;
-const otherKey = tollgate.generateKeyPair("ES256").privateJwk;
+const clientKey = (await tollgate.generateKeyPair("ES256")).privateJwk;
+const otherKey = (await tollgate.generateKeyPair("ES256")).privateJwk;
 
 before(async () => {
   origin = await startOrigin();
@@ -54,7 +54,7 @@ const proof = (key, method, path, extra = {}) => tollgate.createDpopProof(key, {
 
 /** A DPoP-bound access token for the svc client, by client credentials. */
 async function boundToken(key = clientKey) {
-  const res = await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc(), DPoP: proof(key, "POST", "/token") }));
+  const res = await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc(), DPoP: await proof(key, "POST", "/token") }));
   assert.equal(res.status, 200);
   const body = await res.json();
   assert.equal(body.token_type, "DPoP");
@@ -66,7 +66,7 @@ const call = (token, headers) => worker.fetch("/api/x", { headers: { Authorizati
 test("the token endpoint binds the access token to the proof's key (RFC 9449 §5, §6)", async () => {
   const token = await boundToken();
   const claims = tollgate.decode(token).payload;
-  assert.equal(claims.cnf.jkt, tollgate.verifyDpopProof(proof(clientKey, "GET", "/x"), { method: "GET", url: worker.url + "/x" }).jkt);
+  assert.equal(claims.cnf.jkt, (await tollgate.verifyDpopProof(await proof(clientKey, "GET", "/x"), { method: "GET", url: worker.url + "/x" })).jkt);
   // Introspection shows the binding (RFC 9449 §6.2), so an introspecting API can enforce it.
   const introspected = await (await worker.fetch("/introspect", form({ token }, { Authorization: svc() }))).json();
   assert.equal(introspected.active, true);
@@ -77,7 +77,7 @@ test("the token endpoint binds the access token to the proof's key (RFC 9449 §5
   assert.equal(plain.token_type, "Bearer");
   assert.equal(tollgate.decode(plain.access_token).payload.cnf, undefined);
   // A bad proof on the token request is invalid_dpop_proof, and nothing is issued.
-  const bad = await worker.fetch("/token", form({ grant_type: "client_credentials" }, { Authorization: svc(), DPoP: proof(clientKey, "POST", "/other") }));
+  const bad = await worker.fetch("/token", form({ grant_type: "client_credentials" }, { Authorization: svc(), DPoP: await proof(clientKey, "POST", "/other") }));
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error, "invalid_dpop_proof");
 });
@@ -87,14 +87,14 @@ test("a client registered with --dpop (dpop_bound_access_tokens) gets tokens onl
   const bare = await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: basic }));
   assert.equal(bare.status, 400);
   assert.equal((await bare.json()).error, "invalid_dpop_proof");
-  const bound = await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: basic, DPoP: proof(clientKey, "POST", "/token") }));
+  const bound = await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: basic, DPoP: await proof(clientKey, "POST", "/token") }));
   assert.equal(bound.status, 200);
   assert.equal((await bound.json()).token_type, "DPoP");
 });
 
 test("the gateway forwards a bound token with a fresh proof, and says so to the origin", async () => {
   const token = await boundToken();
-  const res = await call(token, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: token }) });
+  const res = await call(token, { DPoP: await proof(clientKey, "GET", "/api/x", { accessToken: token }) });
   assert.equal(res.status, 200, await res.clone().text());
   const { received } = await res.json();
   assert.equal(received.headers["x-tollgate-token-type"], "DPoP");
@@ -106,19 +106,19 @@ test("each refusal of RFC 9449 §7 has its status, code and DPoP challenge", asy
   const token = await boundToken();
   const unbound = (await (await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc() }))).json()).access_token;
   const good = () => proof(clientKey, "GET", "/api/x", { accessToken: token });
-  const replayed = good();
+  const replayed = await good();
   assert.equal((await call(token, { DPoP: replayed })).status, 200);
   const cases = [
-    ["a replayed proof", () => call(token, { DPoP: replayed }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "jti"],
-    ["a proof for another URL", () => call(token, { DPoP: proof(clientKey, "GET", "/api/y", { accessToken: token }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "htu"],
-    ["a proof for another method", () => call(token, { DPoP: proof(clientKey, "POST", "/api/x", { accessToken: token }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "htm"],
-    ["a stale proof", () => call(token, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: token, currentDate: new Date(Date.now() - 600_000) }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "iat"],
-    ["a proof for another token", () => call(token, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: unbound }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "ath"],
-    ["a proof signed by another key", () => call(token, { DPoP: proof(otherKey, "GET", "/api/x", { accessToken: token }) }), "ERR_DPOP_BINDING_MISMATCH", "invalid_token"],
-    ["no proof", () => call(token, {}), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "proof"],
-    ["two proofs", () => call(token, { DPoP: `${good()}, ${good()}` }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "proof"],
+    ["a replayed proof", async () => call(token, { DPoP: replayed }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "jti"],
+    ["a proof for another URL", async () => call(token, { DPoP: await proof(clientKey, "GET", "/api/y", { accessToken: token }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "htu"],
+    ["a proof for another method", async () => call(token, { DPoP: await proof(clientKey, "POST", "/api/x", { accessToken: token }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "htm"],
+    ["a stale proof", async () => call(token, { DPoP: await proof(clientKey, "GET", "/api/x", { accessToken: token, currentDate: new Date(Date.now() - 600_000) }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "iat"],
+    ["a proof for another token", async () => call(token, { DPoP: await proof(clientKey, "GET", "/api/x", { accessToken: unbound }) }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "ath"],
+    ["a proof signed by another key", async () => call(token, { DPoP: await proof(otherKey, "GET", "/api/x", { accessToken: token }) }), "ERR_DPOP_BINDING_MISMATCH", "invalid_token"],
+    ["no proof", async () => call(token, {}), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "proof"],
+    ["two proofs", async () => call(token, { DPoP: `${await good()}, ${await good()}` }), "ERR_DPOP_PROOF_INVALID", "invalid_dpop_proof", "proof"],
     ["a bound token as Bearer (§7.2)", () => worker.fetch("/api/x", { headers: { Authorization: `Bearer ${token}` } }), "ERR_DPOP_BINDING_MISMATCH", "invalid_token"],
-    ["an unbound token as DPoP", () => call(unbound, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: unbound }) }), "ERR_DPOP_BINDING_MISMATCH", "invalid_token"],
+    ["an unbound token as DPoP", async () => call(unbound, { DPoP: await proof(clientKey, "GET", "/api/x", { accessToken: unbound }) }), "ERR_DPOP_BINDING_MISMATCH", "invalid_token"],
   ];
   for (const [name, send, code, error, member] of cases) {
     const res = await send();
@@ -134,7 +134,7 @@ test("each refusal of RFC 9449 §7 has its status, code and DPoP challenge", asy
 
 test("a route with dpop: required takes only a DPoP-bound token with its proof", async () => {
   const token = await boundToken();
-  const ok = await worker.fetch("/api/strict", { headers: { Authorization: `DPoP ${token}`, DPoP: proof(clientKey, "GET", "/api/strict", { accessToken: token }) } });
+  const ok = await worker.fetch("/api/strict", { headers: { Authorization: `DPoP ${token}`, DPoP: await proof(clientKey, "GET", "/api/strict", { accessToken: token }) } });
   assert.equal(ok.status, 200);
   const bearer = (await (await worker.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: svc() }))).json()).access_token;
   const res = await worker.fetch("/api/strict", { headers: { Authorization: `Bearer ${bearer}` } });
@@ -147,7 +147,7 @@ test("a route with dpop: required takes only a DPoP-bound token with its proof",
 
 test("a proof is accepted once under 20 concurrent uses (the coordinator keeps its jti)", async () => {
   const token = await boundToken();
-  const once = proof(clientKey, "GET", "/api/x", { accessToken: token });
+  const once = await proof(clientKey, "GET", "/api/x", { accessToken: token });
   const statuses = await Promise.all(Array.from({ length: 20 }, () => call(token, { DPoP: once }).then((r) => r.status)));
   assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(" "));
   assert.equal(statuses.filter((s) => s === 401).length, 19);
@@ -166,23 +166,23 @@ test("dpopNonce: server nonces at the token endpoint and the gateway (RFC 9449 �
     const basic = `Basic ${Buffer.from(`svc:${secret}`).toString("base64")}`;
     const make = (method, path, extra = {}) => tollgate.createDpopProof(clientKey, { method, url: strict.url + path, ...extra });
     const ask = (dpop) => strict.fetch("/token", form({ grant_type: "client_credentials", scope: "read" }, { Authorization: basic, DPoP: dpop }));
-    const challenge = await ask(make("POST", "/token"));
+    const challenge = await ask(await make("POST", "/token"));
     assert.equal(challenge.status, 400);
     assert.equal((await challenge.json()).error, "use_dpop_nonce");
     const nonce = challenge.headers.get("dpop-nonce");
     assert.match(nonce, /^[A-Za-z0-9_-]{22}$/);
-    assert.equal((await (await ask(make("POST", "/token", { nonce: "made-up" }))).json()).error, "use_dpop_nonce");
-    const granted = await ask(make("POST", "/token", { nonce }));
+    assert.equal((await (await ask(await make("POST", "/token", { nonce: "made-up" }))).json()).error, "use_dpop_nonce");
+    const granted = await ask(await make("POST", "/token", { nonce }));
     assert.equal(granted.status, 200);
     assert.match(granted.headers.get("dpop-nonce"), /^[A-Za-z0-9_-]{22}$/, "the answer names the nonce to use next");
     const token = (await granted.json()).access_token;
     const get = (dpop) => strict.fetch("/api/x", { headers: { Authorization: `DPoP ${token}`, DPoP: dpop } });
-    const refused = await get(make("GET", "/api/x", { accessToken: token }));
+    const refused = await get(await make("GET", "/api/x", { accessToken: token }));
     assert.equal(refused.status, 401);
     assert.match(refused.headers.get("www-authenticate"), /^DPoP error="use_dpop_nonce"/);
     assert.match(refused.headers.get("dpop-nonce"), /^[A-Za-z0-9_-]{22}$/);
     assert.equal((await refused.json()).code, "ERR_DPOP_NONCE_REQUIRED");
-    assert.equal((await get(make("GET", "/api/x", { accessToken: token, nonce }))).status, 200);
+    assert.equal((await get(await make("GET", "/api/x", { accessToken: token, nonce }))).status, 200);
     // An unmodified client: its DPoP handle learns the nonce from the challenge and retries.
     const as = { issuer: ISSUER, token_endpoint: `${strict.url}/token` };
     const client = { client_id: "svc" };
@@ -233,7 +233,7 @@ test("oauth4webapi: authorization code + PKCE + DPoP, then a DPoP-bound call thr
   const bare = await worker.fetch("/token", form({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: "spa" }));
   assert.equal(bare.status, 400);
   assert.equal((await bare.json()).error, "invalid_grant");
-  const thief = await worker.fetch("/token", form({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: "spa" }, { DPoP: proof(otherKey, "POST", "/token") }));
+  const thief = await worker.fetch("/token", form({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: "spa" }, { DPoP: await proof(otherKey, "POST", "/token") }));
   assert.equal((await thief.json()).error, "invalid_grant");
   const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token, options));
   assert.equal(refreshed.token_type, "dpop");
@@ -244,7 +244,7 @@ test("oauth4webapi: authorization code + PKCE + DPoP, then a DPoP-bound call thr
   assert.ok(metadata.dpop_signing_alg_values_supported.includes("Ed25519"));
   assert.ok(!metadata.dpop_signing_alg_values_supported.some((alg) => alg.startsWith("HS")));
   // The same token without the client's key is useless.
-  const stolen = await worker.fetch("/api/hello", { headers: { Authorization: `DPoP ${tokens.access_token}`, DPoP: proof(otherKey, "GET", "/api/hello", { accessToken: tokens.access_token }) } });
+  const stolen = await worker.fetch("/api/hello", { headers: { Authorization: `DPoP ${tokens.access_token}`, DPoP: await proof(otherKey, "GET", "/api/hello", { accessToken: tokens.access_token }) } });
   assert.equal(stolen.status, 401);
   assert.equal((await stolen.json()).code, "ERR_DPOP_BINDING_MISMATCH");
 });
@@ -257,7 +257,7 @@ test("dpop_jkt binds the code to the client's key through the login page (RFC 94
   const redeem = async (location, key) => {
     const code = location.searchParams.get("code");
     assert.ok(code, `a code, not ${location}`);
-    const headers = key ? { DPoP: proof(key, "POST", "/token") } : {};
+    const headers = key ? { DPoP: await proof(key, "POST", "/token") } : {};
     return worker.fetch("/token", form({ grant_type: "authorization_code", client_id: "spa", code, code_verifier: verifier, redirect_uri: CALLBACK }, headers));
   };
   for (const key of [null, otherKey]) {
@@ -267,7 +267,7 @@ test("dpop_jkt binds the code to the client's key through the login page (RFC 94
   }
   const tokens = await (await redeem(await signIn({ code_challenge: challenge, dpop_jkt: jkt }), clientKey)).json();
   assert.equal(tokens.token_type, "DPoP");
-  const ok = await call(tokens.access_token, { DPoP: proof(clientKey, "GET", "/api/x", { accessToken: tokens.access_token }) });
+  const ok = await call(tokens.access_token, { DPoP: await proof(clientKey, "GET", "/api/x", { accessToken: tokens.access_token }) });
   assert.equal(ok.status, 200);
   // A malformed thumbprint goes back to the client as invalid_request, with its state.
   const bad = await worker.fetch(`/authorize?${new URLSearchParams({ client_id: "spa", redirect_uri: CALLBACK, response_type: "code", code_challenge: challenge, code_challenge_method: "S256", state: "s1", dpop_jkt: "not-a-thumbprint" })}`);

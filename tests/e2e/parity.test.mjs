@@ -71,7 +71,7 @@ for (const [name, make] of TABLE) {
     let fromPackage;
     try {
       // The gateway's policy for its own tokens: RFC 9068 access tokens with sub and jti.
-      pkg.verify(token, jwks, { issuer: ISSUER, audience: "demo", typ: "at+jwt", requiredClaims: ["sub", "jti"] });
+      await pkg.verify(token, jwks, { issuer: ISSUER, audience: "demo", typ: "at+jwt", requiredClaims: ["sub", "jti"] });
       fromPackage = "OK";
     } catch (err) {
       fromPackage = err.code;

@@ -1,6 +1,7 @@
 // Every crypto provider gives the same answer: the worker (WebCrypto for every asymmetric
-// algorithm: it is built without the pure-Rust provider), the package in Node (node:crypto) and
-// the package's portable pure-Rust provider, for each asymmetric algorithm, on valid signatures
+// algorithm: it is built without the pure-Rust provider), the package in Node (node:crypto),
+// the package's WebCrypto host (the browsers' and workerd's, here on Node's WebCrypto) and the
+// package's pure-Rust provider ("tollgate/sync"), for each asymmetric algorithm, on valid signatures
 // and on the edge cases where native libraries are known to differ (high-S ECDSA, PSS salt
 // length, wrong lengths, zeros, another key; for Ed25519 a non-canonical S and a small-order R,
 // RFC 8032 §5.1.7).
@@ -10,16 +11,21 @@ import { createPrivateKey, sign as nodeSign, constants } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as pkg from "../pkg/node_modules/tollgate/entries/node.js";
 import * as core from "../pkg/node_modules/tollgate/dist/tollgate_core.js";
+import * as full from "../pkg/node_modules/tollgate/dist/tollgate_full.js";
 import { createApi } from "../pkg/node_modules/tollgate/entries/api.js";
+import { webCryptoHost } from "../pkg/node_modules/tollgate/entries/webcrypto.js";
 import { cli, startWorker } from "./harness.mjs";
 
 const ADMIN = "admin-token-for-tests-only-0123456789";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
-// The browsers' and workerd's build of the core (with the pure-Rust provider), without a host:
-// Node's own build has no pure-Rust asymmetric code.
+// The default entries' core (no pure-Rust asymmetric code) with the browsers' WebCrypto host,
+// and the "tollgate/sync" core (pure Rust) without a host. Node's entry (pkg) is the first
+// core with node:crypto.
 core.initSync({ module: readFileSync(new URL("../pkg/node_modules/tollgate/dist/tollgate_core_bg.wasm", import.meta.url)) });
-const portable = createApi(core);
+full.initSync({ module: readFileSync(new URL("../pkg/node_modules/tollgate/dist/tollgate_full_bg.wasm", import.meta.url)) });
+const webcrypto = createApi(core, webCryptoHost);
+const portable = createApi(full);
 const ISSUER = "https://providers.test";
 const ALGS = ["ES256", "RS256", "PS256", "PS512", "ES384", "ES512", "EdDSA", "Ed25519"];
 // The group order L of edwards25519 (RFC 8032 §5.1), and a point of order 8 (a small-order R).
@@ -84,15 +90,9 @@ function plusOrder(sig) {
 async function answers(jwt) {
   const res = await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${jwt}` } });
   const fromWorker = res.status === 200 ? "OK" : (await res.json()).code;
-  const run = (api) => {
-    try {
-      api.verify(jwt, jwks, { issuer: ISSUER, audience: "demo", typ: "at+jwt", requiredClaims: ["sub", "jti"] });
-      return "OK";
-    } catch (err) {
-      return err.code;
-    }
-  };
-  return { worker: fromWorker, "node:crypto": run(pkg), portable: run(portable) };
+  const options = { issuer: ISSUER, audience: "demo", typ: "at+jwt", requiredClaims: ["sub", "jti"] };
+  const run = (api) => api.verify(jwt, jwks, options).then(() => "OK", (err) => err.code);
+  return { worker: fromWorker, "node:crypto": await run(pkg), webcrypto: await run(webcrypto), portable: await run(portable) };
 }
 
 before(async () => {
@@ -114,7 +114,7 @@ after(async () => {
 });
 
 for (const alg of ALGS) {
-  test(`${alg}: the worker, node:crypto and the pure-Rust provider agree`, async () => {
+  test(`${alg}: the worker, node:crypto, the package's WebCrypto host and the pure-Rust provider agree`, async () => {
     for (const [name, make, expected] of cases(alg)) {
       const got = await answers(make());
       const values = new Set(Object.values(got));

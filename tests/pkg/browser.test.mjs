@@ -16,6 +16,6 @@ after(async () => {
   served?.server.close();
 });
 
-test("the package suite passes in headless Chromium", async () => {
-  await assertSuitePassesInPage(browser, `${served.base}/tests/pkg/browser.html`);
+test("the package suite passes in headless Chromium: WebCrypto's entry, and tollgate/sync with both APIs", async () => {
+  await assertSuitePassesInPage(browser, `${served.base}/tests/pkg/browser.html`, 3);
 });

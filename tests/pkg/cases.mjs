@@ -1,10 +1,45 @@
 // The npm package's behaviour suite, written once and run in every runtime we ship to: Node
 // (ESM and CommonJS), headless Chromium and workerd. No test framework: each case is a
-// function that throws on failure, so the same file loads everywhere.
+// function that throws on failure, so the same file loads everywhere. The cases use the
+// Promise API; `syncApi` puts the *Sync API behind the same names, so one suite checks both.
 
 export const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
-/** `api`: the package's exports. `fixtures.rsaJwk`: an RSA private JWK (2048 bits). */
+/**
+ * The *Sync API behind the Promise API's names: every call goes to its *Sync twin, which must
+ * answer at once (not with a Promise), and its answer or throw becomes the Promise the cases
+ * await. A remote key set has no *Sync verify and keeps the Promise one.
+ */
+export function syncApi(api) {
+  const atOnce = (value) => {
+    if (typeof value?.then === "function") throw new Error("a *Sync call answered with a Promise");
+    return value;
+  };
+  class Verifier extends api.Verifier {
+    async verify(token) {
+      return atOnce(super.verifySync(token));
+    }
+  }
+  class Signer extends api.Signer {
+    async sign(payload) {
+      return atOnce(super.signSync(payload));
+    }
+  }
+  const isRemote = (jwks) => typeof jwks?.verify === "function";
+  return {
+    ...api,
+    Verifier,
+    Signer,
+    verify: async (token, jwks, options) => (isRemote(jwks) ? api.verify(token, jwks, options) : atOnce(api.verifySync(token, jwks, options))),
+    sign: async (payload, jwk, options) => atOnce(api.signSync(payload, jwk, options)),
+    generateKeyPair: async (alg) => atOnce(api.generateKeyPairSync(alg)),
+  };
+}
+
+/**
+ * `api`: the package's exports (or `syncApi` of them). `fixtures.rsaJwk`: an RSA private JWK
+ * (2048 bits); `fixtures.sync`: whether this entry has the *Sync API.
+ */
 export function cases(api, fixtures) {
   const list = [];
   const test = (name, fn) => list.push({ name, fn });
@@ -13,9 +48,9 @@ export function cases(api, fixtures) {
       throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
     }
   };
-  const rejects = (fn, code, claim) => {
+  const rejects = async (fn, code, claim) => {
     try {
-      fn();
+      await fn();
     } catch (err) {
       if (!(err instanceof api.TollgateError)) throw new Error(`expected a TollgateError ${code}, got ${err}`);
       if (!(err instanceof Error)) throw new Error("TollgateError must be an Error");
@@ -25,16 +60,16 @@ export function cases(api, fixtures) {
     }
     throw new Error(`expected ${code}, but it passed`);
   };
-  const typeError = (fn) => {
+  const typeError = async (fn) => {
     try {
-      fn();
+      await fn();
     } catch (err) {
       if (err instanceof TypeError) return;
       throw new Error(`expected a TypeError, got ${err}`);
     }
     throw new Error("expected a TypeError, but it passed");
   };
-  const keyFor = (alg) => {
+  const keyFor = async (alg) => {
     if (alg.startsWith("RS") || alg.startsWith("PS")) {
       const { d, p, q, dp, dq, qi, ...pub } = fixtures.rsaJwk;
       return { privateJwk: { ...fixtures.rsaJwk, alg }, publicJwk: { ...pub, alg } };
@@ -46,116 +81,116 @@ export function cases(api, fixtures) {
   const now = Math.floor(Date.now() / 1000);
 
   for (const alg of ALGORITHMS) {
-    test(`${alg}: sign, verify, and every tampered part is refused`, () => {
-      const pair = keyFor(alg);
-      const token = api.sign({ scope: "read" }, pair.privateJwk, { subject: "alice", audience: "api", issuer: "https://i" });
-      const { payload, protectedHeader } = api.verify(token, verifyKeys(pair), { audience: "api", issuer: "https://i" });
+    test(`${alg}: sign, verify, and every tampered part is refused`, async () => {
+      const pair = await keyFor(alg);
+      const token = await api.sign({ scope: "read" }, pair.privateJwk, { subject: "alice", audience: "api", issuer: "https://i" });
+      const { payload, protectedHeader } = await api.verify(token, verifyKeys(pair), { audience: "api", issuer: "https://i" });
       eq(payload.sub, "alice", "sub");
       eq(protectedHeader.alg, alg, "alg");
       const [h, p, s] = token.split(".");
       const flip = (part) => (part[0] === "A" ? "B" : "A") + part.slice(1);
-      rejects(() => api.verify(`${h}.${flip(p)}.${s}`, verifyKeys(pair)), p[0] === "e" ? "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" : "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
-      rejects(() => api.verify(`${h}.${p}.${flip(s)}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+      await rejects(() => api.verify(`${h}.${flip(p)}.${s}`, verifyKeys(pair)), p[0] === "e" ? "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" : "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+      await rejects(() => api.verify(`${h}.${p}.${flip(s)}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
       const header = JSON.parse(atob(h.replaceAll("-", "+").replaceAll("_", "/")));
-      rejects(() => api.verify(`${b64(JSON.stringify({ ...header, typ: "x" }))}.${p}.${s}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+      await rejects(() => api.verify(`${b64(JSON.stringify({ ...header, typ: "x" }))}.${p}.${s}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
     });
   }
 
-  test("sign keeps every claim the payload wrote (RFC 7519 §4.1); options fill only absent ones", () => {
-    const pair = api.generateKeyPair("HS256");
+  test("sign keeps every claim the payload wrote (RFC 7519 §4.1); options fill only absent ones", async () => {
+    const pair = await api.generateKeyPair("HS256");
     const year = now + 365 * 24 * 3600;
     const written = { iat: now - 10, exp: year, nbf: now - 5, jti: "mine", iss: "https://a", aud: ["x", "y"], sub: "s" };
-    const token = api.sign(written, pair.privateJwk);
-    const { payload } = api.verify(token, verifyKeys(pair));
+    const token = await api.sign(written, pair.privateJwk);
+    const { payload } = await api.verify(token, verifyKeys(pair));
     const sorted = (o) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
     eq(sorted(payload), sorted(written), "the claims as written, a year-long exp included");
-    const filled = api.decode(api.sign({ sub: "s" }, pair.privateJwk, { issuer: "https://i", expiresIn: 60 })).payload;
+    const filled = api.decode(await api.sign({ sub: "s" }, pair.privateJwk, { issuer: "https://i", expiresIn: 60 })).payload;
     eq([filled.sub, filled.iss, filled.exp - filled.iat, typeof filled.jti], ["s", "https://i", 60, "string"], "options fill the rest");
-    const defaults = api.decode(api.sign({}, pair.privateJwk)).payload;
+    const defaults = api.decode(await api.sign({}, pair.privateJwk)).payload;
     eq(defaults.exp - defaults.iat, 900, "exp defaults to now + 900 s");
     for (const [claim, option, value] of [
       ["exp", "expiresIn", 60], ["iss", "issuer", "https://i"], ["sub", "subject", "s"], ["aud", "audience", "x"],
       ["jti", "jti", "j"], ["nbf", "notBefore", now],
     ]) {
-      const err = rejects(() => api.sign({ [claim]: claim === "exp" || claim === "nbf" ? now + 9 : "v" }, pair.privateJwk, { [option]: value }), "ERR_POLICY_INVALID");
+      const err = await rejects(() => api.sign({ [claim]: claim === "exp" || claim === "nbf" ? now + 9 : "v" }, pair.privateJwk, { [option]: value }), "ERR_POLICY_INVALID");
       if (!err.message.includes(`"${claim}"`) || !err.message.includes(option)) throw new Error(`the message names both: ${err.message}`);
     }
     for (const bad of [{ exp: "tomorrow" }, { iat: null }, { iss: 7 }, { aud: ["x", 1] }, { jti: {} }, { sub: null }, { nbf: true }]) {
-      rejects(() => api.sign(bad, pair.privateJwk), "ERR_POLICY_INVALID");
+      await rejects(() => api.sign(bad, pair.privateJwk), "ERR_POLICY_INVALID");
     }
   });
 
-  test("Signer: options checked once, the same claim rule as sign(), a changed JWK object is a new key", () => {
-    const first = api.generateKeyPair("ES256");
+  test("Signer: options checked once, the same claim rule as sign(), a changed JWK object is a new key", async () => {
+    const first = await api.generateKeyPair("ES256");
     const signer = new api.Signer(first.privateJwk, { issuer: "https://i", audience: "api", expiresIn: 60 });
-    const a = api.verify(signer.sign({ sub: "a" }), verifyKeys(first), { issuer: "https://i", audience: "api" }).payload;
-    const b = api.decode(signer.sign({ sub: "b" })).payload;
+    const a = (await api.verify(await signer.sign({ sub: "a" }), verifyKeys(first), { issuer: "https://i", audience: "api" })).payload;
+    const b = api.decode(await signer.sign({ sub: "b" })).payload;
     eq([a.sub, b.sub, a.exp - a.iat], ["a", "b", 60], "claims");
     if (a.jti === b.jti) throw new Error("every token gets its own jti");
-    rejects(() => signer.sign({ iss: "https://other" }), "ERR_POLICY_INVALID");
-    typeError(() => new api.Signer(first.privateJwk, { jti: "same-for-all" }));
-    typeError(() => signer.sign("x"));
+    await rejects(() => signer.sign({ iss: "https://other" }), "ERR_POLICY_INVALID");
+    await typeError(() => new api.Signer(first.privateJwk, { jti: "same-for-all" }));
+    await typeError(() => signer.sign("x"));
     // One JWK object, changed in place between calls: the new key signs.
     const jwk = { ...first.privateJwk };
-    api.verify(api.sign({}, jwk), verifyKeys(first));
-    const second = api.generateKeyPair("ES256");
+    await api.verify(await api.sign({}, jwk), verifyKeys(first));
+    const second = await api.generateKeyPair("ES256");
     Object.assign(jwk, second.privateJwk);
-    api.verify(api.sign({}, jwk), verifyKeys(second));
-    rejects(() => api.verify(api.sign({}, jwk), verifyKeys(first)), "ERR_JWKS_NO_MATCHING_KEY");
+    await api.verify(await api.sign({}, jwk), verifyKeys(second));
+    await rejects(async () => api.verify(await api.sign({}, jwk), verifyKeys(first)), "ERR_JWKS_NO_MATCHING_KEY");
     // An array member changed in place counts too: without "sign" the key may not sign.
     jwk.key_ops = ["sign"];
-    api.sign({}, jwk);
+    await api.sign({}, jwk);
     jwk.key_ops.splice(0, 1, "encrypt");
-    rejects(() => api.sign({}, jwk), "ERR_JWK_INVALID");
+    await rejects(() => api.sign({}, jwk), "ERR_JWK_INVALID");
   });
 
-  test("keys that cannot be what they claim are ERR_JWK_INVALID in every build (curve points, private halves)", () => {
+  test("keys that cannot be what they claim are ERR_JWK_INVALID in every build (curve points, private halves)", async () => {
     for (const alg of ["ES256", "ES384", "ES512", "EdDSA"]) {
-      const one = api.generateKeyPair(alg).privateJwk;
-      const other = api.generateKeyPair(alg).privateJwk;
+      const one = (await api.generateKeyPair(alg)).privateJwk;
+      const other = (await api.generateKeyPair(alg)).privateJwk;
       // A private half that belongs to another public key.
-      rejects(() => api.sign({}, { ...one, d: other.d, kid: undefined }), "ERR_JWK_INVALID");
+      await rejects(() => api.sign({}, { ...one, d: other.d, kid: undefined }), "ERR_JWK_INVALID");
     }
     // A P-256 public point off its curve: y changed by one bit.
-    const { d, ...pub } = api.generateKeyPair("ES256").privateJwk;
+    const { d, ...pub } = (await api.generateKeyPair("ES256")).privateJwk;
     const y = [...atob(pub.y.replace(/-/g, "+").replace(/_/g, "/"))].map((c) => c.charCodeAt(0));
     y[31] ^= 1;
     const offCurve = { ...pub, y: btoa(String.fromCharCode(...y)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "") };
-    const token = api.sign({}, api.generateKeyPair("ES256").privateJwk);
-    rejects(() => api.verify(token, { keys: [offCurve] }), "ERR_JWK_INVALID");
+    const token = await api.sign({}, (await api.generateKeyPair("ES256")).privateJwk);
+    await rejects(() => api.verify(token, { keys: [offCurve] }), "ERR_JWK_INVALID");
     // An Ed25519 public key of small order (the identity point).
     const identity = btoa(String.fromCharCode(1, ...new Array(31).fill(0))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-    rejects(() => api.verify(token, { keys: [{ kty: "OKP", crv: "Ed25519", x: identity }] }), "ERR_JWK_INVALID");
+    await rejects(() => api.verify(token, { keys: [{ kty: "OKP", crv: "Ed25519", x: identity }] }), "ERR_JWK_INVALID");
   });
 
-  test("DPoP (RFC 9449): createDpopProof and verifyDpopProof agree, and each §4.3 refusal names its member", () => {
+  test("DPoP (RFC 9449): createDpopProof and verifyDpopProof agree, and each §4.3 refusal names its member", async () => {
     for (const alg of ["ES256", "EdDSA", "Ed25519"]) {
-      const { privateJwk } = api.generateKeyPair(alg);
-      const proof = api.createDpopProof(privateJwk, { method: "POST", url: "https://as.example/token?x=1", accessToken: "at", nonce: "n1" });
-      const checked = api.verifyDpopProof(proof, { method: "POST", url: new URL("https://AS.example:443/token"), accessToken: "at", nonce: ["n0", "n1"] });
+      const { privateJwk } = await api.generateKeyPair(alg);
+      const proof = await api.createDpopProof(privateJwk, { method: "POST", url: "https://as.example/token?x=1", accessToken: "at", nonce: "n1" });
+      const checked = await api.verifyDpopProof(proof, { method: "POST", url: new URL("https://AS.example:443/token"), accessToken: "at", nonce: ["n0", "n1"] });
       eq([checked.alg, checked.nonce, checked.payload.htu, checked.protectedHeader.typ], [alg, "n1", "https://as.example/token", "dpop+jwt"], alg);
       if (typeof checked.jkt !== "string" || checked.jkt.length !== 43) throw new Error("jkt is a SHA-256 thumbprint");
       if ("d" in checked.protectedHeader.jwk) throw new Error("the proof carries the public key only");
       const request = { method: "POST", url: "https://as.example/token", accessToken: "at", nonce: "n1" };
-      rejects(() => api.verifyDpopProof(proof, { ...request, method: "GET" }), "ERR_DPOP_PROOF_INVALID", "htm");
-      rejects(() => api.verifyDpopProof(proof, { ...request, url: "https://as.example/other" }), "ERR_DPOP_PROOF_INVALID", "htu");
-      rejects(() => api.verifyDpopProof(proof, { ...request, accessToken: "other" }), "ERR_DPOP_PROOF_INVALID", "ath");
-      rejects(() => api.verifyDpopProof(proof, { ...request, nonce: "n2" }), "ERR_DPOP_NONCE_REQUIRED", "nonce");
-      rejects(() => api.verifyDpopProof(proof, { ...request, currentDate: new Date(Date.now() + 400_000) }), "ERR_DPOP_PROOF_INVALID", "iat");
-      rejects(() => api.verifyDpopProof(proof, { ...request, algorithms: ["RS256"] }), "ERR_DPOP_PROOF_INVALID", "alg");
+      await rejects(() => api.verifyDpopProof(proof, { ...request, method: "GET" }), "ERR_DPOP_PROOF_INVALID", "htm");
+      await rejects(() => api.verifyDpopProof(proof, { ...request, url: "https://as.example/other" }), "ERR_DPOP_PROOF_INVALID", "htu");
+      await rejects(() => api.verifyDpopProof(proof, { ...request, accessToken: "other" }), "ERR_DPOP_PROOF_INVALID", "ath");
+      await rejects(() => api.verifyDpopProof(proof, { ...request, nonce: "n2" }), "ERR_DPOP_NONCE_REQUIRED", "nonce");
+      await rejects(() => api.verifyDpopProof(proof, { ...request, currentDate: new Date(Date.now() + 400_000) }), "ERR_DPOP_PROOF_INVALID", "iat");
+      await rejects(() => api.verifyDpopProof(proof, { ...request, algorithms: ["RS256"] }), "ERR_DPOP_PROOF_INVALID", "alg");
       const [h, p, s] = proof.split(".");
-      rejects(() => api.verifyDpopProof(`${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`, request), "ERR_DPOP_PROOF_INVALID", "signature");
+      await rejects(() => api.verifyDpopProof(`${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`, request), "ERR_DPOP_PROOF_INVALID", "signature");
     }
-    const hmac = api.generateKeyPair("HS256").privateJwk;
-    rejects(() => api.createDpopProof(hmac, { method: "GET", url: "https://a/" }), "ERR_JWK_INVALID");
-    const token = api.sign({}, hmac);
-    rejects(() => api.verifyDpopProof(token, { method: "GET", url: "https://a/" }), "ERR_DPOP_PROOF_INVALID", "typ");
-    typeError(() => api.verifyDpopProof("x", { url: "https://a/" }));
-    typeError(() => api.createDpopProof(hmac, { method: "GET", url: 5 }));
+    const hmac = (await api.generateKeyPair("HS256")).privateJwk;
+    await rejects(() => api.createDpopProof(hmac, { method: "GET", url: "https://a/" }), "ERR_JWK_INVALID");
+    const token = await api.sign({}, hmac);
+    await rejects(() => api.verifyDpopProof(token, { method: "GET", url: "https://a/" }), "ERR_DPOP_PROOF_INVALID", "typ");
+    await typeError(() => api.verifyDpopProof("x", { url: "https://a/" }));
+    await typeError(() => api.createDpopProof(hmac, { method: "GET", url: 5 }));
   });
 
   test("registered header parameters and claims have their types (RFC 7515 §4.1, RFC 7519 §4.1)", async () => {
-    const pair = api.generateKeyPair("HS256");
+    const pair = await api.generateKeyPair("HS256");
     const secret = Uint8Array.from(atob(pair.privateJwk.k.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
     const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     const signed = async (header, payload) => {
@@ -164,90 +199,90 @@ export function cases(api, fixtures) {
       return `${input}.${b64(String.fromCharCode(...signature))}`;
     };
     const exp = now + 60;
-    api.verify(await signed({ alg: "HS256", kid: pair.privateJwk.kid }, { exp }), verifyKeys(pair));
+    await api.verify(await signed({ alg: "HS256", kid: pair.privateJwk.kid }, { exp }), verifyKeys(pair));
     for (const header of [{ alg: "HS256", kid: null }, { alg: "HS256", typ: 1 }, { alg: "HS256", jwk: "k" }, { alg: "HS256", x5c: [1] }, { alg: null }]) {
       const token = await signed(header, { exp });
-      rejects(() => api.verify(token, verifyKeys(pair)), "ERR_JWS_INVALID");
+      await rejects(() => api.verify(token, verifyKeys(pair)), "ERR_JWS_INVALID");
     }
     for (const [claim, value] of [["iss", null], ["sub", 1], ["aud", [1]], ["exp", "x"], ["nbf", null], ["iat", {}], ["jti", false]]) {
       const token = await signed({ alg: "HS256" }, { exp, [claim]: value });
-      rejects(() => api.verify(token, verifyKeys(pair)), "ERR_JWT_CLAIM_VALIDATION_FAILED", claim);
+      await rejects(() => api.verify(token, verifyKeys(pair)), "ERR_JWT_CLAIM_VALIDATION_FAILED", claim);
     }
   });
 
-  test("Ed25519 and EdDSA (RFC 9864): a key bound to one name refuses the other; Ed448 is not supported", () => {
-    const pair = api.generateKeyPair("Ed25519");
+  test("Ed25519 and EdDSA (RFC 9864): a key bound to one name refuses the other; Ed448 is not supported", async () => {
+    const pair = await api.generateKeyPair("Ed25519");
     eq([pair.privateJwk.alg, pair.publicJwk.alg, pair.publicJwk.crv], ["Ed25519", "Ed25519", "Ed25519"], "key");
     const { alg, ...unbound } = pair.privateJwk;
-    const eddsa = api.sign({}, unbound);
+    const eddsa = await api.sign({}, unbound);
     eq(api.decode(eddsa).protectedHeader.alg, "EdDSA", "an unbound key signs under the deployed name");
-    const ed25519 = api.sign({}, unbound, { alg: "Ed25519" });
+    const ed25519 = await api.sign({}, unbound, { alg: "Ed25519" });
     eq(api.decode(ed25519).protectedHeader.alg, "Ed25519", "alg");
     const { alg: _, ...unboundPublic } = pair.publicJwk;
-    api.verify(eddsa, { keys: [unboundPublic] });
-    api.verify(ed25519, { keys: [unboundPublic] });
-    api.verify(ed25519, { keys: [pair.publicJwk] });
-    rejects(() => api.verify(eddsa, { keys: [pair.publicJwk] }), "ERR_JWKS_NO_MATCHING_KEY");
-    rejects(() => api.verify(ed25519, { keys: [{ ...pair.publicJwk, alg: "EdDSA" }] }), "ERR_JWKS_NO_MATCHING_KEY");
-    rejects(() => api.verify(ed25519, { keys: [unboundPublic] }, { algorithms: ["EdDSA"] }), "ERR_JOSE_ALG_NOT_ALLOWED");
-    rejects(() => api.generateKeyPair("Ed448"), "ERR_JOSE_NOT_SUPPORTED");
-    rejects(() => api.verify(ed25519, { keys: [unboundPublic] }, { algorithms: ["Ed448"] }), "ERR_JOSE_NOT_SUPPORTED");
-    rejects(() => api.verify(`${b64('{"alg":"Ed448"}')}.e30.AA`, { keys: [unboundPublic] }), "ERR_JOSE_NOT_SUPPORTED");
+    await api.verify(eddsa, { keys: [unboundPublic] });
+    await api.verify(ed25519, { keys: [unboundPublic] });
+    await api.verify(ed25519, { keys: [pair.publicJwk] });
+    await rejects(() => api.verify(eddsa, { keys: [pair.publicJwk] }), "ERR_JWKS_NO_MATCHING_KEY");
+    await rejects(() => api.verify(ed25519, { keys: [{ ...pair.publicJwk, alg: "EdDSA" }] }), "ERR_JWKS_NO_MATCHING_KEY");
+    await rejects(() => api.verify(ed25519, { keys: [unboundPublic] }, { algorithms: ["EdDSA"] }), "ERR_JOSE_ALG_NOT_ALLOWED");
+    await rejects(() => api.generateKeyPair("Ed448"), "ERR_JOSE_NOT_SUPPORTED");
+    await rejects(() => api.verify(ed25519, { keys: [unboundPublic] }, { algorithms: ["Ed448"] }), "ERR_JOSE_NOT_SUPPORTED");
+    await rejects(() => api.verify(`${b64('{"alg":"Ed448"}')}.e30.AA`, { keys: [unboundPublic] }), "ERR_JOSE_NOT_SUPPORTED");
   });
 
-  test("claims: expiry, not-before, issuer, audience, typ, required claims, size", () => {
-    const pair = api.generateKeyPair("EdDSA");
+  test("claims: expiry, not-before, issuer, audience, typ, required claims, size", async () => {
+    const pair = await api.generateKeyPair("EdDSA");
     const keys = verifyKeys(pair);
     const past = new Date((now - 3600) * 1000);
-    const old = api.sign({}, pair.privateJwk, { currentDate: past, expiresIn: 60 });
-    const err = rejects(() => api.verify(old, keys), "ERR_JWT_EXPIRED", "exp");
+    const old = await api.sign({}, pair.privateJwk, { currentDate: past, expiresIn: 60 });
+    const err = await rejects(() => api.verify(old, keys), "ERR_JWT_EXPIRED", "exp");
     if (!/expired/.test(err.message)) throw new Error("message should say expired");
-    eq(api.verify(old, keys, { currentDate: new Date((now - 3590) * 1000) }).payload.exp, now - 3600 + 60, "exp at currentDate");
-    eq(api.verify(old, keys, { clockTolerance: 3600 }).payload.iat, now - 3600, "within tolerance");
-    rejects(() => api.verify(api.sign({}, pair.privateJwk, { notBefore: now + 300 }), keys), "ERR_JWT_NOT_YET_VALID", "nbf");
-    const t = api.sign({}, pair.privateJwk, { issuer: "https://a", audience: ["x", "y"], typ: "at+jwt" });
-    rejects(() => api.verify(t, keys, { issuer: "https://b" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "iss");
-    rejects(() => api.verify(t, keys, { audience: "z" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "aud");
-    eq(api.verify(t, keys, { audience: ["z", "y"], typ: "application/at+jwt" }).payload.iss, "https://a", "aud array");
-    rejects(() => api.verify(t, keys, { typ: "JWT" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "typ");
-    rejects(() => api.verify(t, keys, { requiredClaims: ["tenant"] }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "tenant");
-    rejects(() => api.verify(t, keys, { maxTokenBytes: 64 }), "ERR_JWT_TOO_LARGE");
+    eq((await api.verify(old, keys, { currentDate: new Date((now - 3590) * 1000) })).payload.exp, now - 3600 + 60, "exp at currentDate");
+    eq((await api.verify(old, keys, { clockTolerance: 3600 })).payload.iat, now - 3600, "within tolerance");
+    await rejects(async () => api.verify(await api.sign({}, pair.privateJwk, { notBefore: now + 300 }), keys), "ERR_JWT_NOT_YET_VALID", "nbf");
+    const t = await api.sign({}, pair.privateJwk, { issuer: "https://a", audience: ["x", "y"], typ: "at+jwt" });
+    await rejects(() => api.verify(t, keys, { issuer: "https://b" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "iss");
+    await rejects(() => api.verify(t, keys, { audience: "z" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "aud");
+    eq((await api.verify(t, keys, { audience: ["z", "y"], typ: "application/at+jwt" })).payload.iss, "https://a", "aud array");
+    await rejects(() => api.verify(t, keys, { typ: "JWT" }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "typ");
+    await rejects(() => api.verify(t, keys, { requiredClaims: ["tenant"] }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "tenant");
+    await rejects(() => api.verify(t, keys, { maxTokenBytes: 64 }), "ERR_JWT_TOO_LARGE");
     // Past the JS side's 16 KiB encoding buffer, and non-ASCII input: the same rules.
-    const big = api.sign({ note: "é".repeat(9000) }, pair.privateJwk);
-    eq(api.verify(big, keys, { maxTokenBytes: 65_536 }).payload.note.length, 9000, "a 24 KB token");
-    rejects(() => api.verify(big, keys), "ERR_JWT_TOO_LARGE");
-    rejects(() => api.verify(`${t}é`, keys), "ERR_JWS_INVALID");
-    rejects(() => api.verify(`é${t}`, keys), "ERR_JWS_INVALID");
-    rejects(() => api.verify(t, keys, { algorithms: ["ES256"] }), "ERR_JOSE_ALG_NOT_ALLOWED");
+    const big = await api.sign({ note: "é".repeat(9000) }, pair.privateJwk);
+    eq((await api.verify(big, keys, { maxTokenBytes: 65_536 })).payload.note.length, 9000, "a 24 KB token");
+    await rejects(() => api.verify(big, keys), "ERR_JWT_TOO_LARGE");
+    await rejects(() => api.verify(`${t}é`, keys), "ERR_JWS_INVALID");
+    await rejects(() => api.verify(`é${t}`, keys), "ERR_JWS_INVALID");
+    await rejects(() => api.verify(t, keys, { algorithms: ["ES256"] }), "ERR_JOSE_ALG_NOT_ALLOWED");
   });
 
-  test("structure: none, malformed, wrong key, weak key", () => {
-    const pair = api.generateKeyPair("ES256");
-    const token = api.sign({}, pair.privateJwk);
+  test("structure: none, malformed, wrong key, weak key", async () => {
+    const pair = await api.generateKeyPair("ES256");
+    const token = await api.sign({}, pair.privateJwk);
     const [, p] = token.split(".");
     for (const none of ["none", "None", "NONE"]) {
-      rejects(() => api.verify(`${b64(JSON.stringify({ alg: none }))}.${p}.`, verifyKeys(pair)), "ERR_JOSE_ALG_NOT_ALLOWED");
+      await rejects(() => api.verify(`${b64(JSON.stringify({ alg: none }))}.${p}.`, verifyKeys(pair)), "ERR_JOSE_ALG_NOT_ALLOWED");
     }
-    for (const bad of ["", "a.b", "a.b.c.d", `${token}=`, ` ${token}`]) rejects(() => api.verify(bad, verifyKeys(pair)), "ERR_JWS_INVALID");
-    rejects(() => api.verify(token, verifyKeys(api.generateKeyPair("ES256"))), "ERR_JWKS_NO_MATCHING_KEY");
-    rejects(() => api.verify(token, { keys: [{ kty: "oct", k: "c2hvcnQ" }] }), "ERR_JWK_INVALID");
-    rejects(() => api.verify(token, "{not json"), "ERR_JWK_INVALID");
-    rejects(() => api.generateKeyPair("none"), "ERR_JOSE_ALG_NOT_ALLOWED");
-    rejects(() => api.verify(token, verifyKeys(pair), { algorithms: [] }), "ERR_POLICY_INVALID");
+    for (const bad of ["", "a.b", "a.b.c.d", `${token}=`, ` ${token}`]) await rejects(() => api.verify(bad, verifyKeys(pair)), "ERR_JWS_INVALID");
+    await rejects(async () => api.verify(token, verifyKeys(await api.generateKeyPair("ES256"))), "ERR_JWKS_NO_MATCHING_KEY");
+    await rejects(() => api.verify(token, { keys: [{ kty: "oct", k: "c2hvcnQ" }] }), "ERR_JWK_INVALID");
+    await rejects(() => api.verify(token, "{not json"), "ERR_JWK_INVALID");
+    await rejects(() => api.generateKeyPair("none"), "ERR_JOSE_ALG_NOT_ALLOWED");
+    await rejects(() => api.verify(token, verifyKeys(pair), { algorithms: [] }), "ERR_POLICY_INVALID");
   });
 
-  test("decode does not verify, and says so only by its name", () => {
-    const pair = api.generateKeyPair("ES256");
-    const token = api.sign({ role: "x" }, pair.privateJwk, { kid: "k1" });
+  test("decode does not verify, and says so only by its name", async () => {
+    const pair = await api.generateKeyPair("ES256");
+    const token = await api.sign({ role: "x" }, pair.privateJwk, { kid: "k1" });
     const decoded = api.decode(token);
     eq(decoded.payload.role, "x", "payload");
     eq(decoded.protectedHeader.kid, "k1", "kid");
-    rejects(() => api.decode("nope"), "ERR_JWS_INVALID");
+    await rejects(() => api.decode("nope"), "ERR_JWS_INVALID");
   });
 
-  test("generateKeyPair gives RFC 7638 kids and public keys without private members", () => {
+  test("generateKeyPair gives RFC 7638 kids and public keys without private members", async () => {
     for (const alg of ["ES256", "ES384", "ES512", "EdDSA", "HS256"]) {
-      const { privateJwk, publicJwk } = api.generateKeyPair(alg);
+      const { privateJwk, publicJwk } = await api.generateKeyPair(alg);
       eq(privateJwk.alg, alg, "alg");
       if (alg === "HS256") {
         eq(publicJwk, null, "HMAC has no public key");
@@ -259,53 +294,74 @@ export function cases(api, fixtures) {
     }
   });
 
-  test("wrong JavaScript types are TypeErrors, never traps", () => {
-    const pair = api.generateKeyPair("ES256");
-    const token = api.sign({}, pair.privateJwk);
-    typeError(() => api.verify(42, verifyKeys(pair)));
-    typeError(() => api.verify(token, 42));
-    typeError(() => api.verify(token, verifyKeys(pair), { audience: 7 }));
-    typeError(() => api.verify(token, verifyKeys(pair), { clockTolerance: "5" }));
-    typeError(() => api.verify(token, verifyKeys(pair), { currentDate: "today" }));
-    typeError(() => api.verify(token, verifyKeys(pair), { audiance: "x" }));
-    typeError(() => api.sign("x", pair.privateJwk));
-    typeError(() => api.sign({}, 5));
-    typeError(() => api.sign({}, pair.privateJwk, { expiresIn: -1 }));
-    typeError(() => api.generateKeyPair(256));
-    typeError(() => api.createRemoteJWKSet("http://evil.example/jwks"));
-    typeError(() => api.createRemoteJWKSet("http://127.0.0.1.evil.example/jwks"));
+  test("wrong JavaScript types are TypeErrors, never traps", async () => {
+    const pair = await api.generateKeyPair("ES256");
+    const token = await api.sign({}, pair.privateJwk);
+    await typeError(() => api.verify(42, verifyKeys(pair)));
+    await typeError(() => api.verify(token, 42));
+    await typeError(() => api.verify(token, verifyKeys(pair), { audience: 7 }));
+    await typeError(() => api.verify(token, verifyKeys(pair), { clockTolerance: "5" }));
+    await typeError(() => api.verify(token, verifyKeys(pair), { currentDate: "today" }));
+    await typeError(() => api.verify(token, verifyKeys(pair), { audiance: "x" }));
+    await typeError(() => api.sign("x", pair.privateJwk));
+    await typeError(() => api.sign({}, 5));
+    await typeError(() => api.sign({}, pair.privateJwk, { expiresIn: -1 }));
+    await typeError(() => api.generateKeyPair(256));
+    await typeError(() => api.createRemoteJWKSet("http://evil.example/jwks"));
+    await typeError(() => api.createRemoteJWKSet("http://127.0.0.1.evil.example/jwks"));
     // The core's URL rule, the worker's too: loopback http with or without a path.
     for (const url of ["http://127.0.0.1:8787", "http://localhost:8787/jwks.json", "http://[::1]:8787", "https://issuer.example"]) {
       eq(typeof api.createRemoteJWKSet(url).verify, "function", url);
     }
   });
 
-  test("a Verifier is reusable and the module survives 100,000 bad inputs", () => {
-    const pair = api.generateKeyPair("HS256");
+  test("a Verifier is reusable and the module survives 100,000 bad inputs", async () => {
+    const pair = await api.generateKeyPair("HS256");
     const verifier = new api.Verifier(verifyKeys(pair), {});
-    const good = api.sign({}, pair.privateJwk);
+    const good = await api.sign({}, pair.privateJwk);
     let refused = 0;
     for (let i = 0; i < 100_000; i++) {
       const bad = i % 4 === 0 ? "x".repeat(i % 9000) : i % 4 === 1 ? `${i}.${i}.${i}` : i % 4 === 2 ? good.slice(0, i % good.length) : good + "A";
       try {
-        verifier.verify(bad);
+        await verifier.verify(bad);
       } catch (err) {
         if (!(err instanceof api.TollgateError)) throw err;
         refused += 1;
       }
       if (i % 25_000 === 0) {
-        try { api.verify(bad, "{}"); } catch {}
-        try { api.sign({}, { kty: "RSA" }); } catch {}
+        try { await api.verify(bad, "{}"); } catch {}
+        try { await api.sign({}, { kty: "RSA" }); } catch {}
       }
     }
     eq(refused, 100_000, "every bad input refused");
-    eq(typeof verifier.verify(good).payload.jti, "string", "still works");
-    eq(typeof api.verify(good, verifyKeys(pair)).payload.exp, "number", "module still works");
+    eq(typeof (await verifier.verify(good)).payload.jti, "string", "still works");
+    eq(typeof (await api.verify(good, verifyKeys(pair))).payload.exp, "number", "module still works");
+  });
+
+  test("the *Sync names answer at once where the entry has them, and are ERR_JOSE_NOT_SUPPORTED naming tollgate/sync where not", async () => {
+    const pair = await api.generateKeyPair("HS256");
+    const token = await api.sign({}, pair.privateJwk);
+    const calls = {
+      verifySync: () => api.verifySync(token, verifyKeys(pair)),
+      signSync: () => api.signSync({}, pair.privateJwk),
+      generateKeyPairSync: () => api.generateKeyPairSync("ES256"),
+      "Verifier#verifySync": () => new api.Verifier(verifyKeys(pair)).verifySync(token),
+      "Signer#signSync": () => new api.Signer(pair.privateJwk).signSync({}),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      if (fixtures.sync) {
+        const out = call();
+        if (out === undefined || typeof out.then === "function") throw new Error(`${name} must answer at once`);
+      } else {
+        const err = await rejects(call, "ERR_JOSE_NOT_SUPPORTED");
+        if (!err.message.includes('"tollgate/sync"')) throw new Error(`${name}: the message names the entry: ${err.message}`);
+      }
+    }
   });
 
   test("createRemoteJWKSet: fetch once, cache, refetch on an unknown kid after the cooldown", async () => {
-    const first = api.generateKeyPair("ES256");
-    const second = api.generateKeyPair("ES256");
+    const first = await api.generateKeyPair("ES256");
+    const second = await api.generateKeyPair("ES256");
     let served = [first.publicJwk];
     let fetches = 0;
     const fakeFetch = async () => {
@@ -314,12 +370,12 @@ export function cases(api, fixtures) {
     };
     // A cooldown long enough that a loaded machine cannot outlast it between two lines.
     const remote = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: fakeFetch, cooldown: 1500 });
-    const t1 = api.sign({}, first.privateJwk, { audience: "api" });
+    const t1 = await api.sign({}, first.privateJwk, { audience: "api" });
     eq((await api.verify(t1, remote, { audience: "api" })).payload.aud, "api", "verified");
     await remote.verify(t1, { audience: "api" });
     eq(fetches, 1, "cached");
     served = [first.publicJwk, second.publicJwk];
-    const t2 = api.sign({}, second.privateJwk);
+    const t2 = await api.sign({}, second.privateJwk);
     try {
       await remote.verify(t2);
       throw new Error("within the cooldown the new kid must not be fetched");
@@ -341,15 +397,15 @@ export function cases(api, fixtures) {
   return list;
 }
 
-/** Runs every case; returns `[{ name, ok, error }]`. */
-export async function runAll(api, fixtures) {
+/** Runs every case; returns `[{ name, ok, error }]`, each name after `label`. */
+export async function runAll(api, fixtures, label = "") {
   const results = [];
   for (const { name, fn } of cases(api, fixtures)) {
     try {
       await fn();
-      results.push({ name, ok: true });
+      results.push({ name: label + name, ok: true });
     } catch (err) {
-      results.push({ name, ok: false, error: String(err?.stack ?? err) });
+      results.push({ name: label + name, ok: false, error: String(err?.stack ?? err) });
     }
   }
   return results;

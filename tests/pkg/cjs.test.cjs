@@ -3,7 +3,8 @@ const { test } = require("node:test");
 const api = require("tollgate");
 
 test("cjs: require() gives the whole API", async (t) => {
-  const { cases } = await import("./cases.mjs");
+  const { cases, syncApi } = await import("./cases.mjs");
   const { fixtures } = await import("./fixtures.mjs");
-  for (const { name, fn } of cases(api, fixtures)) await t.test(`cjs: ${name}`, fn);
+  for (const { name, fn } of cases(api, { ...fixtures, sync: true })) await t.test(`cjs: ${name}`, fn);
+  for (const { name, fn } of cases(syncApi(api), { ...fixtures, sync: true })) await t.test(`cjs sync: ${name}`, fn);
 });

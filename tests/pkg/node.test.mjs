@@ -5,14 +5,15 @@ import assert from "node:assert/strict";
 import * as api from "tollgate";
 import * as jose from "jose";
 import * as oauth from "oauth4webapi";
-import { cases, ALGORITHMS } from "./cases.mjs";
+import { cases, syncApi, ALGORITHMS } from "./cases.mjs";
 import { fixtures } from "./fixtures.mjs";
 
-for (const { name, fn } of cases(api, fixtures)) test(`esm: ${name}`, fn);
+for (const { name, fn } of cases(api, { ...fixtures, sync: true })) test(`esm: ${name}`, fn);
+for (const { name, fn } of cases(syncApi(api), { ...fixtures, sync: true })) test(`esm sync: ${name}`, fn);
 
 async function joseKeys(alg) {
   if (alg.startsWith("HS")) {
-    const { privateJwk } = api.generateKeyPair(alg);
+    const { privateJwk } = await api.generateKeyPair(alg);
     return { ours: privateJwk, verifyJwk: privateJwk, joseSign: await jose.importJWK(privateJwk, alg), joseVerify: await jose.importJWK(privateJwk, alg) };
   }
   const opts = alg.startsWith("RS") || alg.startsWith("PS") ? { modulusLength: 2048, extractable: true } : { extractable: true };
@@ -33,10 +34,10 @@ for (const alg of ALGORITHMS) {
       .setProtectedHeader({ alg, kid: k.verifyJwk.kid })
       .setIssuer("https://i").setAudience("api").setSubject("alice").setIssuedAt().setExpirationTime("5m")
       .sign(k.joseSign);
-    const ours = api.verify(fromJose, { keys: [k.verifyJwk] }, { issuer: "https://i", audience: "api" });
+    const ours = await api.verify(fromJose, { keys: [k.verifyJwk] }, { issuer: "https://i", audience: "api" });
     assert.equal(ours.payload.sub, "alice");
 
-    const fromUs = api.sign({ scope: "read" }, k.ours, { alg, issuer: "https://i", audience: "api", subject: "bob" });
+    const fromUs = await api.sign({ scope: "read" }, k.ours, { alg, issuer: "https://i", audience: "api", subject: "bob" });
     const { payload, protectedHeader } = await jose.jwtVerify(fromUs, k.joseVerify, { issuer: "https://i", audience: "api", algorithms: [alg] });
     assert.equal(payload.sub, "bob");
     assert.equal(protectedHeader.alg, alg);
@@ -50,39 +51,39 @@ test("a Verifier's remembered header: every result is its token's own, and calle
   const [a, b, typed, nested] = await Promise.all([token({}, "a"), token({}, "b"), token({ typ: "at+jwt" }, "c"), token({ ext: { n: 1 } }, "d")]);
   const verifier = new api.Verifier({ keys: [k.verifyJwk] });
 
-  const first = verifier.verify(a);
+  const first = verifier.verifySync(a);
   assert.deepEqual(first, { payload: JSON.parse(atob(a.split(".")[1])), protectedHeader: { alg: "ES256", kid: k.verifyJwk.kid } });
   first.protectedHeader.kid = "changed";
   first.protectedHeader.extra = true;
-  const second = verifier.verify(b);
+  const second = verifier.verifySync(b);
   assert.equal(second.payload.sub, "b");
   assert.deepEqual(second.protectedHeader, { alg: "ES256", kid: k.verifyJwk.kid });
-  assert.notEqual(second.protectedHeader, verifier.verify(b).protectedHeader);
+  assert.notEqual(second.protectedHeader, verifier.verifySync(b).protectedHeader);
 
-  assert.deepEqual(verifier.verify(typed).protectedHeader, { alg: "ES256", kid: k.verifyJwk.kid, typ: "at+jwt" });
-  assert.deepEqual(verifier.verify(a).protectedHeader, { alg: "ES256", kid: k.verifyJwk.kid });
+  assert.deepEqual(verifier.verifySync(typed).protectedHeader, { alg: "ES256", kid: k.verifyJwk.kid, typ: "at+jwt" });
+  assert.deepEqual(verifier.verifySync(a).protectedHeader, { alg: "ES256", kid: k.verifyJwk.kid });
 
-  const withObject = verifier.verify(nested);
+  const withObject = verifier.verifySync(nested);
   withObject.protectedHeader.ext.n = 2;
-  assert.deepEqual(verifier.verify(nested).protectedHeader.ext, { n: 1 });
+  assert.deepEqual(verifier.verifySync(nested).protectedHeader.ext, { n: 1 });
 
   const [h, p, s] = b.split(".");
   const flipped = s[0] === "A" ? `B${s.slice(1)}` : `A${s.slice(1)}`;
-  verifier.verify(b);
-  assert.throws(() => verifier.verify(`${h}.${p}.${flipped}`), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
-  assert.throws(() => verifier.verify(`${h}.${a.split(".")[1]}.${s}`), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+  verifier.verifySync(b);
+  assert.throws(() => verifier.verifySync(`${h}.${p}.${flipped}`), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+  assert.throws(() => verifier.verifySync(`${h}.${a.split(".")[1]}.${s}`), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
 });
 
 test("tokens cross into wasm through a buffer that survives the memory growing", () => {
-  const { privateJwk } = api.generateKeyPair("HS256");
+  const { privateJwk } = api.generateKeyPairSync("HS256");
   const verifier = new api.Verifier({ keys: [privateJwk] });
-  const small = api.sign({ n: 1 }, privateJwk);
-  assert.equal(verifier.verify(small).payload.n, 1);
+  const small = api.signSync({ n: 1 }, privateJwk);
+  assert.equal(verifier.verifySync(small).payload.n, 1);
   // Signing an 8 MB claims set grows wasm memory, which detaches every view of the old one.
-  const big = api.sign({ blob: "x".repeat(8 << 20) }, privateJwk);
-  assert.equal(verifier.verify(api.sign({ n: 2 }, privateJwk)).payload.n, 2);
-  assert.equal(verifier.verify(small).payload.n, 1);
-  assert.throws(() => verifier.verify(big), { code: "ERR_JWT_TOO_LARGE" });
+  const big = api.signSync({ blob: "x".repeat(8 << 20) }, privateJwk);
+  assert.equal(verifier.verifySync(api.signSync({ n: 2 }, privateJwk)).payload.n, 2);
+  assert.equal(verifier.verifySync(small).payload.n, 1);
+  assert.throws(() => verifier.verifySync(big), { code: "ERR_JWT_TOO_LARGE" });
 });
 
 test("a verify nested inside a host's signature check leaves the outer one intact", async () => {
@@ -94,23 +95,23 @@ test("a verify nested inside a host's signature check leaves the outer one intac
   core.initSync({ module: readFileSync(new URL("dist/tollgate_core_bg.wasm", pkg)) });
   const { createApi } = await import(new URL("entries/api.js", pkg));
   const { nodeHost } = await import(new URL("entries/node-crypto.js", pkg));
-  const inner = api.generateKeyPair("HS256").privateJwk;
-  const innerToken = api.sign({ sub: "inner" }, inner);
+  const inner = api.generateKeyPairSync("HS256").privateJwk;
+  const innerToken = api.signSync({ sub: "inner" }, inner);
   let nested = null;
   const host = {
     ...nodeHost,
     verifier(jwk) {
       const check = nodeHost.verifier(jwk);
       return check && ((alg, data, signature) => {
-        nested = nestedApi.verify(innerToken, { keys: [inner] }).payload.sub;
+        nested = nestedApi.verifySync(innerToken, { keys: [inner] }).payload.sub;
         return check(alg, data, signature);
       });
     },
   };
   const nestedApi = createApi(core, host);
   const k = await joseKeys("ES256");
-  const outer = api.sign({ sub: "outer" }, k.ours);
-  assert.equal(nestedApi.verify(outer, { keys: [k.verifyJwk] }).payload.sub, "outer");
+  const outer = api.signSync({ sub: "outer" }, k.ours);
+  assert.equal(nestedApi.verifySync(outer, { keys: [k.verifyJwk] }).payload.sub, "outer");
   assert.equal(nested, "inner");
 });
 
@@ -120,14 +121,14 @@ test("DPoP interop: jose-made proofs verify with Tollgate, Tollgate's verify wit
     const jwk = await jose.exportJWK(publicKey);
     const proof = await new jose.SignJWT({ htm: "GET", htu: "https://rs.example/data", ath: "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo" })
       .setProtectedHeader({ typ: "dpop+jwt", alg, jwk }).setJti(crypto.randomUUID()).setIssuedAt().sign(privateKey);
-    const checked = api.verifyDpopProof(proof, { method: "GET", url: "https://rs.example/data", accessToken: "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU" });
+    const checked = await api.verifyDpopProof(proof, { method: "GET", url: "https://rs.example/data", accessToken: "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU" });
     assert.equal(checked.jkt, await jose.calculateJwkThumbprint(jwk));
 
-    const ours = api.createDpopProof({ ...(await jose.exportJWK(privateKey)), alg }, { method: "GET", url: "https://rs.example/data?q=1", accessToken: "tok" });
+    const ours = await api.createDpopProof({ ...(await jose.exportJWK(privateKey)), alg }, { method: "GET", url: "https://rs.example/data?q=1", accessToken: "tok" });
     const { payload, protectedHeader } = await jose.jwtVerify(ours, jose.EmbeddedJWK, { typ: "dpop+jwt", algorithms: [alg] });
     assert.equal(payload.htu, "https://rs.example/data");
     assert.equal(payload.ath, Buffer.from(await crypto.subtle.digest("SHA-256", new TextEncoder().encode("tok"))).toString("base64url"));
-    assert.equal(await jose.calculateJwkThumbprint(protectedHeader.jwk), api.verifyDpopProof(ours, { method: "GET", url: "https://rs.example/data", accessToken: "tok" }).jkt);
+    assert.equal(await jose.calculateJwkThumbprint(protectedHeader.jwk), (await api.verifyDpopProof(ours, { method: "GET", url: "https://rs.example/data", accessToken: "tok" })).jkt);
   }
 });
 
@@ -140,7 +141,7 @@ test("DPoP interop: oauth4webapi's proofs (a real OAuth client) verify with Toll
     const proof = new Headers(init.headers).get("dpop");
     const request = { method: init.method, url, accessToken: "opaque-token" };
     try {
-      const checked = api.verifyDpopProof(proof, nonce ? { ...request, nonce } : request);
+      const checked = await api.verifyDpopProof(proof, nonce ? { ...request, nonce } : request);
       seen.push(checked);
       return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
     } catch (err) {

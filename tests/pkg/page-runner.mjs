@@ -20,8 +20,8 @@ export async function serveFiles(root, allow = () => true) {
   return { server, base: `http://127.0.0.1:${server.address().port}` };
 }
 
-/** Opens `url`, waits for `window.__results`, and asserts that every case ran and passed. */
-export async function assertSuitePassesInPage(browser, url) {
+/** Opens `url`, waits for `window.__results`, and asserts that every case ran (`runs` times) and passed. */
+export async function assertSuitePassesInPage(browser, url, runs = 1) {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (err) => errors.push(String(err)));
@@ -29,6 +29,6 @@ export async function assertSuitePassesInPage(browser, url) {
   await page.waitForFunction(() => Array.isArray(window.__results), null, { timeout: 120_000 });
   const results = await page.evaluate(() => window.__results);
   assert.deepEqual(errors, []);
-  assert.equal(results.length, cases({}, {}).length, "every case ran");
+  assert.equal(results.length, runs * cases({}, {}).length, "every case ran");
   for (const r of results) assert.ok(r.ok, `${r.name}: ${r.error}`);
 }

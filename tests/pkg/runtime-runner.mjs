@@ -3,18 +3,19 @@
 // application would, so each runtime picks the entry its export conditions select, prints one
 // JSON line (the entry it got, how many cases ran, the failures) and exits 1 on any failure.
 import * as api from "tollgate";
-import { runAll } from "./cases.mjs";
+import { runAll, syncApi } from "./cases.mjs";
 import { fixtures } from "./fixtures.mjs";
 
 const runtime = globalThis.Deno ? `deno ${Deno.version.deno}` : globalThis.Bun ? `bun ${Bun.version}` : `node ${process.versions.node}`;
 const entry = import.meta.resolve("tollgate").replace(/^.*\/(entries|dist)\//, "$1/");
-const results = await runAll(api, fixtures);
+// Deno and Bun take Node's entry (node:crypto): the Promise API and the *Sync one.
+const results = [...(await runAll(api, { ...fixtures, sync: true }, "async: ")), ...(await runAll(syncApi(api), { ...fixtures, sync: true }, "sync: "))];
 const failed = results.filter((r) => !r.ok);
 
 /** tollgate/fetch behind this runtime's own HTTP server (Deno.serve, Bun.serve), over HTTP. */
 async function middlewareInServer() {
   const { authenticate } = await import("tollgate/fetch");
-  const { privateJwk, publicJwk } = api.generateKeyPair("ES256");
+  const { privateJwk, publicJwk } = await api.generateKeyPair("ES256");
   const options = { issuer: "https://auth.example", jwks: { keys: [publicJwk] }, token: {}, scopes: ["read"] };
   const handler = async (request) => {
     const auth = await authenticate(request, options);
@@ -31,7 +32,7 @@ async function middlewareInServer() {
     return "skipped (no fetch server in Node)";
   }
   try {
-    const token = api.sign({ sub: "usr_1", scope: "read" }, privateJwk, { issuer: "https://auth.example", typ: "at+jwt" });
+    const token = await api.sign({ sub: "usr_1", scope: "read" }, privateJwk, { issuer: "https://auth.example", typ: "at+jwt" });
     const ok = await fetch(`${base}/api`, { headers: { Authorization: `Bearer ${token}` } });
     if (ok.status !== 200 || (await ok.json()).sub !== "usr_1") throw new Error(`token: ${ok.status}`);
     const none = await fetch(`${base}/api`);

@@ -21,7 +21,7 @@ before(async () => {
     `import * as api from "tollgate";
 import { runAll } from ${JSON.stringify(join(ROOT, "tests/pkg/cases.mjs"))};
 import rsaJwk from ${JSON.stringify(join(ROOT, "tests/vectors/rfc7520-cookbook/jwk/3_4.rsa_private_key.json"))};
-window.__results = await runAll(api, { rsaJwk });
+window.__results = await runAll(api, { rsaJwk, sync: false });
 `,
   );
   await build({ root: dir, logLevel: "error", build: { outDir: join(dir, "dist"), target: "es2022" } });
