@@ -1,6 +1,6 @@
 // Size and cold start: gzip size of the worker, of the npm package's files, and of what a Vite
-// production build of a browser page that does `import { verify } from "tollgate"` emits (the
-// size a browser user pays), the time to import the package in a fresh Node process (wasm
+// production build of a browser page emits for `import { verify } from "tollgate"` (the size a
+// browser user pays) and for `import { verifySync } from "tollgate/sync"` (the pure-Rust entry), the time to import the package in a fresh Node process (wasm
 // compile + instantiate), and the first request to a freshly started worker in workerd
 // (Miniflare, no inspector). Medians of 5. Prints Markdown.
 import { execFileSync } from "node:child_process";
@@ -42,6 +42,7 @@ async function viteBundle(script) {
   }
 }
 const viteVerifyGz = await viteBundle(`import { verify } from "tollgate";\nwindow.verify = verify;\n`);
+const viteSyncGz = await viteBundle(`import { verifySync } from "tollgate/sync";\nwindow.verifySync = verifySync;\n`);
 
 const imports = [];
 for (let i = 0; i < 5; i++) {
@@ -65,6 +66,7 @@ console.log("| measure | value | budget |\n|---|---|---|");
 console.log(`| worker (build/: index.js + wasm), gzip | ${kib(workerGz)} | 250 KiB |`);
 console.log(`| npm package files (dist + entries, no .d.ts), gzip | ${kib(pkgGz)} | |`);
 console.log(`| npm package in a browser: Vite production build of \`import { verify } from "tollgate"\` (JS + wasm), gzip | ${kib(viteVerifyGz)} | 150 KiB |`);
+console.log(`| the same with the pure-Rust entry, \`import { verifySync } from "tollgate/sync"\` | ${kib(viteSyncGz)} | |`);
 console.log(`| import "tollgate" in a fresh Node process (compile + instantiate), median of 5 | ${median(imports).toFixed(1)} ms | 10 ms |`);
 console.log(`| workerd (Miniflare, no inspector): the first request after start-up, median of 5 | ${median(firsts).toFixed(1)} ms | 10 ms |`);
 

@@ -1,7 +1,7 @@
 // Cloudflare Workers / workerd: the bundler (wrangler) imports the .wasm as a compiled module.
 // As in browsers, WebCrypto does the asymmetric arithmetic; "tollgate/sync" has the *Sync names.
-import wasm from "../dist/tollgate_core_bg.wasm";
-import * as core from "../dist/tollgate_core.js";
+import wasm from "../dist/tollgate_web_bg.wasm";
+import * as core from "../dist/tollgate_web.js";
 import { createApi } from "./api.js";
 import { webCryptoHost } from "./webcrypto.js";
 

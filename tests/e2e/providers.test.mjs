@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createPrivateKey, sign as nodeSign, constants } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as pkg from "../pkg/node_modules/tollgate/entries/node.js";
-import * as core from "../pkg/node_modules/tollgate/dist/tollgate_core.js";
+import * as web from "../pkg/node_modules/tollgate/dist/tollgate_web.js";
 import * as full from "../pkg/node_modules/tollgate/dist/tollgate_full.js";
 import { createApi } from "../pkg/node_modules/tollgate/entries/api.js";
 import { webCryptoHost } from "../pkg/node_modules/tollgate/entries/webcrypto.js";
@@ -19,12 +19,11 @@ import { cli, startWorker } from "./harness.mjs";
 const ADMIN = "admin-token-for-tests-only-0123456789";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
-// The default entries' core (no pure-Rust asymmetric code) with the browsers' WebCrypto host,
-// and the "tollgate/sync" core (pure Rust) without a host. Node's entry (pkg) is the first
-// core with node:crypto.
-core.initSync({ module: readFileSync(new URL("../pkg/node_modules/tollgate/dist/tollgate_core_bg.wasm", import.meta.url)) });
+// The browsers' and workerd's core (no pure-Rust asymmetric code) with their WebCrypto host,
+// and the "tollgate/sync" core (pure Rust) without a host.
+web.initSync({ module: readFileSync(new URL("../pkg/node_modules/tollgate/dist/tollgate_web_bg.wasm", import.meta.url)) });
 full.initSync({ module: readFileSync(new URL("../pkg/node_modules/tollgate/dist/tollgate_full_bg.wasm", import.meta.url)) });
-const webcrypto = createApi(core, webCryptoHost);
+const webcrypto = createApi(web, webCryptoHost);
 const portable = createApi(full);
 const ISSUER = "https://providers.test";
 const ALGS = ["ES256", "RS256", "PS256", "PS512", "ES384", "ES512", "EdDSA", "Ed25519"];
