@@ -338,6 +338,30 @@ export function cases(api, fixtures) {
     eq(typeof (await api.verify(good, verifyKeys(pair))).payload.exp, "number", "module still works");
   });
 
+  test("a token without kid: each key of the set is tried in turn, and only a verifying one is used", async () => {
+    for (const alg of ["ES256", "EdDSA", "HS256"]) {
+      const [one, two, three] = [await api.generateKeyPair(alg), await api.generateKeyPair(alg), await api.generateKeyPair(alg)];
+      const bare = (pair) => {
+        const { kid, ...jwk } = pair.publicJwk ?? pair.privateJwk;
+        return jwk;
+      };
+      const { kid, ...signing } = two.privateJwk;
+      const token = await api.sign({ sub: alg }, signing, { alg });
+      const set = { keys: [bare(one), bare(two), bare(three)] };
+      eq((await api.verify(token, set)).payload.sub, alg, `${alg}: the second key`);
+      await rejects(() => api.verify(token, { keys: [bare(one), bare(three)] }), "ERR_JWKS_NO_MATCHING_KEY");
+    }
+  });
+
+  test("one Verifier under 60 concurrent verifies: every token gets its own verdict", async () => {
+    const pair = await api.generateKeyPair("ES256");
+    const other = await api.generateKeyPair("ES256");
+    const verifier = new api.Verifier({ keys: [pair.publicJwk] });
+    const tokens = await Promise.all(Array.from({ length: 60 }, (_, i) => api.sign({ n: i }, (i % 3 === 2 ? { ...other.privateJwk, kid: pair.publicJwk.kid } : pair.privateJwk))));
+    const verdicts = await Promise.all(tokens.map((t) => verifier.verify(t).then((r) => r.payload.n, (err) => err.code)));
+    eq(verdicts, tokens.map((_, i) => (i % 3 === 2 ? "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" : i)), "verdicts");
+  });
+
   test("the *Sync names answer at once where the entry has them, and are ERR_JOSE_NOT_SUPPORTED naming tollgate/sync where not", async () => {
     const pair = await api.generateKeyPair("HS256");
     const token = await api.sign({}, pair.privateJwk);
