@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::crypto::{CryptoProvider, DefaultCrypto, HmacOnly};
-use crate::issue::{audience_value, header_segment, sign_segments, Fill};
+use crate::issue::{audience_value, header_segment, Fill};
 use crate::{Algorithm, Error, Key, KeySet, Policy};
 
 /// The one mapping from a core error to what JavaScript sees.
@@ -399,7 +399,6 @@ impl Signer {
         }
         Ok(SignTemplate {
             signer: self.id,
-            alg,
             header: header_segment(alg, kid, Some(typ)),
             fill,
         })
@@ -412,18 +411,7 @@ impl Signer {
         payload: &str,
         now: f64,
     ) -> Result<String, JsValue> {
-        let payload = self.completed(template, payload, now)?;
-        match &self.host {
-            Some(host) => sign_segments(&template.header, &payload, template.alg, &self.key, host),
-            None => sign_segments(
-                &template.header,
-                &payload,
-                template.alg,
-                &self.key,
-                &DefaultCrypto::default(),
-            ),
-        }
-        .map_err(|e| to_js(&e))
+        self.finish(self.signing_input(template, payload, now)?)
     }
 
     /// What [`Signer::sign`] signs, for a host that signs later (WebCrypto): the signing input
@@ -450,6 +438,18 @@ impl Signer {
 }
 
 impl Signer {
+    /// The token for a signing input, signed here: by the host's synchronous `sign`, or by the
+    /// build's own provider.
+    fn finish(&self, input: String) -> Result<String, JsValue> {
+        let alg = self.key.signing_algorithm().map_err(|e| to_js(&e))?;
+        let signature = match &self.host {
+            Some(host) => host.sign(alg, &self.key, input.as_bytes()),
+            None => DefaultCrypto::default().sign(alg, &self.key, input.as_bytes()),
+        }
+        .map_err(|e| to_js(&e))?;
+        Ok(crate::issue::attach_signature(input, &signature))
+    }
+
     /// `payload` with what `template` fills, at `now`.
     fn completed(
         &self,
@@ -480,18 +480,7 @@ impl Signer {
         nonce: Option<String>,
         now: f64,
     ) -> Result<String, JsValue> {
-        let request = crate::dpop::ProofRequest {
-            method,
-            url,
-            access_token: access_token.as_deref(),
-            nonce: nonce.as_deref(),
-        };
-        let now = now.floor() as i64;
-        match &self.host {
-            Some(host) => crate::dpop::create_proof(&self.key, &request, now, host),
-            None => crate::dpop::create_proof(&self.key, &request, now, &DefaultCrypto::default()),
-        }
-        .map_err(|e| to_js(&e))
+        self.finish(self.dpop_proof_input(method, url, access_token, nonce, now)?)
     }
 
     /// The signing input of [`Signer::dpop_proof`], for a host that signs later.
@@ -659,7 +648,6 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(
 #[wasm_bindgen]
 pub struct SignTemplate {
     signer: u64,
-    alg: Algorithm,
     header: String,
     fill: Fill,
 }

@@ -146,7 +146,7 @@ export function createApi(core, host) {
     if (later) {
       throw new TollgateError({
         code: "ERR_JOSE_NOT_SUPPORTED",
-        message: `${name} is not available in this build: its signatures go through WebCrypto, which answers asynchronously. Use the Promise API, or import { ${name.replace(/^\w+#/, "")} } from "tollgate/sync" (the pure-Rust build)`,
+        message: `${name} is not available in this build: its signatures go through WebCrypto, which answers asynchronously. Use the Promise API, or import { ${name.split("#")[0]} } from "tollgate/sync" (the pure-Rust build)`,
       });
     }
   };
