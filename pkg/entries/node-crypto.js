@@ -1,7 +1,12 @@
 // The Node host provider: signature arithmetic on node:crypto (OpenSSL), synchronously. The
 // Rust core has already parsed the token, chosen the key, checked the algorithm binding and
 // the signature length; this only answers "does this signature verify?".
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, constants } from "node:crypto";
+// node:crypto is not in Node's startup snapshot: loading it takes about 8 ms in a fresh process,
+// most of what importing the package would cost. It is loaded at the first asymmetric key
+// instead (HMAC stays in the core and never needs it), as CommonJS would load it (an ES import
+// would also build its namespace).
+let loaded;
+const lib = () => (loaded ??= process.getBuiltinModule("node:crypto"));
 
 const HASH = { 256: "sha256", 384: "sha384", 512: "sha512" };
 
@@ -12,7 +17,7 @@ function params(alg, key) {
     case "RS":
       return [HASH[bits], key];
     case "PS":
-      return [HASH[bits], { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }];
+      return [HASH[bits], { key, padding: lib().constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }];
     case "ES":
       return [HASH[bits], { key, dsaEncoding: "ieee-p1363" }];
     case "Ed":
@@ -54,6 +59,7 @@ export const nodeHost = {
    */
   verifier(jwk) {
     if (jwk.kty === "oct") return null;
+    const { createPublicKey, verify } = lib();
     const key = createPublicKey({ key: jwk, format: "jwk" });
     const byAlg = new Map();
     return (alg, data, signature) => {
@@ -65,6 +71,7 @@ export const nodeHost = {
   /** A signing key for a private JWK the core has already validated: its KeyObject, with
    * node:crypto's options built once per algorithm. */
   importPrivateKey(jwk) {
+    const { createPrivateKey, createPublicKey, sign, verify } = lib();
     const key = createPrivateKey({ key: jwk, format: "jwk" });
     // Node's wasm has no curve arithmetic, so the check the pure-Rust build makes when it
     // builds a key is made here: the private half must be the one of the public half given
@@ -84,6 +91,7 @@ export const nodeHost = {
    * DPoP proof's `jwk`), after the core has checked the key and the signature's form.
    */
   verifyJwk(alg, jwkText, data, signature) {
+    const { createPublicKey, verify } = lib();
     let key = proofKeys.get(jwkText);
     if (key === undefined) {
       key = createPublicKey({ key: JSON.parse(jwkText), format: "jwk" });
@@ -97,13 +105,13 @@ export const nodeHost = {
   generate(alg) {
     const how = generation(alg);
     if (how === null) return null;
-    return generateKeyPairSync(how[0], how[1]).privateKey.export({ format: "jwk" });
+    return lib().generateKeyPairSync(how[0], how[1]).privateKey.export({ format: "jwk" });
   },
   /** Signs; `data` is a view valid only during the call. */
   sign(alg, privateKey, data) {
     let p = privateKey.byAlg.get(alg);
     if (p === undefined) privateKey.byAlg.set(alg, (p = params(alg, privateKey.key)));
     if (p === null) throw new Error(`cannot sign ${alg}`);
-    return sign(p[0], data, p[1]);
+    return lib().sign(p[0], data, p[1]);
   },
 };
