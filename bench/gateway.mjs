@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { SignJWT, importJWK } from "jose";
 import { cli, startWorker } from "../tests/e2e/harness.mjs";
 import { calculateJwkThumbprint } from "jose";
-import * as tollgate from "../tests/pkg/node_modules/tollgate/entries/node.js";
+import * as tollgate from "../tests/pkg/node_modules/tollgate/dist/node.mjs";
 import { startOrigin } from "../scripts/demo-origin.mjs";
 import { startWorkerd } from "./workerd.mjs";
 

@@ -15,7 +15,7 @@ import * as jose from "jose";
 import { createSigner, createVerifier } from "fast-jwt";
 import jsonwebtoken from "jsonwebtoken";
 import { readFileSync } from "node:fs";
-import * as tollgate from "../tests/pkg/node_modules/tollgate/entries/node.js";
+import * as tollgate from "../tests/pkg/node_modules/tollgate/dist/node.mjs";
 import * as core from "../pkg/dist/tollgate_full.js";
 import { createApi } from "../pkg/entries/api.js";
 import { arg, opsPerSecond } from "./timing.mjs";

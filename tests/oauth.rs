@@ -1220,6 +1220,7 @@ fn request_parsers() {
         "http://127.0.0.1:8788/callback",
         "http://localhost/cb",
         "https://a.example/cb?x=1",
+        "https://xn--bcher-kva.example/cb",
     ] {
         assert!(oauth::valid_redirect_uri(good), "{good}");
     }
@@ -1231,6 +1232,8 @@ fn request_parsers() {
         "https://user@evil.example/",
         "https:///nohost",
         "http://127.0.0.1.evil.example/",
+        "https://bücher.example/cb",
+        "https://app.example/cb?q=é",
     ] {
         assert!(!oauth::valid_redirect_uri(bad), "{bad}");
     }

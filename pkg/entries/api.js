@@ -129,6 +129,14 @@ async function answeredLater(call, identify, ask) {
   }
 }
 
+/**
+ * Marks a remote key set across copies of the package: an application that both imports and
+ * requires "tollgate" (or loads two entries) gets two copies, and a set made by one must still
+ * be a set, not a malformed JWK, to the other.
+ */
+const REMOTE_JWKS = Symbol.for("tollgate.RemoteJWKSet");
+const isRemote = (jwks) => jwks !== null && typeof jwks === "object" && jwks[REMOTE_JWKS] === true;
+
 const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
 /**
@@ -274,6 +282,9 @@ export function createApi(core, host) {
   const FETCH = 2;
 
   class RemoteJWKSet {
+    get [REMOTE_JWKS]() {
+      return true;
+    }
     #url; #fetch; #cooldown; #maxAge; #timeout;
     #jwks = null; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #inflight = null; #verifiers = new Map();
     constructor(url, { cooldown = 30_000, maxAge = 600_000, timeout = 5_000, fetch: fetchImpl = globalThis.fetch } = {}) {
@@ -349,14 +360,14 @@ export function createApi(core, host) {
    * `createRemoteJWKSet`): a Promise of `{ payload, protectedHeader }`.
    */
   async function verify(token, jwks, options = {}) {
-    if (jwks instanceof RemoteJWKSet) return jwks.verify(token, options);
+    if (isRemote(jwks)) return jwks.verify(token, options);
     return new Verifier(jwks, options).verify(token);
   }
 
   /** `verify` without a Promise, in Node and with "tollgate/sync"; keys only, not a remote set. */
   function verifySync(token, jwks, options = {}) {
     requireSync("verifySync");
-    if (jwks instanceof RemoteJWKSet) throw new TypeError("verifySync takes keys; a remote key set is fetched, so use verify");
+    if (isRemote(jwks)) throw new TypeError("verifySync takes keys; a remote key set is fetched, so use verify");
     return new Verifier(jwks, options).verifySync(token);
   }
 

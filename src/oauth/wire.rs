@@ -103,9 +103,12 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 }
 
 /// Whether a redirect URI may be registered (RFC 9700 §2.1, §4.1): absolute, no fragment,
-/// https, or http only to a loopback host (native and development clients).
+/// https, or http only to a loopback host (native and development clients). A URI is ASCII
+/// (RFC 3986 §2): an internationalised one is registered in its URI form (RFC 3987 §3.1,
+/// host as its A-label), the form a browser sends back and the one compared.
 pub fn valid_redirect_uri(uri: &str) -> bool {
     if uri.len() > 2048
+        || !uri.is_ascii()
         || uri.contains('#')
         || uri.chars().any(|c| c.is_whitespace() || c.is_control())
     {

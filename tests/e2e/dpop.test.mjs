@@ -9,7 +9,7 @@ import * as oauth from "oauth4webapi";
 import { calculateJwkThumbprint } from "jose";
 import { cli, kvSeed, startWorker } from "./harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
-import * as tollgate from "../pkg/node_modules/tollgate/entries/node.js";
+import * as tollgate from "../pkg/node_modules/tollgate/dist/node.mjs";
 
 const ISSUER = "https://tollgate.test";
 const PEPPER = "pepper-for-tests-only-0123456789abcdef";

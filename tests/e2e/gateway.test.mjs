@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { SignJWT, importJWK, generateKeyPair, exportJWK, calculateJwkThumbprint, base64url } from "jose";
 import { createHash } from "node:crypto";
 import { cli, logsUntil, startWorker } from "./harness.mjs";
-import * as tollgate from "../pkg/node_modules/tollgate/entries/node.js";
+import * as tollgate from "../pkg/node_modules/tollgate/dist/node.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
 const ISSUER = "https://tollgate.test";

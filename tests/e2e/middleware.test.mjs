@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { serve } from "@hono/node-server";
 import express from "express";
 import { cli, startWorker, freePort } from "./harness.mjs";
-import { createRemoteJWKSet } from "../pkg/node_modules/tollgate/entries/node.js";
+import { createRemoteJWKSet } from "../pkg/node_modules/tollgate/dist/node.mjs";
 import { tollgate as honoTollgate } from "../pkg/node_modules/tollgate/middleware/hono.js";
 import { tollgate as expressTollgate } from "../pkg/node_modules/tollgate/middleware/express.js";
 

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { SignJWT, importJWK } from "jose";
-import * as pkg from "../pkg/node_modules/tollgate/entries/node.js";
+import * as pkg from "../pkg/node_modules/tollgate/dist/node.mjs";
 import { cli, startWorker } from "./harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 

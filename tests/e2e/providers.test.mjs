@@ -9,7 +9,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createPrivateKey, sign as nodeSign, constants } from "node:crypto";
 import { readFileSync } from "node:fs";
-import * as pkg from "../pkg/node_modules/tollgate/entries/node.js";
+import * as pkg from "../pkg/node_modules/tollgate/dist/node.mjs";
 import * as web from "../pkg/node_modules/tollgate/dist/tollgate_web.js";
 import * as full from "../pkg/node_modules/tollgate/dist/tollgate_full.js";
 import { createApi } from "../pkg/node_modules/tollgate/entries/api.js";

@@ -192,3 +192,15 @@ test("verifyAssertion: an assertion made elsewhere (jose) for this request, and 
   const forged = await new jose.SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "gw", typ: "tollgate-assertion+jwt" }).sign((await jose.generateKeyPair("ES256")).privateKey);
   await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": forged } }), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
 });
+
+test("a remote key set from require(\"tollgate\") is one to import(\"tollgate\") too (two copies of the package)", async () => {
+  const { createRequire } = await import("node:module");
+  const required = createRequire(import.meta.url)("tollgate");
+  const { privateJwk, publicJwk } = await api.generateKeyPair("ES256");
+  const remote = required.createRemoteJWKSet("https://issuer.test/jwks.json", {
+    fetch: async () => new Response(JSON.stringify({ keys: [publicJwk] }), { status: 200 }),
+  });
+  const token = await api.sign({ sub: "both" }, privateJwk);
+  assert.equal((await api.verify(token, remote)).payload.sub, "both");
+  assert.throws(() => api.verifySync(token, remote), TypeError);
+});
