@@ -102,7 +102,11 @@ export interface VerifyResult {
   protectedHeader: ProtectedHeader;
 }
 
-/** Keys and options parsed and checked once; the fast path for servers. */
+/**
+ * Keys and options parsed and checked once; the fast path for servers. Where WebCrypto does the
+ * signatures (browsers, workerd), it imports the keys at the first `verify`, and a key it
+ * refuses is ERR_JWK_INVALID from then on.
+ */
 export declare class Verifier {
   constructor(jwks: JWKSet | JWK | string, options?: VerifyOptions);
   /** Verifies signature and claims; rejects with a TollgateError. */
@@ -159,7 +163,8 @@ export interface SignOptions {
 
 /**
  * Signs the payload's claims exactly as written; options fill only absent claims. A claim set
- * both in the payload and by an option throws TollgateError ERR_POLICY_INVALID.
+ * both in the payload and by an option is TollgateError ERR_POLICY_INVALID (a rejection; a
+ * throw from `signSync`).
  */
 export declare function sign(payload: JWTPayload, privateJwk: JWK | string, options?: SignOptions): Promise<string>;
 

@@ -18,7 +18,7 @@ use crate::b64;
 use crate::claims::{Claim, Claims};
 use crate::crypto::{is_well_formed, AsyncCrypto, CryptoProvider, DefaultCrypto};
 use crate::error::Error;
-use crate::issue::{attach_signature, new_jti, signing_input};
+use crate::issue::{jws_input, new_jti, with_signature};
 use crate::jwk::{Jwk, Key};
 use crate::policy::media_type;
 use crate::token::UntrustedToken;
@@ -454,7 +454,7 @@ pub fn create_proof(
 ) -> Result<String, Error> {
     let (alg, input) = proof_input(key, request, now)?;
     let signature = provider.sign(alg, key, input.as_bytes())?;
-    Ok(attach_signature(input, &signature))
+    Ok(with_signature(input, &signature))
 }
 
 /// A proof's algorithm and signing input, for [`create_proof`] and for hosts that sign later
@@ -490,7 +490,7 @@ pub fn proof_input(
         claims["nonce"] = nonce.into();
     }
     let header = b64::encode(header.to_string().as_bytes());
-    Ok((alg, signing_input(&header, &claims.to_string())))
+    Ok((alg, jws_input(&header, &claims.to_string())))
 }
 
 #[cfg(test)]

@@ -249,12 +249,7 @@ impl TokenBuilder {
         let alg = key.signing_algorithm()?;
         let kid = self.kid.as_deref().unwrap_or(key.kid());
         let header = header_segment(alg, kid, self.typ.as_deref());
-        let payload = self.payload()?;
-        let mut input = String::with_capacity(header.len() + payload.len() * 4 / 3 + 700);
-        input.push_str(&header);
-        input.push('.');
-        b64::encode_public_into(&mut input, payload.as_bytes());
-        Ok((alg, input))
+        Ok((alg, jws_input(&header, &self.payload()?)))
     }
 }
 
@@ -298,25 +293,18 @@ pub fn sign_segments(
     key: &Key,
     provider: &impl CryptoProvider,
 ) -> Result<String, Error> {
-    let input = signing_input(header, payload);
+    let input = jws_input(header, payload);
     let signature = provider.sign(alg, key, input.as_bytes())?;
-    Ok(attach_signature(input, &signature))
+    Ok(with_signature(input, &signature))
 }
 
 /// The JWS signing input `header.BASE64URL(payload)` (RFC 7515 §5.1 step 6), with room for
-/// the signature. Apart from [`sign_segments`] for hosts that sign later (WebCrypto).
-pub fn signing_input(header: &str, payload: &str) -> String {
+/// the signature; [`with_signature`] completes the token (apart, for hosts that sign later).
+pub fn jws_input(header: &str, payload: &str) -> String {
     let mut input = String::with_capacity(header.len() + payload.len() * 4 / 3 + 700);
     input.push_str(header);
     input.push('.');
     b64::encode_public_into(&mut input, payload.as_bytes());
-    input
-}
-
-/// The compact JWS: the signing input, `.`, and the signature in base64url.
-pub fn attach_signature(mut input: String, signature: &[u8]) -> String {
-    input.push('.');
-    b64::encode_public_into(&mut input, signature);
     input
 }
 

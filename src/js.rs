@@ -44,8 +44,11 @@ fn policy_error(message: impl Into<String>) -> JsValue {
 #[wasm_bindgen]
 extern "C" {
     /// A host function `(algIndex, keyIndex, signingInput, signature) => boolean` that checks
-    /// one signature with the host's native crypto (node:crypto). The byte arguments are views
-    /// of wasm memory, valid only during the call.
+    /// one signature with the host's native crypto: node:crypto, at once. WebCrypto answers
+    /// later, so there it answers true provisionally and `answeredLater` (pkg/entries/api.js)
+    /// releases nothing until the real answers are in, running the call again if one is no: a
+    /// result of a call with this host is only as good as that rule. The byte arguments are
+    /// views of wasm memory, valid only during the call.
     pub type HostVerify;
 
     #[wasm_bindgen(method, catch, js_name = call)]
@@ -108,7 +111,7 @@ pub struct Verifier {
 impl Verifier {
     /// `jwks`: a JWK Set (or one JWK) as JSON text. `policy`: the policy as JSON text.
     /// `host`: optional native signature check (see [`HostVerify`]); keys are then indexed in
-    /// the order of [`Verifier::public_keys`].
+    /// the order of [`Verifier::keys_json`] (`keys()` in JavaScript).
     #[wasm_bindgen(constructor)]
     pub fn new(jwks: &str, policy: &str, host: Option<HostVerify>) -> Result<Verifier, JsValue> {
         let keys = KeySet::from_json(jwks).map_err(|e| to_js(&e))?;
@@ -424,7 +427,7 @@ impl Signer {
         now: f64,
     ) -> Result<String, JsValue> {
         let payload = self.completed(template, payload, now)?;
-        Ok(crate::issue::signing_input(&template.header, &payload))
+        Ok(crate::issue::jws_input(&template.header, &payload))
     }
 
     /// The token: `input` (from [`Signer::signing_input`] or [`Signer::dpop_proof_input`])
@@ -433,7 +436,7 @@ impl Signer {
     pub fn attach_signature(&self, input: String, signature: &[u8]) -> Result<String, JsValue> {
         let alg = self.key.signing_algorithm().map_err(|e| to_js(&e))?;
         check_host_signature(alg, &self.key, signature).map_err(|e| to_js(&e))?;
-        Ok(crate::issue::attach_signature(input, signature))
+        Ok(crate::issue::with_signature(input, signature))
     }
 }
 
@@ -447,7 +450,7 @@ impl Signer {
             None => DefaultCrypto::default().sign(alg, &self.key, input.as_bytes()),
         }
         .map_err(|e| to_js(&e))?;
-        Ok(crate::issue::attach_signature(input, &signature))
+        Ok(crate::issue::with_signature(input, &signature))
     }
 
     /// `payload` with what `template` fills, at `now`.
@@ -523,8 +526,8 @@ struct DpopOptions {
 extern "C" {
     /// A host function `(algIndex, publicJwk, signingInput, signature) => boolean` that checks
     /// one signature by a key given as public JWK text (a DPoP proof's own key) with the
-    /// host's native crypto. The byte arguments are views of wasm memory, valid only during
-    /// the call.
+    /// host's native crypto; WebCrypto's answers come later, as for [`HostVerify`]. The byte
+    /// arguments are views of wasm memory, valid only during the call.
     pub type HostJwkVerify;
 
     #[wasm_bindgen(method, catch, js_name = call)]

@@ -114,11 +114,14 @@ async function answeredLater(call, identify, ask) {
       if (!asked.has(id)) asked.set(id, ask(...args.map((a) => (a instanceof Uint8Array ? a.slice() : a))).then(Boolean, () => false));
       return true;
     };
-    let result, failure, failed = false;
+    let result;
+    let failure;
+    let failed = false;
     try {
       result = call(check);
     } catch (err) {
-      [failure, failed] = [err, true];
+      failure = err;
+      failed = true;
     }
     const verdicts = await Promise.all(asked.values());
     [...asked.keys()].forEach((id, i) => answers.set(id, verdicts[i]));
@@ -147,7 +150,7 @@ const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256
  * provider (the "tollgate/sync" entry outside Node).
  */
 export function createApi(core, host) {
-  /** True when the host answers with Promises: then only the Promise API exists. */
+  /** True when the host answers with Promises (WebCrypto): the *Sync names then throw. */
   const later = host !== undefined && !host.sync;
   /** The `*Sync` names throw in builds whose signatures go through WebCrypto. */
   const requireSync = (name) => {
@@ -227,7 +230,7 @@ export function createApi(core, host) {
             this.#check = null;
           }
         },
-        (alg, key) => key * 64 + alg,
+        (alg, key) => `${key} ${alg}`,
         (alg, key, data, signature) => this.#slots[key].verify(ALGORITHMS[alg], data, signature),
       );
     }
@@ -414,7 +417,15 @@ export function createApi(core, host) {
         privateKey ??= host.importPrivateKey(JSON.parse(jwkText), signer.alg).catch((err) => {
           throw invalidKey(err);
         });
-        return signer.attachSignature(input, await host.sign(signer.alg, await privateKey, encoder.encode(input)));
+        const key = await privateKey;
+        let signature;
+        try {
+          signature = await host.sign(signer.alg, key, encoder.encode(input));
+        } catch {
+          // The same refusal as a synchronous host's failure (js.rs, HostSigner).
+          throw new TollgateError({ code: "ERR_JWK_INVALID", message: "invalid key: the host could not sign with this key" });
+        }
+        return signer.attachSignature(input, signature);
       };
     }
     return entry;
@@ -551,7 +562,7 @@ export function createApi(core, host) {
   /**
    * Verifies a DPoP proof (RFC 9449 §4.3) for a request: `{ jkt, jti, iat, alg, nonce?,
    * protectedHeader, payload }`, or throws TollgateError ERR_DPOP_PROOF_INVALID (`.claim`
-   * names the member) or ERR_DPOP_NONCE_REQUIRED. Replay is the caller's: remember each `jti`
+   * names the member) or ERR_DPOP_NONCE_REQUIRED, as rejections. Replay is the caller's: remember each `jti`
    * (with `jkt`) for `maxAge` + 2 × `clockTolerance` seconds (a proof dated ahead stays valid
    * that long) and refuse one seen before.
    */
@@ -635,9 +646,11 @@ export function createApi(core, host) {
     }
   }
 
-  // A host generates asymmetric keys (its build has no pure-Rust key generation); the core
-  // checks and names them exactly as it names its own.
+  // With a host, the host generates asymmetric keys (its build has no pure-Rust key generation;
+  // for an HMAC name it answers null and the core generates); the core checks and names them
+  // exactly as it names its own.
   const hostGenerates = (alg) => host !== undefined && ALGORITHMS.includes(alg);
+  const cannotGenerate = (alg, err) => new TollgateError({ code: "ERR_JOSE_NOT_SUPPORTED", message: `this runtime cannot generate ${alg} keys: ${err.message}` });
 
   /** A Promise of a fresh key pair with an RFC 7638 `kid`: `{ privateJwk, publicJwk }` (publicJwk null for HMAC). */
   async function generateKeyPair(alg) {
@@ -648,7 +661,7 @@ export function createApi(core, host) {
       try {
         generated = await host.generate(alg);
       } catch (err) {
-        throw new TollgateError({ code: "ERR_JOSE_NOT_SUPPORTED", message: `this runtime's WebCrypto cannot generate ${alg} keys: ${err.message}` });
+        throw cannotGenerate(alg, err);
       }
     }
     return keyPair(alg, generated);
@@ -658,7 +671,13 @@ export function createApi(core, host) {
   function generateKeyPairSync(alg) {
     requireSync("generateKeyPairSync");
     if (!isString(alg)) throw new TypeError("alg must be a string");
-    return keyPair(alg, hostGenerates(alg) ? host.generate(alg) : null);
+    let generated = null;
+    try {
+      if (hostGenerates(alg)) generated = host.generate(alg);
+    } catch (err) {
+      throw cannotGenerate(alg, err);
+    }
+    return keyPair(alg, generated);
   }
 
   /** A key set fetched from `url`, with the gateway's caching rules. */

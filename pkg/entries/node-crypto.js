@@ -1,6 +1,7 @@
 // The Node host provider: signature arithmetic on node:crypto (OpenSSL), synchronously. The
 // Rust core has already parsed the token, chosen the key, checked the algorithm binding and
-// the signature length; this only answers "does this signature verify?".
+// the signature length; this answers "does this signature verify?", signs, imports and
+// generates keys, and leaves every rule to the core.
 // node:crypto is not in Node's startup snapshot: loading it takes about 8 ms in a fresh process,
 // most of what importing the package would cost. It is loaded at the first asymmetric key
 // instead (HMAC stays in the core and never needs it), as CommonJS would load it (an ES import

@@ -91,6 +91,12 @@ export function cases(api, fixtures) {
       const flip = (part) => (part[0] === "A" ? "B" : "A") + part.slice(1);
       await rejects(() => api.verify(`${h}.${flip(p)}.${s}`, verifyKeys(pair)), p[0] === "e" ? "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" : "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
       await rejects(() => api.verify(`${h}.${p}.${flip(s)}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+      // An expired token with a bad signature is refused for its signature, which the core
+      // checks first, also where WebCrypto's verdict arrives after the claims were read.
+      const expired = await api.sign({}, pair.privateJwk, { currentDate: new Date(Date.now() - 3_600_000), expiresIn: 60 });
+      const [eh, ep, es] = expired.split(".");
+      await rejects(() => api.verify(`${eh}.${ep}.${flip(es)}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+      await rejects(() => api.verify(expired, verifyKeys(pair)), "ERR_JWT_EXPIRED");
       const header = JSON.parse(atob(h.replaceAll("-", "+").replaceAll("_", "/")));
       await rejects(() => api.verify(`${b64(JSON.stringify({ ...header, typ: "x" }))}.${p}.${s}`, verifyKeys(pair)), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
     });
