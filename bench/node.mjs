@@ -17,7 +17,7 @@ import jsonwebtoken from "jsonwebtoken";
 import { readFileSync } from "node:fs";
 import * as tollgate from "../tests/pkg/node_modules/tollgate/dist/node.mjs";
 import * as core from "../pkg/dist/tollgate_full.js";
-import { createApi } from "../pkg/entries/api.js";
+import { createApi } from "../pkg/entries/api/index.js";
 import { arg, opsPerSecond } from "./timing.mjs";
 
 // The package without a host provider: every signature in Rust compiled to wasm ("tollgate/sync").

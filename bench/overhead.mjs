@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import * as jose from "jose";
 import * as core from "../pkg/dist/tollgate_core.js";
-import { createApi } from "../pkg/entries/api.js";
+import { createApi } from "../pkg/entries/api/index.js";
 import { nodeHost } from "../pkg/entries/node-crypto.js";
 import { arg, opsPerSecond } from "./timing.mjs";
 

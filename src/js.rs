@@ -1,5 +1,5 @@
 //! The npm package's bindings (feature `js`). Thin: JSON text in, JSON text out, so the JS side
-//! (pkg/entries/api.js) owns argument checking and object shapes, and Rust owns every rule.
+//! (pkg/entries/api/) owns argument checking and object shapes, and Rust owns every rule.
 //! Errors cross as plain objects `{code, message, claim}`, mapped from the core's error in
 //! exactly one function, [`to_js`]; the JS side turns them into `TollgateError`s.
 
@@ -27,7 +27,7 @@ fn to_js(err: &Error) -> JsValue {
 }
 
 /// An algorithm's index in [`Algorithm::ALL`]: how the host functions name it (the same
-/// order as `ALGORITHMS` in pkg/entries/api.js).
+/// order as `ALGORITHMS` in pkg/entries/api/args.js).
 fn alg_index(alg: Algorithm) -> u32 {
     Algorithm::ALL
         .iter()
@@ -45,7 +45,7 @@ fn policy_error(message: impl Into<String>) -> JsValue {
 extern "C" {
     /// A host function `(algIndex, keyIndex, signingInput, signature) => boolean` that checks
     /// one signature with the host's native crypto: node:crypto, at once. WebCrypto answers
-    /// later, so there it answers true provisionally and `answeredLater` (pkg/entries/api.js)
+    /// later, so there it answers true provisionally and `answeredLater` (pkg/entries/api/later.js)
     /// releases nothing until the real answers are in, running the call again if one is no: a
     /// result of a call with this host is only as good as that rule. The byte arguments are
     /// views of wasm memory, valid only during the call.
@@ -151,7 +151,7 @@ impl Verifier {
 
     /// Verifies at `now` (seconds); returns `{"payload": {...}, "protectedHeader": {...}}` as
     /// JSON, or with `header` false only the payload (a caller that already holds this header:
-    /// see pkg/entries/api.js).
+    /// see pkg/entries/api/verify.js).
     pub fn verify(&self, token: &str, now: f64, header: bool) -> Result<String, JsValue> {
         self.verify_str(token, now, header)
     }
@@ -236,7 +236,7 @@ impl Verifier {
     fn verify_in_buffer(&self, len: usize, now: f64, header: bool) -> Result<u32, JsValue> {
         INPUT.with(|input| {
             // Held for the whole call, and `try_`: a verify re-entered from a host callback is
-            // refused, never a panic (api.js does not write the buffer while a call runs).
+            // refused, never a panic (api/verify.js does not write the buffer while a call runs).
             let mut input = input.try_borrow_mut().map_err(|_| re_entered())?;
             let token = input
                 .get(..len)
@@ -508,7 +508,7 @@ impl Signer {
     }
 }
 
-/// What `verifyDpopProof` checks a proof against, as pkg/entries/api.js passes it.
+/// What `verifyDpopProof` checks a proof against, as pkg/entries/api/dpop.js passes it.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DpopOptions {
@@ -617,7 +617,7 @@ pub fn verify_dpop_proof(
     .to_string())
 }
 
-/// The options of `sign()`, as pkg/entries/api.js passes them (already type-checked there).
+/// The options of `sign()`, as pkg/entries/api/sign.js passes them (already type-checked there).
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SignOptions {

@@ -4,7 +4,7 @@
 // every asymmetric key, and answers at once, so the *Sync names work here, and
 // "tollgate/sync" is this same entry.
 import * as core from "../dist/tollgate_core.js";
-import { createApi } from "./api.js";
+import { createApi } from "./api/index.js";
 import { nodeHost } from "./node-crypto.js";
 
 // process.getBuiltinModule gives node:fs as CommonJS does: an ES import of it builds its whole
@@ -14,4 +14,4 @@ const { readFileSync } = process.getBuiltinModule("node:fs");
 core.initSync({ module: readFileSync(new URL("../dist/tollgate_core_bg.wasm", import.meta.url)) });
 
 export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core, nodeHost);
-export { TollgateError } from "./api.js";
+export { TollgateError } from "./api/index.js";

@@ -2,7 +2,7 @@
 // carries no pure-Rust RSA, ECDSA or EdDSA. The core has already parsed the token, chosen the
 // key, checked the algorithm binding and the signature's form; this only answers "does this
 // signature verify?" and "sign these bytes", as Promises (WebCrypto has no synchronous calls),
-// which api.js awaits around the core's synchronous rules.
+// which api/later.js awaits around the core's synchronous rules.
 const subtle = globalThis.crypto.subtle;
 
 const HASH = { 256: "SHA-256", 384: "SHA-384", 512: "SHA-512" };
@@ -52,7 +52,7 @@ const PROBE = new TextEncoder().encode("tollgate: does this private key match it
 const proofKeys = new Map();
 
 export const webCryptoHost = {
-  /** Answers are Promises: api.js runs the core, then awaits the signatures it relied on. */
+  /** Answers are Promises: api/later.js runs the core, then awaits the signatures it relied on. */
   sync: false,
   /**
    * A checker for one public JWK from the core's list, or null for an HMAC key (those stay in

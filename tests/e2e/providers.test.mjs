@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import * as pkg from "../pkg/node_modules/tollgate/dist/node.mjs";
 import * as web from "../pkg/node_modules/tollgate/dist/tollgate_web.js";
 import * as full from "../pkg/node_modules/tollgate/dist/tollgate_full.js";
-import { createApi } from "../pkg/node_modules/tollgate/entries/api.js";
+import { createApi } from "../pkg/node_modules/tollgate/entries/api/index.js";
 import { webCryptoHost } from "../pkg/node_modules/tollgate/entries/webcrypto.js";
 import { cli, startWorker } from "./harness.mjs";
 

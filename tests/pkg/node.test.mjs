@@ -93,7 +93,7 @@ test("a verify nested inside a host's signature check leaves the outer one intac
   const pkg = new URL("../../pkg/", import.meta.url);
   const core = await import(new URL("dist/tollgate_core.js", pkg));
   core.initSync({ module: readFileSync(new URL("dist/tollgate_core_bg.wasm", pkg)) });
-  const { createApi } = await import(new URL("entries/api.js", pkg));
+  const { createApi } = await import(new URL("entries/api/index.js", pkg));
   const { nodeHost } = await import(new URL("entries/node-crypto.js", pkg));
   const inner = api.generateKeyPairSync("HS256").privateJwk;
   const innerToken = api.signSync({ sub: "inner" }, inner);

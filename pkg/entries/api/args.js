@@ -1,0 +1,64 @@
+// JavaScript argument checks (TypeError) and their translation to the JSON the core reads; no
+// token or key rule lives here.
+export const isPlainObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+export function expect(value, name, check, what) {
+  if (value !== undefined && !check(value)) throw new TypeError(`${name} must be ${what}`);
+}
+
+export const isString = (v) => typeof v === "string";
+export const isStringList = (v) => isString(v) || (Array.isArray(v) && v.every(isString));
+export const isSeconds = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+export const VERIFY_OPTIONS = ["algorithms", "issuer", "audience", "clockTolerance", "maxTokenAge", "typ", "requiredClaims", "currentDate", "maxTokenBytes", "requireExp"];
+
+export function policyJson(options) {
+  if (!isPlainObject(options)) throw new TypeError("options must be an object");
+  for (const name of Object.keys(options)) {
+    if (!VERIFY_OPTIONS.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+  }
+  const o = options;
+  expect(o.algorithms, "options.algorithms", (v) => Array.isArray(v) && v.every(isString), "an array of algorithm names");
+  expect(o.issuer, "options.issuer", isStringList, "a string or an array of strings");
+  expect(o.audience, "options.audience", isStringList, "a string or an array of strings");
+  expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a number of seconds");
+  expect(o.maxTokenAge, "options.maxTokenAge", isSeconds, "a number of seconds");
+  expect(o.typ, "options.typ", isString, "a string");
+  expect(o.requiredClaims, "options.requiredClaims", (v) => Array.isArray(v) && v.every(isString), "an array of strings");
+  expect(o.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
+  expect(o.maxTokenBytes, "options.maxTokenBytes", (v) => Number.isInteger(v) && v > 0, "a positive integer");
+  expect(o.requireExp, "options.requireExp", (v) => typeof v === "boolean", "a boolean");
+  const policy = {};
+  if (o.algorithms !== undefined) policy.algorithms = o.algorithms;
+  if (o.issuer !== undefined) policy.issuers = [o.issuer].flat();
+  if (o.audience !== undefined) policy.audiences = [o.audience].flat();
+  if (o.clockTolerance !== undefined) policy.leeway = Math.floor(o.clockTolerance);
+  if (o.maxTokenAge !== undefined) policy.maxTokenAge = Math.floor(o.maxTokenAge);
+  if (o.typ !== undefined) policy.typ = o.typ;
+  if (o.requiredClaims !== undefined) policy.requiredClaims = o.requiredClaims;
+  if (o.maxTokenBytes !== undefined) policy.maxTokenBytes = o.maxTokenBytes;
+  if (o.requireExp !== undefined) policy.requireExp = o.requireExp;
+  return JSON.stringify(policy);
+}
+
+export const encoder = new TextEncoder();
+export const decoder = new TextDecoder();
+
+export const nowSeconds = (date) => Math.floor((date ? date.getTime() : Date.now()) / 1000);
+
+export function keysJson(jwks, name) {
+  if (isString(jwks)) return jwks;
+  if (isPlainObject(jwks)) return JSON.stringify(jwks);
+  throw new TypeError(`${name} must be a JWK Set (or JWK) object or its JSON text`);
+}
+
+export function checkToken(token) {
+  if (!isString(token)) throw new TypeError("token must be a string");
+}
+
+export const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+
+
+export function checkKeyArgument(privateJwk) {
+  if (!isPlainObject(privateJwk) && !isString(privateJwk)) throw new TypeError("privateJwk must be a JWK object or its JSON text");
+}

@@ -1,0 +1,248 @@
+// Verifying: Verifier (keys and options checked once), remote key sets with the gateway's
+// caching rule, and the one-shot verify. Tokens cross into wasm through a shared buffer.
+import { TollgateError, rethrow, hostImport, invalidKey } from "./errors.js";
+import { ALGORITHMS, checkToken, encoder, decoder, expect, isSeconds, keysJson, nowSeconds, policyJson } from "./args.js";
+import { answeredLater } from "./later.js";
+
+/** What `verifyInput` returns for a refused token; `core.takeError()` then has the error. */
+const REFUSED = 0xffff_ffff;
+
+/**
+ * Marks a remote key set across copies of the package: an application that both imports and
+ * requires "tollgate" (or loads two entries) gets two copies, and a set made by one must still
+ * be a set, not a malformed JWK, to the other.
+ */
+const REMOTE_JWKS = Symbol.for("tollgate.RemoteJWKSet");
+export const isRemote = (jwks) => jwks !== null && typeof jwks === "object" && jwks[REMOTE_JWKS] === true;
+
+/** `{ Verifier, verify, verifySync, decode, createRemoteJWKSet }` for one core and host (see index.js). */
+export function verifyApi({ core, host, later, requireSync }) {
+  // Tokens are written straight into a buffer in wasm memory (core.inputBuffer): no
+  // allocation per call. The view is re-made when the memory grows (the old one is detached).
+  const memory = core.wasmMemory();
+  const [inputAt, inputBytes] = core.inputBuffer();
+  let input = new Uint8Array(memory.buffer, inputAt, inputBytes);
+  const inputView = () => {
+    if (input.byteLength === 0) input = new Uint8Array(memory.buffer, inputAt, inputBytes);
+    return input;
+  };
+  /** Writes `token` into the input buffer: its length there, or -1 when it does not fit. */
+  const writeInput = (token) => {
+    const { read, written } = encoder.encodeInto(token, inputView());
+    return read === token.length ? written : -1;
+  };
+  /** The answer `verifyInput` left in the input buffer (memory may have grown meanwhile). */
+  const readInput = (length) => decoder.decode(inputView().subarray(0, length));
+  /** True while a verify uses the input buffer: a nested verify (from a host callback) must
+   * not overwrite it, so it takes the string path. */
+  let inputBusy = false;
+
+  class Verifier {
+    #inner;
+    #date;
+    #headerText = null;
+    #header = null;
+    /** The host's checker for each key, in the core's key order. */
+    #slots = [];
+    /** With a host that answers later: the check of the running verify, and the imports. */
+    #check = null;
+    #ready = null;
+    /** Parses and checks keys and options once. */
+    constructor(jwks, options = {}) {
+      const text = keysJson(jwks, "jwks");
+      const policy = policyJson(options);
+      this.#date = options.currentDate;
+      try {
+        if (host) {
+          const slots = this.#slots;
+          const check = later
+            ? (alg, key, data, signature) => this.#check(alg, key, data, signature)
+            : (alg, key, data, signature) => slots[key](ALGORITHMS[alg], data, signature);
+          this.#inner = new core.Verifier(text, policy, check);
+          for (const jwk of JSON.parse(this.#inner.keys())) slots.push(later ? host.verifier(jwk) : hostImport(() => host.verifier(jwk)));
+        } else {
+          this.#inner = new core.Verifier(text, policy);
+        }
+      } catch (err) {
+        rethrow(err);
+      }
+    }
+    /** Verifies signature and claims: a Promise of `{ payload, protectedHeader }`; rejects with a TollgateError. */
+    async verify(token) {
+      if (!later) return this.#verifyNow(token);
+      checkToken(token);
+      // Every key is imported before the first verdict, so a key the host refuses is
+      // ERR_JWK_INVALID whichever token comes, as it is when Node's host builds the Verifier.
+      await (this.#ready ??= Promise.all(this.#slots.map((slot) => slot?.ready())).catch((err) => {
+        throw invalidKey(err);
+      }));
+      return answeredLater(
+        (check) => {
+          this.#check = check;
+          try {
+            return this.#verifyNow(token);
+          } finally {
+            this.#check = null;
+          }
+        },
+        (alg, key) => `${key} ${alg}`,
+        (alg, key, data, signature) => this.#slots[key].verify(ALGORITHMS[alg], data, signature),
+      );
+    }
+    /** `verify` without a Promise, in Node and with "tollgate/sync": `{ payload, protectedHeader }`, or throws. */
+    verifySync(token) {
+      requireSync("Verifier#verifySync");
+      return this.#verifyNow(token);
+    }
+    #verifyNow(token) {
+      checkToken(token);
+      // Tokens from one issuer and key share their header text, so the last header seen is
+      // kept (its base64url text and the object) and only the payload crosses back. The core
+      // still decodes and checks every header; this only saves building the same object again.
+      const segment = token.slice(0, token.indexOf("."));
+      const known = segment === this.#headerText;
+      let out;
+      try {
+        const now = nowSeconds(this.#date);
+        // A string argument would be copied character by character; tokens too long for the
+        // input buffer take that path.
+        const written = inputBusy ? -1 : writeInput(token);
+        if (written >= 0) {
+          let length;
+          inputBusy = true;
+          try {
+            length = this.#inner.verifyInput(written, now, !known);
+          } finally {
+            inputBusy = false;
+          }
+          if (length === REFUSED) throw core.takeError();
+          out = readInput(length);
+        } else {
+          out = this.#inner.verify(token, now, !known);
+        }
+      } catch (err) {
+        rethrow(err);
+      }
+      if (known) return { payload: JSON.parse(out), protectedHeader: { ...this.#header } };
+      const result = JSON.parse(out);
+      this.#remember(segment, result.protectedHeader);
+      return result;
+    }
+    /** Keeps a header whose members are all primitives: a shallow copy is then a full one. */
+    #remember(segment, header) {
+      const flat = Object.values(header).every((v) => v === null || typeof v !== "object");
+      this.#headerText = flat ? segment : null;
+      this.#header = flat ? { ...header } : null;
+    }
+  }
+
+  const USE_AND_REFRESH = 1;
+  const FETCH = 2;
+
+  class RemoteJWKSet {
+    get [REMOTE_JWKS]() {
+      return true;
+    }
+    #url; #fetch; #cooldown; #maxAge; #timeout;
+    #jwks = null; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #inflight = null; #verifiers = new Map();
+    constructor(url, { cooldown = 30_000, maxAge = 600_000, timeout = 5_000, fetch: fetchImpl = globalThis.fetch } = {}) {
+      this.#url = String(url instanceof URL ? url.href : url);
+      // The core's rule, the same one the worker applies to external issuers' JWKS URLs.
+      if (!core.isAcceptableJwksUrl(this.#url)) {
+        throw new TypeError("the JWKS URL must be https (http only for loopback)");
+      }
+      expect(cooldown, "cooldown", isSeconds, "a number of milliseconds");
+      expect(maxAge, "maxAge", isSeconds, "a number of milliseconds");
+      expect(timeout, "timeout", isSeconds, "a number of milliseconds");
+      if (typeof fetchImpl !== "function") throw new TypeError("fetch must be a function");
+      this.#fetch = fetchImpl; this.#cooldown = cooldown; this.#maxAge = maxAge; this.#timeout = timeout;
+    }
+    async #download() {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.#timeout);
+      try {
+        const res = await this.#fetch(this.#url, { signal: controller.signal, headers: { accept: "application/jwk-set+json, application/json" }, redirect: "error" });
+        if (res.status !== 200) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: `JWKS fetch returned HTTP ${res.status}` });
+        const text = await res.text();
+        if (text.length > 65_536) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "JWKS document is too large" });
+        try { new core.Verifier(text, "{}"); } catch (err) { rethrow(err); }
+        return text;
+      } catch (err) {
+        if (err instanceof TollgateError) throw err;
+        throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: controller.signal.aborted ? "JWKS fetch timed out" : `JWKS fetch failed: ${err.message}` });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    #refresh() {
+      if (!this.#inflight) {
+        this.#lastAttempt = Date.now();
+        this.#inflight = this.#download().then(
+          (text) => { this.#jwks = text; this.#fetchedAt = Date.now(); this.#verifiers.clear(); this.#inflight = null; return text; },
+          (err) => { this.#inflight = null; throw err; },
+        );
+      }
+      return this.#inflight;
+    }
+    async #keysFor(kid) {
+      const knows = this.#jwks !== null && (kid === undefined || JSON.parse(this.#jwks).keys?.some((k) => k.kid === kid));
+      // The core's caching rule (jwks_cache::decide), the one the worker applies too.
+      const action = core.jwksCacheAction(this.#jwks === null ? -Infinity : this.#fetchedAt, this.#lastAttempt, knows, this.#maxAge, this.#cooldown, Date.now());
+      if (action === USE_AND_REFRESH) this.#refresh().catch(() => {});
+      if (action !== FETCH) return this.#jwks;
+      try {
+        return await this.#refresh();
+      } catch (err) {
+        if (this.#jwks !== null) return this.#jwks;
+        throw err;
+      }
+    }
+    /** Verifies against the remote keys (async). */
+    async verify(token, options = {}) {
+      checkToken(token);
+      const policy = policyJson(options);
+      const kid = decode(token).protectedHeader.kid;
+      const jwks = await this.#keysFor(typeof kid === "string" ? kid : undefined);
+      const cacheKey = policy + "\u0000" + (options.currentDate ? "" : "now");
+      let verifier = options.currentDate ? null : this.#verifiers.get(cacheKey);
+      if (!verifier) {
+        verifier = new Verifier(jwks, options);
+        if (!options.currentDate) this.#verifiers.set(cacheKey, verifier);
+      }
+      return verifier.verify(token);
+    }
+  }
+
+  /**
+   * Verifies `token` with `jwks` (a JWK Set or JWK, object or JSON text, or a set from
+   * `createRemoteJWKSet`): a Promise of `{ payload, protectedHeader }`.
+   */
+  async function verify(token, jwks, options = {}) {
+    if (isRemote(jwks)) return jwks.verify(token, options);
+    return new Verifier(jwks, options).verify(token);
+  }
+
+  /** `verify` without a Promise, in Node and with "tollgate/sync"; keys only, not a remote set. */
+  function verifySync(token, jwks, options = {}) {
+    requireSync("verifySync");
+    if (isRemote(jwks)) throw new TypeError("verifySync takes keys; a remote key set is fetched, so use verify");
+    return new Verifier(jwks, options).verifySync(token);
+  }
+
+  /** Decodes a token WITHOUT verifying it. Never trust what it returns. */
+  function decode(token) {
+    checkToken(token);
+    try {
+      return JSON.parse(core.decode(token));
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  /** A key set fetched from `url`, with the gateway's caching rules. */
+  function createRemoteJWKSet(url, options) {
+    return new RemoteJWKSet(url, options);
+  }
+
+  return { Verifier, verify, verifySync, decode, createRemoteJWKSet };
+}
