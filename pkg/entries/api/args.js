@@ -9,6 +9,8 @@ export function expect(value, name, check, what) {
 export const isString = (v) => typeof v === "string";
 export const isStringList = (v) => isString(v) || (Array.isArray(v) && v.every(isString));
 export const isSeconds = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+export const isStringArray = (v) => Array.isArray(v) && v.every(isString);
+export const isDate = (v) => v instanceof Date && !Number.isNaN(v.getTime());
 
 export const VERIFY_OPTIONS = ["algorithms", "issuer", "audience", "clockTolerance", "maxTokenAge", "typ", "requiredClaims", "currentDate", "maxTokenBytes", "requireExp"];
 
@@ -18,14 +20,14 @@ export function policyJson(options) {
     if (!VERIFY_OPTIONS.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
   }
   const o = options;
-  expect(o.algorithms, "options.algorithms", (v) => Array.isArray(v) && v.every(isString), "an array of algorithm names");
+  expect(o.algorithms, "options.algorithms", isStringArray, "an array of algorithm names");
   expect(o.issuer, "options.issuer", isStringList, "a string or an array of strings");
   expect(o.audience, "options.audience", isStringList, "a string or an array of strings");
   expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a number of seconds");
   expect(o.maxTokenAge, "options.maxTokenAge", isSeconds, "a number of seconds");
   expect(o.typ, "options.typ", isString, "a string");
-  expect(o.requiredClaims, "options.requiredClaims", (v) => Array.isArray(v) && v.every(isString), "an array of strings");
-  expect(o.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
+  expect(o.requiredClaims, "options.requiredClaims", isStringArray, "an array of strings");
+  expect(o.currentDate, "options.currentDate", isDate, "a valid Date");
   expect(o.maxTokenBytes, "options.maxTokenBytes", (v) => Number.isInteger(v) && v > 0, "a positive integer");
   expect(o.requireExp, "options.requireExp", (v) => typeof v === "boolean", "a boolean");
   const policy = {};

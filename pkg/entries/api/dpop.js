@@ -1,6 +1,6 @@
 // DPoP (RFC 9449): proofs checked for a request, and made with a client's key.
 import { rethrow } from "./errors.js";
-import { ALGORITHMS, checkKeyArgument, expect, isPlainObject, isSeconds, isString, isStringList, nowSeconds } from "./args.js";
+import { ALGORITHMS, checkKeyArgument, expect, isDate, isPlainObject, isSeconds, isString, isStringArray, isStringList, nowSeconds } from "./args.js";
 import { answeredLater } from "./later.js";
 
 /** `{ verifyDpopProof, createDpopProof }`; `signerEntry` from sign.js. */
@@ -29,8 +29,8 @@ export function dpopApi({ core, host, later }, signerEntry) {
     expect(o.nonce, "options.nonce", isStringList, "a string or an array of strings");
     expect(o.maxAge, "options.maxAge", isSeconds, "a number of seconds");
     expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a number of seconds");
-    expect(o.algorithms, "options.algorithms", (v) => Array.isArray(v) && v.every(isString), "an array of algorithm names");
-    expect(o.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
+    expect(o.algorithms, "options.algorithms", isStringArray, "an array of algorithm names");
+    expect(o.currentDate, "options.currentDate", isDate, "a valid Date");
     const request = { method: o.method, url: String(o.url instanceof URL ? o.url.href : o.url) };
     if (o.accessToken !== undefined) request.accessToken = o.accessToken;
     if (o.nonce !== undefined) request.nonces = [o.nonce].flat();
@@ -63,7 +63,7 @@ export function dpopApi({ core, host, later }, signerEntry) {
     if (!isMethod(o.method)) throw new TypeError("options.method must be the request's HTTP method");
     if (!isUrl(o.url)) throw new TypeError("options.url must be the request's URL (string or URL)");
     for (const name of ["accessToken", "nonce", "alg"]) expect(o[name], `options.${name}`, isString, "a string");
-    expect(o.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
+    expect(o.currentDate, "options.currentDate", isDate, "a valid Date");
     const url = String(o.url instanceof URL ? o.url.href : o.url);
     try {
       const entry = signerEntry(privateJwk, o.alg);

@@ -1,7 +1,7 @@
 // Signing: Signer (key and options checked once), the one-shot sign, and the signing entries
 // both share, kept by JWK object and by JWK text.
 import { TollgateError, rethrow, hostImport, invalidKey } from "./errors.js";
-import { ALGORITHMS, checkKeyArgument, encoder, expect, isPlainObject, isString, isStringList, keysJson, nowSeconds } from "./args.js";
+import { ALGORITHMS, checkKeyArgument, encoder, expect, isDate, isPlainObject, isString, isStringList, keysJson, nowSeconds } from "./args.js";
 
 /** `{ Signer, sign, signSync, signerEntry }` for one core and host (see index.js). */
 export function signApi({ core, host, later, requireSync }) {
@@ -17,7 +17,7 @@ export function signApi({ core, host, later, requireSync }) {
     expect(options.audience, "options.audience", isStringList, "a string or an array of strings");
     expect(options.expiresIn, "options.expiresIn", (v) => Number.isInteger(v) && v > 0, "a positive whole number of seconds");
     expect(options.notBefore, "options.notBefore", Number.isInteger, "a NumericDate (seconds)");
-    expect(options.currentDate, "options.currentDate", (v) => v instanceof Date && !Number.isNaN(v.getTime()), "a valid Date");
+    expect(options.currentDate, "options.currentDate", isDate, "a valid Date");
     const { currentDate, alg, ...rest } = options;
     return { alg, currentDate, text: JSON.stringify(rest) };
   }
