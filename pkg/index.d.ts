@@ -15,7 +15,10 @@ export type TollgateErrorCode =
   | "ERR_RANDOM_UNAVAILABLE"
   | "ERR_JWKS_UNAVAILABLE";
 
-/** Thrown for every refused token, key or option. */
+/**
+ * Thrown for every refused token, key or option. `instanceof` holds across copies of the
+ * package (an application that both imports and requires "tollgate" loads two).
+ */
 export declare class TollgateError extends Error {
   readonly name: "TollgateError";
   readonly code: TollgateErrorCode;

@@ -204,3 +204,21 @@ test("a remote key set from require(\"tollgate\") is one to import(\"tollgate\")
   assert.equal((await api.verify(token, remote)).payload.sub, "both");
   assert.throws(() => api.verifySync(token, remote), TypeError);
 });
+
+test("a TollgateError from either copy of the package is an instance of both copies' class", async () => {
+  const { createRequire } = await import("node:module");
+  const required = createRequire(import.meta.url)("tollgate");
+  assert.notEqual(required.TollgateError, api.TollgateError);
+  const { privateJwk, publicJwk } = await api.generateKeyPair("ES256");
+  const expired = await api.sign({ sub: "x", exp: 1000 }, privateJwk);
+  for (const [thrower, name] of [[api, "import"], [required, "require"]]) {
+    const err = await thrower.verify(expired, { keys: [publicJwk] }).catch((e) => e);
+    assert.equal(err.code, "ERR_JWT_EXPIRED", name);
+    assert.ok(err instanceof api.TollgateError, `${name} → import's class`);
+    assert.ok(err instanceof required.TollgateError, `${name} → require's class`);
+    assert.ok(err instanceof Error, name);
+  }
+  for (const other of [new Error("x"), new TypeError("x"), { code: "ERR_JWT_EXPIRED" }, null, "ERR_JWT_EXPIRED"]) {
+    assert.equal(other instanceof api.TollgateError, false, String(other));
+  }
+});

@@ -1,5 +1,12 @@
 // The package's errors: TollgateError, and the one place the core's error objects and a host's
 // key refusals become one.
+/**
+ * Marks a TollgateError across copies of the package: an application that both imports and
+ * requires "tollgate" gets two copies, and `err instanceof TollgateError` must hold whichever
+ * copy threw it.
+ */
+const BRAND = Symbol.for("tollgate.TollgateError");
+
 /** An error from Tollgate: `.code` is one of the stable codes, `.claim` names a failed claim. */
 export class TollgateError extends Error {
   constructor({ code, message, claim }) {
@@ -7,6 +14,12 @@ export class TollgateError extends Error {
     this.name = "TollgateError";
     this.code = code;
     if (claim !== undefined) this.claim = claim;
+  }
+  get [BRAND]() {
+    return true;
+  }
+  static [Symbol.hasInstance](value) {
+    return value !== null && typeof value === "object" && value[BRAND] === true;
   }
 }
 
