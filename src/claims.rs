@@ -92,19 +92,9 @@ impl<'a> Claims<'a> {
 /// The first `"`, `\\` or control character at or after `at`: eight bytes at a time, since
 /// every string of a claims set is scanned for them.
 fn stop(bytes: &[u8], mut at: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // A high bit for each byte of `x` below `n` (n <= 128), and no false alarm from a byte
-    // below it only because of a borrow: the standard "has less" test (bytes >= 0x80 never
-    // count, so UTF-8 passes).
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
-    let zero = |x: u64| below(x, 1);
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let x = chunk.try_into().map(u64::from_le_bytes).unwrap_or_default();
-        let hit = zero(x ^ (ONES * u64::from(b'"')))
-            | zero(x ^ (ONES * u64::from(b'\\')))
-            | below(x, 0x20);
-        if hit != 0 {
+    use crate::swar::{below, splat, word, zero};
+    while let Some(x) = word(bytes, at) {
+        if zero(x ^ splat(b'"')) | zero(x ^ splat(b'\\')) | below(x, 0x20) != 0 {
             break;
         }
         at += 8;
@@ -119,21 +109,13 @@ fn stop(bytes: &[u8], mut at: usize) -> Option<usize> {
 
 /// The member names read so far, each with a fingerprint (length and first bytes), so that
 /// telling names apart rarely needs a full comparison (a `memcmp` call in wasm). The first
-/// sixteen live on the stack: a claims set rarely has more.
+/// sixteen names as sent (no escapes) live on the stack, with no drop glue: a claims set
+/// rarely has more. Decoded names (with escapes) and the rest go to `more`.
+#[derive(Default)]
 struct Seen<'a> {
-    small: [(u64, Cow<'a, str>); 16],
+    small: [(u64, &'a str); 16],
     len: usize,
     more: Vec<(u64, Cow<'a, str>)>,
-}
-
-impl Default for Seen<'_> {
-    fn default() -> Self {
-        Seen {
-            small: std::array::from_fn(|_| (0, Cow::Borrowed(""))),
-            len: 0,
-            more: Vec::new(),
-        }
-    }
 }
 
 impl<'a> Seen<'a> {
@@ -141,19 +123,20 @@ impl<'a> Seen<'a> {
     fn insert(&mut self, name: Cow<'a, str>) -> bool {
         let print = fingerprint(&name);
         let small = self.small.get(..self.len).unwrap_or_default();
-        if small
-            .iter()
-            .chain(&self.more)
-            .any(|(p, seen)| *p == print && *seen == name)
+        if small.iter().any(|(p, seen)| *p == print && *seen == name)
+            || self
+                .more
+                .iter()
+                .any(|(p, seen)| *p == print && *seen == name)
         {
             return false;
         }
-        match self.small.get_mut(self.len) {
-            Some(slot) => {
+        match (name, self.small.get_mut(self.len)) {
+            (Cow::Borrowed(name), Some(slot)) => {
                 *slot = (print, name);
                 self.len += 1;
             }
-            None => self.more.push((print, name)),
+            (name, _) => self.more.push((print, name)),
         }
         true
     }

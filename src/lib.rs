@@ -47,6 +47,7 @@ pub mod policy;
 pub mod revocation;
 pub mod schema;
 pub mod store;
+mod swar;
 pub mod token;
 pub mod token_cache;
 pub mod verify;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::alg::Algorithm;
 use crate::b64;
 use crate::error::{truncated, Error};
+use crate::swar;
 
 /// The protected header of a token, with the parameters the core acts on pulled out. Shared,
 /// not copied, when cloned: see [`HeaderMemo`].
@@ -117,17 +118,19 @@ impl<'a> UntrustedToken<'a> {
                 max: max_bytes,
             });
         }
-        let (signing_input, signature) = token.rsplit_once('.').ok_or(Error::malformed(
-            "a compact JWS has three dot-separated parts",
-        ))?;
-        let (header, payload) = signing_input.split_once('.').ok_or(Error::malformed(
-            "a compact JWS has three dot-separated parts",
-        ))?;
-        if payload.contains('.') {
+        let three_parts = || Error::malformed("a compact JWS has three dot-separated parts");
+        let bytes = token.as_bytes();
+        let first = swar::find(bytes, 0, b'.').ok_or_else(three_parts)?;
+        let second = swar::find(bytes, first + 1, b'.').ok_or_else(three_parts)?;
+        if swar::find(bytes, second + 1, b'.').is_some() {
             return Err(Error::malformed(
                 "a compact JWS has three dot-separated parts (JWE and JSON serialization are not accepted)",
             ));
         }
+        // The dots are ASCII, so each cut is at a character boundary.
+        let part = |range: std::ops::Range<usize>| token.get(range).ok_or_else(three_parts);
+        let (signing_input, signature) = (part(0..second)?, part(second + 1..token.len())?);
+        let (header, payload) = (part(0..first)?, part(first + 1..second)?);
         let known = memo.and_then(|memo| memo.get(header));
         let header_bytes = match known {
             Some(_) => Vec::new(),

@@ -21,9 +21,11 @@ export function verifyApi({ core, host, later, requireSync }) {
   // allocation per call. The view is re-made when the memory grows (the old one is detached).
   const memory = core.wasmMemory();
   const [inputAt, inputBytes] = core.inputBuffer();
-  let input = new Uint8Array(memory.buffer, inputAt, inputBytes);
+  // A host may read text out of memory faster than TextDecoder (Node's Buffer does).
+  const text = host?.text ?? { view: (buffer, at, bytes) => new Uint8Array(buffer, at, bytes), read: (view, length) => decoder.decode(view.subarray(0, length)) };
+  let input = text.view(memory.buffer, inputAt, inputBytes);
   const inputView = () => {
-    if (input.byteLength === 0) input = new Uint8Array(memory.buffer, inputAt, inputBytes);
+    if (input.byteLength === 0) input = text.view(memory.buffer, inputAt, inputBytes);
     return input;
   };
   /** Writes `token` into the input buffer: its length there, or -1 when it does not fit. */
@@ -32,7 +34,7 @@ export function verifyApi({ core, host, later, requireSync }) {
     return read === token.length ? written : -1;
   };
   /** The answer `verifyInput` left in the input buffer (memory may have grown meanwhile). */
-  const readInput = (length) => decoder.decode(inputView().subarray(0, length));
+  const readInput = (length) => text.read(inputView(), length);
   /** True while a verify uses the input buffer: a nested verify (from a host callback) must
    * not overwrite it, so it takes the string path. */
   let inputBusy = false;
@@ -99,8 +101,8 @@ export function verifyApi({ core, host, later, requireSync }) {
       // Tokens from one issuer and key share their header text, so the last header seen is
       // kept (its base64url text and the object) and only the payload crosses back. The core
       // still decodes and checks every header; this only saves building the same object again.
-      const segment = token.slice(0, token.indexOf("."));
-      const known = segment === this.#headerText;
+      const seen = this.#headerText;
+      const known = seen !== null && token.startsWith(seen) && token.charCodeAt(seen.length) === 46; // "."
       let out;
       try {
         const now = nowSeconds(this.#date);
@@ -125,7 +127,7 @@ export function verifyApi({ core, host, later, requireSync }) {
       }
       if (known) return { payload: JSON.parse(out), protectedHeader: { ...this.#header } };
       const result = JSON.parse(out);
-      this.#remember(segment, result.protectedHeader);
+      this.#remember(token.slice(0, token.indexOf(".")), result.protectedHeader);
       return result;
     }
     /** Keeps a header whose members are all primitives: a shallow copy is then a full one. */
