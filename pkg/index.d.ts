@@ -224,6 +224,8 @@ export interface DpopProof {
  * caller's.
  */
 export declare function verifyDpopProof(proof: string, options: DpopVerifyOptions): Promise<DpopProof>;
+/** `verifyDpopProof` without a Promise, in Node and with "tollgate/sync": throws what it would reject with. */
+export declare function verifyDpopProofSync(proof: string, options: DpopVerifyOptions): DpopProof;
 
 export interface DpopCreateOptions {
   method: string;
@@ -239,6 +241,8 @@ export interface DpopCreateOptions {
 
 /** A DPoP proof (RFC 9449 §4.2) for one request, signed with the client's private key. */
 export declare function createDpopProof(privateJwk: JWK | string, options: DpopCreateOptions): Promise<string>;
+/** `createDpopProof` without a Promise, in Node and with "tollgate/sync". */
+export declare function createDpopProofSync(privateJwk: JWK | string, options: DpopCreateOptions): string;
 
 export interface AssertionOptions {
   /** The Tollgate deployment's issuer (its `issuer` setting). */

@@ -6,5 +6,5 @@ import { createApi } from "./api/index.js";
 
 await core.default({ module_or_path: new URL("../dist/tollgate_full_bg.wasm", import.meta.url) });
 
-export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core);
+export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, verifyDpopProofSync, createDpopProof, createDpopProofSync, verifyAssertion, refusal } = createApi(core);
 export { TollgateError } from "./api/index.js";

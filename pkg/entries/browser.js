@@ -8,5 +8,5 @@ import { webCryptoHost } from "./webcrypto.js";
 
 await core.default({ module_or_path: new URL("../dist/tollgate_web_bg.wasm", import.meta.url) });
 
-export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core, webCryptoHost);
+export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, verifyDpopProofSync, createDpopProof, createDpopProofSync, verifyAssertion, refusal } = createApi(core, webCryptoHost);
 export { TollgateError } from "./api/index.js";

@@ -7,5 +7,5 @@ import { nodeHost } from "./node-crypto.js";
 
 core.initSync({ module: readFileSync(join(__dirname, "tollgate_core_bg.wasm")) });
 
-export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core, nodeHost);
+export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, verifyDpopProofSync, createDpopProof, createDpopProofSync, verifyAssertion, refusal } = createApi(core, nodeHost);
 export { TollgateError } from "./api/index.js";

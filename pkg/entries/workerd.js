@@ -7,5 +7,5 @@ import { webCryptoHost } from "./webcrypto.js";
 
 core.initSync({ module: wasm });
 
-export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal } = createApi(core, webCryptoHost);
+export const { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, verifyDpopProofSync, createDpopProof, createDpopProofSync, verifyAssertion, refusal } = createApi(core, webCryptoHost);
 export { TollgateError } from "./api/index.js";

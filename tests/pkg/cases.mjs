@@ -33,6 +33,8 @@ export function syncApi(api) {
     verify: async (token, jwks, options) => (isRemote(jwks) ? api.verify(token, jwks, options) : atOnce(api.verifySync(token, jwks, options))),
     sign: async (payload, jwk, options) => atOnce(api.signSync(payload, jwk, options)),
     generateKeyPair: async (alg) => atOnce(api.generateKeyPairSync(alg)),
+    verifyDpopProof: async (proof, options) => atOnce(api.verifyDpopProofSync(proof, options)),
+    createDpopProof: async (jwk, options) => atOnce(api.createDpopProofSync(jwk, options)),
   };
 }
 
@@ -371,8 +373,13 @@ export function cases(api, fixtures) {
   test("the *Sync names answer at once where the entry has them, and are ERR_JOSE_NOT_SUPPORTED naming tollgate/sync where not", async () => {
     const pair = await api.generateKeyPair("HS256");
     const token = await api.sign({}, pair.privateJwk);
+    const client = await api.generateKeyPair("ES256");
+    const request = { method: "GET", url: "https://rs.example/data" };
+    const proof = await api.createDpopProof(client.privateJwk, request);
     const calls = {
       verifySync: () => api.verifySync(token, verifyKeys(pair)),
+      verifyDpopProofSync: () => api.verifyDpopProofSync(proof, request),
+      createDpopProofSync: () => api.createDpopProofSync(client.privateJwk, request),
       signSync: () => api.signSync({}, pair.privateJwk),
       generateKeyPairSync: () => api.generateKeyPairSync("ES256"),
       "Verifier#verifySync": () => new api.Verifier(verifyKeys(pair)).verifySync(token),

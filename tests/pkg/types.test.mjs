@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ROOT } from "../e2e/harness.mjs";
 
 /** A consumer: `sync` is the type the *Sync names must have here. */
-const consumer = (sync) => `import { verify, verifySync, Verifier, sign, signSync, Signer, generateKeyPair, generateKeyPairSync, TollgateError, type VerifyResult, type KeyPair } from "tollgate";
+const consumer = (sync) => `import { verify, verifySync, Verifier, sign, signSync, Signer, generateKeyPair, generateKeyPairSync, verifyDpopProofSync, createDpopProofSync, TollgateError, type VerifyResult, type KeyPair, type DpopProof } from "tollgate";
 import { verifySync as pureVerifySync, generateKeyPairSync as pureGenerate } from "tollgate/sync";
 declare const token: string;
 const jwks = { keys: [] };
@@ -26,6 +26,8 @@ export const h: KeyPair = await generateKeyPair("ES256");
 export const i: ${sync("KeyPair")} = generateKeyPairSync("ES256");
 export const j: VerifyResult = pureVerifySync(token, jwks);
 export const k: KeyPair = pureGenerate("EdDSA");
+export const m: ${sync("DpopProof")} = verifyDpopProofSync(token, { method: "GET", url: "https://rs.example/" });
+export const n: ${sync("string")} = createDpopProofSync({ kty: "EC" }, { method: "GET", url: new URL("https://rs.example/") });
 export const l = (err: unknown) => err instanceof TollgateError && err.code === "ERR_JOSE_NOT_SUPPORTED";
 `;
 

@@ -14,11 +14,17 @@ export const isDate = (v) => v instanceof Date && !Number.isNaN(v.getTime());
 
 export const VERIFY_OPTIONS = ["algorithms", "issuer", "audience", "clockTolerance", "maxTokenAge", "typ", "requiredClaims", "currentDate", "maxTokenBytes", "requireExp"];
 
-export function policyJson(options) {
+/** `options` must be a plain object whose every name is in `allowed`: a misspelt option is an
+ * error, never silently ignored. */
+export function checkOptionNames(options, allowed) {
   if (!isPlainObject(options)) throw new TypeError("options must be an object");
   for (const name of Object.keys(options)) {
-    if (!VERIFY_OPTIONS.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+    if (!allowed.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
   }
+}
+
+export function policyJson(options) {
+  checkOptionNames(options, VERIFY_OPTIONS);
   const o = options;
   expect(o.algorithms, "options.algorithms", isStringArray, "an array of algorithm names");
   expect(o.issuer, "options.issuer", isStringList, "a string or an array of strings");

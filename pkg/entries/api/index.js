@@ -41,7 +41,7 @@ export function createApi(core, host) {
   const { Verifier, verify, verifySync, decode, createRemoteJWKSet } = verifyApi(context);
   const { Signer, sign, signSync, signerEntry } = signApi(context);
   const { generateKeyPair, generateKeyPairSync } = keyApi(context);
-  const { verifyDpopProof, createDpopProof } = dpopApi(context, signerEntry);
+  const { verifyDpopProof, verifyDpopProofSync, createDpopProof, createDpopProofSync } = dpopApi(context, signerEntry);
   const { verifyAssertion, refusal } = gatewayApi(context, verify);
-  return { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, createDpopProof, verifyAssertion, refusal, TollgateError };
+  return { verify, verifySync, Verifier, sign, signSync, Signer, decode, generateKeyPair, generateKeyPairSync, createRemoteJWKSet, verifyDpopProof, verifyDpopProofSync, createDpopProof, createDpopProofSync, verifyAssertion, refusal, TollgateError };
 }

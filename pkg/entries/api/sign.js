@@ -1,7 +1,7 @@
 // Signing: Signer (key and options checked once), the one-shot sign, and the signing entries
 // both share, kept by JWK object and by JWK text.
 import { TollgateError, rethrow, hostImport, invalidKey } from "./errors.js";
-import { ALGORITHMS, checkKeyArgument, encoder, expect, isDate, isPlainObject, isString, isStringList, keysJson, nowSeconds } from "./args.js";
+import { ALGORITHMS, checkKeyArgument, checkOptionNames, encoder, expect, isDate, isPlainObject, isString, isStringList, keysJson, nowSeconds } from "./args.js";
 
 /** `{ Signer, sign, signSync, signerEntry }` for one core and host (see index.js). */
 export function signApi({ core, host, later, requireSync }) {
@@ -9,10 +9,7 @@ export function signApi({ core, host, later, requireSync }) {
 
   /** Checks sign options: `{ alg, currentDate, text }`, `text` the rest as JSON for the core. */
   function signOptions(options, allowed = SIGN_OPTIONS) {
-    if (!isPlainObject(options)) throw new TypeError("options must be an object");
-    for (const name of Object.keys(options)) {
-      if (!allowed.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
-    }
+    checkOptionNames(options, allowed);
     for (const name of ["alg", "kid", "typ", "issuer", "subject", "jti"]) expect(options[name], `options.${name}`, isString, "a string");
     expect(options.audience, "options.audience", isStringList, "a string or an array of strings");
     expect(options.expiresIn, "options.expiresIn", (v) => Number.isInteger(v) && v > 0, "a positive whole number of seconds");
