@@ -4,8 +4,11 @@
 //   node bench/wasm-crates.mjs <file.wasm> [top]
 import { readFileSync } from "node:fs";
 
-/** `{ crate → code bytes }` and the total, from the name and code sections. */
-export function codeByCrate(path) {
+/**
+ * The functions of a wasm binary, from its code and name sections: `{ imported, sizes, names }`,
+ * `sizes[i]` the body bytes of function `imported + i`, `names` a Map from function index.
+ */
+export function functionsOf(path) {
   const buf = readFileSync(path);
   let pos = 8;
   const leb = () => {
@@ -27,8 +30,8 @@ export function codeByCrate(path) {
     const end = pos + size;
     if (id === 2) {
       for (let n = leb(), i = 0; i < n; i++) {
-        pos += leb();
-        pos += leb();
+        // Not `pos += leb()`: that adds to the position before leb() moves it.
+        for (let name = 0; name < 2; name++) { const length = leb(); pos += length; }
         const kind = buf[pos++];
         if (kind === 0) { leb(); imported++; }
         else if (kind === 1) { pos++; skipLimits(); }
@@ -58,6 +61,12 @@ export function codeByCrate(path) {
     }
     pos = end;
   }
+  return { imported, sizes, names };
+}
+
+/** `{ crate → code bytes }` and the total, from the name and code sections. */
+export function codeByCrate(path) {
+  const { imported, sizes, names } = functionsOf(path);
   const groups = new Map();
   let total = 0;
   sizes.forEach((size, i) => {

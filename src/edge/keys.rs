@@ -2,12 +2,19 @@
 
 use crate::{Error, KeySet};
 
-/// The parsed signing keys and the public JWK Set served at `/.well-known/jwks.json`.
+/// The parsed signing keys.
 pub struct OwnKeys {
     /// Every key (private halves included): the first signs, all verify.
     pub set: KeySet,
-    /// `{"keys":[...]}` with public halves only.
-    pub public_jwks: String,
+}
+
+impl OwnKeys {
+    /// `{"keys":[...]}` with public halves only, served at `/.well-known/jwks.json`. Made when
+    /// asked, not with the state: a cold isolate's first request then compiles no JWK
+    /// serialisation unless it serves the set (V8 compiles wasm functions at their first call).
+    pub fn public_jwks(&self) -> serde_json::Value {
+        self.set.to_public_value()
+    }
 }
 
 /// Parses the secret's text: a private JWK Set whose first key can sign.
@@ -24,6 +31,5 @@ pub fn parse(text: &str) -> Result<OwnKeys, Error> {
         });
     }
     active.signing_algorithm()?;
-    let public_jwks = set.to_public_json();
-    Ok(OwnKeys { set, public_jwks })
+    Ok(OwnKeys { set })
 }
