@@ -1,8 +1,9 @@
 // The wasm code a cold worker's first request makes V8 compile. V8 compiles a wasm function at
 // its first call (lazy compilation, Liftoff), so a cold isolate's first request pays for
-// compiling every function on its path, the state build included: that is most of what it
-// costs beyond a pass-through worker's (BENCHMARKS.md §4). Unlike a timing, the byte count is
-// the same on every run, so it shows what a change to the request path saves.
+// compiling every function on its path that start-up (the state build) has not already run:
+// that is most of what it costs beyond a pass-through worker's (BENCHMARKS.md §4). Unlike a
+// timing, the byte count is the same on every run, so it shows what a change to the request
+// path saves.
 //   worker-build --release . --no-default-features --features worker   (a build with names:
 //       scripts/build-worker strips them)
 //   node bench/first-request.mjs [build dir, default build/] [--top 20]
@@ -11,7 +12,9 @@
 // not the module's start-up before it, are summed by body size and charged to the step of the
 // gateway that first called them.
 import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { functionsOf } from "./wasm-crates.mjs";
 
 const START = "=== first request";
@@ -26,9 +29,10 @@ if (process.argv[2] === "--child") {
   await new Response("x").arrayBuffer();
   const ec = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
   await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, ec.publicKey, new Uint8Array(64), new Uint8Array(1));
-  console.log(START);
+  // Written at once, in order with V8's own trace lines (console.log to a pipe is asynchronous).
+  writeSync(1, `${START}\n`);
   await request(worker, "/api/x", token, 200);
-  console.log(END);
+  writeSync(1, `${END}\n`);
   process.exit(0);
 }
 
@@ -38,10 +42,17 @@ const dir = resolve(process.argv.slice(2).find((a, i, all) => !a.startsWith("--"
 const { imported, sizes, names } = functionsOf(`${dir}/index_bg.wasm`);
 if (names.size === 0) throw new Error(`${dir}/index_bg.wasm has no function names: build it with worker-build alone (see the top of this file)`);
 
-const trace = execFileSync(process.execPath, ["--trace-wasm", new URL(import.meta.url).pathname, "--child", dir], {
-  encoding: "utf8",
-  maxBuffer: 1 << 30,
-}).split("\n");
+// The trace goes to a file: V8 writes it to stdout, and a pipe would fill and refuse writes.
+const work = mkdtempSync(join(tmpdir(), "tollgate-first-request-"));
+const traceFile = join(work, "trace.txt");
+const out = openSync(traceFile, "w");
+try {
+  execFileSync(process.execPath, ["--trace-wasm", new URL(import.meta.url).pathname, "--child", dir], { stdio: ["ignore", out, "inherit"] });
+} finally {
+  closeSync(out);
+}
+const trace = readFileSync(traceFile, "utf8").split("\n");
+rmSync(work, { recursive: true });
 const from = trace.indexOf(START);
 const to = trace.indexOf(END);
 if (from < 0 || to < 0) throw new Error("the request did not complete: run it with --child to see why");

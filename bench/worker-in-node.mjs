@@ -11,7 +11,7 @@ import { cli } from "../tests/e2e/harness.mjs";
 const hooks = `
 export async function resolve(specifier, context, next) {
   if (specifier === "cloudflare:workers") {
-    return { url: "data:text/javascript,export class WorkerEntrypoint { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }", shortCircuit: true };
+    return { url: "data:text/javascript,export class WorkerEntrypoint { constructor(ctx, env) { this.ctx = ctx; this.env = env; } } export const env = globalThis.benchWorkerEnv;", shortCircuit: true };
   }
   if (specifier.endsWith(".wasm")) {
     const path = new URL(specifier, context.parentURL).pathname;
@@ -35,6 +35,8 @@ const env = () => ({
 
 /** A new instance of the worker in `dir` (`instance` tells two loads of one directory apart). */
 export async function loadWorker(dir, instance = 0) {
+  // What `import { env } from "cloudflare:workers"` gives at start-up.
+  globalThis.benchWorkerEnv = env();
   const { default: Worker } = await import(`${pathToFileURL(resolve(dir, "index.js")).href}?${instance}`);
   return new Worker({ waitUntil() {}, passThroughOnException() {} }, env());
 }

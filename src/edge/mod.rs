@@ -52,6 +52,24 @@ impl Target {
     }
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "cloudflare:workers")]
+extern "C" {
+    /// The bindings outside any request: `import { env } from "cloudflare:workers"`.
+    #[wasm_bindgen(thread_local_v2, js_name = env)]
+    static GLOBAL_ENV: Env;
+}
+
+/// At the isolate's start-up, before its first request: the state (configuration and keys,
+/// parsed and validated) is built there, and with it V8 compiles the code that builds it (it
+/// compiles each wasm function at its first call). Cloudflare starts an isolate while the
+/// client's TLS handshake is still running, so this work leaves the first request's path
+/// (`bench/first-request.mjs` shows what remains on it). A state that fails to build is not
+/// kept: the first request builds it again and answers with the error.
+#[event(start)]
+fn start() {
+    let _ = GLOBAL_ENV.with(state::state);
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();

@@ -1,8 +1,8 @@
 //! Everything an isolate keeps between requests: the validated configuration, the parsed
 //! keys, the verified-token cache, the revocation answers, and remote key sets.
 //!
-//! It is built from the environment on the first request, so parsing and validation happen
-//! once per isolate, at start-up.
+//! It is built from the environment once per isolate, at start-up (`start` in mod.rs), or by
+//! the first request when that failed, so parsing and validation happen once.
 
 use crate::codes::Code;
 use std::cell::RefCell;
