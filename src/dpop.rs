@@ -322,6 +322,16 @@ pub fn access_token_hash(access_token: &str) -> String {
 /// (percent-encodings upper-cased, unreserved characters decoded, dot segments removed, an
 /// empty path as `/`). `None` for anything else (user information included).
 pub fn normalize_uri(uri: &str) -> Option<String> {
+    let (origin, path) = split_origin(uri)?;
+    let path = normalize_path(path)?;
+    Some(origin + &path)
+}
+
+/// The origin of an absolute http(s) URI as RFC 6454 §6.2 serialises it (`scheme://host[:port]`,
+/// scheme and host in lower case, the scheme's default port left out: RFC 3986 §6.2.2.1,
+/// §6.2.3), and the path that follows, without query or fragment. `None` for another scheme,
+/// no host, user information or a port that is not digits.
+pub fn split_origin(uri: &str) -> Option<(String, &str)> {
     let uri = uri.split(['#', '?']).next().unwrap_or_default();
     let (scheme, rest) = uri.split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
@@ -348,8 +358,7 @@ pub fn normalize_uri(uri: &str) -> Option<String> {
         },
         _ => host_port,
     };
-    let path = normalize_path(path)?;
-    Some(format!("{scheme}://{host_port}{path}"))
+    Some((format!("{scheme}://{host_port}"), path))
 }
 
 /// RFC 3986 §6.2.2.1–6.2.2.3 on a path.
@@ -555,6 +564,20 @@ mod tests {
             "https://a/%+F",
         ] {
             assert_eq!(normalize_uri(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_are_serialised_as_rfc_6454_says() {
+        for (uri, origin, path) in [
+            ("https://App.Example:443/cb?x=1#f", "https://app.example", "/cb"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080", ""),
+            ("HTTPS://[::1]:8443/a/b", "https://[::1]:8443", "/a/b"),
+        ] {
+            assert_eq!(split_origin(uri), Some((origin.to_owned(), path)), "{uri}");
+        }
+        for bad in ["com.example.app:/cb", "https://u@a/", "https://a:x/", "https:///"] {
+            assert_eq!(split_origin(bad), None, "{bad}");
         }
     }
 }

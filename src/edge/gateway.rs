@@ -531,7 +531,7 @@ fn login_redirect(
 }
 
 fn form_urlencoded_component(text: &str) -> String {
-    worker::url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// One request on its way to the origin.

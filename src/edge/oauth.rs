@@ -145,6 +145,14 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
     crate::oauth::parse_form_bytes(&body)
 }
 
+/// The query's parameters; they may not repeat (RFC 6749 §3.1). workerd hands over the URL
+/// serialised (WHATWG URL), so the query is what follows its first `?`, up to any `#`.
+fn query(req: &Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
+    let url = req.inner().url();
+    let before_fragment = url.split('#').next().unwrap_or_default();
+    crate::oauth::parse_form(before_fragment.split_once('?').map_or("", |(_, query)| query))
+}
+
 /// `Authorization: Basic` credentials, form-decoded (RFC 6749 §2.3.1).
 fn basic_credentials(req: &Request) -> Option<(String, String)> {
     crate::oauth::parse_basic(&req.headers().get("Authorization").ok()??)
@@ -535,8 +543,7 @@ async fn proceed(
 /// at once (single sign-on), shows the login or consent page, or answers a `prompt=none`
 /// request with its error.
 pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
-    let url = req.url()?;
-    let params = match crate::oauth::parse_form(url.query().unwrap_or("")) {
+    let params = match query(&req) {
         Ok(params) => params,
         Err(err) => return pages::error(&err.description),
     };
@@ -722,7 +729,7 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
             Err(err) => return oauth_error(&err),
         }
     } else {
-        match crate::oauth::parse_form(req.url()?.query().unwrap_or("")) {
+        match query(&req) {
             Ok(params) => params,
             Err(err) => return pages::error(&err.description),
         }

@@ -46,11 +46,10 @@ pub fn page_headers() -> Result<Headers> {
     page_headers_for(None)
 }
 
-/// The origin (`scheme://host[:port]`) of a URL, if it has one that CSP can name.
+/// The origin (`scheme://host[:port]`) of a redirect URI, which CSP's `form-action` names.
+/// Registered redirect URIs are http(s) without user information (`valid_redirect_uri`).
 pub fn origin_of(url: &str) -> Option<String> {
-    let parsed = worker::Url::parse(url).ok()?;
-    let origin = parsed.origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
+    crate::dpop::split_origin(url).map(|(origin, _)| origin)
 }
 
 fn page(status: u16, title: &str, body: &str, redirect_origin: Option<&str>) -> Result<Response> {

@@ -69,6 +69,9 @@ test("the login page cannot be framed and loads no script", async () => {
   const csp = res.headers.get("content-security-policy");
   assert.match(csp, /default-src 'none'/);
   assert.match(csp, /frame-ancestors 'none'/);
+  // Browsers apply form-action to the redirect after the form post: the client's origin, as
+  // RFC 6454 §6.2 serialises it, is allowed beside the page's own.
+  assert.ok(csp.includes(`form-action 'self' ${new URL(world.callback).origin};`), csp);
   assert.doesNotMatch(await res.text(), /<script/);
   assert.equal(res.headers.get("referrer-policy"), "no-referrer");
 });
