@@ -570,13 +570,22 @@ mod tests {
     #[test]
     fn origins_are_serialised_as_rfc_6454_says() {
         for (uri, origin, path) in [
-            ("https://App.Example:443/cb?x=1#f", "https://app.example", "/cb"),
+            (
+                "https://App.Example:443/cb?x=1#f",
+                "https://app.example",
+                "/cb",
+            ),
             ("http://127.0.0.1:8080", "http://127.0.0.1:8080", ""),
             ("HTTPS://[::1]:8443/a/b", "https://[::1]:8443", "/a/b"),
         ] {
             assert_eq!(split_origin(uri), Some((origin.to_owned(), path)), "{uri}");
         }
-        for bad in ["com.example.app:/cb", "https://u@a/", "https://a:x/", "https:///"] {
+        for bad in [
+            "com.example.app:/cb",
+            "https://u@a/",
+            "https://a:x/",
+            "https:///",
+        ] {
             assert_eq!(split_origin(bad), None, "{bad}");
         }
     }

@@ -150,7 +150,11 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
 fn query(req: &Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
     let url = req.inner().url();
     let before_fragment = url.split('#').next().unwrap_or_default();
-    crate::oauth::parse_form(before_fragment.split_once('?').map_or("", |(_, query)| query))
+    crate::oauth::parse_form(
+        before_fragment
+            .split_once('?')
+            .map_or("", |(_, query)| query),
+    )
 }
 
 /// `Authorization: Basic` credentials, form-decoded (RFC 6749 §2.3.1).
