@@ -447,9 +447,8 @@ impl Once {
                 .durable_object(super::bindings::COORDINATOR)
                 .map(|namespace| Once::Durable(CoordinatorStore::new(namespace)))
                 .map_err(|_| "Durable Object binding TOLLGATE_COORDINATOR is missing"),
-            Consistency::Kv => env
-                .kv(super::bindings::KV)
-                .map(|kv| Once::Kv(super::kv::Kv::new(kv, std::rc::Rc::clone(state))))
+            Consistency::Kv => super::kv::Kv::for_state(env, state)
+                .map(Once::Kv)
                 .map_err(|_| "KV binding TOLLGATE_KV is missing"),
         }
     }

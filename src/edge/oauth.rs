@@ -74,7 +74,7 @@ impl Engine {
                 "secret TOLLGATE_PEPPER must be at least 32 characters",
             ));
         }
-        let Ok(kv) = env.kv(bindings::KV) else {
+        let Ok(kv) = Kv::for_state(env, &state) else {
             return Err(respond::server_error(
                 503,
                 Code::StoreUnavailable.as_str(),
@@ -93,7 +93,7 @@ impl Engine {
         };
         Ok(Engine {
             once,
-            kv: Kv::new(kv, Rc::clone(&state)),
+            kv,
             state,
             config,
             signing_key,
