@@ -19,10 +19,15 @@ pub fn base_headers() -> Result<Headers> {
 
 /// A JSON response.
 pub fn json(status: u16, body: &Value) -> Result<Response> {
+    json_text(status, body.to_string())
+}
+
+/// [`json`] for a body already serialised.
+pub fn json_text(status: u16, body: String) -> Result<Response> {
     let headers = base_headers()?;
     headers.set("Content-Type", "application/json")?;
     headers.set("Cache-Control", "no-store")?;
-    Ok(Response::ok(body.to_string())?
+    Ok(Response::ok(body)?
         .with_status(status)
         .with_headers(headers))
 }

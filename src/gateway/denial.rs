@@ -1,6 +1,6 @@
 //! Why a request was refused, and the one function that writes a refusal on the wire.
 
-use serde_json::json;
+use std::borrow::Cow;
 
 use super::{quote_safe, REALM};
 use crate::codes::Code;
@@ -70,128 +70,133 @@ impl Denial {
     /// The one mapping from a refusal to HTTP (RFC 6750 §3, §3.1). Descriptions name the
     /// failed check but never echo the token.
     pub fn render(&self) -> Rendered {
-        let challenge = bearer_challenge;
-        match self {
-            Denial::MissingToken => Rendered {
-                status: 401,
-                www_authenticate: Some(format!(r#"Bearer realm="{REALM}""#)),
-                body: json!({ "error": "invalid_token", "error_description": "a bearer token is required", "code": Code::TokenMissing.as_str() }),
-                code: Code::TokenMissing.as_str(),
-            },
-            Denial::InvalidRequest(description) => Rendered {
-                status: 400,
-                www_authenticate: Some(challenge("invalid_request", description, None)),
-                body: json!({ "error": "invalid_request", "error_description": description, "code": Code::AuthorizationMalformed.as_str() }),
-                code: Code::AuthorizationMalformed.as_str(),
-            },
-            Denial::InvalidToken(err) => {
-                let description = err.to_string();
-                let mut body = json!({ "error": "invalid_token", "error_description": description, "code": err.code() });
-                if let Some(claim) = err.claim() {
-                    body["claim"] = claim.into();
-                }
-                Rendered {
-                    status: 401,
-                    www_authenticate: Some(challenge("invalid_token", &description, None)),
-                    body,
-                    code: err.code(),
-                }
+        use Denial::*;
+        let (status, error, description, code): (u16, &str, Cow<str>, &'static str) = match self {
+            MissingToken => (
+                401,
+                "invalid_token",
+                "a bearer token is required".into(),
+                Code::TokenMissing.as_str(),
+            ),
+            InvalidRequest(description) => (
+                400,
+                "invalid_request",
+                (*description).into(),
+                Code::AuthorizationMalformed.as_str(),
+            ),
+            InvalidToken(err) => (401, "invalid_token", err.to_string().into(), err.code()),
+            InsufficientScope { .. } => (
+                403,
+                "insufficient_scope",
+                "the token lacks a required scope".into(),
+                Code::InsufficientScope.as_str(),
+            ),
+            OneTimeTokenRequired => (
+                403,
+                "one_time_token_required",
+                "this action needs a fresh one-time token in X-One-Time-Token".into(),
+                Code::OneTimeTokenInvalid.as_str(),
+            ),
+            SessionInvalid => (
+                401,
+                "invalid_token",
+                "the session has ended: sign in again".into(),
+                Code::SessionInvalid.as_str(),
+            ),
+            ApiKeyInvalid => (
+                401,
+                "invalid_token",
+                "the API key is unknown, expired or revoked".into(),
+                Code::ApiKeyInvalid.as_str(),
+            ),
+            OneTimeStoreUnavailable | StoreUnavailable => (
+                503,
+                "temporarily_unavailable",
+                "the token store cannot be read".into(),
+                Code::StoreUnavailable.as_str(),
+            ),
+            IssuerUnavailable => (
+                503,
+                "temporarily_unavailable",
+                "the token issuer's keys cannot be fetched".into(),
+                Code::JwksUnavailable.as_str(),
+            ),
+            RevocationUnavailable => (
+                503,
+                "temporarily_unavailable",
+                "the revocation list cannot be read".into(),
+                Code::RevocationUnavailable.as_str(),
+            ),
+            DpopProof(err @ Error::DpopNonce { .. }) => {
+                (401, "use_dpop_nonce", err.to_string().into(), err.code())
             }
-            Denial::InsufficientScope { required } => {
-                let scope = required.join(" ");
-                Rendered {
-                    status: 403,
-                    www_authenticate: Some(challenge(
-                        "insufficient_scope",
-                        "the token lacks a required scope",
-                        Some(&scope),
-                    )),
-                    body: json!({ "error": "insufficient_scope", "error_description": "the token lacks a required scope", "scope": scope, "code": Code::InsufficientScope.as_str() }),
-                    code: Code::InsufficientScope.as_str(),
-                }
+            DpopProof(err) => (
+                401,
+                "invalid_dpop_proof",
+                err.to_string().into(),
+                err.code(),
+            ),
+            DpopBinding(description) => (
+                401,
+                "invalid_token",
+                (*description).into(),
+                Code::DpopBindingMismatch.as_str(),
+            ),
+            Misconfigured(code, description) => {
+                (500, "server_error", (*description).into(), code.as_str())
             }
-            Denial::OneTimeTokenRequired => Rendered {
-                status: 403,
-                www_authenticate: None,
-                body: json!({ "error": "one_time_token_required", "error_description": "this action needs a fresh one-time token in X-One-Time-Token", "code": Code::OneTimeTokenInvalid.as_str() }),
-                code: Code::OneTimeTokenInvalid.as_str(),
-            },
-            Denial::SessionInvalid => {
-                let description = "the session has ended: sign in again";
-                Rendered {
-                    status: 401,
-                    www_authenticate: Some(challenge("invalid_token", description, None)),
-                    body: json!({ "error": "invalid_token", "error_description": description, "code": Code::SessionInvalid.as_str() }),
-                    code: Code::SessionInvalid.as_str(),
-                }
-            }
-            Denial::ApiKeyInvalid => {
-                let description = "the API key is unknown, expired or revoked";
-                Rendered {
-                    status: 401,
-                    www_authenticate: Some(challenge("invalid_token", description, None)),
-                    body: json!({ "error": "invalid_token", "error_description": description, "code": Code::ApiKeyInvalid.as_str() }),
-                    code: Code::ApiKeyInvalid.as_str(),
-                }
-            }
-            Denial::OneTimeStoreUnavailable | Denial::StoreUnavailable => Rendered {
-                status: 503,
-                www_authenticate: None,
-                body: json!({ "error": "temporarily_unavailable", "error_description": "the token store cannot be read", "code": Code::StoreUnavailable.as_str() }),
-                code: Code::StoreUnavailable.as_str(),
-            },
-            Denial::IssuerUnavailable => Rendered {
-                status: 503,
-                www_authenticate: None,
-                body: json!({ "error": "temporarily_unavailable", "error_description": "the token issuer's keys cannot be fetched", "code": Code::JwksUnavailable.as_str() }),
-                code: Code::JwksUnavailable.as_str(),
-            },
-            Denial::DpopProof(err) => {
-                let description = err.to_string();
-                let error = match err {
-                    Error::DpopNonce { .. } => "use_dpop_nonce",
-                    _ => "invalid_dpop_proof",
-                };
-                let mut body =
-                    json!({ "error": error, "error_description": description, "code": err.code() });
-                if let Some(member) = err.claim() {
-                    body["claim"] = member.into();
-                }
-                Rendered {
-                    status: 401,
-                    www_authenticate: Some(format!(
-                        r#"DPoP error="{error}", error_description="{}", algs="{}""#,
-                        quote_safe(&description),
-                        dpop_algs()
-                    )),
-                    body,
-                    code: err.code(),
-                }
-            }
-            Denial::DpopBinding(description) => Rendered {
-                status: 401,
-                www_authenticate: Some(format!(
-                    r#"DPoP error="invalid_token", error_description="{}", algs="{}""#,
-                    quote_safe(description),
-                    dpop_algs()
-                )),
-                body: json!({ "error": "invalid_token", "error_description": description, "code": Code::DpopBindingMismatch.as_str() }),
-                code: Code::DpopBindingMismatch.as_str(),
-            },
-            Denial::Misconfigured(code, description) => Rendered {
-                status: 500,
-                www_authenticate: None,
-                body: json!({ "error": "server_error", "error_description": description, "code": code.as_str() }),
-                code: code.as_str(),
-            },
-            Denial::RevocationUnavailable => Rendered {
-                status: 503,
-                www_authenticate: None,
-                body: json!({ "error": "temporarily_unavailable", "error_description": "the revocation list cannot be read", "code": Code::RevocationUnavailable.as_str() }),
-                code: Code::RevocationUnavailable.as_str(),
-            },
+        };
+        let claim = match self {
+            InvalidToken(err) | DpopProof(err) => err.claim(),
+            _ => None,
+        };
+        let scope = match self {
+            InsufficientScope { required } => Some(required.join(" ")),
+            _ => None,
+        };
+        let www_authenticate = match self {
+            MissingToken => Some(format!(r#"Bearer realm="{REALM}""#)),
+            DpopProof(_) | DpopBinding(_) => Some(format!(
+                r#"DPoP error="{error}", error_description="{}", algs="{}""#,
+                quote_safe(&description),
+                dpop_algs()
+            )),
+            InvalidRequest(_)
+            | InvalidToken(_)
+            | InsufficientScope { .. }
+            | SessionInvalid
+            | ApiKeyInvalid => Some(bearer_challenge(error, &description, scope.as_deref())),
+            _ => None,
+        };
+        Rendered {
+            status,
+            www_authenticate,
+            body: body(error, &description, code, claim, scope),
+            code,
         }
     }
+}
+
+/// The JSON body of a refusal: RFC 6749 §5.2's `error` and `error_description`, the stable
+/// `code`, and the `claim` or `scope` concerned when there is one.
+fn body(
+    error: &str,
+    description: &str,
+    code: &str,
+    claim: Option<&str>,
+    scope: Option<String>,
+) -> serde_json::Value {
+    let mut body = serde_json::Map::new();
+    body.insert("error".to_owned(), error.into());
+    body.insert("error_description".to_owned(), description.into());
+    body.insert("code".to_owned(), code.into());
+    if let Some(claim) = claim {
+        body.insert("claim".to_owned(), claim.into());
+    }
+    if let Some(scope) = scope {
+        body.insert("scope".to_owned(), scope.into());
+    }
+    body.into()
 }
 
 /// An RFC 6750 §3 `Bearer` challenge with an error, its description and the scope needed.
@@ -226,20 +231,15 @@ pub fn render_code(
         Some(Code::AuthorizationMalformed) => Rendered {
             status: 400,
             www_authenticate: Some(bearer_challenge("invalid_request", description, None)),
-            body: json!({ "error": "invalid_request", "error_description": description, "code": code }),
+            body: body("invalid_request", description, code, None, None),
             code: Code::AuthorizationMalformed.as_str(),
         },
         known => {
             let code = known.unwrap_or(Code::JwsInvalid).as_str();
-            let mut body =
-                json!({ "error": "invalid_token", "error_description": description, "code": code });
-            if let Some(claim) = claim {
-                body["claim"] = claim.into();
-            }
             Rendered {
                 status: 401,
                 www_authenticate: Some(bearer_challenge("invalid_token", description, None)),
-                body,
+                body: body("invalid_token", description, code, claim, None),
                 code,
             }
         }
