@@ -23,7 +23,6 @@ use crate::gateway::{
 use crate::oauth::dpop::{accept_proof, Presented};
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
-use crate::token_cache::fingerprint;
 use crate::verify::check_claims;
 use crate::{Error, Verifier};
 
@@ -402,8 +401,7 @@ async fn jwt_identity(
 ) -> std::result::Result<(Identity, bool), Refusal> {
     let now_ms = Date::now().as_millis() as f64;
     let now = (now_ms / 1000.0).floor() as i64;
-    let key = fingerprint(token);
-    let cached = state.token_cache.borrow_mut().get(&key, now);
+    let cached = state.token_cache.borrow_mut().get(token, now);
     let (entry, was_cached) = match cached {
         Some(entry) => (entry, true),
         None => {
@@ -420,7 +418,7 @@ async fn jwt_identity(
             let entry = state
                 .token_cache
                 .borrow_mut()
-                .insert(key, verified, trusted);
+                .insert(token, verified, trusted);
             (entry, false)
         }
     };
@@ -428,7 +426,7 @@ async fn jwt_identity(
     match revocation::is_revoked(env, state, &entry.verified, now_ms).await {
         Ok(false) => {}
         Ok(true) => {
-            state.token_cache.borrow_mut().remove(&key);
+            state.token_cache.borrow_mut().remove(token);
             return Err((Denial::InvalidToken(Error::Revoked), Some(identity)));
         }
         Err(revocation::Unavailable(reason)) => {

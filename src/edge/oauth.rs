@@ -22,7 +22,6 @@ use crate::oauth::{
     AuthorizationRequest, AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker,
     Session, TokenRequest, GRANTS,
 };
-use crate::token_cache::fingerprint;
 
 /// Cookie holding the browser session id.
 pub const SESSION_COOKIE: &str = "tg_session";
@@ -355,11 +354,7 @@ pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
     {
         return oauth_error(&err);
     }
-    engine
-        .state
-        .token_cache
-        .borrow_mut()
-        .remove(&fingerprint(&token));
+    engine.state.token_cache.borrow_mut().remove(&token);
     respond::log(json!({ "level": "info", "event": "revoke", "client_id": client.client_id }));
     respond::json(200, &json!({}))
 }

@@ -23,7 +23,6 @@ use super::state::State;
 use crate::oauth::{OAuthError, OAuthErrorCode, Revoker};
 use crate::opaque;
 use crate::revocation;
-use crate::token_cache::fingerprint;
 
 fn now() -> i64 {
     (Date::now().as_millis() / 1000) as i64
@@ -186,7 +185,7 @@ async fn operator_revoke(
             &format!("KV write failed: {err}"),
         );
     }
-    state.token_cache.borrow_mut().remove(&fingerprint(&token));
+    state.token_cache.borrow_mut().remove(&token);
     respond::log(
         json!({ "level": "info", "event": "revoke", "by": "operator", "jti": jti, "iss": issuer }),
     );
