@@ -4,8 +4,7 @@
 // that is most of what it costs beyond a pass-through worker's (BENCHMARKS.md §4). Unlike a
 // timing, the byte count is the same on every run, so it shows what a change to the request
 // path saves.
-//   worker-build --release . --no-default-features --features worker   (a build with names:
-//       scripts/build-worker strips them)
+//   scripts/build-worker --names   (a build with names: without the flag, it strips them)
 //   node bench/first-request.mjs [build dir, default build/] [--top 20]
 // One first-sight request (an ES256 token never seen, revocation reads, the origin assertion)
 // runs in Node (bench/worker-in-node.mjs) under --trace-wasm; the functions it enters, and
