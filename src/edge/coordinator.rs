@@ -15,8 +15,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use worker::{
-    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response,
-    Result, SqlStorageValue, State,
+    durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result,
+    SqlStorageValue, State,
 };
 
 use crate::store::{AtomicStore, Store, StoreError, Transition, Versioned, Write};
@@ -321,9 +321,8 @@ impl CoordinatorStore {
             .and_then(|id| id.get_stub())
             .map_err(failed)?;
         let body = serde_json::to_string(op).map_err(|e| StoreError(e.to_string()))?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let request = Request::new_with_init("https://coordinator/op", &init).map_err(failed)?;
+        let request =
+            super::subrequest("https://coordinator/op", "POST", Some(&body)).map_err(failed)?;
         let mut response = stub.fetch_with_request(request).await.map_err(failed)?;
         if response.status_code() != 200 {
             return Err(StoreError(format!(

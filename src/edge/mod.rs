@@ -20,7 +20,7 @@ use crate::codes::Code;
 use std::rc::Rc;
 
 use serde_json::json;
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, web_sys, Context, Env, Request, Response, Result};
 
 use crate::path::PathError;
 
@@ -50,6 +50,18 @@ impl Target {
             query: query.map(str::to_owned),
         })
     }
+}
+
+/// A subrequest (`method` on `url`, with a text body when given), built on web_sys directly:
+/// workers-rs's `RequestInit` converts its `cf` properties through serde on every request and
+/// links that code into the module.
+fn subrequest(url: &str, method: &str, body: Option<&str>) -> Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(body));
+    }
+    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "cloudflare:workers")]

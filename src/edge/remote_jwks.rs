@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{select, Either, FutureExt, LocalBoxFuture, Shared};
-use worker::{AbortController, Cache, Context, Delay, Fetch, Headers, Method, Request, Response};
+use worker::{AbortController, Cache, Context, Delay, Fetch, Headers, Response};
 
 use crate::config::ExternalIssuer;
 use crate::jwks_cache::{self, Action};
@@ -151,7 +151,7 @@ async fn fetch_keys(
 }
 
 async fn download(url: String, signal: worker::AbortSignal) -> Result<String, String> {
-    let request = Request::new(&url, Method::Get).map_err(|e| e.to_string())?;
+    let request = super::subrequest(&url, "GET", None).map_err(|e| e.to_string())?;
     request
         .headers()
         .set("Accept", "application/jwk-set+json, application/json")
