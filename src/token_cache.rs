@@ -154,7 +154,7 @@ mod tests {
         let mut cache = TokenCache::new(3);
         let tokens: Vec<_> = (0..5).map(|_| verified(100, 100)).collect();
         for (t, v) in &tokens {
-            cache.insert(&t, v.clone(), ());
+            cache.insert(t, v.clone(), ());
         }
         assert!(cache.get(&tokens[0].0, 100).is_none());
         assert!(cache.get(&tokens[1].0, 100).is_none());
