@@ -1,8 +1,8 @@
 //! Workers KV as the core's [`Store`].
 //!
-//! Through its own three-method binding rather than workers-rs's `KvStore`: that one's option
-//! builders serialise through serde and format floats, about 3% of the worker's code for a
-//! `get`, a `put` with a TTL and a `delete`.
+//! Through its own three-method binding rather than workers-rs's `KvStore`, whose option
+//! builders link serde glue and float formatting into the module for what is here a `get`, a
+//! `put` with a TTL and a `delete`.
 
 use std::rc::Rc;
 
