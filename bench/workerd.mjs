@@ -26,11 +26,13 @@ function workerdCpuMs() {
  * `seed`: entries of a CLI --kv-file ({ key, value, expiration?, expiration_ttl?, metadata? }),
  * written into TOLLGATE_KV before the worker is returned.
  */
-export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars = {}, secrets = {}, kv = true, coordinator = true, seed = [] } = {}) {
+export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars = {}, secrets = {}, kv = true, coordinator = true, seed = [], inspectorPort } = {}) {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
+      // Only bench/first-request-profile.mjs sets it, and enables the Profiler domain alone.
+      ...(inspectorPort ? { inspectorPort } : {}),
       modulesRoot: dirname(main),
       modules: [
         { type: "ESModule", path: main },
