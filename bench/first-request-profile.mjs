@@ -67,10 +67,12 @@ writeFileSync(join(ROOT, "bench/out/first-request.cpuprofile"), JSON.stringify(p
 const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
 const self = new Map();
 let total = 0;
+// timeDeltas[i] is the time from sample i - 1 to sample i: each sample owns the interval that
+// follows it (as DevTools counts), or an idle wait would be charged to whatever ran next.
 profile.samples.forEach((id, i) => {
   const { functionName, url } = nodes.get(id).callFrame;
   const name = `${url.includes("wasm") ? "wasm " : ""}${functionName || "(anonymous)"}`;
-  const dt = profile.timeDeltas[i] ?? 0;
+  const dt = profile.timeDeltas[i + 1] ?? 0;
   self.set(name, (self.get(name) ?? 0) + dt);
   total += dt;
 });
