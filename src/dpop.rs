@@ -295,8 +295,7 @@ fn after_signature(
 /// The `jwk` header parameter as a public key (§4.3 step 7: a private key is refused).
 fn header_key(header: &Map<String, Value>) -> Result<Key, Error> {
     let value = header.get("jwk").ok_or(invalid("jwk", "is missing"))?;
-    let jwk: Jwk =
-        serde_json::from_value(value.clone()).map_err(|_| invalid("jwk", "is not a JWK"))?;
+    let jwk = Jwk::from_value(value).map_err(|_| invalid("jwk", "is not a JWK"))?;
     let private = [&jwk.d, &jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi, &jwk.k]
         .iter()
         .any(|member| member.is_some())

@@ -43,8 +43,8 @@ impl KeySet {
         };
         let mut keys = Vec::with_capacity(entries.len());
         for entry in entries {
-            let jwk: Jwk = serde_json::from_value(entry)
-                .map_err(|e| Error::key(format!("not a JWK: {}", truncated(&e.to_string()))))?;
+            let jwk = Jwk::from_value(&entry)
+                .map_err(|e| Error::key(format!("not a JWK: {}", truncated(&e))))?;
             if is_for_signatures(&jwk) {
                 keys.push(Key::from_jwk(&jwk)?);
             }

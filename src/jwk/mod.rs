@@ -31,44 +31,102 @@ pub(crate) use parts::Material;
 pub use parts::{MAX_RSA_BITS, MIN_RSA_BITS};
 
 /// A JSON Web Key as it appears on the wire. Unknown members are ignored (RFC 7517 §4).
+/// Read by [`Jwk::from_value`] (and so from any JSON through `Deserialize`).
 #[allow(missing_docs)] // members are the registered JWK parameter names
-#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Jwk {
     pub kty: String,
-    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_ops: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub x: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub e: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub d: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub p: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dq: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub qi: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub oth: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub k: Option<String>,
+}
+
+impl Jwk {
+    /// The JWK a parsed JSON value holds. Its registered members are strings (RFC 7517 §4,
+    /// RFC 7518 §6), `key_ops` an array of strings, `oth` any value; `null` counts as absent,
+    /// and `kty` is required. Where a member repeats, JSON parsing kept the last, which RFC 7517
+    /// §4 allows a JWK parser to do. One reader for every caller: the keys in a JWK Set, the
+    /// `jwk` header of a DPoP proof, a key given alone.
+    pub fn from_value(value: &serde_json::Value) -> Result<Jwk, String> {
+        use serde_json::Value;
+        let Value::Object(members) = value else {
+            return Err("a JWK is a JSON object".to_owned());
+        };
+        let text = |name: &str| match members.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(format!("member \"{name}\" must be a string")),
+        };
+        let key_ops = match members.get("key_ops") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("member \"key_ops\" must be an array of strings")?,
+            ),
+            Some(_) => return Err("member \"key_ops\" must be an array of strings".to_owned()),
+        };
+        Ok(Jwk {
+            kty: text("kty")?.ok_or("member \"kty\" is missing")?,
+            use_: text("use")?,
+            key_ops,
+            alg: text("alg")?,
+            kid: text("kid")?,
+            crv: text("crv")?,
+            x: text("x")?,
+            y: text("y")?,
+            n: text("n")?,
+            e: text("e")?,
+            d: text("d")?,
+            p: text("p")?,
+            q: text("q")?,
+            dp: text("dp")?,
+            dq: text("dq")?,
+            qi: text("qi")?,
+            oth: members.get("oth").filter(|oth| !oth.is_null()).cloned(),
+            k: text("k")?,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Jwk {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Jwk::from_value(&value).map_err(serde::de::Error::custom)
+    }
 }
 
 impl fmt::Debug for Jwk {
@@ -470,5 +528,36 @@ fn family_of(material: &Material) -> Family {
         Material::Rsa(_) => Family::Rsa,
         Material::Ec(parts) => Family::Ec(parts.curve),
         Material::Ed25519(_) => Family::Ed25519,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Jwk;
+    use serde_json::json;
+
+    #[test]
+    fn rfc7517_4_members_are_strings_and_null_is_absent() {
+        let jwk = Jwk::from_value(&json!({ "kty": "oct", "k": "c2VjcmV0", "kid": null, "key_ops": ["sign"], "x-other": 1 })).unwrap();
+        assert_eq!(
+            (jwk.kty.as_str(), jwk.k.as_deref(), jwk.kid),
+            ("oct", Some("c2VjcmV0"), None)
+        );
+        assert_eq!(jwk.key_ops, Some(vec!["sign".to_owned()]));
+        for bad in [
+            json!([]),
+            json!({ "k": "c2VjcmV0" }),
+            json!({ "kty": 1 }),
+            json!({ "kty": "oct", "kid": 7 }),
+            json!({ "kty": "oct", "alg": ["HS256"] }),
+            json!({ "kty": "oct", "key_ops": "sign" }),
+            json!({ "kty": "oct", "key_ops": ["sign", 1] }),
+        ] {
+            assert!(Jwk::from_value(&bad).is_err(), "{bad}");
+        }
+        // The same reader behind Deserialize, from text.
+        let from_text: Jwk = serde_json::from_str(r#"{"kty":"oct","k":"c2VjcmV0"}"#).unwrap();
+        assert_eq!(from_text.k.as_deref(), Some("c2VjcmV0"));
+        assert!(serde_json::from_str::<Jwk>(r#"{"kty":"oct","x":false}"#).is_err());
     }
 }
