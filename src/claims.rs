@@ -90,21 +90,21 @@ impl<'a> Claims<'a> {
 }
 
 /// The first `"`, `\\` or control character at or after `at`: eight bytes at a time, since
-/// every string of a claims set is scanned for them.
+/// every string of a claims set is scanned for them. The last word is padded with zero bytes,
+/// which stop the scan as control characters would: past the end, so `None`.
 fn stop(bytes: &[u8], mut at: usize) -> Option<usize> {
-    use crate::swar::{below, splat, word, zero};
-    while let Some(x) = word(bytes, at) {
-        if zero(x ^ splat(b'"')) | zero(x ^ splat(b'\\')) | below(x, 0x20) != 0 {
-            break;
+    use crate::swar::{below, splat, word_padded, zero};
+    while at < bytes.len() {
+        let x = word_padded(bytes, at);
+        let hit = zero(x ^ splat(b'"')) | zero(x ^ splat(b'\\')) | below(x, 0x20);
+        if hit != 0 {
+            // Each mask's lowest mark is exact, so their union's is.
+            let found = at + hit.trailing_zeros() as usize / 8;
+            return (found < bytes.len()).then_some(found);
         }
         at += 8;
     }
-    let rest = bytes.get(at..)?;
-    Some(
-        at + rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?,
-    )
+    None
 }
 
 /// The member names read so far, each with a fingerprint (length and first bytes), so that
@@ -145,12 +145,9 @@ impl<'a> Seen<'a> {
 /// A name's length and first seven bytes in one word: equal names have equal fingerprints.
 fn fingerprint(name: &str) -> u64 {
     let bytes = name.as_bytes();
-    let mut word = [0u8; 8];
-    for (out, byte) in word.iter_mut().zip(bytes.iter().take(7)) {
-        *out = *byte;
-    }
-    word[7] = bytes.len() as u8;
-    u64::from_le_bytes(word) ^ ((bytes.len() as u64 >> 8) << 32)
+    let first = crate::swar::word_padded(bytes, 0) & 0x00ff_ffff_ffff_ffff;
+    let len = bytes.len() as u64;
+    first | (len & 0xff) << 56 ^ (len >> 8) << 32
 }
 
 /// serde_json refuses arrays and objects nested this deep (its recursion limit).

@@ -28,6 +28,19 @@ pub(crate) fn word(bytes: &[u8], at: usize) -> Option<u64> {
     chunk.try_into().ok().map(u64::from_le_bytes)
 }
 
+/// The bytes at `at`, little-endian, up to eight, padded with zero bytes past the end.
+pub(crate) fn word_padded(bytes: &[u8], at: usize) -> u64 {
+    if let Some(x) = word(bytes, at) {
+        return x;
+    }
+    let mut padded = [0; 8];
+    let rest = bytes.get(at..).unwrap_or_default();
+    for (out, byte) in padded.iter_mut().zip(rest) {
+        *out = *byte;
+    }
+    u64::from_le_bytes(padded)
+}
+
 /// The first `byte` at or after `from`.
 pub(crate) fn find(bytes: &[u8], mut from: usize, byte: u8) -> Option<usize> {
     while let Some(x) = word(bytes, from) {
