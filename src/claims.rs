@@ -119,9 +119,8 @@ struct Seen<'a> {
 }
 
 impl<'a> Seen<'a> {
-    /// Adds `name`; false when it was already there.
-    fn insert(&mut self, name: Cow<'a, str>) -> bool {
-        let print = fingerprint(&name);
+    /// Adds `name`, whose fingerprint is `print`; false when it was already there.
+    fn insert(&mut self, name: Cow<'a, str>, print: u64) -> bool {
         let small = self.small.get(..self.len).unwrap_or_default();
         if small.iter().any(|(p, seen)| *p == print && *seen == name)
             || self
@@ -142,12 +141,54 @@ impl<'a> Seen<'a> {
     }
 }
 
-/// A name's length and first seven bytes in one word: equal names have equal fingerprints.
-fn fingerprint(name: &str) -> u64 {
-    let bytes = name.as_bytes();
-    let first = crate::swar::word_padded(bytes, 0) & 0x00ff_ffff_ffff_ffff;
-    let len = bytes.len() as u64;
-    first | (len & 0xff) << 56 ^ (len >> 8) << 32
+/// A name's length and first seven bytes in one word: equal names have equal fingerprints,
+/// and names of up to seven bytes are equal exactly when their fingerprints are.
+const fn fingerprint(name: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    let mut i = 0;
+    while i < name.len() && i < 7 {
+        first[i] = name[i];
+        i += 1;
+    }
+    with_length(u64::from_le_bytes(first), name.len())
+}
+
+/// [`fingerprint`] of the `len` bytes at `at` in `text`, read as one word.
+fn fingerprint_at(text: &[u8], at: usize, len: usize) -> u64 {
+    let kept = (1u64 << (8 * len.min(7))) - 1;
+    with_length(crate::swar::word_padded(text, at) & kept, len)
+}
+
+/// The first bytes of a name (at most seven, in the low bytes) and its length in one word.
+const fn with_length(first: u64, len: usize) -> u64 {
+    let len = len as u64;
+    (first | (len & 0xff) << 56) ^ ((len >> 8) << 32)
+}
+
+/// The registered claims' fingerprints: their names have three bytes, so a name is one of
+/// them exactly when its fingerprint is.
+const ISS: u64 = fingerprint(b"iss");
+const SUB: u64 = fingerprint(b"sub");
+const AUD: u64 = fingerprint(b"aud");
+const EXP: u64 = fingerprint(b"exp");
+const NBF: u64 = fingerprint(b"nbf");
+const IAT: u64 = fingerprint(b"iat");
+const JTI: u64 = fingerprint(b"jti");
+
+/// The value of a little-endian word's eight bytes read as decimal digits, first byte most
+/// significant, or `None` when one of them is not an ASCII digit.
+fn eight_digits(word: u64) -> Option<u64> {
+    const NIBBLES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    // A digit's high nibble is 3, and stays 3 when 6 is added (a byte above '9' carries).
+    let digits = (word & NIBBLES) | ((word.wrapping_add(0x0606_0606_0606_0606) & NIBBLES) >> 4);
+    if digits != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    // Pairs, then fours, then all eight (Lemire, "Parsing series of integers with SIMD", 2018).
+    let x = word - 0x3030_3030_3030_3030;
+    let pairs = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let fours = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
+    Some((fours.wrapping_mul(10_000) + (fours >> 32)) & 0xffff_ffff)
 }
 
 /// serde_json refuses arrays and objects nested this deep (its recursion limit).
@@ -186,22 +227,22 @@ impl<'a> Json<'a> {
             ..Claims::default()
         };
         let mut seen = Seen::default();
-        self.members(1, |json, name| {
-            if !seen.insert(name.clone()) {
+        self.members(1, |json, name, print| {
+            if !seen.insert(name.clone(), print) {
                 *repeated = true;
                 return None;
             }
             if let Some(i) = required.iter().position(|r| *r == name) {
                 claims.present[i] = true;
             }
-            let slot = match name.as_bytes() {
-                b"iss" => &mut claims.iss,
-                b"sub" => &mut claims.sub,
-                b"aud" => &mut claims.aud,
-                b"exp" => &mut claims.exp,
-                b"nbf" => &mut claims.nbf,
-                b"iat" => &mut claims.iat,
-                b"jti" => &mut claims.jti,
+            let slot = match print {
+                ISS => &mut claims.iss,
+                SUB => &mut claims.sub,
+                AUD => &mut claims.aud,
+                EXP => &mut claims.exp,
+                NBF => &mut claims.nbf,
+                IAT => &mut claims.iat,
+                JTI => &mut claims.jti,
                 _ => return json.skip(1),
             };
             *slot = Some(json.claim()?);
@@ -210,20 +251,26 @@ impl<'a> Json<'a> {
         Some(claims)
     }
 
-    /// An object's members, each value read by `member`, at nesting `depth`.
+    /// An object's members, each value read by `member` with the member's name and its
+    /// [`fingerprint`], at nesting `depth`.
     fn members(
         &mut self,
         depth: usize,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>, u64) -> Option<()>,
     ) -> Option<()> {
         self.items(depth, b'{', b'}', |json| {
+            let start = json.at + 1;
             let name = json.string()?;
+            let print = match &name {
+                Cow::Borrowed(name) => fingerprint_at(json.text.as_bytes(), start, name.len()),
+                Cow::Owned(name) => fingerprint(name.as_bytes()),
+            };
             json.space();
             if !json.eat(b':') {
                 return None;
             }
             json.space();
-            member(json, name)
+            member(json, name, print)
         })
     }
 
@@ -297,7 +344,7 @@ impl<'a> Json<'a> {
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'-' | b'0'..=b'9' => self.number().map(drop),
-            b'{' => self.members(depth + 1, |json, _| json.skip(depth + 1)),
+            b'{' => self.members(depth + 1, |json, _, _| json.skip(depth + 1)),
             b'[' => self.elements(depth + 1, |json| json.skip(depth + 1)),
             _ => {
                 let rest = self.text.get(self.at..)?;
@@ -345,6 +392,13 @@ impl<'a> Json<'a> {
         let negative = self.eat(b'-');
         let digits = self.at;
         let mut value = 0u64;
+        // Eight digits at a time (a NumericDate has ten), then one at a time.
+        while let Some(eight) =
+            crate::swar::word(self.text.as_bytes(), self.at).and_then(eight_digits)
+        {
+            value = value.wrapping_mul(100_000_000).wrapping_add(eight);
+            self.at += 8;
+        }
         while let Some(digit @ b'0'..=b'9') = self.peek() {
             // Wrapping is harmless: more than 19 digits go to serde_json below.
             value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
@@ -431,6 +485,39 @@ mod tests {
         }
         // Nested objects may repeat their own names: they are claim values, not claims.
         assert!(read(r#"{"o":{"a":1},"p":{"a":2}}"#, &[]).is_ok());
+    }
+
+    #[test]
+    fn reads_eight_digits_at_once_as_one_at_a_time() {
+        for text in ["00000000", "12345678", "99999999", "17999999", "01234567"] {
+            let word = u64::from_le_bytes(text.as_bytes().try_into().unwrap());
+            assert_eq!(eight_digits(word), text.parse().ok(), "{text}");
+        }
+        for text in [
+            b"1234567/",
+            b"1234567:",
+            b"a2345678",
+            b"1234 678",
+            &[0xb0; 8],
+        ] {
+            assert_eq!(eight_digits(u64::from_le_bytes(*text)), None, "{text:?}");
+        }
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            1_799_999_999,
+            12_345_678_901_234_567,
+            i64::MAX as u64,
+        ] {
+            let text = format!(r#"{{"exp":{n}}}"#);
+            let claims = read(&text, &[]).unwrap();
+            assert!(
+                matches!(claims.exp, Some(Claim::Number(v)) if v as u64 == n),
+                "{n}"
+            );
+        }
     }
 
     #[test]
