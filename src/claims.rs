@@ -159,10 +159,12 @@ fn fingerprint_at(text: &[u8], at: usize, len: usize) -> u64 {
     with_length(crate::swar::word_padded(text, at) & kept, len)
 }
 
-/// The first bytes of a name (at most seven, in the low bytes) and its length in one word.
+/// The first bytes of a name (at most seven, in the low bytes) and its length, up to 255, in
+/// the high byte. Nothing else touches the name's bytes, so a fingerprint stands for one name
+/// of seven bytes or fewer.
 const fn with_length(first: u64, len: usize) -> u64 {
-    let len = len as u64;
-    (first | (len & 0xff) << 56) ^ ((len >> 8) << 32)
+    let len = if len < 255 { len as u64 } else { 255 };
+    first | len << 56
 }
 
 /// The registered claims' fingerprints: their names have three bytes, so a name is one of
@@ -485,6 +487,21 @@ mod tests {
         }
         // Nested objects may repeat their own names: they are claim values, not claims.
         assert!(read(r#"{"o":{"a":1},"p":{"a":2}}"#, &[]).is_ok());
+    }
+
+    #[test]
+    fn a_registered_claim_is_its_name_exactly() {
+        // 259 bytes: "iss", then bytes that a length folded into the name's first bytes
+        // (259 = 256 + 3) would cancel. It is another claim.
+        let long = format!("iss\\u0000\\u0001{}", "\\u0000".repeat(254));
+        let text = format!(r#"{{"{long}":"https://evil","iss":"https://good"}}"#);
+        let claims = read(&text, &[]).unwrap();
+        assert!(matches!(claims.iss, Some(Claim::Str(ref s)) if s == "https://good"));
+        let text = format!(r#"{{"{long}":"https://evil"}}"#);
+        assert!(read(&text, &[]).unwrap().iss.is_none());
+        // An escaped spelling of a registered name is that claim, as serde_json reads it.
+        let claims = read(r#"{"\u0069ss":"https://a"}"#, &[]).unwrap();
+        assert!(matches!(claims.iss, Some(Claim::Str(ref s)) if s == "https://a"));
     }
 
     #[test]
