@@ -35,6 +35,7 @@ pub mod error;
 pub mod gateway;
 pub mod hazmat;
 pub mod issue;
+pub mod json;
 pub mod jwk;
 pub mod jwks;
 pub mod jwks_cache;

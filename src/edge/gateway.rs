@@ -20,6 +20,7 @@ use crate::gateway::{
     self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome,
     TokenSource, TokenType,
 };
+use crate::json::Object;
 use crate::oauth::dpop::{accept_proof, Presented};
 use crate::opaque::{self, Kind};
 use crate::token::UntrustedToken;
@@ -37,7 +38,7 @@ pub async fn handle(
     let started = Date::now().as_millis() as f64;
     let Some(config) = state.config.as_ref() else {
         // Without TOLLGATE_CONFIG the worker only issues and publishes keys; it guards nothing.
-        return respond::json(404, &serde_json::json!({ "error": "not_found" }));
+        return respond::json(404, Object::new().with("error", "not_found").finish());
     };
     let Some(origin) = state.origin.as_deref() else {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "ORIGIN_URL is not set");
@@ -60,7 +61,7 @@ pub async fn handle(
             let location =
                 gateway::https_location(&config.issuer, &target.path, target.query.as_deref());
             let mut response =
-                respond::json(308, &serde_json::json!({ "error": "https_required" }))?;
+                respond::json(308, Object::new().with("error", "https_required").finish())?;
             response.headers_mut().set("Location", &location)?;
             return Ok(response);
         }
@@ -162,7 +163,10 @@ async fn origin_assertion(
         Ok(assertion) => assertion,
         Err(err) => {
             respond::log(
-                serde_json::json!({ "level": "error", "code": err.code(), "detail": "the origin assertion could not be signed" }),
+                Object::new()
+                    .with("level", "error")
+                    .with("code", err.code())
+                    .with("detail", "the origin assertion could not be signed"),
             );
             return None;
         }
@@ -188,7 +192,7 @@ pub async fn userinfo(
     state: &Rc<State>,
 ) -> Result<Response> {
     let Some(config) = state.config.clone() else {
-        return respond::json(404, &serde_json::json!({ "error": "not_found" }));
+        return respond::json(404, Object::new().with("error", "not_found").finish());
     };
     let engine = match Engine::new(env, Rc::clone(state)) {
         Ok(engine) => engine,
@@ -431,7 +435,11 @@ async fn jwt_identity(
         }
         Err(revocation::Unavailable(reason)) => {
             respond::log(
-                serde_json::json!({ "level": "error", "code": Code::RevocationUnavailable.as_str(), "detail": reason, "failOpen": config.revocation.fail_open }),
+                Object::new()
+                    .with("level", "error")
+                    .with("code", Code::RevocationUnavailable.as_str())
+                    .with("detail", reason)
+                    .with("failOpen", config.revocation.fail_open),
             );
             if !config.revocation.fail_open {
                 return Err((Denial::RevocationUnavailable, Some(identity)));
@@ -477,7 +485,11 @@ pub async fn trusted_verifier<'t>(
                 Ok(verifier) => Some((verifier, Trusted::External(index))),
                 Err(reason) => {
                     respond::log(
-                        serde_json::json!({ "level": "error", "code": Code::JwksUnavailable.as_str(), "issuer": iss, "detail": reason }),
+                        Object::new()
+                            .with("level", "error")
+                            .with("code", Code::JwksUnavailable.as_str())
+                            .with("issuer", iss)
+                            .with("detail", reason),
                     );
                     return Err(Denial::IssuerUnavailable);
                 }
@@ -523,7 +535,7 @@ fn login_redirect(
         "{login}{separator}return_to={}",
         form_urlencoded_component(&path)
     );
-    let mut response = respond::json(303, &serde_json::json!({ "error": "login_required" }))?;
+    let mut response = respond::json(303, Object::new().with("error", "login_required").finish())?;
     response.headers_mut().set("Location", &location)?;
     Ok(Some(response))
 }

@@ -19,9 +19,9 @@ mod webcrypto;
 use crate::codes::Code;
 use std::rc::Rc;
 
-use serde_json::json;
 use worker::{event, web_sys, Context, Env, Request, Response, Result};
 
+use crate::json::Object;
 use crate::path::PathError;
 
 /// The request line the worker acts on: the method exactly as sent and the canonical path
@@ -132,7 +132,7 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let response = match (target.method.as_str(), target.path.as_str()) {
         ("GET", "/healthz") => health(&req, &env, &state),
         ("GET", "/.well-known/jwks.json") => {
-            let mut response = respond::json(200, &state.keys.public_jwks())?;
+            let mut response = respond::json(200, state.keys.public_jwks().to_string())?;
             // Public data, cacheable, so verifiers pick up a rotation within five minutes.
             response.headers_mut().set(
                 "Cache-Control",
@@ -170,7 +170,7 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
 /// only for the operator (`Authorization: Bearer <TOLLGATE_ADMIN_TOKEN>`).
 fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
     if !revoke::is_admin(req, env) {
-        return respond::json(200, &json!({ "status": "ok" }));
+        return respond::json(200, Object::new().with("status", "ok").finish());
     }
     let active = state
         .keys
@@ -181,18 +181,23 @@ fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
         .unwrap_or_default();
     respond::json(
         200,
-        &json!({
-            "status": "ok",
-            "activeKid": active,
-            "keys": state.keys.set.keys().len(),
-            "gateway": state.config.is_some(),
-            "isolate": {
-                "wasmMemoryBytes": wasm_memory_bytes(),
-                "cachedTokens": state.token_cache.borrow().len(),
-                "rememberedRevocationChecks": state.not_revoked.borrow().len(),
-                "webCrypto": state.webcrypto.summary(),
-            },
-        }),
+        Object::new()
+            .with("status", "ok")
+            .with("activeKid", active)
+            .with("keys", state.keys.set.keys().len())
+            .with("gateway", state.config.is_some())
+            .with(
+                "isolate",
+                Object::new()
+                    .with("wasmMemoryBytes", wasm_memory_bytes())
+                    .with("cachedTokens", state.token_cache.borrow().len())
+                    .with(
+                        "rememberedRevocationChecks",
+                        state.not_revoked.borrow().len(),
+                    )
+                    .with("webCrypto", state.webcrypto.summary()),
+            )
+            .finish(),
     )
 }
 /// The endpoints served by the issuance engine.

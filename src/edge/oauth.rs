@@ -6,7 +6,6 @@ use crate::codes::Code;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use serde_json::json;
 use worker::{Date, Env, Request, Response, Result};
 
 use super::bindings;
@@ -17,6 +16,7 @@ use super::respond;
 use super::state::State;
 use crate::gateway::Denial;
 use crate::gateway::TokenType;
+use crate::json::Object;
 use crate::oauth::oidc::{next_step, Prompt, Step, UserinfoError};
 use crate::oauth::{
     AuthorizationRequest, AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker,
@@ -183,10 +183,14 @@ pub fn oauth_error(err: &OAuthError) -> Result<Response> {
     let rendered = err.render();
     if rendered.status >= 500 {
         respond::log(
-            json!({ "level": "error", "code": Code::Oauth.as_str(), "error": err.error.as_str(), "detail": err.description }),
+            Object::new()
+                .with("level", "error")
+                .with("code", Code::Oauth.as_str())
+                .with("error", err.error.as_str())
+                .with("detail", &err.description),
         );
     }
-    let mut response = respond::json(rendered.status, &rendered.body)?;
+    let mut response = respond::json(rendered.status, rendered.body)?;
     response.headers_mut().set("Pragma", "no-cache")?;
     if let Some(challenge) = rendered.www_authenticate {
         response.headers_mut().set("WWW-Authenticate", &challenge)?;
@@ -236,9 +240,13 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
     match oauth.token(&request, now()).await {
         Ok(tokens) => {
             respond::log(
-                json!({ "level": "info", "event": "token", "grant": request.params.get("grant_type"), "scope": tokens.scope }),
+                Object::new()
+                    .with("level", "info")
+                    .with("event", "token")
+                    .with("grant", request.params.get("grant_type"))
+                    .with("scope", &tokens.scope),
             );
-            let mut response = respond::json(200, &serde_json::to_value(&tokens)?)?;
+            let mut response = respond::json(200, serde_json::to_string(&tokens)?)?;
             response.headers_mut().set("Pragma", "no-cache")?;
             match jkt {
                 Some(_) => with_nonce(response),
@@ -247,7 +255,11 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
         }
         Err(err) => {
             respond::log(
-                json!({ "level": "info", "event": "token", "outcome": "deny", "error": err.error.as_str() }),
+                Object::new()
+                    .with("level", "info")
+                    .with("event", "token")
+                    .with("outcome", "deny")
+                    .with("error", err.error.as_str()),
             );
             oauth_error(&err)
         }
@@ -333,7 +345,7 @@ pub async fn introspect(mut req: Request, engine: &Engine) -> Result<Response> {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
     match engine.oauth().introspect(&token, verifier, now()).await {
-        Ok(info) => respond::json(200, &info),
+        Ok(info) => respond::json(200, info.to_string()),
         Err(err) => oauth_error(&err),
     }
 }
@@ -355,8 +367,13 @@ pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
         return oauth_error(&err);
     }
     engine.state.token_cache.borrow_mut().remove(&token);
-    respond::log(json!({ "level": "info", "event": "revoke", "client_id": client.client_id }));
-    respond::json(200, &json!({}))
+    respond::log(
+        Object::new()
+            .with("level", "info")
+            .with("event", "revoke")
+            .with("client_id", &client.client_id),
+    );
+    respond::json(200, Object::new().finish())
 }
 
 /// The authorization server's metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3).
@@ -398,7 +415,7 @@ struct Metadata<'a> {
 /// so the two cannot disagree; the OpenID members are a superset RFC 8414 §2 allows.
 pub fn metadata(state: &State) -> Result<Response> {
     let Some(config) = state.config.as_ref() else {
-        return respond::json(404, &json!({ "error": "not_found" }));
+        return respond::json(404, Object::new().with("error", "not_found").finish());
     };
     let issuer = config.issuer.trim_end_matches('/');
     let mut scopes: Vec<&str> = crate::oauth::oidc::OIDC_SCOPES.to_vec();
@@ -471,7 +488,7 @@ pub fn metadata(state: &State) -> Result<Response> {
     };
     let body =
         serde_json::to_string(&document).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let mut response = respond::json_text(200, body)?;
+    let mut response = respond::json(200, body)?;
     response
         .headers_mut()
         .set("Cache-Control", "public, max-age=300")?;
@@ -680,7 +697,12 @@ async fn login(
     {
         Ok(user) => user,
         Err(crate::oauth::LoginError::Invalid) => {
-            respond::log(json!({ "level": "info", "event": "login", "outcome": "deny" }));
+            respond::log(
+                Object::new()
+                    .with("level", "info")
+                    .with("event", "login")
+                    .with("outcome", "deny"),
+            );
             return pages::login(
                 &request.client.name,
                 &request.redirect_uri,
@@ -695,7 +717,13 @@ async fn login(
         Ok(created) => created,
         Err(err) => return oauth_error(&err),
     };
-    respond::log(json!({ "level": "info", "event": "login", "outcome": "allow", "sub": user.sub }));
+    respond::log(
+        Object::new()
+            .with("level", "info")
+            .with("event", "login")
+            .with("outcome", "allow")
+            .with("sub", &user.sub),
+    );
     // The password was just entered: `prompt=login` and `max_age` are satisfied.
     let signed_in = AuthorizationRequest {
         prompt: Prompt {
@@ -799,7 +827,7 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
                 return oauth_error(&err);
             }
         }
-        let mut response = respond::json(200, &json!({ "loggedOut": true }))?;
+        let mut response = respond::json(200, Object::new().with("loggedOut", true).finish())?;
         set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
         return Ok(response);
     }
@@ -843,7 +871,12 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
             return oauth_error(&err);
         }
     }
-    respond::log(json!({ "level": "info", "event": "logout", "sub": session.map(|s| s.sub) }));
+    respond::log(
+        Object::new()
+            .with("level", "info")
+            .with("event", "logout")
+            .with("sub", session.map(|s| s.sub)),
+    );
     let mut response = match &logout.redirect {
         Some(location) => redirect(location)?,
         None => pages::signed_out()?,
@@ -871,7 +904,7 @@ pub async fn userinfo(identity: &crate::gateway::Identity, engine: &Engine) -> R
     let scope = identity.scope.as_deref().unwrap_or("");
     match engine.oauth().userinfo(sub, scope).await {
         Ok(claims) => {
-            let mut response = respond::json(200, &serde_json::Value::Object(claims))?;
+            let mut response = respond::json(200, serde_json::to_string(&claims)?)?;
             response.headers_mut().set("Cache-Control", "no-store")?;
             Ok(response)
         }
@@ -928,13 +961,20 @@ pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Respons
     let Some(sub) = verified.subject() else {
         return respond::json(
             400,
-            &json!({ "error": "invalid_request", "error_description": "the token has no sub" }),
+            Object::new()
+                .with("error", "invalid_request")
+                .with("error_description", "the token has no sub")
+                .finish(),
         );
     };
     match engine.oauth().issue_one_time(sub, &route, 300, now()).await {
         Ok(one_time) => respond::json(
             200,
-            &json!({ "one_time_token": one_time, "expires_in": 300, "route": route }),
+            Object::new()
+                .with("one_time_token", one_time)
+                .with("expires_in", 300)
+                .with("route", route)
+                .finish(),
         ),
         Err(err) => oauth_error(&err),
     }

@@ -9,7 +9,6 @@
 use crate::codes::Code;
 use std::rc::Rc;
 
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{Context, Date, Env, Request, Response, Result};
@@ -20,6 +19,7 @@ use super::kv::Kv;
 use super::oauth::{self, Engine};
 use super::respond;
 use super::state::State;
+use crate::json::Object;
 use crate::oauth::{OAuthError, OAuthErrorCode, Revoker};
 use crate::opaque;
 use crate::revocation;
@@ -147,28 +147,32 @@ async fn operator_revoke(
             return oauth::oauth_error(&err);
         }
         respond::log(
-            json!({ "level": "info", "event": "revoke", "by": "operator", "tokenType": opaque::parse(&token).map(|k| k.name()) }),
+            Object::new()
+                .with("level", "info")
+                .with("event", "revoke")
+                .with("by", "operator")
+                .with("tokenType", opaque::parse(&token).map(|k| k.name())),
         );
-        return respond::json(200, &json!({}));
+        return respond::json(200, Object::new().finish());
     }
     // A JWT of this deployment or of a trusted external issuer, revoked by `jti`.
     let now_ms = Date::now().as_millis() as f64;
     let Ok((verifier, _, untrusted)) = trusted_verifier(&state, &config, ctx, &token, now_ms).await
     else {
-        return respond::json(200, &json!({}));
+        return respond::json(200, Object::new().finish());
     };
     let Ok(checked) = verifier
         .check_signature_with(untrusted, &state.webcrypto)
         .await
     else {
-        return respond::json(200, &json!({}));
+        return respond::json(200, Object::new().finish());
     };
     let claims: serde_json::Value = serde_json::from_slice(checked.payload()).unwrap_or_default();
     let issuer = claims["iss"].as_str().unwrap_or("");
     let Some(jti) = claims["jti"].as_str() else {
         return respond::json(
             400,
-            &json!({ "error": "unsupported_token_type", "error_description": "the token has no jti, so it cannot be revoked alone; revoke its subject instead" }),
+            Object::new().with("error", "unsupported_token_type").with("error_description", "the token has no jti, so it cannot be revoked alone; revoke its subject instead").finish(),
         );
     };
     let kv = match Kv::for_state(env, &state) {
@@ -187,9 +191,14 @@ async fn operator_revoke(
     }
     state.token_cache.borrow_mut().remove(&token);
     respond::log(
-        json!({ "level": "info", "event": "revoke", "by": "operator", "jti": jti, "iss": issuer }),
+        Object::new()
+            .with("level", "info")
+            .with("event", "revoke")
+            .with("by", "operator")
+            .with("jti", jti)
+            .with("iss", issuer),
     );
-    respond::json(200, &json!({}))
+    respond::json(200, Object::new().finish())
 }
 
 /// `POST /admin/revoke-subject` (form: `sub`, optional `iss`): ends everything issued to the
@@ -232,10 +241,19 @@ pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Re
         );
     }
     respond::log(
-        json!({ "level": "info", "event": "revoke-subject", "sub": sub, "iss": issuer, "before": now }),
+        Object::new()
+            .with("level", "info")
+            .with("event", "revoke-subject")
+            .with("sub", &sub)
+            .with("iss", &issuer)
+            .with("before", now),
     );
     respond::json(
         200,
-        &json!({ "sub": sub, "iss": issuer, "revokedBefore": now }),
+        Object::new()
+            .with("sub", sub)
+            .with("iss", issuer)
+            .with("revokedBefore", now)
+            .finish(),
     )
 }

@@ -18,6 +18,7 @@ use wasm_bindgen_futures::JsFuture;
 use futures_util::future::LocalBoxFuture;
 
 use crate::crypto::{signature_len, AsyncCrypto, CryptoProvider, HmacOnly};
+use crate::json::Object;
 use crate::jwk::Key;
 use crate::{Algorithm, Error};
 
@@ -124,7 +125,7 @@ fn params(alg: Algorithm) -> Option<(JsValue, JsValue)> {
 
 impl WebCryptoKeys {
     /// Which keys the host imported and which it refused, by algorithm (for /healthz).
-    pub fn summary(&self) -> serde_json::Value {
+    pub fn summary(&self) -> Object {
         let mut imported = Vec::new();
         let mut refused = Vec::new();
         for ((_, alg), entry) in self.imported.borrow().iter() {
@@ -137,7 +138,9 @@ impl WebCryptoKeys {
             let name = alg.name();
             list.insert(list.partition_point(|other| *other < name), name);
         }
-        serde_json::json!({ "imported": imported, "refused": refused })
+        Object::new()
+            .with("imported", imported)
+            .with("refused", refused)
     }
 
     /// The imported key for `key` and `alg` (its private half for `Use::Sign`), importing it

@@ -2,6 +2,7 @@
 //! wire by [`OAuthError::render`] only.
 
 use super::*;
+use crate::json::Object;
 
 /// An RFC 6749 error code, with its HTTP status in one place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,8 +106,8 @@ pub struct RenderedError {
     pub status: u16,
     /// `WWW-Authenticate`, for `invalid_client` with Basic.
     pub www_authenticate: Option<String>,
-    /// `{"error", "error_description"}`.
-    pub body: Value,
+    /// `{"error", "error_description"}`, as JSON text.
+    pub body: String,
 }
 
 impl OAuthError {
@@ -131,7 +132,10 @@ impl OAuthError {
                     r#"Bearer realm="tollgate""#.to_owned()
                 }
             }),
-            body: json!({ "error": self.error.as_str(), "error_description": self.description }),
+            body: Object::new()
+                .with("error", self.error.as_str())
+                .with("error_description", &self.description)
+                .finish(),
         }
     }
 }
