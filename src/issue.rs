@@ -43,7 +43,7 @@ impl Fill {
     /// Sets `claim` (named `option` in messages) to `value`.
     pub fn set(&mut self, claim: &'static str, option: &'static str, value: &Value) {
         self.options.retain(|(name, ..)| *name != claim);
-        self.options.push((claim, option, value.to_string()));
+        self.options.push((claim, option, crate::json::text(value)));
         self.names = self
             .options
             .iter()
@@ -282,7 +282,7 @@ pub fn header_segment(alg: Algorithm, kid: &str, typ: Option<&str>) -> String {
     if let Some(typ) = typ {
         header.insert("typ".to_owned(), typ.into());
     }
-    b64::encode(Value::Object(header).to_string().as_bytes())
+    b64::encode(crate::json::text(&Value::Object(header)).as_bytes())
 }
 
 /// `header.BASE64URL(payload).BASE64URL(signature)`, signed with `key` under `alg`.

@@ -400,7 +400,7 @@ fn check_crit(members: &Map<String, Value>) -> Result<(), Error> {
     Err(Error::NotSupported {
         what: format!(
             "critical header extension {:?}",
-            truncated(&crit.to_string())
+            truncated(&crate::json::text(crit))
         ),
     })
 }

@@ -39,7 +39,7 @@ pub fn refuse(code: Code, error: &str, description: &str) -> Result<Response> {
 
 /// A refusal, rendered by the core's single mapping.
 pub fn denial(rendered: &Rendered) -> Result<Response> {
-    let mut response = json(rendered.status, rendered.body.to_string())?;
+    let mut response = json(rendered.status, crate::json::text(&rendered.body))?;
     if let Some(challenge) = &rendered.www_authenticate {
         response.headers_mut().set("WWW-Authenticate", challenge)?;
     }

@@ -75,12 +75,16 @@ thread_local! {
 }
 
 /// The configuration variable as JSON text: wrangler passes a TOML table as an object.
+/// Read as the host gives it (`JSON.stringify` for the table), not through serde's JS glue.
 fn config_text(env: &Env) -> Option<String> {
-    match env.object_var::<serde_json::Value>(bindings::CONFIG) {
-        Ok(serde_json::Value::String(text)) => Some(text),
-        Ok(value) => Some(value.to_string()),
-        Err(_) => env.var(bindings::CONFIG).ok().map(|v| v.to_string()),
+    let value = js_sys::Reflect::get(env, &bindings::CONFIG.into()).ok()?;
+    if let Some(text) = value.as_string() {
+        return Some(text);
     }
+    if !value.is_object() {
+        return None;
+    }
+    js_sys::JSON::stringify(&value).ok().map(String::from)
 }
 
 /// The isolate's state, building it on first use or when the environment changed.

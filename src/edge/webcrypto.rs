@@ -191,7 +191,7 @@ impl WebCryptoKeys {
                 members.remove(name);
             }
         }
-        let jwk = js_sys::JSON::parse(&jwk.to_string()).ok()?;
+        let jwk = js_sys::JSON::parse(&crate::json::text(&jwk)).ok()?;
         let usages = js_sys::Array::of1(&JsValue::from_str("sign"));
         let promise = import_key("jwk", &jwk, import, false, &usages).ok()?;
         JsFuture::from(promise).await.ok()
