@@ -126,15 +126,15 @@ pub(super) struct RedeemInput {
     proof_jkt: Option<String>,
 }
 
-/// What [`REDEEM_CODE`] decided.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
+/// What [`REDEEM_CODE`] decided. On the wire `{"step": …}` with the step's members, the JSON
+/// of an internally tagged enum, read through [`RedeemWire`].
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(into = "RedeemWire", try_from = "RedeemWire")]
 pub(super) enum RedeemAnswer {
     /// Spent now; the family's first refresh token is stored with this record.
     Redeemed {
         record: RefreshRecord,
         /// The authorization request's `nonce`, for the ID token.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
     /// Spent before: revoke this family.
@@ -147,6 +147,76 @@ pub(super) enum RedeemAnswer {
     VerifierMismatch,
     /// The code is bound to a DPoP key (`dpop_jkt`) and the request has no proof by it.
     KeyMismatch,
+}
+
+/// [`RedeemAnswer`] as a flat struct: serde reads an internally tagged enum by buffering the
+/// whole object first (its private `Content`, 12 KB of the worker's code for this answer).
+#[derive(Serialize, Deserialize)]
+pub(super) struct RedeemWire {
+    step: RedeemStep,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    record: Option<RefreshRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    family: Option<String>,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RedeemStep {
+    Redeemed,
+    Reused,
+    Invalid,
+    RedirectMismatch,
+    VerifierMismatch,
+    KeyMismatch,
+}
+
+impl From<RedeemAnswer> for RedeemWire {
+    fn from(answer: RedeemAnswer) -> Self {
+        let wire = |step| RedeemWire {
+            step,
+            record: None,
+            nonce: None,
+            family: None,
+        };
+        match answer {
+            RedeemAnswer::Redeemed { record, nonce } => RedeemWire {
+                record: Some(record),
+                nonce,
+                ..wire(RedeemStep::Redeemed)
+            },
+            RedeemAnswer::Reused { family } => RedeemWire {
+                family: Some(family),
+                ..wire(RedeemStep::Reused)
+            },
+            RedeemAnswer::Invalid => wire(RedeemStep::Invalid),
+            RedeemAnswer::RedirectMismatch => wire(RedeemStep::RedirectMismatch),
+            RedeemAnswer::VerifierMismatch => wire(RedeemStep::VerifierMismatch),
+            RedeemAnswer::KeyMismatch => wire(RedeemStep::KeyMismatch),
+        }
+    }
+}
+
+impl TryFrom<RedeemWire> for RedeemAnswer {
+    type Error = &'static str;
+
+    fn try_from(wire: RedeemWire) -> Result<Self, Self::Error> {
+        Ok(match wire.step {
+            RedeemStep::Redeemed => RedeemAnswer::Redeemed {
+                record: wire.record.ok_or("missing field `record`")?,
+                nonce: wire.nonce,
+            },
+            RedeemStep::Reused => RedeemAnswer::Reused {
+                family: wire.family.ok_or("missing field `family`")?,
+            },
+            RedeemStep::Invalid => RedeemAnswer::Invalid,
+            RedeemStep::RedirectMismatch => RedeemAnswer::RedirectMismatch,
+            RedeemStep::VerifierMismatch => RedeemAnswer::VerifierMismatch,
+            RedeemStep::KeyMismatch => RedeemAnswer::KeyMismatch,
+        })
+    }
 }
 
 /// Redemption as one atomic step over the code and its family's first refresh token (same
@@ -506,5 +576,76 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             query.push(("state", state));
         }
         Ok(with_query(&request.redirect_uri, &query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The coordinator's answer keeps the JSON of an internally tagged enum, so a worker and
+    /// a Durable Object of either form read each other during a deploy.
+    #[test]
+    fn a_redemption_answer_is_written_and_read_as_a_tagged_object() {
+        let record = RefreshRecord {
+            family: "f".into(),
+            client_id: "c".into(),
+            sub: "s".into(),
+            scope: "openid".into(),
+            exp: 20,
+            iat: 10,
+            rotated_at: None,
+            jkt: None,
+            login: None,
+        };
+        let record_json = r#"{"family":"f","client_id":"c","sub":"s","scope":"openid","exp":20,"iat":10,"rotated_at":null}"#;
+        let cases = [
+            (
+                RedeemAnswer::Redeemed {
+                    record: record.clone(),
+                    nonce: Some("n".into()),
+                },
+                format!(r#"{{"step":"redeemed","record":{record_json},"nonce":"n"}}"#),
+            ),
+            (
+                RedeemAnswer::Redeemed {
+                    record,
+                    nonce: None,
+                },
+                format!(r#"{{"step":"redeemed","record":{record_json}}}"#),
+            ),
+            (
+                RedeemAnswer::Reused { family: "f".into() },
+                r#"{"step":"reused","family":"f"}"#.to_owned(),
+            ),
+            (RedeemAnswer::Invalid, r#"{"step":"invalid"}"#.to_owned()),
+            (
+                RedeemAnswer::RedirectMismatch,
+                r#"{"step":"redirect_mismatch"}"#.to_owned(),
+            ),
+            (
+                RedeemAnswer::VerifierMismatch,
+                r#"{"step":"verifier_mismatch"}"#.to_owned(),
+            ),
+            (
+                RedeemAnswer::KeyMismatch,
+                r#"{"step":"key_mismatch"}"#.to_owned(),
+            ),
+        ];
+        for (answer, json) in cases {
+            assert_eq!(serde_json::to_string(&answer).unwrap(), json);
+            let read: RedeemAnswer = serde_json::from_str(&json).unwrap();
+            assert_eq!(serde_json::to_string(&read).unwrap(), json);
+        }
+        for missing in [
+            r#"{"step":"redeemed"}"#,
+            r#"{"step":"reused"}"#,
+            r#"{"step":"x"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<RedeemAnswer>(missing).is_err(),
+                "{missing}"
+            );
+        }
     }
 }

@@ -4,8 +4,9 @@
 
 use super::*;
 
-/// A user. Stored under `user:<lower-case username>`.
+/// A user. Stored under `user:<lower-case username>`, its profile's members beside the others.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "UserWire")]
 pub struct User {
     /// Stable subject identifier.
     pub sub: String,
@@ -22,6 +23,42 @@ pub struct User {
     /// Claims about the user for OpenID Connect (Core §5.1), released per scope.
     #[serde(default, flatten)]
     pub profile: Profile,
+}
+
+/// [`User`] as stored, read as one flat struct: serde reads a `flatten`ed member by buffering
+/// the whole object first (its private `Content`, several KB of the worker's code).
+#[derive(Deserialize)]
+struct UserWire {
+    sub: String,
+    username: String,
+    password: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    disabled: bool,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: bool,
+}
+
+impl From<UserWire> for User {
+    fn from(wire: UserWire) -> Self {
+        User {
+            sub: wire.sub,
+            username: wire.username,
+            password: wire.password,
+            scopes: wire.scopes,
+            disabled: wire.disabled,
+            profile: Profile {
+                name: wire.name,
+                email: wire.email,
+                email_verified: wire.email_verified,
+            },
+        }
+    }
 }
 
 /// The standard claims Tollgate keeps about a user (OpenID Connect Core §5.1): `profile`
@@ -296,4 +333,28 @@ pub fn new_user(
         disabled: false,
         profile: Profile::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_is_stored_with_its_profile_beside_its_other_members() {
+        let json = r#"{"sub":"u1","username":"alice","password":"$argon2id$x","scopes":["read"],"disabled":false,"name":"Alice","email":"a@example.com","email_verified":true}"#;
+        let user: User = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            user.profile,
+            Profile {
+                name: Some("Alice".into()),
+                email: Some("a@example.com".into()),
+                email_verified: true,
+            }
+        );
+        assert_eq!(serde_json::to_string(&user).unwrap(), json);
+        let bare: User =
+            serde_json::from_str(r#"{"sub":"u2","username":"bob","password":"p"}"#).unwrap();
+        assert_eq!(bare.profile, Profile::default());
+        assert!(bare.scopes.is_empty() && !bare.disabled);
+    }
 }
