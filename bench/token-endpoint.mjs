@@ -25,6 +25,14 @@
 // POST /one-time-token just before its case (they live 300 s, so a --requests whose issuing and
 // spending takes longer shows as 403s in the statuses column). These run after the token
 // endpoint's rounds, in their own rounds, the cases interleaved across both servers.
+// A third table, "a token never seen before", times GET /api/x with a fresh access token per
+// request on Tollgate (durable; client_credentials tokens, so the first sight of each: ES256
+// verified by WebCrypto, its revocation entries read in one KV bulk get, an origin assertion
+// signed, then the origin) and on the library (tokens from code exchanges; its API request
+// reads the token's grant from KV and decrypts its props, whatever it saw before), each beside
+// its own request without a token: Tollgate's public route (GET /public/x, to the same origin)
+// and the library's default handler (GET /x, 404, no lookup). The difference is what a token
+// costs each server the first time it sees it.
 import http from "node:http";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -100,25 +108,31 @@ function send(server, { method = "POST", path = "/token", body, headers = {} }) 
   });
 }
 
-/** `requests[i]` sent by `clients` concurrent clients; p50/p99 latency, requests/s, statuses. */
+/**
+ * `requests[i]` sent by `clients` concurrent clients; p50/p99 latency, requests/s, statuses, and
+ * how many answered otherwise than the request's `expect` (default 200).
+ */
 async function load(server, requests, clients) {
   const latencies = [];
   const statuses = new Map();
   let next = 0;
+  let unexpected = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(clients, requests.length) }, async () => {
       while (next < requests.length) {
-        const { status, ms } = await send(server, requests[next++]);
+        const request = requests[next++];
+        const { status, ms } = await send(server, request);
         latencies.push(ms);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (status !== (request.expect ?? 200)) unexpected++;
       }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const q = (f) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))];
-  return { rps: requests.length / seconds, p50: q(0.5), p99: q(0.99), statuses: Object.fromEntries(statuses) };
+  return { rps: requests.length / seconds, p50: q(0.5), p99: q(0.99), statuses: Object.fromEntries(statuses), unexpected };
 }
 
 /** fn(i) for i < n, at most `concurrency` at once; the answers in order. */
@@ -149,6 +163,17 @@ async function expectRedirect(res, what) {
   const code = new URL(location).searchParams.get("code");
   if (!code) throw new Error(`${what}: redirected without a code: ${location}`);
   return code;
+}
+
+async function exchangeForAccessToken(server, { code, verifier }) {
+  const res = await fetch(`${server.url}/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: formBody({ grant_type: "authorization_code", client_id: server.publicClient, code, code_verifier: verifier, redirect_uri: CALLBACK }),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (res.status !== 200 || !body.access_token) throw new Error(`${server.name}: code exchange while issuing access tokens: ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
 }
 
 async function exchangeForRefreshToken(server, { code, verifier }) {
@@ -183,7 +208,7 @@ async function startTollgate(consistency) {
         issuer: "https://bench.test",
         audiences: ["demo"],
         consistency,
-        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }],
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }, { prefix: "/public", auth: "public" }],
         oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
@@ -259,6 +284,21 @@ async function startTollgate(consistency) {
       }));
     },
   };
+  const clientCredentials = async () => {
+    const res = await fetch(`${worker.url}/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", ...svc },
+      body: formBody({ grant_type: "client_credentials", scope: "read" }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.status !== 200 || !body.access_token) throw new Error(`${server.name}: client_credentials for a fresh token: ${res.status} ${JSON.stringify(body)}`);
+    return body.access_token;
+  };
+  server.firstSight = {
+    without_token: async (n) => Array.from({ length: n }, () => ({ method: "GET", path: "/public/x", expect: 200 })),
+    fresh_token: async (n) =>
+      (await pool(n, SETUP_CONCURRENCY, clientCredentials)).map((token) => ({ method: "GET", path: "/api/x", headers: { Authorization: `Bearer ${token}` }, expect: 200 })),
+  };
   return server;
 }
 
@@ -284,6 +324,9 @@ async function startLibrary() {
       modules: [{ type: "ESModule", path: out }],
       compatibilityDate,
       kvNamespaces: ["OAUTH_KV"],
+      // The worker sees its requests at its resource's origin, as behind a real route: the
+      // library compares an API request's URL with the token's audience (RFC 8707).
+      upstream: "https://bench.test",
     }),
   );
   stoppers.push(() => mf.dispose());
@@ -305,6 +348,16 @@ async function startLibrary() {
     return { code: await expectRedirect(res, `${server.name}: GET /authorize`), verifier };
   };
   server.grants = { refresh_token: refreshGrant(server), authorization_code: codeGrant(server) };
+  server.firstSight = {
+    without_token: async (n) => Array.from({ length: n }, () => ({ method: "GET", path: "/x", expect: 404 })),
+    fresh_token: async (n) =>
+      (await pool(n, SETUP_CONCURRENCY, async () => exchangeForAccessToken(server, await server.code()))).map((token) => ({
+        method: "GET",
+        path: "/api/x",
+        headers: { Authorization: `Bearer ${token}` },
+        expect: 200,
+      })),
+  };
   return server;
 }
 
@@ -326,6 +379,10 @@ function refreshGrant(server) {
 
 const GRANTS = ["refresh_token", "authorization_code", "client_credentials", "password"];
 const ROUTES = { plain: "plain route, GET /api/x", one_time: "one-time route, GET /api/danger/x" };
+const SIGHTS = {
+  without_token: (library) => (library ? "no token: GET /x (default handler, 404)" : "no token: GET /public/x (public route, to the origin)"),
+  fresh_token: (library) => (library ? "fresh token: GET /api/x (API handler)" : "fresh token: GET /api/x (verified, to the origin)"),
+};
 const servers = [];
 let failed = false;
 try {
@@ -380,7 +437,26 @@ try {
   for (const [server, label] of [[servers[0], "durable"], [servers[1], "kv"]]) {
     print(`one-time route adds ${(routeP50(server, "one_time") - routeP50(server, "plain")).toFixed(2)} ms p50 over a plain route (${label}, 1 client)`);
   }
-  print(`\n(${workerLogLines} log lines of the workers dropped; codes, refresh tokens and one-time tokens were issued untimed before each case)`);
+
+  // A token never seen before: Tollgate (durable) and the library, interleaved.
+  const seers = [servers[0], library];
+  const sightCases = [];
+  for (const sight of Object.keys(SIGHTS)) for (const clients of CLIENTS) for (const server of seers) sightCases.push({ server, sight, clients, runs: [] });
+  for (const server of seers) for (const sight of Object.keys(SIGHTS)) await load(server, await server.firstSight[sight](WARMUP), Math.max(...CLIENTS));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of sightCases) c.runs.push(await load(c.server, await c.server.firstSight[c.sight](REQUESTS), c.clients));
+  }
+  print(`\nA token never seen before: GET /api/x with a fresh access token per request, beside each server's own request without a token, ${REQUESTS} requests per case × ${ROUNDS} round${ROUNDS > 1 ? "s" : ""}, keep-alive, loopback, plain workerd (Miniflare); medians over rounds\n`);
+  print("| server | request | clients | p50 ms | p99 ms | req/s | statuses (last round) |");
+  print("|---|---|---|---|---|---|---|");
+  for (const c of sightCases) {
+    print(`| ${c.server.name} | ${SIGHTS[c.sight](c.server === library)} | ${c.clients} | ${median(c.runs, "p50").toFixed(2)} | ${median(c.runs, "p99").toFixed(2)} | ${median(c.runs, "rps").toFixed(0)} | ${JSON.stringify(c.runs.at(-1).statuses)} |`);
+    if (c.runs.some((r) => r.unexpected > 0)) failed = true;
+  }
+  const sightP50 = (server, sight) => median(sightCases.find((c) => c.server === server && c.sight === sight && c.clients === 1).runs, "p50");
+  const firstSight = (server) => sightP50(server, "fresh_token") - sightP50(server, "without_token");
+  print(`\na fresh token adds, p50 with 1 client: ${durable.name} ${firstSight(durable).toFixed(2)} ms, ${library.name} ${firstSight(library).toFixed(2)} ms`);
+  print(`\n(${workerLogLines} log lines of the workers dropped; codes, refresh tokens, one-time tokens and access tokens were issued untimed before each case)`);
   if (failed) print("some timed requests did not answer 200: see the statuses column");
 } catch (error) {
   failed = true;

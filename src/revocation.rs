@@ -169,24 +169,24 @@ fn subject_cutoff_of(entry: &str) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
-/// Reads a lookup's entries (concurrently, where the store allows).
+/// Reads a lookup's entries, in one store read where the store allows ([`Store::get_many`]).
 pub async fn read<S: Store>(store: &S, lookup: &Lookup) -> Result<Entries, StoreError> {
-    async fn get<S: Store>(store: &S, key: &Option<String>) -> Result<Option<String>, StoreError> {
-        match key {
-            Some(key) => store.get(key).await,
-            None => Ok(None),
-        }
+    let keys: Vec<&str> = lookup.keys().map(String::as_str).collect();
+    let found = store.get_many(&keys).await?;
+    if found.len() != keys.len() {
+        return Err(StoreError(format!(
+            "{} values read for {} revocation keys",
+            found.len(),
+            keys.len()
+        )));
     }
-    let (jti, subject, family) = futures_util::future::join3(
-        get(store, &lookup.jti),
-        get(store, &lookup.subject),
-        get(store, &lookup.family),
-    )
-    .await;
+    // `found` follows `keys`, which follow the lookup's members in this order.
+    let mut found = found.into_iter();
+    let mut entry = |key: &Option<String>| key.as_ref().and_then(|_| found.next().flatten());
     Ok(Entries {
-        jti: jti?,
-        subject: subject?,
-        family: family?,
+        jti: entry(&lookup.jti),
+        subject: entry(&lookup.subject),
+        family: entry(&lookup.family),
     })
 }
 

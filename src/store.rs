@@ -28,6 +28,14 @@ impl std::error::Error for StoreError {}
 pub trait Store {
     /// The value under `key`.
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// The values under `keys`, in their order: one read where the store has one for several
+    /// keys (Workers KV's bulk get), else a `get` per key, concurrently.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+        futures_util::future::join_all(keys.iter().map(|key| self.get(key)))
+            .await
+            .into_iter()
+            .collect()
+    }
     /// Writes `value` under `key`, expiring after `ttl` seconds when given.
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError>;
     /// Removes `key`.
