@@ -74,15 +74,16 @@ thread_local! {
     static STATE: RefCell<Option<Rc<State>>> = const { RefCell::new(None) };
 }
 
-/// The configuration variable as JSON text: wrangler passes a TOML table as an object.
-/// Read as the host gives it (`JSON.stringify` for the table), not through serde's JS glue.
+/// The configuration variable as JSON text: wrangler passes a TOML table as an object. Read as
+/// the host gives it (`JSON.stringify` for anything but text), not through serde's JS glue; a
+/// value of the wrong type (a number, `null`) reaches the parser and is refused there.
 fn config_text(env: &Env) -> Option<String> {
     let value = js_sys::Reflect::get(env, &bindings::CONFIG.into()).ok()?;
+    if value.is_undefined() {
+        return None;
+    }
     if let Some(text) = value.as_string() {
         return Some(text);
-    }
-    if !value.is_object() {
-        return None;
     }
     js_sys::JSON::stringify(&value).ok().map(String::from)
 }

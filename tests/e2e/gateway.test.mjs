@@ -383,6 +383,31 @@ describe("faults", () => {
     }
   });
 
+  test("TOLLGATE_CONFIG as a TOML table (as wrangler.toml ships it) reads like its JSON text; a number is ERR_CONFIG_INVALID", async () => {
+    const table = await startWorker({
+      secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: [active] }) },
+      vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.parse(config()) },
+    });
+    try {
+      assert.equal((await table.fetch("/api/x", bearer(await sign(active)))).status, 200);
+      assert.equal((await table.fetch("/api/x")).status, 401);
+      assert.equal((await table.fetch("/public/x")).status, 200);
+    } finally {
+      await table.stop();
+    }
+    const number = await startWorker({
+      secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: [active] }) },
+      vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: 5 },
+    });
+    try {
+      const res = await number.fetch("/api/x");
+      assert.equal(res.status, 500);
+      assert.equal((await res.json()).code, "ERR_CONFIG_INVALID");
+    } finally {
+      await number.stop();
+    }
+  });
+
   test("the origin down is a 502 ERR_ORIGIN_UNREACHABLE", async () => {
     const gone = await startWorker({
       secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: [active] }) },

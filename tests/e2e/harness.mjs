@@ -45,14 +45,23 @@ function compatibilityDate() {
   return toml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 }
 
+/** A JSON value in TOML: objects as inline tables, so a var can be a table as in wrangler.toml. */
+const toml = (value) =>
+  Array.isArray(value)
+    ? `[${value.map(toml).join(", ")}]`
+    : value !== null && typeof value === "object"
+      ? `{ ${Object.entries(value).map(([key, member]) => `${JSON.stringify(key)} = ${toml(member)}`).join(", ")} }`
+      : JSON.stringify(value);
+
 /**
  * Starts a worker. `secrets` go to .dev.vars (as wrangler dev reads them), `vars` to
- * wrangler.toml [vars]. `stateDir` keeps local KV across restarts when reused.
+ * wrangler.toml [vars] (an object as a TOML table). `stateDir` keeps local KV across restarts
+ * when reused.
  */
 export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true, coordinator = true, seed = [], port: fixedPort, main = join(ROOT, "build/index.js") } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-e2e-"));
   const state = stateDir ?? join(dir, "state");
-  const varLines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
+  const varLines = Object.entries(vars).map(([k, v]) => `${k} = ${toml(v)}`);
   writeFileSync(
     join(dir, "wrangler.toml"),
     [
