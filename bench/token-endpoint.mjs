@@ -165,26 +165,16 @@ async function expectRedirect(res, what) {
   return code;
 }
 
-async function exchangeForAccessToken(server, { code, verifier }) {
+/** A code exchanged untimed, for one member of the token response (`access_token`, `refresh_token`). */
+async function exchange(server, { code, verifier }, member) {
   const res = await fetch(`${server.url}/token`, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: formBody({ grant_type: "authorization_code", client_id: server.publicClient, code, code_verifier: verifier, redirect_uri: CALLBACK }),
   });
   const body = await res.json().catch(() => ({}));
-  if (res.status !== 200 || !body.access_token) throw new Error(`${server.name}: code exchange while issuing access tokens: ${res.status} ${JSON.stringify(body)}`);
-  return body.access_token;
-}
-
-async function exchangeForRefreshToken(server, { code, verifier }) {
-  const res = await fetch(`${server.url}/token`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: formBody({ grant_type: "authorization_code", client_id: server.publicClient, code, code_verifier: verifier, redirect_uri: CALLBACK }),
-  });
-  const body = await res.json().catch(() => ({}));
-  if (res.status !== 200 || !body.refresh_token) throw new Error(`${server.name}: code exchange while issuing refresh tokens: ${res.status} ${JSON.stringify(body)}`);
-  return body.refresh_token;
+  if (res.status !== 200 || !body[member]) throw new Error(`${server.name}: code exchange for its ${member}: ${res.status} ${JSON.stringify(body)}`);
+  return body[member];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,7 +341,7 @@ async function startLibrary() {
   server.firstSight = {
     without_token: async (n) => Array.from({ length: n }, () => ({ method: "GET", path: "/x", expect: 404 })),
     fresh_token: async (n) =>
-      (await pool(n, SETUP_CONCURRENCY, async () => exchangeForAccessToken(server, await server.code()))).map((token) => ({
+      (await pool(n, SETUP_CONCURRENCY, async () => exchange(server, await server.code(), "access_token"))).map((token) => ({
         method: "GET",
         path: "/api/x",
         headers: { Authorization: `Bearer ${token}` },
@@ -370,7 +360,7 @@ function codeGrant(server) {
 }
 function refreshGrant(server) {
   return async (n) =>
-    (await pool(n, SETUP_CONCURRENCY, async () => exchangeForRefreshToken(server, await server.code()))).map((token) => ({
+    (await pool(n, SETUP_CONCURRENCY, async () => exchange(server, await server.code(), "refresh_token"))).map((token) => ({
       body: formBody({ grant_type: "refresh_token", client_id: server.publicClient, refresh_token: token }),
     }));
 }
