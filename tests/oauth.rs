@@ -725,7 +725,7 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
     // Later, reuse of r1 is theft: the family dies, r2 with it, and every access token issued
     // from it: the victim's first one and the newer ones alike (RFC 9700 §4.14.2).
     let active = |token: &str, now: i64| {
-        ready(w.oauth().introspect(token, &w.verifier(), now)).unwrap()["active"] == true
+        introspected(ready(w.oauth().introspect(token, &w.verifier(), now)))["active"] == true
     };
     assert!(active(&first.access_token, NOW + 150) && active(&second.access_token, NOW + 150));
     assert_eq!(error(refresh(&r1, NOW + 200)), "invalid_grant");
@@ -889,13 +889,18 @@ fn an_authorization_code_is_redeemed_once_and_reuse_revokes_its_grant() {
         Some(tollgate::opaque::Kind::Refresh)
     );
     assert_eq!(error(redeem()), "invalid_grant");
-    let active = ready(
-        w.oauth()
-            .introspect(&tokens.access_token, &w.verifier(), NOW + 2),
-    )
-    .unwrap()["active"]
+    let active = introspected(ready(w.oauth().introspect(
+        &tokens.access_token,
+        &w.verifier(),
+        NOW + 2,
+    )))["active"]
         == true;
     assert!(!active, "the second redemption revoked what the first gave");
+}
+
+/// An introspection response (RFC 7662 §2.2), parsed.
+fn introspected(answer: Result<String, oauth::OAuthError>) -> serde_json::Value {
+    serde_json::from_str(&answer.unwrap()).unwrap()
 }
 
 #[test]
@@ -910,7 +915,8 @@ fn introspection_and_revocation_of_every_token_type() {
     let user: oauth::User =
         serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
-    let active = |token: &str| ready(o.introspect(token, &v, NOW + 1)).unwrap()["active"] == true;
+    let active =
+        |token: &str| introspected(ready(o.introspect(token, &v, NOW + 1)))["active"] == true;
     let (spa, _) = oauth::new_client(PEPPER, "spa", false).unwrap();
     let refresh = pair.refresh_token.clone().unwrap();
     for (token, kind) in [
@@ -919,9 +925,18 @@ fn introspection_and_revocation_of_every_token_type() {
         (&api_key, "api_key"),
         (&session, "session"),
     ] {
-        let info = ready(o.introspect(token, &v, NOW + 1)).unwrap();
+        let info = introspected(ready(o.introspect(token, &v, NOW + 1)));
         assert_eq!(info["active"], true, "{kind}");
         assert_eq!(info["token_type"], kind);
+        // RFC 7662 §2.2 types each member: one the token lacks (the API key's `exp`) is left
+        // out, not written as null.
+        assert!(
+            info.as_object()
+                .unwrap()
+                .values()
+                .all(|value| !value.is_null()),
+            "{kind}: {info}"
+        );
         // RFC 7009 §2.1: a client may revoke only what was issued to it.
         let refused = ready(o.revoke(token, Revoker::Client(&spa), &v, NOW + 2)).unwrap_err();
         assert_eq!(refused.error, "unauthorized_client", "{kind}");
@@ -959,7 +974,8 @@ fn revoking_a_refresh_token_revokes_the_access_tokens_of_its_family() {
         )
         .unwrap();
     let unrelated = w.alice(NOW).unwrap();
-    let active = |token: &str| ready(o.introspect(token, &v, NOW + 3)).unwrap()["active"] == true;
+    let active =
+        |token: &str| introspected(ready(o.introspect(token, &v, NOW + 3)))["active"] == true;
     ready(o.revoke(
         second.refresh_token.as_deref().unwrap(),
         Revoker::Operator,
@@ -1018,7 +1034,7 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
     );
     assert_eq!(error(refresh), "invalid_grant");
     assert_eq!(
-        ready(o.introspect(&pair.access_token, &v, NOW + 6)).unwrap()["active"],
+        introspected(ready(o.introspect(&pair.access_token, &v, NOW + 6)))["active"],
         false
     );
     // A login after the cut-off starts afresh.

@@ -16,7 +16,7 @@ use super::respond;
 use super::state::State;
 use crate::gateway::Denial;
 use crate::gateway::TokenType;
-use crate::json::{self, Object};
+use crate::json::Object;
 use crate::oauth::oidc::{next_step, Prompt, Step, UserinfoError};
 use crate::oauth::{
     AuthorizationRequest, AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker,
@@ -345,7 +345,7 @@ pub async fn introspect(mut req: Request, engine: &Engine) -> Result<Response> {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
     match engine.oauth().introspect(&token, verifier, now()).await {
-        Ok(info) => respond::json(200, json::text(&info)),
+        Ok(info) => respond::json(200, info),
         Err(err) => oauth_error(&err),
     }
 }

@@ -1,6 +1,7 @@
 //! Introspection (RFC 7662) and revocation (RFC 7009) of every token type.
 
 use super::*;
+use crate::json::{self, Object, Raw};
 
 /// Who asks for a revocation.
 #[derive(Clone, Copy, Debug)]
@@ -12,20 +13,37 @@ pub enum Revoker<'a> {
 }
 
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
-    /// RFC 7662 introspection of any token type. `verifier` checks JWT access tokens.
+    /// RFC 7662 introspection of any token type: the response body (§2.2) as JSON text. A
+    /// member the token does not have is left out (an API key without expiry has no `exp`),
+    /// never written as `null`: §2.2 types each member, and `null` is none of them.
+    /// `verifier` checks JWT access tokens.
     pub async fn introspect(
         &self,
         token: &str,
         verifier: &Verifier,
         now: i64,
-    ) -> Result<Value, OAuthError> {
-        let inactive = json!({ "active": false });
+    ) -> Result<String, OAuthError> {
+        let inactive = || Object::new().with("active", false).finish();
+        let active = |token_type: &str| {
+            Object::new()
+                .with("active", true)
+                .with("token_type", token_type)
+        };
         match opaque::parse(token) {
             Some(Kind::ApiKey) => Ok(match self.lookup_api_key(token, now).await? {
                 Some(key) => {
-                    json!({ "active": true, "token_type": "api_key", "sub": key.owner, "scope": key.scopes.join(" "), "exp": key.exp, "iat": key.created, "iss": self.issuer })
+                    let info = active("api_key")
+                        .with("sub", &key.owner)
+                        .with("scope", key.scopes.join(" "));
+                    let info = match key.exp {
+                        Some(exp) => info.with("exp", exp),
+                        None => info,
+                    };
+                    info.with("iat", key.created)
+                        .with("iss", self.issuer)
+                        .finish()
                 }
-                None => inactive,
+                None => inactive(),
             }),
             Some(Kind::Refresh) => {
                 let record = self
@@ -33,33 +51,47 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     .await?
                     .map(|(record, _)| record);
                 let Some(record) = record.filter(|r| r.exp > now && r.rotated_at.is_none()) else {
-                    return Ok(inactive);
+                    return Ok(inactive());
                 };
                 if revocation::family_revoked(self.store, &record.family).await?
                     || revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat)
                         .await?
                 {
-                    return Ok(inactive);
+                    return Ok(inactive());
                 }
-                Ok(
-                    json!({ "active": true, "token_type": "refresh_token", "sub": record.sub, "client_id": record.client_id, "scope": record.scope, "exp": record.exp, "iat": record.iat, "iss": self.issuer }),
-                )
+                Ok(active("refresh_token")
+                    .with("sub", &record.sub)
+                    .with("client_id", &record.client_id)
+                    .with("scope", &record.scope)
+                    .with("exp", record.exp)
+                    .with("iat", record.iat)
+                    .with("iss", self.issuer)
+                    .finish())
             }
             Some(Kind::Session) => Ok(match self.session(token, now).await? {
-                Some(s) => {
-                    json!({ "active": true, "token_type": "session", "sub": s.sub, "username": s.username, "iat": s.created, "exp": s.absolute_exp, "iss": self.issuer })
-                }
-                None => inactive,
+                Some(s) => active("session")
+                    .with("sub", &s.sub)
+                    .with("username", &s.username)
+                    .with("iat", s.created)
+                    .with("exp", s.absolute_exp)
+                    .with("iss", self.issuer)
+                    .finish(),
+                None => inactive(),
             }),
-            Some(_) => Ok(inactive),
+            Some(_) => Ok(inactive()),
             None => {
                 let Ok(verified) = verifier.verify_async(token, now, self.crypto).await else {
-                    return Ok(inactive);
+                    return Ok(inactive());
                 };
                 if revocation::check(self.store, &verified, self.issuer).await? {
-                    return Ok(inactive);
+                    return Ok(inactive());
                 }
-                let mut out = json!({ "active": true, "token_type": "access_token" });
+                let claims = verified.claims();
+                // RFC 9449 §6.2: a DPoP-bound token says so, and shows its binding (`cnf`).
+                let bound = claims
+                    .get("cnf")
+                    .is_some_and(|cnf| cnf.get("jkt").is_some());
+                let mut info = active(if bound { "DPoP" } else { "access_token" });
                 for claim in [
                     "sub",
                     "scope",
@@ -70,17 +102,13 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     "iss",
                     "aud",
                     "jti",
-                    // RFC 9449 §6.2: a resource server that introspects must see the binding.
                     "cnf",
                 ] {
-                    if let Some(value) = verified.claims().get(claim) {
-                        out[claim] = value.clone();
+                    if let Some(value) = claims.get(claim) {
+                        info = info.with(claim, Raw(&json::text(value)));
                     }
                 }
-                if out["cnf"].get("jkt").is_some() {
-                    out["token_type"] = "DPoP".into();
-                }
-                Ok(out)
+                Ok(info.finish())
             }
         }
     }
