@@ -131,12 +131,10 @@ impl<T: Member> Member for Vec<T> {
     }
 }
 
-/// A value already written as JSON text (a nested object, a serialised value).
-pub struct Raw<'a>(pub &'a str);
-
-impl Member for Raw<'_> {
+/// A `serde_json::Value` (a claim copied as it is), written by [`text`].
+impl Member for serde_json::Value {
     fn write(&self, out: &mut String) {
-        out.push_str(self.0);
+        out.push_str(&text(self));
     }
 }
 
@@ -192,12 +190,12 @@ mod tests {
             .with("sub", None::<&str>)
             .with("ms", 1.25)
             .with("nan", f64::NAN)
-            .with("raw", Raw(r#"{"a":[1]}"#))
+            .with("value", serde_json::json!({ "a": [1] }))
             .with("object", Object::new().with("list", vec!["x", "y"]))
             .finish();
         assert_eq!(
             text,
-            r#"{"error":"not_found","n":42,"neg":-1,"ok":true,"sub":null,"ms":1.25,"nan":null,"raw":{"a":[1]},"object":{"list":["x","y"]}}"#
+            r#"{"error":"not_found","n":42,"neg":-1,"ok":true,"sub":null,"ms":1.25,"nan":null,"value":{"a":[1]},"object":{"list":["x","y"]}}"#
         );
         assert_eq!(Object::new().finish(), "{}");
     }

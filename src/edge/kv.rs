@@ -86,11 +86,10 @@ impl Store for Kv {
     /// One bulk get for several keys (a first-sight token's revocation entries): one KV
     /// operation and one round trip where the default would make one per key.
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
-        if let [key] = keys {
-            return Ok(vec![self.get(key).await?]);
-        }
-        if keys.is_empty() {
-            return Ok(Vec::new());
+        match keys {
+            [] => return Ok(Vec::new()),
+            [key] => return Ok(vec![self.get(key).await?]),
+            _ => {}
         }
         let names: Array = keys
             .iter()

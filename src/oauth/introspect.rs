@@ -1,7 +1,7 @@
 //! Introspection (RFC 7662) and revocation (RFC 7009) of every token type.
 
 use super::*;
-use crate::json::{self, Object, Raw};
+use crate::json::Object;
 
 /// Who asks for a revocation.
 #[derive(Clone, Copy, Debug)]
@@ -105,7 +105,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     "cnf",
                 ] {
                     if let Some(value) = claims.get(claim) {
-                        info = info.with(claim, Raw(&json::text(value)));
+                        info = info.with(claim, value);
                     }
                 }
                 Ok(info.finish())

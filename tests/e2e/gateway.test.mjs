@@ -369,21 +369,23 @@ describe("faults", () => {
     }
   });
 
-  test("an invalid configuration is a 500 with ERR_CONFIG_INVALID, never an open gateway", async () => {
-    const broken = await startWorker({
-      secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: [active] }) },
-      vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, routes: [{ prefix: "api" }] }) },
-    });
-    try {
-      const res = await broken.fetch("/api/x");
-      assert.equal(res.status, 500);
-      assert.equal((await res.json()).code, "ERR_CONFIG_INVALID");
-    } finally {
-      await broken.stop();
+  test("an invalid configuration (a bad route, or a value of another type than text or table) is a 500 with ERR_CONFIG_INVALID, never an open gateway", async () => {
+    for (const invalid of [JSON.stringify({ issuer: ISSUER, routes: [{ prefix: "api" }] }), 5]) {
+      const broken = await startWorker({
+        secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: [active] }) },
+        vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: invalid },
+      });
+      try {
+        const res = await broken.fetch("/api/x");
+        assert.equal(res.status, 500, `TOLLGATE_CONFIG = ${invalid}`);
+        assert.equal((await res.json()).code, "ERR_CONFIG_INVALID");
+      } finally {
+        await broken.stop();
+      }
     }
   });
 
-  test("TOLLGATE_CONFIG as a TOML table (as wrangler.toml ships it) reads like its JSON text; a number is ERR_CONFIG_INVALID", async () => {
+  test("TOLLGATE_CONFIG as a TOML table (as wrangler.toml ships it) reads like its JSON text", async () => {
     const table = await startWorker({
       secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: [active] }) },
       vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.parse(config()) },
@@ -394,17 +396,6 @@ describe("faults", () => {
       assert.equal((await table.fetch("/public/x")).status, 200);
     } finally {
       await table.stop();
-    }
-    const number = await startWorker({
-      secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: [active] }) },
-      vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: 5 },
-    });
-    try {
-      const res = await number.fetch("/api/x");
-      assert.equal(res.status, 500);
-      assert.equal((await res.json()).code, "ERR_CONFIG_INVALID");
-    } finally {
-      await number.stop();
     }
   });
 
