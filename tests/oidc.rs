@@ -431,8 +431,8 @@ fn consent_is_remembered_per_user_and_client() {
 fn rp_initiated_logout_checks_the_hint_the_client_and_the_uri() {
     let w = World::new();
     let id_token = w.redeem(&w.request(&[]).unwrap()).id_token.unwrap();
-    let config: GatewayConfig =
-        serde_json::from_value(serde_json::json!({ "issuer": ISSUER })).unwrap();
+    let config =
+        GatewayConfig::from_json(&serde_json::json!({ "issuer": ISSUER }).to_string()).unwrap();
     let public = Key::from_jwk(&w.key.to_public_jwk().unwrap()).unwrap();
     let hints = Verifier::new(
         KeySet::from_keys(vec![public]).unwrap(),

@@ -1,113 +1,89 @@
-//! The gateway's configuration: one serde type, validated once at start-up.
+//! The gateway's configuration: one type, read (`read.rs`) and validated once at start-up.
 //!
 //! It comes from the `TOLLGATE_CONFIG` variable (a TOML table in `wrangler.toml`, or JSON text).
 //! Every field documents its default; unknown fields are refused so that a typo cannot quietly
 //! turn a protection off.
 
-use serde::Deserialize;
-
 use crate::alg::Algorithm;
 use crate::error::Error;
 use crate::path::{self, PathOptions};
-use crate::policy::{Policy, DEFAULT_MAX_TOKEN_BYTES};
+use crate::policy::Policy;
+
+mod read;
 
 /// The whole gateway configuration.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct GatewayConfig {
     /// This deployment's issuer identifier (`iss` of the tokens it issues), e.g.
     /// `https://auth.example.com`. Required.
     pub issuer: String,
     /// Audiences accepted in this deployment's own tokens. Default: none (`aud` unchecked).
-    #[serde(default)]
     pub audiences: Vec<String>,
     /// Route rules, matched by the longest path prefix. A path no rule matches needs a token
     /// (deny by default). Default: none.
-    #[serde(default)]
     pub routes: Vec<Route>,
     /// Name of the cookie that may carry the token for browsers. Default: none (only the
     /// `Authorization: Bearer` header is read).
-    #[serde(default)]
     pub token_cookie: Option<String>,
     /// Whether the `Authorization` header goes on to the origin. Default: false.
-    #[serde(default)]
     pub forward_authorization: bool,
     /// Whether each allowed request reaches the origin with a signed identity assertion
     /// (`X-Tollgate-Assertion`, [`crate::assertion`]), so that the origin need not trust the
     /// network path. Default: true (when the deployment has a signing key).
-    #[serde(default = "yes")]
     pub origin_assertion: bool,
     /// The assertion's `aud`. Default: `ORIGIN_URL`.
-    #[serde(default)]
     pub assertion_audience: Option<String>,
     /// Identity providers whose tokens are also accepted. Default: none.
-    #[serde(default)]
     pub external_issuers: Vec<ExternalIssuer>,
     /// What to do with plain-HTTP requests. Default: `redirect`.
-    #[serde(default)]
     pub https: HttpsMode,
     /// Whether plain HTTP is allowed from loopback hosts (local development). Default: true.
-    #[serde(default = "yes")]
     pub allow_loopback_http: bool,
     /// Revocation-list behaviour.
-    #[serde(default)]
     pub revocation: RevocationConfig,
     /// Verified-token cache size per isolate; 0 turns it off. Default: 10,000.
-    #[serde(default = "default_cache_entries")]
     pub token_cache_entries: usize,
     /// Where a browser without a valid token is sent (the OAuth login flow). Default: none,
     /// browsers get the 401 like any client.
-    #[serde(default)]
     pub login_url: Option<String>,
     /// Clock tolerance in seconds for `exp`/`nbf`/`iat`. Default: 0.
-    #[serde(default)]
     pub leeway: u64,
     /// Largest token accepted, in bytes. Default: 8192.
-    #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
     /// RFC 9449 §8: DPoP proofs at the token endpoint and the gateway must carry a server
     /// nonce (from the `DPoP-Nonce` header of a `use_dpop_nonce` answer), which bounds how long
     /// a proof made in advance stays usable. Default: false.
-    #[serde(default)]
     pub dpop_nonce: bool,
     /// Token issuance (the OAuth endpoints).
-    #[serde(default)]
     pub oauth: OAuthConfig,
     /// Which auth decisions get a log line. Default: `all`. Analytics Engine counts every
     /// decision whatever this says.
-    #[serde(default)]
     pub log_decisions: LogDecisions,
     /// Whether the origin treats paths case-sensitively. Default: false: a path that differs
     /// from a protected (`auth = "token"`) route only by letter case is held to that route,
     /// since a case-insensitive origin serves `/API/admin` as `/api/admin`. Public routes
     /// always match their exact case, so case can only make a request need more, never less.
-    #[serde(default)]
     pub case_sensitive_paths: bool,
     /// Whether `;` path parameters (`/a;v=1/b`) are passed to the origin. Default: false: they
     /// are refused with 400, since servers disagree on them (`..;/` is `..` to Tomcat).
-    #[serde(default)]
     pub allow_path_parameters: bool,
     /// Whether the routing-override headers `X-Original-URL`, `X-Rewrite-URL`,
     /// `X-HTTP-Method-Override`, `X-HTTP-Method` and `X-Method-Override` reach the origin.
     /// Default: false: they are dropped, since an origin that honours them would act on a
     /// path or method the gateway never authorized.
-    #[serde(default)]
     pub forward_override_headers: bool,
     /// Where single-use and counting records (codes, refresh tokens, one-time tokens, failure
     /// counters) live. Default: `durable` when the `TOLLGATE_COORDINATOR` Durable Object
     /// binding exists, else `kv`. `durable` without the binding is a start-up error.
-    #[serde(default)]
     pub consistency: Option<Consistency>,
     /// Browser origins (`https://app.example`) allowed to call the token, JWKS and metadata
     /// endpoints from scripts (CORS, preflight answered). `"*"` allows any origin; credentials
     /// (cookies) are never allowed cross-origin. Default: none.
-    #[serde(default)]
     pub cors_origins: Vec<String>,
 }
 
 /// Where the "once" records live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Consistency {
     /// Durable Objects: every single use and count is atomic, in one location and across the
     /// world.
@@ -118,8 +94,7 @@ pub enum Consistency {
 }
 
 /// Which auth decisions are logged.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogDecisions {
     /// Every decision (allow, public, deny).
     #[default]
@@ -142,8 +117,7 @@ impl LogDecisions {
 }
 
 /// Token issuance settings. Lifetimes in seconds.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Clone, Debug)]
 pub struct OAuthConfig {
     /// Access-token lifetime. Default: 900 (15 minutes); at most 3600.
     pub access_token_lifetime: u64,
@@ -230,35 +204,28 @@ impl Default for OAuthConfig {
 }
 
 /// One route rule.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct Route {
     /// Path prefix, matched on whole segments (`/api` matches `/api` and `/api/x`, not `/apix`).
     pub prefix: String,
     /// Methods this rule covers (upper case). Default: all.
-    #[serde(default)]
     pub methods: Vec<String>,
     /// Whether a token is needed. Default: `token`.
-    #[serde(default)]
     pub auth: Auth,
     /// Scopes the token must all carry. Default: none.
-    #[serde(default)]
     pub scopes: Vec<String>,
     /// A sensitive action: besides the token, the request must carry a one-time token
     /// (`X-One-Time-Token`, from `POST /one-time-token`) issued to the same subject for this
     /// route; it is consumed on first use. Default: false.
-    #[serde(default)]
     pub one_time: bool,
     /// `required`: only a DPoP-bound token with a proof passes (RFC 9449; a bearer token, an
     /// API key or a session is refused). Default: `allowed` (bound tokens need their proof,
     /// others pass as bearer tokens).
-    #[serde(default)]
     pub dpop: DpopRule,
 }
 
 /// Whether a route insists on DPoP.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DpopRule {
     /// Bearer and DPoP both accepted.
     #[default]
@@ -268,8 +235,7 @@ pub enum DpopRule {
 }
 
 /// Whether a route needs a token.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Auth {
     /// Passed to the origin without a token (identity headers are still stripped).
     Public,
@@ -279,38 +245,30 @@ pub enum Auth {
 }
 
 /// An external identity provider.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct ExternalIssuer {
     /// Its issuer identifier; tokens must carry exactly this `iss`.
     pub issuer: String,
     /// Its JWKS URL (https, or http on loopback for development).
     pub jwks_url: String,
     /// Audiences accepted in its tokens. Default: none (`aud` unchecked).
-    #[serde(default)]
     pub audiences: Vec<String>,
     /// Algorithms accepted from it. Default: the asymmetric ones.
-    #[serde(default)]
     pub algorithms: Vec<Algorithm>,
     /// How long fetched keys are fresh, in seconds. Default: 600.
-    #[serde(default = "default_jwks_max_age")]
     pub cache_seconds: u64,
     /// Least time between two refetches caused by an unknown `kid`. Default: 30.
-    #[serde(default = "default_jwks_cooldown")]
     pub cooldown_seconds: u64,
     /// Fetch timeout in milliseconds. Default: 3000.
-    #[serde(default = "default_jwks_timeout")]
     pub timeout_ms: u64,
     /// Required `typ` header of its access tokens (e.g. `at+jwt` for an RFC 9068 issuer).
     /// Default: none, since most providers send `JWT` or nothing; set it when the provider
     /// types its access tokens, so that its ID tokens are never taken for access tokens.
-    #[serde(default)]
     pub typ: Option<String>,
 }
 
 /// Plain-HTTP handling.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HttpsMode {
     /// `GET`/`HEAD` are redirected to https (308); other methods are refused (403).
     #[default]
@@ -322,16 +280,13 @@ pub enum HttpsMode {
 }
 
 /// Revocation-list settings.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Copy, Debug)]
 pub struct RevocationConfig {
     /// Let requests through when the revocation list cannot be read. Default: false (fail
     /// closed with 503).
-    #[serde(default)]
     pub fail_open: bool,
     /// Seconds an isolate trusts a "not revoked" answer for one token. Default: 10. Adds to
     /// KV's own propagation delay (up to about 60 s) in the revocation window.
-    #[serde(default = "default_revocation_cache")]
     pub cache_seconds: u64,
 }
 
@@ -339,38 +294,16 @@ impl Default for RevocationConfig {
     fn default() -> Self {
         RevocationConfig {
             fail_open: false,
-            cache_seconds: default_revocation_cache(),
+            cache_seconds: 10,
         }
     }
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_cache_entries() -> usize {
-    10_000
-}
-fn default_max_token_bytes() -> usize {
-    DEFAULT_MAX_TOKEN_BYTES
-}
-fn default_jwks_max_age() -> u64 {
-    600
-}
-fn default_jwks_cooldown() -> u64 {
-    30
-}
-fn default_jwks_timeout() -> u64 {
-    3000
-}
-fn default_revocation_cache() -> u64 {
-    10
 }
 
 impl GatewayConfig {
     /// Parses JSON text and validates.
     pub fn from_json(json: &str) -> Result<Self, Error> {
-        let config: GatewayConfig = serde_json::from_str(json)
-            .map_err(|e| Error::policy(format!("TOLLGATE_CONFIG: {e}")))?;
+        let config =
+            read::gateway(json).map_err(|e| Error::policy(format!("TOLLGATE_CONFIG: {e}")))?;
         config.validate()?;
         Ok(config)
     }

@@ -1,0 +1,595 @@
+//! Reading the configuration's JSON into its types, member by member.
+//!
+//! Written out rather than derived: serde's derive instantiates a visitor per struct and per
+//! member type over serde_json's reader, about 47 KB of the worker's code (12% of what it
+//! compiles) for a text read once per isolate (BENCHMARKS.md §4, session 14). The rules are
+//! the derive's, kept on purpose: an unknown member is refused (a typo must not quietly turn a
+//! protection off), so is a member named twice, a wrong JSON type, a number out of its range;
+//! `null` means "absent" only for the members whose type is an `Option`. Errors name the member
+//! by its path (`routes[2].auth`).
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use super::{
+    Auth, Consistency, DpopRule, ExternalIssuer, GatewayConfig, HttpsMode, LogDecisions,
+    OAuthConfig, RevocationConfig, Route,
+};
+use crate::alg::Algorithm;
+
+/// Parses the JSON text and reads the configuration from it (not yet validated).
+pub(super) fn gateway(text: &str) -> Result<GatewayConfig, String> {
+    let Strict(value) = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut o = Object::new(value, String::new())?;
+    let config = GatewayConfig {
+        issuer: o.required("issuer"),
+        audiences: o.strings("audiences").unwrap_or_default(),
+        routes: o.list("routes", route).unwrap_or_default(),
+        token_cookie: o.nullable("tokenCookie").string("tokenCookie"),
+        forward_authorization: o.bool("forwardAuthorization").unwrap_or(false),
+        origin_assertion: o.bool("originAssertion").unwrap_or(true),
+        assertion_audience: o.nullable("assertionAudience").string("assertionAudience"),
+        external_issuers: o
+            .list("externalIssuers", external_issuer)
+            .unwrap_or_default(),
+        https: o.word("https", HTTPS_MODES).unwrap_or_default(),
+        allow_loopback_http: o.bool("allowLoopbackHttp").unwrap_or(true),
+        revocation: o.object("revocation", revocation).unwrap_or_default(),
+        token_cache_entries: o.usize("tokenCacheEntries").unwrap_or(10_000),
+        login_url: o.nullable("loginUrl").string("loginUrl"),
+        leeway: o.u64("leeway").unwrap_or(0),
+        max_token_bytes: o
+            .usize("maxTokenBytes")
+            .unwrap_or(crate::policy::DEFAULT_MAX_TOKEN_BYTES),
+        dpop_nonce: o.bool("dpopNonce").unwrap_or(false),
+        oauth: o.object("oauth", oauth).unwrap_or_default(),
+        log_decisions: o.word("logDecisions", LOG_DECISIONS).unwrap_or_default(),
+        case_sensitive_paths: o.bool("caseSensitivePaths").unwrap_or(false),
+        allow_path_parameters: o.bool("allowPathParameters").unwrap_or(false),
+        forward_override_headers: o.bool("forwardOverrideHeaders").unwrap_or(false),
+        consistency: o.nullable("consistency").word("consistency", CONSISTENCIES),
+        cors_origins: o.strings("corsOrigins").unwrap_or_default(),
+    };
+    o.finish().map(|()| config)
+}
+
+const HTTPS_MODES: &[(&str, HttpsMode)] = &[
+    ("redirect", HttpsMode::Redirect),
+    ("reject", HttpsMode::Reject),
+    ("off", HttpsMode::Off),
+];
+const LOG_DECISIONS: &[(&str, LogDecisions)] = &[
+    ("all", LogDecisions::All),
+    ("denials", LogDecisions::Denials),
+    ("none", LogDecisions::None),
+];
+const CONSISTENCIES: &[(&str, Consistency)] =
+    &[("durable", Consistency::Durable), ("kv", Consistency::Kv)];
+const AUTHS: &[(&str, Auth)] = &[("public", Auth::Public), ("token", Auth::Token)];
+const DPOP_RULES: &[(&str, DpopRule)] = &[
+    ("allowed", DpopRule::Allowed),
+    ("required", DpopRule::Required),
+];
+
+fn route(o: &mut Object) -> Route {
+    Route {
+        prefix: o.required("prefix"),
+        methods: o.strings("methods").unwrap_or_default(),
+        auth: o.word("auth", AUTHS).unwrap_or_default(),
+        scopes: o.strings("scopes").unwrap_or_default(),
+        one_time: o.bool("oneTime").unwrap_or(false),
+        dpop: o.word("dpop", DPOP_RULES).unwrap_or_default(),
+    }
+}
+
+fn external_issuer(o: &mut Object) -> ExternalIssuer {
+    ExternalIssuer {
+        issuer: o.required("issuer"),
+        jwks_url: o.required("jwksUrl"),
+        audiences: o.strings("audiences").unwrap_or_default(),
+        algorithms: o.algorithms("algorithms"),
+        cache_seconds: o.u64("cacheSeconds").unwrap_or(600),
+        cooldown_seconds: o.u64("cooldownSeconds").unwrap_or(30),
+        timeout_ms: o.u64("timeoutMs").unwrap_or(3000),
+        typ: o.nullable("typ").string("typ"),
+    }
+}
+
+fn revocation(o: &mut Object) -> RevocationConfig {
+    let d = RevocationConfig::default();
+    RevocationConfig {
+        fail_open: o.bool("failOpen").unwrap_or(d.fail_open),
+        cache_seconds: o.u64("cacheSeconds").unwrap_or(d.cache_seconds),
+    }
+}
+
+fn oauth(o: &mut Object) -> OAuthConfig {
+    let d = OAuthConfig::default();
+    OAuthConfig {
+        access_token_lifetime: o
+            .u64("accessTokenLifetime")
+            .unwrap_or(d.access_token_lifetime),
+        refresh_token_lifetime: o
+            .u64("refreshTokenLifetime")
+            .unwrap_or(d.refresh_token_lifetime),
+        code_lifetime: o.u64("codeLifetime").unwrap_or(d.code_lifetime),
+        refresh_grace_seconds: o
+            .u64("refreshGraceSeconds")
+            .unwrap_or(d.refresh_grace_seconds),
+        session_idle_seconds: o
+            .u64("sessionIdleSeconds")
+            .unwrap_or(d.session_idle_seconds),
+        session_absolute_seconds: o
+            .u64("sessionAbsoluteSeconds")
+            .unwrap_or(d.session_absolute_seconds),
+        max_failures: o.u32("maxFailures").unwrap_or(d.max_failures),
+        lockout_seconds: o.u64("lockoutSeconds").unwrap_or(d.lockout_seconds),
+        access_token_audience: o
+            .nullable("accessTokenAudience")
+            .string("accessTokenAudience"),
+        session_routes: o.strings("sessionRoutes").unwrap_or(d.session_routes),
+        password_memory_kib: o.u32("passwordMemoryKib").unwrap_or(d.password_memory_kib),
+        password_iterations: o.u32("passwordIterations").unwrap_or(d.password_iterations),
+        id_token_lifetime: o.u64("idTokenLifetime").unwrap_or(d.id_token_lifetime),
+    }
+}
+
+/// A JSON object being read: each member is taken once by name and type, and
+/// [`Object::finish`] refuses what no one took. A reader returns `None` for an absent member
+/// and also for a wrong one, whose error it keeps: the first error is what `finish` answers,
+/// so a type is read in one straight pass with no early return per member.
+struct Object {
+    /// Where this object sits (`""` for the top, `oauth.`, `routes[2].`): error messages
+    /// name a member as `at` + its name.
+    at: String,
+    members: Map<String, Value>,
+    error: Option<String>,
+}
+
+impl Object {
+    fn new(value: Value, at: String) -> Result<Object, String> {
+        match value {
+            Value::Object(members) => Ok(Object {
+                at,
+                members,
+                error: None,
+            }),
+            other => Err(format!(
+                "{}: expected an object, found {}",
+                at.strip_suffix('.').unwrap_or("the configuration"),
+                kind(&other)
+            )),
+        }
+    }
+
+    /// Keeps the first error.
+    fn fail(&mut self, error: String) {
+        self.error.get_or_insert(error);
+    }
+
+    fn wrong(&mut self, name: &str, expected: &str, found: &Value) {
+        let error = format!(
+            "{}{name}: expected {expected}, found {}",
+            self.at,
+            kind(found)
+        );
+        self.fail(error);
+    }
+
+    /// For a member whose type is an `Option`: `null` reads as absent (as serde reads an
+    /// `Option`). Everywhere else `null` is a wrong type.
+    fn nullable(&mut self, name: &str) -> &mut Self {
+        if self.members.get(name) == Some(&Value::Null) {
+            self.members.remove(name);
+        }
+        self
+    }
+
+    fn string(&mut self, name: &str) -> Option<String> {
+        match self.members.remove(name)? {
+            Value::String(s) => Some(s),
+            other => {
+                self.wrong(name, "a string", &other);
+                None
+            }
+        }
+    }
+
+    /// A string member without a default.
+    fn required(&mut self, name: &str) -> String {
+        if !self.members.contains_key(name) {
+            let error = format!("missing member \"{}{name}\"", self.at);
+            self.fail(error);
+        }
+        self.string(name).unwrap_or_default()
+    }
+
+    fn bool(&mut self, name: &str) -> Option<bool> {
+        match self.members.remove(name)? {
+            Value::Bool(b) => Some(b),
+            other => {
+                self.wrong(name, "true or false", &other);
+                None
+            }
+        }
+    }
+
+    /// A non-negative integer up to `max`.
+    fn integer(&mut self, name: &str, max: u64) -> Option<u64> {
+        let value = self.members.remove(name)?;
+        match value.as_u64() {
+            Some(n) if n <= max => Some(n),
+            _ => {
+                self.wrong(name, &format!("an integer from 0 to {max}"), &value);
+                None
+            }
+        }
+    }
+
+    fn u64(&mut self, name: &str) -> Option<u64> {
+        self.integer(name, u64::MAX)
+    }
+
+    fn u32(&mut self, name: &str) -> Option<u32> {
+        let n = self.integer(name, u32::MAX.into())?;
+        u32::try_from(n).ok()
+    }
+
+    fn usize(&mut self, name: &str) -> Option<usize> {
+        let max = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
+        let n = self.integer(name, max)?;
+        usize::try_from(n).ok()
+    }
+
+    fn strings(&mut self, name: &str) -> Option<Vec<String>> {
+        let value = self.members.remove(name)?;
+        let strings = value.as_array().and_then(|items| {
+            let strings = items.iter().map(|item| item.as_str().map(str::to_owned));
+            strings.collect::<Option<Vec<String>>>()
+        });
+        if strings.is_none() {
+            self.wrong(name, "an array of strings", &value);
+        }
+        strings
+    }
+
+    fn algorithms(&mut self, name: &str) -> Vec<Algorithm> {
+        let names = self.strings(name).unwrap_or_default();
+        let mut algorithms = Vec::with_capacity(names.len());
+        for alg in names {
+            match Algorithm::parse(&alg) {
+                Ok(alg) => algorithms.push(alg),
+                Err(e) => {
+                    let error = format!("{}{name}: {e}", self.at);
+                    self.fail(error);
+                }
+            }
+        }
+        algorithms
+    }
+
+    /// One of the `choices`' names, exactly as written there (lower case).
+    fn word<T: Copy>(&mut self, name: &str, choices: &[(&str, T)]) -> Option<T> {
+        let value = self.members.remove(name)?;
+        let found = choices
+            .iter()
+            .find(|(word, _)| value.as_str() == Some(word));
+        if found.is_none() {
+            let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+            self.wrong(name, &format!("one of {words:?}"), &value);
+        }
+        found.map(|(_, choice)| *choice)
+    }
+
+    /// A nested object, read by `read`.
+    fn object<T>(&mut self, name: &str, read: fn(&mut Object) -> T) -> Option<T> {
+        let value = self.members.remove(name)?;
+        let at = format!("{}{name}.", self.at);
+        self.nested(value, at, read)
+    }
+
+    /// An array of objects, each read by `read`.
+    fn list<T>(&mut self, name: &str, read: fn(&mut Object) -> T) -> Option<Vec<T>> {
+        let items = match self.members.remove(name)? {
+            Value::Array(items) => items,
+            other => {
+                self.wrong(name, "an array of objects", &other);
+                return None;
+            }
+        };
+        let mut read_items = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let at = format!("{}{name}[{i}].", self.at);
+            read_items.extend(self.nested(item, at, read));
+        }
+        Some(read_items)
+    }
+
+    fn nested<T>(&mut self, value: Value, at: String, read: fn(&mut Object) -> T) -> Option<T> {
+        let read = Object::new(value, at).map(|mut nested| {
+            let read = read(&mut nested);
+            nested.finish().map(|()| read)
+        });
+        match read.and_then(|read| read) {
+            Ok(read) => Some(read),
+            Err(error) => {
+                self.fail(error);
+                None
+            }
+        }
+    }
+
+    /// The first error, or any member left unread: an unknown name.
+    fn finish(self) -> Result<(), String> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        match self.members.keys().next() {
+            Some(name) => Err(format!("unknown member \"{}{name}\"", self.at)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A JSON value's kind, for error messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_u64() => "an integer",
+        Value::Number(n) if n.is_i64() => "a negative integer",
+        Value::Number(_) => "a fraction",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON value read from text, refusing an object that names a member twice. RFC 8259 §4
+/// leaves duplicate names' meaning to the reader; serde_json's `Value` keeps the last one, which
+/// would let a second `"failOpen": true` hide behind the first `false` a reviewer reads.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        Number::from_f64(n)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number JSON cannot write"))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                return Err(de::Error::custom(format!(
+                    "member \"{name}\" appears twice"
+                )));
+            }
+            let Strict(value) = map.next_value()?;
+            members.insert(name, value);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(json: &str) -> Result<GatewayConfig, String> {
+        gateway(json)
+    }
+
+    #[test]
+    fn every_member_is_read_under_its_documented_name() {
+        let c = read(
+            r#"{"issuer":"https://i","audiences":["a"],
+            "routes":[{"prefix":"/p","methods":["GET"],"auth":"public","scopes":[],"oneTime":true,"dpop":"required"}],
+            "tokenCookie":"tc","forwardAuthorization":true,"originAssertion":false,
+            "assertionAudience":"https://o","externalIssuers":[{"issuer":"https://e",
+            "jwksUrl":"https://e/jwks","audiences":["x"],"algorithms":["ES256","Ed25519"],
+            "cacheSeconds":1,"cooldownSeconds":2,"timeoutMs":3,"typ":"at+jwt"}],
+            "https":"off","allowLoopbackHttp":false,"revocation":{"failOpen":true,"cacheSeconds":4},
+            "tokenCacheEntries":5,"loginUrl":"https://l","leeway":6,"maxTokenBytes":7,
+            "dpopNonce":true,"oauth":{"accessTokenLifetime":8,"refreshTokenLifetime":9,
+            "codeLifetime":10,"refreshGraceSeconds":11,"sessionIdleSeconds":12,
+            "sessionAbsoluteSeconds":13,"maxFailures":14,"lockoutSeconds":15,
+            "accessTokenAudience":"aud","sessionRoutes":["/s"],"passwordMemoryKib":16,
+            "passwordIterations":17,"idTokenLifetime":18},"logDecisions":"none",
+            "caseSensitivePaths":true,"allowPathParameters":true,"forwardOverrideHeaders":true,
+            "consistency":"kv","corsOrigins":["https://c"]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.issuer, "https://i");
+        assert_eq!(c.audiences, ["a"]);
+        let r = &c.routes[0];
+        assert_eq!(
+            (r.prefix.as_str(), r.methods.as_slice()),
+            ("/p", &["GET".to_owned()][..])
+        );
+        assert!(r.auth == Auth::Public && r.scopes.is_empty() && r.one_time);
+        assert_eq!(r.dpop, DpopRule::Required);
+        assert_eq!(c.token_cookie.as_deref(), Some("tc"));
+        assert!(c.forward_authorization && !c.origin_assertion);
+        assert_eq!(c.assertion_audience.as_deref(), Some("https://o"));
+        let e = &c.external_issuers[0];
+        assert_eq!(
+            (e.issuer.as_str(), e.jwks_url.as_str()),
+            ("https://e", "https://e/jwks")
+        );
+        assert_eq!(e.audiences, ["x"]);
+        assert_eq!(e.algorithms, [Algorithm::ES256, Algorithm::Ed25519]);
+        assert_eq!(
+            (e.cache_seconds, e.cooldown_seconds, e.timeout_ms),
+            (1, 2, 3)
+        );
+        assert_eq!(e.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(c.https, HttpsMode::Off);
+        assert!(!c.allow_loopback_http && c.revocation.fail_open);
+        assert_eq!(c.revocation.cache_seconds, 4);
+        assert_eq!(
+            (c.token_cache_entries, c.leeway, c.max_token_bytes),
+            (5, 6, 7)
+        );
+        assert_eq!(c.login_url.as_deref(), Some("https://l"));
+        assert!(c.dpop_nonce);
+        let o = &c.oauth;
+        assert_eq!(
+            [
+                o.access_token_lifetime,
+                o.refresh_token_lifetime,
+                o.code_lifetime,
+                o.refresh_grace_seconds,
+                o.session_idle_seconds,
+                o.session_absolute_seconds,
+                o.max_failures.into(),
+                o.lockout_seconds,
+                o.password_memory_kib.into(),
+                o.password_iterations.into(),
+                o.id_token_lifetime,
+            ],
+            [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]
+        );
+        assert_eq!(o.access_token_audience.as_deref(), Some("aud"));
+        assert_eq!(o.session_routes, ["/s"]);
+        assert_eq!(c.log_decisions, LogDecisions::None);
+        assert!(c.case_sensitive_paths && c.allow_path_parameters && c.forward_override_headers);
+        assert_eq!(c.consistency, Some(Consistency::Kv));
+        assert_eq!(c.cors_origins, ["https://c"]);
+    }
+
+    #[test]
+    fn absent_members_take_their_documented_defaults() {
+        let c = read(r#"{"issuer":"i","routes":[{"prefix":"/"}],"externalIssuers":[{"issuer":"e","jwksUrl":"https://e"}]}"#).unwrap();
+        assert!(c.origin_assertion && c.allow_loopback_http && !c.forward_authorization);
+        assert_eq!(c.https, HttpsMode::Redirect);
+        assert_eq!(c.token_cache_entries, 10_000);
+        assert_eq!(c.max_token_bytes, crate::policy::DEFAULT_MAX_TOKEN_BYTES);
+        assert_eq!(
+            (c.revocation.fail_open, c.revocation.cache_seconds),
+            (false, 10)
+        );
+        assert_eq!(
+            c.oauth.access_token_lifetime,
+            OAuthConfig::default().access_token_lifetime
+        );
+        assert_eq!(
+            (c.routes[0].auth, c.routes[0].dpop),
+            (Auth::Token, DpopRule::Allowed)
+        );
+        let e = &c.external_issuers[0];
+        assert_eq!(
+            (e.cache_seconds, e.cooldown_seconds, e.timeout_ms),
+            (600, 30, 3000)
+        );
+        assert!(e.algorithms.is_empty() && e.typ.is_none());
+        assert_eq!((c.log_decisions, c.consistency), (LogDecisions::All, None));
+    }
+
+    #[test]
+    fn null_is_absent_only_where_the_type_is_an_option() {
+        let c = read(
+            r#"{"issuer":"i","tokenCookie":null,"loginUrl":null,"assertionAudience":null,
+            "consistency":null,"oauth":{"accessTokenAudience":null},
+            "externalIssuers":[{"issuer":"e","jwksUrl":"https://e","typ":null}]}"#,
+        )
+        .unwrap();
+        assert!(c.token_cookie.is_none() && c.consistency.is_none());
+        for member in [
+            "\"leeway\"",
+            "\"https\"",
+            "\"routes\"",
+            "\"audiences\"",
+            "\"oauth\"",
+        ] {
+            let json = format!(r#"{{"issuer":"i",{member}:null}}"#);
+            let error = read(&json).unwrap_err();
+            assert!(error.ends_with("found null"), "{member}: {error}");
+        }
+        assert!(read(r#"{"issuer":null}"#).is_err());
+    }
+
+    #[test]
+    fn a_wrong_member_is_refused_by_its_path() {
+        for (json, error) in [
+            (r#"[]"#, "the configuration: expected an object, found an array"),
+            (r#"3"#, "the configuration: expected an object, found an integer"),
+            (r#"{}"#, "missing member \"issuer\""),
+            (r#"{"issuer":1}"#, "issuer: expected a string, found an integer"),
+            (r#"{"issuer":"i","routez":[]}"#, "unknown member \"routez\""),
+            (r#"{"issuer":"i","leeway":-1}"#, "leeway: expected an integer from 0 to 18446744073709551615, found a negative integer"),
+            (r#"{"issuer":"i","leeway":1.5}"#, "leeway: expected an integer from 0 to 18446744073709551615, found a fraction"),
+            (r#"{"issuer":"i","leeway":"3"}"#, "leeway: expected an integer from 0 to 18446744073709551615, found a string"),
+            (r#"{"issuer":"i","dpopNonce":"yes"}"#, "dpopNonce: expected true or false, found a string"),
+            (r#"{"issuer":"i","audiences":["a",1]}"#, "audiences: expected an array of strings, found an array"),
+            (r#"{"issuer":"i","https":"HTTPS"}"#, "https: expected one of [\"redirect\", \"reject\", \"off\"], found a string"),
+            (r#"{"issuer":"i","oauth":{"maxFailures":4294967296}}"#, "oauth.maxFailures: expected an integer from 0 to 4294967295, found an integer"),
+            (r#"{"issuer":"i","oauth":{"refreshTokenTTL":1}}"#, "unknown member \"oauth.refreshTokenTTL\""),
+            (r#"{"issuer":"i","oauth":[]}"#, "oauth: expected an object, found an array"),
+            (r#"{"issuer":"i","routes":{}}"#, "routes: expected an array of objects, found an object"),
+            (r#"{"issuer":"i","routes":[{"prefix":"/"},"/x"]}"#, "routes[1]: expected an object, found a string"),
+            (r#"{"issuer":"i","routes":[{"prefix":"/"},{"auth":"public"}]}"#, "missing member \"routes[1].prefix\""),
+            (r#"{"issuer":"i","routes":[{"prefix":"/","auth":"private"}]}"#, "routes[0].auth: expected one of [\"public\", \"token\"], found a string"),
+            (r#"{"issuer":"i","routes":[{"prefix":"/","scope":["a"]}]}"#, "unknown member \"routes[0].scope\""),
+            (r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"https://e","algorithms":["none"]}]}"#, "externalIssuers[0].algorithms: "),
+        ] {
+            let found = read(json).unwrap_err();
+            assert!(found.starts_with(error), "{json}: {found}");
+        }
+    }
+
+    #[test]
+    fn a_member_named_twice_is_refused() {
+        let twice = r#"{"issuer":"i","revocation":{"failOpen":false,"failOpen":true}}"#;
+        assert!(read(twice)
+            .unwrap_err()
+            .contains("member \"failOpen\" appears twice"));
+        assert!(read(r#"{"issuer":"i","issuer":"j"}"#).is_err());
+    }
+}
