@@ -93,4 +93,20 @@ mod tests {
         assert!(needs_rehash(&a, DEFAULT_COST));
         verify_dummy("x", CHEAP);
     }
+
+    /// Hashes made by the reference implementation (tests/vectors/argon2id/phc.txt).
+    #[test]
+    fn hashes_from_the_reference_implementation_verify() {
+        let vectors = include_str!("../tests/vectors/argon2id/phc.txt");
+        let lines = vectors.lines().filter(|line| !line.starts_with('#'));
+        let mut count = 0;
+        for line in lines {
+            let (password, phc) = line.split_once('\t').unwrap();
+            let password: String = serde_json::from_str(password).unwrap();
+            assert!(verify(&password, phc), "{phc}");
+            assert!(!verify(&format!("{password}x"), phc), "{phc}");
+            count += 1;
+        }
+        assert_eq!(count, 3);
+    }
 }
