@@ -33,6 +33,15 @@ impl Object {
         self
     }
 
+    /// Appends the member `name` when `value` is there; an absent member is left out rather
+    /// than written as `null` (as RFC 7517 and RFC 7662 want their optional members).
+    pub fn with_some(self, name: &str, value: Option<impl Member>) -> Object {
+        match value {
+            Some(value) => self.with(name, value),
+            None => self,
+        }
+    }
+
     /// The object's text.
     pub fn finish(mut self) -> String {
         self.text.push('}');
@@ -136,6 +145,13 @@ impl Member for serde_json::Value {
     fn write(&self, out: &mut String) {
         out.push_str(&text(self));
     }
+}
+
+/// Any [`Member`]'s JSON text.
+pub fn of(value: &impl Member) -> String {
+    let mut out = String::new();
+    value.write(&mut out);
+    out
 }
 
 /// A `serde_json::Value` as compact JSON text. Through `serde_json::to_string`, the writer every

@@ -101,17 +101,17 @@ impl KeySet {
 
     /// The public JWK Set, for `/.well-known/jwks.json`. HMAC keys are never included.
     pub fn to_public_json(&self) -> String {
-        self.to_public_value().to_string()
-    }
-
-    /// [`KeySet::to_public_json`] as a JSON value.
-    pub fn to_public_value(&self) -> serde_json::Value {
         let keys: Vec<Jwk> = self
             .keys
             .iter()
             .filter_map(|key| key.to_public_jwk().ok())
             .collect();
-        serde_json::json!({ "keys": keys })
+        crate::json::Object::new().with("keys", keys).finish()
+    }
+
+    /// [`KeySet::to_public_json`] as a JSON value.
+    pub fn to_public_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.to_public_json()).unwrap_or_default()
     }
 }
 

@@ -190,7 +190,10 @@ mod tests {
     fn only_argon2id_v19_phc_strings_are_read() {
         let good = hash("pw", CHEAP).unwrap();
         let parsed = Phc::parse(&good).unwrap();
-        assert_eq!((parsed.memory_kib, parsed.iterations, parsed.lanes), (64, 1, 1));
+        assert_eq!(
+            (parsed.memory_kib, parsed.iterations, parsed.lanes),
+            (64, 1, 1)
+        );
         assert_eq!((parsed.salt.len(), parsed.hash.len()), (16, OUTPUT_LEN));
         assert_eq!(parsed.to_phc(), good);
         let (head, tail) = good.split_at(good.find("$m=").unwrap());

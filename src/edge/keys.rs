@@ -12,8 +12,8 @@ impl OwnKeys {
     /// `{"keys":[...]}` with public halves only, served at `/.well-known/jwks.json`. Made when
     /// asked, not with the state: a cold isolate's first request then compiles no JWK
     /// serialisation unless it serves the set (V8 compiles wasm functions at their first call).
-    pub fn public_jwks(&self) -> serde_json::Value {
-        self.set.to_public_value()
+    pub fn public_jwks(&self) -> String {
+        self.set.to_public_json()
     }
 }
 

@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use worker::{event, web_sys, Context, Env, Request, Response, Result};
 
-use crate::json::{self, Object};
+use crate::json::Object;
 use crate::path::PathError;
 
 /// The request line the worker acts on: the method exactly as sent and the canonical path
@@ -132,7 +132,7 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let response = match (target.method.as_str(), target.path.as_str()) {
         ("GET", "/healthz") => health(&req, &env, &state),
         ("GET", "/.well-known/jwks.json") => {
-            let mut response = respond::json(200, json::text(&state.keys.public_jwks()))?;
+            let mut response = respond::json(200, state.keys.public_jwks())?;
             // Public data, cacheable, so verifiers pick up a rotation within five minutes.
             response.headers_mut().set(
                 "Cache-Control",

@@ -19,7 +19,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::crypto::{signature_len, AsyncCrypto, CryptoProvider, HmacOnly};
 use crate::json::Object;
-use crate::jwk::Key;
+use crate::jwk::{Jwk, Key};
 use crate::{Algorithm, Error};
 
 #[wasm_bindgen]
@@ -176,8 +176,7 @@ impl WebCryptoKeys {
 
     async fn import_jwk(key: &Key, import: &JsValue) -> Option<JsValue> {
         // The bare public members: no `alg`/`use`/`key_ops` for WebCrypto to second-guess.
-        let jwk = serde_json::to_string(&key.public_members()).ok()?;
-        let jwk = js_sys::JSON::parse(&jwk).ok()?;
+        let jwk = js_sys::JSON::parse(&crate::json::of(&key.public_members())).ok()?;
         let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
         let promise = import_key("jwk", &jwk, import, false, &usages).ok()?;
         JsFuture::from(promise).await.ok()
@@ -185,13 +184,14 @@ impl WebCryptoKeys {
 
     async fn import_private(key: &Key, import: &JsValue) -> Option<JsValue> {
         // The key's members without `alg`/`use`/`key_ops`, which WebCrypto would second-guess.
-        let mut jwk = serde_json::to_value(key.to_private_jwk()).ok()?;
-        if let Some(members) = jwk.as_object_mut() {
-            for name in ["alg", "use", "key_ops", "kid"] {
-                members.remove(name);
-            }
-        }
-        let jwk = js_sys::JSON::parse(&crate::json::text(&jwk)).ok()?;
+        let jwk = Jwk {
+            alg: None,
+            use_: None,
+            key_ops: None,
+            kid: None,
+            ..key.to_private_jwk()
+        };
+        let jwk = js_sys::JSON::parse(&crate::json::of(&jwk)).ok()?;
         let usages = js_sys::Array::of1(&JsValue::from_str("sign"));
         let promise = import_key("jwk", &jwk, import, false, &usages).ok()?;
         JsFuture::from(promise).await.ok()

@@ -72,6 +72,34 @@ pub struct Jwk {
     pub k: Option<String>,
 }
 
+/// A JWK as JSON text: its members in the order of the fields, absent ones left out. Written
+/// straight to text ([`crate::json`]): serde's derive is instantiated once per serializer, and
+/// the worker wrote keys through two of them (its JWK Set and the keys it hands WebCrypto).
+impl crate::json::Member for Jwk {
+    fn write(&self, out: &mut String) {
+        crate::json::Object::new()
+            .with("kty", &self.kty)
+            .with_some("use", self.use_.as_ref())
+            .with_some("key_ops", self.key_ops.as_ref())
+            .with_some("alg", self.alg.as_ref())
+            .with_some("kid", self.kid.as_ref())
+            .with_some("crv", self.crv.as_ref())
+            .with_some("x", self.x.as_ref())
+            .with_some("y", self.y.as_ref())
+            .with_some("n", self.n.as_ref())
+            .with_some("e", self.e.as_ref())
+            .with_some("d", self.d.as_ref())
+            .with_some("p", self.p.as_ref())
+            .with_some("q", self.q.as_ref())
+            .with_some("dp", self.dp.as_ref())
+            .with_some("dq", self.dq.as_ref())
+            .with_some("qi", self.qi.as_ref())
+            .with_some("oth", self.oth.as_ref())
+            .with_some("k", self.k.as_ref())
+            .write(out);
+    }
+}
+
 impl Jwk {
     /// The JWK a parsed JSON value holds. Its registered members are strings (RFC 7517 §4,
     /// RFC 7518 §6), `key_ops` an array of strings, `oth` any value; `null` counts as absent,
@@ -535,6 +563,23 @@ fn family_of(material: &Material) -> Family {
 mod tests {
     use super::Jwk;
     use serde_json::json;
+
+    /// The text writer and serde's derive (the package's and the CLI's path) agree on every
+    /// member, whatever is present.
+    #[test]
+    fn a_jwk_is_written_as_serde_writes_it() {
+        let full = json!({ "kty": "RSA", "use": "sig", "key_ops": ["sign", "verify"],
+            "alg": "RS256", "kid": "k\"1", "crv": "c", "x": "x", "y": "y", "n": "n", "e": "AQAB",
+            "d": "d", "p": "p", "q": "q", "dp": "dp", "dq": "dq", "qi": "qi",
+            "oth": [{ "r": "r", "d": "d", "t": "t" }], "k": "k" });
+        let bare = json!({ "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" });
+        for value in [full, bare] {
+            let jwk = Jwk::from_value(&value).unwrap();
+            let written: serde_json::Value = serde_json::from_str(&crate::json::of(&jwk)).unwrap();
+            assert_eq!(written, serde_json::to_value(&jwk).unwrap());
+            assert_eq!(written, value);
+        }
+    }
 
     #[test]
     fn rfc7517_4_members_are_strings_and_null_is_absent() {
