@@ -5,8 +5,6 @@
 //! asymmetric keys, and `kid`s must be unique, so one token maps to one unambiguous key
 //! (Wycheproof "MixedKeySet", "DuplicateKid").
 
-use serde::Deserialize;
-
 use crate::alg::Algorithm;
 use crate::b64;
 use crate::error::{truncated, Error};
@@ -16,11 +14,6 @@ use crate::jwk::{is_signature_usage, Jwk, Key};
 #[derive(Clone, Debug, Default)]
 pub struct KeySet {
     keys: Vec<Key>,
-}
-
-#[derive(Deserialize)]
-struct RawSet {
-    keys: Vec<serde_json::Value>,
 }
 
 impl KeySet {
@@ -34,12 +27,14 @@ impl KeySet {
     pub fn from_json(json: &str) -> Result<Self, Error> {
         let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| Error::key(format!("not JSON: {}", truncated(&e.to_string()))))?;
-        let entries = if value.get("keys").is_some() {
-            serde_json::from_value::<RawSet>(value)
-                .map_err(|_| Error::key("\"keys\" must be an array of JWK objects"))?
-                .keys
-        } else {
-            vec![value]
+        let entries = match value {
+            serde_json::Value::Object(mut set) if set.contains_key("keys") => {
+                match set.remove("keys") {
+                    Some(serde_json::Value::Array(keys)) => keys,
+                    _ => return Err(Error::key("\"keys\" must be an array of JWK objects")),
+                }
+            }
+            key => vec![key],
         };
         let mut keys = Vec::with_capacity(entries.len());
         for entry in entries {

@@ -111,10 +111,44 @@ impl Jwk {
         let Value::Object(members) = value else {
             return Err("a JWK is a JSON object".to_owned());
         };
-        let text = |name: &str| match members.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(format!("member \"{name}\" must be a string")),
+        // One pass with no early return per member (each `?` would drop the members read so
+        // far on its own path): the first wrong member is kept and answered at the end.
+        let mut wrong = None;
+        let mut text = |name: &'static str| match members.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(_) => {
+                wrong.get_or_insert(name);
+                None
+            }
+        };
+        let kty = text("kty");
+        let jwk = Jwk {
+            kty: String::new(),
+            use_: text("use"),
+            key_ops: None,
+            alg: text("alg"),
+            kid: text("kid"),
+            crv: text("crv"),
+            x: text("x"),
+            y: text("y"),
+            n: text("n"),
+            e: text("e"),
+            d: text("d"),
+            p: text("p"),
+            q: text("q"),
+            dp: text("dp"),
+            dq: text("dq"),
+            qi: text("qi"),
+            oth: members.get("oth").filter(|oth| !oth.is_null()).cloned(),
+            k: text("k"),
+        };
+        // The errors in the order of the members: `kty` first, then `key_ops`, then the rest.
+        let must_be_string = |name| format!("member \"{name}\" must be a string");
+        let kty = match (kty, wrong) {
+            (_, Some("kty")) => return Err(must_be_string("kty")),
+            (None, _) => return Err("member \"kty\" is missing".to_owned()),
+            (Some(kty), _) => kty,
         };
         let key_ops = match members.get("key_ops") {
             None | Some(Value::Null) => None,
@@ -127,25 +161,13 @@ impl Jwk {
             ),
             Some(_) => return Err("member \"key_ops\" must be an array of strings".to_owned()),
         };
+        if let Some(name) = wrong {
+            return Err(must_be_string(name));
+        }
         Ok(Jwk {
-            kty: text("kty")?.ok_or("member \"kty\" is missing")?,
-            use_: text("use")?,
+            kty,
             key_ops,
-            alg: text("alg")?,
-            kid: text("kid")?,
-            crv: text("crv")?,
-            x: text("x")?,
-            y: text("y")?,
-            n: text("n")?,
-            e: text("e")?,
-            d: text("d")?,
-            p: text("p")?,
-            q: text("q")?,
-            dp: text("dp")?,
-            dq: text("dq")?,
-            qi: text("qi")?,
-            oth: members.get("oth").filter(|oth| !oth.is_null()).cloned(),
-            k: text("k")?,
+            ..jwk
         })
     }
 }
@@ -563,6 +585,32 @@ fn family_of(material: &Material) -> Family {
 mod tests {
     use super::Jwk;
     use serde_json::json;
+
+    #[test]
+    fn the_first_wrong_member_is_the_error_kty_first() {
+        for (value, error) in [
+            (json!({ "x": 1 }), "member \"kty\" is missing"),
+            (json!({ "kty": null }), "member \"kty\" is missing"),
+            (
+                json!({ "kty": 1, "x": 1 }),
+                "member \"kty\" must be a string",
+            ),
+            (
+                json!({ "kty": "EC", "key_ops": "sign", "x": 1 }),
+                "member \"key_ops\" must be an array of strings",
+            ),
+            (
+                json!({ "kty": "EC", "y": 2, "x": 1 }),
+                "member \"x\" must be a string",
+            ),
+            (
+                json!({ "kty": "EC", "k": [] }),
+                "member \"k\" must be a string",
+            ),
+        ] {
+            assert_eq!(Jwk::from_value(&value).unwrap_err(), error, "{value}");
+        }
+    }
 
     /// The text writer and serde's derive (the package's and the CLI's path) agree on every
     /// member, whatever is present.
