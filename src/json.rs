@@ -129,6 +129,13 @@ impl Member for Object {
 /// An array of its items.
 impl<T: Member> Member for Vec<T> {
     fn write(&self, out: &mut String) {
+        self.as_slice().write(out);
+    }
+}
+
+/// An array of its items.
+impl<T: Member> Member for [T] {
+    fn write(&self, out: &mut String) {
         out.push('[');
         for (n, item) in self.iter().enumerate() {
             if n > 0 {

@@ -376,43 +376,11 @@ pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
     respond::json(200, Object::new().finish())
 }
 
-/// The authorization server's metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3).
-/// No `token_endpoint_auth_signing_alg_values_supported`: it describes JWT client
-/// authentication (`private_key_jwt`, `client_secret_jwt`), which Tollgate does not offer.
-#[derive(serde::Serialize)]
-struct Metadata<'a> {
-    issuer: &'a str,
-    authorization_endpoint: String,
-    token_endpoint: String,
-    userinfo_endpoint: String,
-    end_session_endpoint: String,
-    introspection_endpoint: String,
-    revocation_endpoint: String,
-    jwks_uri: String,
-    response_types_supported: &'static [&'static str],
-    response_modes_supported: &'static [&'static str],
-    grant_types_supported: &'static [&'static str],
-    code_challenge_methods_supported: &'static [&'static str],
-    token_endpoint_auth_methods_supported: &'static [&'static str],
-    introspection_endpoint_auth_methods_supported: &'static [&'static str],
-    revocation_endpoint_auth_methods_supported: &'static [&'static str],
-    authorization_response_iss_parameter_supported: bool,
-    /// RFC 9449 §5.1: the algorithms a DPoP proof may use (both names of Ed25519, RFC 9864).
-    dpop_signing_alg_values_supported: Vec<crate::alg::Algorithm>,
-    scopes_supported: Vec<&'a str>,
-    subject_types_supported: &'static [&'static str],
-    /// ID tokens are signed by the active key (the first of TOLLGATE_SIGNING_KEYS).
-    id_token_signing_alg_values_supported: Vec<&'static str>,
-    claims_supported: &'static [&'static str],
-    prompt_values_supported: &'static [&'static str],
-    claims_parameter_supported: bool,
-    request_parameter_supported: bool,
-    request_uri_parameter_supported: bool,
-}
-
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414) and
 /// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3): one document,
-/// so the two cannot disagree; the OpenID members are a superset RFC 8414 §2 allows.
+/// so the two cannot disagree; the OpenID members are a superset RFC 8414 §2 allows. No
+/// `token_endpoint_auth_signing_alg_values_supported`: it describes JWT client authentication
+/// (`private_key_jwt`, `client_secret_jwt`), which Tollgate does not offer.
 pub fn metadata(state: &State) -> Result<Response> {
     let Some(config) = state.config.as_ref() else {
         return respond::json(404, Object::new().with("error", "not_found").finish());
@@ -424,6 +392,7 @@ pub fn metadata(state: &State) -> Result<Response> {
             scopes.push(scope);
         }
     }
+    // ID tokens are signed by the active key (the first of TOLLGATE_SIGNING_KEYS).
     let id_token_algs: Vec<&str> = state
         .keys
         .set
@@ -433,61 +402,65 @@ pub fn metadata(state: &State) -> Result<Response> {
         .map(|alg| alg.name())
         .into_iter()
         .collect();
-    let document = Metadata {
-        issuer: &config.issuer,
-        authorization_endpoint: format!("{issuer}/authorize"),
-        token_endpoint: format!("{issuer}/token"),
-        userinfo_endpoint: format!("{issuer}/userinfo"),
-        end_session_endpoint: format!("{issuer}/logout"),
-        introspection_endpoint: format!("{issuer}/introspect"),
-        revocation_endpoint: format!("{issuer}/revoke"),
-        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
-        response_types_supported: &["code"],
-        response_modes_supported: &["query"],
-        grant_types_supported: &GRANTS,
-        code_challenge_methods_supported: &["S256"],
-        token_endpoint_auth_methods_supported: &[
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        introspection_endpoint_auth_methods_supported: &[
-            "client_secret_basic",
-            "client_secret_post",
-        ],
-        revocation_endpoint_auth_methods_supported: &[
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        authorization_response_iss_parameter_supported: true,
-        dpop_signing_alg_values_supported: crate::dpop::Policy::default().algorithms,
-        scopes_supported: scopes,
-        subject_types_supported: &["public"],
-        id_token_signing_alg_values_supported: id_token_algs,
-        claims_supported: &[
-            "sub",
-            "iss",
-            "aud",
-            "exp",
-            "iat",
-            "auth_time",
-            "nonce",
-            "azp",
-            "at_hash",
-            "sid",
-            "name",
-            "preferred_username",
-            "email",
-            "email_verified",
-        ],
-        prompt_values_supported: &["none", "login", "consent", "select_account"],
-        claims_parameter_supported: false,
-        request_parameter_supported: false,
-        request_uri_parameter_supported: false,
-    };
-    let body =
-        serde_json::to_string(&document).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    // RFC 9449 §5.1: the algorithms a DPoP proof may use (both names of Ed25519, RFC 9864).
+    let dpop_algs: Vec<&str> = crate::dpop::Policy::default()
+        .algorithms
+        .iter()
+        .map(|alg| alg.name())
+        .collect();
+    let client_auth: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+    let endpoint = |path: &str| format!("{issuer}{path}");
+    let body = Object::new()
+        .with("issuer", &config.issuer)
+        .with("authorization_endpoint", endpoint("/authorize"))
+        .with("token_endpoint", endpoint("/token"))
+        .with("userinfo_endpoint", endpoint("/userinfo"))
+        .with("end_session_endpoint", endpoint("/logout"))
+        .with("introspection_endpoint", endpoint("/introspect"))
+        .with("revocation_endpoint", endpoint("/revoke"))
+        .with("jwks_uri", endpoint("/.well-known/jwks.json"))
+        .with("response_types_supported", &["code"][..])
+        .with("response_modes_supported", &["query"][..])
+        .with("grant_types_supported", &GRANTS[..])
+        .with("code_challenge_methods_supported", &["S256"][..])
+        .with("token_endpoint_auth_methods_supported", client_auth)
+        .with(
+            "introspection_endpoint_auth_methods_supported",
+            &["client_secret_basic", "client_secret_post"][..],
+        )
+        .with("revocation_endpoint_auth_methods_supported", client_auth)
+        .with("authorization_response_iss_parameter_supported", true)
+        .with("dpop_signing_alg_values_supported", dpop_algs)
+        .with("scopes_supported", scopes)
+        .with("subject_types_supported", &["public"][..])
+        .with("id_token_signing_alg_values_supported", id_token_algs)
+        .with(
+            "claims_supported",
+            &[
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "azp",
+                "at_hash",
+                "sid",
+                "name",
+                "preferred_username",
+                "email",
+                "email_verified",
+            ][..],
+        )
+        .with(
+            "prompt_values_supported",
+            &["none", "login", "consent", "select_account"][..],
+        )
+        .with("claims_parameter_supported", false)
+        .with("request_parameter_supported", false)
+        .with("request_uri_parameter_supported", false)
+        .finish();
     let mut response = respond::json(200, body)?;
     response
         .headers_mut()
