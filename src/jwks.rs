@@ -28,12 +28,10 @@ impl KeySet {
         let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| Error::key(format!("not JSON: {}", truncated(&e.to_string()))))?;
         let entries = match value {
-            serde_json::Value::Object(mut set) if set.contains_key("keys") => {
-                match set.remove("keys") {
-                    Some(serde_json::Value::Array(keys)) => keys,
-                    _ => return Err(Error::key("\"keys\" must be an array of JWK objects")),
-                }
-            }
+            serde_json::Value::Object(set) if set.contains_key("keys") => match set.get("keys") {
+                Some(serde_json::Value::Array(keys)) => keys.clone(),
+                _ => return Err(Error::key("\"keys\" must be an array of JWK objects")),
+            },
             key => vec![key],
         };
         let mut keys = Vec::with_capacity(entries.len());
