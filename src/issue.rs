@@ -276,13 +276,12 @@ pub fn audience_value<S: Into<String>>(audiences: impl IntoIterator<Item = S>) -
 /// The base64url protected header `{"alg", "kid", "typ"}` that [`TokenBuilder`] writes: the
 /// same for every token of one key and typ, so a signer may keep it.
 pub fn header_segment(alg: Algorithm, kid: &str, typ: Option<&str>) -> String {
-    let mut header = Map::new();
-    header.insert("alg".to_owned(), alg.name().into());
-    header.insert("kid".to_owned(), kid.into());
-    if let Some(typ) = typ {
-        header.insert("typ".to_owned(), typ.into());
-    }
-    b64::encode(crate::json::text(&Value::Object(header)).as_bytes())
+    let header = crate::json::Object::new()
+        .with("alg", alg.name())
+        .with("kid", kid)
+        .with_some("typ", typ)
+        .finish();
+    b64::encode(header.as_bytes())
 }
 
 /// `header.BASE64URL(payload).BASE64URL(signature)`, signed with `key` under `alg`.
