@@ -27,6 +27,8 @@ impl KeySet {
     pub fn from_json(json: &str) -> Result<Self, Error> {
         let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| Error::key(format!("not JSON: {}", truncated(&e.to_string()))))?;
+        // The keys are copied out rather than removed from the map: a map removal would be 6 KB
+        // of the worker's code for this one use (BENCHMARKS.md §4, session 14).
         let entries = match value {
             serde_json::Value::Object(set) if set.contains_key("keys") => match set.get("keys") {
                 Some(serde_json::Value::Array(keys)) => keys.clone(),
