@@ -18,13 +18,13 @@
 //! The rules are pure: `(record, now) -> decision / new record`. Storage only loads and
 //! persists the [`Failures`] record, so the same rule can move to an atomic counter unchanged.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The first wait, once a counter reaches its limit.
 pub const FIRST_WAIT_SECONDS: u64 = 60;
 
 /// One counter: failures in the current window and when the last one happened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Failures {
     /// Failures since the window began.
     pub count: u32,
@@ -32,6 +32,12 @@ pub struct Failures {
     #[serde(default)]
     pub last: i64,
 }
+
+// Read by hand (crate::json::read): the derive's rules, which the attributes above state.
+crate::json::read::read_by!(Failures, "a failure counter", |o| Failures {
+    count: o.required_u32("count"),
+    last: o.i64("last").unwrap_or(0),
+});
 
 /// The counting rule's settings (`oauth.maxFailures`, `oauth.lockoutSeconds`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +112,22 @@ pub fn source_key(source: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_counter_reads_back_what_was_written() {
+        let failures = Failures { count: 3, last: -2 };
+        let text = serde_json::to_string(&failures).unwrap();
+        assert_eq!(serde_json::from_str::<Failures>(&text).unwrap(), failures);
+        let bare: Failures = serde_json::from_str(r#"{"count":1}"#).unwrap();
+        assert_eq!(bare, Failures { count: 1, last: 0 });
+        for bad in [
+            r#"{"last":1}"#,
+            r#"{"count":4294967296}"#,
+            r#"{"count":-1}"#,
+        ] {
+            assert!(serde_json::from_str::<Failures>(bad).is_err(), "{bad}");
+        }
+    }
 
     const LIMITS: Limits = Limits {
         max_failures: 5,

@@ -15,7 +15,7 @@
 //! Keys are hashes of (issuer, value), so attacker-chosen `jti`s cannot collide across issuers,
 //! overflow KV's 512-byte key limit, or inject key separators.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::b64;
@@ -27,7 +27,7 @@ use crate::verify::Verified;
 pub const FAMILY_CLAIM: &str = "family";
 
 /// A revoked refresh family, stored under [`family_key`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FamilyRevocation {
     /// When it was revoked.
     pub revoked_at: i64,
@@ -53,18 +53,33 @@ pub const MIN_TTL: u64 = 60;
 pub const HORIZON: u64 = 30 * 24 * 3600;
 
 /// A token revocation, stored under [`jti_key`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TokenRevocation {
     /// When it was revoked.
     pub at: i64,
 }
 
 /// A subject revocation, stored under [`subject_key`]: tokens with `iat <= before` are revoked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SubjectRevocation {
     /// Tokens issued at or before this time are revoked.
     pub before: i64,
 }
+
+// Read by hand (crate::json::read): one required integer each.
+crate::json::read::read_by!(FamilyRevocation, "a family revocation", |o| {
+    FamilyRevocation {
+        revoked_at: o.required_i64("revoked_at"),
+    }
+});
+crate::json::read::read_by!(TokenRevocation, "a token revocation", |o| TokenRevocation {
+    at: o.required_i64("at"),
+});
+crate::json::read::read_by!(SubjectRevocation, "a subject revocation", |o| {
+    SubjectRevocation {
+        before: o.required_i64("before"),
+    }
+});
 
 fn hashed(kind: &str, issuer: &str, value: &str) -> String {
     let mut hash = Sha256::new();
@@ -278,6 +293,26 @@ pub async fn family_revoked<S: Store>(store: &S, family: &str) -> Result<bool, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_read_back_what_was_written() {
+        let family = FamilyRevocation { revoked_at: 5 };
+        let token = TokenRevocation { at: 6 };
+        let subject = SubjectRevocation { before: -7 };
+        let family_text = serde_json::to_string(&family).unwrap();
+        let family_read: FamilyRevocation = serde_json::from_str(&family_text).unwrap();
+        assert_eq!(family_read, family);
+        let token_text = serde_json::to_string(&token).unwrap();
+        assert_eq!(
+            serde_json::from_str::<TokenRevocation>(&token_text).unwrap(),
+            token
+        );
+        let subject_text = serde_json::to_string(&subject).unwrap();
+        assert_eq!(subject_cutoff_of(&subject_text), -7);
+        // An unreadable subject entry revokes everything (fail closed).
+        assert_eq!(subject_cutoff_of(r#"{"before":"x"}"#), i64::MAX);
+        assert_eq!(subject_cutoff_of("{}"), i64::MAX);
+    }
 
     #[test]
     fn keys_are_fixed_length_and_separate_issuers() {

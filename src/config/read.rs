@@ -11,6 +11,8 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use crate::json::read::Reader;
+
 use super::{
     Auth, Consistency, DpopRule, ExternalIssuer, GatewayConfig, HttpsMode, LogDecisions,
     OAuthConfig, RevocationConfig, Route,
@@ -20,7 +22,7 @@ use crate::alg::Algorithm;
 /// Parses the JSON text and reads the configuration from it (not yet validated).
 pub(super) fn gateway(text: &str) -> Result<GatewayConfig, String> {
     let Strict(value) = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let mut o = Object::new(value, String::new())?;
+    let mut o = Reader::new(value, "", true)?;
     let config = GatewayConfig {
         issuer: o.required("issuer"),
         audiences: o.strings("audiences").unwrap_or_default(),
@@ -71,7 +73,7 @@ const DPOP_RULES: &[(&str, DpopRule)] = &[
     ("required", DpopRule::Required),
 ];
 
-fn route(o: &mut Object) -> Route {
+fn route(o: &mut Reader) -> Route {
     Route {
         prefix: o.required("prefix"),
         methods: o.strings("methods").unwrap_or_default(),
@@ -82,12 +84,12 @@ fn route(o: &mut Object) -> Route {
     }
 }
 
-fn external_issuer(o: &mut Object) -> ExternalIssuer {
+fn external_issuer(o: &mut Reader) -> ExternalIssuer {
     ExternalIssuer {
         issuer: o.required("issuer"),
         jwks_url: o.required("jwksUrl"),
         audiences: o.strings("audiences").unwrap_or_default(),
-        algorithms: o.algorithms("algorithms"),
+        algorithms: algorithms(o, "algorithms"),
         cache_seconds: o.u64("cacheSeconds").unwrap_or(600),
         cooldown_seconds: o.u64("cooldownSeconds").unwrap_or(30),
         timeout_ms: o.u64("timeoutMs").unwrap_or(3000),
@@ -95,7 +97,7 @@ fn external_issuer(o: &mut Object) -> ExternalIssuer {
     }
 }
 
-fn revocation(o: &mut Object) -> RevocationConfig {
+fn revocation(o: &mut Reader) -> RevocationConfig {
     let d = RevocationConfig::default();
     RevocationConfig {
         fail_open: o.bool("failOpen").unwrap_or(d.fail_open),
@@ -103,7 +105,7 @@ fn revocation(o: &mut Object) -> RevocationConfig {
     }
 }
 
-fn oauth(o: &mut Object) -> OAuthConfig {
+fn oauth(o: &mut Reader) -> OAuthConfig {
     let d = OAuthConfig::default();
     OAuthConfig {
         access_token_lifetime: o
@@ -134,232 +136,20 @@ fn oauth(o: &mut Object) -> OAuthConfig {
     }
 }
 
-/// A JSON object being read: each member is taken once by name and type, and
-/// [`Object::finish`] refuses what no one took. A reader returns `None` for an absent member
-/// and also for a wrong one, whose error it keeps: the first error is what `finish` answers,
-/// so a type is read in one straight pass with no early return per member.
-struct Object {
-    /// Where this object sits (`""` for the top, `oauth.`, `routes[2].`): error messages
-    /// name a member as `at` + its name.
-    at: String,
-    members: Map<String, Value>,
-    /// The names read so far; [`Object::finish`] refuses the others.
-    taken: Vec<String>,
-    /// Members whose `null` reads as absent ([`Object::nullable`]).
-    null: Vec<String>,
-    error: Option<String>,
-}
-
-impl Object {
-    fn new(value: Value, at: String) -> Result<Object, String> {
-        match value {
-            Value::Object(members) => Ok(Object {
-                at,
-                members,
-                taken: Vec::new(),
-                null: Vec::new(),
-                error: None,
-            }),
-            other => Err(format!(
-                "{}: expected an object, found {}",
-                at.strip_suffix('.').unwrap_or("the configuration"),
-                kind(&other)
-            )),
-        }
-    }
-
-    /// Keeps the first error.
-    fn fail(&mut self, error: String) {
-        self.error.get_or_insert(error);
-    }
-
-    fn wrong(&mut self, name: &str, expected: &str, found: &Value) {
-        let error = format!(
-            "{}{name}: expected {expected}, found {}",
-            self.at,
-            kind(found)
-        );
-        self.fail(error);
-    }
-
-    /// For a member whose type is an `Option`: `null` reads as absent (as serde reads an
-    /// `Option`). Everywhere else `null` is a wrong type.
-    fn nullable(&mut self, name: &str) -> &mut Self {
-        if self.members.get(name) == Some(&Value::Null) {
-            self.taken.push(name.to_owned());
-            self.null.push(name.to_owned());
-        }
-        self
-    }
-
-    /// The member `name`, marked as read. A copy rather than a removal from the map: the map's
-    /// removal is 6 KB of code, for a text read once per isolate.
-    fn take(&mut self, name: &str) -> Option<Value> {
-        self.taken.push(name.to_owned());
-        if self.null.iter().any(|null| null == name) {
-            return None;
-        }
-        self.members.get(name).cloned()
-    }
-
-    fn string(&mut self, name: &str) -> Option<String> {
-        match self.take(name)? {
-            Value::String(s) => Some(s),
-            other => {
-                self.wrong(name, "a string", &other);
-                None
+/// The algorithm names of `name`, each one Tollgate implements.
+fn algorithms(o: &mut Reader, name: &str) -> Vec<Algorithm> {
+    let names = o.strings(name).unwrap_or_default();
+    let mut algorithms = Vec::with_capacity(names.len());
+    for alg in names {
+        match Algorithm::parse(&alg) {
+            Ok(alg) => algorithms.push(alg),
+            Err(e) => {
+                let error = format!("{}{name}: {e}", o.at());
+                o.fail(error);
             }
         }
     }
-
-    /// A string member without a default.
-    fn required(&mut self, name: &str) -> String {
-        if !self.members.contains_key(name) {
-            let error = format!("missing member \"{}{name}\"", self.at);
-            self.fail(error);
-        }
-        self.string(name).unwrap_or_default()
-    }
-
-    fn bool(&mut self, name: &str) -> Option<bool> {
-        match self.take(name)? {
-            Value::Bool(b) => Some(b),
-            other => {
-                self.wrong(name, "true or false", &other);
-                None
-            }
-        }
-    }
-
-    /// A non-negative integer up to `max`.
-    fn integer(&mut self, name: &str, max: u64) -> Option<u64> {
-        let value = self.take(name)?;
-        match value.as_u64() {
-            Some(n) if n <= max => Some(n),
-            _ => {
-                self.wrong(name, &format!("an integer from 0 to {max}"), &value);
-                None
-            }
-        }
-    }
-
-    fn u64(&mut self, name: &str) -> Option<u64> {
-        self.integer(name, u64::MAX)
-    }
-
-    fn u32(&mut self, name: &str) -> Option<u32> {
-        let n = self.integer(name, u32::MAX.into())?;
-        u32::try_from(n).ok()
-    }
-
-    fn usize(&mut self, name: &str) -> Option<usize> {
-        let max = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
-        let n = self.integer(name, max)?;
-        usize::try_from(n).ok()
-    }
-
-    fn strings(&mut self, name: &str) -> Option<Vec<String>> {
-        let value = self.take(name)?;
-        let strings = value.as_array().and_then(|items| {
-            let strings = items.iter().map(|item| item.as_str().map(str::to_owned));
-            strings.collect::<Option<Vec<String>>>()
-        });
-        if strings.is_none() {
-            self.wrong(name, "an array of strings", &value);
-        }
-        strings
-    }
-
-    fn algorithms(&mut self, name: &str) -> Vec<Algorithm> {
-        let names = self.strings(name).unwrap_or_default();
-        let mut algorithms = Vec::with_capacity(names.len());
-        for alg in names {
-            match Algorithm::parse(&alg) {
-                Ok(alg) => algorithms.push(alg),
-                Err(e) => {
-                    let error = format!("{}{name}: {e}", self.at);
-                    self.fail(error);
-                }
-            }
-        }
-        algorithms
-    }
-
-    /// One of the `choices`' names, exactly as written there (lower case).
-    fn word<T: Copy>(&mut self, name: &str, choices: &[(&str, T)]) -> Option<T> {
-        let value = self.take(name)?;
-        let found = choices
-            .iter()
-            .find(|(word, _)| value.as_str() == Some(word));
-        if found.is_none() {
-            let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
-            self.wrong(name, &format!("one of {words:?}"), &value);
-        }
-        found.map(|(_, choice)| *choice)
-    }
-
-    /// A nested object, read by `read`.
-    fn object<T>(&mut self, name: &str, read: fn(&mut Object) -> T) -> Option<T> {
-        let value = self.take(name)?;
-        let at = format!("{}{name}.", self.at);
-        self.nested(value, at, read)
-    }
-
-    /// An array of objects, each read by `read`.
-    fn list<T>(&mut self, name: &str, read: fn(&mut Object) -> T) -> Option<Vec<T>> {
-        let items = match self.take(name)? {
-            Value::Array(items) => items,
-            other => {
-                self.wrong(name, "an array of objects", &other);
-                return None;
-            }
-        };
-        let mut read_items = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            let at = format!("{}{name}[{i}].", self.at);
-            read_items.extend(self.nested(item, at, read));
-        }
-        Some(read_items)
-    }
-
-    fn nested<T>(&mut self, value: Value, at: String, read: fn(&mut Object) -> T) -> Option<T> {
-        let read = Object::new(value, at).map(|mut nested| {
-            let read = read(&mut nested);
-            nested.finish().map(|()| read)
-        });
-        match read.and_then(|read| read) {
-            Ok(read) => Some(read),
-            Err(error) => {
-                self.fail(error);
-                None
-            }
-        }
-    }
-
-    /// The first error, or any member left unread: an unknown name.
-    fn finish(self) -> Result<(), String> {
-        if let Some(error) = self.error {
-            return Err(error);
-        }
-        match self.members.keys().find(|name| !self.taken.contains(name)) {
-            Some(name) => Err(format!("unknown member \"{}{name}\"", self.at)),
-            None => Ok(()),
-        }
-    }
-}
-
-/// A JSON value's kind, for error messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_u64() => "an integer",
-        Value::Number(n) if n.is_i64() => "a negative integer",
-        Value::Number(_) => "a fraction",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    algorithms
 }
 
 /// A JSON value read from text, refusing an object that names a member twice. RFC 8259 §4
@@ -575,8 +365,8 @@ mod tests {
     #[test]
     fn a_wrong_member_is_refused_by_its_path() {
         for (json, error) in [
-            (r#"[]"#, "the configuration: expected an object, found an array"),
-            (r#"3"#, "the configuration: expected an object, found an integer"),
+            (r#"[]"#, "expected an object, found an array"),
+            (r#"3"#, "expected an object, found an integer"),
             (r#"{}"#, "missing member \"issuer\""),
             (r#"{"issuer":1}"#, "issuer: expected a string, found an integer"),
             (r#"{"issuer":"i","routez":[]}"#, "unknown member \"routez\""),

@@ -19,6 +19,7 @@ use worker::{
     SqlStorageValue, State,
 };
 
+use crate::json::read::read_by;
 use crate::store::{AtomicStore, Store, StoreError, Transition, Versioned, Write};
 
 /// How many objects the records are spread over.
@@ -59,7 +60,6 @@ enum Op {
 }
 
 /// An [`Op`] as read: every member of every kind, checked by [`Incoming::op`].
-#[derive(Deserialize)]
 struct Incoming {
     op: String,
     key: Option<String>,
@@ -116,7 +116,7 @@ impl Incoming {
 }
 
 /// An object's answer.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Default)]
 struct Answer {
     #[serde(default)]
     value: Option<String>,
@@ -127,6 +127,26 @@ struct Answer {
     #[serde(default)]
     answer: Option<String>,
 }
+
+// Read by hand (crate::json::read): the derive's rules, which the types above state.
+read_by!(Incoming, "an operation", |o| Incoming {
+    op: o.required("op"),
+    key: o.nullable("key").string("key"),
+    value: o.nullable("value").string("value"),
+    ttl: o.nullable("ttl").u64("ttl"),
+    expected: o.nullable("expected").u64("expected"),
+    transition: o.nullable("transition").string("transition"),
+    first: o.nullable("first").string("first"),
+    second: o.nullable("second").string("second"),
+    input: o.nullable("input").string("input"),
+});
+
+read_by!(Answer, "an answer", |o| Answer {
+    value: o.nullable("value").string("value"),
+    version: o.nullable("version").u64("version"),
+    swapped: o.bool("swapped").unwrap_or(false),
+    answer: o.nullable("answer").string("answer"),
+});
 
 #[derive(Deserialize)]
 struct Row {

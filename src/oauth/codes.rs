@@ -3,6 +3,8 @@
 //! login and consent forms.
 
 use super::*;
+use crate::json::read::read_by;
+use records::refresh_record;
 
 /// RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
 pub(super) fn valid_verifier(verifier: &str) -> bool {
@@ -109,7 +111,7 @@ pub fn csrf_valid(pepper: &[u8], form: &str, cookie: &str) -> bool {
 }
 
 /// The input of [`REDEEM_CODE`].
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub(super) struct RedeemInput {
     client_id: String,
     redirect_uri: Option<String>,
@@ -151,7 +153,7 @@ pub(super) enum RedeemAnswer {
 
 /// [`RedeemAnswer`] as a flat struct: serde reads an internally tagged enum by buffering the
 /// whole object first (its private `Content`, 12 KB of the worker's code for this answer).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub(super) struct RedeemWire {
     step: RedeemStep,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,7 +164,7 @@ pub(super) struct RedeemWire {
     family: Option<String>,
 }
 
-#[derive(Clone, Copy, Serialize, Deserialize)]
+#[derive(Clone, Copy, Serialize)]
 #[serde(rename_all = "snake_case")]
 enum RedeemStep {
     Redeemed,
@@ -172,6 +174,36 @@ enum RedeemStep {
     VerifierMismatch,
     KeyMismatch,
 }
+
+// Read by hand (crate::json::read): the derive's rules, which the attributes above state.
+read_by!(RedeemInput, "a redemption", |o| RedeemInput {
+    client_id: o.required("client_id"),
+    redirect_uri: o.nullable("redirect_uri").string("redirect_uri"),
+    challenge: o.nullable("challenge").string("challenge"),
+    now: o.required_i64("now"),
+    lifetime: o.required_u64("lifetime"),
+    jkt: o.nullable("jkt").string("jkt"),
+    proof_jkt: o.nullable("proof_jkt").string("proof_jkt"),
+});
+
+read_by!(RedeemWire, "a redemption's answer", |o| RedeemWire {
+    step: {
+        o.need("step");
+        o.word("step", REDEEM_STEPS).unwrap_or(RedeemStep::Invalid)
+    },
+    record: o.nullable("record").object("record", refresh_record),
+    nonce: o.nullable("nonce").string("nonce"),
+    family: o.nullable("family").string("family"),
+});
+
+const REDEEM_STEPS: &[(&str, RedeemStep)] = &[
+    ("redeemed", RedeemStep::Redeemed),
+    ("reused", RedeemStep::Reused),
+    ("invalid", RedeemStep::Invalid),
+    ("redirect_mismatch", RedeemStep::RedirectMismatch),
+    ("verifier_mismatch", RedeemStep::VerifierMismatch),
+    ("key_mismatch", RedeemStep::KeyMismatch),
+];
 
 impl From<RedeemAnswer> for RedeemWire {
     fn from(answer: RedeemAnswer) -> Self {
@@ -582,6 +614,26 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redemption_input_reads_back_what_was_written() {
+        for some in [true, false] {
+            let text = |s: &str| some.then(|| s.to_owned());
+            let input = RedeemInput {
+                client_id: "c".into(),
+                redirect_uri: text("https://rp/cb"),
+                challenge: text("ch"),
+                now: -1,
+                lifetime: u64::MAX,
+                jkt: text("j"),
+                proof_jkt: text("p"),
+            };
+            let written = serde_json::to_string(&input).unwrap();
+            let read: RedeemInput = serde_json::from_str(&written).unwrap();
+            assert_eq!(serde_json::to_string(&read).unwrap(), written);
+        }
+        assert!(serde_json::from_str::<RedeemInput>(r#"{"client_id":"c","now":1}"#).is_err());
+    }
 
     /// The coordinator's answer keeps the JSON of an internally tagged enum, so a worker and
     /// a Durable Object of either form read each other during a deploy.

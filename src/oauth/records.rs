@@ -1,12 +1,18 @@
 //! The stored records and their keys: one typed record per row of README's KV schema table,
 //! and the builders the CLI uses to create users, clients and API keys. Revocation entries are
 //! `crate::revocation`'s, failure counters `crate::lockout`'s.
+//!
+//! Records are written by serde's derive and read by hand ([`crate::json::read`], at the end
+//! of this file): a derived `Deserialize` was several KB of the worker's code per record type
+//! (BENCHMARKS.md §4, session 14). The readers keep the derive's rules, which the `serde`
+//! attributes below still state: a member marked `default` or of an `Option` type may be
+//! absent, an `Option` may also be `null`, any other member must be there; unknown members are
+//! ignored.
 
 use super::*;
 
 /// A user. Stored under `user:<lower-case username>`, its profile's members beside the others.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(from = "UserWire")]
+#[derive(Clone, Debug, Serialize)]
 pub struct User {
     /// Stable subject identifier.
     pub sub: String,
@@ -25,46 +31,10 @@ pub struct User {
     pub profile: Profile,
 }
 
-/// [`User`] as stored, read as one flat struct: serde reads a `flatten`ed member by buffering
-/// the whole object first (its private `Content`, several KB of the worker's code).
-#[derive(Deserialize)]
-struct UserWire {
-    sub: String,
-    username: String,
-    password: String,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default)]
-    disabled: bool,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    email_verified: bool,
-}
-
-impl From<UserWire> for User {
-    fn from(wire: UserWire) -> Self {
-        User {
-            sub: wire.sub,
-            username: wire.username,
-            password: wire.password,
-            scopes: wire.scopes,
-            disabled: wire.disabled,
-            profile: Profile {
-                name: wire.name,
-                email: wire.email,
-                email_verified: wire.email_verified,
-            },
-        }
-    }
-}
-
 /// The standard claims Tollgate keeps about a user (OpenID Connect Core §5.1): `profile`
 /// releases `name` (and `preferred_username`, the username), `email` releases `email` and
 /// `email_verified`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Profile {
     /// Full name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,21 +48,21 @@ pub struct Profile {
 }
 
 /// The record behind [`crate::schema::subject`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct SubjectRecord {
     /// The username the subject's record is stored under.
     pub username: String,
 }
 
 /// The record behind [`crate::schema::session_grants`].
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub(super) struct SessionGrants {
     /// Refresh families, oldest first.
     pub(super) families: Vec<String>,
 }
 
 /// The record behind [`crate::schema::consent`].
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ConsentRecord {
     /// Every scope the user approved for the client.
     pub scopes: Vec<String>,
@@ -101,7 +71,7 @@ pub struct ConsentRecord {
 }
 
 /// A registered client. Stored under `client:<client_id>`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Client {
     /// The client id.
@@ -143,7 +113,7 @@ impl Client {
 }
 
 /// An API key. Stored under `apikey:<keyed hash>`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ApiKey {
     /// Public identifier (for listing and revocation by id).
     pub id: String,
@@ -166,7 +136,7 @@ impl ApiKey {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub(super) struct CodeRecord {
     pub(super) client_id: String,
     pub(super) redirect_uri: String,
@@ -195,7 +165,7 @@ pub(super) struct CodeRecord {
 /// When and in which session the user authenticated: an ID token's `auth_time` and `sid`
 /// (OpenID Connect Core §2, Front-Channel Logout §3), kept with a code and its refresh family
 /// so that a refreshed ID token says the same (Core §12.2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Login {
     /// `auth_time`: when the user last entered a password.
     pub auth_time: i64,
@@ -204,14 +174,14 @@ pub struct Login {
     pub sid: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub(super) struct OneTimeRecord {
     pub(super) sub: String,
     pub(super) purpose: String,
     pub(super) exp: i64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub(super) struct RefreshRecord {
     pub(super) family: String,
     pub(super) client_id: String,
@@ -231,7 +201,7 @@ pub(super) struct RefreshRecord {
 }
 
 /// A browser session. Stored under `session:<keyed hash of the id>`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Session {
     /// The user.
     pub sub: String,
@@ -335,6 +305,121 @@ pub fn new_user(
     })
 }
 
+pub(in crate::oauth) use read::refresh_record;
+
+/// Records read by hand: see the module's documentation.
+mod read {
+    use super::*;
+    use crate::json::read::{read_by, Reader};
+
+    read_by!(User, "a user", |o| User {
+        sub: o.required("sub"),
+        username: o.required("username"),
+        password: o.required("password"),
+        scopes: o.strings("scopes").unwrap_or_default(),
+        disabled: o.bool("disabled").unwrap_or(false),
+        profile: Profile {
+            name: o.nullable("name").string("name"),
+            email: o.nullable("email").string("email"),
+            email_verified: o.bool("email_verified").unwrap_or(false),
+        },
+    });
+
+    read_by!(SubjectRecord, "a subject", |o| SubjectRecord {
+        username: o.required("username"),
+    });
+
+    read_by!(SessionGrants, "a session's grants", |o| SessionGrants {
+        families: required_strings(o, "families"),
+    });
+
+    read_by!(ConsentRecord, "a consent", |o| ConsentRecord {
+        scopes: required_strings(o, "scopes"),
+        at: o.required_i64("at"),
+    });
+
+    read_by!(Client, "a client", |o| Client {
+        client_id: o.required("clientId"),
+        name: o.string("name").unwrap_or_default(),
+        secret_hash: o.nullable("secretHash").string("secretHash"),
+        redirect_uris: o.strings("redirectUris").unwrap_or_default(),
+        grants: o.strings("grants").unwrap_or_default(),
+        scopes: o.strings("scopes").unwrap_or_default(),
+        first_party: o.bool("firstParty").unwrap_or(false),
+        dpop_bound_access_tokens: o.bool("dpopBoundAccessTokens").unwrap_or(false),
+        post_logout_redirect_uris: o.strings("postLogoutRedirectUris").unwrap_or_default(),
+    });
+
+    read_by!(ApiKey, "an API key", |o| ApiKey {
+        id: o.required("id"),
+        owner: o.required("owner"),
+        scopes: o.strings("scopes").unwrap_or_default(),
+        exp: o.nullable("exp").i64("exp"),
+        created: o.required_i64("created"),
+    });
+
+    read_by!(CodeRecord, "a code", |o| CodeRecord {
+        client_id: o.required("client_id"),
+        redirect_uri: o.required("redirect_uri"),
+        sub: o.required("sub"),
+        scope: o.required("scope"),
+        challenge: o.required("challenge"),
+        exp: o.required_i64("exp"),
+        family: o.string("family").unwrap_or_default(),
+        used: o.bool("used").unwrap_or(false),
+        jkt: o.nullable("jkt").string("jkt"),
+        login: o.nullable("login").object("login", login),
+        nonce: o.nullable("nonce").string("nonce"),
+    });
+
+    read_by!(Login, "a login", login);
+
+    read_by!(OneTimeRecord, "a one-time token", |o| OneTimeRecord {
+        sub: o.required("sub"),
+        purpose: o.required("purpose"),
+        exp: o.required_i64("exp"),
+    });
+
+    read_by!(RefreshRecord, "a refresh token", refresh_record);
+
+    read_by!(Session, "a session", |o| Session {
+        sub: o.required("sub"),
+        username: o.required("username"),
+        created: o.required_i64("created"),
+        last_seen: o.required_i64("last_seen"),
+        absolute_exp: o.required_i64("absolute_exp"),
+        scopes: o.strings("scopes").unwrap_or_default(),
+        sid: o.string("sid").unwrap_or_default(),
+    });
+
+    /// A refresh token's record, also read inside the coordinator's answers.
+    pub(in crate::oauth) fn refresh_record(o: &mut Reader) -> RefreshRecord {
+        RefreshRecord {
+            family: o.required("family"),
+            client_id: o.required("client_id"),
+            sub: o.required("sub"),
+            scope: o.required("scope"),
+            exp: o.required_i64("exp"),
+            iat: o.required_i64("iat"),
+            rotated_at: o.nullable("rotated_at").i64("rotated_at"),
+            jkt: o.nullable("jkt").string("jkt"),
+            login: o.nullable("login").object("login", login),
+        }
+    }
+
+    fn login(o: &mut Reader) -> Login {
+        Login {
+            auth_time: o.required_i64("auth_time"),
+            sid: o.string("sid").unwrap_or_default(),
+        }
+    }
+
+    fn required_strings(o: &mut Reader, name: &str) -> Vec<String> {
+        o.need(name);
+        o.strings(name).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,5 +441,164 @@ mod tests {
             serde_json::from_str(r#"{"sub":"u2","username":"bob","password":"p"}"#).unwrap();
         assert_eq!(bare.profile, Profile::default());
         assert!(bare.scopes.is_empty() && !bare.disabled);
+    }
+
+    /// Writes `record` with the derive, reads it back by hand, writes it again: the same text.
+    fn round_trip<T: Serialize + for<'de> Deserialize<'de>>(record: &T) -> String {
+        let written = serde_json::to_string(record).unwrap();
+        let read: T = serde_json::from_str(&written).unwrap_or_else(|e| panic!("{written}: {e}"));
+        assert_eq!(serde_json::to_string(&read).unwrap(), written);
+        written
+    }
+
+    #[test]
+    fn every_record_reads_back_what_was_written() {
+        let login = Some(Login {
+            auth_time: 1_700_000_000,
+            sid: "s1".into(),
+        });
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        round_trip(&SubjectRecord {
+            username: "alice".into(),
+        });
+        round_trip(&SessionGrants {
+            families: strings(&["f1", "f2"]),
+        });
+        round_trip(&ConsentRecord {
+            scopes: strings(&["openid"]),
+            at: -5,
+        });
+        for (secret_hash, uris) in [
+            (Some("h".to_owned()), strings(&["https://rp/out"])),
+            (None, vec![]),
+        ] {
+            round_trip(&Client {
+                client_id: "c1".into(),
+                name: "App".into(),
+                secret_hash,
+                redirect_uris: strings(&["https://rp/cb"]),
+                grants: strings(&["authorization_code", "refresh_token"]),
+                scopes: strings(&["openid", "read"]),
+                first_party: true,
+                dpop_bound_access_tokens: true,
+                post_logout_redirect_uris: uris,
+            });
+        }
+        for exp in [Some(i64::MAX), None] {
+            round_trip(&ApiKey {
+                id: "k".into(),
+                owner: "svc".into(),
+                scopes: strings(&["read"]),
+                exp,
+                created: 7,
+            });
+        }
+        for (jkt, login, nonce) in [
+            (Some("j".to_owned()), login.clone(), Some("n".to_owned())),
+            (None, None, None),
+        ] {
+            round_trip(&CodeRecord {
+                client_id: "c1".into(),
+                redirect_uri: "https://rp/cb".into(),
+                sub: "u1".into(),
+                scope: "openid".into(),
+                challenge: "ch".into(),
+                exp: 60,
+                family: "f".into(),
+                used: true,
+                jkt,
+                login,
+                nonce,
+            });
+        }
+        round_trip(&OneTimeRecord {
+            sub: "u1".into(),
+            purpose: "/api/admin".into(),
+            exp: 9,
+        });
+        for (rotated_at, jkt, login) in [
+            (Some(3), Some("j".to_owned()), login.clone()),
+            (None, None, None),
+        ] {
+            round_trip(&RefreshRecord {
+                family: "f".into(),
+                client_id: "c1".into(),
+                sub: "u1".into(),
+                scope: "openid offline_access".into(),
+                exp: 100,
+                iat: 1,
+                rotated_at,
+                jkt,
+                login,
+            });
+        }
+        round_trip(&Session {
+            sub: "u1".into(),
+            username: "alice".into(),
+            created: 1,
+            last_seen: 2,
+            absolute_exp: 3,
+            scopes: strings(&["read"]),
+            sid: "s".into(),
+        });
+    }
+
+    #[test]
+    fn records_are_read_by_the_derives_rules() {
+        // Members with a default may be absent; an `Option` may be `null`; unknown members are
+        // ignored.
+        let key: ApiKey =
+            serde_json::from_str(r#"{"id":"k","owner":"o","created":1,"exp":null,"later":[1]}"#)
+                .unwrap();
+        assert!(key.scopes.is_empty() && key.exp.is_none());
+        let refresh: RefreshRecord = serde_json::from_str(
+            r#"{"family":"f","client_id":"c","sub":"s","scope":"","exp":2,"iat":1,"login":null}"#,
+        )
+        .unwrap();
+        assert!(refresh.rotated_at.is_none() && refresh.login.is_none());
+        // A member without a default must be there, every member must have its type, and a
+        // `null` where the type is no `Option` is a wrong type.
+        for (json, error) in [
+            (r#"{"id":"k","owner":"o"}"#, "missing member \"created\""),
+            (
+                r#"{"id":"k","owner":"o","created":1.5}"#,
+                "created: expected an integer, found a fraction",
+            ),
+            (
+                r#"{"id":"k","owner":"o","created":1,"scopes":null}"#,
+                "scopes: expected an array of strings, found null",
+            ),
+            (
+                r#"{"id":"k","owner":1,"created":1}"#,
+                "owner: expected a string, found an integer",
+            ),
+            (
+                r#"["k","o",1]"#,
+                "an API key: expected an object, found an array",
+            ),
+        ] {
+            let found = serde_json::from_str::<ApiKey>(json)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(found.starts_with(error), "{json}: {found}");
+        }
+        let bad_login = r#"{"family":"f","client_id":"c","sub":"s","scope":"","exp":2,"iat":1,"login":{"sid":"x"}}"#;
+        let found = serde_json::from_str::<RefreshRecord>(bad_login)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            found.starts_with("missing member \"login.auth_time\""),
+            "{found}"
+        );
+        let grants = serde_json::from_str::<SessionGrants>("{}")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            grants.starts_with("missing member \"families\""),
+            "{grants}"
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! the grace window for retries, and reuse detection that revokes the family.
 
 use super::*;
+use crate::json::read::read_by;
+use records::refresh_record;
 
 /// What presenting a refresh token does (RFC 6749 §6, RFC 9700 §4.14.2).
 #[derive(Debug, PartialEq, Eq)]
@@ -29,7 +31,7 @@ pub(super) fn refresh_step(record: &RefreshRecord, now: i64, grace: u64) -> Refr
 }
 
 /// The input of [`ROTATE_REFRESH`].
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub(super) struct RotationInput {
     client_id: String,
     scope: Option<String>,
@@ -42,7 +44,7 @@ pub(super) struct RotationInput {
 }
 
 /// What [`ROTATE_REFRESH`] decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum RotationStep {
     /// Rotated now.
@@ -60,12 +62,40 @@ pub(super) enum RotationStep {
     WrongKey,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub(super) struct RotationAnswer {
     step: RotationStep,
     /// The presented token's record (its family, subject, scope, issue time).
     record: Option<RefreshRecord>,
 }
+
+// Read by hand (crate::json::read): the derive's rules, which the attributes above state.
+read_by!(RotationInput, "a rotation", |o| RotationInput {
+    client_id: o.required("client_id"),
+    scope: o.nullable("scope").string("scope"),
+    now: o.required_i64("now"),
+    grace: o.required_u64("grace"),
+    lifetime: o.required_u64("lifetime"),
+    jkt: o.nullable("jkt").string("jkt"),
+});
+
+read_by!(RotationAnswer, "a rotation's answer", |o| RotationAnswer {
+    step: {
+        o.need("step");
+        o.word("step", ROTATION_STEPS)
+            .unwrap_or(RotationStep::Invalid)
+    },
+    record: o.nullable("record").object("record", refresh_record),
+});
+
+const ROTATION_STEPS: &[(&str, RotationStep)] = &[
+    ("rotate", RotationStep::Rotate),
+    ("retry", RotationStep::Retry),
+    ("reuse", RotationStep::Reuse),
+    ("invalid", RotationStep::Invalid),
+    ("invalid_scope", RotationStep::InvalidScope),
+    ("wrong_key", RotationStep::WrongKey),
+];
 
 /// Rotation as one atomic step over the old record and its successor's (same object): the
 /// refresh rule ([`refresh_step`]) applied by the store.
@@ -330,6 +360,35 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotation_input_and_answer_read_back_what_was_written() {
+        for some in [true, false] {
+            let input = RotationInput {
+                client_id: "c".into(),
+                scope: some.then(|| "read".to_owned()),
+                now: 1,
+                grace: 10,
+                lifetime: 60,
+                jkt: some.then(|| "j".to_owned()),
+            };
+            let written = serde_json::to_string(&input).unwrap();
+            let read: RotationInput = serde_json::from_str(&written).unwrap();
+            assert_eq!(serde_json::to_string(&read).unwrap(), written);
+        }
+        for step in [
+            RotationStep::Rotate,
+            RotationStep::WrongKey,
+            RotationStep::InvalidScope,
+        ] {
+            let answer = RotationAnswer { step, record: None };
+            let written = serde_json::to_string(&answer).unwrap();
+            let read: RotationAnswer = serde_json::from_str(&written).unwrap();
+            assert_eq!((read.step, read.record.is_none()), (step, true));
+        }
+        let unknown = serde_json::from_str::<RotationAnswer>(r#"{"step":"rotated"}"#);
+        assert!(unknown.is_err());
+    }
 
     fn bound_record(jkt: Option<&str>) -> String {
         serde_json::to_string(&RefreshRecord {

@@ -1,4 +1,5 @@
-//! JSON objects written straight to text (RFC 8259), for the worker's responses and log lines.
+//! JSON objects written straight to text (RFC 8259), for the worker's responses and log lines;
+//! [`read`] reads them member by member.
 //!
 //! `serde_json::json!` builds a map of owned keys and boxed values, then serialises it and
 //! drops it: each member is an allocation, an insert and a drop, inlined at every call site
@@ -6,6 +7,8 @@
 //! one string as it is given, in the order given.
 
 use std::fmt::Write;
+
+pub(crate) mod read;
 
 /// A JSON object being written: `Object::new().with("error", "not_found").finish()`.
 #[must_use]
