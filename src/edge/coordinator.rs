@@ -12,10 +12,10 @@
 //! key (a code, a refresh token, a one-time token, a failure counter), so no object is a
 //! global bottleneck and every operation touches exactly one object.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use worker::{
-    durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result,
+    durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, SqlCursor,
     SqlStorageValue, State,
 };
 
@@ -148,10 +148,28 @@ read_by!(Answer, "an answer", |o| Answer {
     answer: o.nullable("answer").string("answer"),
 });
 
-#[derive(Deserialize)]
+/// A live record's row (`SELECT value, version`).
 struct Row {
     value: String,
-    version: f64,
+    version: u64,
+}
+
+/// The first row of `cursor`, as raw values: workers-rs's typed readers (`to_array`, `one`) go
+/// through serde_wasm_bindgen, 11 KB of the worker's code for two columns.
+fn first_row(cursor: SqlCursor) -> Result<Option<Vec<SqlStorageValue>>> {
+    cursor.raw().next().transpose()
+}
+
+/// A non-negative integer column (a version, the write counter).
+fn count(value: Option<&SqlStorageValue>) -> Result<u64> {
+    let count = match value {
+        Some(SqlStorageValue::Integer(n)) => u64::try_from(*n).ok(),
+        Some(SqlStorageValue::Float(f)) if *f >= 0.0 && f.fract() == 0.0 => Some(*f as u64),
+        _ => None,
+    };
+    count.ok_or_else(|| {
+        worker::Error::RustError("coordinator: a count column is not a count".into())
+    })
 }
 
 /// The Durable Object class (`TOLLGATE_COORDINATOR`, SQLite-backed; `wrangler.toml`).
@@ -185,7 +203,9 @@ impl DurableObject for Coordinator {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.json::<Incoming>().await?.op()?;
+        // The text, read by serde_json: `Request::json` parses in JS and converts the object
+        // through serde_wasm_bindgen, 8 KB of the worker's code for this one message.
+        let op = serde_json::from_str::<Incoming>(&req.text().await?)?.op()?;
         let answer = self.apply(op, worker::Date::now().as_millis() as i64)?;
         Response::from_json(&answer)
     }
@@ -196,30 +216,31 @@ impl Coordinator {
     fn apply(&self, op: Op, now_ms: i64) -> Result<Answer> {
         let sql = self.state.storage().sql();
         let live = |key: &str| -> Result<Option<Row>> {
-            let rows: Vec<Row> = sql
-                .exec(
-                    "SELECT value, version FROM records WHERE key = ? AND (expires IS NULL OR expires > ?)",
-                    vec![key.into(), SqlStorageValue::from(now_ms)],
-                )?
-                .to_array()?;
-            Ok(rows.into_iter().next())
+            let cursor = sql.exec(
+                "SELECT value, version FROM records WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                vec![key.into(), SqlStorageValue::from(now_ms)],
+            )?;
+            match first_row(cursor)?.as_deref() {
+                None => Ok(None),
+                Some([SqlStorageValue::String(value), version]) => Ok(Some(Row {
+                    value: value.clone(),
+                    version: count(Some(version))?,
+                })),
+                Some(_) => Err(worker::Error::RustError(
+                    "coordinator: a record row is not (value, version)".into(),
+                )),
+            }
         };
         let write_row = |key: &str, value: &str, ttl: Option<u64>| -> Result<u64> {
             sql.exec(
                 "DELETE FROM records WHERE expires IS NOT NULL AND expires <= ?",
                 vec![SqlStorageValue::from(now_ms)],
             )?;
-            #[derive(Deserialize)]
-            struct Writes {
-                writes: f64,
-            }
-            let version = sql
-                .exec(
-                    "UPDATE meta SET writes = writes + 1 WHERE id = 0 RETURNING writes",
-                    None,
-                )?
-                .one::<Writes>()?
-                .writes as u64;
+            let writes = sql.exec(
+                "UPDATE meta SET writes = writes + 1 WHERE id = 0 RETURNING writes",
+                None,
+            )?;
+            let version = count(first_row(writes)?.as_deref().and_then(<[_]>::first))?;
             let expires = ttl
                 .map(|t| now_ms.saturating_add(i64::try_from(t).unwrap_or(i64::MAX / 2000) * 1000));
             sql.exec(
@@ -239,7 +260,7 @@ impl Coordinator {
             Op::Get { key } => match live(&key)? {
                 Some(row) => Answer {
                     value: Some(row.value),
-                    version: Some(row.version as u64),
+                    version: Some(row.version),
                     ..Answer::default()
                 },
                 None => Answer::default(),
@@ -294,7 +315,7 @@ impl Coordinator {
                 value,
                 ttl,
             } => {
-                let current = live(&key)?.map(|row| row.version as u64);
+                let current = live(&key)?.map(|row| row.version);
                 if current == expected {
                     Answer {
                         version: Some(write_row(&key, &value, ttl)?),
