@@ -1,4 +1,4 @@
-// Size and cold start: gzip size of the worker, of the npm package's files, and of what a Vite
+// Size and cold start: gzip size of the two workers (the guard, the issuer), of the npm package's files, and of what a Vite
 // production build of a browser page emits for `import { verify } from "tollgate"` (the size a
 // browser user pays) and for `import { verifySync } from "tollgate/sync"` (the pure-Rust entry), the time to import the package in a fresh Node process (wasm
 // compile + instantiate), and the first request to a freshly started worker in workerd
@@ -22,9 +22,10 @@ const walk = (dir, filter) => readdirSync(dir).flatMap((name) => {
 const kib = (n) => `${(n / 1024).toFixed(0)} KiB`;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const workerFiles = walk(join(ROOT, "build"), (n) => n.endsWith(".js") || n.endsWith(".wasm"));
+const shapeGz = (shape) => walk(join(ROOT, "build", shape), (n) => n.endsWith(".js") || n.endsWith(".wasm")).reduce((s, f) => s + gz(f), 0);
 const pkgFiles = [...walk(join(ROOT, "pkg/dist"), (n) => !n.endsWith(".d.ts")), ...walk(join(ROOT, "pkg/entries"), () => true)];
-const workerGz = workerFiles.reduce((s, f) => s + gz(f), 0);
+const guardGz = shapeGz("guard");
+const issuerGz = shapeGz("issuer");
 const pkgGz = pkgFiles.reduce((s, f) => s + gz(f), 0);
 
 /** Gzip bytes of the JS and wasm a Vite production build of a page with this script emits. */
@@ -65,14 +66,15 @@ for (let i = 0; i < 5; i++) {
 }
 
 console.log("| measure | value | budget |\n|---|---|---|");
-console.log(`| worker (build/: index.js + wasm), gzip | ${kib(workerGz)} | 250 KiB |`);
+console.log(`| worker in front of every request, the guard (build/guard: JS + wasm), gzip | ${kib(guardGz)} | 250 KiB |`);
+console.log(`| the issuer behind it, the whole worker (build/issuer: JS + wasm), gzip | ${kib(issuerGz)} | |`);
 console.log(`| npm package files (dist + entries, no .d.ts), gzip | ${kib(pkgGz)} | |`);
 console.log(`| npm package in a browser: Vite production build of \`import { verify } from "tollgate"\` (JS + wasm), gzip | ${kib(viteVerifyGz)} | 150 KiB |`);
 console.log(`| the same with the pure-Rust entry, \`import { verifySync } from "tollgate/sync"\` | ${kib(viteSyncGz)} | |`);
 console.log(`| import "tollgate" in a fresh Node process (compile + instantiate), median of 5 | ${median(imports).toFixed(1)} ms | 10 ms |`);
-console.log(`| workerd (Miniflare, no inspector): the first request after start-up, median of 5 | ${median(firsts).toFixed(1)} ms | 10 ms |`);
+console.log(`| workerd (Miniflare, no inspector): the guard's first request after start-up, median of 5 | ${median(firsts).toFixed(1)} ms | 10 ms |`);
 
-for (const [what, file] of [["worker", "worker-names.wasm"], ["npm package", "package-names.wasm"]]) {
+for (const [what, file] of [["guard", "worker-names.wasm"], ["issuer", "issuer-names.wasm"], ["npm package", "package-names.wasm"]]) {
   const path = join(ROOT, "bench/out", file);
   if (!existsSync(path)) continue;
   console.log(`\nWhere the ${what}'s wasm code goes, by crate (before wasm-opt; proportions):\n`);

@@ -2,7 +2,7 @@
 // one request, taken through Miniflare's inspector with the Profiler domain alone (enabling the
 // Debugger would put wasm in its debug tier). Self time by function, JS and wasm; on a build
 // with names (`scripts/build-worker --names`) wasm functions carry their Rust names.
-//   node bench/first-request-profile.mjs [build dir, default build/] [jwks|gateway] [--top 30]
+//   node bench/first-request-profile.mjs [build dir of one worker, default: the guard and issuer of build/] [jwks|gateway] [--top 30]
 // `jwks` is GET /.well-known/jwks.json; `gateway` a first-sight ES256 token on a protected
 // route, forwarded to a local origin. The profile is also written to
 // bench/out/first-request.cpuprofile (Chrome DevTools opens it). BENCHMARKS.md §4 reads one.
@@ -16,7 +16,7 @@ import { cli, ROOT } from "../tests/e2e/harness.mjs";
 const args = process.argv.slice(2);
 const topAt = args.indexOf("--top");
 const top = topAt === -1 ? 30 : Number(args[topAt + 1]);
-const [dir = join(ROOT, "build"), kind = "jwks"] = args.filter((a, i) => a !== "--top" && args[i - 1] !== "--top");
+const [dir, kind = "jwks"] = args.filter((a, i) => a !== "--top" && args[i - 1] !== "--top");
 if (!["jwks", "gateway"].includes(kind)) throw new Error("the request is jwks or gateway");
 
 const origin = createServer((req, res) => res.end("ok")).listen(0, "127.0.0.1");
@@ -25,7 +25,7 @@ const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--kid", "k1", "--set"]
 const config = { issuer: "https://bench.test", audiences: ["demo"], consistency: "kv", logDecisions: "none", routes: [{ prefix: "/api" }] };
 const inspectorPort = 9300 + Math.floor(Math.random() * 600);
 const worker = await startWorkerd({
-  main: join(resolve(dir), "index.js"),
+  ...(dir ? { main: join(resolve(dir), "index.js") } : {}),
   secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys) },
   vars: kind === "gateway" ? { TOLLGATE_CONFIG: JSON.stringify(config), ORIGIN_URL: `http://127.0.0.1:${origin.address().port}` } : {},
   inspectorPort,

@@ -5,7 +5,7 @@
 // timing, the byte count is the same on every run, so it shows what a change to the request
 // path saves.
 //   scripts/build-worker --names   (a build with names: without the flag, it strips them)
-//   node bench/first-request.mjs [build dir, default build/] [--top 20]
+//   node bench/first-request.mjs [build dir, default build/guard/] [--top 20]
 // One first-sight request (an ES256 token never seen, revocation reads, the origin assertion)
 // runs in Node (bench/worker-in-node.mjs) under --trace-wasm; the functions it enters, and
 // not the module's start-up before it, are summed by body size and charged to the step of the
@@ -37,7 +37,7 @@ if (process.argv[2] === "--child") {
 
 const topAt = process.argv.indexOf("--top");
 const TOP = topAt === -1 ? 20 : Number(process.argv[topAt + 1]);
-const dir = resolve(process.argv.slice(2).find((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--top") ?? "build");
+const dir = resolve(process.argv.slice(2).find((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--top") ?? "build/guard");
 const { imported, sizes, names } = functionsOf(`${dir}/index_bg.wasm`);
 if (names.size === 0) throw new Error(`${dir}/index_bg.wasm has no function names: build it with worker-build alone (see the top of this file)`);
 

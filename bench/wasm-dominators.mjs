@@ -2,7 +2,7 @@
 // graph's dominator tree, that is everything reachable only through it, which would go with
 // it. Ranks the candidates for cutting code, where a by-crate table (bench/wasm-crates.mjs)
 // only says where code sits. Reads a binary with names (`scripts/build-worker --names`, then
-// target/worker/wasm32-unknown-unknown/release/tollgate.wasm); direct calls come from
+// target/worker/guard.wasm or issuer.wasm); direct calls come from
 // binaryen's `wasm-dis`. Roots are the exports and every table entry: a function reached only
 // through the table (a trait object's method, a formatting argument) is charged to no caller.
 //   node bench/wasm-dominators.mjs <file.wasm> [name pattern] [rows]

@@ -21,27 +21,48 @@ function workerdCpuMs() {
   return (ticks * 1000) / 100;
 }
 
+/** One worker's Miniflare options: `main` (an ES module worker, the .wasm files beside it). */
+function workerOptions({ name, main, vars, secrets, kv, coordinator, hosts, issuer }) {
+  return {
+    name,
+    modulesRoot: dirname(main),
+    modules: [
+      { type: "ESModule", path: main },
+      ...readdirSync(dirname(main)).filter((f) => f.endsWith(".wasm")).map((f) => ({ type: "CompiledWasm", path: join(dirname(main), f) })),
+    ],
+    compatibilityDate,
+    bindings: { ...vars, ...secrets },
+    // One namespace id: both workers read and write the same local KV.
+    kvNamespaces: kv ? { TOLLGATE_KV: "tollgate" } : {},
+    durableObjects: coordinator
+      ? { TOLLGATE_COORDINATOR: hosts ? { className: "Coordinator", useSQLite: true } : { className: "Coordinator", scriptName: issuer, useSQLite: true } }
+      : {},
+    ...(hosts ? {} : { serviceBindings: { TOLLGATE_ISSUER: issuer } }),
+  };
+}
+
 /**
- * Starts `main` (an ES module worker, with the .wasm files beside it) with text bindings and local KV.
+ * Starts Tollgate's two workers as deployed (README, "Two workers"): the guard, which serves
+ * the returned URL, and the issuer behind its TOLLGATE_ISSUER binding; or, given `main`, that
+ * one worker alone (an earlier build's single worker, a baseline). Text bindings and local KV.
  * `seed`: entries of a CLI --kv-file ({ key, value, expiration?, expiration_ttl?, metadata? }),
  * written into TOLLGATE_KV before the worker is returned.
  */
-export async function startWorkerd({ main = join(ROOT, "build/index.js"), vars = {}, secrets = {}, kv = true, coordinator = true, seed = [], inspectorPort } = {}) {
+export async function startWorkerd({ main, vars = {}, secrets = {}, kv = true, coordinator = true, seed = [], inspectorPort } = {}) {
+  const shared = { vars, secrets, kv, coordinator, issuer: "tollgate-issuer" };
+  const workers = main
+    ? [workerOptions({ ...shared, name: "tollgate", main, hosts: true })]
+    : [
+        workerOptions({ ...shared, name: "tollgate", main: join(ROOT, "build/guard/index.js"), hosts: false }),
+        workerOptions({ ...shared, name: "tollgate-issuer", main: join(ROOT, "build/issuer/index.js"), hosts: true }),
+      ];
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
       // Only bench/first-request-profile.mjs sets it, and enables the Profiler domain alone.
       ...(inspectorPort ? { inspectorPort } : {}),
-      modulesRoot: dirname(main),
-      modules: [
-        { type: "ESModule", path: main },
-        ...readdirSync(dirname(main)).filter((f) => f.endsWith(".wasm")).map((f) => ({ type: "CompiledWasm", path: join(dirname(main), f) })),
-      ],
-      compatibilityDate,
-      bindings: { ...vars, ...secrets },
-      kvNamespaces: kv ? ["TOLLGATE_KV"] : [],
-      durableObjects: coordinator ? { TOLLGATE_COORDINATOR: { className: "Coordinator", useSQLite: true } } : {},
+      workers,
     }),
   );
   const url = (await mf.ready).href.replace(/\/$/, "");

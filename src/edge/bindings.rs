@@ -19,3 +19,7 @@ pub const ANALYTICS: &str = "TOLLGATE_ANALYTICS";
 pub const PEPPER: &str = "TOLLGATE_PEPPER";
 /// Durable Object namespace (class `Coordinator`): single-use and counting records, atomic.
 pub const COORDINATOR: &str = "TOLLGATE_COORDINATOR";
+/// Service binding (the guard, built without the feature `issuance`): the issuer worker, which
+/// answers the authorization server's endpoints.
+#[cfg_attr(feature = "issuance", allow(dead_code))]
+pub const ISSUER: &str = "TOLLGATE_ISSUER";

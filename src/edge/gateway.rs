@@ -185,6 +185,7 @@ const ASSERTION_MEMO_ENTRIES: usize = 4096;
 
 /// `/userinfo`: the caller's credential checked by the same steps as a protected route
 /// (with no route rule), then answered by the engine.
+#[cfg(feature = "issuance")]
 pub async fn userinfo(
     req: Request,
     env: &Env,

@@ -37,15 +37,11 @@ extern "C" {
 }
 
 /// The `TOLLGATE_KV` namespace. Revocations written through it are also remembered by the
-/// isolate ([`State::revoked_here`]), so they hold here at once.
+/// isolate ([`super::revocation::RevokedHere`]), so they hold here at once.
 pub struct Kv {
     kv: Namespace,
     state: Rc<State>,
 }
-
-/// Most revocations an isolate remembers having written; past it the memory starts again
-/// (KV still holds every one).
-const MAX_REMEMBERED: usize = 10_000;
 
 impl Kv {
     /// The bound namespace, for this isolate's state, or why there is none.
@@ -114,12 +110,7 @@ impl Store for Kv {
         }
         settle(self.kv.put(key, value, &options)).await?;
         if revocation::is_revocation_key(key) {
-            self.state.not_revoked.borrow_mut().remove(key);
-            let mut here = self.state.revoked_here.borrow_mut();
-            if here.len() >= MAX_REMEMBERED {
-                here.clear();
-            }
-            here.insert(key.to_owned(), value.to_owned());
+            super::revocation::remember(&self.state, key, value);
         }
         Ok(())
     }

@@ -7,11 +7,17 @@ mod cors;
 mod gateway;
 mod keys;
 mod kv;
+// The authorization server's handlers. The guard (built without `issuance`) forwards their
+// endpoints to the issuer and uses only the session lookup of `oauth` and the operator check
+// of `revoke`; the rest is compiled there unused, and link-time optimisation drops it.
+#[cfg_attr(not(feature = "issuance"), allow(dead_code))]
 mod oauth;
+#[cfg_attr(not(feature = "issuance"), allow(dead_code))]
 mod pages;
 mod remote_jwks;
 mod respond;
 mod revocation;
+#[cfg_attr(not(feature = "issuance"), allow(dead_code))]
 mod revoke;
 mod state;
 mod webcrypto;
@@ -129,6 +135,9 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return cors::preflight(&req, &state);
     }
     let origin = req.headers().get("Origin").ok().flatten();
+    if let Some(endpoint) = Endpoint::of(&target.method, &target.path) {
+        return serve(endpoint, req, &env, &ctx, &state, &target).await;
+    }
     let response = match (target.method.as_str(), target.path.as_str()) {
         ("GET", "/healthz") => health(&req, &env, &state),
         ("GET", "/.well-known/jwks.json") => {
@@ -139,23 +148,6 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 "public, max-age=300, stale-while-revalidate=60",
             )?;
             Ok(response)
-        }
-        (
-            "GET",
-            "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration",
-        ) => oauth::metadata(&state),
-        ("POST", "/token") => engine_route(&env, &state, OAuthRoute::Token, req).await,
-        ("POST", "/introspect") => engine_route(&env, &state, OAuthRoute::Introspect, req).await,
-        ("GET", "/authorize") => engine_route(&env, &state, OAuthRoute::AuthorizeGet, req).await,
-        ("POST", "/authorize") => engine_route(&env, &state, OAuthRoute::AuthorizePost, req).await,
-        ("POST", "/one-time-token") => {
-            engine_route(&env, &state, OAuthRoute::OneTimeToken, req).await
-        }
-        ("GET" | "POST", "/logout") => engine_route(&env, &state, OAuthRoute::Logout, req).await,
-        ("GET" | "POST", "/userinfo") => gateway::userinfo(req, &env, &ctx, &state).await,
-        ("POST", "/revoke") => revoke::revoke(req, &env, &ctx, Rc::clone(&state)).await,
-        ("POST", "/admin/revoke-subject") => {
-            revoke::revoke_subject(req, &env, Rc::clone(&state)).await
         }
         _ => return gateway::handle(req, &env, &ctx, state, &target).await,
     };
@@ -200,7 +192,23 @@ fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
             .finish(),
     )
 }
+/// The authorization server's endpoints (RFC 8414 metadata, RFC 6749 token and authorize,
+/// RFC 7662 introspection, RFC 7009 revocation, OpenID Connect's userinfo and logout, the
+/// operator's revocations). One list for both shapes of the worker: the issuer serves them, the
+/// guard forwards them to the issuer, and every other request is the gateway's in both. (The
+/// guard only asks whether a request is one of them.)
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "issuance"), allow(dead_code))]
+enum Endpoint {
+    Metadata,
+    Userinfo,
+    Revoke,
+    RevokeSubject,
+    Engine(OAuthRoute),
+}
+
 /// The endpoints served by the issuance engine.
+#[derive(Clone, Copy)]
 enum OAuthRoute {
     Token,
     Introspect,
@@ -210,9 +218,66 @@ enum OAuthRoute {
     Logout,
 }
 
+impl Endpoint {
+    fn of(method: &str, path: &str) -> Option<Endpoint> {
+        Some(match (method, path) {
+            (
+                "GET",
+                "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration",
+            ) => Endpoint::Metadata,
+            ("POST", "/token") => Endpoint::Engine(OAuthRoute::Token),
+            ("POST", "/introspect") => Endpoint::Engine(OAuthRoute::Introspect),
+            ("GET", "/authorize") => Endpoint::Engine(OAuthRoute::AuthorizeGet),
+            ("POST", "/authorize") => Endpoint::Engine(OAuthRoute::AuthorizePost),
+            ("POST", "/one-time-token") => Endpoint::Engine(OAuthRoute::OneTimeToken),
+            ("GET" | "POST", "/logout") => Endpoint::Engine(OAuthRoute::Logout),
+            ("GET" | "POST", "/userinfo") => Endpoint::Userinfo,
+            ("POST", "/revoke") => Endpoint::Revoke,
+            ("POST", "/admin/revoke-subject") => Endpoint::RevokeSubject,
+            _ => return None,
+        })
+    }
+}
+
+/// The issuer: serves an authorization server endpoint here.
+#[cfg(feature = "issuance")]
+async fn serve(
+    endpoint: Endpoint,
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    state: &Rc<state::State>,
+    target: &Target,
+) -> Result<Response> {
+    let origin = req.headers().get("Origin").ok().flatten();
+    let guard_asks = req.headers().has(revocation::ASK).unwrap_or(false);
+    let mark = state.revoked_here.borrow().mark();
+    let mut response = match endpoint {
+        Endpoint::Metadata => oauth::metadata(state),
+        Endpoint::Userinfo => gateway::userinfo(req, env, ctx, state).await,
+        Endpoint::Revoke => revoke::revoke(req, env, ctx, Rc::clone(state)).await,
+        Endpoint::RevokeSubject => revoke::revoke_subject(req, env, Rc::clone(state)).await,
+        Endpoint::Engine(route) => with_engine(env, state, route, req).await,
+    }?;
+    if cors::is_cors_endpoint(&target.path) {
+        cors::allow(origin.as_deref(), &mut response, state)?;
+    }
+    if guard_asks {
+        let mut written = Object::new();
+        for (key, value) in state.revoked_here.borrow().since(mark) {
+            written = written.with(key, value);
+        }
+        response
+            .headers_mut()
+            .set(revocation::HANDOVER, &written.finish())?;
+    }
+    Ok(response)
+}
+
 /// Runs an endpoint with the issuance engine, or answers the configuration error (no pepper,
 /// no store).
-async fn engine_route(
+#[cfg(feature = "issuance")]
+async fn with_engine(
     env: &Env,
     state: &Rc<state::State>,
     route: OAuthRoute,
@@ -230,6 +295,52 @@ async fn engine_route(
         OAuthRoute::OneTimeToken => oauth::one_time_token(req, &engine).await,
         OAuthRoute::Logout => oauth::logout(req, &engine).await,
     }
+}
+
+/// The guard: the issuer answers, through the `TOLLGATE_ISSUER` service binding, with the
+/// request as it came (method, URL, headers, body), and its answer goes back as it came, less
+/// the revocations it hands over ([`revocation::HANDOVER`]), which the guard remembers so that
+/// they hold here at once as they do in the issuer. Service bindings run the other worker in
+/// the same thread where they can, without a network hop.
+#[cfg(not(feature = "issuance"))]
+async fn serve(
+    _endpoint: Endpoint,
+    req: Request,
+    env: &Env,
+    _ctx: &Context,
+    state: &Rc<state::State>,
+    _target: &Target,
+) -> Result<Response> {
+    let Ok(issuer) = env.service(bindings::ISSUER) else {
+        return respond::server_error(
+            503,
+            Code::ConfigMissing.as_str(),
+            "this worker is the guard: the authorization server's endpoints need the \
+             TOLLGATE_ISSUER service binding (README, \"Two workers\")",
+        );
+    };
+    let headers = req.headers().clone();
+    headers.set(revocation::ASK, "1")?;
+    let init = web_sys::RequestInit::new();
+    init.set_headers(headers.as_ref());
+    let forwarded: Request =
+        web_sys::Request::new_with_request_and_init(req.inner(), &init)?.into();
+    let response = issuer.fetch_request(forwarded).await?;
+    let Some(handed) = response.headers().get(revocation::HANDOVER)? else {
+        return Ok(response);
+    };
+    if let Ok(serde_json::Value::Object(written)) = serde_json::from_str(&handed) {
+        for (key, value) in written {
+            if let (true, Some(value)) =
+                (crate::revocation::is_revocation_key(&key), value.as_str())
+            {
+                revocation::remember(state, &key, value);
+            }
+        }
+    }
+    let headers = response.headers().clone();
+    headers.delete(revocation::HANDOVER)?;
+    Ok(response.with_headers(headers))
 }
 
 /// The isolate's wasm linear memory (it only grows): a leak shows here first.

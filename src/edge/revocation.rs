@@ -1,7 +1,9 @@
 //! The gateway's revocation check: [`crate::revocation`] over KV, with two per-isolate
 //! memories. "Not revoked" answers are trusted for `revocation.cacheSeconds`; revocations this
-//! isolate wrote itself ([`State::revoked_here`]) hold at once.
+//! isolate wrote itself, or that the issuer wrote for a request this guard forwarded
+//! ([`RevokedHere`]), hold at once.
 
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use worker::Env;
@@ -64,4 +66,66 @@ pub async fn is_revoked(
         }
     }
     Ok(revoked)
+}
+
+/// Most revocations an isolate remembers; past it the memory starts again (KV still holds
+/// every one).
+const MAX_REMEMBERED: usize = 10_000;
+
+/// Request header by which the guard asks the issuer for the revocations a forwarded request
+/// wrote ([`HANDOVER`]).
+pub const ASK: &str = "Tollgate-Guard";
+
+/// Response header from the issuer to the guard that forwarded the request: the revocations
+/// written while it ran, as a JSON object from revocation-list key to value. The guard
+/// remembers them, so a token revoked through it is refused at once there as in the issuer,
+/// and removes the header before the client sees the answer.
+pub const HANDOVER: &str = "Tollgate-Revoked";
+
+/// Revocations that hold in this isolate at once, whatever KV's propagation delay: by key with
+/// their value, and in the order they came, so that the issuer can hand the ones written during
+/// a request to the guard that forwarded it.
+#[derive(Default)]
+pub struct RevokedHere {
+    by_key: HashMap<String, String>,
+    order: VecDeque<(u64, String)>,
+    next: u64,
+}
+
+impl RevokedHere {
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.by_key.get(key)
+    }
+
+    /// Where the revocations remembered from now on start.
+    #[cfg_attr(not(feature = "issuance"), allow(dead_code))]
+    pub fn mark(&self) -> u64 {
+        self.next
+    }
+
+    /// The revocations remembered since `mark` (those of requests running at the same time in
+    /// this isolate too: a guard remembering more revocations only refuses revoked tokens).
+    #[cfg_attr(not(feature = "issuance"), allow(dead_code))]
+    pub fn since(&self, mark: u64) -> impl Iterator<Item = (&str, &str)> {
+        self.order
+            .iter()
+            .rev()
+            .take_while(move |(at, _)| *at >= mark)
+            .filter_map(|(_, key)| Some((key.as_str(), self.by_key.get(key)?.as_str())))
+    }
+}
+
+/// Remembers a revocation written here or handed over by the issuer: it holds at once, and
+/// the "not revoked" answer for its key is forgotten.
+pub fn remember(state: &State, key: &str, value: &str) {
+    state.not_revoked.borrow_mut().remove(key);
+    let mut here = state.revoked_here.borrow_mut();
+    if here.by_key.len() >= MAX_REMEMBERED {
+        here.by_key.clear();
+        here.order.clear();
+    }
+    let at = here.next;
+    here.next += 1;
+    here.by_key.insert(key.to_owned(), value.to_owned());
+    here.order.push_back((at, key.to_owned()));
 }

@@ -14,6 +14,7 @@ use worker::Env;
 use super::bindings;
 use super::keys::{self, OwnKeys};
 use super::remote_jwks::RemoteJwks;
+use super::revocation::RevokedHere;
 use super::webcrypto::WebCryptoKeys;
 use crate::config::{Consistency, GatewayConfig};
 use crate::token::HeaderMemo;
@@ -40,9 +41,8 @@ pub struct State {
     pub token_cache: RefCell<TokenCache<Trusted>>,
     /// Revocation-list keys read recently and found absent, with the time (ms) of the read.
     pub not_revoked: RefCell<HashMap<String, f64>>,
-    /// Revocations this isolate wrote, by key with their value: they hold here at once,
-    /// whatever KV's propagation delay.
-    pub revoked_here: RefCell<HashMap<String, String>>,
+    /// Revocations this isolate wrote, or that the issuer wrote for a request it forwarded.
+    pub revoked_here: RefCell<RevokedHere>,
     /// Public keys imported into WebCrypto, for the signature step.
     pub webcrypto: WebCryptoKeys,
     /// The last token header parsed: a first-sight token usually shares it.
@@ -177,7 +177,7 @@ fn build(
         remotes,
         token_cache: RefCell::new(TokenCache::new(capacity)),
         not_revoked: RefCell::new(HashMap::new()),
-        revoked_here: RefCell::new(HashMap::new()),
+        revoked_here: RefCell::new(RevokedHere::default()),
         webcrypto: WebCryptoKeys::default(),
         headers: HeaderMemo::default(),
         assertions: RefCell::new(HashMap::new()),

@@ -1,5 +1,5 @@
-// Starts the built worker (build/) under `wrangler dev` — the real workerd runtime — in a
-// scratch directory with its own .dev.vars and local state, so tests never touch the
+// Starts the built workers (build/guard, build/issuer) under `wrangler dev`, the real workerd
+// runtime, in a scratch directory with its own .dev.vars and local state, so tests never touch the
 // developer's .dev.vars or .wrangler/. Used by every end-to-end test file.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
@@ -54,30 +54,43 @@ const toml = (value) =>
       : JSON.stringify(value);
 
 /**
- * Starts a worker. `secrets` go to .dev.vars (as wrangler dev reads them), `vars` to
- * wrangler.toml [vars] (an object as a TOML table). `stateDir` keeps local KV across restarts
+ * Starts Tollgate: by default its two workers (README, "Two workers"), the guard on `port` and
+ * the issuer behind the guard's TOLLGATE_ISSUER service binding, in one `wrangler dev` session
+ * as scripts/dev runs them. With `main`, that one worker alone (the whole worker, a test entry,
+ * a baseline). `secrets` go to .dev.vars (as wrangler dev reads them), `vars` to [vars] (an
+ * object as a TOML table), for both workers alike. `stateDir` keeps local KV across restarts
  * when reused.
  */
-export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true, coordinator = true, seed = [], port: fixedPort, main = join(ROOT, "build/index.js") } = {}) {
+export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true, coordinator = true, seed = [], port: fixedPort, main } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-e2e-"));
   const state = stateDir ?? join(dir, "state");
   const varLines = Object.entries(vars).map(([k, v]) => `${k} = ${toml(v)}`);
-  writeFileSync(
-    join(dir, "wrangler.toml"),
+  const split = main === undefined;
+  const config = ({ name, main, hosts }) =>
     [
-      `name = "tollgate-test"`,
+      `name = "${name}"`,
       `main = ${JSON.stringify(main)}`,
       `compatibility_date = "${compatibilityDate()}"`,
       ...(kv ? [`kv_namespaces = [{ binding = "TOLLGATE_KV", id = "tollgate-test" }]`] : []),
-      // The Durable Object coordinator, as wrangler.toml ships it.
-      ...(coordinator
+      // The Durable Object coordinator, as wrangler.toml and scripts/issuer-config ship it:
+      // hosted by the issuer (or the one worker), bound by the guard.
+      ...(coordinator && hosts
         ? [`durable_objects.bindings = [{ name = "TOLLGATE_COORDINATOR", class_name = "Coordinator" }]`, `migrations = [{ tag = "v1", new_sqlite_classes = ["Coordinator"] }]`]
         : []),
+      ...(coordinator && !hosts
+        ? [`durable_objects.bindings = [{ name = "TOLLGATE_COORDINATOR", class_name = "Coordinator", script_name = "tollgate-test-issuer" }]`]
+        : []),
+      ...(split && !hosts ? [`services = [{ binding = "TOLLGATE_ISSUER", service = "tollgate-test-issuer" }]`] : []),
       `[vars]`,
       ...varLines,
       "",
-    ].join("\n"),
-  );
+    ].join("\n");
+  if (split) {
+    writeFileSync(join(dir, "wrangler.toml"), config({ name: "tollgate-test", main: join(ROOT, "build/guard/index.js"), hosts: false }));
+    writeFileSync(join(dir, "issuer.toml"), config({ name: "tollgate-test-issuer", main: join(ROOT, "build/issuer/index.js"), hosts: true }));
+  } else {
+    writeFileSync(join(dir, "wrangler.toml"), config({ name: "tollgate-test", main, hosts: true }));
+  }
   writeFileSync(
     join(dir, ".dev.vars"),
     Object.entries(secrets).map(([k, v]) => `${k}='${v}'\n`).join(""),
@@ -97,7 +110,8 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
   const logs = [];
   const child = spawn(
     join(ROOT, "node_modules/.bin/wrangler"),
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
+    ["dev", "-c", "wrangler.toml", ...(split ? ["-c", "issuer.toml"] : []),
+      "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
       "--persist-to", state, "--show-interactive-dev-session=false", "--log-level", "log"],
     {
       cwd: dir,

@@ -1,13 +1,13 @@
-// A test entry point that runs the real Tollgate worker (build/index.js, unchanged) with its
-// real local KV namespace and its real Durable Object coordinator behind fault switches, like
-// a network fault proxy: KV reads and writes can fail or be slowed, coordinator calls can
+// A test entry point that runs the real Tollgate worker (build/issuer/index.js, the whole
+// worker, unchanged) with its real local KV namespace and its real Durable Object coordinator
+// behind fault switches, like a network fault proxy: KV reads and writes can fail or be slowed, coordinator calls can
 // fail. `POST /__kv-faults?read=ok|fail|slow&write=ok|fail|slow&ms=N&coordinator=ok|fail`
 // sets the switches for this isolate; every other request goes to Tollgate. Used by
 // faults.test.mjs only: the product never ships this file.
 import { WorkerEntrypoint } from "cloudflare:workers";
-import Tollgate from "../../build/index.js";
+import Tollgate from "../../build/issuer/index.js";
 
-export { Coordinator } from "../../build/index.js";
+export { Coordinator } from "../../build/issuer/index.js";
 
 const faults = { read: "ok", write: "ok", ms: 1500, coordinator: "ok" };
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
