@@ -2,8 +2,12 @@
 // run, each in plain workerd through Miniflare (no inspector), loopback only.
 //   source scripts/env.sh && node bench/token-endpoint.mjs [--requests 300] [--rounds 3]
 // Servers:
-//   - Tollgate (build/index.js, as built), consistency = "durable" (the Coordinator Durable Object)
-//   - Tollgate, consistency = "kv"
+//   - Tollgate as deployed, two workers (README, "Two workers"): the guard (build/guard) forwards
+//     the token endpoint to the issuer (build/issuer) through its service binding;
+//     consistency = "durable" (the Coordinator Durable Object)
+//   - Tollgate, consistency = "kv", the same two workers
+//   - Tollgate (durable), the issuer alone as one worker: beside the first, what the guard's
+//     forward costs an issuance request
 //   - @cloudflare/workers-oauth-provider 1.2.3 (bench/oauth-provider-worker.mjs, bundled here with
 //     esbuild into bench/out/), with its KV namespace OAUTH_KV
 // Grants: refresh_token (one fresh refresh token per request, issued before timing, since each
@@ -189,8 +193,9 @@ const svcSecret = kv.add(["client", "add", "--id", "svc", "--first-party", "--gr
 kv.add(["client", "add", "--id", "spa", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", CALLBACK, "--scopes", "read", "--pepper-from", kv.pepperFile]);
 const seed = kv.entries;
 
-async function startTollgate(consistency) {
+async function startTollgate(consistency, { oneWorker = false } = {}) {
   const worker = await startWorkerd({
+    ...(oneWorker ? { main: join(ROOT, "build/issuer/index.js") } : {}),
     secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER },
     vars: {
       ORIGIN_URL: origin.url,
@@ -206,7 +211,7 @@ async function startTollgate(consistency) {
   });
   stoppers.push(worker.stop);
   const { hostname, port } = new URL(worker.url);
-  const server = { name: `Tollgate (${consistency})`, url: worker.url, host: hostname, port, publicClient: "spa" };
+  const server = { name: `Tollgate (${consistency}${oneWorker ? ", one worker" : ""})`, url: worker.url, host: hostname, port, publicClient: "spa" };
   server.code = async () => {
     const { verifier, challenge } = pkce();
     const query = new URLSearchParams({ client_id: "spa", redirect_uri: CALLBACK, response_type: "code", scope: "read", code_challenge: challenge, code_challenge_method: "S256" });
@@ -380,6 +385,7 @@ try {
   servers.push(await startTollgate("durable"));
   servers.push(await startTollgate("kv"));
   servers.push(await startLibrary());
+  servers.push(await startTollgate("durable", { oneWorker: true }));
 
   // Cases: grant × clients × server, servers interleaved inside each case.
   const cases = [];
@@ -400,12 +406,14 @@ try {
     if (c.runs.some((r) => Object.keys(r.statuses).some((s) => s !== "200"))) failed = true;
   }
   const p50 = (server, grant) => median(cases.find((c) => c.server === server && c.grant === grant && c.clients === 1).runs, "p50");
-  const [durable, , library] = servers;
+  const [durable, , library, oneWorker] = servers;
   const compare = (grant, label) => {
     const [a, b] = [p50(durable, grant), p50(library, grant)];
     return `${label} ${a.toFixed(2)} ms vs ${b.toFixed(2)} ms (${(a / b).toFixed(2)}×, ${a <= b ? `${(b - a).toFixed(2)} ms faster` : `${(a - b).toFixed(2)} ms slower`})`;
   };
   print(`\np50 with 1 client, ${durable.name} vs ${library.name}: ${compare("refresh_token", "refresh")}; ${compare("authorization_code", "code exchange")}`);
+  const hop = (grant) => (p50(durable, grant) - p50(oneWorker, grant)).toFixed(2);
+  print(`the guard's forward to the issuer, p50 with 1 client (${durable.name} minus ${oneWorker.name}): ${Object.keys(durable.grants).map((g) => `${g} ${hop(g)} ms`).join(", ")}`);
 
   // The gateway's one-time-route cost: route × clients × Tollgate server, servers interleaved.
   const gateways = servers.filter((s) => s.routes);
