@@ -263,13 +263,18 @@ async fn serve(
         cors::allow(origin.as_deref(), &mut response, state)?;
     }
     if guard_asks {
-        let mut written = Object::new();
-        for (key, value) in state.revoked_here.borrow().since(mark) {
-            written = written.with(key, value);
+        // Only when there is something to hand over: the guard passes every other answer on
+        // as it came, without copying its headers.
+        let here = state.revoked_here.borrow();
+        let mut written = here.since(mark).peekable();
+        if written.peek().is_some() {
+            let handed = written
+                .fold(Object::new(), |object, (key, value)| {
+                    object.with(key, value)
+                })
+                .finish();
+            response.headers_mut().set(revocation::HANDOVER, &handed)?;
         }
-        response
-            .headers_mut()
-            .set(revocation::HANDOVER, &written.finish())?;
     }
     Ok(response)
 }
