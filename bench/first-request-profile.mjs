@@ -2,7 +2,7 @@
 // one request, taken through Miniflare's inspector with the Profiler domain alone (enabling the
 // Debugger would put wasm in its debug tier). Self time by function, JS and wasm; on a build
 // with names (`scripts/build-worker --names`) wasm functions carry their Rust names.
-//   node bench/first-request-profile.mjs [build dir of one worker, default: the guard and issuer of build/] [jwks|gateway] [--top 30]
+//   node bench/first-request-profile.mjs [build dir of one worker; default: the guard and issuer of build/] [jwks|gateway] [--top 30]
 // `jwks` is GET /.well-known/jwks.json; `gateway` a first-sight ES256 token on a protected
 // route, forwarded to a local origin. The profile is also written to
 // bench/out/first-request.cpuprofile (Chrome DevTools opens it). BENCHMARKS.md §4 reads one.
@@ -16,7 +16,8 @@ import { cli, ROOT } from "../tests/e2e/harness.mjs";
 const args = process.argv.slice(2);
 const topAt = args.indexOf("--top");
 const top = topAt === -1 ? 30 : Number(args[topAt + 1]);
-const [dir, kind = "jwks"] = args.filter((a, i) => a !== "--top" && args[i - 1] !== "--top");
+const positional = args.filter((a, i) => a !== "--top" && args[i - 1] !== "--top");
+const [dir, kind = "jwks"] = ["jwks", "gateway"].includes(positional[0]) ? [undefined, ...positional] : positional;
 if (!["jwks", "gateway"].includes(kind)) throw new Error("the request is jwks or gateway");
 
 const origin = createServer((req, res) => res.end("ok")).listen(0, "127.0.0.1");
@@ -76,7 +77,7 @@ profile.samples.forEach((id, i) => {
   self.set(name, (self.get(name) ?? 0) + dt);
   total += dt;
 });
-console.log(`### First request in workerd: ${kind} (${dir})\n`);
+console.log(`### First request in workerd: ${kind} (${dir ?? "the guard, with the issuer behind it"})\n`);
 console.log(`HTTP ${response.status} in ${took.toFixed(1)} ms; the profile covers ${(total / 1000).toFixed(1)} ms in ${profile.samples.length} samples.\n`);
 console.log("| self ms | function |\n|---|---|");
 for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`| ${(us / 1000).toFixed(2)} | ${name.replace(/\|/g, "\\|").slice(0, 140)} |`);
