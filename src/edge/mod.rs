@@ -192,6 +192,7 @@ fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
             .finish(),
     )
 }
+
 /// The authorization server's endpoints (RFC 8414 metadata, RFC 6749 token and authorize,
 /// RFC 7662 introspection, RFC 7009 revocation, OpenID Connect's userinfo and logout, the
 /// operator's revocations). One list for both shapes of the worker: the issuer serves them, the
@@ -266,14 +267,16 @@ async fn serve(
         // Only when there is something to hand over: the guard passes every other answer on
         // as it came, without copying its headers.
         let here = state.revoked_here.borrow();
-        let mut written = here.since(mark).peekable();
-        if written.peek().is_some() {
+        let written = here.since(mark);
+        if !written.is_empty() {
             let handed = written
+                .into_iter()
                 .fold(Object::new(), |object, (key, value)| {
                     object.with(key, value)
-                })
-                .finish();
-            response.headers_mut().set(revocation::HANDOVER, &handed)?;
+                });
+            response
+                .headers_mut()
+                .set(revocation::HANDOVER, &handed.finish())?;
         }
     }
     Ok(response)

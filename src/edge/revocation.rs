@@ -3,7 +3,7 @@
 //! isolate wrote itself, or that the issuer wrote for a request this guard forwarded
 //! ([`RevokedHere`]), hold at once.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use worker::Env;
@@ -103,15 +103,19 @@ impl RevokedHere {
         self.next
     }
 
-    /// The revocations remembered since `mark` (those of requests running at the same time in
-    /// this isolate too: a guard remembering more revocations only refuses revoked tokens).
+    /// The revocations remembered since `mark`, each key once with its value (those of
+    /// requests running at the same time in this isolate too: a guard remembering more
+    /// revocations only refuses revoked tokens).
     #[cfg_attr(not(feature = "issuance"), allow(dead_code))]
-    pub fn since(&self, mark: u64) -> impl Iterator<Item = (&str, &str)> {
+    pub fn since(&self, mark: u64) -> Vec<(&str, &str)> {
+        let mut seen = HashSet::new();
         self.order
             .iter()
             .rev()
-            .take_while(move |(at, _)| *at >= mark)
+            .take_while(|(at, _)| *at >= mark)
+            .filter(|(_, key)| seen.insert(key.as_str()))
             .filter_map(|(_, key)| Some((key.as_str(), self.by_key.get(key)?.as_str())))
+            .collect()
     }
 }
 
@@ -119,13 +123,71 @@ impl RevokedHere {
 /// the "not revoked" answer for its key is forgotten.
 pub fn remember(state: &State, key: &str, value: &str) {
     state.not_revoked.borrow_mut().remove(key);
-    let mut here = state.revoked_here.borrow_mut();
-    if here.by_key.len() >= MAX_REMEMBERED {
-        here.by_key.clear();
-        here.order.clear();
+    state.revoked_here.borrow_mut().insert(key, value);
+}
+
+impl RevokedHere {
+    fn insert(&mut self, key: &str, value: &str) {
+        if self.by_key.len() >= MAX_REMEMBERED {
+            self.by_key.clear();
+            self.order.clear();
+        }
+        let at = self.next;
+        self.next += 1;
+        self.by_key.insert(key.to_owned(), value.to_owned());
+        self.order.push_back((at, key.to_owned()));
     }
-    let at = here.next;
-    here.next += 1;
-    here.by_key.insert(key.to_owned(), value.to_owned());
-    here.order.push_back((at, key.to_owned()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_a_mark_hands_over_what_was_remembered_after_it() {
+        let mut here = RevokedHere::default();
+        here.insert("revoked:jti:a", "{\"at\":1}");
+        let mark = here.mark();
+        assert!(here.since(mark).is_empty());
+        here.insert("revoked:jti:b", "{\"at\":2}");
+        here.insert("family:c", "{\"revoked_at\":3}");
+        let mut handed = here.since(mark);
+        handed.sort();
+        assert_eq!(
+            handed,
+            [
+                ("family:c", "{\"revoked_at\":3}"),
+                ("revoked:jti:b", "{\"at\":2}")
+            ]
+        );
+        assert_eq!(
+            here.get("revoked:jti:a").map(String::as_str),
+            Some("{\"at\":1}")
+        );
+    }
+
+    #[test]
+    fn a_key_remembered_twice_is_handed_over_once_with_its_last_value() {
+        let mut here = RevokedHere::default();
+        let mark = here.mark();
+        here.insert("revoked:sub:s", "{\"before\":1}");
+        here.insert("revoked:sub:s", "{\"before\":2}");
+        assert_eq!(here.since(mark), [("revoked:sub:s", "{\"before\":2}")]);
+        assert_eq!(
+            here.get("revoked:sub:s").map(String::as_str),
+            Some("{\"before\":2}")
+        );
+    }
+
+    #[test]
+    fn the_memory_starts_again_when_full_and_a_mark_before_it_finds_only_what_came_after() {
+        let mut here = RevokedHere::default();
+        let mark = here.mark();
+        for n in 0..MAX_REMEMBERED {
+            here.insert(&format!("revoked:jti:{n}"), "{}");
+        }
+        here.insert("revoked:jti:last", "{}");
+        assert_eq!(here.since(mark), [("revoked:jti:last", "{}")]);
+        assert!(here.get("revoked:jti:0").is_none());
+    }
 }
