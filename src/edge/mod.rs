@@ -1,5 +1,13 @@
 //! The Cloudflare Worker adapter: routes requests to the core and renders responses.
 //! Handlers stay thin: read the request, call the core, write the response.
+//!
+//! Built two ways (README, "Two workers"). Without the feature `issuance` it is the guard, in
+//! front of every request: the gateway, the JWKS and `/healthz` here, the authorization
+//! server's [`Endpoint`]s forwarded to the issuer through a service binding. With it, the
+//! issuer: the whole worker, which serves everything itself and hosts the coordinator's
+//! Durable Object class. The guard is what a cold isolate on the request path loads, so what it
+//! never reaches stays out of it: link-time optimisation drops the issuance code it does not
+//! call.
 
 mod bindings;
 mod coordinator;
