@@ -132,6 +132,11 @@ impl RevokedHere {
             self.by_key.clear();
             self.order.clear();
         }
+        // The order only serves `since`, which looks at one request's writes: a key written
+        // again and again must not make it grow without bound.
+        if self.order.len() >= MAX_REMEMBERED {
+            self.order.pop_front();
+        }
         let at = self.next;
         self.next += 1;
         self.by_key.insert(key.to_owned(), value.to_owned());
@@ -177,6 +182,18 @@ mod tests {
             here.get("revoked:sub:s").map(String::as_str),
             Some("{\"before\":2}")
         );
+    }
+
+    #[test]
+    fn one_key_written_again_and_again_keeps_the_order_bounded() {
+        let mut here = RevokedHere::default();
+        for n in 0..3 * MAX_REMEMBERED {
+            here.insert("revoked:sub:s", &format!("{{\"before\":{n}}}"));
+        }
+        assert_eq!(here.order.len(), MAX_REMEMBERED);
+        let mark = here.mark();
+        here.insert("revoked:sub:s", "{\"before\":-1}");
+        assert_eq!(here.since(mark), [("revoked:sub:s", "{\"before\":-1}")]);
     }
 
     #[test]
