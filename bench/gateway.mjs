@@ -181,7 +181,7 @@ const plainCases = [
   ["separate pass-through worker (no Tollgate)", "/public/x", () => undefined, plainPassthrough],
   ["Tollgate public route (the worker's fixed cost)", "/public/x", () => undefined, plain],
   ["valid token, cache hit (revocation answer remembered)", "/api/x", () => valid, plain],
-  ["valid token, first sight (WebCrypto ES256 + 2 KV reads)", "/api/x", () => plainFresh[plainIndex++], plain],
+  ["valid token, first sight (WebCrypto ES256 + the revocation entries in one KV read)", "/api/x", () => plainFresh[plainIndex++], plain],
   ["valid token, cache hit, originAssertion = false", "/api/x", () => valid, plainNoAssertion],
   ["valid token, first sight, originAssertion = false", "/api/x", () => plainFresh[plainIndex++], plainNoAssertion],
   ["tampered token (401)", "/api/x", () => tampered, plain],
