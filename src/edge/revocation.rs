@@ -97,6 +97,22 @@ impl RevokedHere {
         self.by_key.get(key)
     }
 
+    fn insert(&mut self, key: &str, value: &str) {
+        if self.by_key.len() >= MAX_REMEMBERED {
+            self.by_key.clear();
+            self.order.clear();
+        }
+        // The order only serves `since`, which looks at one request's writes: a key written
+        // again and again must not make it grow without bound.
+        if self.order.len() >= MAX_REMEMBERED {
+            self.order.pop_front();
+        }
+        let at = self.next;
+        self.next += 1;
+        self.by_key.insert(key.to_owned(), value.to_owned());
+        self.order.push_back((at, key.to_owned()));
+    }
+
     /// Where the revocations remembered from now on start.
     #[cfg_attr(not(feature = "issuance"), allow(dead_code))]
     pub fn mark(&self) -> u64 {
@@ -124,24 +140,6 @@ impl RevokedHere {
 pub fn remember(state: &State, key: &str, value: &str) {
     state.not_revoked.borrow_mut().remove(key);
     state.revoked_here.borrow_mut().insert(key, value);
-}
-
-impl RevokedHere {
-    fn insert(&mut self, key: &str, value: &str) {
-        if self.by_key.len() >= MAX_REMEMBERED {
-            self.by_key.clear();
-            self.order.clear();
-        }
-        // The order only serves `since`, which looks at one request's writes: a key written
-        // again and again must not make it grow without bound.
-        if self.order.len() >= MAX_REMEMBERED {
-            self.order.pop_front();
-        }
-        let at = self.next;
-        self.next += 1;
-        self.by_key.insert(key.to_owned(), value.to_owned());
-        self.order.push_back((at, key.to_owned()));
-    }
 }
 
 #[cfg(test)]
