@@ -142,11 +142,10 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     if target.method == "OPTIONS" && cors::is_cors_endpoint(&target.path) {
         return cors::preflight(&req, &state);
     }
-    let origin = req.headers().get("Origin").ok().flatten();
     if let Some(endpoint) = Endpoint::of(&target.method, &target.path) {
         return serve(endpoint, req, &env, &ctx, &state, &target).await;
     }
-    let response = match (target.method.as_str(), target.path.as_str()) {
+    match (target.method.as_str(), target.path.as_str()) {
         ("GET", "/healthz") => health(&req, &env, &state),
         ("GET", "/.well-known/jwks.json") => {
             let mut response = respond::json(200, state.keys.public_jwks())?;
@@ -155,15 +154,12 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 "Cache-Control",
                 "public, max-age=300, stale-while-revalidate=60",
             )?;
+            let origin = req.headers().get("Origin").ok().flatten();
+            cors::allow(origin.as_deref(), &mut response, &state)?;
             Ok(response)
         }
-        _ => return gateway::handle(req, &env, &ctx, state, &target).await,
-    };
-    let mut response = response?;
-    if cors::is_cors_endpoint(&target.path) {
-        cors::allow(origin.as_deref(), &mut response, &state)?;
+        _ => gateway::handle(req, &env, &ctx, state, &target).await,
     }
-    Ok(response)
 }
 
 /// `GET /healthz`: liveness for anyone; the deployment's details (key ids, isolate figures)
