@@ -268,6 +268,51 @@ fn single_sign_on_is_a_pure_rule() {
     }
 }
 
+/// Core §3.1.2.1: the password entered in answer to a request meets its `max_age` (`0`
+/// included, which is `prompt=login`) and `prompt=login`, however the session's creation
+/// falls against the whole-second clock; consent and `prompt=none` still count.
+#[test]
+fn a_login_just_made_meets_max_age_and_prompt_login() {
+    let w = World::new();
+    let base = w.request(&[]).unwrap();
+    // Created in the second before the check: the write of the session crossed a second.
+    let just_made = w.session(NOW - 1);
+    for (prompt, max_age) in [
+        ("", Some(0)),
+        ("", Some(1)),
+        ("login", None),
+        ("login", Some(0)),
+    ] {
+        let request = AuthorizationRequest {
+            prompt: Prompt::parse(Some(prompt)).unwrap(),
+            max_age,
+            ..base.clone()
+        };
+        assert_eq!(
+            next_step(&request, Some(&just_made), false, NOW),
+            Step::Login,
+            "before the login: prompt={prompt:?} max_age={max_age:?}"
+        );
+        assert_eq!(
+            next_step(&oidc::signed_in(&request), Some(&just_made), false, NOW),
+            Step::Issue,
+            "after it: prompt={prompt:?} max_age={max_age:?}"
+        );
+    }
+    let third_party = AuthorizationRequest {
+        client: oauth::Client {
+            first_party: false,
+            ..base.client.clone()
+        },
+        max_age: Some(0),
+        ..base.clone()
+    };
+    assert_eq!(
+        next_step(&oidc::signed_in(&third_party), Some(&just_made), false, NOW),
+        Step::Consent
+    );
+}
+
 #[test]
 fn openid_parameters_are_validated_and_errors_go_back_to_the_client() {
     let w = World::new();

@@ -17,7 +17,7 @@ use super::state::State;
 use crate::gateway::Denial;
 use crate::gateway::TokenType;
 use crate::json::Object;
-use crate::oauth::oidc::{next_step, Prompt, Step, UserinfoError};
+use crate::oauth::oidc::{next_step, signed_in, Step, UserinfoError};
 use crate::oauth::{
     AuthorizationRequest, AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker,
     Session, TokenRequest, GRANTS,
@@ -697,17 +697,10 @@ async fn login(
             .with("outcome", "allow")
             .with("sub", &user.sub),
     );
-    // The password was just entered: `prompt=login` and `max_age` are satisfied.
-    let signed_in = AuthorizationRequest {
-        prompt: Prompt {
-            login: false,
-            ..request.prompt
-        },
-        ..request.clone()
-    };
-    let consented = consented(&oauth, &signed_in, Some(&session)).await;
-    let step = next_step(&signed_in, Some(&session), consented, now());
-    let mut response = proceed(step, engine, &signed_in, Some(&session), fields).await?;
+    let request = signed_in(request);
+    let consented = consented(&oauth, &request, Some(&session)).await;
+    let step = next_step(&request, Some(&session), consented, now());
+    let mut response = proceed(step, engine, &request, Some(&session), fields).await?;
     let absolute = engine
         .state
         .config

@@ -66,6 +66,23 @@ pub enum Step {
     Refuse(OAuthErrorCode),
 }
 
+/// The request once the user has entered their password in answer to it: that login meets
+/// `prompt=login` and `max_age` (Core §3.1.2.1, where `max_age=0` is `prompt=login`), so
+/// [`next_step`] then weighs only consent and `prompt=none`. Not left to the new session's
+/// age: times are whole seconds and the session's write takes time, so a login that ends a
+/// second after it began would read as older than `max_age=1`, and every login as older than
+/// `max_age=0`, and the user would be sent back to the login page for ever.
+pub fn signed_in(request: &AuthorizationRequest) -> AuthorizationRequest {
+    AuthorizationRequest {
+        prompt: Prompt {
+            login: false,
+            ..request.prompt
+        },
+        max_age: None,
+        ..request.clone()
+    }
+}
+
 /// The pure rule of single sign-on (Core §3.1.2.3, §3.1.2.4): a live session serves every
 /// client unless the request wants a fresh login (`prompt=login`, or a `max_age` the session's
 /// login is older than); a third-party client needs the user's consent unless it was given

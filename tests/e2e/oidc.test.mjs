@@ -186,6 +186,13 @@ test("max_age: a session older than max_age must sign in again, and auth_time sa
   // A generous max_age is met by the session.
   const lenient = await request({ max_age: "3600" });
   assert.equal((await authorize(browser, lenient.url)).asked, false);
+  // max_age=0 is prompt=login (Core §3.1.2.1): the password is asked even with a live session,
+  // and once entered it is met (a code, not the login page again, which before session 16
+  // came back for ever at 0, and at 1 whenever the login crossed a second).
+  const zero = await request({ max_age: "0" });
+  const { callback: atZero, asked: askedAtZero } = await authorize(browser, zero.url);
+  assert.ok(askedAtZero, "max_age=0 asks for the password");
+  assert.ok((await grant(zero, atZero, { maxAge: 0 })).claims().auth_time >= claims.auth_time);
 });
 
 test("RP-Initiated Logout ends the session for every client and the grants made in it", async () => {
