@@ -95,7 +95,7 @@ test("origin faults are passed through, and a down origin is a 502", async () =>
   }
 });
 
-test("remote JWKS faults with nothing cached: 503 ERR_JWKS_UNAVAILABLE, then recovery after the cooldown (cached keys surviving an outage: gateway.test.mjs)", async () => {
+test("remote JWKS faults with nothing cached: 503 ERR_JWKS_UNAVAILABLE, then recovery on the next request (cached keys surviving an outage: gateway.test.mjs)", async () => {
   const state = { mode: "ok" };
   const server = createServer((req, res) => {
     if (state.mode === "down") return res.writeHead(500).end();
@@ -115,14 +115,18 @@ test("remote JWKS faults with nothing cached: 503 ERR_JWKS_UNAVAILABLE, then rec
       });
       try {
         const token = await sign(idp.private, { iss: "https://idp.test" });
+        // The worker's log beside any failure: this test has failed now and then in CI, and
+        // the code and status alone did not say why.
+        const why = (what) => `${mode}: ${what}\n${worker.logs.join("").slice(-4000)}`;
         const r = await call(worker, token);
-        assert.equal(r.status, 503, mode);
-        assert.equal(r.code, "ERR_JWKS_UNAVAILABLE", mode);
+        assert.equal(r.status, 503, why(`status ${r.status}`));
+        assert.equal(r.code, "ERR_JWKS_UNAVAILABLE", why(`code ${r.code}`));
         state.mode = "ok";
-        await new Promise((ok) => setTimeout(ok, 1100)); // past the cooldown
+        // With no keys held, every request fetches (src/jwks_cache.rs: the cooldown spaces out
+        // refreshes and unknown-kid fetches, not the first keys), so no wait is needed.
         const back = await call(worker, token);
-        assert.equal(back.status, 200, `${mode}: recovers`);
-        record(`remote JWKS ${mode}, nothing cached`, "503, fail closed", r, "200 on the next request after the cooldown");
+        assert.equal(back.status, 200, why(`recovers: status ${back.status}, code ${back.code}`));
+        record(`remote JWKS ${mode}, nothing cached`, "503, fail closed", r, "200 on the next request");
       } finally {
         await worker.stop();
       }
