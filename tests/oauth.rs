@@ -327,6 +327,82 @@ fn api_keys_exchange_for_short_lived_tokens() {
     );
 }
 
+/// RFC 6749 §2.3: one authentication method per request. An API key beside client
+/// credentials, an API key on another grant, or two API keys are `invalid_request`, whichever
+/// of them is valid: none is silently ignored.
+#[test]
+fn an_api_key_and_client_credentials_are_not_sent_together() {
+    let w = World::new();
+    let o = w.oauth();
+    let (key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW)).unwrap();
+    let form = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let good_basic = Some(("svc".to_owned(), w.secret.clone()));
+    let wrong_basic = Some(("svc".to_owned(), "wrong".to_owned()));
+    let cases = [
+        // The API key grant with client credentials too, right or wrong.
+        (form(&[]), good_basic.clone(), Some(key.clone())),
+        (form(&[]), wrong_basic.clone(), Some(key.clone())),
+        (
+            form(&[("client_id", "svc"), ("client_secret", "wrong")]),
+            None,
+            Some(key.clone()),
+        ),
+        // Another grant, with an API key beside its client credentials, valid or not.
+        (
+            form(&[("grant_type", "client_credentials")]),
+            good_basic.clone(),
+            Some(key.clone()),
+        ),
+        (
+            form(&[("grant_type", "client_credentials")]),
+            good_basic.clone(),
+            Some("tgk_nope".into()),
+        ),
+        (
+            form(&[("grant_type", "client_credentials"), ("api_key", &key)]),
+            good_basic.clone(),
+            None,
+        ),
+        // Two API keys.
+        (form(&[("api_key", &key)]), None, Some(key.clone())),
+    ];
+    for (params, basic, api_key) in cases {
+        let described = format!(
+            "{params:?} basic={:?} key={}",
+            basic.as_ref().map(|b| &b.1),
+            api_key.is_some()
+        );
+        let req = TokenRequest {
+            params,
+            basic,
+            api_key,
+            client_ip: None,
+        };
+        assert_eq!(
+            ready(o.token(&req, NOW)).unwrap_err().error,
+            "invalid_request",
+            "{described}"
+        );
+    }
+    // Each alone still works.
+    let alone = TokenRequest {
+        api_key: Some(key),
+        ..TokenRequest::default()
+    };
+    assert!(ready(o.token(&alone, NOW)).is_ok());
+    let client = TokenRequest {
+        params: form(&[("grant_type", "client_credentials")]),
+        basic: good_basic,
+        ..TokenRequest::default()
+    };
+    assert!(ready(o.token(&client, NOW)).is_ok());
+}
+
 #[test]
 fn password_grant_with_lockout_and_no_user_enumeration() {
     let w = World::new();

@@ -313,6 +313,46 @@ fn a_login_just_made_meets_max_age_and_prompt_login() {
     );
 }
 
+/// Core §3.1.2.1, `id_token_hint`: only the hinted user's session answers; another user's is
+/// as good as none (the login page, or `login_required` with `prompt=none`), and a login as
+/// another user than the hint names ends in `login_required`, not a code for them.
+#[test]
+fn an_id_token_hint_is_answered_only_by_its_user() {
+    let w = World::new();
+    let base = w.request(&[]).unwrap();
+    let session = w.session(NOW - 100);
+    let hinted = |sub: &str, prompt: &str| AuthorizationRequest {
+        hint_sub: Some(sub.to_owned()),
+        prompt: Prompt::parse(Some(prompt)).unwrap(),
+        ..base.clone()
+    };
+    let own = session.sub.clone();
+    assert_eq!(
+        next_step(&hinted(&own, ""), Some(&session), false, NOW),
+        Step::Issue
+    );
+    assert_eq!(
+        next_step(&hinted(&own, "none"), Some(&session), false, NOW),
+        Step::Issue
+    );
+    assert_eq!(
+        next_step(&hinted("bob", ""), Some(&session), false, NOW),
+        Step::Login
+    );
+    assert_eq!(
+        next_step(&hinted("bob", "none"), Some(&session), false, NOW),
+        Step::Refuse(OAuthErrorCode::LoginRequired)
+    );
+    assert_eq!(
+        oidc::after_login(&hinted(&own, "login"), &session, false, NOW),
+        Step::Issue
+    );
+    assert_eq!(
+        oidc::after_login(&hinted("bob", ""), &session, false, NOW),
+        Step::Refuse(OAuthErrorCode::LoginRequired)
+    );
+}
+
 #[test]
 fn openid_parameters_are_validated_and_errors_go_back_to_the_client() {
     let w = World::new();

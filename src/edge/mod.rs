@@ -146,8 +146,8 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return serve(endpoint, req, &env, &ctx, &state, &target).await;
     }
     match (target.method.as_str(), target.path.as_str()) {
-        ("GET", "/healthz") => health(&req, &env, &state),
-        ("GET", "/.well-known/jwks.json") => {
+        ("GET" | "HEAD", "/healthz") => health(&req, &env, &state),
+        ("GET" | "HEAD", "/.well-known/jwks.json") => {
             let mut response = respond::json(200, state.keys.public_jwks())?;
             // Public data, cacheable, so verifiers pick up a rotation within five minutes.
             response.headers_mut().set(
@@ -158,7 +158,18 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             cors::allow(origin.as_deref(), &mut response, &state)?;
             Ok(response)
         }
-        _ => gateway::handle(req, &env, &ctx, state, &target).await,
+        (_, path) => match Endpoint::allowed(path) {
+            Some(allow) => {
+                let mut response = respond::refuse(
+                    Code::MethodNotAllowed,
+                    "method_not_allowed",
+                    &format!("{path} answers {allow}"),
+                )?;
+                response.headers_mut().set("Allow", allow)?;
+                Ok(response)
+            }
+            None => gateway::handle(req, &env, &ctx, state, &target).await,
+        },
     }
 }
 
@@ -227,7 +238,7 @@ impl Endpoint {
     fn of(method: &str, path: &str) -> Option<Endpoint> {
         Some(match (method, path) {
             (
-                "GET",
+                "GET" | "HEAD",
                 "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration",
             ) => Endpoint::Metadata,
             ("POST", "/token") => Endpoint::Engine(OAuthRoute::Token),
@@ -239,6 +250,24 @@ impl Endpoint {
             ("GET" | "POST", "/userinfo") => Endpoint::Userinfo,
             ("POST", "/revoke") => Endpoint::Revoke,
             ("POST", "/admin/revoke-subject") => Endpoint::RevokeSubject,
+            _ => return None,
+        })
+    }
+
+    /// The methods served on a path this worker answers itself, for the `Allow` header of a
+    /// 405 (RFC 9110 §15.5.6): another method on one of these paths is refused here, not
+    /// forwarded to the origin as if the path were the origin's. HEAD goes with GET (RFC 9110
+    /// §9.3.2); `/authorize` runs an authorization request, so it stays GET and POST.
+    fn allowed(path: &str) -> Option<&'static str> {
+        Some(match path {
+            "/.well-known/oauth-authorization-server"
+            | "/.well-known/openid-configuration"
+            | "/.well-known/jwks.json"
+            | "/healthz" => "GET, HEAD",
+            "/authorize" | "/logout" | "/userinfo" => "GET, POST",
+            "/token" | "/introspect" | "/one-time-token" | "/revoke" | "/admin/revoke-subject" => {
+                "POST"
+            }
             _ => return None,
         })
     }

@@ -17,7 +17,7 @@ use super::state::State;
 use crate::gateway::Denial;
 use crate::gateway::TokenType;
 use crate::json::Object;
-use crate::oauth::oidc::{next_step, signed_in, Step, UserinfoError};
+use crate::oauth::oidc::{after_login, next_step, signed_in, Step, UserinfoError};
 use crate::oauth::{
     AuthorizationRequest, AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker,
     Session, TokenRequest, GRANTS,
@@ -157,8 +157,29 @@ fn query(req: &Request) -> std::result::Result<BTreeMap<String, String>, OAuthEr
 }
 
 /// `Authorization: Basic` credentials, form-decoded (RFC 6749 §2.3.1).
-fn basic_credentials(req: &Request) -> Option<(String, String)> {
-    crate::oauth::parse_basic(&req.headers().get("Authorization").ok()??)
+/// `Authorization: Basic` client credentials: none without that header or with another
+/// scheme. A Basic header that cannot be read (not base64, no colon, no id) is `invalid_client`
+/// with a Basic challenge, as RFC 6749 §5.2 asks of a client that tried the header, rather
+/// than the missing-client answer.
+fn basic_credentials(req: &Request) -> std::result::Result<Option<(String, String)>, OAuthError> {
+    let Some(header) = req.headers().get("Authorization").ok().flatten() else {
+        return Ok(None);
+    };
+    let scheme = header.split(' ').next().unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    match crate::oauth::parse_basic(&header) {
+        Some(credentials) => Ok(Some(credentials)),
+        None => Err(OAuthError {
+            basic: true,
+            ..OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "the Basic credentials could not be read (RFC 6749 §2.3.1: \
+                 base64 of the form-encoded id, a colon and the secret)",
+            )
+        }),
+    }
 }
 
 fn bearer(req: &Request) -> Option<String> {
@@ -210,9 +231,13 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
         .ok()
         .flatten()
         .or_else(|| bearer(&req).filter(|b| b.starts_with("tgk_")));
+    let basic = match basic_credentials(&req) {
+        Ok(basic) => basic,
+        Err(err) => return oauth_error(&err),
+    };
     let request = TokenRequest {
         params,
-        basic: basic_credentials(&req),
+        basic,
         api_key,
         client_ip: client_ip(&req),
     };
@@ -317,7 +342,7 @@ async fn client_and_token(
             "client authentication is required",
         )
     };
-    let auth = match ClientAuth::from_parts(basic_credentials(req).as_ref(), &params)? {
+    let auth = match ClientAuth::from_parts(basic_credentials(req)?.as_ref(), &params)? {
         ClientAuth::None => return Err(missing_client()),
         auth => auth,
     };
@@ -485,7 +510,7 @@ fn set_cookie(
     )
 }
 
-const REQUEST_FIELDS: [&str; 12] = [
+const REQUEST_FIELDS: [&str; 13] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -498,6 +523,7 @@ const REQUEST_FIELDS: [&str; 12] = [
     "prompt",
     "max_age",
     "login_hint",
+    "id_token_hint",
 ];
 
 fn request_fields(params: &BTreeMap<String, String>, csrf: &str) -> Vec<(String, String)> {
@@ -564,7 +590,14 @@ async fn proceed(
             fields,
         ),
         (Step::Refuse(error), _) => {
+            let other_user = request
+                .hint_sub
+                .as_deref()
+                .is_some_and(|hinted| session.is_some_and(|s| s.sub != hinted));
             let description = match error {
+                OAuthErrorCode::LoginRequired if other_user => {
+                    "the signed-in user is not the one id_token_hint names"
+                }
                 OAuthErrorCode::LoginRequired => "the user is not signed in (prompt=none)",
                 _ => "the user has not approved this client (prompt=none)",
             };
@@ -586,6 +619,35 @@ async fn proceed(
     }
 }
 
+/// The verifier of `id_token_hint`s: this deployment's keys, its ID token policy.
+fn hint_verifier(engine: &Engine) -> std::result::Result<crate::Verifier, crate::Error> {
+    crate::Verifier::new(
+        engine.state.keys.set.clone(),
+        engine.config.id_token_hint_policy(),
+    )
+}
+
+/// The validated authorization request in `params`, with its `id_token_hint`'s subject when
+/// it carries one (checked again on each form post, which carries the hint along).
+async fn validated(
+    engine: &Engine,
+    params: &BTreeMap<String, String>,
+) -> Result<std::result::Result<AuthorizationRequest, AuthorizeError>> {
+    let oauth = engine.oauth();
+    let mut request = match oauth.authorization_request(params).await {
+        Ok(request) => request,
+        Err(err) => return Ok(Err(err)),
+    };
+    if let Some(hint) = params.get("id_token_hint").filter(|h| !h.is_empty()) {
+        let hints = hint_verifier(engine).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        match oauth.hint_subject(&request, hint, &hints, now()).await {
+            Ok(sub) => request.hint_sub = Some(sub),
+            Err(err) => return Ok(Err(err)),
+        }
+    }
+    Ok(Ok(request))
+}
+
 /// `GET /authorize`: validates the request, then (by `oidc::next_step`) redirects with a code
 /// at once (single sign-on), shows the login or consent page, or answers a `prompt=none`
 /// request with its error.
@@ -594,15 +656,26 @@ pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
         Ok(params) => params,
         Err(err) => return pages::error(&err.description),
     };
+    authorization_request(&req, engine, &params).await
+}
+
+/// An authorization request, from the query of a GET or the form of a POST (OpenID Connect
+/// Core §3.1.2.1: the endpoint MUST support both; a relying party may send its request as
+/// an auto-submitted form).
+async fn authorization_request(
+    req: &Request,
+    engine: &Engine,
+    params: &BTreeMap<String, String>,
+) -> Result<Response> {
     let oauth = engine.oauth();
-    let request = match oauth.authorization_request(&params).await {
+    let request = match validated(engine, params).await? {
         Ok(request) => request,
         Err(err) => return authorize_failure(err, oauth.issuer),
     };
     let csrf = crate::oauth::csrf_token(&engine.pepper)
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let fields = request_fields(&params, &csrf);
-    let session = match cookie(&req, SESSION_COOKIE) {
+    let fields = request_fields(params, &csrf);
+    let session = match cookie(req, SESSION_COOKIE) {
         Some(id) => oauth.session(&id, now()).await.ok().flatten(),
         None => None,
     };
@@ -622,12 +695,18 @@ pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
     Ok(response)
 }
 
-/// `POST /authorize`: the login form (`action=login`) or the consent form (`approve`/`deny`).
+/// `POST /authorize`: the login form (`action=login`), the consent form (`approve`/`deny`),
+/// or, without an `action`, an authorization request sent as a form. That one needs no CSRF
+/// check: it can do no more than the same request by GET (a cross-site POST does not even
+/// carry the `SameSite=Lax` session cookie, so it always meets the login page).
 pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Response> {
     let params = match form(&mut req).await {
         Ok(params) => params,
         Err(_) => return pages::error("the form could not be read"),
     };
+    if !params.contains_key("action") {
+        return authorization_request(&req, engine, &params).await;
+    }
     let oauth = engine.oauth();
     // CSRF: the form's value must be one this server issued and equal the cookie's (double
     // submit; the cookie is SameSite=Strict).
@@ -638,7 +717,7 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
             "this form expired or was not sent from this site; start again from the application",
         );
     }
-    let request = match oauth.authorization_request(&params).await {
+    let request = match validated(engine, &params).await? {
         Ok(request) => request,
         Err(err) => return authorize_failure(err, oauth.issuer),
     };
@@ -697,10 +776,9 @@ async fn login(
             .with("outcome", "allow")
             .with("sub", &user.sub),
     );
-    let request = signed_in(request);
-    let consented = consented(&oauth, &request, Some(&session)).await;
-    let step = next_step(&request, Some(&session), consented, now());
-    let mut response = proceed(step, engine, &request, Some(&session), fields).await?;
+    let consented = consented(&oauth, request, Some(&session)).await;
+    let step = after_login(request, &session, consented, now());
+    let mut response = proceed(step, engine, &signed_in(request), Some(&session), fields).await?;
     let absolute = engine
         .state
         .config
@@ -797,10 +875,7 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
         set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
         return Ok(response);
     }
-    let hints = match crate::Verifier::new(
-        engine.state.keys.set.clone(),
-        engine.config.id_token_hint_policy(),
-    ) {
+    let hints = match hint_verifier(engine) {
         Ok(verifier) => verifier,
         Err(err) => {
             return respond::server_error(500, Code::ConfigInvalid.as_str(), &err.to_string())

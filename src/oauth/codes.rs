@@ -46,6 +46,9 @@ pub struct AuthorizationRequest {
     pub max_age: Option<u64>,
     /// OpenID Connect's `login_hint`: the username to fill in.
     pub login_hint: Option<String>,
+    /// The subject of the request's `id_token_hint`, once checked
+    /// ([`OAuth::hint_subject`](super::OAuth::hint_subject)): only that user's session answers it.
+    pub hint_sub: Option<String>,
 }
 
 /// Why an authorization request was refused.
@@ -563,6 +566,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             prompt,
             max_age,
             login_hint: param("login_hint").map(str::to_owned),
+            hint_sub: None,
         })
     }
 

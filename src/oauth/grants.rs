@@ -143,27 +143,41 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 format!("grant_type {name:?} is not supported"),
             ));
         };
+        // RFC 6749 §2.3: one authentication method per request. An API key authenticates its
+        // grant as client credentials do the others, so the two together, or an API key on
+        // another grant, are refused rather than one of them silently ignored.
+        let api_keys = usize::from(req.api_key.is_some()) + usize::from(param("api_key").is_some());
+        let client_credentials = req.basic.is_some() || param("client_secret").is_some();
+        if api_keys > 1 || (api_keys == 1 && (grant != Grant::ApiKey || client_credentials)) {
+            return Err(OAuthError {
+                basic: req.basic.is_some(),
+                ..OAuthError::new(
+                    OAuthErrorCode::InvalidRequest,
+                    "use one authentication method: an API key (for its own grant) or client \
+                     credentials, not both, and one API key",
+                )
+            });
+        }
         if grant == Grant::ApiKey {
             return self.api_key_grant(req, now).await;
         }
+        // RFC 6749 §5.2: a 401 names the scheme clients authenticate with here, Basic (a
+        // Bearer challenge is a resource server's).
+        let unauthenticated = || OAuthError {
+            basic: true,
+            ..OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "client authentication is required",
+            )
+        };
         let auth = match ClientAuth::from_parts(req.basic.as_ref(), &req.params)? {
-            ClientAuth::None => {
-                return Err(OAuthError::new(
-                    OAuthErrorCode::InvalidClient,
-                    "client authentication is required",
-                ))
-            }
+            ClientAuth::None => return Err(unauthenticated()),
             auth => auth,
         };
         let client = self
             .authenticate_client(&auth, req.client_ip.as_deref(), now)
             .await?
-            .ok_or_else(|| {
-                OAuthError::new(
-                    OAuthErrorCode::InvalidClient,
-                    "client authentication is required",
-                )
-            })?;
+            .ok_or_else(unauthenticated)?;
         if !client.grants.iter().any(|g| g == grant.as_str()) {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnauthorizedClient,

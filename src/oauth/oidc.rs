@@ -83,6 +83,26 @@ pub fn signed_in(request: &AuthorizationRequest) -> AuthorizationRequest {
     }
 }
 
+/// The step after the user has entered their password in answer to `request` and `session`
+/// was made: [`next_step`] for the [`signed_in`] request, unless the request's
+/// `id_token_hint` names another user, which Core §3.1.2.1 answers with an error such as
+/// `login_required` rather than a code for someone else (or the login page again).
+pub fn after_login(
+    request: &AuthorizationRequest,
+    session: &Session,
+    consented: bool,
+    now: i64,
+) -> Step {
+    if request
+        .hint_sub
+        .as_deref()
+        .is_some_and(|hinted| hinted != session.sub)
+    {
+        return Step::Refuse(OAuthErrorCode::LoginRequired);
+    }
+    next_step(&signed_in(request), Some(session), consented, now)
+}
+
 /// The pure rule of single sign-on (Core §3.1.2.3, §3.1.2.4): a live session serves every
 /// client unless the request wants a fresh login (`prompt=login`, or a `max_age` the session's
 /// login is older than); a third-party client needs the user's consent unless it was given
@@ -100,9 +120,18 @@ pub fn next_step(
         }
         None => true,
     };
+    // Core §3.1.2.1: an `id_token_hint` names the user the client expects; another user's
+    // session does not answer for them.
+    let hinted = |session: &&Session| {
+        request
+            .hint_sub
+            .as_deref()
+            .is_none_or(|hinted| hinted == session.sub)
+    };
     let usable = session
         .filter(|_| !request.prompt.login)
-        .filter(fresh_enough);
+        .filter(fresh_enough)
+        .filter(hinted);
     let step = match usable {
         None => Step::Login,
         Some(_) if request.client.first_party => Step::Issue,
@@ -263,6 +292,29 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         claims.insert("sub".into(), sub.into());
         claims.extend(user_claims(&user, scope));
         Ok(claims)
+    }
+
+    /// The subject of an authorization request's `id_token_hint` (Core §3.1.2.1): one of this
+    /// deployment's ID tokens, checked as a logout's hint is ([`check_id_token_hint`]; an
+    /// expired one still names its user). A hint that is not one is `invalid_request` back to
+    /// the client, not ignored: the client asked for a particular user.
+    pub async fn hint_subject(
+        &self,
+        request: &AuthorizationRequest,
+        hint: &str,
+        hints: &crate::Verifier,
+        now: i64,
+    ) -> Result<String, AuthorizeError> {
+        check_id_token_hint(hints, self.crypto, hint, now)
+            .await
+            .ok()
+            .and_then(|verified| verified.subject().map(str::to_owned))
+            .ok_or_else(|| AuthorizeError::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error: OAuthErrorCode::InvalidRequest,
+                description: "id_token_hint is not a valid ID token of this issuer",
+                state: request.state.clone(),
+            })
     }
 
     /// Validates an RP-Initiated Logout request (1.0 §2, §3): the `id_token_hint` must be one

@@ -49,6 +49,9 @@ export async function oauthWorld() {
     serviceSecret: service.client_secret,
     alice,
     relyingParties,
+    // The deployment's private keys: a test signs with them what only the issuer could (an
+    // ID token of another user, as an id_token_hint).
+    signingKeys: keys,
     async stop() {
       await worker.stop();
       origin.server.close();

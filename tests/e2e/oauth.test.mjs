@@ -124,6 +124,57 @@ describe("RFC 6749 §5.2 errors", () => {
     });
   }
 
+  test("a Basic header that cannot be read is invalid_client with a Basic challenge (§5.2: the scheme the client used)", async () => {
+    for (const header of ["Basic !!!notb64", `Basic ${btoa("svc")}`, "Basic", `Basic ${btoa(":")}`]) {
+      const res = await token({ grant_type: "client_credentials" }, header);
+      assert.equal(res.status, 401, header);
+      assert.equal(res.body.error, "invalid_client", header);
+      assert.match(res.headers.get("www-authenticate"), /^Basic realm=/, header);
+    }
+  });
+
+  test("an API key beside client credentials is invalid_request (§2.3: one method), whichever is valid", async () => {
+    for (const [params, auth] of [
+      [{}, basic("svc", "wrong")],
+      [{}, basic("svc", svcSecret)],
+      [{ grant_type: "client_credentials" }, basic("svc", svcSecret)],
+    ]) {
+      const init = withAuth(form(params), auth);
+      init.headers["X-API-Key"] = apiKey;
+      const res = await worker.fetch("/token", init);
+      assert.equal(res.status, 400, JSON.stringify(params));
+      assert.equal((await res.json()).error, "invalid_request");
+    }
+    const wrongKey = withAuth(form({ grant_type: "client_credentials" }), basic("svc", svcSecret));
+    wrongKey.headers["X-API-Key"] = "tgk_nope";
+    assert.equal((await (await worker.fetch("/token", wrongKey)).json()).error, "invalid_request");
+  });
+
+  test("another method on the server's own paths is 405 with Allow (RFC 9110 §15.5.6), never the origin's; HEAD goes with GET", async () => {
+    for (const [method, path, allow] of [
+      ["GET", "/token", "POST"],
+      ["PUT", "/token", "POST"],
+      ["GET", "/introspect", "POST"],
+      ["DELETE", "/revoke", "POST"],
+      ["GET", "/one-time-token", "POST"],
+      ["PUT", "/authorize", "GET, POST"],
+      ["DELETE", "/userinfo", "GET, POST"],
+      ["POST", "/.well-known/jwks.json", "GET, HEAD"],
+      ["POST", "/.well-known/openid-configuration", "GET, HEAD"],
+    ]) {
+      const res = await worker.fetch(path, { method, headers: { Authorization: `Bearer ${(await token({}, `Bearer ${apiKey}`)).body.access_token}` } });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+      assert.equal(res.headers.get("x-origin"), null, `${method} ${path} reached the origin`);
+      assert.equal((await res.json()).code, "ERR_METHOD_NOT_ALLOWED");
+    }
+    for (const path of ["/.well-known/jwks.json", "/.well-known/openid-configuration", "/healthz"]) {
+      const res = await worker.fetch(path, { method: "HEAD" });
+      assert.equal(res.status, 200, `HEAD ${path}`);
+      assert.equal((await res.arrayBuffer()).byteLength, 0, `HEAD ${path} has no body`);
+    }
+  });
+
   test("a body that is not a form is invalid_request", async () => {
     const res = await worker.fetch("/token", { method: "POST", headers: { "Content-Type": "application/json", Authorization: basic("svc", svcSecret) }, body: '{"grant_type":"client_credentials"}' });
     assert.equal((await res.json()).error, "invalid_request");

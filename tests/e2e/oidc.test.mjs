@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as oidc from "openid-client";
-import { jwtVerify, createRemoteJWKSet } from "jose";
+import { jwtVerify, createRemoteJWKSet, SignJWT, importJWK } from "jose";
 import { oauthWorld } from "./oauth-fixture.mjs";
 
 let world, config, rpA, rpB;
@@ -193,6 +193,51 @@ test("max_age: a session older than max_age must sign in again, and auth_time sa
   const { callback: atZero, asked: askedAtZero } = await authorize(browser, zero.url);
   assert.ok(askedAtZero, "max_age=0 asks for the password");
   assert.ok((await grant(zero, atZero, { maxAge: 0 })).claims().auth_time >= claims.auth_time);
+});
+
+test("id_token_hint (Core §3.1.2.1): answered by its user's session only; another user's hint is login_required; a forged one invalid_request", async () => {
+  const browser = new Browser();
+  const first = await request();
+  const tokens = await grant(first, (await authorize(browser, first.url)).callback);
+  const ownHint = tokens.id_token;
+  // The signed-in user's own ID token as the hint: a code at once, with prompt=none too.
+  const own = await request({ prompt: "none", id_token_hint: ownHint });
+  const answered = await authorize(browser, own.url);
+  assert.equal(answered.asked, false);
+  assert.equal((await grant(own, answered.callback)).claims().sub, tokens.claims().sub);
+  // An ID token of this issuer for another user: not answered by Alice's session.
+  const [key] = world.signingKeys.keys;
+  const now = Math.floor(Date.now() / 1000);
+  const otherHint = await new SignJWT({ sub: "someone-else", aud: rpA.client_id, iss: world.issuer, iat: now, exp: now + 300 })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
+    .sign(await importJWK(key, key.alg));
+  const other = await request({ prompt: "none", id_token_hint: otherHint });
+  const refused = new URL((await browser.fetch(other.url)).headers.get("location"));
+  assert.equal(refused.searchParams.get("error"), "login_required");
+  assert.match(refused.searchParams.get("error_description"), /id_token_hint/);
+  // Without prompt=none the password is asked; signing in as Alice still does not answer for them.
+  const page = await browser.fetch((await request({ id_token_hint: otherHint })).url);
+  assert.match(await page.text(), /<title>Sign in/);
+  // Not an ID token of this issuer: invalid_request back to the client, not ignored.
+  const forged = await request({ id_token_hint: `${ownHint.slice(0, -4)}AAAA` });
+  const bad = new URL((await browser.fetch(forged.url)).headers.get("location"));
+  assert.equal(bad.searchParams.get("error"), "invalid_request");
+});
+
+test("an authorization request sent as a form (POST, Core §3.1.2.1) is answered as the same GET", async () => {
+  const browser = new Browser();
+  const first = await request();
+  await grant(first, (await authorize(browser, first.url)).callback);
+  const req = await request();
+  const res = await browser.post(`${world.issuer}/authorize`, Object.fromEntries(new URL(req.url).searchParams));
+  assert.equal(res.status, 303, await res.text());
+  const callback = new URL(res.headers.get("location"));
+  assert.ok((await grant(req, callback)).claims().sub);
+  // Without a session, the login page, as for a GET.
+  const fresh = new Browser();
+  const page = await fresh.post(`${world.issuer}/authorize`, Object.fromEntries(new URL((await request()).url).searchParams));
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>Sign in/);
 });
 
 test("RP-Initiated Logout ends the session for every client and the grants made in it", async () => {
