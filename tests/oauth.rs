@@ -546,6 +546,93 @@ fn code_from(location: &str) -> String {
         .to_owned()
 }
 
+/// RFC 6749 §4.1.3: the token request must carry `redirect_uri`, identical, if the
+/// authorization request did, and may leave it out if it did not (§3.1.2.3: a client with one
+/// registered URI). OpenID Connect Core §3.1.2.1 requires it in an OpenID request.
+#[test]
+fn redirect_uri_at_the_token_endpoint_follows_the_authorization_request() {
+    let w = World::new();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = oauth::pkce_challenge(verifier);
+    let request_with = |extra: &[(&str, &str)]| {
+        let mut params: BTreeMap<String, String> = [
+            ("client_id", "svc"),
+            ("response_type", "code"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        params.retain(|_, v| !v.is_empty());
+        ready(w.oauth().authorization_request(&params))
+    };
+    let s = w.secret.clone();
+    let redeem = |request: &oauth::AuthorizationRequest, redirect: Option<&str>| {
+        let code =
+            code_from(&ready(w.oauth().issue_code(request, &signed_in("usr_alice"), NOW)).unwrap());
+        let mut params = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier),
+        ];
+        params.extend(redirect.map(|r| ("redirect_uri", r)));
+        w.token(&params, Some(("svc", &s)), NOW + 5)
+    };
+    let omitted = request_with(&[]).unwrap();
+    assert!(omitted.redirect_uri_omitted);
+    assert_eq!(omitted.redirect_uri, "https://app.example/cb");
+    assert!(redeem(&omitted, None).is_ok(), "left out both times");
+    assert!(redeem(&omitted, Some("https://app.example/cb")).is_ok());
+    assert_eq!(
+        error(redeem(&omitted, Some("https://app.example/other"))),
+        "invalid_grant"
+    );
+    let named = request_with(&[("redirect_uri", "https://app.example/cb")]).unwrap();
+    assert!(!named.redirect_uri_omitted);
+    assert_eq!(error(redeem(&named, None)), "invalid_grant");
+    assert!(redeem(&named, Some("https://app.example/cb")).is_ok());
+    assert!(matches!(
+        request_with(&[("scope", "openid read")]),
+        Err(AuthorizeError::Page(_))
+    ));
+}
+
+/// RFC 6749 §4.1.2.1: a missing `response_type` is `invalid_request`, one this server does
+/// not serve `unsupported_response_type`; both go back to the client.
+#[test]
+fn response_type_missing_or_unsupported() {
+    let w = World::new();
+    for (response_type, expected) in [
+        (None, oauth::OAuthErrorCode::InvalidRequest),
+        (
+            Some("token"),
+            oauth::OAuthErrorCode::UnsupportedResponseType,
+        ),
+    ] {
+        let mut params: BTreeMap<String, String> = [
+            ("client_id", "spa"),
+            ("redirect_uri", "https://spa.example/cb"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        if let Some(value) = response_type {
+            params.insert("response_type".into(), value.into());
+        }
+        match ready(w.oauth().authorization_request(&params)) {
+            Err(AuthorizeError::Redirect { error, .. }) => assert_eq!(error, expected),
+            other => panic!("{response_type:?}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn authorization_code_with_pkce() {
     let w = World::new();
@@ -996,7 +1083,7 @@ fn introspection_and_revocation_of_every_token_type() {
     let (spa, _) = oauth::new_client(PEPPER, "spa", false).unwrap();
     let refresh = pair.refresh_token.clone().unwrap();
     for (token, kind) in [
-        (&pair.access_token, "access_token"),
+        (&pair.access_token, "Bearer"),
         (&refresh, "refresh_token"),
         (&api_key, "api_key"),
         (&session, "session"),

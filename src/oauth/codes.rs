@@ -29,6 +29,9 @@ pub struct AuthorizationRequest {
     pub client: Client,
     /// The exact registered redirect URI.
     pub redirect_uri: String,
+    /// The request left `redirect_uri` out: `redirect_uri` is the client's only registered
+    /// one, and the token request need not name it (RFC 6749 §4.1.3).
+    pub redirect_uri_omitted: bool,
     /// The scope to grant.
     pub scope: String,
     /// The client's state, returned unchanged.
@@ -281,7 +284,9 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
     if record.client_id != input.client_id || record.exp <= input.now {
         return applied(used, Write::Keep, &RedeemAnswer::Invalid);
     }
-    if input.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
+    // RFC 6749 §4.1.3: required, and identical, if the authorization request included it.
+    let may_omit = record.redirect_uri_omitted && input.redirect_uri.is_none();
+    if !may_omit && input.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
         return applied(used, Write::Keep, &RedeemAnswer::RedirectMismatch);
     }
     let verified = input
@@ -446,9 +451,17 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     "redirect_uri is not registered for this client",
                 ))
             }
+            // OpenID Connect Core §3.1.2.1 makes it REQUIRED; RFC 6749 §3.1.2.3 lets an OAuth
+            // client with one registered URI leave it out.
+            None if oidc::is_openid(param("scope").unwrap_or_default()) => {
+                return Err(AuthorizeError::Page(
+                    "redirect_uri is required in an OpenID Connect request",
+                ))
+            }
             None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
             None => return Err(AuthorizeError::Page("redirect_uri is required")),
         };
+        let redirect_uri_omitted = param("redirect_uri").is_none();
         let state = param("state").map(str::to_owned);
         let back = |error: OAuthErrorCode, description: &'static str| AuthorizeError::Redirect {
             redirect_uri: redirect_uri.clone(),
@@ -470,11 +483,22 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 "request_uri is not supported",
             ));
         }
-        if param("response_type") != Some("code") {
-            return Err(back(
-                OAuthErrorCode::UnsupportedResponseType,
-                "response_type must be code",
-            ));
+        // RFC 6749 §4.1.2.1: a missing parameter is `invalid_request`; a type this server
+        // does not serve is `unsupported_response_type`.
+        match param("response_type") {
+            Some("code") => {}
+            None => {
+                return Err(back(
+                    OAuthErrorCode::InvalidRequest,
+                    "response_type is required",
+                ))
+            }
+            Some(_) => {
+                return Err(back(
+                    OAuthErrorCode::UnsupportedResponseType,
+                    "response_type must be code",
+                ))
+            }
         }
         if !client.grants.iter().any(|g| g == "authorization_code") {
             return Err(back(
@@ -558,6 +582,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         Ok(AuthorizationRequest {
             client,
             redirect_uri,
+            redirect_uri_omitted,
             scope,
             state,
             challenge: challenge.to_owned(),
@@ -589,6 +614,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let record = CodeRecord {
             client_id: request.client.client_id.clone(),
             redirect_uri: request.redirect_uri.clone(),
+            redirect_uri_omitted: request.redirect_uri_omitted,
             sub: session.sub.clone(),
             scope,
             challenge: request.challenge.clone(),

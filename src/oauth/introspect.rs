@@ -87,11 +87,13 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     return Ok(inactive());
                 }
                 let claims = verified.claims();
-                // RFC 9449 §6.2: a DPoP-bound token says so, and shows its binding (`cnf`).
+                // RFC 7662 §2.2: an access token's type as RFC 6749 §5.1 names it, `Bearer`;
+                // RFC 9449 §6.2: a DPoP-bound token says `DPoP`, and shows its binding (`cnf`).
+                // (The opaque kinds above say what they are: none is an access token.)
                 let bound = claims
                     .get("cnf")
                     .is_some_and(|cnf| cnf.get("jkt").is_some());
-                let mut info = active(if bound { "DPoP" } else { "access_token" });
+                let mut info = active(if bound { "DPoP" } else { "Bearer" });
                 for claim in [
                     "sub",
                     "scope",

@@ -140,6 +140,10 @@ impl ApiKey {
 pub(super) struct CodeRecord {
     pub(super) client_id: String,
     pub(super) redirect_uri: String,
+    /// The authorization request left `redirect_uri` out (the client's one registered URI
+    /// was used): the token request may leave it out too (RFC 6749 §4.1.3).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) redirect_uri_omitted: bool,
     pub(super) sub: String,
     pub(super) scope: String,
     pub(super) challenge: String,
@@ -361,6 +365,7 @@ mod read {
     read_by!(CodeRecord, "a code", |o| CodeRecord {
         client_id: o.required("client_id"),
         redirect_uri: o.required("redirect_uri"),
+        redirect_uri_omitted: o.bool("redirect_uri_omitted").unwrap_or(false),
         sub: o.required("sub"),
         scope: o.required("scope"),
         challenge: o.required("challenge"),
@@ -493,13 +498,19 @@ mod tests {
                 created: 7,
             });
         }
-        for (jkt, login, nonce) in [
-            (Some("j".to_owned()), login.clone(), Some("n".to_owned())),
-            (None, None, None),
+        for (jkt, login, nonce, redirect_uri_omitted) in [
+            (
+                Some("j".to_owned()),
+                login.clone(),
+                Some("n".to_owned()),
+                true,
+            ),
+            (None, None, None, false),
         ] {
             round_trip(&CodeRecord {
                 client_id: "c1".into(),
                 redirect_uri: "https://rp/cb".into(),
+                redirect_uri_omitted,
                 sub: "u1".into(),
                 scope: "openid".into(),
                 challenge: "ch".into(),

@@ -291,6 +291,7 @@ describe("introspection, revocation, sessions, metadata", () => {
     const introspect = async (tok) => (await (await worker.fetch("/introspect", withAuth(form({ token: tok }), basic("svc", svcSecret)))).json());
     assert.equal((await introspect(pair.body.access_token)).active, true);
     assert.equal((await introspect(pair.body.access_token)).client_id, "svc");
+    assert.equal((await introspect(pair.body.access_token)).token_type, "Bearer", "RFC 7662 §2.2: RFC 6749 §5.1's type");
     assert.equal((await introspect(pair.body.refresh_token)).token_type, "refresh_token");
     assert.equal((await introspect(apiKey)).token_type, "api_key");
     assert.equal((await introspect("garbage")).active, false);
