@@ -353,6 +353,19 @@ fn an_id_token_hint_is_answered_only_by_its_user() {
     );
 }
 
+/// Core §3.1.2.1: scope values the server does not serve (`offline_access`, `phone`,
+/// `address`) are ignored in an OpenID request, not `invalid_scope`; the granted scope says so.
+#[test]
+fn openid_scope_values_not_served_are_ignored() {
+    let w = World::new();
+    let request = w
+        .request(&[("scope", "openid offline_access read phone address")])
+        .unwrap();
+    assert_eq!(request.scope, "openid read");
+    // Outside OpenID Connect they are scopes like any other, and this client has none of them.
+    assert!(w.request(&[("scope", "offline_access read")]).is_err());
+}
+
 #[test]
 fn openid_parameters_are_validated_and_errors_go_back_to_the_client() {
     let w = World::new();

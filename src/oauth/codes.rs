@@ -573,7 +573,18 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 }
             }
         }
-        let scope = grant_scope(param("scope"), &allowed).map_err(|_| {
+        let requested = param("scope").map(|scope| {
+            if oidc::is_openid(scope) {
+                scopes(scope)
+                    .into_iter()
+                    .filter(|s| !oidc::IGNORED_SCOPES.contains(s))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                scope.to_owned()
+            }
+        });
+        let scope = grant_scope(requested.as_deref(), &allowed).map_err(|_| {
             back(
                 OAuthErrorCode::InvalidScope,
                 "a requested scope is not allowed",

@@ -13,6 +13,14 @@ use crate::verify::Verified;
 /// authorization-code grant may ask for them: they name claims about the user, not an API.
 pub const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
+/// OpenID Connect's other scope values, which this server does not serve: an OpenID request
+/// naming them is answered without them (Core §3.1.2.1: values not understood SHOULD be
+/// ignored; §11: `offline_access` asks for a refresh token, which the code grant gives a
+/// client allowed `refresh_token` anyway), and the token response's `scope` says what was
+/// granted (RFC 6749 §5.1). An OAuth request without `openid` is refused for them as for any
+/// scope it may not have.
+pub const IGNORED_SCOPES: [&str; 3] = ["offline_access", "phone", "address"];
+
 /// The `typ` of ID tokens: plain `JWT`, so that an access-token policy (`at+jwt`, RFC 9068 §4)
 /// never takes one for an access token, nor the reverse.
 pub const ID_TOKEN_TYP: &str = "JWT";
