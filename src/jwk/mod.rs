@@ -553,13 +553,18 @@ impl Key {
     }
 }
 
-/// RFC 7517 §4.2–4.3: `use` must be `sig` and `key_ops` must include sign or verify, if present.
+/// RFC 7517 §4.2–4.3: `use`, if present, must be `sig`; `key_ops`, if present, must name a
+/// signature operation this key can do. A public key can only verify, so its `key_ops` must
+/// include `verify` (`["sign"]` on one says it is not meant for this, and jose refuses it
+/// too). A private key or a secret may say `sign` alone: what it signs, its public half (or
+/// the secret itself) verifies, and a deployment's signing keys check their own tokens.
 pub(crate) fn is_signature_usage(jwk: &Jwk) -> bool {
     let use_ok = jwk.use_.as_deref().is_none_or(|u| u == "sig");
-    let ops_ok = jwk
-        .key_ops
-        .as_ref()
-        .is_none_or(|ops| ops.iter().any(|op| op == "sign" || op == "verify"));
+    let public_only = jwk.kty != "oct" && jwk.d.is_none();
+    let ops_ok = jwk.key_ops.as_ref().is_none_or(|ops| {
+        ops.iter()
+            .any(|op| op == "verify" || (op == "sign" && !public_only))
+    });
     use_ok && ops_ok
 }
 
@@ -609,6 +614,31 @@ mod tests {
             ),
         ] {
             assert_eq!(Jwk::from_value(&value).unwrap_err(), error, "{value}");
+        }
+    }
+
+    /// RFC 7517 §4.3: a public key's `key_ops` must include `verify`, all it can do; a
+    /// private key or a secret may say `sign` alone (its own tokens are verified with it).
+    #[test]
+    fn key_ops_name_what_the_key_can_do() {
+        let public = json!({ "kty": "OKP", "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" });
+        let private = json!({ "kty": "OKP", "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A" });
+        let secret = json!({ "kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" });
+        let with = |jwk: &serde_json::Value, ops: &[&str]| {
+            let mut jwk = jwk.clone();
+            jwk["key_ops"] = json!(ops);
+            super::is_signature_usage(&Jwk::from_value(&jwk).unwrap())
+        };
+        assert!(with(&public, &["verify"]));
+        assert!(!with(&public, &["sign"]), "a public key cannot sign");
+        assert!(!with(&public, &["sign", "encrypt"]));
+        for key in [&private, &secret] {
+            assert!(with(key, &["sign"]));
+            assert!(with(key, &["verify"]));
+            assert!(!with(key, &["encrypt"]));
         }
     }
 
