@@ -9,10 +9,12 @@
 //! It accepts exactly what `serde_json` accepts as a `Value` (RFC 8259 with serde_json's
 //! nesting limit and number range), because that parse is what adapters later read: the
 //! common spellings (plain strings, integers) are read here, and the rare ones (escapes,
-//! fractions, exponents, integers beyond 64 bits) are handed to serde_json itself.
+//! fractions, exponents, integers beyond 64 bits) are handed to serde_json itself (a number's
+//! value then comes from its text, rounded exactly as [`Round`] says).
 //! `fuzz/fuzz_targets/claims.rs` holds the two to the same answers.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use crate::error::Error;
 
@@ -20,7 +22,8 @@ use crate::error::Error;
 #[derive(Debug)]
 pub(crate) enum Claim<'a> {
     Str(Cow<'a, str>),
-    /// A JSON number, floored to whole seconds (RFC 7519 §2 NumericDate).
+    /// A JSON number as whole seconds (RFC 7519 §2 NumericDate), a fraction rounded the way
+    /// [`Round::for_claim`] says for the claim it is.
     Number(i64),
     /// An array whose elements are all strings.
     Strings(Vec<Cow<'a, str>>),
@@ -110,34 +113,37 @@ fn stop(bytes: &[u8], mut at: usize) -> Option<usize> {
 /// The member names read so far, each with a fingerprint (length and first bytes), so that
 /// telling names apart rarely needs a full comparison (a `memcmp` call in wasm). The first
 /// sixteen names as sent (no escapes) live on the stack, with no drop glue: a claims set
-/// rarely has more. Decoded names (with escapes) and the rest go to `more`.
+/// rarely has more. Decoded names (with escapes) and the rest go to `more`, ordered, so that
+/// each name costs O(log n) comparisons there however many share a fingerprint: a list
+/// searched end to end made 40,000 names with one seven-byte prefix (a claims set under a
+/// raised `maxTokenBytes`) cost 3.3 s. Ordered rather than hashed, because std's hasher has
+/// fixed keys on wasm32-unknown-unknown, where collisions could be chosen.
 #[derive(Default)]
 struct Seen<'a> {
     small: [(u64, &'a str); 16],
     len: usize,
-    more: Vec<(u64, Cow<'a, str>)>,
+    more: BTreeSet<(u64, Cow<'a, str>)>,
 }
 
 impl<'a> Seen<'a> {
     /// Adds `name`, whose fingerprint is `print`; false when it was already there.
     fn insert(&mut self, name: Cow<'a, str>, print: u64) -> bool {
         let small = self.small.get(..self.len).unwrap_or_default();
-        if small.iter().any(|(p, seen)| *p == print && *seen == name)
-            || self
-                .more
-                .iter()
-                .any(|(p, seen)| *p == print && *seen == name)
-        {
+        if small.iter().any(|(p, seen)| *p == print && *seen == name) {
             return false;
         }
         match (name, self.small.get_mut(self.len)) {
             (Cow::Borrowed(name), Some(slot)) => {
+                // `more` holds only escaped spellings while `small` has room: usually none.
+                if !self.more.is_empty() && self.more.contains(&(print, Cow::Borrowed(name))) {
+                    return false;
+                }
                 *slot = (print, name);
                 self.len += 1;
+                true
             }
-            (name, _) => self.more.push((print, name)),
+            (name, _) => self.more.insert((print, name)),
         }
-        true
     }
 }
 
@@ -193,8 +199,129 @@ fn eight_digits(word: u64) -> Option<u64> {
     Some((fours.wrapping_mul(10_000) + (fours >> 32)) & 0xffff_ffff)
 }
 
-/// serde_json refuses arrays and objects nested this deep (its recursion limit).
+/// serde_json refuses arrays and objects nested this deep (its recursion limit): the outer
+/// object counts as 1, so at most 127 containers nest. The header is held to it too
+/// ([`is_json`]).
 const MAX_DEPTH: usize = 128;
+
+/// Whether `text` is one JSON value, with nothing but white space around it, that serde_json
+/// parses as a `Value`: this reader's rules (RFC 8259; nesting below [`MAX_DEPTH`]; strings
+/// that decode to Unicode scalar values, so no lone surrogate; numbers within f64). For the
+/// protected header, whose own parse skips unknown members without these checks. Allocates
+/// nothing unless a string has escapes.
+pub(crate) fn is_json(text: &str) -> bool {
+    let mut json = Json { text, at: 0 };
+    json.space();
+    // At depth 0, so that an outer object is at depth 1, as the claims set is.
+    if json.skip(0).is_none() {
+        return false;
+    }
+    json.space();
+    json.at == text.len()
+}
+
+/// Which way a fractional NumericDate becomes the whole seconds that the checks compare with
+/// `now` (whole seconds too). A bound rounds to its safe side, so that no token is accepted
+/// outside the interval its exact values give:
+///
+/// - `nbf` is a lower bound: a token "MUST NOT be accepted for processing" before it
+///   (RFC 7519 §4.1.5), so a fraction rounds up. Then `nbf > now + leeway` holds on whole
+///   seconds exactly when it holds for the exact value: `nbf = N + 0.5` is refused at
+///   `now = N` and accepted from `N + 1`.
+/// - `exp` is an upper bound: a token MUST NOT be accepted "on or after" it (§4.1.4), so a
+///   fraction rounds down: `exp = N + 0.5` is refused from `N`, half a second early, never
+///   late.
+/// - `iat` rounds down. It is a lower bound to the not-in-the-future check, and the start of
+///   two upper bounds: `maxTokenAge` and a DPoP proof's window (RFC 9449 §11.1). One whole
+///   number cannot be exact for both sides; rounded down, the upper bounds are exact (a
+///   token is never accepted too old) and the future check, which RFC 7519 does not require
+///   (§4.1.6 gives `iat` no acceptance rule), lets an `iat` less than a second ahead pass.
+///
+/// Rounding is exact, from the number's decimal text, not from its nearest f64: `N + 1e-30`
+/// rounds up to `N + 1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Round {
+    Down,
+    Up,
+}
+
+impl Round {
+    /// The rounding of the registered claim whose fingerprint is `print`.
+    fn for_claim(print: u64) -> Round {
+        match print {
+            NBF => Round::Up,
+            _ => Round::Down,
+        }
+    }
+}
+
+/// The whole seconds of a JSON number's `text` (already known to be one), rounded `round`
+/// exactly and saturating at `i64`'s bounds. For the rare spellings: fractions, exponents,
+/// integers beyond 64 bits.
+fn whole_seconds(text: &[u8], round: Round) -> i64 {
+    let (negative, text) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    let end = text
+        .iter()
+        .position(|b| matches!(b, b'e' | b'E'))
+        .unwrap_or(text.len());
+    let (mantissa, exponent) = text.split_at(end);
+    let mut shift: i64 = 0;
+    let mut exponent_negative = false;
+    for &byte in exponent.get(1..).unwrap_or_default() {
+        match byte {
+            b'-' => exponent_negative = true,
+            b'0'..=b'9' => {
+                shift = shift
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(byte - b'0'))
+            }
+            _ => {}
+        }
+    }
+    if exponent_negative {
+        shift = -shift;
+    }
+    let before_point = mantissa
+        .iter()
+        .position(|&b| b == b'.')
+        .unwrap_or(mantissa.len());
+    // The digits that stand before the point once the exponent has moved it.
+    let point = i64::try_from(before_point)
+        .unwrap_or(i64::MAX)
+        .saturating_add(shift);
+    let mut whole = 0u64;
+    let mut fraction = false;
+    let mut at = 0i64;
+    for &byte in mantissa.iter().filter(|b| b.is_ascii_digit()) {
+        let digit = byte - b'0';
+        if at < point {
+            whole = whole.saturating_mul(10).saturating_add(u64::from(digit));
+        } else {
+            fraction |= digit != 0;
+        }
+        at += 1;
+    }
+    // Zeros the exponent appends past the last digit.
+    if whole != 0 && at < point {
+        whole = u32::try_from(point - at)
+            .ok()
+            .and_then(|zeros| 10u64.checked_pow(zeros))
+            .and_then(|scale| whole.checked_mul(scale))
+            .unwrap_or(u64::MAX);
+    }
+    let whole = match negative {
+        false => i64::try_from(whole).unwrap_or(i64::MAX),
+        true => 0i64.checked_sub_unsigned(whole).unwrap_or(i64::MIN),
+    };
+    match (round, negative) {
+        (Round::Up, false) if fraction => whole.saturating_add(1),
+        (Round::Down, true) if fraction => whole.saturating_sub(1),
+        _ => whole,
+    }
+}
 
 /// A cursor over JSON text. Every method returns `None` for text serde_json would refuse.
 struct Json<'a> {
@@ -247,7 +374,7 @@ impl<'a> Json<'a> {
                 JTI => &mut claims.jti,
                 _ => return json.skip(1),
             };
-            *slot = Some(json.claim()?);
+            *slot = Some(json.claim(Round::for_claim(print))?);
             Some(())
         })?;
         Some(claims)
@@ -314,11 +441,11 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// A value of a checked claim.
-    fn claim(&mut self) -> Option<Claim<'a>> {
+    /// A value of a checked claim; a number rounded `round`.
+    fn claim(&mut self, round: Round) -> Option<Claim<'a>> {
         match self.peek()? {
             b'"' => self.string().map(Claim::Str),
-            b'-' | b'0'..=b'9' => self.number().map(Claim::Number),
+            b'-' | b'0'..=b'9' => self.number(round).map(Claim::Number),
             b'[' => {
                 // The array is at depth 2: inside the claims set.
                 let mut strings = Vec::new();
@@ -345,7 +472,7 @@ impl<'a> Json<'a> {
     fn skip(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
             b'"' => self.string().map(drop),
-            b'-' | b'0'..=b'9' => self.number().map(drop),
+            b'-' | b'0'..=b'9' => self.number(Round::Down).map(drop),
             b'{' => self.members(depth + 1, |json, _, _| json.skip(depth + 1)),
             b'[' => self.elements(depth + 1, |json| json.skip(depth + 1)),
             _ => {
@@ -388,8 +515,8 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// A number as a NumericDate: whole seconds, floored, saturating.
-    fn number(&mut self) -> Option<i64> {
+    /// A number as a NumericDate: whole seconds, rounded `round` ([`Round`]), saturating.
+    fn number(&mut self, round: Round) -> Option<i64> {
         let start = self.at;
         let negative = self.eat(b'-');
         let digits = self.at;
@@ -427,11 +554,12 @@ impl<'a> Json<'a> {
                 false => i64::try_from(v).unwrap_or(i64::MAX),
                 true => 0i64.checked_sub_unsigned(v).unwrap_or(i64::MIN),
             }),
-            // Fractions, exponents and integers beyond 64 bits: serde_json's own parse (and
-            // its refusal of numbers beyond f64).
+            // Fractions, exponents and integers beyond 64 bits: serde_json's own parse, for
+            // its refusal of numbers beyond f64; the value from the text, exactly.
             _ => {
-                let float: f64 = serde_json::from_str(self.text.get(start..self.at)?).ok()?;
-                Some(float.floor() as i64)
+                let text = self.text.get(start..self.at)?;
+                serde_json::from_str::<f64>(text).ok()?;
+                Some(whole_seconds(text.as_bytes(), round))
             }
         }
     }
@@ -648,6 +776,147 @@ mod tests {
         let claims = read(&texts[3], &[]).unwrap();
         assert!(matches!(claims.exp, Some(Claim::Number(i64::MAX))));
         assert!(matches!(claims.nbf, Some(Claim::Number(i64::MIN))));
+    }
+
+    #[test]
+    fn rounds_a_fractional_nbf_up_and_the_other_dates_down() {
+        let claims = read(
+            r#"{"nbf":1800000000.5,"exp":1800000000.5,"iat":1800000000.5}"#,
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(claims.nbf, Some(Claim::Number(1_800_000_001))));
+        assert!(matches!(claims.exp, Some(Claim::Number(1_800_000_000))));
+        assert!(matches!(claims.iat, Some(Claim::Number(1_800_000_000))));
+        // Whole values stay whole, however spelled.
+        let claims = read(
+            r#"{"nbf":1.8e9,"exp":18000000000e-1,"iat":1800000000.000}"#,
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(claims.nbf, Some(Claim::Number(1_800_000_000))));
+        assert!(matches!(claims.exp, Some(Claim::Number(1_800_000_000))));
+        assert!(matches!(claims.iat, Some(Claim::Number(1_800_000_000))));
+    }
+
+    #[test]
+    fn rounds_exactly_from_the_text() {
+        use Round::{Down, Up};
+        for (text, down, up) in [
+            ("0.5", 0, 1),
+            ("-0.5", -1, 0),
+            ("-0.0", 0, 0),
+            ("1.9", 1, 2),
+            ("-1.9", -2, -1),
+            ("1.5e0", 1, 2),
+            ("15e-1", 1, 2),
+            ("150e-2", 1, 2),
+            ("100e-2", 1, 1),
+            ("0.0001e10", 1_000_000, 1_000_000),
+            ("1E3", 1000, 1000),
+            ("1e+3", 1000, 1000),
+            ("5e-400", 0, 1),
+            ("-5e-400", -1, 0),
+            ("0e99999999999999999999", 0, 0),
+            ("1e-99999999999999999999", 0, 1),
+            // Beyond what f64 keeps: the nearest f64 is the whole number.
+            (
+                "1800000000.000000000000000000000000000001",
+                1_800_000_000,
+                1_800_000_001,
+            ),
+            (
+                "1799999999.999999999999999999999999999999",
+                1_799_999_999,
+                1_800_000_000,
+            ),
+            ("18446744073709551615", i64::MAX, i64::MAX),
+            ("-9223372036854775809", i64::MIN, i64::MIN),
+            ("-9223372036854775808.5", i64::MIN, i64::MIN),
+            ("9223372036854775806.5", i64::MAX - 1, i64::MAX),
+            ("1e308", i64::MAX, i64::MAX),
+            ("-1e308", i64::MIN, i64::MIN),
+            ("1e19", i64::MAX, i64::MAX),
+            ("1e18", 1_000_000_000_000_000_000, 1_000_000_000_000_000_000),
+        ] {
+            assert_eq!(whole_seconds(text.as_bytes(), Down), down, "{text} down");
+            assert_eq!(whole_seconds(text.as_bytes(), Up), up, "{text} up");
+            // And through the reader, which sends these spellings there.
+            let json = format!(r#"{{"nbf":{text},"exp":{text}}}"#);
+            let claims = read(&json, &[]).unwrap();
+            assert!(
+                matches!(claims.nbf, Some(Claim::Number(n)) if n == up),
+                "{text}"
+            );
+            assert!(
+                matches!(claims.exp, Some(Claim::Number(n)) if n == down),
+                "{text}"
+            );
+        }
+        // Where f64 is exact, the same as its floor and ceiling.
+        for n in -300..300 {
+            let value = f64::from(n) / 8.0;
+            for text in [format!("{value:?}"), format!("{value:e}")] {
+                assert_eq!(
+                    whole_seconds(text.as_bytes(), Down),
+                    value.floor() as i64,
+                    "{text}"
+                );
+                assert_eq!(
+                    whole_seconds(text.as_bytes(), Up),
+                    value.ceil() as i64,
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn finds_a_repeat_among_many_names_sharing_a_fingerprint() {
+        // One length, one seven-byte prefix: one fingerprint for every name. A list searched
+        // end to end took 3.3 s over 40,000 of them.
+        let names: Vec<String> = (0..40_000)
+            .map(|i| format!("\"abcdefg{i:05}\":0"))
+            .collect();
+        let all = format!("{{{}}}", names.join(","));
+        #[cfg(not(target_arch = "wasm32"))]
+        let started = std::time::Instant::now();
+        assert!(read(&all, &[]).is_ok());
+        #[cfg(not(target_arch = "wasm32"))]
+        println!("40,000 names read in {:?}", started.elapsed());
+        for repeat in [0, 15, 16, 20_000, 39_999] {
+            let text = format!("{{{},\"abcdefg{repeat:05}\":1}}", names.join(","));
+            let err = read(&text, &[]).unwrap_err();
+            assert!(err.to_string().contains("repeats"), "{repeat}");
+        }
+        // An escaped spelling, early or late, is the same name.
+        let text = format!("{{\"abcdefg0000\\u0030\":1,{}}}", names.join(","));
+        assert!(read(&text, &[]).is_err());
+        let text = format!("{{{},\"abcdefg3999\\u0039\":1}}", names.join(","));
+        assert!(read(&text, &[]).is_err());
+    }
+
+    #[test]
+    fn a_header_value_is_held_to_the_claims_sets_depth() {
+        // The outer object is at depth 1: 127 containers nest, 128 do not.
+        for n in [125, 126, 127, 128] {
+            let text = format!(r#"{{"x":{}0{}}}"#, "[".repeat(n), "]".repeat(n));
+            let reference = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+            assert_eq!(is_json(&text), reference, "{n}");
+            assert_eq!(read(&text, &[]).is_ok(), reference, "{n}");
+            assert_eq!(reference, n < 127, "{n}");
+        }
+        for text in [
+            " {} ",
+            "{}x",
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":1e400}"#,
+            "",
+            "{",
+        ] {
+            let reference = serde_json::from_str::<serde_json::Value>(text).is_ok();
+            assert_eq!(is_json(text), reference, "{text}");
+        }
     }
 
     #[test]

@@ -186,9 +186,10 @@ impl<'a> UntrustedToken<'a> {
 
 /// The header members the core acts on, borrowed from the JSON text where possible, and the
 /// registered string members type-checked on the way. Unknown members are skipped without
-/// being built (RFC 7515 §4: they are ignored). The registered members that are not strings
-/// (`jwk`, `x5c`, `crit`, `b64`) are rare in a JWT and only noted here; their presence sends
-/// the header to the full parse of [`rare_members`].
+/// being built (RFC 7515 §4: they are ignored), and without being checked either: see
+/// [`parse_header`]. The registered members that are not strings (`jwk`, `x5c`, `crit`,
+/// `b64`) are rare in a JWT and only noted here; their presence sends the header to the full
+/// parse of [`rare_members`].
 #[derive(Deserialize)]
 struct Known<'a> {
     #[serde(borrow, default, deserialize_with = "string")]
@@ -198,15 +199,15 @@ struct Known<'a> {
     #[serde(borrow, default, deserialize_with = "string")]
     typ: Option<Cow<'a, str>>,
     #[serde(default, rename = "cty", deserialize_with = "string_only")]
-    _cty: (),
+    cty: bool,
     #[serde(default, rename = "jku", deserialize_with = "string_only")]
-    _jku: (),
+    jku: bool,
     #[serde(default, rename = "x5u", deserialize_with = "string_only")]
-    _x5u: (),
+    x5u: bool,
     #[serde(default, rename = "x5t", deserialize_with = "string_only")]
-    _x5t: (),
+    x5t: bool,
     #[serde(default, rename = "x5t#S256", deserialize_with = "string_only")]
-    _x5t_s256: (),
+    x5t_s256: bool,
     #[serde(default, deserialize_with = "present")]
     jwk: bool,
     #[serde(default, deserialize_with = "present")]
@@ -215,6 +216,39 @@ struct Known<'a> {
     crit: bool,
     #[serde(default, deserialize_with = "present")]
     b64: bool,
+}
+
+impl Known<'_> {
+    /// Whether a member that only the full parse types is present.
+    fn rare(&self) -> bool {
+        self.jwk || self.x5c || self.crit || self.b64
+    }
+
+    /// How many members this parse read by name: each at most once, since the derive refuses
+    /// a repeated field.
+    fn members_read(&self) -> usize {
+        let strings = [self.alg.is_some(), self.kid.is_some(), self.typ.is_some()];
+        let others = [self.cty, self.jku, self.x5u, self.x5t, self.x5t_s256];
+        let others = others
+            .into_iter()
+            .chain([self.jwk, self.x5c, self.crit, self.b64]);
+        strings
+            .into_iter()
+            .chain(others)
+            .filter(|&read| read)
+            .count()
+    }
+}
+
+/// How many `:` bytes `text` holds: at least one for each member, as its name's separator.
+fn colons(text: &[u8]) -> usize {
+    let mut count = 0;
+    let mut at = 0;
+    while let Some(found) = swar::find(text, at, b':') {
+        count += 1;
+        at = found + 1;
+    }
+    count
 }
 
 /// A JSON string, and nothing else: `null` included is refused (RFC 7515 §4.1: each of these
@@ -239,9 +273,9 @@ fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Cow<'de, 
     deserializer.deserialize_str(Text).map(Some)
 }
 
-/// [`string`], for members whose value the core does not use.
-fn string_only<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
-    string(deserializer).map(drop)
+/// [`string`], for members whose value the core does not use: true, since it is present.
+fn string_only<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    string(deserializer).map(|_| true)
 }
 
 /// True when the member exists, whatever its value (`null` included).
@@ -324,8 +358,19 @@ fn parse_header(bytes: Vec<u8>) -> Result<Header, Error> {
             return Err(Error::malformed(reason));
         }
     };
+    // serde_json skips a member that no field names without the checks its `Value` parse
+    // makes: any nesting depth (a header 390,000 arrays deep passed), lone surrogate escapes,
+    // numbers beyond f64. Such a header must be refused as the claims set is (the same
+    // reader, [`crate::claims::is_json`]), and [`Header::members`] must be able to read it.
+    // Only a header with a member no field names needs the check: every member has a `:`
+    // of its own, so when the `:` bytes are no more than the members read, there is none.
+    // The rare members' full parse below checks the whole header anyway.
+    let rare = known.rare();
+    if !rare && colons(text.as_bytes()) != known.members_read() && !crate::claims::is_json(text) {
+        return Err(Error::malformed("header is not valid JSON"));
+    }
     // Types first, then meaning: the rare members are typed before `alg` is read.
-    let rare = match known.jwk || known.x5c || known.crit || known.b64 {
+    let rare = match rare {
         true => Some(rare_members(text)?),
         false => None,
     };
@@ -449,6 +494,58 @@ mod tests {
                     }
                     (plain, memoised) => panic!("{token}: {plain:?} but {memoised:?}"),
                 }
+            }
+        }
+    }
+
+    /// A header is accepted exactly when serde_json reads it as a `Value` (and its members
+    /// are well typed), so that [`Header::members`] never falls back to an empty map.
+    #[test]
+    fn a_header_is_accepted_only_when_its_members_parse() {
+        let deep = |n: usize| format!("{}0{}", "[".repeat(n), "]".repeat(n));
+        let mut headers: Vec<String> = [
+            r#"{"alg":"HS256","x":"\ud800"}"#,
+            r#"{"alg":"HS256","x":["\udc00"]}"#,
+            r#"{"alg":"HS256","\ud800":1}"#,
+            r#"{"alg":"HS256","x":"\ud83d\ude00"}"#,
+            r#"{"alg":"HS256","x":1e400}"#,
+            r#"{"alg":"HS256","x":-1e309}"#,
+            r#"{"alg":"HS256","x":1e308}"#,
+            r#"{"alg":"HS256","kid":"a:b","typ":"JWT"}"#,
+            r#"{"alg":"HS256","jku":"https://k","x5u":"https://x"}"#,
+            r#"{"alg":"HS256","x":{"y":{"z":null}}}"#,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        headers.push(format!(r#"{{"alg":"HS256","x":1{}}}"#, "0".repeat(400)));
+        for n in [125, 126, 127, 128, 1000] {
+            headers.push(format!(r#"{{"alg":"HS256","x":{}}}"#, deep(n)));
+            headers.push(format!(r#"{{"x":{},"alg":"HS256"}}"#, deep(n)));
+            headers.push(format!(r#"{{"alg":"HS256","jwk":{{}},"x":{}}}"#, deep(n)));
+        }
+        for header in &headers {
+            let reference = serde_json::from_str::<Map<String, Value>>(header).is_ok();
+            let token = token(header, "{}");
+            let parsed = UntrustedToken::parse(&token, 1 << 20);
+            assert_eq!(parsed.is_ok(), reference, "{header:.80}");
+            match parsed {
+                Ok(parsed) => {
+                    assert_eq!(parsed.header().members().get("alg"), Some(&"HS256".into()))
+                }
+                Err(err) => assert_eq!(err.code(), "ERR_JWS_INVALID", "{header:.80}"),
+            }
+        }
+    }
+
+    #[test]
+    fn counts_every_colon_at_every_offset() {
+        for len in 0..20 {
+            for every in 1..4 {
+                let text: Vec<u8> = (0..len)
+                    .map(|i| if i % every == 0 { b':' } else { b'a' })
+                    .collect();
+                let expected = text.iter().filter(|&&b| b == b':').count();
+                assert_eq!(colons(&text), expected, "{len} {every}");
             }
         }
     }

@@ -7,6 +7,7 @@ mod common;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use serde_json::{json, Map, Value};
+use tollgate::crypto::{CryptoProvider, RustCrypto};
 use tollgate::{b64, issue::sign_jws, Algorithm, Key, Policy, Verifier};
 
 const NOW: i64 = 1_800_000_000;
@@ -30,12 +31,45 @@ impl Fixture {
         sign_jws(&header, payload, &self.key, &tollgate::crypto::RustCrypto).unwrap()
     }
 
+    /// A token whose header is `header` exactly as written (`alg` included), so that it may
+    /// hold what no `serde_json::Value` can.
+    fn token_with_raw_header(&self, header: &str, payload: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.as_bytes()),
+            b64::encode(payload.as_bytes())
+        );
+        let signature = RustCrypto
+            .sign(Algorithm::EdDSA, &self.key, input.as_bytes())
+            .unwrap();
+        format!("{input}.{}", b64::encode(&signature))
+    }
+
     fn verify(&self, token: &str, policy: Policy) -> Result<tollgate::Verified, tollgate::Error> {
-        Verifier::new(common::verification_set(&self.key), policy)?.verify(token, NOW)
+        self.verify_at(token, policy, NOW)
+    }
+
+    fn verify_at(
+        &self,
+        token: &str,
+        policy: Policy,
+        now: i64,
+    ) -> Result<tollgate::Verified, tollgate::Error> {
+        Verifier::new(common::verification_set(&self.key), policy)?.verify(token, now)
     }
 
     fn code(&self, claims: Value, policy: Policy) -> &'static str {
-        match self.verify(&self.token(claims), policy) {
+        self.code_of(&self.token(claims), policy, NOW)
+    }
+
+    /// The answer for a claims set given as text (a number spelled as written), at `now`.
+    fn code_at(&self, payload: &str, policy: Policy, now: i64) -> &'static str {
+        let token = self.token_with_header(Map::new(), payload);
+        self.code_of(&token, policy, now)
+    }
+
+    fn code_of(&self, token: &str, policy: Policy, now: i64) -> &'static str {
+        match self.verify_at(token, policy, now) {
             Ok(_) => "OK",
             Err(err) => err.code(),
         }
@@ -108,6 +142,221 @@ fn not_before_and_issued_in_the_future_are_not_yet_valid() {
         .verify(&f.token(json!({"exp": exp, "iat": NOW + 5})), p())
         .unwrap_err();
     assert_eq!(err.claim(), Some("iat"));
+}
+
+/// RFC 7519 §4.1.5: a token MUST NOT be accepted before its `nbf`, fraction included, so a
+/// fractional `nbf` is a bound rounded up; `exp` (§4.1.4) is rounded down, never late.
+#[test]
+fn a_fractional_not_before_is_never_passed_early() {
+    let f = Fixture::new();
+    let p = Policy::default;
+    let leeway = |leeway| Policy { leeway, ..p() };
+    let exp = NOW + 600;
+    let nbf = |nbf: &str| format!(r#"{{"exp":{exp},"nbf":{nbf}}}"#);
+    let half = |n: i64| format!("{n}.5");
+    assert_eq!(
+        f.code_at(&nbf(&half(NOW)), p(), NOW),
+        "ERR_JWT_NOT_YET_VALID"
+    );
+    assert_eq!(f.code_at(&nbf(&half(NOW)), p(), NOW + 1), "OK");
+    assert_eq!(f.code_at(&nbf(&half(NOW - 1)), p(), NOW), "OK");
+    let err = f
+        .verify(&f.token(json!({"exp": exp, "nbf": NOW as f64 + 0.5})), p())
+        .unwrap_err();
+    assert_eq!(err.claim(), Some("nbf"));
+    // The leeway widens the exact bound, not a floored one.
+    let late = nbf(&half(NOW + 5));
+    assert_eq!(f.code_at(&late, leeway(5), NOW), "ERR_JWT_NOT_YET_VALID");
+    assert_eq!(f.code_at(&late, leeway(5), NOW + 1), "OK");
+    assert_eq!(f.code_at(&late, leeway(6), NOW), "OK");
+    assert_eq!(
+        f.code_at(&nbf(&(NOW + 5).to_string()), leeway(5), NOW),
+        "OK"
+    );
+    // Exponents, and digits beyond what an f64 keeps, are read exactly.
+    for (spelling, at_now, a_second_later) in [
+        ("1.8e9", "OK", "OK"),
+        ("18000000000e-1", "OK", "OK"),
+        ("18000000005e-1", "ERR_JWT_NOT_YET_VALID", "OK"),
+        ("1.8000000005E+9", "ERR_JWT_NOT_YET_VALID", "OK"),
+        (
+            "1800000000.000000000000000000000000000001",
+            "ERR_JWT_NOT_YET_VALID",
+            "OK",
+        ),
+        ("1799999999.999999999999999999999999999999", "OK", "OK"),
+        ("1e300", "ERR_JWT_NOT_YET_VALID", "ERR_JWT_NOT_YET_VALID"),
+        ("-1e300", "OK", "OK"),
+        (
+            "99999999999999999999999",
+            "ERR_JWT_NOT_YET_VALID",
+            "ERR_JWT_NOT_YET_VALID",
+        ),
+    ] {
+        assert_eq!(f.code_at(&nbf(spelling), p(), NOW), at_now, "{spelling}");
+        assert_eq!(
+            f.code_at(&nbf(spelling), p(), NOW + 1),
+            a_second_later,
+            "{spelling}"
+        );
+    }
+    // exp rounds down: refused from the second it falls in, never accepted after it.
+    let exp = |exp: &str| format!(r#"{{"exp":{exp}}}"#);
+    assert_eq!(f.code_at(&exp(&half(NOW)), p(), NOW), "ERR_JWT_EXPIRED");
+    assert_eq!(f.code_at(&exp(&half(NOW)), p(), NOW - 1), "OK");
+    assert_eq!(
+        f.code_at(&exp("18000000005e-1"), p(), NOW),
+        "ERR_JWT_EXPIRED"
+    );
+    // With a leeway, too: exp = N + 0.5 and 1 s of leeway pass at N + 1 by the exact
+    // value, and are refused then, half a second early: the safe side.
+    assert_eq!(f.code_at(&exp(&half(NOW)), leeway(1), NOW), "OK");
+    assert_eq!(
+        f.code_at(&exp(&half(NOW)), leeway(1), NOW + 1),
+        "ERR_JWT_EXPIRED"
+    );
+    assert_eq!(f.code_at(&exp("1e300"), p(), NOW), "OK");
+    assert_eq!(f.code_at(&exp("-1e300"), p(), NOW), "ERR_JWT_EXPIRED");
+    // iat rounds down: maxTokenAge, an upper bound measured from it, stays exact; an iat
+    // less than a second ahead passes the future check (see Round in src/claims.rs).
+    let aged = || Policy {
+        max_token_age: Some(300),
+        ..p()
+    };
+    let iat = |iat: &str| format!(r#"{{"exp":{},"iat":{iat}}}"#, NOW + 600);
+    let too_old = iat(&half(NOW - 301));
+    assert_eq!(
+        f.code_at(&too_old, aged(), NOW),
+        "ERR_JWT_CLAIM_VALIDATION_FAILED"
+    );
+    assert_eq!(f.code_at(&iat(&half(NOW - 300)), aged(), NOW), "OK");
+    assert_eq!(f.code_at(&iat(&half(NOW)), p(), NOW), "OK");
+    assert_eq!(
+        f.code_at(&iat(&half(NOW + 1)), p(), NOW),
+        "ERR_JWT_NOT_YET_VALID"
+    );
+}
+
+/// The header is held to the claims set's nesting limit (serde_json's: the outer object and
+/// 126 containers inside it), whatever member holds the nesting.
+#[test]
+fn header_and_claims_share_one_nesting_limit() {
+    let f = Fixture::new();
+    let exp = NOW + 60;
+    let nested = |n: usize| format!("{}0{}", "[".repeat(n), "]".repeat(n));
+    for (inside, expected) in [
+        (125, "OK"),
+        (126, "OK"),
+        (127, "ERR_JWS_INVALID"),
+        (128, "ERR_JWS_INVALID"),
+    ] {
+        let claims = format!(r#"{{"exp":{exp},"x":{}}}"#, nested(inside));
+        let token = f.token_with_header(Map::new(), &claims);
+        assert_eq!(
+            f.code_of(&token, Policy::default(), NOW),
+            expected,
+            "claims {inside}"
+        );
+        for header in [
+            format!(r#"{{"alg":"EdDSA","x":{}}}"#, nested(inside)),
+            format!(r#"{{"x":{{"y":{}}},"alg":"EdDSA"}}"#, nested(inside - 1)),
+        ] {
+            let token = f.token_with_raw_header(&header, &format!(r#"{{"exp":{exp}}}"#));
+            assert_eq!(
+                f.code_of(&token, Policy::default(), NOW),
+                expected,
+                "header {inside}"
+            );
+        }
+    }
+    // Nesting the audit sent 390,000 deep, near the largest maxTokenBytes: refused too.
+    let deep = format!(r#"{{"alg":"EdDSA","x":{}}}"#, nested(380_000));
+    let token = f.token_with_raw_header(&deep, &format!(r#"{{"exp":{exp}}}"#));
+    let large = Policy {
+        max_token_bytes: 1024 * 1024,
+        ..Policy::default()
+    };
+    let err = f.verify(&token, large).unwrap_err();
+    assert_eq!(err.code(), "ERR_JWS_INVALID", "{err}");
+}
+
+/// A lone surrogate escape is no Unicode text (RFC 8259 §8.2), and a number beyond f64 no
+/// number serde_json reads: the header refuses both wherever they stand, as the claims set
+/// does.
+#[test]
+fn the_header_refuses_what_the_claims_set_refuses() {
+    let f = Fixture::new();
+    let exp = NOW + 60;
+    let claims = format!(r#"{{"exp":{exp}}}"#);
+    for bad in [
+        r#""\ud800""#,
+        r#""\udc00x""#,
+        r#"["\ud800"]"#,
+        "1e400",
+        "-1e309",
+    ] {
+        let header = format!(r#"{{"alg":"EdDSA","x":{bad}}}"#);
+        let token = f.token_with_raw_header(&header, &claims);
+        assert_eq!(
+            f.code_of(&token, Policy::default(), NOW),
+            "ERR_JWS_INVALID",
+            "{header}"
+        );
+        let payload = format!(r#"{{"exp":{exp},"x":{bad}}}"#);
+        let token = f.token_with_header(Map::new(), &payload);
+        assert_eq!(
+            f.code_of(&token, Policy::default(), NOW),
+            "ERR_JWS_INVALID",
+            "{payload}"
+        );
+    }
+    for header in [
+        r#"{"alg":"EdDSA","kid":"\ud800"}"#,
+        r#"{"alg":"EdDSA","\ud800":1}"#,
+    ] {
+        let token = f.token_with_raw_header(header, &claims);
+        assert_eq!(
+            f.code_of(&token, Policy::default(), NOW),
+            "ERR_JWS_INVALID",
+            "{header}"
+        );
+    }
+    // A surrogate pair is one character; members the verifier does not know stay allowed.
+    for header in [
+        r#"{"alg":"EdDSA","x":"\ud83d\ude00","y":0}"#,
+        r#"{"alg":"EdDSA","x":{"y":[1.5,null,true]},"z":1e308}"#,
+    ] {
+        let token = f.token_with_raw_header(header, &claims);
+        let verified = f.verify(&token, Policy::default()).unwrap();
+        assert_eq!(verified.header.members().len(), 3, "{header}");
+    }
+}
+
+/// Member names are told apart in O(n log n) however many share a prefix: 40,000 names of one
+/// length and one seven-byte prefix took 3.3 s to verify when each was compared with all.
+#[test]
+fn a_repeat_is_found_among_forty_thousand_names_sharing_a_prefix() {
+    let f = Fixture::new();
+    let large = || Policy {
+        max_token_bytes: 1024 * 1024,
+        ..Policy::default()
+    };
+    let names: Vec<String> = (0..40_000)
+        .map(|i| format!(r#""abcdefg{i:05}":0"#))
+        .collect();
+    let claims = format!(r#"{{"exp":{},{}}}"#, NOW + 60, names.join(","));
+    let token = f.token_with_header(Map::new(), &claims);
+    assert!(token.len() > 900_000);
+    assert_eq!(f.code_of(&token, large(), NOW), "OK");
+    let repeated = format!(
+        r#"{{"exp":{},{},"abcdefg39999":1}}"#,
+        NOW + 60,
+        names.join(",")
+    );
+    let token = f.token_with_header(Map::new(), &repeated);
+    let err = f.verify(&token, large()).unwrap_err();
+    assert_eq!(err.code(), "ERR_JWS_INVALID");
+    assert!(err.to_string().contains("repeats"), "{err}");
 }
 
 #[test]
