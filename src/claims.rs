@@ -891,9 +891,15 @@ mod tests {
         }
         // An escaped spelling, early or late, is the same name.
         let text = format!("{{\"abcdefg0000\\u0030\":1,{}}}", names.join(","));
-        assert!(read(&text, &[]).is_err());
+        assert!(read(&text, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("repeats"));
         let text = format!("{{{},\"abcdefg3999\\u0039\":1}}", names.join(","));
-        assert!(read(&text, &[]).is_err());
+        assert!(read(&text, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("repeats"));
     }
 
     #[test]

@@ -19,9 +19,9 @@ pub struct KeySet {
 impl KeySet {
     /// Parses a JWK Set (`{"keys": [...]}`) or a single JWK, as JSON text.
     ///
-    /// JWKs that are not meant for JWS signatures (`use: enc`, `key_ops` without sign/verify,
-    /// an unknown `kty`, an OKP curve other than Ed25519, or an `alg` that is not a JWS
-    /// signature algorithm Tollgate implements) are skipped, as
+    /// JWKs that are not meant for JWS signatures (`use: enc`, `key_ops` naming no signature
+    /// operation the key can do, an unknown `kty`, an OKP curve other than Ed25519, or an
+    /// `alg` that is not a JWS signature algorithm Tollgate implements) are skipped, as
     /// RFC 7517 §5 asks. A signature key that is malformed or weak fails the whole set: a
     /// misconfiguration must be loud.
     pub fn from_json(json: &str) -> Result<Self, Error> {

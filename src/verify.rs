@@ -56,6 +56,9 @@ pub struct Verified {
     pub raw_claims: Vec<u8>,
     /// The `kid` of the key that verified it.
     pub kid: Arc<str>,
+    /// `exp` in whole seconds as the checks read it (a fraction rounded down, exactly): a
+    /// cache that keeps the token until then never keeps it past what a fresh check accepts.
+    exp: Option<i64>,
 }
 
 impl Verified {
@@ -81,9 +84,9 @@ impl Verified {
         self.claim_str("jti")
     }
 
-    /// `exp`, if present and numeric.
+    /// `exp`, if present, in whole seconds as the checks read it.
     pub fn expires_at(&self) -> Option<i64> {
-        self.claims().get("exp").and_then(numeric_date)
+        self.exp
     }
 
     /// The space-separated `scope` claim (RFC 8693 §4.2), split.
@@ -291,17 +294,18 @@ pub fn check_claims(
 ) -> Result<Verified, Error> {
     let SignatureChecked { token, kid } = checked;
     let (header, payload) = token.into_parts();
-    check_claim_values(
-        &Claims::read(&payload, &policy.required_claims)?,
-        &header,
-        policy,
-        now,
-    )?;
+    let claims = Claims::read(&payload, &policy.required_claims)?;
+    check_claim_values(&claims, &header, policy, now)?;
+    let exp = match claims.exp {
+        Some(Claim::Number(exp)) => Some(exp),
+        _ => None,
+    };
     Ok(Verified {
         header,
         claims: OnceCell::new(),
         raw_claims: payload,
         kid,
+        exp,
     })
 }
 
@@ -444,16 +448,4 @@ fn check_times(claims: &Claims<'_>, policy: &Policy, now: i64) -> Result<(), Err
         }
     }
     Ok(())
-}
-
-/// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional (floored here).
-fn numeric_date(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite())
-                .map(|f| f.floor().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
-        }),
-        _ => None,
-    }
 }

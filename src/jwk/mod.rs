@@ -225,8 +225,8 @@ impl Key {
         Self::from_jwk(&jwk)
     }
 
-    /// Validates a parsed JWK. A key meant for encryption (`use: enc`, or `key_ops` without
-    /// `sign`/`verify`) is refused: RFC 7517 §4.2–4.3.
+    /// Validates a parsed JWK. A key not meant for signatures (`use: enc`, or `key_ops`
+    /// without an operation it can do: [`is_signature_usage`]) is refused: RFC 7517 §4.2–4.3.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, Error> {
         if !is_signature_usage(jwk) {
             return Err(Error::key(
