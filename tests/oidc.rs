@@ -351,6 +351,12 @@ fn an_id_token_hint_is_answered_only_by_its_user() {
         oidc::after_login(&hinted("bob", ""), &session, false, NOW),
         Step::Refuse(OAuthErrorCode::LoginRequired)
     );
+    assert_eq!(oidc::on_consent(&hinted(&own, ""), &session), Step::Issue);
+    assert_eq!(
+        oidc::on_consent(&hinted("bob", ""), &session),
+        Step::Refuse(OAuthErrorCode::LoginRequired),
+        "the session changed user while the consent page was open"
+    );
 }
 
 /// Core §3.1.2.1: scope values the server does not serve (`offline_access`, `phone`,

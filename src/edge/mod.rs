@@ -160,12 +160,17 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
         (_, path) => match Endpoint::allowed(path) {
             Some(allow) => {
+                // RFC 9110 §10.2.1: every method the path answers, its CORS preflight included.
+                let allow = match cors::is_cors_endpoint(path) {
+                    true => format!("{allow}, OPTIONS"),
+                    false => allow.to_owned(),
+                };
                 let mut response = respond::refuse(
                     Code::MethodNotAllowed,
                     "method_not_allowed",
                     &format!("{path} answers {allow}"),
                 )?;
-                response.headers_mut().set("Allow", allow)?;
+                response.headers_mut().set("Allow", &allow)?;
                 Ok(response)
             }
             None => gateway::handle(req, &env, &ctx, state, &target).await,

@@ -17,7 +17,7 @@ use super::state::State;
 use crate::gateway::Denial;
 use crate::gateway::TokenType;
 use crate::json::Object;
-use crate::oauth::oidc::{after_login, next_step, signed_in, Step, UserinfoError};
+use crate::oauth::oidc::{after_login, next_step, on_consent, signed_in, Step, UserinfoError};
 use crate::oauth::{
     AuthorizationRequest, AuthorizeError, ClientAuth, OAuth, OAuthError, OAuthErrorCode, Revoker,
     Session, TokenRequest, GRANTS,
@@ -156,8 +156,7 @@ fn query(req: &Request) -> std::result::Result<BTreeMap<String, String>, OAuthEr
     )
 }
 
-/// `Authorization: Basic` credentials, form-decoded (RFC 6749 §2.3.1).
-/// `Authorization: Basic` client credentials: none without that header or with another
+/// `Authorization: Basic` client credentials, form-decoded (RFC 6749 §2.3.1): none without that header or with another
 /// scheme. A Basic header that cannot be read (not base64, no colon, no id) is `invalid_client`
 /// with a Basic challenge, as RFC 6749 §5.2 asks of a client that tried the header, rather
 /// than the missing-client answer.
@@ -827,7 +826,8 @@ async fn consent(
         };
         return authorize_failure(err, oauth.issuer);
     }
-    if !request.client.first_party {
+    let step = on_consent(request, &session);
+    if step == Step::Issue && !request.client.first_party {
         if let Err(err) = oauth
             .remember_consent(
                 &session.sub,
@@ -840,7 +840,7 @@ async fn consent(
             return oauth_error(&err);
         }
     }
-    proceed(Step::Issue, engine, request, Some(&session), fields).await
+    proceed(step, engine, request, Some(&session), fields).await
 }
 
 /// `GET /logout` and `POST /logout`: the end-session endpoint (OpenID Connect RP-Initiated

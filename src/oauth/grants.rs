@@ -149,14 +149,11 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let api_keys = usize::from(req.api_key.is_some()) + usize::from(param("api_key").is_some());
         let client_credentials = req.basic.is_some() || param("client_secret").is_some();
         if api_keys > 1 || (api_keys == 1 && (grant != Grant::ApiKey || client_credentials)) {
-            return Err(OAuthError {
-                basic: req.basic.is_some(),
-                ..OAuthError::new(
-                    OAuthErrorCode::InvalidRequest,
-                    "use one authentication method: an API key (for its own grant) or client \
-                     credentials, not both, and one API key",
-                )
-            });
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "use one authentication method: an API key (for its own grant) or client \
+                 credentials, not both, and one API key",
+            ));
         }
         if grant == Grant::ApiKey {
             return self.api_key_grant(req, now).await;

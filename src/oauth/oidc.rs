@@ -101,14 +101,28 @@ pub fn after_login(
     consented: bool,
     now: i64,
 ) -> Step {
-    if request
-        .hint_sub
-        .as_deref()
-        .is_some_and(|hinted| hinted != session.sub)
-    {
+    if !answers_hint(request, session) {
         return Step::Refuse(OAuthErrorCode::LoginRequired);
     }
     next_step(&signed_in(request), Some(session), consented, now)
+}
+
+/// The step when the user approves on the consent page: a code, unless the session is now
+/// another user's than the request's `id_token_hint` names (signed in again, as someone else,
+/// while the page was open), which is `login_required` as in [`after_login`].
+pub fn on_consent(request: &AuthorizationRequest, session: &Session) -> Step {
+    match answers_hint(request, session) {
+        true => Step::Issue,
+        false => Step::Refuse(OAuthErrorCode::LoginRequired),
+    }
+}
+
+/// Whether `session` may answer `request`'s `id_token_hint`: it names no one, or this user.
+fn answers_hint(request: &AuthorizationRequest, session: &Session) -> bool {
+    request
+        .hint_sub
+        .as_deref()
+        .is_none_or(|hinted| hinted == session.sub)
 }
 
 /// The pure rule of single sign-on (Core §3.1.2.3, §3.1.2.4): a live session serves every
@@ -130,16 +144,10 @@ pub fn next_step(
     };
     // Core §3.1.2.1: an `id_token_hint` names the user the client expects; another user's
     // session does not answer for them.
-    let hinted = |session: &&Session| {
-        request
-            .hint_sub
-            .as_deref()
-            .is_none_or(|hinted| hinted == session.sub)
-    };
     let usable = session
         .filter(|_| !request.prompt.login)
         .filter(fresh_enough)
-        .filter(hinted);
+        .filter(|session| answers_hint(request, session));
     let step = match usable {
         None => Step::Login,
         Some(_) if request.client.first_party => Step::Issue,

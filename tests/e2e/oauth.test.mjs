@@ -152,14 +152,14 @@ describe("RFC 6749 §5.2 errors", () => {
 
   test("another method on the server's own paths is 405 with Allow (RFC 9110 §15.5.6), never the origin's; HEAD goes with GET", async () => {
     for (const [method, path, allow] of [
-      ["GET", "/token", "POST"],
-      ["PUT", "/token", "POST"],
+      ["GET", "/token", "POST, OPTIONS"],
+      ["PUT", "/token", "POST, OPTIONS"],
       ["GET", "/introspect", "POST"],
       ["DELETE", "/revoke", "POST"],
       ["GET", "/one-time-token", "POST"],
       ["PUT", "/authorize", "GET, POST"],
       ["DELETE", "/userinfo", "GET, POST"],
-      ["POST", "/.well-known/jwks.json", "GET, HEAD"],
+      ["POST", "/.well-known/jwks.json", "GET, HEAD, OPTIONS"],
       ["POST", "/.well-known/openid-configuration", "GET, HEAD"],
     ]) {
       const res = await worker.fetch(path, { method, headers: { Authorization: `Bearer ${(await token({}, `Bearer ${apiKey}`)).body.access_token}` } });

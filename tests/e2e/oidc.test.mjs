@@ -217,7 +217,13 @@ test("id_token_hint (Core §3.1.2.1): answered by its user's session only; anoth
   assert.match(refused.searchParams.get("error_description"), /id_token_hint/);
   // Without prompt=none the password is asked; signing in as Alice still does not answer for them.
   const page = await browser.fetch((await request({ id_token_hint: otherHint })).url);
-  assert.match(await page.text(), /<title>Sign in/);
+  const html = await page.text();
+  assert.match(html, /<title>Sign in/);
+  const login = await browser.post(`${world.issuer}/authorize`, { ...fieldsOf(html), action: "login", username: "alice", password: "correct horse battery" });
+  assert.equal(login.status, 303, await login.text());
+  const afterLogin = new URL(login.headers.get("location"));
+  assert.equal(afterLogin.searchParams.get("error"), "login_required");
+  assert.match(afterLogin.searchParams.get("error_description"), /id_token_hint/);
   // Not an ID token of this issuer: invalid_request back to the client, not ignored.
   const forged = await request({ id_token_hint: `${ownHint.slice(0, -4)}AAAA` });
   const bad = new URL((await browser.fetch(forged.url)).headers.get("location"));
