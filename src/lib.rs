@@ -40,6 +40,7 @@ pub mod jwk;
 pub mod jwks;
 pub mod jwks_cache;
 pub mod lockout;
+mod numeric_date;
 pub mod oauth;
 pub mod opaque;
 pub mod password;
