@@ -339,6 +339,16 @@ impl GatewayConfig {
                     route.prefix
                 ));
             }
+            // A prefix matches whole segments, so "/a/" would cover "/a/x" but not "/a", which
+            // an origin commonly serves as the same resource: refused, not rewritten.
+            if route.prefix.len() > 1 && route.prefix.ends_with('/') {
+                return Err(format!(
+                    "route prefix {:?} must not end with '/': it would not cover {:?} itself                      (prefixes match whole segments, so {:?} covers both)",
+                    route.prefix,
+                    route.prefix.trim_end_matches('/'),
+                    route.prefix.trim_end_matches('/'),
+                ));
+            }
             if route
                 .methods
                 .iter()
@@ -494,7 +504,16 @@ impl GatewayConfig {
     pub fn route(&self, method: &str, path: &str) -> Option<&Route> {
         self.routes
             .iter()
-            .filter(|route| route.methods.is_empty() || route.methods.iter().any(|m| m == method))
+            // RFC 9110 §9.3.2: HEAD is GET without the body, and an origin answers it with its
+            // GET handler; so a rule for GET covers HEAD, or a stricter GET rule could be
+            // passed by asking HEAD under a weaker rule of a shorter prefix.
+            .filter(|route| {
+                route.methods.is_empty()
+                    || route
+                        .methods
+                        .iter()
+                        .any(|m| m == method || (m == "GET" && method == "HEAD"))
+            })
             .filter(|route| {
                 let fold_case = route.auth == Auth::Token && !self.case_sensitive_paths;
                 prefix_matches(&route.prefix, path, fold_case)
@@ -608,6 +627,50 @@ mod tests {
         );
         assert_eq!(c.route("GET", "/api/docs/a").unwrap().auth, Auth::Public);
         assert_eq!(c.route("POST", "/api/docs/a").unwrap().scopes, vec!["read"]);
+        let none = config(r#"{"issuer":"https://i"}"#).unwrap();
+        assert!(none.route("GET", "/").is_none());
+    }
+
+    /// RFC 9110 §9.3.2: HEAD is GET without the body, so a rule for GET covers it; otherwise
+    /// HEAD would pass under a weaker rule of a shorter prefix, and the origin would answer it
+    /// with its GET handler.
+    #[test]
+    fn a_rule_for_get_covers_head() {
+        let c = config(
+            r#"{"issuer":"https://i","routes":[
+                {"prefix":"/api","scopes":["read"]},
+                {"prefix":"/api/reports","methods":["GET"],"scopes":["admin"]}]}"#,
+        )
+        .unwrap();
+        for method in ["GET", "HEAD"] {
+            assert_eq!(
+                c.route(method, "/api/reports").unwrap().scopes,
+                vec!["admin"],
+                "{method}"
+            );
+        }
+        assert_eq!(
+            c.route("POST", "/api/reports").unwrap().scopes,
+            vec!["read"]
+        );
+    }
+
+    #[test]
+    fn a_prefix_ending_in_a_slash_is_refused() {
+        // "/api/secret/" would cover "/api/secret/x" and not "/api/secret" itself.
+        for prefix in ["/api/secret/", "/a//"] {
+            let json = format!(r#"{{"issuer":"i","routes":[{{"prefix":"{prefix}"}}]}}"#);
+            assert_eq!(
+                config(&json).unwrap_err().code(),
+                "ERR_POLICY_INVALID",
+                "{prefix}"
+            );
+        }
+        assert!(config(r#"{"issuer":"i","routes":[{"prefix":"/","auth":"public"}]}"#).is_ok());
+    }
+
+    #[test]
+    fn no_rule_means_a_token_is_needed() {
         let none = config(r#"{"issuer":"https://i"}"#).unwrap();
         assert!(none.route("GET", "/").is_none());
     }

@@ -3,14 +3,23 @@
 use super::IDENTITY_PREFIX;
 
 /// Removes cookies from a `Cookie` header (Tollgate's own, before forwarding). `None` when
-/// nothing is left.
+/// nothing is left. Pairs are split on `;` and also on `,`: a client that sends several
+/// `Cookie` lines (RFC 6265 §5.4 says one; HTTP/2 sends several, which RFC 9113 §8.2.3 joins
+/// with `; `) reaches the worker joined with `, ` (RFC 9110 §5.3), and a cookie of ours after
+/// that comma must not reach the origin. Removing more is the safe side: a cookie value of
+/// the origin's that holds `,<our name>=` loses that piece.
 pub fn without_cookies(header: &str, names: &[&str]) -> Option<String> {
-    let kept: Vec<&str> = header
+    let ours = |part: &str| names.contains(&part.split('=').next().unwrap_or("").trim());
+    let kept: Vec<String> = header
         .split(';')
-        .map(str::trim)
-        .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or("").trim();
-            !pair.is_empty() && !names.contains(&name)
+        .filter_map(|pair| {
+            let rest = pair
+                .split(',')
+                .filter(|part| !ours(part))
+                .collect::<Vec<_>>()
+                .join(",");
+            let rest = rest.trim();
+            (!rest.is_empty()).then(|| rest.to_owned())
         })
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))

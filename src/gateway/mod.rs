@@ -161,6 +161,20 @@ mod tests {
         );
         assert_eq!(without_cookies("tg=x", &["tg"]), None);
         assert_eq!(without_cookies("tgx=1", &["tg"]).as_deref(), Some("tgx=1"));
+        // Several Cookie lines, joined by the runtime with ", ".
+        assert_eq!(
+            without_cookies("theme=dark, tg=x, tg_session=s", &["tg", "tg_session"]).as_deref(),
+            Some("theme=dark")
+        );
+        assert_eq!(
+            without_cookies("tg=x, theme=dark; b=2", &["tg"]).as_deref(),
+            Some("theme=dark; b=2")
+        );
+        // A comma inside a value of the origin's is left as it was.
+        assert_eq!(
+            without_cookies("list=a,b,c; tg=x", &["tg"]).as_deref(),
+            Some("list=a,b,c")
+        );
     }
 
     #[test]
