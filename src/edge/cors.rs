@@ -44,6 +44,12 @@ pub fn allow(origin: Option<&str>, response: &mut Response, state: &State) -> Re
     };
     if let Some(allowed) = origin.and_then(|o| config.cors_allow_origin(o)) {
         headers.set("Access-Control-Allow-Origin", allowed)?;
+        // A script reads only the CORS-safelisted response headers unless told more: a
+        // browser client must see the nonce to retry with (RFC 9449 §8) and the challenge.
+        headers.set(
+            "Access-Control-Expose-Headers",
+            "DPoP-Nonce, WWW-Authenticate",
+        )?;
     }
     Ok(())
 }

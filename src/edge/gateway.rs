@@ -17,7 +17,7 @@ use super::Target;
 use crate::assertion::Statement;
 use crate::config::{Auth, GatewayConfig, Route};
 use crate::gateway::{
-    self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome,
+    self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome, Scheme,
     TokenSource, TokenType,
 };
 use crate::json::Object;
@@ -113,7 +113,9 @@ pub async fn handle(
             forwarding.send(&headers).await
         }
         Err((denial, identity)) => {
-            let rendered = denial.render();
+            let authorization = req.headers().get("Authorization").ok().flatten();
+            let dpop_only = route.is_some_and(|r| r.dpop == crate::config::DpopRule::Required);
+            let rendered = denial.render_for(Scheme::of(authorization.as_deref(), dpop_only));
             record(Outcome::Deny, Some(rendered.code), identity.as_ref(), false);
             if let Some(login) = login_redirect(&req, config, &denial, target)? {
                 return Ok(login);
@@ -201,7 +203,10 @@ pub async fn userinfo(
     };
     match authorize(&req, env, ctx, state, &config, None, "/userinfo").await {
         Ok((identity, _)) => super::oauth::userinfo(&identity, &engine).await,
-        Err((denial, _)) => respond::denial(&denial.render()),
+        Err((denial, _)) => {
+            let authorization = req.headers().get("Authorization").ok().flatten();
+            respond::denial(&denial.render_for(Scheme::of(authorization.as_deref(), false)))
+        }
     }
 }
 

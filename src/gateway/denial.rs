@@ -66,10 +66,42 @@ pub struct Rendered {
     pub code: &'static str,
 }
 
+/// The scheme a refusal's challenge names: `DPoP` when the request presented its token with
+/// that scheme or the route takes DPoP only (RFC 9449 §7.1: a client told `Bearer` by a route
+/// that refuses Bearer could not follow the challenge), `Bearer` otherwise (RFC 6750 §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer realm=…`.
+    #[default]
+    Bearer,
+    /// `DPoP …, algs=…`.
+    Dpop,
+}
+
+impl Scheme {
+    /// The scheme for a request whose `Authorization` header is `authorization`, on a route
+    /// that takes DPoP only when `dpop_only`.
+    pub fn of(authorization: Option<&str>, dpop_only: bool) -> Scheme {
+        let dpop = authorization
+            .and_then(|value| value.split(' ').next())
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("dpop"));
+        match dpop || dpop_only {
+            true => Scheme::Dpop,
+            false => Scheme::Bearer,
+        }
+    }
+}
+
 impl Denial {
-    /// The one mapping from a refusal to HTTP (RFC 6750 §3, §3.1). Descriptions name the
-    /// failed check but never echo the token.
+    /// [`Denial::render_for`] with a `Bearer` challenge.
     pub fn render(&self) -> Rendered {
+        self.render_for(Scheme::Bearer)
+    }
+
+    /// The one mapping from a refusal to HTTP (RFC 6750 §3, §3.1; RFC 9449 §7.1 when the
+    /// challenge is `scheme` DPoP). Descriptions name the failed check but never echo the
+    /// token.
+    pub fn render_for(&self, scheme: Scheme) -> Rendered {
         use Denial::*;
         let (status, error, description, code): (u16, &str, Cow<str>, &'static str) = match self {
             MissingToken => (
@@ -154,18 +186,21 @@ impl Denial {
             InsufficientScope { required } => Some(required.join(" ")),
             _ => None,
         };
-        let www_authenticate = match self {
-            MissingToken => Some(format!(r#"Bearer realm="{REALM}""#)),
-            DpopProof(_) | DpopBinding(_) => Some(format!(
-                r#"DPoP error="{error}", error_description="{}", algs="{}""#,
-                quote_safe(&description),
-                dpop_algs()
-            )),
-            InvalidRequest(_)
-            | InvalidToken(_)
-            | InsufficientScope { .. }
-            | SessionInvalid
-            | ApiKeyInvalid => Some(bearer_challenge(error, &description, scope.as_deref())),
+        let www_authenticate = match (self, scheme) {
+            (MissingToken, Scheme::Bearer) => Some(format!(r#"Bearer realm="{REALM}""#)),
+            (MissingToken, Scheme::Dpop) => Some(format!(r#"DPoP algs="{}""#, dpop_algs())),
+            (DpopProof(_) | DpopBinding(_), _) => Some(dpop_challenge(error, &description, None)),
+            (
+                InvalidRequest(_)
+                | InvalidToken(_)
+                | InsufficientScope { .. }
+                | SessionInvalid
+                | ApiKeyInvalid,
+                scheme,
+            ) => Some(match scheme {
+                Scheme::Bearer => bearer_challenge(error, &description, scope.as_deref()),
+                Scheme::Dpop => dpop_challenge(error, &description, scope.as_deref()),
+            }),
             _ => None,
         };
         Rendered {
@@ -197,6 +232,20 @@ fn body(
         body.insert("scope".to_owned(), scope.into());
     }
     body.into()
+}
+
+/// An RFC 9449 §7.1 `DPoP` challenge with an error, its description, the scope needed and
+/// the proof algorithms accepted.
+fn dpop_challenge(error: &str, description: &str, scope: Option<&str>) -> String {
+    let mut value = format!(
+        r#"DPoP error="{error}", error_description="{}""#,
+        quote_safe(description)
+    );
+    if let Some(scope) = scope {
+        value.push_str(&format!(r#", scope="{}""#, quote_safe(scope)));
+    }
+    value.push_str(&format!(r#", algs="{}""#, dpop_algs()));
+    value
 }
 
 /// An RFC 6750 §3 `Bearer` challenge with an error, its description and the scope needed.

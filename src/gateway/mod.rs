@@ -317,4 +317,32 @@ mod tests {
             .contains(r#"error="invalid_token""#));
         assert_eq!(expired.body["claim"], "exp");
     }
+
+    /// RFC 9449 §7.1: a request that presented its token with the DPoP scheme, or a route
+    /// that takes DPoP only, is answered with a DPoP challenge; the rest of the answer is
+    /// the same.
+    #[test]
+    fn refusals_challenge_in_the_scheme_the_client_can_follow() {
+        assert_eq!(Scheme::of(Some("DPoP eyJ"), false), Scheme::Dpop);
+        assert_eq!(Scheme::of(Some("dpop eyJ"), false), Scheme::Dpop);
+        assert_eq!(Scheme::of(Some("Bearer eyJ"), false), Scheme::Bearer);
+        assert_eq!(Scheme::of(None, false), Scheme::Bearer);
+        assert_eq!(Scheme::of(None, true), Scheme::Dpop);
+        let algs = dpop_algs();
+        let missing = Denial::MissingToken.render_for(Scheme::Dpop);
+        assert_eq!(
+            missing.www_authenticate,
+            Some(format!(r#"DPoP algs="{algs}""#))
+        );
+        let scope = Denial::InsufficientScope {
+            required: vec!["a".into()],
+        };
+        let (bearer, dpop) = (scope.render(), scope.render_for(Scheme::Dpop));
+        assert_eq!((bearer.status, bearer.code), (dpop.status, dpop.code));
+        assert_eq!(bearer.body, dpop.body);
+        assert!(dpop
+            .www_authenticate
+            .unwrap()
+            .starts_with(r#"DPoP error="insufficient_scope", error_description=""#));
+    }
 }

@@ -438,6 +438,12 @@ describe("the smaller items", () => {
     }
     const jwks = await worker.fetch("/.well-known/jwks.json", { headers: { Origin: "https://app.test" } });
     assert.equal(jwks.headers.get("access-control-allow-origin"), "https://app.test");
+    // A browser client reads the DPoP nonce to retry with (RFC 9449 §8) and the challenge.
+    const token = await worker.fetch("/token", { method: "POST", headers: { Origin: "https://app.test", "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=client_credentials" });
+    assert.equal(token.headers.get("access-control-allow-origin"), "https://app.test");
+    assert.equal(token.headers.get("access-control-expose-headers"), "DPoP-Nonce, WWW-Authenticate");
+    const evil = await worker.fetch("/token", { method: "POST", headers: { Origin: "https://evil.test", "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=client_credentials" });
+    assert.equal(evil.headers.get("access-control-expose-headers"), null);
   });
 
   test("invalid UTF-8 in a form is invalid_request, not silently replaced", async () => {

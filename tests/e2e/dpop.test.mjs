@@ -35,7 +35,7 @@ before(async () => {
       TOLLGATE_CONFIG: JSON.stringify({
         issuer: ISSUER,
         audiences: ["demo"],
-        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/strict", scopes: ["read"], dpop: "required" }],
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/strict", scopes: ["read"], dpop: "required" }, { prefix: "/api/write", scopes: ["write"] }],
         oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
@@ -143,6 +143,24 @@ test("a route with dpop: required takes only a DPoP-bound token with its proof",
   assert.equal((await res.json()).code, "ERR_DPOP_BINDING_MISMATCH");
   // The same bearer token still passes where DPoP is only allowed.
   assert.equal((await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${bearer}` } })).status, 200);
+  // RFC 9449 §7.1: with no credentials, the DPoP-only route's challenge names DPoP, which a
+  // client can follow (a Bearer challenge there could not be).
+  const none = await worker.fetch("/api/strict");
+  assert.equal(none.status, 401);
+  assert.match(none.headers.get("www-authenticate"), /^DPoP algs="[^"]*ES256[^"]*"$/);
+});
+
+test("a refusal of a request sent with the DPoP scheme challenges with DPoP (RFC 9449 §7.1), whatever failed", async () => {
+  const token = await boundToken();
+  const forged = `${token.slice(0, -6)}AAAAAA`;
+  const badToken = await worker.fetch("/api/x", { headers: { Authorization: `DPoP ${forged}`, DPoP: await proof(clientKey, "GET", "/api/x", { accessToken: forged }) } });
+  assert.equal(badToken.status, 401);
+  assert.match(badToken.headers.get("www-authenticate"), /^DPoP error="invalid_token", error_description="[^"]*", algs="/);
+  const noScope = await worker.fetch("/api/write/x", { headers: { Authorization: `DPoP ${token}`, DPoP: await proof(clientKey, "GET", "/api/write/x", { accessToken: token }) } });
+  assert.equal(noScope.status, 403);
+  assert.match(noScope.headers.get("www-authenticate"), /^DPoP error="insufficient_scope", error_description="[^"]*", scope="write", algs="/);
+  // A Bearer request is still answered with a Bearer challenge.
+  assert.match((await worker.fetch("/api/x")).headers.get("www-authenticate"), /^Bearer realm="tollgate"$/);
 });
 
 test("a proof is accepted once under 20 concurrent uses (the coordinator keeps its jti)", async () => {
