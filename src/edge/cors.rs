@@ -7,12 +7,11 @@ use worker::{Request, Response, Result};
 use super::respond;
 use super::state::State;
 
-/// Whether this canonical path answers CORS.
+/// Whether this canonical path answers CORS (`cors` in the worker's table of its own paths).
 pub fn is_cors_endpoint(path: &str) -> bool {
-    matches!(
-        path,
-        "/token" | "/.well-known/jwks.json" | "/.well-known/oauth-authorization-server"
-    )
+    super::OWN_PATHS
+        .iter()
+        .any(|own| own.cors && own.path == path)
 }
 
 /// An `OPTIONS` preflight: 204, with the CORS headers only when the origin is allowed (a

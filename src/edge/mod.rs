@@ -159,12 +159,12 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Ok(response)
         }
         (_, path) => match Endpoint::allowed(path) {
-            Some(allow) => {
+            Some(methods) => {
                 // RFC 9110 §10.2.1: every method the path answers, its CORS preflight included.
-                let allow = match cors::is_cors_endpoint(path) {
-                    true => format!("{allow}, OPTIONS"),
-                    false => allow.to_owned(),
-                };
+                let mut allow = methods.join(", ");
+                if cors::is_cors_endpoint(path) {
+                    allow.push_str(", OPTIONS");
+                }
                 let mut response = respond::refuse(
                     Code::MethodNotAllowed,
                     "method_not_allowed",
@@ -259,24 +259,56 @@ impl Endpoint {
         })
     }
 
-    /// The methods served on a path this worker answers itself, for the `Allow` header of a
-    /// 405 (RFC 9110 §15.5.6): another method on one of these paths is refused here, not
-    /// forwarded to the origin as if the path were the origin's. HEAD goes with GET (RFC 9110
-    /// §9.3.2); `/authorize` runs an authorization request, so it stays GET and POST.
-    fn allowed(path: &str) -> Option<&'static str> {
-        Some(match path {
-            "/.well-known/oauth-authorization-server"
-            | "/.well-known/openid-configuration"
-            | "/.well-known/jwks.json"
-            | "/healthz" => "GET, HEAD",
-            "/authorize" | "/logout" | "/userinfo" => "GET, POST",
-            "/token" | "/introspect" | "/one-time-token" | "/revoke" | "/admin/revoke-subject" => {
-                "POST"
-            }
-            _ => return None,
-        })
+    /// The methods a path this worker answers itself serves ([`OWN_PATHS`]), for the
+    /// `Allow` header of a 405.
+    fn allowed(path: &str) -> Option<&'static [&'static str]> {
+        OWN_PATHS
+            .iter()
+            .find(|own| own.path == path)
+            .map(|own| own.methods)
     }
 }
+
+/// A path this worker answers itself: the authorization server's endpoints, the JWKS and
+/// `/healthz`.
+struct OwnPath {
+    path: &'static str,
+    /// The methods it serves. Another method is 405 with `Allow` (RFC 9110 §15.5.6), not
+    /// forwarded to the origin as if the path were the origin's; HEAD goes with GET (RFC
+    /// 9110 §9.3.2), except on `/authorize`, which runs an authorization request.
+    methods: &'static [&'static str],
+    /// Whether scripts of `corsOrigins` may call it ([`cors`]).
+    cors: bool,
+}
+
+/// Every path of [`OwnPath`], in one table: the 405 answers and CORS read it, and a test holds
+/// [`Endpoint::of`] and the router's own arms to it.
+const OWN_PATHS: [OwnPath; 12] = {
+    const GET: &[&str] = &["GET", "HEAD"];
+    const GET_POST: &[&str] = &["GET", "POST"];
+    const POST: &[&str] = &["POST"];
+    const fn own(path: &'static str, methods: &'static [&'static str], cors: bool) -> OwnPath {
+        OwnPath {
+            path,
+            methods,
+            cors,
+        }
+    }
+    [
+        own("/.well-known/oauth-authorization-server", GET, true),
+        own("/.well-known/openid-configuration", GET, false),
+        own("/.well-known/jwks.json", GET, true),
+        own("/healthz", GET, false),
+        own("/authorize", GET_POST, false),
+        own("/logout", GET_POST, false),
+        own("/userinfo", GET_POST, false),
+        own("/token", POST, true),
+        own("/introspect", POST, false),
+        own("/one-time-token", POST, false),
+        own("/revoke", POST, false),
+        own("/admin/revoke-subject", POST, false),
+    ]
+};
 
 /// The issuer: serves an authorization server endpoint here.
 #[cfg(feature = "issuance")]
@@ -398,5 +430,48 @@ fn wasm_memory_bytes() -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table and the handlers agree: every method [`OWN_PATHS`] lists for a path is
+    /// served (by [`Endpoint::of`], or by the router's own arms for `/healthz` and the JWKS),
+    /// and no other, so a 405's `Allow` never names a method that fails nor hides one that
+    /// works.
+    #[test]
+    fn the_table_of_own_paths_is_what_is_served() {
+        let routed_here = |method: &str, path: &str| {
+            matches!(
+                (method, path),
+                ("GET" | "HEAD", "/healthz" | "/.well-known/jwks.json")
+            )
+        };
+        for own in &OWN_PATHS {
+            for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+                let served =
+                    Endpoint::of(method, own.path).is_some() || routed_here(method, own.path);
+                assert_eq!(
+                    served,
+                    own.methods.contains(&method),
+                    "{method} {}",
+                    own.path
+                );
+            }
+        }
+        assert_eq!(
+            OWN_PATHS
+                .iter()
+                .filter(|own| own.cors)
+                .map(|own| own.path)
+                .collect::<Vec<_>>(),
+            [
+                "/.well-known/oauth-authorization-server",
+                "/.well-known/jwks.json",
+                "/token"
+            ]
+        );
     }
 }
