@@ -431,6 +431,27 @@ export function cases(api, fixtures) {
     }
   });
 
+  test("createRemoteJWKSet: a published HMAC key verifies nothing (RFC 8725 §3.1), and a body past 64 KiB is not read on", async () => {
+    const secret = (await api.generateKeyPair("HS256")).privateJwk;
+    const hmacSet = api.createRemoteJWKSet("https://issuer.test/jwks.json", {
+      fetch: async () => new Response(JSON.stringify({ keys: [secret] }), { status: 200 }),
+    });
+    const forged = await api.sign({ scope: "admin" }, secret);
+    await rejects(() => hmacSet.verify(forged), "ERR_JOSE_ALG_NOT_ALLOWED");
+    await rejects(() => hmacSet.verify(forged, { algorithms: ["HS256"] }), "ERR_POLICY_INVALID");
+    let pulled = 0;
+    const endless = new ReadableStream({
+      pull(controller) {
+        pulled += 1;
+        controller.enqueue(new Uint8Array(16_384).fill(32));
+        if (pulled > 1_000) controller.close();
+      },
+    });
+    const huge = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: async () => new Response(endless, { status: 200 }) });
+    await rejects(() => huge.verify(forged), "ERR_JWKS_UNAVAILABLE");
+    eq(pulled < 10, true, `read ${pulled} chunks of 16 KiB before refusing`);
+  });
+
   return list;
 }
 

@@ -189,6 +189,9 @@ test("verifyAssertion: an assertion made elsewhere (jose) for this request, and 
   await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": await make({}, "at+jwt") } }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "typ");
   await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": await make({ iat: now - 120, exp: now - 60 }) } }), "ERR_JWT_EXPIRED");
   await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": await make({ aud: "https://other.internal" }) } }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "aud");
+  // One minute from its iat, whatever its exp says; without iat it cannot be judged.
+  await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": await make({ iat: now - 3600, exp: now + 3600 }) } }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "iat");
+  await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": await make({ iat: undefined }) } }), "ERR_JWT_CLAIM_VALIDATION_FAILED", "iat");
   const forged = await new jose.SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "gw", typ: "tollgate-assertion+jwt" }).sign((await jose.generateKeyPair("ES256")).privateKey);
   await refusal(new Request("https://app.internal/api/x", { headers: { "X-Tollgate-Assertion": forged } }), "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
 });

@@ -21,7 +21,8 @@ export function gatewayApi({ core }, verify) {
     if (issuer === undefined || audience === undefined || jwks === undefined) throw new TypeError("options.issuer, options.audience and options.jwks are required");
     const { method, url, assertion } = requestParts(request);
     if (!assertion) throw new TollgateError({ code: "ERR_TOKEN_MISSING", message: "the request has no X-Tollgate-Assertion header" });
-    const result = await verify(assertion, jwks, { issuer, audience, typ: core.assertionTyp(), requiredClaims: ["htm", "htu"], clockTolerance, ...(currentDate ? { currentDate } : {}) });
+    // One minute from its `iat` (src/assertion.rs, LIFETIME), whatever its `exp` says.
+    const result = await verify(assertion, jwks, { issuer, audience, typ: core.assertionTyp(), requiredClaims: ["htm", "htu"], maxTokenAge: 60, clockTolerance, ...(currentDate ? { currentDate } : {}) });
     try {
       core.checkAssertionRequest(JSON.stringify(result.payload), method, url);
     } catch (err) {

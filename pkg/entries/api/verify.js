@@ -165,8 +165,7 @@ export function verifyApi({ core, host, later, requireSync }) {
       try {
         const res = await this.#fetch(this.#url, { signal: controller.signal, headers: { accept: "application/jwk-set+json, application/json" }, redirect: "error" });
         if (res.status !== 200) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: `JWKS fetch returned HTTP ${res.status}` });
-        const text = await res.text();
-        if (text.length > 65_536) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "JWKS document is too large" });
+        const text = await cappedText(res, 65_536);
         try { new core.Verifier(text, "{}"); } catch (err) { rethrow(err); }
         return text;
       } catch (err) {
@@ -202,6 +201,15 @@ export function verifyApi({ core, host, later, requireSync }) {
     /** Verifies against the remote keys (async). */
     async verify(token, options = {}) {
       checkToken(token);
+      // A fetched key set is public: an HMAC key in it is a secret anyone has read (RFC 8725
+      // §3.1), so a remote set verifies asymmetric algorithms only, as the worker's external
+      // issuers do (GatewayConfig::external_policy). HMAC named by the caller is refused.
+      const asked = options.algorithms;
+      if (Array.isArray(asked) && asked.some(isHmac)) {
+        throw new TollgateError({ code: "ERR_POLICY_INVALID", message: "a remote key set is public: HMAC algorithms cannot be verified with it (RFC 8725 §3.1)" });
+      }
+      // (Anything else but an array is policyJson's to refuse, with its own message.)
+      if (asked === undefined) options = { ...options, algorithms: ALGORITHMS.filter((alg) => !isHmac(alg)) };
       const policy = policyJson(options);
       const kid = decode(token).protectedHeader.kid;
       const jwks = await this.#keysFor(typeof kid === "string" ? kid : undefined);
@@ -239,6 +247,44 @@ export function verifyApi({ core, host, later, requireSync }) {
     } catch (err) {
       rethrow(err);
     }
+  }
+
+  /** An HMAC algorithm's name. */
+  function isHmac(alg) {
+    return typeof alg === "string" && alg.startsWith("HS");
+  }
+
+  /**
+   * A response body as text, refused once it passes `limit` bytes, without reading on: a
+   * JWKS is small, and a body read whole first could exhaust memory (a 2 GiB one kills Node).
+   */
+  async function cappedText(res, limit) {
+    const tooLarge = () => new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "JWKS document is too large" });
+    const reader = res.body?.getReader?.();
+    if (!reader) {
+      const text = await res.text();
+      if (encoder.encode(text).length > limit) throw tooLarge();
+      return text;
+    }
+    const chunks = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return decoder.decode(bytes);
   }
 
   /** A key set fetched from `url`, with the gateway's caching rules. */
