@@ -28,12 +28,10 @@ fn now() -> i64 {
     (Date::now().as_millis() / 1000) as i64
 }
 
-fn presented_bearer(req: &Request) -> Option<String> {
+/// The `Authorization: Bearer` credentials of `req`, as they come.
+pub(super) fn presented_bearer(req: &Request) -> Option<String> {
     let header = req.headers().get("Authorization").ok()??;
-    let (scheme, token) = header.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    crate::gateway::bearer(&header).map(str::to_owned)
 }
 
 /// Whether the request carries the admin token. Compared in constant time, hashing first so

@@ -48,6 +48,17 @@ pub fn extract_token<'a>(
     Err(Denial::MissingToken)
 }
 
+/// The credentials of an `Authorization: Bearer <token>` header value, trimmed; `None` for
+/// another scheme or a bare `Bearer`. For the endpoints that take a bearer credential as it
+/// comes (an API key at `/token`, the operator's token): [`extract_token`] checks its syntax
+/// where a token is verified.
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, credentials) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
 fn is_b64token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)
 }

@@ -318,6 +318,15 @@ mod tests {
         assert_eq!(expired.body["claim"], "exp");
     }
 
+    #[test]
+    fn a_bearer_credential_as_it_comes() {
+        assert_eq!(bearer("Bearer tgk_1"), Some("tgk_1"));
+        assert_eq!(bearer("bearer  tgk_1 "), Some("tgk_1"));
+        assert_eq!(bearer("DPoP eyJ"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Basic YTpi"), None);
+    }
+
     /// RFC 9449 §7.1: a request that presented its token with the DPoP scheme, or a route
     /// that takes DPoP only, is answered with a DPoP challenge; the rest of the answer is
     /// the same.

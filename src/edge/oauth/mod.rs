@@ -14,6 +14,7 @@ use super::coordinator::Once;
 use super::kv::Kv;
 use super::pages;
 use super::respond;
+use super::revoke::presented_bearer;
 use super::state::State;
 use crate::gateway::Denial;
 use crate::gateway::TokenType;
@@ -188,14 +189,6 @@ fn basic_credentials(req: &Request) -> std::result::Result<Option<(String, Strin
     }
 }
 
-fn bearer(req: &Request) -> Option<String> {
-    let header = req.headers().get("Authorization").ok()??;
-    let (scheme, token) = header.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-}
-
 fn client_ip(req: &Request) -> Option<String> {
     req.headers().get("CF-Connecting-IP").ok().flatten()
 }
@@ -236,7 +229,7 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
         .get("X-API-Key")
         .ok()
         .flatten()
-        .or_else(|| bearer(&req).filter(|b| b.starts_with("tgk_")));
+        .or_else(|| presented_bearer(&req).filter(|b| b.starts_with("tgk_")));
     let basic = match basic_credentials(&req) {
         Ok(basic) => basic,
         Err(err) => return oauth_error(&err),
@@ -542,7 +535,7 @@ pub async fn userinfo(identity: &crate::gateway::Identity, engine: &Engine) -> R
 /// `POST /one-time-token` (form `route`): a one-time token for the caller of a valid access
 /// token, for one `oneTime` route, valid 5 minutes and accepted exactly once there.
 pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Response> {
-    let Some(token) = bearer(&req) else {
+    let Some(token) = presented_bearer(&req) else {
         return respond::denial(&Denial::MissingToken.render());
     };
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
