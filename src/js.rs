@@ -735,6 +735,27 @@ pub fn is_acceptable_jwks_url(url: &str) -> bool {
     crate::config::is_secure_url(url)
 }
 
+/// A fetched JWK Set cut to the keys that may verify (`jwks::Published`: RFC 7517 §5), as JSON
+/// text `{"set": <the JWK Set of usable keys>, "ignored": [{"kid", "reason"}]}` for the
+/// package's remote key sets.
+#[wasm_bindgen(js_name = publishedKeys)]
+pub fn published_keys(document: &str) -> Result<String, JsValue> {
+    let published = crate::jwks::Published::from_json(document).map_err(|e| to_js(&e))?;
+    let ignored: Vec<crate::json::Object> = published
+        .ignored
+        .iter()
+        .map(|(kid, reason)| {
+            crate::json::Object::new()
+                .with_some("kid", kid.as_ref())
+                .with("reason", reason)
+        })
+        .collect();
+    let keys = published.keys;
+    // `keys` is already JSON text: spliced in whole rather than parsed again.
+    let ignored = crate::json::of(&ignored);
+    Ok(format!("{{\"set\":{keys},\"ignored\":{ignored}}}"))
+}
+
 /// The remote key set's caching rule (`jwks_cache::decide`) for the package: 0 use the keys
 /// held, 1 use them and refresh in the background, 2 fetch. `fetched_at` is negative infinity
 /// when no keys are held.

@@ -25,17 +25,7 @@ impl KeySet {
     /// RFC 7517 §5 asks. A signature key that is malformed or weak fails the whole set: a
     /// misconfiguration must be loud.
     pub fn from_json(json: &str) -> Result<Self, Error> {
-        let value: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| Error::key(format!("not JSON: {}", truncated(&e.to_string()))))?;
-        // The keys are copied out rather than removed from the map: a map removal would be 6 KB
-        // of the worker's code for this one use (BENCHMARKS.md §4, session 14).
-        let entries = match value {
-            serde_json::Value::Object(set) if set.contains_key("keys") => match set.get("keys") {
-                Some(serde_json::Value::Array(keys)) => keys.clone(),
-                _ => return Err(Error::key("\"keys\" must be an array of JWK objects")),
-            },
-            key => vec![key],
-        };
+        let entries = entries(json)?;
         let mut keys = Vec::with_capacity(entries.len());
         for entry in entries {
             let jwk = Jwk::from_value(&entry)
@@ -107,6 +97,95 @@ impl KeySet {
     /// [`KeySet::to_public_json`] as a JSON value.
     pub fn to_public_value(&self) -> serde_json::Value {
         serde_json::from_str(&self.to_public_json()).unwrap_or_default()
+    }
+}
+
+/// A JWK Set that someone else publishes (an external issuer's JWKS URL, the package's
+/// `createRemoteJWKSet`), cut down to the keys that may verify its tokens.
+#[derive(Debug)]
+pub struct Published {
+    /// The usable keys as a JWK Set, each as it was published: [`KeySet::from_json`] reads it.
+    pub keys: String,
+    /// The signature keys left out, each with its `kid` (if it has one) and why.
+    pub ignored: Vec<(Option<String>, String)>,
+}
+
+impl Published {
+    /// Reads a published JWK Set (or single JWK). A key this deployment would refuse in its
+    /// own configuration is left out rather than failing the set, as RFC 7517 §5 asks (SHOULD
+    /// ignore keys with missing members or values out of the supported ranges): one odd key the
+    /// publisher added must not stop every token of the others. A published set is public, so
+    /// a key that holds a secret (an HMAC `k`, a private `d`) is one anyone has read and never
+    /// verifies (RFC 8725 §3.1); keys that share a `kid` are all left out, since which one a
+    /// token names is ambiguous. Keys for other uses (`use: enc`, another `kty`) are skipped
+    /// without a word, as in [`KeySet::from_json`]. Only a document that is not a JWK Set at all
+    /// is an error.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let mut kept: Vec<(String, serde_json::Value)> = Vec::new();
+        let mut ignored = Vec::new();
+        for entry in entries(json)? {
+            let jwk = match Jwk::from_value(&entry) {
+                Ok(jwk) => jwk,
+                Err(reason) => {
+                    ignored.push((None, format!("not a JWK: {}", truncated(&reason))));
+                    continue;
+                }
+            };
+            if !is_for_signatures(&jwk) {
+                continue;
+            }
+            let refusal = match Key::from_jwk(&jwk) {
+                Err(err) => Err(err.to_string()),
+                Ok(key) if key.is_symmetric() => {
+                    Err("an HMAC secret in a published set is known to everyone".to_owned())
+                }
+                Ok(key) if key.is_private() => {
+                    Err("a private key in a published set is known to everyone".to_owned())
+                }
+                Ok(key) => Ok(key.kid().to_owned()),
+            };
+            match refusal {
+                Ok(kid) => kept.push((kid, entry)),
+                Err(reason) => ignored.push((jwk.kid, reason)),
+            }
+        }
+        let shared: Vec<String> = kept
+            .iter()
+            .enumerate()
+            .filter(|(i, (kid, _))| kept[..*i].iter().any(|(other, _)| other == kid))
+            .map(|(_, (kid, _))| kid.clone())
+            .collect();
+        let mut keys = Vec::with_capacity(kept.len());
+        for (kid, entry) in kept {
+            if shared.contains(&kid) {
+                ignored.push((
+                    Some(kid),
+                    "another key in the set has the same kid".to_owned(),
+                ));
+            } else {
+                keys.push(entry);
+            }
+        }
+        Ok(Published {
+            keys: crate::json::Object::new().with("keys", keys).finish(),
+            ignored,
+        })
+    }
+}
+
+/// The entries of a JWK Set (`{"keys": [...]}`), or the one JWK the text is.
+fn entries(json: &str) -> Result<Vec<serde_json::Value>, Error> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| Error::key(format!("not JSON: {}", truncated(&e.to_string()))))?;
+    // The keys are copied out rather than removed from the map: a map removal would be 6 KB
+    // of the worker's code for this one use (BENCHMARKS.md §4, session 14).
+    match value {
+        serde_json::Value::Object(set) if set.contains_key("keys") => match set.get("keys") {
+            Some(serde_json::Value::Array(keys)) => Ok(keys.clone()),
+            _ => Err(Error::key("\"keys\" must be an array of JWK objects")),
+        },
+        key @ serde_json::Value::Object(_) => Ok(vec![key]),
+        _ => Err(Error::key("a JWK Set (or a JWK) is a JSON object")),
     }
 }
 

@@ -120,6 +120,90 @@ fn sets_refuse_duplicate_kids_and_mixed_symmetry() {
 }
 
 #[test]
+fn a_published_set_ignores_the_keys_it_cannot_use_rfc7517_section_5() {
+    let good = Key::generate(Algorithm::ES256).unwrap().with_kid("good");
+    let public = |key: &Key| serde_json::to_value(key.to_public_jwk().unwrap()).unwrap();
+    let weak = vector!("wycheproof/json_web_key_test.json")["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["comment"] == "keysize_too_small")
+        .unwrap()["public"]["keys"][0]
+        .clone();
+    let twin = |kid: &str| {
+        let mut jwk = public(&Key::generate(Algorithm::ES256).unwrap());
+        jwk["kid"] = kid.into();
+        jwk
+    };
+    let mut wrong_alg = public(&Key::generate(Algorithm::ES256).unwrap());
+    wrong_alg["kid"] = "wrong-alg".into();
+    wrong_alg["alg"] = "RS256".into();
+    let private = serde_json::to_value(
+        Key::generate(Algorithm::EdDSA)
+            .unwrap()
+            .with_kid("leaked")
+            .to_private_jwk(),
+    )
+    .unwrap();
+    let document = serde_json::json!({ "keys": [
+        public(&good),
+        { "kty": "oct", "kid": "secret", "k": "AQID" },
+        { "kty": "oct", "kid": "long-secret", "k": tollgate::b64::encode(&[9u8; 32]) },
+        weak,
+        wrong_alg,
+        private,
+        twin("twin"),
+        twin("twin"),
+        "not an object",
+        { "kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB" },
+        { "kty": "OKP", "crv": "X25519", "kid": "agreement", "x": "AQID" },
+    ]});
+    let published = tollgate::jwks::Published::from_json(&document.to_string()).unwrap();
+    let set = KeySet::from_json(&published.keys).unwrap();
+    let kids: Vec<&str> = set.keys().iter().map(|key| key.kid()).collect();
+    assert_eq!(kids, ["good"]);
+    let ignored: Vec<(Option<&str>, &str)> = published
+        .ignored
+        .iter()
+        .map(|(kid, reason)| (kid.as_deref(), reason.as_str()))
+        .collect();
+    let reason = |kid: &str| {
+        ignored
+            .iter()
+            .find(|(k, _)| *k == Some(kid))
+            .unwrap_or_else(|| panic!("{kid} not reported: {ignored:?}"))
+            .1
+    };
+    assert!(reason("secret").contains("at least"), "{ignored:?}");
+    assert!(reason("long-secret").contains("HMAC secret"));
+    assert!(reason("wrong-alg").contains("does not fit"));
+    assert!(reason("leaked").contains("private key"));
+    assert!(reason("twin").contains("same kid"));
+    assert_eq!(
+        ignored.iter().filter(|(k, _)| *k == Some("twin")).count(),
+        2
+    );
+    assert!(ignored.iter().any(|(_, r)| r.contains("1024 bits")));
+    assert!(ignored
+        .iter()
+        .any(|(k, r)| k.is_none() && r.starts_with("not a JWK")));
+    assert_eq!(
+        ignored.len(),
+        8,
+        "enc and X25519 keys are skipped silently: {ignored:?}"
+    );
+    // What was kept is the published text of the key, unchanged.
+    let kept: serde_json::Value = serde_json::from_str(&published.keys).unwrap();
+    assert_eq!(kept["keys"][0], public(&good));
+    // A document that is not a key set at all is still an error, as is one without usable keys
+    // only in that it verifies nothing.
+    assert!(tollgate::jwks::Published::from_json("[]").is_err());
+    assert!(tollgate::jwks::Published::from_json(r#"{"keys":7}"#).is_err());
+    let none = tollgate::jwks::Published::from_json(r#"{"keys":[]}"#).unwrap();
+    assert!(KeySet::from_json(&none.keys).unwrap().is_empty());
+}
+
+#[test]
 fn pem_keys_parse_for_every_type() {
     let cases = [
         (text!("pem/rsa2048.pem"), "RSA", true),

@@ -16,6 +16,8 @@ use futures_util::future::{select, Either, FutureExt, LocalBoxFuture, Shared};
 use worker::{AbortController, Cache, Context, Delay, Fetch, Headers, Response};
 
 use crate::config::ExternalIssuer;
+use crate::json::Object;
+use crate::jwks::Published;
 use crate::jwks_cache::{self, Action};
 use crate::{KeySet, Policy, Verifier};
 
@@ -129,7 +131,7 @@ async fn fetch_keys(
 ) -> Result<Rc<Verifier>, String> {
     if use_cache_api {
         if let Some(text) = from_cache_api(&url).await {
-            if let Ok(verifier) = parse(&text, &policy) {
+            if let Ok(verifier) = parse(&text, &policy, &url) {
                 return Ok(verifier);
             }
         }
@@ -145,7 +147,7 @@ async fn fetch_keys(
             return Err(format!("JWKS fetch timed out after {timeout_ms} ms"));
         }
     };
-    let verifier = parse(&text, &policy)?;
+    let verifier = parse(&text, &policy, &url)?;
     to_cache_api(&url, &text, max_age).await;
     Ok(verifier)
 }
@@ -182,11 +184,21 @@ async fn download(url: String, signal: worker::AbortSignal) -> Result<String, St
     String::from_utf8(bytes).map_err(|_| "JWKS document is not UTF-8".to_owned())
 }
 
-fn parse(text: &str, policy: &Policy) -> Result<Rc<Verifier>, String> {
-    let keys = KeySet::from_json(text).map_err(|e| format!("JWKS document refused: {e}"))?;
-    if keys.keys().iter().any(|key| key.is_symmetric()) {
-        return Err("JWKS document holds a symmetric key".to_owned());
+/// The verifier for a fetched document: the keys it cannot use are left out, each named in
+/// the log (`Published`: RFC 7517 §5; a published secret or private key never verifies).
+fn parse(text: &str, policy: &Policy, url: &str) -> Result<Rc<Verifier>, String> {
+    let refused = |e: crate::Error| format!("JWKS document refused: {e}");
+    let published = Published::from_json(text).map_err(refused)?;
+    for (kid, reason) in &published.ignored {
+        super::respond::log(
+            Object::new()
+                .with("level", "warn")
+                .with("jwks", url)
+                .with_some("kid", kid.as_ref())
+                .with("detail", format!("key ignored: {reason}")),
+        );
     }
+    let keys = KeySet::from_json(&published.keys).map_err(refused)?;
     Verifier::new(keys, policy.clone())
         .map(Rc::new)
         .map_err(|e| e.to_string())

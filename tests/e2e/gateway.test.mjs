@@ -324,6 +324,36 @@ describe("external issuer (remote JWKS)", () => {
     assert.equal((await stolen.json()).code, "ERR_DPOP_BINDING_MISMATCH");
   });
 
+  test("a key its set cannot use is left out and logged, and the others still verify (RFC 7517 §5)", async () => {
+    const server = await startJwksServer();
+    const leakedPair = await generateKeyPair("ES256", { extractable: true });
+    const leaked = { ...(await exportJWK(leakedPair.privateKey)), alg: "ES256", kid: "leaked" };
+    const publicOf = async () => ({ ...(await exportJWK((await generateKeyPair("ES256", { extractable: true })).publicKey)), alg: "ES256" });
+    server.state.keys = [
+      jwks.state.keys[0],
+      leaked,
+      { ...(await publicOf()), kid: "twin" },
+      { ...(await publicOf()), kid: "twin" },
+      { ...(await publicOf()), kid: "wrong-alg", alg: "RS256" },
+      { kty: "oct", kid: "secret", k: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA" },
+    ];
+    const fresh = await boot({ externalIssuers: [{ issuer: "https://idp.test", jwksUrl: server.url, timeoutMs: 1000 }] });
+    try {
+      const ok = await fresh.fetch("/api/x", bearer(await sign(external, { iss: "https://idp.test" })));
+      assert.equal(ok.status, 200, "the usable key verifies");
+      const forged = await fresh.fetch("/api/x", bearer(await sign(leaked, { iss: "https://idp.test" })));
+      assert.equal(forged.status, 401);
+      assert.equal((await forged.json()).code, "ERR_JWKS_NO_MATCHING_KEY", "a published private key verifies nothing");
+      const log = await logsUntil(fresh, (text) => ["leaked", "twin", "wrong-alg", "secret"].every((kid) => text.includes(`"kid":"${kid}"`)));
+      for (const kid of ["leaked", "twin", "wrong-alg", "secret"]) assert.match(log, new RegExp(`"kid":"${kid}","detail":"key ignored: `), kid);
+      assert.equal(log.includes(leaked.d), false, "the private key is never logged");
+    } finally {
+      await fresh.stop();
+      server.server.closeAllConnections();
+      server.server.close();
+    }
+  });
+
   test("an outage keeps the cached keys working", async () => {
     jwks.state.mode = "down";
     try {

@@ -452,6 +452,44 @@ export function cases(api, fixtures) {
     eq(pulled < 10, true, `read ${pulled} chunks of 16 KiB before refusing`);
   });
 
+  test("createRemoteJWKSet: keys the set cannot use are left out and the others verify (RFC 7517 §5)", async () => {
+    const good = await api.generateKeyPair("ES256");
+    const leaked = await api.generateKeyPair("EdDSA");
+    const twins = [await api.generateKeyPair("ES256"), await api.generateKeyPair("ES256")];
+    const twin = (pair) => ({ ...pair.publicJwk, kid: "twin" });
+    const set = {
+      keys: [
+        good.publicJwk,
+        leaked.privateJwk,
+        twin(twins[0]),
+        twin(twins[1]),
+        { kty: "oct", kid: "short", k: "AQID" },
+        { kty: "EC", kid: "wrong-alg", alg: "RS256", crv: "P-256", x: good.publicJwk.x, y: good.publicJwk.y },
+        "not a key",
+        { kty: "RSA", use: "enc", kid: "for-encryption", n: "AQAB", e: "AQAB" },
+      ],
+    };
+    const remote = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: async () => new Response(JSON.stringify(set), { status: 200 }) });
+    const fine = await api.sign({ sub: "ok" }, good.privateJwk);
+    eq((await remote.verify(fine)).payload.sub, "ok", "the usable key verifies");
+    const refusal = async (token) => {
+      try {
+        await remote.verify(token);
+      } catch (err) {
+        eq(err.code, "ERR_JWKS_NO_MATCHING_KEY", "code");
+        return err.message;
+      }
+      throw new Error("must be refused");
+    };
+    const byLeaked = await api.sign({ sub: "forged" }, leaked.privateJwk);
+    const message = await refusal(byLeaked);
+    eq(message.includes("private key"), true, message);
+    const byTwin = await api.sign({ sub: "twin" }, { ...twins[0].privateJwk, kid: "twin" });
+    eq((await refusal(byTwin)).includes("same kid"), true, "twin");
+    const notJson = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: async () => new Response("[1]", { status: 200 }) });
+    await rejects(() => notJson.verify(fine), "ERR_JWK_INVALID");
+  });
+
   return list;
 }
 

@@ -146,7 +146,7 @@ export function verifyApi({ core, host, later, requireSync }) {
       return true;
     }
     #url; #fetch; #cooldown; #maxAge; #timeout;
-    #jwks = null; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #inflight = null; #verifiers = new Map();
+    #jwks = null; #ignored = []; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #inflight = null; #verifiers = new Map();
     constructor(url, { cooldown = 30_000, maxAge = 600_000, timeout = 5_000, fetch: fetchImpl = globalThis.fetch } = {}) {
       this.#url = String(url instanceof URL ? url.href : url);
       // The core's rule, the same one the worker applies to external issuers' JWKS URLs.
@@ -166,8 +166,9 @@ export function verifyApi({ core, host, later, requireSync }) {
         const res = await this.#fetch(this.#url, { signal: controller.signal, headers: { accept: "application/jwk-set+json, application/json" }, redirect: "error" });
         if (res.status !== 200) throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: `JWKS fetch returned HTTP ${res.status}` });
         const text = await cappedText(res, 65_536);
-        try { new core.Verifier(text, "{}"); } catch (err) { rethrow(err); }
-        return text;
+        // A key the set cannot use is left out and the others still verify (RFC 7517 §5; a
+        // published secret or private key never verifies): the core's rule, the worker's too.
+        try { return JSON.parse(core.publishedKeys(text)); } catch (err) { rethrow(err); }
       } catch (err) {
         if (err instanceof TollgateError) throw err;
         throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: controller.signal.aborted ? "JWKS fetch timed out" : `JWKS fetch failed: ${err.message}` });
@@ -179,7 +180,10 @@ export function verifyApi({ core, host, later, requireSync }) {
       if (!this.#inflight) {
         this.#lastAttempt = Date.now();
         this.#inflight = this.#download().then(
-          (text) => { this.#jwks = text; this.#fetchedAt = Date.now(); this.#verifiers.clear(); this.#inflight = null; return text; },
+          ({ set, ignored }) => {
+            this.#jwks = JSON.stringify(set); this.#ignored = ignored; this.#fetchedAt = Date.now(); this.#verifiers.clear(); this.#inflight = null;
+            return this.#jwks;
+          },
           (err) => { this.#inflight = null; throw err; },
         );
       }
@@ -219,7 +223,14 @@ export function verifyApi({ core, host, later, requireSync }) {
         verifier = new Verifier(jwks, options);
         if (!options.currentDate) this.#verifiers.set(cacheKey, verifier);
       }
-      return verifier.verify(token);
+      try {
+        return await verifier.verify(token);
+      } catch (err) {
+        // Say why when the token names a key the set holds but could not use.
+        const left = err?.code === "ERR_JWKS_NO_MATCHING_KEY" && this.#ignored.find((key) => key.kid === kid);
+        if (left) throw new TollgateError({ code: err.code, message: `${err.message}; the set's key ${JSON.stringify(kid)} was left out: ${left.reason}` });
+        throw err;
+      }
     }
   }
 
