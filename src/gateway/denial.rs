@@ -68,7 +68,9 @@ pub struct Rendered {
 
 /// The scheme a refusal's challenge names: `DPoP` when the request presented its token with
 /// that scheme or the route takes DPoP only (RFC 9449 §7.1: a client told `Bearer` by a route
-/// that refuses Bearer could not follow the challenge), `Bearer` otherwise (RFC 6750 §3).
+/// that refuses Bearer could not follow the challenge), `Bearer` when it presented a bearer
+/// token (RFC 6750 §3), and both when it chose no scheme on a route that takes either (RFC 9449
+/// §7.2: a client then learns it may prove possession).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Scheme {
     /// `Bearer realm=…`.
@@ -76,18 +78,22 @@ pub enum Scheme {
     Bearer,
     /// `DPoP …, algs=…`.
     Dpop,
+    /// `Bearer realm=…, DPoP algs=…` when no credentials came; `Bearer` for other refusals.
+    Either,
 }
 
 impl Scheme {
     /// The scheme for a request whose `Authorization` header is `authorization`, on a route
     /// that takes DPoP only when `dpop_only`.
     pub fn of(authorization: Option<&str>, dpop_only: bool) -> Scheme {
-        let dpop = authorization
-            .and_then(|value| value.split(' ').next())
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("dpop"));
-        match dpop || dpop_only {
-            true => Scheme::Dpop,
-            false => Scheme::Bearer,
+        let named = authorization.and_then(|value| value.split(' ').next());
+        let is = |scheme: &str| named.is_some_and(|named| named.eq_ignore_ascii_case(scheme));
+        if dpop_only || is("dpop") {
+            Scheme::Dpop
+        } else if is("bearer") {
+            Scheme::Bearer
+        } else {
+            Scheme::Either
         }
     }
 }
@@ -189,6 +195,10 @@ impl Denial {
         let www_authenticate = match (self, scheme) {
             (MissingToken, Scheme::Bearer) => Some(format!(r#"Bearer realm="{REALM}""#)),
             (MissingToken, Scheme::Dpop) => Some(format!(r#"DPoP algs="{}""#, dpop_algs())),
+            (MissingToken, Scheme::Either) => Some(format!(
+                r#"Bearer realm="{REALM}", DPoP algs="{}""#,
+                dpop_algs()
+            )),
             (DpopProof(_) | DpopBinding(_), _) => Some(dpop_challenge(error, &description, None)),
             (
                 InvalidRequest(_)
@@ -198,7 +208,9 @@ impl Denial {
                 | ApiKeyInvalid,
                 scheme,
             ) => Some(match scheme {
-                Scheme::Bearer => bearer_challenge(error, &description, scope.as_deref()),
+                Scheme::Bearer | Scheme::Either => {
+                    bearer_challenge(error, &description, scope.as_deref())
+                }
                 Scheme::Dpop => dpop_challenge(error, &description, scope.as_deref()),
             }),
             _ => None,

@@ -329,19 +329,33 @@ mod tests {
 
     /// RFC 9449 §7.1: a request that presented its token with the DPoP scheme, or a route
     /// that takes DPoP only, is answered with a DPoP challenge; the rest of the answer is
-    /// the same.
+    /// the same. §7.2: without credentials on a route that takes either, both challenges.
     #[test]
     fn refusals_challenge_in_the_scheme_the_client_can_follow() {
         assert_eq!(Scheme::of(Some("DPoP eyJ"), false), Scheme::Dpop);
         assert_eq!(Scheme::of(Some("dpop eyJ"), false), Scheme::Dpop);
+        assert_eq!(Scheme::of(Some("Bearer eyJ"), true), Scheme::Dpop);
         assert_eq!(Scheme::of(Some("Bearer eyJ"), false), Scheme::Bearer);
-        assert_eq!(Scheme::of(None, false), Scheme::Bearer);
+        assert_eq!(Scheme::of(Some("BEARER eyJ"), false), Scheme::Bearer);
+        assert_eq!(Scheme::of(None, false), Scheme::Either);
+        assert_eq!(Scheme::of(Some("Basic YTpi"), false), Scheme::Either);
         assert_eq!(Scheme::of(None, true), Scheme::Dpop);
         let algs = dpop_algs();
         let missing = Denial::MissingToken.render_for(Scheme::Dpop);
         assert_eq!(
             missing.www_authenticate,
             Some(format!(r#"DPoP algs="{algs}""#))
+        );
+        let either = Denial::MissingToken.render_for(Scheme::Either);
+        assert_eq!(
+            either.www_authenticate,
+            Some(format!(r#"Bearer realm="tollgate", DPoP algs="{algs}""#))
+        );
+        let session = Denial::SessionInvalid.render_for(Scheme::Either);
+        assert_eq!(
+            session.www_authenticate,
+            Denial::SessionInvalid.render().www_authenticate,
+            "a refusal of what came (a cookie) challenges as Bearer"
         );
         let scope = Denial::InsufficientScope {
             required: vec!["a".into()],

@@ -159,8 +159,11 @@ test("a refusal of a request sent with the DPoP scheme challenges with DPoP (RFC
   const noScope = await worker.fetch("/api/write/x", { headers: { Authorization: `DPoP ${token}`, DPoP: await proof(clientKey, "GET", "/api/write/x", { accessToken: token }) } });
   assert.equal(noScope.status, 403);
   assert.match(noScope.headers.get("www-authenticate"), /^DPoP error="insufficient_scope", error_description="[^"]*", scope="write", algs="/);
-  // A Bearer request is still answered with a Bearer challenge.
-  assert.match((await worker.fetch("/api/x")).headers.get("www-authenticate"), /^Bearer realm="tollgate"$/);
+  // A Bearer request is still answered with a Bearer challenge; a request without
+  // credentials, on a route that takes either, with both (RFC 9449 §7.2).
+  const asBearer = await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${forged}` } });
+  assert.match(asBearer.headers.get("www-authenticate"), /^Bearer realm="tollgate", error="invalid_token"/);
+  assert.match((await worker.fetch("/api/x")).headers.get("www-authenticate"), /^Bearer realm="tollgate", DPoP algs="[^"]*ES256[^"]*"$/);
 });
 
 test("a proof is accepted once under 20 concurrent uses (the coordinator keeps its jti)", async () => {
