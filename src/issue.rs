@@ -253,6 +253,18 @@ impl TokenBuilder {
     }
 }
 
+/// A claims set written as JSON text (the CLI's `--claims`), held to the rules a verifier
+/// holds it to before it is signed: one object, no name twice (a verifier refuses a repeated
+/// name, RFC 7519 §4, so signing the last copy would make a token nobody accepts), nesting
+/// below 128.
+pub fn claims_from_json(text: &str) -> Result<Map<String, Value>, Error> {
+    Claims::read(text.as_bytes(), &[])?;
+    match serde_json::from_str(text) {
+        Ok(Value::Object(claims)) => Ok(claims),
+        _ => Err(Error::malformed("claims set is not a JSON object")),
+    }
+}
+
 /// A signing input and its signature, as a compact JWS.
 pub fn with_signature(mut input: String, signature: &[u8]) -> String {
     input.push('.');

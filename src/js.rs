@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::crypto::{CryptoProvider, DefaultCrypto, HmacOnly};
-use crate::issue::{audience_value, header_segment, Fill};
+use crate::issue::{header_segment, Fill};
 use crate::{Algorithm, Error, Key, KeySet, Policy};
 
 /// The one mapping from a core error to what JavaScript sees.
@@ -386,11 +386,9 @@ impl Signer {
             ("iss", "issuer", options.issuer.as_ref().map(text)),
             ("sub", "subject", options.subject.as_ref().map(text)),
             ("jti", "jti", options.jti.as_ref().map(text)),
-            (
-                "aud",
-                "audience",
-                options.audience.map(audience_value).unwrap_or_default(),
-            ),
+            // As the caller wrote it: a string stays a string, an array an array (a one-name
+            // array too; RFC 7519 §4.1.3 reads both alike).
+            ("aud", "audience", options.audience.map(audience_as_given)),
             ("nbf", "notBefore", options.not_before.map(Value::from)),
         ] {
             if let Some(value) = value {
@@ -627,24 +625,30 @@ struct SignOptions {
     not_before: Option<i64>,
     issuer: Option<String>,
     #[serde(default, deserialize_with = "one_or_many")]
-    audience: Option<Vec<String>>,
+    audience: Option<OneOrMany>,
     subject: Option<String>,
     jti: Option<String>,
 }
 
+/// `audience`: one name, or a list of them (sign.js refuses an empty list).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
 fn one_or_many<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
+) -> Result<Option<OneOrMany>, D::Error> {
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+fn audience_as_given(audience: OneOrMany) -> Value {
+    match audience {
+        OneOrMany::One(one) => Value::String(one),
+        OneOrMany::Many(many) => Value::Array(many.into_iter().map(Value::String).collect()),
     }
-    Ok(Some(match serde::Deserialize::deserialize(deserializer)? {
-        OneOrMany::One(one) => vec![one],
-        OneOrMany::Many(many) => many,
-    }))
 }
 
 /// Sign options prepared by [`Signer::prepare`] for one signer: reused for every token.

@@ -155,6 +155,26 @@ fn sign_keeps_the_written_claims_and_refuses_a_claim_given_twice() {
     let out = run(&["keygen", "--alg", "Ed448"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("ERR_JOSE_NOT_SUPPORTED"));
+    // A name written twice would be signed as its last copy, which every verifier refuses.
+    let twice = run(
+        &["sign", "--key", key, "--claims", r#"{"sub":"a","sub":"b"}"#],
+        None,
+    );
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("repeats a name"));
+    // --alg binds a key that names no alg; one that names another is refused, not rebound.
+    let rsa = stdout(&run(&["keygen", "--alg", "RS256", "--set"], None));
+    let rsa = scratch("rs256-claims.json", &rsa);
+    let out = run(
+        &["sign", "--key", rsa.to_str().unwrap(), "--alg", "PS256"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("ERR_POLICY_INVALID") && stderr.contains("RS256"),
+        "{stderr}"
+    );
 }
 
 /// Every command documents itself (`--help`), the binary has a version, and the exit codes are

@@ -278,3 +278,64 @@ fn rsa_and_hmac_keys_need_an_alg_to_sign() {
     assert!(unbound.allows(Algorithm::PS512) && unbound.allows(Algorithm::RS256));
     assert!(!unbound.allows(Algorithm::HS256) && !unbound.allows(Algorithm::ES256));
 }
+
+/// RFC 7517 §4.4 and RFC 8725 §3.1: a key is used with the one algorithm its `alg` names; an
+/// option asking for another is refused, never obeyed (a token signed so would not verify
+/// with the same key).
+#[test]
+fn a_key_that_names_its_alg_is_not_rebound_by_an_option() {
+    let rsa = common::rfc7520_rsa()
+        .with_algorithm(Algorithm::RS256)
+        .unwrap();
+    let err = rsa.clone().with_algorithm(Algorithm::PS256).unwrap_err();
+    assert_eq!(err.code(), "ERR_POLICY_INVALID");
+    assert!(err.to_string().contains("RS256") && err.to_string().contains("PS256"));
+    assert_eq!(
+        rsa.with_algorithm(Algorithm::RS256).unwrap().algorithm(),
+        Some(Algorithm::RS256),
+        "the same alg is not a conflict"
+    );
+    let ed = Key::generate(Algorithm::EdDSA).unwrap();
+    assert!(ed.clone().with_algorithm(Algorithm::Ed25519).is_err());
+    let hs = Key::generate(Algorithm::HS512).unwrap();
+    assert_eq!(
+        hs.with_algorithm(Algorithm::HS256).unwrap_err().code(),
+        "ERR_POLICY_INVALID"
+    );
+}
+
+/// RFC 7517 §4.3: `key_ops` name what a key is for; a private key that says `verify` only
+/// still verifies and signs nothing.
+#[test]
+fn a_key_whose_key_ops_leave_out_sign_signs_nothing() {
+    let key = Key::generate(Algorithm::ES256).unwrap();
+    let mut jwk = serde_json::to_value(key.to_private_jwk()).unwrap();
+    jwk["key_ops"] = serde_json::json!(["verify"]);
+    let verify_only = Key::from_jwk_json(&jwk.to_string()).unwrap();
+    let err = verify_only.signing_algorithm().unwrap_err();
+    assert_eq!(err.code(), "ERR_JWK_INVALID");
+    assert!(err.to_string().contains("key_ops"), "{err}");
+    assert!(tollgate::TokenBuilder::new(0).sign(&verify_only).is_err());
+    assert!(verify_only.allows(Algorithm::ES256));
+    jwk["key_ops"] = serde_json::json!(["sign", "verify"]);
+    let both = Key::from_jwk_json(&jwk.to_string()).unwrap();
+    assert_eq!(both.signing_algorithm().unwrap(), Algorithm::ES256);
+}
+
+/// RFC 7518 §6.3.2: the CRT members are part of the key; ones that do not fit p, q and d are
+/// refused, not recomputed over what the caller wrote.
+#[test]
+fn rsa_crt_members_that_do_not_fit_are_refused() {
+    let key = vector!("rfc7520-cookbook/jwk/3_4.rsa_private_key.json");
+    assert!(Key::from_jwk_json(&key.to_string()).is_ok());
+    for member in ["dp", "dq", "qi"] {
+        let mut wrong = key.clone();
+        let text = wrong[member].as_str().unwrap().to_owned();
+        let flipped = if &text[10..11] == "A" { "B" } else { "A" };
+        wrong[member] = format!("{}{flipped}{}", &text[..10], &text[11..]).into();
+        assert!(
+            invalid(&wrong.to_string()).contains("does not fit"),
+            "{member}"
+        );
+    }
+}

@@ -125,7 +125,8 @@ struct SignArgs {
     /// The `typ` header.
     #[arg(long, default_value = tollgate::config::ACCESS_TOKEN_TYP)]
     typ: String,
-    /// A JSON object of claims, signed as written.
+    /// A JSON object of claims, signed as written: each name once; numbers as JSON readers
+    /// hold them (64-bit integers, else doubles), so write a longer integer as a string.
     #[arg(long, value_name = "JSON")]
     claims: Option<String>,
 }
@@ -585,8 +586,8 @@ fn sign(args: SignArgs) -> Result<Output, Failure> {
     let key = signing_key(&read_input(&args.key)?, alg)?;
     let mut builder = TokenBuilder::new(now());
     if let Some(claims) = &args.claims {
-        let claims: serde_json::Map<String, Value> = serde_json::from_str(claims)
-            .map_err(|e| Failure::Usage(format!("--claims is not a JSON object: {e}")))?;
+        let claims = tollgate::issue::claims_from_json(claims)
+            .map_err(|e| Failure::Usage(format!("--claims: {e}")))?;
         for (name, value) in claims {
             builder = builder.claim(&name, value);
         }

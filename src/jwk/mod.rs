@@ -199,6 +199,8 @@ pub struct Key {
     kid: Arc<str>,
     alg: Option<Algorithm>,
     material: Material,
+    /// False when the JWK's `key_ops` leave out `sign` (RFC 7517 §4.3): it may verify only.
+    may_sign: bool,
     /// The same key as RustCrypto objects, for the pure-Rust provider.
     #[cfg(feature = "rust-crypto")]
     native: Native,
@@ -240,7 +242,12 @@ impl Key {
                 _ => Error::key(format!("unsupported key alg {:?}", truncated(name))),
             })?),
         };
-        Self::new(Material::from_jwk(jwk)?, alg, jwk.kid.clone())
+        let key = Self::new(Material::from_jwk(jwk)?, alg, jwk.kid.clone())?;
+        let may_sign = jwk
+            .key_ops
+            .as_ref()
+            .is_none_or(|ops| ops.iter().any(|op| op == "sign"));
+        Ok(Key { may_sign, ..key })
     }
 
     /// Parses a PEM key: PKCS#8 (`PRIVATE KEY`) or SPKI (`PUBLIC KEY`), of any supported type.
@@ -334,6 +341,7 @@ impl Key {
             kid: Arc::from(""),
             alg,
             material,
+            may_sign: true,
             #[cfg(feature = "rust-crypto")]
             native,
             thumbprint: OnceLock::new(),
@@ -383,8 +391,14 @@ impl Key {
     }
 
     /// The algorithm to sign with: the bound one, else the only one the key type admits.
-    /// RSA and HMAC keys without `alg` are ambiguous and must be bound first.
+    /// RSA and HMAC keys without `alg` are ambiguous and must be bound first, and a key whose
+    /// `key_ops` leave out `sign` signs nothing (RFC 7517 §4.3).
     pub fn signing_algorithm(&self) -> Result<Algorithm, Error> {
+        if !self.may_sign {
+            return Err(Error::key(
+                "the key's key_ops do not include \"sign\" (RFC 7517 §4.3)",
+            ));
+        }
         if let Some(alg) = self.alg {
             return Ok(alg);
         }
@@ -399,8 +413,15 @@ impl Key {
         }
     }
 
-    /// Returns the same key bound to `alg` (checked as at construction).
+    /// Returns the same key bound to `alg` (checked as at construction). A key that already
+    /// names another `alg` is refused, never rebound: RFC 7517 §4.4 makes its `alg` the one
+    /// algorithm it is for (RFC 8725 §3.1), and verifiers holding it refuse any other.
     pub fn with_algorithm(self, alg: Algorithm) -> Result<Self, Error> {
+        if let Some(bound) = self.alg.filter(|&bound| bound != alg) {
+            return Err(Error::policy(format!(
+                "the key's alg is {bound}; it cannot be used with {alg} (asked by the alg option)"
+            )));
+        }
         if family_of(&self.material) != alg.family() {
             return Err(Error::key(format!(
                 "alg {alg} does not fit a {} key",

@@ -295,9 +295,22 @@ fn rsa(parts: &RsaParts) -> Result<Native, Error> {
                 ],
                 None => Vec::new(),
             };
-            let private = RsaPrivateKey::from_components(n, e, d, primes)
+            let key = RsaPrivateKey::from_components(n, e, d, primes)
                 .map_err(|e| Error::key(format!("inconsistent RSA private key: {e}")))?;
-            Some(Box::new(private))
+            // The CRT members are computed again from p, q and d; given ones that differ are a
+            // key that does not fit together, refused rather than silently replaced.
+            if let Some(crt) = &private.crt {
+                let given = |bytes: &[u8]| BigUint::from_bytes_be(bytes);
+                let fits = key.dp() == Some(&given(&crt.dp))
+                    && key.dq() == Some(&given(&crt.dq))
+                    && key.crt_coefficient() == Some(given(&crt.qi));
+                if !fits {
+                    return Err(Error::key(
+                        "inconsistent RSA private key: dp, dq or qi does not fit p, q and d",
+                    ));
+                }
+            }
+            Some(Box::new(key))
         }
     };
     Ok(Native::Rsa { public, private })

@@ -452,6 +452,28 @@ export function cases(api, fixtures) {
     eq(pulled < 10, true, `read ${pulled} chunks of 16 KiB before refusing`);
   });
 
+  test("a signing key is used as it says: its alg is not rebound by an option (RFC 7517 §4.4), key_ops without sign signs nothing (§4.3), RSA members that do not fit are refused", async () => {
+    const rsa = { ...fixtures.rsaJwk, alg: "RS256" };
+    const err = await rejects(() => api.sign({}, rsa, { alg: "PS256" }), "ERR_POLICY_INVALID");
+    eq(/RS256/.test(err.message) && /PS256/.test(err.message), true, err.message);
+    await rejects(() => api.sign({}, rsa, { alg: "RS512" }), "ERR_POLICY_INVALID");
+    eq((await api.sign({}, rsa, { alg: "RS256" })).split(".").length, 3, "the key's own alg, named again");
+    const ed = (await api.generateKeyPair("EdDSA")).privateJwk;
+    await rejects(() => api.sign({}, ed, { alg: "Ed25519" }), "ERR_POLICY_INVALID");
+    await rejects(() => api.sign({}, { ...ed, key_ops: ["verify"] }), "ERR_JWK_INVALID");
+    eq((await api.sign({}, { ...ed, key_ops: ["sign"] })).split(".").length, 3, "key_ops naming sign");
+    await rejects(() => api.sign({}, "{not json"), "ERR_JWK_INVALID");
+    const audOf = async (audience) => api.decode(await api.sign({}, ed, { audience })).payload.aud;
+    eq(await audOf(["one"]), ["one"], "a one-name array stays an array");
+    eq(await audOf("one"), "one", "a string stays a string");
+    await typeError(() => api.sign({}, ed, { audience: [] }));
+    await typeError(() => api.sign({}, ed, { expiresIn: 1e300 }));
+    const flipAt = (text, at) => text.slice(0, at) + (text[at] === "A" ? "B" : "A") + text.slice(at + 1);
+    for (const member of ["d", "dp", "qi"]) {
+      await rejects(() => api.sign({}, { ...rsa, [member]: flipAt(rsa[member], 40) }), "ERR_JWK_INVALID");
+    }
+  });
+
   test("createRemoteJWKSet: keys the set cannot use are left out and the others verify (RFC 7517 §5)", async () => {
     const good = await api.generateKeyPair("ES256");
     const leaked = await api.generateKeyPair("EdDSA");

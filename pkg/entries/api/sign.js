@@ -1,6 +1,7 @@
 // Signing: Signer (key and options checked once), the one-shot sign, and the signing entries
 // both share, kept by JWK object and by JWK text.
 import { TollgateError, rethrow, hostImport, invalidKey } from "./errors.js";
+import { rsaMismatch } from "./rsa.js";
 import { ALGORITHMS, checkKeyArgument, checkOptionNames, encoder, expect, isDate, isPlainObject, isString, isStringList, keysJson, nowSeconds } from "./args.js";
 
 /** `{ Signer, sign, signSync, signerEntry }` for one core and host (see index.js). */
@@ -11,9 +12,10 @@ export function signApi({ core, host, later, requireSync }) {
   function signOptions(options, allowed = SIGN_OPTIONS) {
     checkOptionNames(options, allowed);
     for (const name of ["alg", "kid", "typ", "issuer", "subject", "jti"]) expect(options[name], `options.${name}`, isString, "a string");
-    expect(options.audience, "options.audience", isStringList, "a string or an array of strings");
-    expect(options.expiresIn, "options.expiresIn", (v) => Number.isInteger(v) && v > 0, "a positive whole number of seconds");
-    expect(options.notBefore, "options.notBefore", Number.isInteger, "a NumericDate (seconds)");
+    expect(options.audience, "options.audience", (v) => isStringList(v) && v.length !== 0, "a string or a non-empty array of strings");
+    // Whole numbers a JSON reader holds exactly (up to 2^53 - 1), as every NumericDate is read.
+    expect(options.expiresIn, "options.expiresIn", (v) => Number.isSafeInteger(v) && v > 0, "a positive whole number of seconds");
+    expect(options.notBefore, "options.notBefore", Number.isSafeInteger, "a NumericDate (whole seconds)");
     expect(options.currentDate, "options.currentDate", isDate, "a valid Date");
     const { currentDate, alg, ...rest } = options;
     return { alg, currentDate, text: JSON.stringify(rest) };
@@ -27,18 +29,27 @@ export function signApi({ core, host, later, requireSync }) {
    */
   function newEntry(jwkText, alg) {
     const entry = { signer: null, sign: null, templates: new Map() };
-    if (!host || JSON.parse(jwkText).kty === "oct") {
+    // Text that is not JSON goes to the core, which refuses it as ERR_JWK_INVALID.
+    const jwk = parsedOrNull(jwkText);
+    if (!host || jwk === null || jwk.kty === "oct") {
       entry.signer = new core.Signer(jwkText, alg);
-    } else if (!later) {
+      return entry;
+    }
+    const mismatch = rsaMismatch(jwk);
+    if (mismatch !== null) {
+      new core.Signer(jwkText, alg); // the core's own refusals (a weak key, a wrong alg) first
+      throw new TollgateError({ code: "ERR_JWK_INVALID", message: `invalid key: the RSA private key's members do not fit together (${mismatch})` });
+    }
+    if (!later) {
       let privateKey;
       const sign = (algIndex, data) => host.sign(ALGORITHMS[algIndex], privateKey, data);
       entry.signer = new core.Signer(jwkText, alg, sign);
-      privateKey = hostImport(() => host.importPrivateKey(JSON.parse(jwkText)));
+      privateKey = hostImport(() => host.importPrivateKey(jwk));
     } else {
       const signer = (entry.signer = new core.Signer(jwkText, alg));
       let privateKey = null;
       entry.sign = async (input) => {
-        privateKey ??= host.importPrivateKey(JSON.parse(jwkText), signer.alg).catch((err) => {
+        privateKey ??= host.importPrivateKey(jwk, signer.alg).catch((err) => {
           throw invalidKey(err);
         });
         const key = await privateKey;
@@ -53,6 +64,14 @@ export function signApi({ core, host, later, requireSync }) {
       };
     }
     return entry;
+  }
+
+  function parsedOrNull(text) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return null;
+    }
   }
 
   /** Signs `payload` (JSON text) with an entry: the token, or a Promise of it (entry.sign). */
