@@ -106,3 +106,37 @@ test("Express: req.auth behind the middleware, over real HTTP", async () => {
   assert.equal(none.status, 401);
   assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="tollgate"');
 });
+
+test("Express with \"trust proxy\": the assertion is checked against the URL the gateway fetched (Host), not the public one X-Forwarded-Host names", async () => {
+  // The gateway sends X-Forwarded-Host with its own public host (docs/SECURITY.md) and names
+  // its ORIGIN_URL in the assertion's htu; an origin that rebuilt its URL from the forwarded
+  // host would refuse every assertion, so the Host header decides, trusted proxy or not.
+  const app = express();
+  app.set("trust proxy", "loopback");
+  app.use("/api", expressTollgate({ issuer: ISSUER, jwks, assertion: { audience: "http://origin.internal" } }));
+  app.get("/api/me", (req, res) => res.json({ sub: req.auth.sub }));
+  const server = await new Promise((ok) => {
+    const s = app.listen(0, "127.0.0.1", () => ok(s));
+  });
+  const { request } = await import("node:http");
+  const get = (headers) =>
+    new Promise((ok, fail) => {
+      const req = request({ host: "127.0.0.1", port: server.address().port, path: "/api/me", headers }, (res) => {
+        let body = "";
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => ok({ status: res.statusCode, body: JSON.parse(body) }));
+      });
+      req.on("error", fail);
+      req.end();
+    });
+  try {
+    const made = await assertionFor("GET", "http://origin.internal/api/me", { aud: "http://origin.internal" });
+    const ok = await get({ Host: "origin.internal", "X-Forwarded-Host": "auth.example", "X-Forwarded-Proto": "http", "X-Tollgate-Assertion": made });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const elsewhere = await get({ Host: "other.internal", "X-Forwarded-Host": "origin.internal", "X-Forwarded-Proto": "http", "X-Tollgate-Assertion": made });
+    assert.equal(elsewhere.status, 401);
+    assert.equal(elsewhere.body.claim, "htu", "a forwarded host does not stand in for Host");
+  } finally {
+    server.close();
+  }
+});
