@@ -81,6 +81,8 @@ impl<'a> Claims<'a> {
         let claims = json.claims(required, &mut repeated).ok_or_else(|| {
             if repeated {
                 Error::malformed("the claims set repeats a name")
+            } else if nests_too_deep(text) {
+                Error::malformed("payload nests too deeply (the limit is 128 levels)")
             } else {
                 invalid()
             }
@@ -91,6 +93,29 @@ impl<'a> Claims<'a> {
         }
         Ok(claims)
     }
+}
+
+/// Whether brackets outside strings reach [`MAX_DEPTH`] levels: to name why text was refused.
+fn nests_too_deep(text: &str) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in text.bytes() {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'{' | b'[') => {
+                depth += 1;
+                if depth >= MAX_DEPTH {
+                    return true;
+                }
+            }
+            (false, _, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The first `"`, `\\` or control character at or after `at`: eight bytes at a time, since

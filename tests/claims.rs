@@ -269,6 +269,12 @@ fn header_and_claims_share_one_nesting_limit() {
             );
         }
     }
+    // The refusal says why (it read "payload is not valid JSON" before).
+    let claims = format!(r#"{{"exp":{exp},"x":{}}}"#, nested(127));
+    let err = f
+        .verify(&f.token_with_header(Map::new(), &claims), Policy::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("nests too deeply"), "{err}");
     // Nesting the audit sent 390,000 deep, near the largest maxTokenBytes: refused too.
     let deep = format!(r#"{{"alg":"EdDSA","x":{}}}"#, nested(380_000));
     let token = f.token_with_raw_header(&deep, &format!(r#"{{"exp":{exp}}}"#));
