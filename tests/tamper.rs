@@ -162,7 +162,11 @@ fn the_policy_narrows_algorithms() {
 fn a_key_bound_to_one_rsa_alg_refuses_its_siblings() {
     let key = common::private_key(Algorithm::RS256);
     let verifier = Verifier::new(common::verification_set(&key), Policy::default()).unwrap();
-    let pss = key.clone().with_algorithm(Algorithm::PS256).unwrap();
+    // The same RSA material and kid under PS256 (`with_algorithm` refuses to rebind a key).
+    let mut jwk = key.to_private_jwk();
+    jwk.alg = Some("PS256".to_owned());
+    let pss = tollgate::Key::from_jwk(&jwk).unwrap();
+    assert_eq!(pss.kid(), key.kid());
     let token = TokenBuilder::new(NOW).sign(&pss).unwrap();
     assert_eq!(
         verifier.verify(&token, NOW).unwrap_err().code(),
