@@ -16,9 +16,24 @@
 //!   limiting.
 //!
 //! The rules are pure: `(record, now) -> decision / new record`. Storage only loads and
-//! persists the [`Failures`] record, so the same rule can move to an atomic counter unchanged.
+//! persists the [`Failures`] record.
+//!
+//! Under concurrency, a password attempt is admitted and counted in one step ([`ADMIT`]): it
+//! counts as a failure *before* the password is checked, in the same atomic step that decides
+//! whether the source may try at all, and a success takes its count back ([`SUCCEEDED`]).
+//! Counting after the check let a burst of concurrent guesses all pass a counter that still
+//! read zero (50 at once: every one checked); counted first, at most `maxFailures` are checked
+//! before the wait, however many arrive together. The price is that one source cannot have
+//! more than `maxFailures` attempts on one account in flight at once, which a person signing
+//! in never has.
+//!
+//! Client secrets are counted after the check ([`FAILED`], one atomic step, so every failure
+//! counts): a service may send many token requests at once, which admission-first would
+//! refuse, and a burst of guesses at a 256-bit random secret gains nothing.
 
 use serde::Serialize;
+
+use crate::store::{Applied, Transition, Write};
 
 /// The first wait, once a counter reaches its limit.
 pub const FIRST_WAIT_SECONDS: u64 = 60;
@@ -94,6 +109,115 @@ impl Failures {
     }
 }
 
+/// The input of [`ADMIT`] and [`SUCCEEDED`]: the time and the counter's limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// Now, in seconds.
+    pub now: i64,
+    /// The counter's limit.
+    pub max_failures: u32,
+    /// Its window.
+    pub window: u64,
+}
+
+crate::json::read::read_by!(Attempt, "a lockout attempt", |o| Attempt {
+    now: o.required_i64("now"),
+    max_failures: o.required_u32("max_failures"),
+    window: o.required_u64("window"),
+});
+
+impl Attempt {
+    fn limits(self) -> Limits {
+        Limits {
+            max_failures: self.max_failures,
+            window: self.window,
+        }
+    }
+}
+
+/// One attempt on a counter, as one atomic step (the counter is the transition's first and
+/// second record alike): a source that must wait is refused (answer `false`, nothing
+/// written); otherwise the attempt is counted as a failure at once and admitted (`true`).
+pub static ADMIT: Transition = Transition {
+    name: "lockout_admit",
+    apply: admit,
+};
+
+/// A success takes back the failure its [`ADMIT`] counted; a counter of the account itself is
+/// cleared instead by its caller (a success from a source ends that source's wait).
+pub static SUCCEEDED: Transition = Transition {
+    name: "lockout_succeeded",
+    apply: succeeded,
+};
+
+/// One failure counted, as one atomic step (no compare-and-swap to lose under contention).
+pub static FAILED: Transition = Transition {
+    name: "lockout_failed",
+    apply: failed,
+};
+
+fn read_attempt(record: Option<&str>, input: &str) -> Result<(Failures, Attempt), String> {
+    let attempt: Attempt = serde_json::from_str(input).map_err(|e| e.to_string())?;
+    // A corrupt counter reads as none: failing closed here would lock the source for good.
+    let record = record.and_then(|text| serde_json::from_str::<Failures>(text).ok());
+    Ok((
+        Failures::current(record, attempt.now, attempt.limits()),
+        attempt,
+    ))
+}
+
+fn record_text(failures: &Failures) -> Result<String, String> {
+    serde_json::to_string(failures).map_err(|e| e.to_string())
+}
+
+fn admit(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
+    let (current, attempt) = read_attempt(record, input)?;
+    if current.wait_until(attempt.now, attempt.limits()).is_some() {
+        return Ok(Applied {
+            first: Write::Keep,
+            second: Write::Keep,
+            answer: "false".to_owned(),
+        });
+    }
+    let counted = current.after_failure(attempt.now);
+    Ok(Applied {
+        first: Write::Put(record_text(&counted)?, Some(attempt.window)),
+        second: Write::Keep,
+        answer: "true".to_owned(),
+    })
+}
+
+fn failed(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
+    let (current, attempt) = read_attempt(record, input)?;
+    Ok(Applied {
+        first: Write::Put(
+            record_text(&current.after_failure(attempt.now))?,
+            Some(attempt.window),
+        ),
+        second: Write::Keep,
+        answer: "true".to_owned(),
+    })
+}
+
+fn succeeded(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
+    let (current, attempt) = read_attempt(record, input)?;
+    let first = match current.count {
+        0 | 1 => Write::Delete,
+        count => Write::Put(
+            record_text(&Failures {
+                count: count - 1,
+                ..current
+            })?,
+            Some(attempt.window),
+        ),
+    };
+    Ok(Applied {
+        first,
+        second: Write::Keep,
+        answer: "true".to_owned(),
+    })
+}
+
 /// Store key of a user's counter from `source`.
 pub fn user_key(username: &str, source: Option<&str>) -> String {
     crate::schema::failures("user", username, source)
@@ -166,6 +290,78 @@ mod tests {
             Failures::default()
         );
         assert_eq!(Failures::current(None, 0, LIMITS), Failures::default());
+    }
+
+    /// The outside concurrency audit's burst: 50 attempts at once on a fresh counter. Each is
+    /// admitted and counted in one step, so five are checked and the rest wait, whichever
+    /// order they arrive in; a success takes back its own count only.
+    #[test]
+    fn admission_counts_first_so_a_burst_gets_no_more_checks_than_the_limit() {
+        let input = serde_json::to_string(&Attempt {
+            now: 100,
+            max_failures: 5,
+            window: 900,
+        })
+        .unwrap();
+        let mut record: Option<String> = None;
+        let mut admitted = 0;
+        for _ in 0..50 {
+            let applied = admit(record.as_deref(), None, &input).unwrap();
+            assert_eq!(applied.second, Write::Keep);
+            if applied.answer == "true" {
+                admitted += 1;
+            }
+            if let Write::Put(text, ttl) = applied.first {
+                assert_eq!(ttl, Some(900));
+                record = Some(text);
+            }
+        }
+        assert_eq!(admitted, 5);
+        let counter: Failures = serde_json::from_str(record.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            counter,
+            Failures {
+                count: 5,
+                last: 100
+            }
+        );
+        let back = succeeded(record.as_deref(), None, &input).unwrap();
+        let Write::Put(text, _) = back.first else {
+            panic!("{back:?}")
+        };
+        assert_eq!(
+            serde_json::from_str::<Failures>(&text).unwrap(),
+            Failures {
+                count: 4,
+                last: 100
+            }
+        );
+        let one = serde_json::to_string(&Failures {
+            count: 1,
+            last: 100,
+        })
+        .unwrap();
+        assert_eq!(
+            succeeded(Some(&one), None, &input).unwrap().first,
+            Write::Delete
+        );
+        assert_eq!(succeeded(None, None, &input).unwrap().first, Write::Delete);
+        // After the check: 60 failures at once are 60 failures.
+        let mut record: Option<String> = None;
+        for _ in 0..60 {
+            if let Write::Put(text, _) = failed(record.as_deref(), None, &input).unwrap().first {
+                record = Some(text);
+            }
+        }
+        assert_eq!(
+            serde_json::from_str::<Failures>(record.as_deref().unwrap()).unwrap(),
+            Failures {
+                count: 60,
+                last: 100
+            }
+        );
+        // A corrupt counter counts as none rather than locking the source for good.
+        assert_eq!(admit(Some("{"), None, &input).unwrap().answer, "true");
     }
 
     #[test]

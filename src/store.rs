@@ -107,8 +107,10 @@ pub async fn apply_in_steps<S: Store>(
     let (a, b) = futures_util::future::join(store.get(first), store.get(second)).await;
     let applied = (transition.apply)(a?.as_deref(), b?.as_deref(), input).map_err(StoreError)?;
     for (key, write) in [(second, applied.second), (first, applied.first)] {
-        if let Write::Put(value, ttl) = write {
-            store.put(key, &value, ttl).await?;
+        match write {
+            Write::Keep => {}
+            Write::Put(value, ttl) => store.put(key, &value, ttl).await?,
+            Write::Delete => store.delete(key).await?,
         }
     }
     Ok(applied.answer)
@@ -136,6 +138,8 @@ pub enum Write {
     Keep,
     /// Store this text, expiring after this many seconds.
     Put(String, Option<u64>),
+    /// Remove the record.
+    Delete,
 }
 
 /// An in-memory store for tests. It records TTLs but does not expire entries by itself;

@@ -107,7 +107,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             };
         };
         let counter = lockout::client_key(id, source);
-        // The counter (coordinator) and the client (KV) are read together.
+        // Counted after the check (crate::lockout: a service may authenticate many times at
+        // once); the counter (coordinator) and the client (KV) are read together.
         let (failures, client) = futures_util::future::join(
             self.failures(&counter, now, self.limits()),
             self.client(id),
@@ -126,9 +127,17 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             (None, _) => false,
         };
         if !ok {
-            self.count_failure(&counter, self.limits(), now).await?;
+            self.once
+                .apply(
+                    &lockout::FAILED,
+                    &counter,
+                    &counter,
+                    &attempt(self.limits(), now)?,
+                )
+                .await?;
             return Err(fail("client authentication failed"));
         }
+        // A success from the source clears its counter (crate::lockout).
         if failures.count > 0 {
             self.once.delete(&counter).await?;
         }
@@ -147,30 +156,47 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         key: &str,
         now: i64,
         limits: lockout::Limits,
-    ) -> Result<Failures, OAuthError> {
-        let record = self.read_once::<Failures>(key).await?.map(|(f, _)| f);
-        Ok(Failures::current(record, now, limits))
+    ) -> Result<lockout::Failures, OAuthError> {
+        let record = self
+            .read_once::<lockout::Failures>(key)
+            .await?
+            .map(|(f, _)| f);
+        Ok(lockout::Failures::current(record, now, limits))
     }
 
-    /// Counts one failure atomically: read, apply the pure rule, compare-and-swap, and again
-    /// if another request counted first, so concurrent failures are all counted.
-    pub(super) async fn count_failure(
+    /// One attempt on the failure counter `key`, counted as a failure at once, in the step
+    /// that decides it ([`lockout::ADMIT`]): `false` when the source must wait.
+    pub(super) async fn admit(
+        &self,
+        key: &str,
+        limits: lockout::Limits,
+        now: i64,
+    ) -> Result<bool, OAuthError> {
+        let answer = self
+            .once
+            .apply(&lockout::ADMIT, key, key, &attempt(limits, now)?)
+            .await?;
+        Ok(answer == "true")
+    }
+
+    /// Takes back the failure an admitted attempt counted, once it succeeded.
+    pub(super) async fn succeeded(
         &self,
         key: &str,
         limits: lockout::Limits,
         now: i64,
     ) -> Result<(), OAuthError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let found = self.read_once::<Failures>(key).await?;
-            let version = found.as_ref().map(|(_, v)| *v);
-            let next = Failures::current(found.map(|(f, _)| f), now, limits).after_failure(now);
-            if self
-                .swap_once(key, version, &next, self.config.lockout_seconds)
-                .await?
-            {
-                return Ok(());
-            }
-        }
-        Err(contended())
+        self.once
+            .apply(&lockout::SUCCEEDED, key, key, &attempt(limits, now)?)
+            .await?;
+        Ok(())
     }
+}
+
+fn attempt(limits: lockout::Limits, now: i64) -> Result<String, OAuthError> {
+    record_text(&lockout::Attempt {
+        now,
+        max_failures: limits.max_failures,
+        window: limits.window,
+    })
 }

@@ -30,7 +30,7 @@ use crate::config::OAuthConfig;
 use crate::crypto::AsyncCrypto;
 use crate::error::Error;
 use crate::jwk::Key;
-use crate::lockout::{self, Failures};
+use crate::lockout;
 use crate::opaque::{self, Kind};
 use crate::password::{self, Cost};
 use crate::revocation;
@@ -62,9 +62,15 @@ pub use self::wire::*;
 
 /// The rules a store applies atomically, by name (a Durable Object finds them here).
 pub fn transition(name: &str) -> Option<&'static Transition> {
-    [&refresh::ROTATE_REFRESH, &codes::REDEEM_CODE]
-        .into_iter()
-        .find(|t| t.name == name)
+    [
+        &refresh::ROTATE_REFRESH,
+        &codes::REDEEM_CODE,
+        &lockout::ADMIT,
+        &lockout::SUCCEEDED,
+        &lockout::FAILED,
+    ]
+    .into_iter()
+    .find(|t| t.name == name)
 }
 
 /// How many times a rule re-reads and retries after losing a compare-and-swap before the

@@ -44,14 +44,20 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             memory_kib: self.config.password_memory_kib,
             iterations: self.config.password_iterations,
         };
-        let user_failures = self.failures(&user_key, now, limits).await?;
-        let source_failures = match &source_key {
-            Some(key) => Some(self.failures(key, now, spray_limits).await?),
-            None => None,
+        // Each attempt is counted as a failure in the step that admits it (crate::lockout), so
+        // a burst of concurrent guesses gets no more checks than one guesser would.
+        let admitted = match &source_key {
+            Some(key) => {
+                let (user, source) = futures_util::future::join(
+                    self.admit(&user_key, limits, now),
+                    self.admit(key, spray_limits, now),
+                )
+                .await;
+                user? & source?
+            }
+            None => self.admit(&user_key, limits, now).await?,
         };
-        let waiting = user_failures.wait_until(now, limits).is_some()
-            || source_failures.is_some_and(|f| f.wait_until(now, spray_limits).is_some());
-        if waiting || name.is_empty() || name.len() > 200 || password.len() > 1024 {
+        if !admitted || name.is_empty() || name.len() > 200 || password.len() > 1024 {
             password::verify_dummy(password, cost);
             return Err(LoginError::Invalid);
         }
@@ -65,9 +71,18 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         match (ok, user) {
             (true, Some(mut user)) => {
-                if user_failures.count > 0 {
-                    self.once.delete(&user_key).await?;
-                }
+                // A success clears this source's counter for the account, and takes back its
+                // attempt from the count across accounts.
+                let spray = async {
+                    match &source_key {
+                        Some(key) => self.succeeded(key, spray_limits, now).await,
+                        None => Ok(()),
+                    }
+                };
+                let (cleared, spray) =
+                    futures_util::future::join(self.once.delete(&user_key), spray).await;
+                cleared?;
+                spray?;
                 // The configured cost changed since this hash was made: store a new hash now
                 // that the password is known. Best effort: a failed write retries next login.
                 if password::needs_rehash(&user.password, cost) {
@@ -78,13 +93,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 }
                 Ok(user)
             }
-            _ => {
-                self.count_failure(&user_key, limits, now).await?;
-                if let Some(key) = &source_key {
-                    self.count_failure(key, spray_limits, now).await?;
-                }
-                Err(LoginError::Invalid)
-            }
+            // Counted already, by the admission.
+            _ => Err(LoginError::Invalid),
         }
     }
 

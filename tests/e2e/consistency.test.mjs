@@ -21,6 +21,8 @@ before(async () => {
   const cheap = ["--memory-kib", "4096", "--iterations", "1"];
   kv.add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read", ...cheap]);
   kv.add(["user", "add", "--username", "bob", "--password", "bob-password-1", "--scopes", "read", ...cheap]);
+  kv.add(["user", "add", "--username", "erin", "--password", "erin-password-1", "--scopes", "read", ...cheap]);
+  kv.add(["user", "add", "--username", "erin-kv", "--password", "erin-password-1", "--scopes", "read", ...cheap]);
   svcSecret = kv.add(["client", "add", "--id", "svc", "--first-party", "--grant", "password", "--grant", "refresh_token", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
   kv.add(["client", "add", "--id", "spa", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", CALLBACK, "--scopes", "read", "--pepper-from", kv.pepperFile]);
   seed = kv.entries;
@@ -100,6 +102,26 @@ function scenarios(consistency) {
       const right = await worker.fetch("/token", form({ grant_type: "password", username: "bob", password: "bob-password-1" }, { Authorization: svc() }));
       return right.status;
     },
+    /**
+     * A burst: 59 wrong passwords and the right one last, all at once, on a fresh counter.
+     * Each attempt is admitted and counted in one step, so the right one finds the source
+     * waiting; and every failure is counted without a retry loop that could give up (503).
+     */
+    async burst(username) {
+      const attempt = (password) => worker.fetch("/token", form({ grant_type: "password", username, password }, { Authorization: svc() }));
+      const answers = await race(60, (() => {
+        let n = 0;
+        return () => attempt(++n === 60 ? "erin-password-1" : `wrong-${n}`);
+      })());
+      return { right: answers[59].status, statuses: answers.map((a) => a.status) };
+    },
+    /** 80 concurrent wrong client secrets: their statuses (each failure counted in one step). */
+    async wrongSecrets() {
+      // A client id of its own, so the counter this fills locks no other test's client.
+      const wrong = `Basic ${Buffer.from("guessed:not-the-secret").toString("base64")}`;
+      const answers = await race(80, () => worker.fetch("/token", form({ grant_type: "client_credentials" }, { Authorization: wrong })));
+      return answers.map((a) => a.status);
+    },
     /** 50 concurrent refreshes of one refresh token inside the grace window. */
     async refreshes() {
       const grant = await (await worker.fetch("/token", form({ grant_type: "password", username: "alice", password: "correct horse battery" }, { Authorization: svc() }))).json();
@@ -132,6 +154,17 @@ describe("consistency = durable (Durable Objects)", () => {
     assert.equal(await s.lockout(), 400);
   });
 
+  test("60 concurrent password attempts, the right one last: refused (five are checked, the rest wait), none lost to contention", async () => {
+    const { right, statuses } = await s.burst("erin");
+    assert.equal(right, 400, statuses.join(" "));
+    assert.deepEqual([...new Set(statuses)], [400], "every answer is the same invalid_grant; no 503");
+  });
+
+  test("80 concurrent wrong client secrets: each refused and counted, none lost to contention (no 503)", async () => {
+    const statuses = await s.wrongSecrets();
+    assert.deepEqual([...new Set(statuses)], [401], statuses.join(" "));
+  });
+
   test("50 concurrent refreshes in the grace window: one identical successor, one live token", async () => {
     const r = await s.refreshes();
     assert.equal(r.successes, 50, JSON.stringify(r.statuses));
@@ -150,7 +183,8 @@ describe("consistency = kv (the documented weak mode: reported, not asserted)", 
     const codes = await s.codeRedemptions();
     const uses = await s.oneTimeUses();
     const lock = await s.lockout();
+    const burst = await s.burst("erin-kv");
     const r = await s.refreshes();
-    t.diagnostic(`kv: ${codes}/50 code redemptions succeeded, ${uses}/50 one-time uses, right password after 12 wrong: ${lock}, refreshes: ${r.successes} ok with ${r.distinct} distinct successors`);
+    t.diagnostic(`kv: ${codes}/50 code redemptions succeeded, ${uses}/50 one-time uses, right password after 12 wrong: ${lock}, right password last of 60 at once: ${burst.right}, refreshes: ${r.successes} ok with ${r.distinct} distinct successors`);
   });
 });

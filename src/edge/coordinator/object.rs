@@ -231,8 +231,17 @@ impl Coordinator {
                 )
                 .map_err(worker::Error::RustError)?;
                 for (key, write) in [(&first, applied.first), (&second, applied.second)] {
-                    if let Write::Put(value, ttl) = write {
-                        write_row(key, &value, ttl)?;
+                    match write {
+                        Write::Keep => {}
+                        Write::Put(value, ttl) => {
+                            write_row(key, &value, ttl)?;
+                        }
+                        Write::Delete => {
+                            sql.exec(
+                                "DELETE FROM records WHERE key = ?",
+                                vec![key.as_str().into()],
+                            )?;
+                        }
                     }
                 }
                 Answer {
