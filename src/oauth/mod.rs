@@ -2,8 +2,8 @@
 //! read-mostly records in a [`Store`] (KV), and the single-use and counting records in an
 //! [`AtomicStore`] (the Durable Object coordinator), so that "once" means once. The rules
 //! about state are pure steps (`refresh_step`, the code record's `used` flag,
-//! `crate::lockout`); the async layer only loads, applies and persists, retrying on a lost
-//! compare-and-swap.
+//! `crate::lockout`, a session's grants), applied by the coordinator in one step each
+//! ([`transition`]); the async layer only loads, applies and persists.
 //!
 //! Where things live:
 //! - [`grants`]: the token endpoint, scope, access tokens;
@@ -68,15 +68,12 @@ pub fn transition(name: &str) -> Option<&'static Transition> {
         &lockout::ADMIT,
         &lockout::SUCCEEDED,
         &lockout::FAILED,
+        &sessions::TRACK_GRANT,
+        &sessions::END_GRANTS,
     ]
     .into_iter()
     .find(|t| t.name == name)
 }
-
-/// How many times a rule re-reads and retries after losing a compare-and-swap before the
-/// request is answered `temporarily_unavailable` (each loss means another request on the same
-/// record made progress).
-pub(super) const MAX_ATTEMPTS: usize = 64;
 
 /// The issuance engine: two stores, a signing key, and settings.
 pub struct OAuth<'a, S: Store, C: AtomicStore> {
@@ -121,13 +118,6 @@ pub(super) fn parse_record<T: for<'de> Deserialize<'de>>(
 pub(super) fn record_text<T: Serialize>(value: &T) -> Result<String, OAuthError> {
     serde_json::to_string(value)
         .map_err(|e| OAuthError::new(OAuthErrorCode::ServerError, e.to_string()))
-}
-
-pub(super) fn contended() -> OAuthError {
-    OAuthError::new(
-        OAuthErrorCode::TemporarilyUnavailable,
-        "too many concurrent requests on the same record; retry",
-    )
 }
 
 /// Store TTLs: KV refuses fewer than 60 seconds.

@@ -59,6 +59,9 @@ pub struct SubjectRecord {
 pub(super) struct SessionGrants {
     /// Refresh families, oldest first.
     pub(super) families: Vec<String>,
+    /// The session was signed out: its families are revoked and it grants nothing more.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(super) ended: bool,
 }
 
 /// The record behind [`crate::schema::consent`].
@@ -335,6 +338,7 @@ mod read {
 
     read_by!(SessionGrants, "a session's grants", |o| SessionGrants {
         families: required_strings(o, "families"),
+        ended: o.bool("ended").unwrap_or(false),
     });
 
     read_by!(ConsentRecord, "a consent", |o| ConsentRecord {
@@ -466,9 +470,12 @@ mod tests {
         round_trip(&SubjectRecord {
             username: "alice".into(),
         });
-        round_trip(&SessionGrants {
-            families: strings(&["f1", "f2"]),
-        });
+        for ended in [false, true] {
+            round_trip(&SessionGrants {
+                families: strings(&["f1", "f2"]),
+                ended,
+            });
+        }
         round_trip(&ConsentRecord {
             scopes: strings(&["openid"]),
             at: -5,

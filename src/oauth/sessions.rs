@@ -152,6 +152,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     /// their access tokens: signing out of one client signs the user out of every client that
     /// logged in through this session, at its next use of a token (OpenID Connect
     /// RP-Initiated Logout 1.0 §2: the OP logs the user out).
+    ///
+    /// The session's grants are closed and read in one coordinator step ([`END_GRANTS`]), and
+    /// a code is tracked in one step that refuses a closed session ([`TRACK_GRANT`]): a code
+    /// granted concurrently with the sign-out is either among the families revoked here or
+    /// never handed out. (Read, revoke, then delete lost every grant tracked in between: an
+    /// outside run kept 14 to 39 of 40 concurrent grants alive after sign-out.)
     pub async fn end_session(&self, id: &str, now: i64) -> Result<(), OAuthError> {
         if opaque::parse(id) != Some(Kind::Session) {
             return Ok(());
@@ -160,11 +166,17 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if let Some(session) = self.read::<Session>(&key).await? {
             if !session.sid.is_empty() {
                 let grants_key = crate::schema::session_grants(&session.sid);
-                if let Some((grants, _)) = self.read_once::<SessionGrants>(&grants_key).await? {
-                    for family in &grants.families {
-                        self.revoke_family(family, now).await?;
-                    }
-                    self.once.delete(&grants_key).await?;
+                let input = record_text(&GrantsInput {
+                    family: String::new(),
+                    ttl: grants_ttl(&session, now),
+                })?;
+                let answer = self
+                    .once
+                    .apply(&END_GRANTS, &grants_key, &grants_key, &input)
+                    .await?;
+                let families: Vec<String> = parse_record(&grants_key, &answer)?;
+                for family in &families {
+                    self.revoke_family(family, now).await?;
                 }
             }
         }
@@ -173,7 +185,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     }
 
     /// Records that a refresh family is granted in `session`, before its code is handed out,
-    /// so that a sign-out racing the redemption still finds it.
+    /// so that a sign-out racing the redemption still finds it; a session signed out
+    /// meanwhile grants nothing (`login_required`).
     pub(super) async fn track_grant(
         &self,
         session: &Session,
@@ -184,26 +197,158 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             return Ok(());
         }
         let key = crate::schema::session_grants(&session.sid);
-        let ttl = u64::try_from(session.absolute_exp.saturating_sub(now)).unwrap_or(0);
-        for _ in 0..MAX_ATTEMPTS {
-            let (mut grants, version) = match self.read_once::<SessionGrants>(&key).await? {
-                Some((grants, version)) => (grants, Some(version)),
-                None => (SessionGrants::default(), None),
-            };
-            if grants.families.len() >= MAX_SESSION_GRANTS {
-                return Err(OAuthError::new(
-                    OAuthErrorCode::AccessDenied,
-                    "this session has granted too many codes; sign in again",
-                ));
-            }
-            grants.families.push(family.to_owned());
-            if self.swap_once(&key, version, &grants, ttl.max(60)).await? {
-                return Ok(());
-            }
+        let input = record_text(&GrantsInput {
+            family: family.to_owned(),
+            ttl: grants_ttl(session, now),
+        })?;
+        match self
+            .once
+            .apply(&TRACK_GRANT, &key, &key, &input)
+            .await?
+            .as_str()
+        {
+            TRACKED => Ok(()),
+            FULL => Err(OAuthError::new(
+                OAuthErrorCode::AccessDenied,
+                "this session has granted too many codes; sign in again",
+            )),
+            _ => Err(OAuthError::new(
+                OAuthErrorCode::LoginRequired,
+                "the session has ended; sign in again",
+            )),
         }
-        Err(contended())
     }
+}
+
+/// How long a session's grants are kept: as long as the session may live (a closed record
+/// must outlast any request still holding the session).
+fn grants_ttl(session: &Session, now: i64) -> u64 {
+    u64::try_from(session.absolute_exp.saturating_sub(now))
+        .unwrap_or(0)
+        .max(60)
 }
 
 /// The most codes one browser session may grant (each is remembered until the session ends).
 const MAX_SESSION_GRANTS: usize = 1000;
+
+/// The input of [`TRACK_GRANT`] and [`END_GRANTS`].
+#[derive(Serialize)]
+pub(super) struct GrantsInput {
+    family: String,
+    ttl: u64,
+}
+
+crate::json::read::read_by!(GrantsInput, "a grants step", |o| GrantsInput {
+    family: o.string("family").unwrap_or_default(),
+    ttl: o.required_u64("ttl"),
+});
+
+const TRACKED: &str = "\"tracked\"";
+const FULL: &str = "\"full\"";
+const ENDED: &str = "\"ended\"";
+
+/// Adds a family to a session's grants in one step, unless the session was signed out.
+pub static TRACK_GRANT: Transition = Transition {
+    name: "track_grant",
+    apply: track_grant,
+};
+
+/// Closes a session's grants in one step and answers the families to revoke.
+pub static END_GRANTS: Transition = Transition {
+    name: "end_grants",
+    apply: end_grants,
+};
+
+fn read_grants(record: Option<&str>, input: &str) -> Result<(SessionGrants, GrantsInput), String> {
+    let input: GrantsInput = serde_json::from_str(input).map_err(|e| e.to_string())?;
+    let grants = match record {
+        None => SessionGrants::default(),
+        Some(text) => serde_json::from_str(text).map_err(|e| e.to_string())?,
+    };
+    Ok((grants, input))
+}
+
+fn track_grant(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
+    let (mut grants, input) = read_grants(record, input)?;
+    let answer = if grants.ended {
+        ENDED
+    } else if grants.families.len() >= MAX_SESSION_GRANTS {
+        FULL
+    } else {
+        grants.families.push(input.family);
+        let text = serde_json::to_string(&grants).map_err(|e| e.to_string())?;
+        return Ok(Applied {
+            first: Write::Put(text, Some(input.ttl)),
+            second: Write::Keep,
+            answer: TRACKED.to_owned(),
+        });
+    };
+    Ok(Applied {
+        first: Write::Keep,
+        second: Write::Keep,
+        answer: answer.to_owned(),
+    })
+}
+
+fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
+    let (grants, input) = read_grants(record, input)?;
+    let closed = SessionGrants {
+        families: Vec::new(),
+        ended: true,
+    };
+    Ok(Applied {
+        first: Write::Put(
+            serde_json::to_string(&closed).map_err(|e| e.to_string())?,
+            Some(input.ttl),
+        ),
+        second: Write::Keep,
+        answer: serde_json::to_string(&grants.families).map_err(|e| e.to_string())?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(rule: &Transition, record: &mut Option<String>, family: &str) -> String {
+        let input = serde_json::to_string(&GrantsInput {
+            family: family.to_owned(),
+            ttl: 600,
+        })
+        .unwrap();
+        let applied = (rule.apply)(record.as_deref(), None, &input).unwrap();
+        assert_eq!(applied.second, Write::Keep);
+        if let Write::Put(text, ttl) = applied.first {
+            assert_eq!(ttl, Some(600));
+            *record = Some(text);
+        }
+        applied.answer
+    }
+
+    /// A sign-out and the grants racing it are ordered by the coordinator: what was tracked
+    /// before is answered for revocation, what comes after is refused, nothing falls between.
+    #[test]
+    fn a_session_closed_by_sign_out_grants_nothing_more() {
+        let mut record = None;
+        assert_eq!(step(&TRACK_GRANT, &mut record, "f1"), TRACKED);
+        assert_eq!(step(&TRACK_GRANT, &mut record, "f2"), TRACKED);
+        assert_eq!(step(&END_GRANTS, &mut record, ""), r#"["f1","f2"]"#);
+        assert_eq!(step(&TRACK_GRANT, &mut record, "f3"), ENDED);
+        assert_eq!(
+            step(&END_GRANTS, &mut record, ""),
+            "[]",
+            "a second sign-out revokes nothing new"
+        );
+        let mut fresh = None;
+        assert_eq!(step(&END_GRANTS, &mut fresh, ""), "[]");
+        assert_eq!(step(&TRACK_GRANT, &mut fresh, "f1"), ENDED);
+        let mut full = Some(
+            serde_json::to_string(&SessionGrants {
+                families: vec!["f".to_owned(); MAX_SESSION_GRANTS],
+                ended: false,
+            })
+            .unwrap(),
+        );
+        assert_eq!(step(&TRACK_GRANT, &mut full, "g"), FULL);
+    }
+}

@@ -72,6 +72,13 @@ async function code(worker) {
   return { code: location.searchParams.get("code"), verifier };
 }
 
+/** A PKCE authorization request for the spa client: `{ verifier, query }`. */
+function authorization() {
+  const verifier = randomBytes(32).toString("base64url");
+  const challenge = createHash("sha256").update(verifier).digest("base64url");
+  return { verifier, query: new URLSearchParams({ client_id: "spa", redirect_uri: CALLBACK, response_type: "code", scope: "read", code_challenge: challenge, code_challenge_method: "S256" }) };
+}
+
 function scenarios(consistency) {
   let worker;
   const svc = () => `Basic ${Buffer.from(`svc:${svcSecret}`).toString("base64")}`;
@@ -122,6 +129,39 @@ function scenarios(consistency) {
       const answers = await race(80, () => worker.fetch("/token", form({ grant_type: "client_credentials" }, { Authorization: wrong })));
       return answers.map((a) => a.status);
     },
+    /**
+     * Sign-out racing single sign-on: 30 concurrent /authorize with one session's cookie and
+     * a sign-out among them; once it answered, every code handed out is redeemed. Answers how
+     * many gave an access token the gateway still accepts, or a refresh token that still works.
+     */
+    async signOutRace() {
+      const login = await worker.fetch(`/authorize?${authorization().query}`);
+      const html = await login.text();
+      const csrf = login.headers.get("set-cookie").match(/tg_csrf=([^;]+)/)[1];
+      const fields = Object.fromEntries([...html.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2].replaceAll("&amp;", "&")]));
+      const signedIn = await worker.fetch("/authorize", form({ ...fields, action: "login", username: "alice", password: "correct horse battery" }, { Cookie: `tg_csrf=${csrf}` }));
+      const session = signedIn.headers.get("set-cookie").match(/tg_session=([^;]+)/)[1];
+      const requests = Array.from({ length: 30 }, () => authorization());
+      let signedOut;
+      const answers = await Promise.all(
+        requests.map((request, i) => {
+          if (i === 10) signedOut = worker.fetch("/logout", { method: "POST", headers: { Cookie: `tg_session=${session}`, "Content-Type": "application/x-www-form-urlencoded" }, body: "" });
+          return worker.fetch(`/authorize?${request.query}`, { headers: { Cookie: `tg_session=${session}` } });
+        }),
+      );
+      const { status } = await signedOut;
+      let codes = 0;
+      let live = 0;
+      for (const [i, answer] of answers.entries()) {
+        const code = new URL(answer.headers.get("location") ?? "http://x/").searchParams.get("code");
+        if (!code) continue;
+        codes += 1;
+        const tokens = await (await worker.fetch("/token", form({ grant_type: "authorization_code", client_id: "spa", code, code_verifier: requests[i].verifier, redirect_uri: CALLBACK }))).json();
+        if (tokens.access_token && (await worker.fetch("/api/x", { headers: { Authorization: `Bearer ${tokens.access_token}` } })).status === 200) live += 1;
+        if (tokens.refresh_token && (await worker.fetch("/token", form({ grant_type: "refresh_token", client_id: "spa", refresh_token: tokens.refresh_token }))).status === 200) live += 1;
+      }
+      return { signOut: status, codes, live };
+    },
     /** 50 concurrent refreshes of one refresh token inside the grace window. */
     async refreshes() {
       const grant = await (await worker.fetch("/token", form({ grant_type: "password", username: "alice", password: "correct horse battery" }, { Authorization: svc() }))).json();
@@ -163,6 +203,13 @@ describe("consistency = durable (Durable Objects)", () => {
   test("80 concurrent wrong client secrets: each refused and counted, none lost to contention (no 503)", async () => {
     const statuses = await s.wrongSecrets();
     assert.deepEqual([...new Set(statuses)], [401], statuses.join(" "));
+  });
+
+  test("a sign-out racing 30 single sign-on requests: no code handed out outlives it", async () => {
+    const r = await s.signOutRace();
+    assert.equal(r.signOut, 200);
+    assert.ok(r.codes > 0, "some codes were handed out before the sign-out");
+    assert.equal(r.live, 0, JSON.stringify(r));
   });
 
   test("50 concurrent refreshes in the grace window: one identical successor, one live token", async () => {
