@@ -17,8 +17,8 @@ use super::Target;
 use crate::assertion::Statement;
 use crate::config::{Auth, GatewayConfig, Route};
 use crate::gateway::{
-    self, Decision, Denial, ForwardPolicy, HeaderAction, HttpsAction, Identity, Outcome, Scheme,
-    TokenSource, TokenType,
+    self, Decision, Denial, ForwardPolicy, HeaderAction, Identity, Outcome, Scheme, TokenSource,
+    TokenType,
 };
 use crate::json::Object;
 use crate::oauth::dpop::{accept_proof, Presented};
@@ -43,36 +43,13 @@ pub async fn handle(
     let Some(origin) = state.origin.as_deref() else {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "ORIGIN_URL is not set");
     };
+    // Plain HTTP was answered by the router (`edge::plain_http`) before any path was served.
     let scheme = if req.inner().url().starts_with("https:") {
         "https"
     } else {
         "http"
     };
     let connecting_ip = req.headers().get("CF-Connecting-IP").ok().flatten();
-    match gateway::https_action(
-        config.https,
-        config.allow_loopback_http,
-        scheme,
-        connecting_ip.as_deref(),
-        &target.method,
-    ) {
-        HttpsAction::Allow => {}
-        HttpsAction::Redirect => {
-            let location =
-                gateway::https_location(&config.issuer, &target.path, target.query.as_deref());
-            let mut response =
-                respond::json(308, Object::new().with("error", "https_required").finish())?;
-            response.headers_mut().set("Location", &location)?;
-            return Ok(response);
-        }
-        HttpsAction::Reject => {
-            return respond::refuse(
-                Code::HttpsRequired,
-                "https_required",
-                "plain HTTP is refused: use https",
-            );
-        }
-    }
 
     let route = config.route(&target.method, &target.path);
     let route_name = route.map_or("(unmatched)", |r| r.prefix.as_str());

@@ -128,6 +128,9 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(target) => target,
         Err(err) => return respond::refuse(Code::PathInvalid, "invalid_request", &err.to_string()),
     };
+    if let Some(answer) = plain_http(&req, &state, &target) {
+        return answer;
+    }
     if crate::gateway::is_forbidden_method(&target.method) {
         let mut response = respond::refuse(
             Code::MethodNotAllowed,
@@ -176,6 +179,48 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             None => gateway::handle(req, &env, &ctx, state, &target).await,
         },
     }
+}
+
+/// The answer to a plain-HTTP request, before any path is served (RFC 6797 §7.2; RFC 6749
+/// §3.1, §3.2: the authorization and token endpoints need TLS; a JWKS fetched in the clear could
+/// be swapped): the configured `https` mode, with the loopback exemption for local
+/// development. Without a gateway configuration, the defaults (redirect, loopback allowed),
+/// refused rather than redirected since there is no issuer to redirect to. `None`: serve it.
+fn plain_http(req: &Request, state: &state::State, target: &Target) -> Option<Result<Response>> {
+    use crate::gateway::HttpsAction;
+    if req.inner().url().starts_with("https:") {
+        return None;
+    }
+    let config = state.config.as_ref();
+    let (mode, loopback) = config.map_or((Default::default(), true), |c| {
+        (c.https, c.allow_loopback_http)
+    });
+    let connecting_ip = req.headers().get("CF-Connecting-IP").ok().flatten();
+    let action = crate::gateway::https_action(
+        mode,
+        loopback,
+        "http",
+        connecting_ip.as_deref(),
+        &target.method,
+    );
+    Some(match (action, config) {
+        (HttpsAction::Allow, _) => return None,
+        (HttpsAction::Redirect, Some(config)) => https_redirect(config, target),
+        _ => respond::refuse(
+            Code::HttpsRequired,
+            "https_required",
+            "plain HTTP is refused: use https",
+        ),
+    })
+}
+
+/// 308 to the same path and query on the issuer's host over https.
+fn https_redirect(config: &crate::config::GatewayConfig, target: &Target) -> Result<Response> {
+    let location =
+        crate::gateway::https_location(&config.issuer, &target.path, target.query.as_deref());
+    let mut response = respond::json(308, Object::new().with("error", "https_required").finish())?;
+    response.headers_mut().set("Location", &location)?;
+    Ok(response)
 }
 
 /// `GET /healthz`: liveness for anyone; the deployment's details (key ids, isolate figures)

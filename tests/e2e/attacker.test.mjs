@@ -349,22 +349,23 @@ async function login(username, password) {
 }
 
 describe("lockouts nobody can turn against the owner", () => {
+  // Distinct sources on the loopback network: plain HTTP is served only from loopback.
   test("an anonymous party's wrong secrets do not lock the client out", async () => {
     for (let i = 0; i < 6; i++) {
-      const guess = await token({ grant_type: "client_credentials" }, basic("svc", "wrong-guess"), "198.51.100.9");
+      const guess = await token({ grant_type: "client_credentials" }, basic("svc", "wrong-guess"), "127.51.100.9");
       assert.equal(guess.status, 401);
     }
-    const guesser = await token({ grant_type: "client_credentials" }, basic("svc", svcSecret), "198.51.100.9");
+    const guesser = await token({ grant_type: "client_credentials" }, basic("svc", svcSecret), "127.51.100.9");
     assert.equal(guesser.status, 401, "the guessing source waits");
-    const owner = await token({ grant_type: "client_credentials" }, basic("svc", svcSecret), "192.0.2.44");
+    const owner = await token({ grant_type: "client_credentials" }, basic("svc", svcSecret), "127.0.2.44");
     assert.equal(owner.status, 200, "the owner elsewhere is served");
   });
 
   test("wrong passwords from one source do not lock the user out everywhere", async () => {
     const attempt = (password, ip) => token({ grant_type: "password", username: "alice", password }, basic("svc", svcSecret), ip);
-    for (let i = 0; i < 4; i++) assert.equal((await attempt("nope-nope", "198.51.100.10")).body.error, "invalid_grant");
-    assert.equal((await attempt("correct horse battery", "198.51.100.10")).body.error, "invalid_grant", "that source waits");
-    assert.equal((await attempt("correct horse battery", "192.0.2.45")).status, 200, "alice elsewhere logs in");
+    for (let i = 0; i < 4; i++) assert.equal((await attempt("nope-nope", "127.51.100.10")).body.error, "invalid_grant");
+    assert.equal((await attempt("correct horse battery", "127.51.100.10")).body.error, "invalid_grant", "that source waits");
+    assert.equal((await attempt("correct horse battery", "127.0.2.45")).status, 200, "alice elsewhere logs in");
   });
 });
 
@@ -425,6 +426,21 @@ describe("the smaller items", () => {
     assert.equal(result.status, 308);
     assert.equal(result.headers.location, "https://tollgate.test/api/x?a=1");
     assert.equal(received.length, 0);
+    // The server's own endpoints too (RFC 6749 §3.1, §3.2): a password or a code in the clear
+    // is refused, a page or a key set is redirected (an outside run signed in over plain HTTP).
+    const remote = { "CF-Connecting-IP": "203.0.113.50", "Content-Type": "application/x-www-form-urlencoded" };
+    for (const [line, body, status] of [
+      ["POST /token HTTP/1.1", "grant_type=password&username=a&password=b", 403],
+      ["POST /authorize HTTP/1.1", "action=login&username=a&password=b", 403],
+      ["POST /logout HTTP/1.1", "", 403],
+      ["GET /authorize?client_id=x HTTP/1.1", "", 308],
+      ["GET /.well-known/jwks.json HTTP/1.1", "", 308],
+      ["GET /.well-known/openid-configuration HTTP/1.1", "", 308],
+    ]) {
+      const answer = await raw(line, remote, body);
+      assert.equal(answer.status, status, line);
+      if (status === 403) assert.equal(answer.body.code, "ERR_HTTPS_REQUIRED", line);
+    }
   });
 
   test("CORS: the preflight of /token, the JWKS and metadata answer only configured origins", async () => {
