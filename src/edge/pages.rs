@@ -112,7 +112,9 @@ pub fn login(
 
 /// The sign-out question (OpenID Connect RP-Initiated Logout 1.0 §2: without a valid
 /// `id_token_hint` the user confirms, so that no other site can sign them out).
-pub fn logout_confirm(fields: &[(String, String)]) -> Result<Response> {
+/// `back_to` is the origin of the registered `post_logout_redirect_uri`, which the form's
+/// answer redirects to (CSP `form-action` covers that redirect too).
+pub fn logout_confirm(fields: &[(String, String)], back_to: Option<&str>) -> Result<Response> {
     page(
         200,
         "Sign out?",
@@ -122,7 +124,7 @@ pub fn logout_confirm(fields: &[(String, String)]) -> Result<Response> {
 <button type="submit" name="action" value="logout">Sign out</button></form>"#,
             hidden = hidden(fields),
         ),
-        None,
+        back_to,
     )
 }
 

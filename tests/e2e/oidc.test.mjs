@@ -268,12 +268,35 @@ test("RP-Initiated Logout ends the session for every client and the grants made 
   assert.equal(info.status, 401, "the access token of the ended grant is revoked");
 });
 
+test("RP-Initiated Logout by a relying party's cross-site POST: the user confirms here, then the session ends (§2)", async () => {
+  const browser = new Browser();
+  const req = await request();
+  const tokens = await grant(req, (await authorize(browser, req.url)).callback);
+  const fields = { id_token_hint: tokens.id_token, post_logout_redirect_uri: `${rpA.base}/`, state: "bye" };
+  const crossSite = (params) =>
+    fetch(`${world.issuer}/logout`, { method: "POST", redirect: "manual", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params).toString() });
+  // Cross-site, the browser sends no Lax cookie: answering "signed out" would end nothing.
+  const asked = await crossSite(fields);
+  assert.equal(asked.status, 200);
+  assert.match(await asked.text(), /Sign out\?/);
+  assert.equal(asked.headers.get("set-cookie"), null);
+  assert.match(asked.headers.get("content-security-policy"), new RegExp(`form-action 'self' ${rpA.base};`), "the confirmation may go back to the client");
+  // Nor does a forged cross-site sign-out clear the cookie.
+  for (const forged of [{}, { action: "logout" }]) assert.equal((await crossSite(forged)).headers.get("set-cookie"), null, JSON.stringify(forged));
+  assert.equal((await authorize(browser, (await request({ prompt: "none" })).url)).asked, false, "still signed in");
+  // The confirmation is same-site: the cookie comes with it, the session ends.
+  const confirmed = await browser.post(`${world.issuer}/logout`, { ...fieldsOf(await (await crossSite(fields)).text()), action: "logout" });
+  assert.equal(confirmed.status, 303);
+  assert.equal(confirmed.headers.get("location"), `${rpA.base}/?state=bye`);
+  await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token), (err) => err.error === "invalid_grant");
+});
+
 test("sign-out revokes every grant of the session, with 12 codes issued in it concurrently", async () => {
   const browser = new Browser();
   await authorize(browser, (await request()).url);
   const requests = await Promise.all(Array.from({ length: 12 }, () => request()));
   // Twelve /authorize requests at once in one session: each appends its grant to the session's
-  // list in the coordinator (compare-and-swap); none may be lost.
+  // list in the coordinator (one step each); none may be lost.
   const callbacks = await Promise.all(requests.map(async (req) => new URL((await browser.fetch(req.url)).headers.get("location"))));
   const tokens = await Promise.all(requests.map((req, i) => grant(req, callbacks[i])));
   const out = await browser.fetch(oidc.buildEndSessionUrl(config, { id_token_hint: tokens[0].id_token }));

@@ -378,14 +378,16 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
     };
     let oauth = engine.oauth();
     let session_id = cookie(&req, SESSION_COOKIE);
+    // The cookie is cleared only where it came: a cross-site POST carries no Lax cookie, so
+    // clearing it there would sign the user out of this browser for any site that asked.
     if post && params.is_empty() {
+        let mut response = respond::json(200, Object::new().with("loggedOut", true).finish())?;
         if let Some(id) = &session_id {
             if let Err(err) = oauth.end_session(id, now()).await {
                 return oauth_error(&err);
             }
+            set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
         }
-        let mut response = respond::json(200, Object::new().with("loggedOut", true).finish())?;
-        set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
         return Ok(response);
     }
     let hints = match hint_verifier(engine) {
@@ -402,9 +404,13 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
         Some(id) => oauth.session(id, now()).await.ok().flatten(),
         None => None,
     };
+    // A GET with no session cookie has no session to end. A POST without one may be a
+    // relying party's cross-site form post (RP-Initiated Logout 1.0 §2 takes POST), to which
+    // the browser sends no Lax cookie: the user confirms here, and that same-site post
+    // carries the cookie. Answering it as done ended nothing and told the client otherwise.
     let vouched = match (&session, &logout.hint_sub) {
         (Some(session), Some(sub)) => *sub == session.sub,
-        (None, _) => true,
+        (None, _) => !post,
         (Some(_), None) => false,
     };
     let confirmed = post && params.get("action").map(String::as_str) == Some("logout");
@@ -418,7 +424,8 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
         .iter()
         .filter_map(|name| params.get(*name).map(|v| (name.to_string(), v.clone())))
         .collect();
-        return pages::logout_confirm(&fields);
+        let back_to = logout.redirect.as_deref().and_then(pages::origin_of);
+        return pages::logout_confirm(&fields, back_to.as_deref());
     }
     if let Some(id) = &session_id {
         if let Err(err) = oauth.end_session(id, now()).await {
@@ -435,6 +442,8 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
         Some(location) => redirect(location)?,
         None => pages::signed_out()?,
     };
-    set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
+    if session_id.is_some() {
+        set_cookie(&mut response, SESSION_COOKIE, "", "/", Some(0), "Lax")?;
+    }
     Ok(response)
 }
