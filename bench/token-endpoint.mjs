@@ -183,7 +183,7 @@ async function exchange(server, { code, verifier }, member) {
 
 // ---------------------------------------------------------------------------------------------
 // Tollgate: users and clients seeded with the CLI (as tests/e2e/consistency.test.mjs does); codes
-// through its login page: GET /authorize (hidden fields + tg_csrf cookie), POST /authorize → 303.
+// through its login page: GET /authorize (hidden fields + __Host-tg_csrf cookie), POST /authorize → 303.
 
 const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--set"]).stdout);
 const kv = kvSeed(PEPPER);
@@ -222,7 +222,7 @@ async function startTollgate(consistency, { oneWorker = false } = {}) {
     const fields = Object.fromEntries([...html.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], unescapeHtml(m[2])]));
     const res = await worker.fetch("/authorize", {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}` },
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${csrf}` },
       body: formBody({ ...fields, action: "login", username: "alice", password: PASSWORD }),
     });
     return { code: await expectRedirect(res, `${server.name}: POST /authorize`), verifier };

@@ -1349,21 +1349,91 @@ fn a_login_rehashes_a_password_stored_at_another_cost() {
 
 #[test]
 fn csrf_values_are_minted_by_the_server_only() {
-    let issued = oauth::csrf_token(PEPPER).unwrap();
-    assert!(oauth::csrf_valid(PEPPER, &issued, &issued));
+    let issued = oauth::csrf_token(PEPPER, None, NOW).unwrap();
+    assert!(oauth::csrf_valid(PEPPER, &issued, &issued, None, NOW));
     assert!(
-        !oauth::csrf_valid(PEPPER, &issued, "other"),
+        !oauth::csrf_valid(PEPPER, &issued, "other", None, NOW),
         "cookie differs"
     );
     assert!(!oauth::csrf_valid(
         b"another-pepper-0123456789abcdef!!",
         &issued,
-        &issued
+        &issued,
+        None,
+        NOW
     ));
     // An attacker's equal cookie and form pair is not enough.
-    for planted in ["", "x", "x.y", "attacker.chosen", ".", "abc."] {
-        assert!(!oauth::csrf_valid(PEPPER, planted, planted), "{planted:?}");
+    for planted in [
+        "",
+        "x",
+        "x.y",
+        "attacker.chosen",
+        ".",
+        "abc.",
+        "a.1.",
+        "a.x.b",
+    ] {
+        assert!(
+            !oauth::csrf_valid(PEPPER, planted, planted, None, NOW),
+            "{planted:?}"
+        );
     }
+}
+
+/// RFC 9700 §4.7 (an outside browser run planted a server-minted pair from a sibling site and
+/// approved a consent with it): a value is bound to the browser session it was shown to, and
+/// expires with its cookie.
+#[test]
+fn csrf_values_are_bound_to_the_session_and_expire() {
+    let mine = oauth::csrf_token(PEPPER, Some("tgs_victim"), NOW).unwrap();
+    assert!(oauth::csrf_valid(
+        PEPPER,
+        &mine,
+        &mine,
+        Some("tgs_victim"),
+        NOW
+    ));
+    // Minted for the attacker's own session, or for none: refused in the victim's browser.
+    for (made_for, used_in) in [
+        (Some("tgs_attacker"), Some("tgs_victim")),
+        (None, Some("tgs_victim")),
+        (Some("tgs_victim"), None),
+    ] {
+        let planted = oauth::csrf_token(PEPPER, made_for, NOW).unwrap();
+        assert!(
+            !oauth::csrf_valid(PEPPER, &planted, &planted, used_in, NOW),
+            "{made_for:?} in {used_in:?}"
+        );
+    }
+    let lifetime = oauth::CSRF_LIFETIME;
+    assert!(oauth::csrf_valid(
+        PEPPER,
+        &mine,
+        &mine,
+        Some("tgs_victim"),
+        NOW + lifetime - 1
+    ));
+    assert!(!oauth::csrf_valid(
+        PEPPER,
+        &mine,
+        &mine,
+        Some("tgs_victim"),
+        NOW + lifetime
+    ));
+    assert!(
+        !oauth::csrf_valid(PEPPER, &mine, &mine, Some("tgs_victim"), NOW - 1),
+        "from the future"
+    );
+    // The time is under the mac: moving it forward breaks the value.
+    let parts: Vec<&str> = mine.split('.').collect();
+    let moved = format!("{}.{}.{}", parts[0], NOW + 1000, parts[2]);
+    assert!(!oauth::csrf_valid(
+        PEPPER,
+        &moved,
+        &moved,
+        Some("tgs_victim"),
+        NOW + 1000
+    ));
 }
 
 #[test]

@@ -218,7 +218,7 @@ describe("forwarded headers are the gateway's", () => {
         Forwarded: "for=10.9.8.7;host=evil.example",
         "X-Real-IP": "10.9.8.7",
         "X-API-Key": apiKey,
-        Cookie: "theme=dark; tg_session=tgs_stolen; tg_token=abc; tg_csrf=x",
+        Cookie: "theme=dark; tg_session=tgs_stolen; tg_token=abc; __Host-tg_csrf=x",
         "X-Custom": "kept",
       }),
     );
@@ -342,7 +342,7 @@ async function login(username, password) {
   const html = await page.text();
   const csrfCookie = page.headers.get("set-cookie").match(/tg_csrf=([^;]+)/)[1];
   const fields = Object.fromEntries([...html.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2].replaceAll("&amp;", "&")]));
-  const res = await worker.fetch("/authorize", form({ ...fields, action: "login", username, password }, { Cookie: `tg_csrf=${csrfCookie}` }));
+  const res = await worker.fetch("/authorize", form({ ...fields, action: "login", username, password }, { Cookie: `__Host-tg_csrf=${csrfCookie}` }));
   const cookie = res.headers.getSetCookie().find((c) => c.startsWith("tg_session="));
   assert.ok(cookie, `login as ${username}: ${res.status}`);
   return cookie.split(";")[0].slice("tg_session=".length);
@@ -475,7 +475,7 @@ describe("the smaller items", () => {
     const html = await (await worker.fetch(`/authorize?${query}`)).text();
     const fields = Object.fromEntries([...html.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2].replaceAll("&amp;", "&")]));
     for (const planted of ["attacker-chosen", "nonce.forgedmac", fields.csrf.split(".")[0] + ".AAAA"]) {
-      const res = await worker.fetch("/authorize", form({ ...fields, csrf: planted, action: "login", username: "alice", password: "correct horse battery" }, { Cookie: `tg_csrf=${planted}` }));
+      const res = await worker.fetch("/authorize", form({ ...fields, csrf: planted, action: "login", username: "alice", password: "correct horse battery" }, { Cookie: `__Host-tg_csrf=${planted}` }));
       assert.equal(res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")), undefined, planted);
       assert.match(await res.text(), /expired or was not sent from this site/, planted);
     }

@@ -227,7 +227,7 @@ async function signIn(extra) {
   const html = await page.text();
   const csrf = page.headers.get("set-cookie").match(/tg_csrf=([^;]+)/)[1];
   const fields = Object.fromEntries([...html.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2].replaceAll("&amp;", "&")]));
-  const login = await worker.fetch("/authorize", form({ ...fields, action: "login", username: "alice", password: "correct horse battery" }, { Cookie: `tg_csrf=${csrf}` }));
+  const login = await worker.fetch("/authorize", form({ ...fields, action: "login", username: "alice", password: "correct horse battery" }, { Cookie: `__Host-tg_csrf=${csrf}` }));
   return new URL(login.headers.get("location"));
 }
 

@@ -40,11 +40,11 @@ test("authorization code with PKCE, then refresh", async () => {
 
   // The user's part: load the login page, post the form (what a browser does).
   const page = await fetch(url, { redirect: "manual" });
-  const csrf = page.headers.getSetCookie().find((c) => c.startsWith("tg_csrf=")).split(";")[0].split("=")[1];
+  const csrf = page.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf=")).split(";")[0].split("=")[1];
   const login = await fetch(as.authorization_endpoint, {
     method: "POST",
     redirect: "manual",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}` },
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${csrf}` },
     body: new URLSearchParams({ ...Object.fromEntries(url.searchParams), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString(),
   });
   const callback = new URL(login.headers.get("location"));

@@ -188,11 +188,11 @@ describe("authorization code with PKCE (HTTP level; the browser flow is in brows
     assert.equal(page.status, 200);
     assert.match(page.headers.get("content-security-policy"), /frame-ancestors 'none'/);
     assert.equal(page.headers.get("x-frame-options"), "DENY");
-    const csrfCookie = page.headers.getSetCookie().find((c) => c.startsWith("tg_csrf="));
+    const csrfCookie = page.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf="));
     assert.match(csrfCookie, /HttpOnly; SameSite=Strict/);
     const csrf = csrfCookie.split(";")[0].split("=")[1];
     const body = new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", ...credentials });
-    const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}` }, body: body.toString() });
+    const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${csrf}` }, body: body.toString() });
     return { res, csrf, query };
   }
 
@@ -253,10 +253,19 @@ describe("authorization code with PKCE (HTTP level; the browser flow is in brows
     const html = await res.text();
     assert.match(html, /wants to access your account/);
     const session = res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
-    const deny = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}; ${session}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "deny" }).toString() });
+    const decide = (value, action) =>
+      worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${value}; ${session}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf: value, action }).toString() });
+    // The consent form has a value of its own, bound to the new session (RFC 9700 §4.7): the
+    // login page's, made before there was one, approves nothing in it.
+    const own = res.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf="));
+    assert.match(own, /Path=\/; .*Secure; HttpOnly; SameSite=Strict/);
+    const consentCsrf = own.split(";")[0].split("=")[1];
+    assert.equal(html.includes(`value="${consentCsrf}"`), true);
+    assert.equal((await decide(csrf, "approve")).status, 400, "a value made for no session");
+    const deny = await decide(consentCsrf, "deny");
     assert.equal(deny.status, 303);
     assert.match(deny.headers.get("location"), /error=access_denied/);
-    const approve = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}; ${session}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "approve" }).toString() });
+    const approve = await decide(consentCsrf, "approve");
     assert.match(approve.headers.get("location"), /^https:\/\/partner\.test\/cb\?code=tgc_/);
   });
 
@@ -312,8 +321,8 @@ describe("introspection, revocation, sessions, metadata", () => {
     void verifier;
     const query = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: challenge, code_challenge_method: "S256" });
     const page = await worker.fetch(`/authorize?${query}`);
-    const csrf = page.headers.getSetCookie().find((c) => c.startsWith("tg_csrf=")).split(";")[0].split("=")[1];
-    const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `tg_csrf=${csrf}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString() });
+    const csrf = page.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf=")).split(";")[0].split("=")[1];
+    const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${csrf}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString() });
     const session = res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
     const app = await worker.fetch("/app/home", { headers: { Cookie: session } });
     assert.equal(app.status, 200);

@@ -184,27 +184,32 @@ async fn authorization_request(
         Ok(request) => request,
         Err(err) => return authorize_failure(err, oauth.issuer),
     };
-    let csrf = crate::oauth::csrf_token(&engine.pepper)
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let session_id = cookie(req, SESSION_COOKIE);
+    let csrf = csrf_for(engine, session_id.as_deref())?;
     let fields = request_fields(params, &csrf);
-    let session = match cookie(req, SESSION_COOKIE) {
-        Some(id) => oauth.session(&id, now()).await.ok().flatten(),
+    let session = match &session_id {
+        Some(id) => oauth.session(id, now()).await.ok().flatten(),
         None => None,
     };
     let consented = consented(&oauth, &request, session.as_ref()).await;
     let step = next_step(&request, session.as_ref(), consented, now());
     let mut response = proceed(step, engine, &request, session.as_ref(), &fields).await?;
     if matches!(step, Step::Login | Step::Consent) {
-        set_cookie(
-            &mut response,
-            CSRF_COOKIE,
-            &csrf,
-            "/authorize",
-            Some(1800),
-            "Strict",
-        )?;
+        set_csrf_cookie(&mut response, &csrf)?;
     }
     Ok(response)
+}
+
+/// A CSRF value for a form shown to the browser whose session cookie is `session`.
+fn csrf_for(engine: &Engine, session: Option<&str>) -> Result<String> {
+    crate::oauth::csrf_token(&engine.pepper, session, now())
+        .map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+fn set_csrf_cookie(response: &mut Response, csrf: &str) -> Result<()> {
+    let lifetime = u64::try_from(crate::oauth::CSRF_LIFETIME).unwrap_or(1800);
+    // `__Host-` needs `Path=/`; SameSite=Strict keeps it off every cross-site request.
+    set_cookie(response, CSRF_COOKIE, csrf, "/", Some(lifetime), "Strict")
 }
 
 /// `POST /authorize`: the login form (`action=login`), the consent form (`approve`/`deny`),
@@ -224,7 +229,14 @@ pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Respons
     // submit; the cookie is SameSite=Strict).
     let csrf = params.get("csrf").cloned().unwrap_or_default();
     let cookie_csrf = cookie(&req, CSRF_COOKIE).unwrap_or_default();
-    if !crate::oauth::csrf_valid(&engine.pepper, &csrf, &cookie_csrf) {
+    let session_id = cookie(&req, SESSION_COOKIE);
+    if !crate::oauth::csrf_valid(
+        &engine.pepper,
+        &csrf,
+        &cookie_csrf,
+        session_id.as_deref(),
+        now(),
+    ) {
         return pages::error(
             "this form expired or was not sent from this site; start again from the application",
         );
@@ -290,7 +302,13 @@ async fn login(
     );
     let consented = consented(&oauth, request, Some(&session)).await;
     let step = after_login(request, &session, consented, now());
-    let mut response = proceed(step, engine, &signed_in(request), Some(&session), fields).await?;
+    // The consent form that may follow belongs to the new session: a value of its own.
+    let csrf = csrf_for(engine, Some(&id))?;
+    let fields = request_fields(params, &csrf);
+    let mut response = proceed(step, engine, &signed_in(request), Some(&session), &fields).await?;
+    if step == Step::Consent {
+        set_csrf_cookie(&mut response, &csrf)?;
+    }
     let absolute = engine
         .state
         .config

@@ -33,8 +33,10 @@ pub use browser::{authorize_get, authorize_post, logout};
 
 /// Cookie holding the browser session id.
 pub const SESSION_COOKIE: &str = "tg_session";
-/// Cookie holding the CSRF token of the authorization pages (double submit).
-pub const CSRF_COOKIE: &str = "tg_csrf";
+/// Cookie holding the CSRF token of the authorization pages (double submit). `__Host-`:
+/// only this host, over https, with `Path=/`, can set it, so a sibling subdomain cannot plant
+/// one (RFC 6265bis §4.1.3.2).
+pub const CSRF_COOKIE: &str = "__Host-tg_csrf";
 
 fn now() -> i64 {
     (Date::now().as_millis() / 1000) as i64
