@@ -71,9 +71,14 @@ pub struct Policy {
 
 impl Policy {
     /// How long a proof's `jti` must be remembered to refuse every replay: a proof dated
-    /// `leeway` seconds ahead is accepted until `max_age + leeway` seconds after its `iat`.
+    /// `leeway` seconds ahead is accepted until `max_age + leeway` seconds after its `iat`,
+    /// that is `max_age + 2 × leeway` after its first use, and one second more, since the
+    /// window is checked in whole seconds while the record expires to the millisecond (an
+    /// outside run replayed such a proof 310.15 s after its first use, and it passed).
     pub fn replay_window(&self) -> u64 {
-        self.max_age.saturating_add(self.leeway.saturating_mul(2))
+        self.max_age
+            .saturating_add(self.leeway.saturating_mul(2))
+            .saturating_add(1)
     }
 }
 
@@ -518,6 +523,7 @@ mod tests {
             "still accepted next step"
         );
         assert!(!accepted_nonces(secret, now + 2 * NONCE_STEP).contains(&current));
+
         assert_ne!(nonce(b"another-pepper-0123456789abcdef0123", now), current);
     }
 
@@ -587,5 +593,20 @@ mod tests {
         ] {
             assert_eq!(split_origin(bad), None, "{bad}");
         }
+    }
+
+    /// RFC 9449 §11.1: the `jti` outlives every moment its proof is accepted. A proof used
+    /// first at the start of second `t`, dated `t + leeway`, is accepted while the whole-second
+    /// clock reads at most `iat + max_age + leeway`, so until `t + max_age + 2 × leeway + 1`.
+    #[test]
+    fn a_proof_is_remembered_for_as_long_as_it_is_accepted() {
+        let policy = Policy::default();
+        let t = 1_000_000i64;
+        let iat = t + policy.leeway as i64;
+        let last_second_accepted = iat + policy.max_age as i64 + policy.leeway as i64;
+        let accepted_until_ms = (last_second_accepted + 1) * 1000;
+        let remembered_until_ms = t * 1000 + policy.replay_window() as i64 * 1000;
+        assert!(remembered_until_ms >= accepted_until_ms);
+        assert_eq!(policy.replay_window(), 311);
     }
 }
