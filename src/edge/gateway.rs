@@ -254,18 +254,21 @@ async fn authorize(
                 .flatten()
                 .unwrap_or_default();
             let now = (Date::now().as_millis() / 1000) as i64;
+            let Some(sub) = identity.sub.clone() else {
+                return Err((Denial::OneTimeTokenRequired, Some(identity)));
+            };
             let consumed = match Engine::new(env, Rc::clone(state)) {
                 Ok(engine) => {
                     engine
                         .oauth()
-                        .consume_one_time(&presented, &route.prefix, now)
+                        .consume_one_time(&presented, &route.prefix, &sub, now)
                         .await
                 }
                 Err(_) => return Err((Denial::OneTimeStoreUnavailable, Some(identity))),
             };
             match consumed {
-                Ok(Some(sub)) if Some(&sub) == identity.sub.as_ref() => {}
-                Ok(_) => return Err((Denial::OneTimeTokenRequired, Some(identity))),
+                Ok(true) => {}
+                Ok(false) => return Err((Denial::OneTimeTokenRequired, Some(identity))),
                 Err(_) => return Err((Denial::OneTimeStoreUnavailable, Some(identity))),
             }
         }

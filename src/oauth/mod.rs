@@ -70,6 +70,7 @@ pub fn transition(name: &str) -> Option<&'static Transition> {
         &lockout::FAILED,
         &sessions::TRACK_GRANT,
         &sessions::END_GRANTS,
+        &one_time::CONSUME_ONE_TIME,
     ]
     .into_iter()
     .find(|t| t.name == name)

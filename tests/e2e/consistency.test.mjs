@@ -130,8 +130,11 @@ function scenarios(consistency) {
       const grant = await (await worker.fetch("/token", form({ grant_type: "password", username: "alice", password: "correct horse battery" }, { Authorization: svc() }))).json();
       const issued = await worker.fetch("/one-time-token", form({ route: "/api/danger" }, { Authorization: `Bearer ${grant.access_token}` }));
       const { one_time_token } = await issued.json();
+      // Another subject presenting it is refused and takes nothing from its owner.
+      const bob = await (await worker.fetch("/token", form({ grant_type: "password", username: "bob", password: "bob-password-1" }, { Authorization: svc() }))).json();
+      const stranger = await worker.fetch("/api/danger/pay", { headers: { Authorization: `Bearer ${bob.access_token}`, "X-One-Time-Token": one_time_token } });
       const answers = await race(50, () => worker.fetch("/api/danger/pay", { headers: { Authorization: `Bearer ${grant.access_token}`, "X-One-Time-Token": one_time_token } }));
-      return answers.filter((a) => a.status === 200).length;
+      return { successes: answers.filter((a) => a.status === 200).length, stranger: stranger.status };
     },
     /** 12 concurrent wrong passwords for bob, then the right one: its status. */
     async lockout() {
@@ -217,8 +220,10 @@ describe("consistency = durable (Durable Objects)", () => {
     assert.equal(await s.codeRedemptions(), 1);
   });
 
-  test("50 concurrent uses of one one-time token: exactly one reaches the origin", async () => {
-    assert.equal(await s.oneTimeUses(), 1);
+  test("50 concurrent uses of one one-time token: exactly one reaches the origin, after another subject's use took nothing", async () => {
+    const { successes, stranger } = await s.oneTimeUses();
+    assert.equal(stranger, 403);
+    assert.equal(successes, 1);
   });
 
   test("12 concurrent wrong passwords, then the right one: refused (the source waits)", async () => {
@@ -260,7 +265,7 @@ describe("consistency = kv (the documented weak mode: reported, not asserted)", 
 
   test("the same races on KV", async (t) => {
     const codes = await s.codeRedemptions();
-    const uses = await s.oneTimeUses();
+    const uses = (await s.oneTimeUses()).successes;
     const lock = await s.lockout();
     const burst = await s.burst("erin-kv").catch(() => ({ right: "?" }));
     const r = await s.refreshes();
