@@ -655,6 +655,35 @@ fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
         refresh(&elsewhere, "rp").is_ok(),
         "another session's grant stays"
     );
+
+    // Signing in again in the same browser: the old id stops serving, the same user keeps the
+    // session's sid (a later sign-out revokes what came before), another user ends it.
+    let (first, before) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let granted_before = redeem_in(&before, "rp");
+    let (second, again) = ready(o.sign_in(&w.user, Some(&first), NOW + 1)).unwrap();
+    assert!(
+        ready(o.session(&first, NOW + 1)).unwrap().is_none(),
+        "the old id is gone"
+    );
+    assert_eq!(again.sid, before.sid);
+    ready(o.end_session(&second, NOW + 1)).unwrap();
+    assert_eq!(
+        refresh(&granted_before, "rp").unwrap_err().error.as_str(),
+        "invalid_grant",
+        "the sign-out after a second sign-in revokes the first one's grants"
+    );
+    let (mine, session) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let granted = redeem_in(&session, "rp");
+    let mut stranger = w.user.clone();
+    stranger.sub = "usr_someone_else".to_owned();
+    let (_, theirs) = ready(o.sign_in(&stranger, Some(&mine), NOW + 1)).unwrap();
+    assert_ne!(theirs.sid, session.sid);
+    assert!(ready(o.session(&mine, NOW + 1)).unwrap().is_none());
+    assert_eq!(
+        refresh(&granted, "rp").unwrap_err().error.as_str(),
+        "invalid_grant",
+        "another user's sign-in ends the previous session with its grants"
+    );
 }
 
 /// Core §3.1.3.7 has relying parties support RS256: a deployment whose active key is RSA signs

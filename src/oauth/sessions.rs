@@ -104,9 +104,52 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         user: &User,
         now: i64,
     ) -> Result<(String, Session), OAuthError> {
+        self.new_session(user, None, now).await
+    }
+
+    /// The session of a sign-in in a browser that may hold one already (`previous`, its
+    /// cookie). The previous id never serves again, whoever signs in (OWASP session
+    /// management: a new id at every authentication). The same user signing in again keeps the
+    /// session's `sid`, so that a later sign-out still revokes what was granted before; another
+    /// user's sign-in ends the previous session with its grants. (Before, the old session
+    /// lived on, and a sign-out ended only the new one: an outside browser run.)
+    pub async fn sign_in(
+        &self,
+        user: &User,
+        previous: Option<&str>,
+        now: i64,
+    ) -> Result<(String, Session), OAuthError> {
+        let old = match previous {
+            Some(id) => self.session(id, now).await?.map(|session| (id, session)),
+            None => None,
+        };
+        let mut sid = None;
+        match old {
+            Some((id, session)) if session.sub == user.sub && !session.sid.is_empty() => {
+                self.store
+                    .delete(&crate::schema::session(&self.hash(id)))
+                    .await?;
+                sid = Some(session.sid);
+            }
+            Some((id, _)) => self.end_session(id, now).await?,
+            None => {}
+        }
+        self.new_session(user, sid, now).await
+    }
+
+    async fn new_session(
+        &self,
+        user: &User,
+        sid: Option<String>,
+        now: i64,
+    ) -> Result<(String, Session), OAuthError> {
         let id = opaque::generate(Kind::Session).map_err(server_error)?;
+        let sid = match sid {
+            Some(sid) => sid,
+            None => crate::issue::new_jti().map_err(server_error)?,
+        };
         let session = Session {
-            sid: crate::issue::new_jti().map_err(server_error)?,
+            sid,
             sub: user.sub.clone(),
             username: user.username.clone(),
             created: now,

@@ -289,7 +289,8 @@ async fn login(
         }
         Err(crate::oauth::LoginError::Store(err)) => return oauth_error(&err),
     };
-    let (id, session) = match oauth.create_session(&user, now()).await {
+    let previous = cookie(req, SESSION_COOKIE);
+    let (id, session) = match oauth.sign_in(&user, previous.as_deref(), now()).await {
         Ok(created) => created,
         Err(err) => return oauth_error(&err),
     };
