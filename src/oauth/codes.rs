@@ -97,6 +97,33 @@ impl AuthorizeError {
     }
 }
 
+/// Whether `uri` is one of a client's `registered` redirect URIs: exactly (RFC 9700 §2.1),
+/// except that a native app's loopback IP redirect URI (`http://127.0.0.1…`, `http://[::1]…`)
+/// matches whatever port the request names (RFC 8252 §7.3 MUST: the app listens on a port
+/// the operating system hands it at run time). `localhost` is matched exactly (§8.3).
+pub fn redirect_registered(registered: &[String], uri: &str) -> bool {
+    registered
+        .iter()
+        .any(|r| r == uri || matches!((loopback(r), loopback(uri)), (Some(a), Some(b)) if a == b))
+}
+
+/// A loopback IP redirect URI without its port: `(host, path and query)`.
+fn loopback(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = ["127.0.0.1", "[::1]"]
+        .into_iter()
+        .find(|host| authority.starts_with(host))?;
+    let port = &authority[host.len()..];
+    let digits = port.strip_prefix(':').unwrap_or(port);
+    let port_ok = port.is_empty()
+        || (port.starts_with(':')
+            && (1..=5).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit()));
+    port_ok.then_some((host, tail))
+}
+
 /// How long a form's CSRF value is accepted (seconds): as long as its cookie lives.
 pub const CSRF_LIFETIME: i64 = 1800;
 
@@ -471,7 +498,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .map_err(|_| AuthorizeError::Page("the service is temporarily unavailable"))?
             .ok_or(AuthorizeError::Page("unknown client"))?;
         let redirect_uri = match param("redirect_uri") {
-            Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+            Some(uri) if redirect_registered(&client.redirect_uris, uri) => uri.to_owned(),
             Some(_) => {
                 return Err(AuthorizeError::Page(
                     "redirect_uri is not registered for this client",
@@ -681,6 +708,41 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_redirect_uris_match_any_port_and_nothing_else_does() {
+        let registered = [
+            "http://127.0.0.1/callback".to_owned(),
+            "http://[::1]:8080/cb?x=1".to_owned(),
+            "https://app.example/cb".to_owned(),
+            "http://localhost:3000/cb".to_owned(),
+        ];
+        for uri in [
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:51234/callback",
+            "http://[::1]/cb?x=1",
+            "http://[::1]:9/cb?x=1",
+            "https://app.example/cb",
+            "http://localhost:3000/cb",
+        ] {
+            assert!(redirect_registered(&registered, uri), "{uri}");
+        }
+        for uri in [
+            "http://127.0.0.1:51234/other",
+            "http://127.0.0.1:51234/callback?x=1",
+            "http://127.0.0.1.evil.example/callback",
+            "http://127.0.0.1:80@evil.example/callback",
+            "http://127.0.0.1:/callback",
+            "http://127.0.0.1:123456/callback",
+            "https://127.0.0.1:443/callback",
+            "http://127.0.0.2/callback",
+            "http://[::1]:9/cb",
+            "https://app.example:8443/cb",
+            "http://localhost:3001/cb",
+        ] {
+            assert!(!redirect_registered(&registered, uri), "{uri}");
+        }
+    }
 
     #[test]
     fn a_redemption_input_reads_back_what_was_written() {
