@@ -1,7 +1,8 @@
 //! Where OAuth state lives: a key-value store with time-to-live, as Workers KV provides
-//! ([`Store`]), and for the rules that say "once" a store that can do three things atomically
-//! ([`AtomicStore`]): read a record with its version, compare-and-swap on that version, and take
-//! a record (read and delete as one step). A Durable Object provides them at the edge; Workers
+//! ([`Store`]), and for the rules that say "once" a store that can do these atomically
+//! ([`AtomicStore`]): apply a pure [`Transition`] to one or two records (what every single-use
+//! and counting rule uses), read a record with its version, compare-and-swap on that version,
+//! and take a record (read and delete as one step). A Durable Object provides them at the edge; Workers
 //! KV cannot (no compare-and-swap, eventually consistent), so its implementation of
 //! [`AtomicStore`] is a documented best effort (`consistency = "kv"`).
 //! Async and `?Send` (JS handles are not `Send`); [`MemoryStore`] serves the core's tests with
@@ -85,7 +86,7 @@ pub trait AtomicStore: Store {
 /// two records and an input, what to write and what to answer. A store that cannot write both
 /// at once (KV) writes the second before the first: rules put what they create second and what
 /// they spend first, so an interrupted step spends nothing. The rules live with the core's
-/// other rules (`crate::oauth::transitions`); a store only loads, applies and persists.
+/// other rules (listed by `crate::oauth::transition`); a store only loads, applies and persists.
 #[derive(Debug)]
 pub struct Transition {
     /// Its name, by which a remote store (a Durable Object) finds the same rule.

@@ -197,8 +197,10 @@ fn a_published_set_ignores_the_keys_it_cannot_use_rfc7517_section_5() {
     assert_eq!(kept["keys"][0], public(&good));
     // A document that is not a key set at all is still an error, as is one without usable keys
     // only in that it verifies nothing.
-    assert!(tollgate::jwks::Published::from_json("[]").is_err());
-    assert!(tollgate::jwks::Published::from_json(r#"{"keys":7}"#).is_err());
+    for document in ["[]", r#"{"keys":7}"#, "{not json"] {
+        let err = tollgate::jwks::Published::from_json(document).unwrap_err();
+        assert_eq!(err.code(), "ERR_JWK_INVALID", "{document}");
+    }
     let none = tollgate::jwks::Published::from_json(r#"{"keys":[]}"#).unwrap();
     assert!(KeySet::from_json(&none.keys).unwrap().is_empty());
 }
@@ -296,7 +298,13 @@ fn a_key_that_names_its_alg_is_not_rebound_by_an_option() {
         "the same alg is not a conflict"
     );
     let ed = Key::generate(Algorithm::EdDSA).unwrap();
-    assert!(ed.clone().with_algorithm(Algorithm::Ed25519).is_err());
+    assert_eq!(
+        ed.clone()
+            .with_algorithm(Algorithm::Ed25519)
+            .unwrap_err()
+            .code(),
+        "ERR_POLICY_INVALID"
+    );
     let hs = Key::generate(Algorithm::HS512).unwrap();
     assert_eq!(
         hs.with_algorithm(Algorithm::HS256).unwrap_err().code(),
@@ -315,8 +323,22 @@ fn a_key_whose_key_ops_leave_out_sign_signs_nothing() {
     let err = verify_only.signing_algorithm().unwrap_err();
     assert_eq!(err.code(), "ERR_JWK_INVALID");
     assert!(err.to_string().contains("key_ops"), "{err}");
-    assert!(tollgate::TokenBuilder::new(0).sign(&verify_only).is_err());
+    assert_eq!(
+        tollgate::TokenBuilder::new(0)
+            .sign(&verify_only)
+            .unwrap_err()
+            .code(),
+        "ERR_JWK_INVALID"
+    );
     assert!(verify_only.allows(Algorithm::ES256));
+    // Exported, it still says so.
+    let exported = verify_only.to_private_jwk();
+    assert_eq!(exported.key_ops, Some(vec!["verify".to_owned()]));
+    let again = Key::from_jwk(&exported).unwrap();
+    assert_eq!(
+        again.signing_algorithm().unwrap_err().code(),
+        "ERR_JWK_INVALID"
+    );
     jwk["key_ops"] = serde_json::json!(["sign", "verify"]);
     let both = Key::from_jwk_json(&jwk.to_string()).unwrap();
     assert_eq!(both.signing_algorithm().unwrap(), Algorithm::ES256);

@@ -521,6 +521,10 @@ impl Key {
     /// The full JWK, private members included. Store it as a secret; never log it.
     pub fn to_private_jwk(&self) -> Jwk {
         let mut jwk = self.public_members();
+        // A key that may only verify says so in what it exports too.
+        if !self.may_sign {
+            jwk.key_ops = Some(vec!["verify".to_owned()]);
+        }
         match &self.material {
             Material::Hmac(secret) => jwk.k = Some(b64::encode(secret)),
             Material::Rsa(parts) => {

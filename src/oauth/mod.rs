@@ -8,7 +8,8 @@
 //! Where things live:
 //! - [`grants`]: the token endpoint, scope, access tokens;
 //! - [`client_auth`]: client authentication and its failure counting;
-//! - [`codes`]: authorization requests, codes, PKCE, the forms' CSRF value;
+//! - [`codes`]: authorization requests, codes, PKCE, redirect URIs;
+//! - [`csrf`]: the forms' CSRF value;
 //! - [`refresh`]: refresh families, rotation, reuse detection;
 //! - [`sessions`]: passwords and browser sessions;
 //! - [`one_time`]: one-time tokens;
@@ -40,6 +41,7 @@ use crate::{b64, TokenBuilder, Verifier};
 pub mod api_keys;
 pub mod client_auth;
 pub mod codes;
+pub mod csrf;
 pub mod dpop;
 pub mod error;
 pub mod grants;
@@ -53,6 +55,7 @@ pub mod wire;
 
 pub use self::client_auth::*;
 pub use self::codes::*;
+pub use self::csrf::*;
 pub use self::error::*;
 pub use self::grants::*;
 pub use self::introspect::*;

@@ -46,14 +46,16 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         // Each attempt is counted as a failure in the step that admits it (crate::lockout), so
         // a burst of concurrent guesses gets no more checks than one guesser would.
+        // The source's count across accounts first, then the account's: an attempt one of
+        // them refuses is checked by neither, so the other takes back what it counted.
         let admitted = match &source_key {
             Some(key) => {
-                let (user, source) = futures_util::future::join(
-                    self.admit(&user_key, limits, now),
-                    self.admit(key, spray_limits, now),
-                )
-                .await;
-                user? & source?
+                self.admit(key, spray_limits, now).await?
+                    && (self.admit(&user_key, limits, now).await?
+                        || self
+                            .succeeded(key, spray_limits, now)
+                            .await
+                            .map(|()| false)?)
             }
             None => self.admit(&user_key, limits, now).await?,
         };
@@ -129,7 +131,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 self.store
                     .delete(&crate::schema::session(&self.hash(id)))
                     .await?;
-                sid = Some(session.sid);
+                // A sid whose grants a sign-out already closed (another tab, a retry) would
+                // refuse every code: the new session then starts its own.
+                let grants = crate::schema::session_grants(&session.sid);
+                let ended = self
+                    .read_once::<SessionGrants>(&grants)
+                    .await?
+                    .is_some_and(|(grants, _)| grants.ended);
+                sid = (!ended).then_some(session.sid);
             }
             Some((id, _)) => self.end_session(id, now).await?,
             None => {}
@@ -335,8 +344,10 @@ fn track_grant(record: Option<&str>, _: Option<&str>, input: &str) -> Result<App
 
 fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
     let (grants, input) = read_grants(record, input)?;
+    // The families stay in the closed record and are answered again by a retried sign-out:
+    // revoking is idempotent, and one that failed half-way must not report the rest as done.
     let closed = SessionGrants {
-        families: Vec::new(),
+        families: grants.families.clone(),
         ended: true,
     };
     Ok(Applied {
@@ -379,8 +390,8 @@ mod tests {
         assert_eq!(step(&TRACK_GRANT, &mut record, "f3"), ENDED);
         assert_eq!(
             step(&END_GRANTS, &mut record, ""),
-            "[]",
-            "a second sign-out revokes nothing new"
+            r#"["f1","f2"]"#,
+            "a retried sign-out revokes them all again (one may have failed half-way)"
         );
         let mut fresh = None;
         assert_eq!(step(&END_GRANTS, &mut fresh, ""), "[]");

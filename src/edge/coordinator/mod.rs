@@ -3,10 +3,15 @@
 //!
 //! Each object keeps records in its SQLite storage and answers one operation per request. An
 //! operation is a few synchronous SQL statements with no `await` between them, and a Durable
-//! Object runs one event at a time, so each operation is atomic: of two concurrent takes one
-//! gets the record, of two compare-and-swaps on one version one wins. The object decides
-//! nothing about tokens; the core's pure rules (`crate::oauth`, `crate::lockout`) decide, and
-//! the object only loads, applies and persists.
+//! Object runs one event at a time, so each operation is atomic: above all a transition (the
+//! core's pure rule over one or two records, `crate::oauth::transition`: a code's redemption, a
+//! rotation, a lockout count, a session's grants, a one-time token's use) runs with nothing in
+//! between; of two compare-and-swaps on one version one wins. The object decides nothing about
+//! tokens; the core's rules decide, and the object only loads, applies and persists.
+//!
+//! Deploying: a transition is found by name, so the issuer (which hosts the objects) goes out
+//! before a guard that asks for a new one; a name the objects do not know is refused, and the
+//! request fails closed.
 //!
 //! Sharding (docs/SCALING.md): records are spread over [`SHARDS`] objects by a hash of their
 //! key (a code, a refresh token, a one-time token, a failure counter), so no object is a

@@ -400,7 +400,9 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
     // The cookie is cleared only where it came: a cross-site POST carries no Lax cookie, so
     // clearing it there would sign the user out of this browser for any site that asked.
     if post && params.is_empty() {
-        let mut response = respond::json(200, Object::new().with("loggedOut", true).finish())?;
+        // `loggedOut`: whether this browser's session (its cookie came) was ended.
+        let ended = Object::new().with("loggedOut", session_id.is_some());
+        let mut response = respond::json(200, ended.finish())?;
         if let Some(id) = &session_id {
             if let Err(err) = oauth.end_session(id, now()).await {
                 return oauth_error(&err);
