@@ -173,30 +173,24 @@ fn record_text(failures: &Failures) -> Result<String, String> {
 fn admit(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
     let (current, attempt) = read_attempt(record, input)?;
     if current.wait_until(attempt.now, attempt.limits()).is_some() {
-        return Ok(Applied {
-            first: Write::Keep,
-            second: Write::Keep,
-            answer: "false".to_owned(),
-        });
+        return Ok(Applied::one(Write::Keep, "false"));
     }
     let counted = current.after_failure(attempt.now);
-    Ok(Applied {
-        first: Write::Put(record_text(&counted)?, Some(attempt.window)),
-        second: Write::Keep,
-        answer: "true".to_owned(),
-    })
+    Ok(Applied::one(
+        Write::Put(record_text(&counted)?, Some(attempt.window)),
+        "true",
+    ))
 }
 
 fn failed(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
     let (current, attempt) = read_attempt(record, input)?;
-    Ok(Applied {
-        first: Write::Put(
+    Ok(Applied::one(
+        Write::Put(
             record_text(&current.after_failure(attempt.now))?,
             Some(attempt.window),
         ),
-        second: Write::Keep,
-        answer: "true".to_owned(),
-    })
+        "true",
+    ))
 }
 
 fn succeeded(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
@@ -211,11 +205,7 @@ fn succeeded(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Appli
             Some(attempt.window),
         ),
     };
-    Ok(Applied {
-        first,
-        second: Write::Keep,
-        answer: "true".to_owned(),
-    })
+    Ok(Applied::one(first, "true"))
 }
 
 /// Store key of a user's counter from `source`.

@@ -132,6 +132,18 @@ pub struct Applied {
     pub answer: String,
 }
 
+impl Applied {
+    /// The decision of a rule over one record (its first and second key are the same): what
+    /// to do with it, and the answer.
+    pub fn one(first: Write, answer: impl Into<String>) -> Applied {
+        Applied {
+            first,
+            second: Write::Keep,
+            answer: answer.into(),
+        }
+    }
+}
+
 /// One write of a transition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {

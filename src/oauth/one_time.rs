@@ -88,11 +88,7 @@ fn consume(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied
         }
         Some(_) => (Write::Keep, false),
     };
-    Ok(Applied {
-        first,
-        second: Write::Keep,
-        answer: taken.to_string(),
-    })
+    Ok(Applied::one(first, taken.to_string()))
 }
 
 #[cfg(test)]

@@ -329,17 +329,9 @@ fn track_grant(record: Option<&str>, _: Option<&str>, input: &str) -> Result<App
     } else {
         grants.families.push(input.family);
         let text = serde_json::to_string(&grants).map_err(|e| e.to_string())?;
-        return Ok(Applied {
-            first: Write::Put(text, Some(input.ttl)),
-            second: Write::Keep,
-            answer: TRACKED.to_owned(),
-        });
+        return Ok(Applied::one(Write::Put(text, Some(input.ttl)), TRACKED));
     };
-    Ok(Applied {
-        first: Write::Keep,
-        second: Write::Keep,
-        answer: answer.to_owned(),
-    })
+    Ok(Applied::one(Write::Keep, answer))
 }
 
 fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
@@ -350,14 +342,13 @@ fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Appl
         families: grants.families.clone(),
         ended: true,
     };
-    Ok(Applied {
-        first: Write::Put(
+    Ok(Applied::one(
+        Write::Put(
             serde_json::to_string(&closed).map_err(|e| e.to_string())?,
             Some(input.ttl),
         ),
-        second: Write::Keep,
-        answer: serde_json::to_string(&grants.families).map_err(|e| e.to_string())?,
-    })
+        serde_json::to_string(&grants.families).map_err(|e| e.to_string())?,
+    ))
 }
 
 #[cfg(test)]
