@@ -29,15 +29,22 @@ export function cli(args, input) {
   }
 }
 
-export function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.on("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
+/**
+ * A free port for a server the tests start, taken below the kernel's ephemeral range (32768
+ * and up on Linux): a port the kernel hands out for `listen(0)` could go, between this check
+ * and wrangler binding it, to another server started meanwhile (Miniflare's own loopback
+ * server took one once and answered a test's requests with "Forbidden").
+ */
+export async function freePort() {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise((ok) => {
+      const server = createServer();
+      server.once("error", () => ok(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => ok(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 function compatibilityDate() {
@@ -167,7 +174,10 @@ export async function startWorker({ secrets = {}, vars = {}, stateDir, kv = true
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${logs.join("")}`);
     try {
-      await fetch(`${url}/healthz`);
+      // Ready when the worker answers, not another server on the port (Miniflare's loopback
+      // server answers a plain "Forbidden"; no worker here answers /healthz with a 403).
+      const health = await fetch(`${url}/healthz`);
+      if (health.status === 403) throw new Error(`another server on port ${port}: ${await health.text()}`);
       return worker;
     } catch {
       if (Date.now() > deadline) {
