@@ -23,11 +23,12 @@ pub struct Policy {
     /// `none` is not an [`Algorithm`] and cannot be listed.
     pub algorithms: Vec<Algorithm>,
     /// Accepted `iss` values; the claim must equal one of them. Default: empty, `iss` unchecked.
-    #[serde(alias = "issuer", deserialize_with = "one_or_many")]
+    /// An empty list given is refused: it would check nothing.
+    #[serde(alias = "issuer", deserialize_with = "issuers")]
     pub issuers: Vec<String>,
     /// Accepted audiences; `aud` (a string or an array) must contain one of them.
-    /// Default: empty, `aud` unchecked.
-    #[serde(alias = "audience", deserialize_with = "one_or_many")]
+    /// Default: empty, `aud` unchecked. An empty list given is refused: it would check nothing.
+    #[serde(alias = "audience", deserialize_with = "audiences")]
     pub audiences: Vec<String>,
     /// Whether a token without `exp` is refused. Default: true (a token must end).
     pub require_exp: bool,
@@ -64,7 +65,8 @@ impl Default for Policy {
 }
 
 /// Bounds on policy values, so that a typo cannot turn a check off.
-const MAX_LEEWAY: u64 = 24 * 3600;
+/// The largest `leeway` a policy may set (revocations are kept this long past `exp`).
+pub(crate) const MAX_LEEWAY: u64 = 24 * 3600;
 const MAX_TOKEN_BYTES_LIMIT: usize = 1024 * 1024;
 
 impl Policy {
@@ -133,10 +135,23 @@ impl AlgorithmNames {
     }
 }
 
-/// A string or an array of strings, as a list. By a visitor that takes either, not an
+fn issuers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    one_or_many(deserializer, "issuer")
+}
+
+fn audiences<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    one_or_many(deserializer, "audience")
+}
+
+/// A string or a non-empty array of strings, as a list. By a visitor that takes either, not an
 /// untagged enum, which serde reads by buffering the value first (its private `Content`).
-fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    struct OneOrMany;
+/// An empty array is refused, not read as "unchecked": a list built from configuration that
+/// came out empty (`env.split(",").filter(Boolean)`) must not turn the check off.
+fn one_or_many<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    name: &'static str,
+) -> Result<Vec<String>, D::Error> {
+    struct OneOrMany(&'static str);
     impl<'de> Visitor<'de> for OneOrMany {
         type Value = Vec<String>;
 
@@ -153,10 +168,16 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
             while let Some(one) = seq.next_element()? {
                 many.push(one);
             }
+            if many.is_empty() {
+                return Err(de::Error::custom(format_args!(
+                    "{}: an empty list would check nothing; leave the option out to leave the claim unchecked",
+                    self.0
+                )));
+            }
             Ok(many)
         }
     }
-    deserializer.deserialize_any(OneOrMany)
+    deserializer.deserialize_any(OneOrMany(name))
 }
 
 /// Normalises a `typ` for comparison (RFC 7515 §4.1.9).

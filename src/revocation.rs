@@ -99,11 +99,16 @@ pub fn subject_key(issuer: &str, sub: &str) -> String {
     hashed("sub", issuer, sub)
 }
 
-/// How long a token revocation must be kept: until the token expires, at least [`MIN_TTL`].
-/// A token without `exp` (accepted only by a lax policy) is kept for the longest lifetime.
+/// How long a token revocation must be kept: as long as any verifier may still accept the
+/// token, that is until its `exp` plus the largest clock tolerance a policy may allow (a
+/// verifier with `leeway` accepts it that long after `exp`; an entry gone at `exp` let a
+/// revoked token through again, found by an outside run), at least [`MIN_TTL`]. A token
+/// without `exp` (accepted only by a lax policy) is kept for the longest lifetime.
 pub fn token_ttl(exp: Option<i64>, now: i64) -> u64 {
     let remaining = exp.map_or(HORIZON, |exp| {
-        u64::try_from(exp.saturating_sub(now)).unwrap_or(0)
+        u64::try_from(exp.saturating_sub(now))
+            .unwrap_or(0)
+            .saturating_add(crate::policy::MAX_LEEWAY)
     });
     remaining.max(MIN_TTL)
 }
@@ -326,9 +331,10 @@ mod tests {
 
     #[test]
     fn ttl_respects_the_kv_minimum() {
-        assert_eq!(token_ttl(Some(1_000), 990), 60);
-        assert_eq!(token_ttl(Some(1_000), 2_000), 60);
-        assert_eq!(token_ttl(Some(10_000), 1_000), 9_000);
+        let leeway = crate::policy::MAX_LEEWAY;
+        assert_eq!(token_ttl(Some(1_000), 990), 10 + leeway);
+        assert_eq!(token_ttl(Some(1_000), 2_000), leeway);
+        assert_eq!(token_ttl(Some(10_000), 1_000), 9_000 + leeway);
         assert_eq!(token_ttl(None, 0), HORIZON);
     }
 }

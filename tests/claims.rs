@@ -583,6 +583,23 @@ fn policy_parses_from_camel_case_json_and_is_validated() {
     }
 }
 
+/// An empty list would check nothing: a caller whose list of audiences or issuers came out
+/// empty gets an error, not a verifier that accepts every `aud` or `iss` (an outside audit).
+#[test]
+fn an_empty_audience_or_issuer_list_is_refused_not_unchecked() {
+    for (bad, named) in [
+        (r#"{"audience":[]}"#, "audience"),
+        (r#"{"audiences":[]}"#, "audience"),
+        (r#"{"issuer":[]}"#, "issuer"),
+        (r#"{"issuers":[]}"#, "issuer"),
+    ] {
+        let err = Policy::from_json(bad).unwrap_err();
+        assert_eq!(err.code(), "ERR_POLICY_INVALID", "{bad}");
+        assert!(err.to_string().contains(named), "{bad}: {err}");
+    }
+    assert!(Policy::from_json("{}").unwrap().audiences.is_empty());
+}
+
 #[test]
 fn issued_tokens_carry_the_registered_claims() {
     let key = Key::generate(Algorithm::ES256).unwrap();

@@ -25,7 +25,7 @@ pub(super) fn gateway(text: &str) -> Result<GatewayConfig, String> {
     let mut o = Reader::new(value, "", true)?;
     let config = GatewayConfig {
         issuer: o.required("issuer"),
-        audiences: o.strings("audiences").unwrap_or_default(),
+        audiences: audiences(&mut o),
         routes: o.list("routes", route).unwrap_or_default(),
         token_cookie: o.nullable("tokenCookie").string("tokenCookie"),
         forward_authorization: o.bool("forwardAuthorization").unwrap_or(false),
@@ -84,11 +84,24 @@ fn route(o: &mut Reader) -> Route {
     }
 }
 
+/// `audiences`, absent meaning unchecked; an empty list is refused, since it would check nothing.
+fn audiences(o: &mut Reader) -> Vec<String> {
+    let audiences = o.strings("audiences");
+    if audiences.as_ref().is_some_and(Vec::is_empty) {
+        let error = format!(
+            "{}audiences: an empty list would check nothing; leave it out to leave `aud` unchecked",
+            o.at()
+        );
+        o.fail(error);
+    }
+    audiences.unwrap_or_default()
+}
+
 fn external_issuer(o: &mut Reader) -> ExternalIssuer {
     ExternalIssuer {
         issuer: o.required("issuer"),
         jwks_url: o.required("jwksUrl"),
-        audiences: o.strings("audiences").unwrap_or_default(),
+        audiences: audiences(o),
         algorithms: algorithms(o, "algorithms"),
         cache_seconds: o.u64("cacheSeconds").unwrap_or(600),
         cooldown_seconds: o.u64("cooldownSeconds").unwrap_or(30),
@@ -375,6 +388,8 @@ mod tests {
             (r#"{"issuer":"i","leeway":"3"}"#, "leeway: expected an integer from 0 to 18446744073709551615, found a string"),
             (r#"{"issuer":"i","dpopNonce":"yes"}"#, "dpopNonce: expected true or false, found a string"),
             (r#"{"issuer":"i","audiences":["a",1]}"#, "audiences: expected an array of strings, found an array"),
+            (r#"{"issuer":"i","audiences":[]}"#, "audiences: an empty list would check nothing"),
+            (r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"https://e","audiences":[]}]}"#, "externalIssuers[0].audiences: an empty list would check nothing"),
             (r#"{"issuer":"i","https":"HTTPS"}"#, "https: expected one of [\"redirect\", \"reject\", \"off\"], found a string"),
             (r#"{"issuer":"i","oauth":{"maxFailures":4294967296}}"#, "oauth.maxFailures: expected an integer from 0 to 4294967295, found an integer"),
             (r#"{"issuer":"i","oauth":{"refreshTokenTTL":1}}"#, "unknown member \"oauth.refreshTokenTTL\""),
