@@ -4,10 +4,11 @@
 // "trust proxy" as usual. `X-Forwarded-Host` is not read, trusted or not: the gateway sets it to
 // its own public host, while the assertion names the URL it fetched (its ORIGIN_URL), which
 // arrives as `Host`.
-import { identify, refusalOf } from "./fetch.js";
+import { checkOptions, identify, refusalOf } from "./fetch.js";
 import { TollgateError } from "tollgate";
 
 export function tollgate(options) {
+  checkOptions(options);
   return (req, res, next) => {
     identify(req, options).then(
       (auth) => {

@@ -18,12 +18,47 @@ function header(request, name) {
   return Array.isArray(value) ? value.join(", ") : (value ?? null);
 }
 
-function checkOptions(options) {
-  if (options === null || typeof options !== "object") throw new TypeError("options must be an object: { issuer, jwks, assertion?, token? }");
-  if (typeof options.issuer !== "string") throw new TypeError("options.issuer must be the Tollgate deployment's issuer");
+const OPTIONS = ["issuer", "jwks", "assertion", "token", "scopes"];
+const ASSERTION = ["audience"];
+const TOKEN = ["audience", "typ"];
+
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const isName = (v) => typeof v === "string" && v.length > 0;
+const isNames = (v) => Array.isArray(v) && v.length > 0 && v.every(isName);
+
+/** Refuses a name not in `allowed`: a misspelt option would turn its check off unseen. */
+function knownNames(object, allowed, where) {
+  for (const name of Object.keys(object)) {
+    if (!allowed.includes(name)) throw new TypeError(`unknown option ${JSON.stringify(`${where}${name}`)} (known: ${allowed.join(", ")})`);
+  }
+}
+
+/**
+ * Checks the middleware's options, every name and value; throws a TypeError for the first
+ * wrong one. An empty string or list is refused wherever it would check nothing (an audience
+ * of "", scopes: []): leave the option out to mean "none".
+ */
+export function checkOptions(options) {
+  if (!isObject(options)) throw new TypeError("options must be an object: { issuer, jwks, assertion?, token?, scopes? }");
+  knownNames(options, OPTIONS, "");
+  if (!isName(options.issuer)) throw new TypeError("options.issuer must be the Tollgate deployment's issuer (a non-empty string)");
   if (options.jwks === undefined) throw new TypeError("options.jwks is required (a JWK Set or createRemoteJWKSet(issuer + '/.well-known/jwks.json'))");
-  if (!options.assertion && !options.token) throw new TypeError("turn on at least one source: options.assertion and/or options.token");
-  if (options.scopes !== undefined && !(Array.isArray(options.scopes) && options.scopes.every((s) => typeof s === "string"))) throw new TypeError("options.scopes must be an array of strings");
+  const { assertion, token, scopes } = options;
+  if (assertion === undefined && token === undefined) throw new TypeError("turn on at least one source: options.assertion and/or options.token");
+  if (assertion !== undefined) {
+    if (!isObject(assertion)) throw new TypeError("options.assertion must be an object: { audience }");
+    knownNames(assertion, ASSERTION, "assertion.");
+    if (!isName(assertion.audience)) throw new TypeError("options.assertion.audience must be this origin as the gateway names it (a non-empty string)");
+  }
+  if (token !== undefined) {
+    if (!isObject(token)) throw new TypeError("options.token must be an object: { audience?, typ? } ({} for any audience)");
+    knownNames(token, TOKEN, "token.");
+    if (token.audience !== undefined && !isName(token.audience) && !isNames(token.audience)) {
+      throw new TypeError("options.token.audience must be a non-empty string or a non-empty array of them (leave it out to accept any audience)");
+    }
+    if (token.typ !== undefined && !isName(token.typ)) throw new TypeError("options.token.typ must be a non-empty string");
+  }
+  if (scopes !== undefined && !isNames(scopes)) throw new TypeError("options.scopes must be a non-empty array of scope names (leave it out to require none)");
 }
 
 const missing = (message) => new TollgateError({ code: "ERR_TOKEN_MISSING", message });
@@ -45,7 +80,7 @@ export async function identify(request, options) {
     if (!match) throw new TollgateError({ code: "ERR_AUTHORIZATION_MALFORMED", message: "the Authorization header must be Bearer <token>" });
     ({ payload } = await verify(match[1], options.jwks, {
       issuer: options.issuer,
-      ...(options.token.audience ? { audience: options.token.audience } : {}),
+      ...(options.token.audience !== undefined ? { audience: options.token.audience } : {}),
       typ: options.token.typ ?? "at+jwt",
       requiredClaims: ["sub"],
     }));

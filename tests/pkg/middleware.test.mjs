@@ -140,3 +140,40 @@ test("Express with \"trust proxy\": the assertion is checked against the URL the
     server.close();
   }
 });
+
+test("options: an unknown name at any level, or an empty value that would check nothing, is a TypeError, never a check dropped", async () => {
+  const url = "https://api.example/admin";
+  const bearer = async () => new Request(url, { headers: { Authorization: `Bearer ${await accessToken({ scope: "read", aud: "other-service" })}` } });
+  const wrong = [
+    { issuer: ISSUER, jwks, token: {}, scope: ["admin"] }, // scopes misspelt
+    { issuer: ISSUER, jwks, token: { audiance: "api" } },
+    { issuer: ISSUER, jwks, token: { audience: "" } },
+    { issuer: ISSUER, jwks, token: { audience: [] } },
+    { issuer: ISSUER, jwks, token: { audience: ["api", ""] } },
+    { issuer: ISSUER, jwks, token: { typ: "" } },
+    { issuer: ISSUER, jwks, token: true },
+    { issuer: ISSUER, jwks, token: {}, scopes: [] },
+    { issuer: ISSUER, jwks, token: {}, scopes: [""] },
+    { issuer: ISSUER, jwks, token: {}, scopes: "admin" },
+    { issuer: ISSUER, jwks, assertion: { audience: "" } },
+    { issuer: ISSUER, jwks, assertion: {} },
+    { issuer: ISSUER, jwks, assertion: { audience: "https://app.internal", audiance: "x" } },
+    { issuer: "", jwks, token: {} },
+    { issuer: ISSUER, jwks, token: {}, clockTolerance: 5 },
+  ];
+  for (const options of wrong) {
+    const what = JSON.stringify({ ...options, jwks: undefined });
+    await assert.rejects(authenticate(await bearer(), options), TypeError, what);
+    // The framework middleware refuses them when it is made, before any request.
+    assert.throws(() => honoTollgate(options), TypeError, `hono ${what}`);
+    assert.throws(() => expressTollgate(options), TypeError, `express ${what}`);
+  }
+  const message = await authenticate(await bearer(), wrong[0]).catch((err) => err.message);
+  assert.match(message, /unknown option "scope"/);
+  const nested = await authenticate(await bearer(), wrong[1]).catch((err) => err.message);
+  assert.match(nested, /unknown option "token\.audiance"/);
+  // Written correctly, the same options refuse the token.
+  assert.equal((await authenticate(await bearer(), { issuer: ISSUER, jwks, token: {}, scopes: ["admin"] })).status, 403);
+  assert.equal((await authenticate(await bearer(), { issuer: ISSUER, jwks, token: { audience: "api" } })).status, 401);
+  assert.equal((await authenticate(await bearer(), { issuer: ISSUER, jwks, token: { audience: ["api", "other-service"] } })).sub, "svc");
+});
