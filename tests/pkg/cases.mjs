@@ -323,6 +323,57 @@ export function cases(api, fixtures) {
     }
   });
 
+  test("what a caller wrote is used or refused, never dropped: misspelt, wrong-typed and rounded options are TypeErrors", async () => {
+    const pair = await api.generateKeyPair("ES256");
+    const keys = verifyKeys(pair);
+    const token = await api.sign({}, pair.privateJwk);
+    // Durations are whole seconds: 0.9 is not quietly 0.
+    await typeError(() => api.verify(token, keys, { clockTolerance: 0.9 }));
+    await typeError(() => api.verify(token, keys, { maxTokenAge: 1.5 }));
+    await typeError(() => new api.Verifier(keys, { clockTolerance: 0.5 }));
+    const request = { method: "GET", url: "https://rs.example/data" };
+    const proof = await api.createDpopProof(pair.privateJwk, request);
+    await typeError(() => api.verifyDpopProof(proof, { ...request, maxAge: 0.9 }));
+    await typeError(() => api.verifyDpopProof(proof, { ...request, clockTolerance: 2.5 }));
+    // Remote key sets: options checked by name and type, as verify's are.
+    const fetch = async () => new Response(JSON.stringify(keys), { status: 200 });
+    for (const options of [{ maxage: 60_000 }, { coolDown: 1000 }, { timeOut: 100 }, "x", null, { timeout: "5s" }]) {
+      await typeError(() => api.createRemoteJWKSet("https://issuer.test/jwks.json", options));
+    }
+    await typeError(() => api.createRemoteJWKSet(new Map()));
+    const remote = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch });
+    await typeError(() => api.verify(token, remote, null));
+    await typeError(() => remote.verify(token, { audiance: "api" }));
+    eq(typeof (await api.verify(token, remote)).payload.jti, "string", "the remote set still verifies");
+    // refusal's scopes are a list; a string is not quietly none.
+    const err = new api.TollgateError({ code: "ERR_INSUFFICIENT_SCOPE", message: "m" });
+    await typeError(() => api.refusal(err, "admin"));
+    eq(api.refusal(err, ["admin"]).body.scope, "admin", "scope");
+    // The constructor takes what the core reports, { code, message, claim? }.
+    await typeError(() => new api.TollgateError("token expired"));
+    // sign: the claims are a plain object's members (a Map would sign as {}); typ is not empty.
+    for (const payload of [new Map([["sub", "alice"]]), new URLSearchParams("sub=alice"), new Date(), [], new (class Claims { sub = "a"; })()]) {
+      await typeError(() => api.sign(payload, pair.privateJwk));
+    }
+    eq(api.decode(await api.sign(Object.assign(Object.create(null), { sub: "n" }), pair.privateJwk)).payload.sub, "n", "a null-prototype object");
+    await typeError(() => api.sign({}, pair.privateJwk, { typ: "" }));
+    await typeError(() => new api.Signer(pair.privateJwk, { typ: "" }));
+  });
+
+  test("verifyAssertion: options checked by name and type (an unknown algorithms, a currentDate of 0)", async () => {
+    const pair = await api.generateKeyPair("ES256");
+    const at = new Date("2026-01-01T00:00:00Z");
+    const assertion = await api.sign({ sub: "u", htm: "GET", htu: "https://app.internal/x", iss: "https://gw", aud: "https://app.internal" }, pair.privateJwk, { typ: "tollgate-assertion+jwt", expiresIn: 60, currentDate: at });
+    const request = () => new Request("https://app.internal/x", { headers: { "x-tollgate-assertion": assertion } });
+    const base = { issuer: "https://gw", audience: "https://app.internal", jwks: verifyKeys(pair) };
+    eq((await api.verifyAssertion(request(), { ...base, currentDate: at })).payload.sub, "u", "the assertion verifies");
+    await typeError(() => api.verifyAssertion(request(), { ...base, currentDate: at, algorithms: ["RS256"] }));
+    await typeError(() => api.verifyAssertion(request(), { ...base, currentDate: 0 }));
+    await typeError(() => api.verifyAssertion(request(), { ...base, currentDate: at, clockTolerance: 0.5 }));
+    await typeError(() => api.verifyAssertion(request(), { ...base, currentDate: at, audience: "" }));
+    await typeError(() => api.verifyAssertion(request(), "x"));
+  });
+
   test("a Verifier is reusable and the module survives 100,000 bad inputs", async () => {
     const pair = await api.generateKeyPair("HS256");
     const verifier = new api.Verifier(verifyKeys(pair), {});
@@ -508,8 +559,11 @@ export function cases(api, fixtures) {
     eq(message.includes("private key"), true, message);
     const byTwin = await api.sign({ sub: "twin" }, { ...twins[0].privateJwk, kid: "twin" });
     eq((await refusal(byTwin)).includes("same kid"), true, "twin");
-    const notJson = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: async () => new Response("[1]", { status: 200 }) });
-    await rejects(() => notJson.verify(fine), "ERR_JWK_INVALID");
+    // A document that is no JWK Set: the keys could not be obtained (as the worker answers).
+    for (const document of ["[1]", "<html>502 Bad Gateway</html>", ""]) {
+      const notASet = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: async () => new Response(document, { status: 200 }) });
+      await rejects(() => notASet.verify(fine), "ERR_JWKS_UNAVAILABLE");
+    }
   });
 
   return list;

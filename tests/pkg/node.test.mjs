@@ -225,3 +225,49 @@ test("a TollgateError from either copy of the package is an instance of both cop
     assert.equal(other instanceof api.TollgateError, false, String(other));
   }
 });
+
+test("an empty audience or issuer list reaches the core as written, never dropped or rewritten", async () => {
+  // White-box: the policy JSON each Verifier hands the core, whichever way it was made.
+  const { readFileSync } = await import("node:fs");
+  const pkg = new URL("../../pkg/", import.meta.url);
+  const core = await import(new URL("dist/tollgate_core.js", pkg));
+  core.initSync({ module: readFileSync(new URL("dist/tollgate_core_bg.wasm", pkg)) });
+  const { createApi } = await import(new URL("entries/api/index.js", pkg));
+  const { nodeHost } = await import(new URL("entries/node-crypto.js", pkg));
+  const policies = [];
+  const spied = { ...core, Verifier: class extends core.Verifier {
+    constructor(keys, policy, check) {
+      policies.push(JSON.parse(policy));
+      super(keys, policy, check);
+    }
+  } };
+  const spiedApi = createApi(spied, nodeHost);
+  const { privateJwk, publicJwk } = api.generateKeyPairSync("ES256");
+  const token = api.signSync({}, privateJwk);
+  const remote = spiedApi.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: async () => new Response(JSON.stringify({ keys: [publicJwk] })) });
+  for (const options of [{ audience: [] }, { issuer: [] }, { audience: [], issuer: [] }]) {
+    for (const call of [() => spiedApi.verifySync(token, { keys: [publicJwk] }, options), () => spiedApi.verify(token, remote, options)]) {
+      policies.length = 0;
+      await Promise.resolve().then(call).catch(() => {});
+      assert.equal(policies.length, 1, JSON.stringify(options));
+      if (options.audience) assert.deepEqual(policies[0].audiences, [], "audiences as written");
+      if (options.issuer) assert.deepEqual(policies[0].issuers, [], "issuers as written");
+    }
+  }
+});
+
+// WAITS FOR THE RUST POLICY CHANGE (an empty `audiences`/`issuers` list refused as
+// ERR_POLICY_INVALID by the core's policy): fails until it lands.
+test("an empty audience or issuer list is ERR_POLICY_INVALID, never a check turned off (waits for the Rust policy change)", async () => {
+  const { privateJwk, publicJwk } = await api.generateKeyPair("ES256");
+  const token = await api.sign({ sub: "x", aud: "evil-api", iss: "https://evil.example" }, privateJwk);
+  const keys = { keys: [publicJwk] };
+  const remote = api.createRemoteJWKSet("https://issuer.test/jwks.json", { fetch: async () => new Response(JSON.stringify(keys)) });
+  for (const options of [{ audience: [] }, { issuer: [] }]) {
+    const what = JSON.stringify(options);
+    await assert.rejects(api.verify(token, keys, options), { code: "ERR_POLICY_INVALID" }, `verify ${what}`);
+    assert.throws(() => new api.Verifier(keys, options), { code: "ERR_POLICY_INVALID" }, `Verifier ${what}`);
+    assert.throws(() => api.verifySync(token, keys, options), { code: "ERR_POLICY_INVALID" }, `verifySync ${what}`);
+    await assert.rejects(api.verify(token, remote, options), { code: "ERR_POLICY_INVALID" }, `remote ${what}`);
+  }
+});

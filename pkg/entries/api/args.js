@@ -1,6 +1,15 @@
 // JavaScript argument checks (TypeError) and their translation to the JSON the core reads; no
 // token or key rule lives here.
-export const isPlainObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+/**
+ * An object literal (or `JSON.parse`'s, or `Object.create(null)`), from this realm or another:
+ * its prototype is null or a prototype that has none. A Map, a URLSearchParams, a Date or a
+ * class instance is not one: JSON would write it as `{}` or as something else than its entries.
+ */
+export const isPlainObject = (v) => {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+};
 
 export function expect(value, name, check, what) {
   if (value !== undefined && !check(value)) throw new TypeError(`${name} must be ${what}`);
@@ -8,7 +17,9 @@ export function expect(value, name, check, what) {
 
 export const isString = (v) => typeof v === "string";
 export const isStringList = (v) => isString(v) || (Array.isArray(v) && v.every(isString));
-export const isSeconds = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+/** Whole seconds, as every policy duration is read (no rounding: 0.9 is not 0). */
+export const isSeconds = (v) => Number.isSafeInteger(v) && v >= 0;
+export const isMilliseconds = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
 export const isStringArray = (v) => Array.isArray(v) && v.every(isString);
 export const isDate = (v) => v instanceof Date && !Number.isNaN(v.getTime());
 
@@ -29,8 +40,8 @@ export function policyJson(options) {
   expect(o.algorithms, "options.algorithms", isStringArray, "an array of algorithm names");
   expect(o.issuer, "options.issuer", isStringList, "a string or an array of strings");
   expect(o.audience, "options.audience", isStringList, "a string or an array of strings");
-  expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a number of seconds");
-  expect(o.maxTokenAge, "options.maxTokenAge", isSeconds, "a number of seconds");
+  expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a whole number of seconds");
+  expect(o.maxTokenAge, "options.maxTokenAge", isSeconds, "a whole number of seconds");
   expect(o.typ, "options.typ", isString, "a string");
   expect(o.requiredClaims, "options.requiredClaims", isStringArray, "an array of strings");
   expect(o.currentDate, "options.currentDate", isDate, "a valid Date");
@@ -38,10 +49,11 @@ export function policyJson(options) {
   expect(o.requireExp, "options.requireExp", (v) => typeof v === "boolean", "a boolean");
   const policy = {};
   if (o.algorithms !== undefined) policy.algorithms = o.algorithms;
+  // Lists as written, an empty one included: the core refuses what it cannot check.
   if (o.issuer !== undefined) policy.issuers = [o.issuer].flat();
   if (o.audience !== undefined) policy.audiences = [o.audience].flat();
-  if (o.clockTolerance !== undefined) policy.leeway = Math.floor(o.clockTolerance);
-  if (o.maxTokenAge !== undefined) policy.maxTokenAge = Math.floor(o.maxTokenAge);
+  if (o.clockTolerance !== undefined) policy.leeway = o.clockTolerance;
+  if (o.maxTokenAge !== undefined) policy.maxTokenAge = o.maxTokenAge;
   if (o.typ !== undefined) policy.typ = o.typ;
   if (o.requiredClaims !== undefined) policy.requiredClaims = o.requiredClaims;
   if (o.maxTokenBytes !== undefined) policy.maxTokenBytes = o.maxTokenBytes;

@@ -26,13 +26,13 @@ export function dpopApi({ core, host, later, requireSync }, signerEntry) {
     const request = requestOf(o);
     expect(o.accessToken, "options.accessToken", isString, "a string");
     expect(o.nonce, "options.nonce", isStringList, "a string or an array of strings");
-    expect(o.maxAge, "options.maxAge", isSeconds, "a number of seconds");
-    expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a number of seconds");
+    expect(o.maxAge, "options.maxAge", isSeconds, "a whole number of seconds");
+    expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a whole number of seconds");
     expect(o.algorithms, "options.algorithms", isStringArray, "an array of algorithm names");
     if (o.accessToken !== undefined) request.accessToken = o.accessToken;
     if (o.nonce !== undefined) request.nonces = [o.nonce].flat();
-    if (o.maxAge !== undefined) request.maxAge = Math.floor(o.maxAge);
-    if (o.clockTolerance !== undefined) request.clockTolerance = Math.floor(o.clockTolerance);
+    if (o.maxAge !== undefined) request.maxAge = o.maxAge;
+    if (o.clockTolerance !== undefined) request.clockTolerance = o.clockTolerance;
     if (o.algorithms !== undefined) request.algorithms = o.algorithms;
     const hostCheck = host && ((alg, jwk, data, signature) => host.verifyJwk(ALGORITHMS[alg], jwk, data, signature));
     const run = (check) => JSON.parse(core.verifyDpopProof(proof, JSON.stringify(request), nowSeconds(o.currentDate), check));

@@ -9,7 +9,12 @@ const BRAND = Symbol.for("tollgate.TollgateError");
 
 /** An error from Tollgate: `.code` is one of the stable codes, `.claim` names a failed claim. */
 export class TollgateError extends Error {
-  constructor({ code, message, claim }) {
+  /** `{ code, message, claim? }`, as the core reports a refusal. */
+  constructor(init) {
+    if (init === null || typeof init !== "object" || typeof init.code !== "string") {
+      throw new TypeError("TollgateError takes { code, message, claim? } with code a string");
+    }
+    const { code, message, claim } = init;
     super(message);
     this.name = "TollgateError";
     this.code = code;

@@ -1,6 +1,9 @@
 // Behind the Tollgate gateway: its origin assertion checked, and its refusals rendered.
 import { TollgateError, rethrow } from "./errors.js";
-import { expect, isPlainObject, isString } from "./args.js";
+import { checkOptionNames, expect, isDate, isPlainObject, isSeconds, isString, isStringArray } from "./args.js";
+
+const ASSERTION_OPTIONS = ["issuer", "audience", "jwks", "clockTolerance", "currentDate"];
+const isName = (v) => isString(v) && v.length !== 0;
 
 /** `{ verifyAssertion, refusal }`; `verify` from verify.js. */
 export function gatewayApi({ core }, verify) {
@@ -15,14 +18,17 @@ export function gatewayApi({ core }, verify) {
    */
   async function verifyAssertion(request, options) {
     if (!isPlainObject(options)) throw new TypeError("options must be an object: { issuer, audience, jwks }");
+    checkOptionNames(options, ASSERTION_OPTIONS);
     const { issuer, audience, jwks, clockTolerance = 5, currentDate } = options;
-    expect(issuer, "options.issuer", isString, "a string");
-    expect(audience, "options.audience", isString, "a string");
     if (issuer === undefined || audience === undefined || jwks === undefined) throw new TypeError("options.issuer, options.audience and options.jwks are required");
+    expect(issuer, "options.issuer", isName, "a non-empty string");
+    expect(audience, "options.audience", isName, "a non-empty string");
+    expect(clockTolerance, "options.clockTolerance", isSeconds, "a whole number of seconds");
+    expect(currentDate, "options.currentDate", isDate, "a valid Date");
     const { method, url, assertion } = requestParts(request);
     if (!assertion) throw new TollgateError({ code: "ERR_TOKEN_MISSING", message: "the request has no X-Tollgate-Assertion header" });
     // One minute from its `iat` (src/assertion.rs, LIFETIME), whatever its `exp` says.
-    const result = await verify(assertion, jwks, { issuer, audience, typ: core.assertionTyp(), requiredClaims: ["htm", "htu"], maxTokenAge: 60, clockTolerance, ...(currentDate ? { currentDate } : {}) });
+    const result = await verify(assertion, jwks, { issuer, audience, typ: core.assertionTyp(), requiredClaims: ["htm", "htu"], maxTokenAge: 60, clockTolerance, ...(currentDate !== undefined ? { currentDate } : {}) });
     try {
       core.checkAssertionRequest(JSON.stringify(result.payload), method, url);
     } catch (err) {
@@ -53,6 +59,7 @@ export function gatewayApi({ core }, verify) {
    */
   function refusal(err, requiredScopes = []) {
     if (!(err instanceof TollgateError)) throw new TypeError("refusal takes a TollgateError");
+    if (!isStringArray(requiredScopes)) throw new TypeError("requiredScopes must be an array of strings");
     return JSON.parse(core.refusal(err.code, err.message, err.claim ?? undefined, JSON.stringify(requiredScopes)));
   }
 

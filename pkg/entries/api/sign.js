@@ -11,7 +11,9 @@ export function signApi({ core, host, later, requireSync }) {
   /** Checks sign options: `{ alg, currentDate, text }`, `text` the rest as JSON for the core. */
   function signOptions(options, allowed = SIGN_OPTIONS) {
     checkOptionNames(options, allowed);
-    for (const name of ["alg", "kid", "typ", "issuer", "subject", "jti"]) expect(options[name], `options.${name}`, isString, "a string");
+    for (const name of ["alg", "kid", "issuer", "subject", "jti"]) expect(options[name], `options.${name}`, isString, "a string");
+    // verify refuses an empty `typ` (there is nothing to compare), so none is written.
+    expect(options.typ, "options.typ", (v) => isString(v) && v.length !== 0, "a non-empty string");
     expect(options.audience, "options.audience", (v) => isStringList(v) && v.length !== 0, "a string or a non-empty array of strings");
     // Whole numbers a JSON reader holds exactly (up to 2^53 - 1), as every NumericDate is read.
     expect(options.expiresIn, "options.expiresIn", (v) => Number.isSafeInteger(v) && v > 0, "a positive whole number of seconds");
@@ -19,6 +21,12 @@ export function signApi({ core, host, later, requireSync }) {
     expect(options.currentDate, "options.currentDate", isDate, "a valid Date");
     const { currentDate, alg, ...rest } = options;
     return { alg, currentDate, text: JSON.stringify(rest) };
+  }
+
+  /** The claims are the payload's own members, so only a plain object is one (a Map's entries
+   * are not members: it would sign as `{}`). */
+  function checkPayload(payload) {
+    if (!isPlainObject(payload)) throw new TypeError("payload must be a plain object of claims (not a Map, URLSearchParams or class instance)");
   }
 
   /**
@@ -131,7 +139,7 @@ export function signApi({ core, host, later, requireSync }) {
    * now, `exp` now + expiresIn or 900 s, a random `jti`); both for one claim is an error.
    * The token, or with a host that answers later a Promise of it. */
   function signing(payload, privateJwk, options) {
-    if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
+    checkPayload(payload);
     checkKeyArgument(privateJwk);
     const { alg, currentDate, text } = signOptions(options);
     try {
@@ -190,7 +198,7 @@ export function signApi({ core, host, later, requireSync }) {
       return this.#signNow(payload);
     }
     #signNow(payload) {
-      if (!isPlainObject(payload)) throw new TypeError("payload must be an object");
+      checkPayload(payload);
       try {
         return signWith(this.#entry, this.#template, JSON.stringify(payload), nowSeconds(this.#date));
       } catch (err) {

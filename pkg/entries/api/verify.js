@@ -1,7 +1,7 @@
 // Verifying: Verifier (keys and options checked once), remote key sets with the gateway's
 // caching rule, and the one-shot verify. Tokens cross into wasm through a shared buffer.
 import { TollgateError, rethrow, hostImport, invalidKey } from "./errors.js";
-import { ALGORITHMS, checkToken, encoder, decoder, expect, isSeconds, keysJson, nowSeconds, policyJson } from "./args.js";
+import { ALGORITHMS, VERIFY_OPTIONS, checkOptionNames, checkToken, encoder, decoder, expect, isMilliseconds, keysJson, nowSeconds, policyJson } from "./args.js";
 import { answeredLater } from "./later.js";
 
 /** What `verifyInput` returns for a refused token; `core.takeError()` then has the error. */
@@ -138,6 +138,7 @@ export function verifyApi({ core, host, later, requireSync }) {
     }
   }
 
+  const REMOTE_OPTIONS = ["cooldown", "maxAge", "timeout", "fetch"];
   const USE_AND_REFRESH = 1;
   const FETCH = 2;
 
@@ -147,16 +148,19 @@ export function verifyApi({ core, host, later, requireSync }) {
     }
     #url; #fetch; #cooldown; #maxAge; #timeout;
     #jwks = null; #ignored = []; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #inflight = null; #verifiers = new Map();
-    constructor(url, { cooldown = 30_000, maxAge = 600_000, timeout = 5_000, fetch: fetchImpl = globalThis.fetch } = {}) {
-      this.#url = String(url instanceof URL ? url.href : url);
+    constructor(url, options = {}) {
+      if (!(url instanceof URL) && typeof url !== "string") throw new TypeError("url must be a string or a URL");
+      this.#url = url instanceof URL ? url.href : url;
       // The core's rule, the same one the worker applies to external issuers' JWKS URLs.
       if (!core.isAcceptableJwksUrl(this.#url)) {
         throw new TypeError("the JWKS URL must be https (http only for loopback)");
       }
-      expect(cooldown, "cooldown", isSeconds, "a number of milliseconds");
-      expect(maxAge, "maxAge", isSeconds, "a number of milliseconds");
-      expect(timeout, "timeout", isSeconds, "a number of milliseconds");
-      if (typeof fetchImpl !== "function") throw new TypeError("fetch must be a function");
+      checkOptionNames(options, REMOTE_OPTIONS);
+      const { cooldown = 30_000, maxAge = 600_000, timeout = 5_000, fetch: fetchImpl = globalThis.fetch } = options;
+      expect(cooldown, "options.cooldown", isMilliseconds, "a number of milliseconds");
+      expect(maxAge, "options.maxAge", isMilliseconds, "a number of milliseconds");
+      expect(timeout, "options.timeout", isMilliseconds, "a number of milliseconds");
+      if (typeof fetchImpl !== "function") throw new TypeError("options.fetch must be a function");
       this.#fetch = fetchImpl; this.#cooldown = cooldown; this.#maxAge = maxAge; this.#timeout = timeout;
     }
     async #download() {
@@ -168,7 +172,13 @@ export function verifyApi({ core, host, later, requireSync }) {
         const text = await cappedText(res, 65_536);
         // A key the set cannot use is left out and the others still verify (RFC 7517 §5; a
         // published secret or private key never verifies): the core's rule, the worker's too.
-        try { return JSON.parse(core.publishedKeys(text)); } catch (err) { rethrow(err); }
+        // A document that is no JWK Set at all (not JSON, an array) means the keys could not be
+        // obtained: ERR_JWKS_UNAVAILABLE, as the worker answers for an external issuer's.
+        try {
+          return JSON.parse(core.publishedKeys(text));
+        } catch (err) {
+          throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: `JWKS document refused: ${err?.message ?? err}` });
+        }
       } catch (err) {
         if (err instanceof TollgateError) throw err;
         throw new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: controller.signal.aborted ? "JWKS fetch timed out" : `JWKS fetch failed: ${err.message}` });
@@ -205,6 +215,7 @@ export function verifyApi({ core, host, later, requireSync }) {
     /** Verifies against the remote keys (async). */
     async verify(token, options = {}) {
       checkToken(token);
+      checkOptionNames(options, VERIFY_OPTIONS);
       // A fetched key set is public: an HMAC key in it is a secret anyone has read (RFC 8725
       // §3.1), so a remote set verifies asymmetric algorithms only, as the worker's external
       // issuers do (GatewayConfig::external_policy). HMAC named by the caller is refused.
