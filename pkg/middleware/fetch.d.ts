@@ -1,15 +1,20 @@
 import type { JWK, JWKSet, JWTPayload, RemoteJWKSet, TollgateError } from "tollgate";
 
+/** Every name and value is checked: an unknown name (`scope` for `scopes`), an empty string or
+ * an empty list is a TypeError, never a check quietly dropped. */
 export interface AuthenticateOptions {
   /** The Tollgate deployment's issuer. */
   issuer: string;
   /** Its public keys: a JWK Set, or createRemoteJWKSet(issuer + "/.well-known/jwks.json"). */
   jwks: JWKSet | JWK | string | RemoteJWKSet;
-  /** Accept the gateway's X-Tollgate-Assertion addressed to `audience` (this origin). */
+  /** Accept the gateway's X-Tollgate-Assertion addressed to `audience` (this origin, not empty). */
   assertion?: { audience: string };
-  /** Accept a Tollgate access token (`Authorization: Bearer`); `typ` defaults to "at+jwt". */
-  token?: { audience?: string; typ?: string };
-  /** Scopes the caller must all have (else 403 insufficient_scope). */
+  /**
+   * Accept a Tollgate access token (`Authorization: Bearer`): `{}` for any audience, else
+   * `audience` (a name or a non-empty list); `typ` defaults to "at+jwt".
+   */
+  token?: { audience?: string | string[]; typ?: string };
+  /** Scopes the caller must all have (else 403 insufficient_scope); leave it out for none. */
   scopes?: string[];
 }
 
