@@ -68,7 +68,18 @@ impl World {
             CHEAP,
         )
         .unwrap();
+        // The subject the tests' sessions name (`signed_in`).
+        let user = oauth::User {
+            sub: "usr_alice".into(),
+            ..user
+        };
         ready(store.put("user:alice", &serde_json::to_string(&user).unwrap(), None)).unwrap();
+        // As `tollgate user add` writes them: a token's `sub` finds its user.
+        let subject = oauth::SubjectRecord {
+            username: user.username.clone(),
+        };
+        let subject = serde_json::to_string(&subject).unwrap();
+        ready(store.put(&tollgate::schema::subject(&user.sub), &subject, None)).unwrap();
         let config = OAuthConfig {
             password_memory_kib: CHEAP.memory_kib,
             password_iterations: CHEAP.iterations,
@@ -1010,7 +1021,7 @@ fn an_authorization_code_is_redeemed_once_and_reuse_revokes_its_grant() {
         ("code_challenge_method".to_owned(), "S256".to_owned()),
     ])))
     .unwrap();
-    let location = ready(w.oauth().issue_code(&request, &signed_in("usr_1"), NOW)).unwrap();
+    let location = ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap();
     let code = code_from(&location);
     let redeem = || {
         w.token(
@@ -1480,4 +1491,131 @@ fn request_parsers() {
     ] {
         assert!(!oauth::valid_redirect_uri(bad), "{bad}");
     }
+}
+
+impl World {
+    /// Rewrites a stored record as an operator would (`user:alice`, `client:svc`).
+    fn edit<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut T),
+    ) {
+        let text = ready(self.store.get(key)).unwrap().unwrap();
+        let mut record: T = serde_json::from_str(&text).unwrap();
+        change(&mut record);
+        ready(
+            self.store
+                .put(key, &serde_json::to_string(&record).unwrap(), None),
+        )
+        .unwrap();
+    }
+}
+
+/// A refresh gives only what the user and the client may still have (RFC 9700 §4.14, RFC
+/// 6749 §10.4): an operator who disables or deletes a user, or takes a scope from the user or
+/// the client, ends the grant's refreshes (an outside run refreshed all of them).
+#[test]
+fn a_refresh_ends_when_the_user_or_the_scope_is_taken_away() {
+    type Change = Box<dyn Fn(&World)>;
+    let cases: [(&str, Change); 4] = [
+        (
+            "disabled",
+            Box::new(|w| w.edit("user:alice", |u: &mut oauth::User| u.disabled = true)),
+        ),
+        (
+            "deleted",
+            Box::new(|w| ready(w.store.delete("user:alice")).unwrap()),
+        ),
+        (
+            "scope taken from the user",
+            Box::new(|w| {
+                w.edit("user:alice", |u: &mut oauth::User| {
+                    u.scopes = vec!["read".into()]
+                })
+            }),
+        ),
+        (
+            "scope taken from the client",
+            Box::new(|w| {
+                w.edit("client:svc", |c: &mut oauth::Client| {
+                    c.scopes = vec!["read".into()]
+                })
+            }),
+        ),
+    ];
+    for (what, change) in cases {
+        let w = World::new();
+        let secret = w.secret.clone();
+        let refresh = |token: &str, scope: Option<&str>, now: i64| {
+            let mut params = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+            params.extend(scope.map(|scope| ("scope", scope)));
+            w.token(&params, Some(("svc", &secret)), now)
+        };
+        let first = w.alice(NOW).unwrap();
+        assert_eq!(first.scope, "read write");
+        let r1 = first.refresh_token.unwrap();
+        let r2 = refresh(&r1, None, NOW + 1).unwrap().refresh_token.unwrap();
+        change(&w);
+        let err = refresh(&r2, None, NOW + 2).unwrap_err();
+        assert_eq!(err.error.as_str(), "invalid_grant", "{what}");
+        if what.starts_with("scope") {
+            assert!(
+                err.description.contains("\"write\""),
+                "{what}: {}",
+                err.description
+            );
+            // What is still allowed may still be asked for.
+            assert_eq!(
+                refresh(&r2, Some("read"), NOW + 3).unwrap().scope,
+                "read",
+                "{what}"
+            );
+        }
+    }
+}
+
+/// RFC 6749 §5.1: a client that may not use refresh tokens gets none, from a password grant or
+/// a code (an outside run got one from each and was refused when it used it).
+#[test]
+fn a_client_without_the_refresh_grant_gets_no_refresh_token() {
+    let w = World::new();
+    w.edit("client:svc", |c: &mut oauth::Client| {
+        c.grants.retain(|g| g != "refresh_token")
+    });
+    let tokens = w.alice(NOW).unwrap();
+    assert!(tokens.refresh_token.is_none() && !tokens.access_token.is_empty());
+    w.edit("client:spa", |c: &mut oauth::Client| {
+        c.grants = vec!["authorization_code".into()]
+    });
+    let verifier = "v".repeat(43);
+    let request = ready(w.oauth().authorization_request(&BTreeMap::from([
+        ("client_id".to_owned(), "spa".to_owned()),
+        (
+            "redirect_uri".to_owned(),
+            "https://spa.example/cb".to_owned(),
+        ),
+        ("response_type".to_owned(), "code".to_owned()),
+        (
+            "code_challenge".to_owned(),
+            oauth::pkce_challenge(&verifier),
+        ),
+        ("code_challenge_method".to_owned(), "S256".to_owned()),
+    ])))
+    .unwrap();
+    let code =
+        code_from(&ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap());
+    let tokens = w
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "spa"),
+                ("code", &code),
+                ("code_verifier", &verifier),
+                ("redirect_uri", "https://spa.example/cb"),
+            ],
+            None,
+            NOW + 1,
+        )
+        .unwrap();
+    assert!(tokens.refresh_token.is_none() && !tokens.access_token.is_empty());
 }

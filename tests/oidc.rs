@@ -686,6 +686,85 @@ fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
     );
 }
 
+/// A hint signed by a key since retired (a rotation's last step, while relying parties still
+/// hold ID tokens of the old key) no longer vouches for its user, but the request is not an
+/// error: the user confirms, and the browser goes back to the client it names (an outside run
+/// found every such logout refused with the session left alive).
+#[test]
+fn a_logout_hint_of_a_retired_key_is_confirmed_by_the_user() {
+    let w = World::new();
+    let id_token = w.redeem(&w.request(&[]).unwrap()).id_token.unwrap();
+    let config =
+        GatewayConfig::from_json(&serde_json::json!({ "issuer": ISSUER }).to_string()).unwrap();
+    let next = Key::generate(Algorithm::ES256).unwrap();
+    let public = Key::from_jwk(&next.to_public_jwk().unwrap()).unwrap();
+    let hints = Verifier::new(
+        KeySet::from_keys(vec![public]).unwrap(),
+        config.id_token_hint_policy(),
+    )
+    .unwrap();
+    let logout = |hint: &str| {
+        let params: BTreeMap<String, String> = [
+            ("id_token_hint", hint),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        ready(w.oauth().logout_request(&params, &hints, NOW))
+    };
+    let asked = logout(&id_token).expect("a retired key's hint is still a request");
+    assert_eq!(asked.hint_sub, None, "it vouches for nobody");
+    assert_eq!(asked.redirect.as_deref(), Some("https://rp.example/bye"));
+    // Another issuer's token, or a forged signature by a key still here, is refused.
+    let elsewhere = tollgate::TokenBuilder::new(NOW)
+        .issuer("https://elsewhere.example")
+        .audience(["rp"])
+        .sign(&Key::generate(Algorithm::ES256).unwrap())
+        .unwrap();
+    assert!(logout(&elsewhere).is_err());
+    let forged = tollgate::TokenBuilder::new(NOW)
+        .issuer(ISSUER)
+        .audience(["rp"])
+        .kid(next.kid())
+        .sign(&Key::generate(Algorithm::ES256).unwrap())
+        .unwrap();
+    assert!(logout(&forged).is_err());
+}
+
+/// A code granted in a session and presented after its sign-out gives nothing: not an ID
+/// token, which the relying party would take as a login of a user who just signed out (the
+/// access and refresh tokens were already dead with the family; an outside OIDC run).
+#[test]
+fn a_code_granted_before_sign_out_is_refused_after_it() {
+    let w = World::new();
+    let o = w.oauth();
+    let (id, session) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let location =
+        ready(o.issue_code(&w.request(&[("nonce", "n")]).unwrap(), &session, NOW)).unwrap();
+    let code = location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("code="))
+        .unwrap()
+        .to_owned();
+    ready(o.end_session(&id, NOW + 1)).unwrap();
+    let req = TokenRequest {
+        params: [
+            ("grant_type", "authorization_code"),
+            ("client_id", "rp"),
+            ("code", code.as_str()),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", CB),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        ..TokenRequest::default()
+    };
+    let err = ready(o.token(&req, NOW + 2)).unwrap_err();
+    assert_eq!(err.error.as_str(), "invalid_grant");
+}
+
 /// Core §3.1.3.7 has relying parties support RS256: a deployment whose active key is RSA signs
 /// its ID tokens with it, `at_hash` by SHA-256.
 #[test]

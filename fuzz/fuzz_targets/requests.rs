@@ -18,8 +18,8 @@ fuzz_target!(|data: &[u8]| {
     for now in [0, 1_700_000_000, i64::MIN, i64::MAX] {
         let _ = oauth::csrf_valid(pepper, &text, &text, Some(&text), now);
     }
-    let _ = oauth::redirect_registered(&[text.to_string()], "http://127.0.0.1:1/");
-    let _ = oauth::redirect_registered(&["http://127.0.0.1/".to_owned()], &text);
+    let _ = oauth::redirect_registered(&[text.to_string()], "http://127.0.0.1:1/", true);
+    let _ = oauth::redirect_registered(&["http://127.0.0.1/".to_owned()], &text, true);
     let _ = gateway::cookie(&text, "tg_session");
     let _ = gateway::without_cookies(&text, &["tg_token", "tg_session"]);
     let _ = gateway::extract_token(Some(&text), Some(&text), Some("tg_token"));

@@ -100,11 +100,14 @@ impl AuthorizeError {
 /// Whether `uri` is one of a client's `registered` redirect URIs: exactly (RFC 9700 §2.1),
 /// except that a native app's loopback IP redirect URI (`http://127.0.0.1…`, `http://[::1]…`)
 /// matches whatever port the request names (RFC 8252 §7.3 MUST: the app listens on a port
-/// the operating system hands it at run time). `localhost` is matched exactly (§8.3).
-pub fn redirect_registered(registered: &[String], uri: &str) -> bool {
-    registered
-        .iter()
-        .any(|r| r == uri || matches!((loopback(r), loopback(uri)), (Some(a), Some(b)) if a == b))
+/// the operating system hands it at run time). Native apps are public clients (RFC 8252 §8.4),
+/// so only a `public` client's loopback URIs match so; a confidential client's are matched
+/// exactly, as every web client's are (OpenID Connect Core §3.1.2.1). `localhost` is matched
+/// exactly (§8.3).
+pub fn redirect_registered(registered: &[String], uri: &str, public: bool) -> bool {
+    registered.iter().any(|r| {
+        r == uri || (public && matches!((loopback(r), loopback(uri)), (Some(a), Some(b)) if a == b))
+    })
 }
 
 /// A loopback IP redirect URI without its port: `(host, path and query)`.
@@ -140,6 +143,9 @@ pub(super) struct RedeemInput {
     /// `dpop_jkt` (RFC 9449 §10) is redeemed only with a proof by that key.
     #[serde(default)]
     proof_jkt: Option<String>,
+    /// Whether the client may use refresh tokens: only then is the family's first one stored
+    /// (RFC 6749 §5.1: a refresh token is issued to a client that can use it).
+    refresh: bool,
 }
 
 /// What [`REDEEM_CODE`] decided. On the wire `{"step": …}` with the step's members, the JSON
@@ -198,6 +204,7 @@ read_by!(RedeemInput, "a redemption", |o| RedeemInput {
     lifetime: o.required_u64("lifetime"),
     jkt: o.nullable("jkt").string("jkt"),
     proof_jkt: o.nullable("proof_jkt").string("proof_jkt"),
+    refresh: o.bool("refresh").unwrap_or(true),
 });
 
 read_by!(RedeemWire, "a redemption's answer", |o| RedeemWire {
@@ -321,8 +328,8 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
         login: record.login.clone(),
     };
     let stored = match refresh {
-        None => Write::Put(text(&first)?, ttl(input.lifetime)),
-        Some(_) => Write::Keep,
+        None if input.refresh => Write::Put(text(&first)?, ttl(input.lifetime)),
+        _ => Write::Keep,
     };
     let nonce = record.nonce.clone();
     applied(
@@ -388,6 +395,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             lifetime: self.config.refresh_token_lifetime,
             jkt: self.refresh_binding(client.is_public()),
             proof_jkt: self.dpop_jkt.map(str::to_owned),
+            refresh: client.allows(Grant::RefreshToken),
         };
         let answer = self
             .once
@@ -401,6 +409,13 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let answer: RedeemAnswer = parse_record("redemption", &answer)?;
         match answer {
             RedeemAnswer::Redeemed { record, nonce } => {
+                // A code granted before its session's sign-out (or its subject's revocation)
+                // and presented after it gives nothing: its family was revoked with the
+                // session, and an ID token, once issued, could not be (an outside OIDC run).
+                if self.grant_revoked(&record).await? {
+                    return Err(invalid());
+                }
+                let refresh = client.allows(Grant::RefreshToken).then_some(refresh);
                 self.refresh_response(&record, refresh, &record.scope, nonce.as_deref(), now)
                     .await
             }
@@ -453,7 +468,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .map_err(|_| AuthorizeError::Page("the service is temporarily unavailable"))?
             .ok_or(AuthorizeError::Page("unknown client"))?;
         let redirect_uri = match param("redirect_uri") {
-            Some(uri) if redirect_registered(&client.redirect_uris, uri) => uri.to_owned(),
+            Some(uri) if redirect_registered(&client.redirect_uris, uri, client.is_public()) => {
+                uri.to_owned()
+            }
             Some(_) => {
                 return Err(AuthorizeError::Page(
                     "redirect_uri is not registered for this client",
@@ -508,7 +525,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 ))
             }
         }
-        if !client.grants.iter().any(|g| g == "authorization_code") {
+        if !client.allows(Grant::AuthorizationCode) {
             return Err(back(
                 OAuthErrorCode::UnauthorizedClient,
                 "this client may not use the authorization code grant",
@@ -574,7 +591,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             nonce => nonce.map(str::to_owned),
         };
         let mut allowed = client.scopes.clone();
-        if param("scope").is_some() && client.grants.iter().any(|g| g == "authorization_code") {
+        if param("scope").is_some() && client.allows(Grant::AuthorizationCode) {
             for scope in oidc::OIDC_SCOPES {
                 if !allowed.iter().any(|a| a == scope) {
                     allowed.push(scope.to_owned());
@@ -680,8 +697,19 @@ mod tests {
             "https://app.example/cb",
             "http://localhost:3000/cb",
         ] {
-            assert!(redirect_registered(&registered, uri), "{uri}");
+            assert!(redirect_registered(&registered, uri, true), "{uri}");
         }
+        // A confidential client is a web server, not a native app: exactly.
+        assert!(redirect_registered(
+            &registered,
+            "http://127.0.0.1/callback",
+            false
+        ));
+        assert!(!redirect_registered(
+            &registered,
+            "http://127.0.0.1:51234/callback",
+            false
+        ));
         for uri in [
             "http://127.0.0.1:51234/other",
             "http://127.0.0.1:51234/callback?x=1",
@@ -695,7 +723,7 @@ mod tests {
             "https://app.example:8443/cb",
             "http://localhost:3001/cb",
         ] {
-            assert!(!redirect_registered(&registered, uri), "{uri}");
+            assert!(!redirect_registered(&registered, uri, true), "{uri}");
         }
     }
 
@@ -711,6 +739,7 @@ mod tests {
                 lifetime: u64::MAX,
                 jkt: text("j"),
                 proof_jkt: text("p"),
+                refresh: some,
             };
             let written = serde_json::to_string(&input).unwrap();
             let read: RedeemInput = serde_json::from_str(&written).unwrap();

@@ -175,7 +175,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .authenticate_client(&auth, req.client_ip.as_deref(), now)
             .await?
             .ok_or_else(unauthenticated)?;
-        if !client.grants.iter().any(|g| g == grant.as_str()) {
+        if !client.allows(grant) {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnauthorizedClient,
                 format!("this client may not use {}", grant.as_str()),
@@ -270,6 +270,13 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .cloned()
             .collect();
         let scope = grant_scope(param("scope"), &allowed)?;
+        if !client.allows(Grant::RefreshToken) {
+            // RFC 6749 §5.1: no refresh token for a client that may not use one.
+            let access_token = self
+                .access_token(&client.client_id, &user.sub, &scope, None, now)
+                .await?;
+            return Ok(self.response(access_token, None, scope));
+        }
         self.issue_pair(
             &client.client_id,
             &user.sub,

@@ -349,19 +349,35 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 .map(String::as_str)
                 .filter(|v| !v.is_empty())
         };
-        let hint = match param("id_token_hint") {
-            Some(hint) => Some(
-                check_id_token_hint(hints, self.crypto, hint, now)
-                    .await
-                    .map_err(|_| "id_token_hint is not a valid ID token of this issuer")?,
-            ),
-            None => None,
+        let audience = |claims: &Value| {
+            let named = |name: &str| claims.get(name).and_then(Value::as_str);
+            named("azp").or_else(|| named("aud")).map(str::to_owned)
         };
-        let hint_client = hint.as_ref().and_then(|hint| {
-            hint.claim_str("azp")
-                .or_else(|| hint.claim_str("aud"))
-                .map(str::to_owned)
-        });
+        let (hint_sub, hint_client) = match param("id_token_hint") {
+            Some(hint) => match check_id_token_hint(hints, self.crypto, hint, now).await {
+                Ok(hint) => {
+                    let client = hint.claim_str("azp").or_else(|| hint.claim_str("aud"));
+                    (hint.subject().map(str::to_owned), client.map(str::to_owned))
+                }
+                // Signed by a key since retired (README, "Rotating signing keys"), as an RP's
+                // hint may be for 30 days: it can no longer vouch for its user, so the user
+                // confirms (§2: the OP asks when it cannot tell); it still names its client,
+                // as `client_id` would, where this issuer's ID tokens send the browser back.
+                Err(Error::NoMatchingKey { .. }) => {
+                    let untrusted = hints
+                        .parse(hint)
+                        .map_err(|_| "id_token_hint is not a valid ID token of this issuer")?;
+                    let claims: Value =
+                        serde_json::from_slice(untrusted.payload()).unwrap_or_default();
+                    if claims.get("iss").and_then(Value::as_str) != Some(self.issuer) {
+                        return Err("id_token_hint is not a valid ID token of this issuer");
+                    }
+                    (None, audience(&claims))
+                }
+                Err(_) => return Err("id_token_hint is not a valid ID token of this issuer"),
+            },
+            None => (None, None),
+        };
         let client_id = match (param("client_id"), hint_client) {
             (Some(named), Some(hinted)) if named != hinted => {
                 return Err("id_token_hint was issued to another client than client_id")
@@ -389,10 +405,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 })
             }
         };
-        Ok(LogoutRequest {
-            redirect,
-            hint_sub: hint.and_then(|hint| hint.subject().map(str::to_owned)),
-        })
+        Ok(LogoutRequest { redirect, hint_sub })
     }
 
     /// Whether the user approved every scope of `scope` for this client before.

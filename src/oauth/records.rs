@@ -113,6 +113,11 @@ impl Client {
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
     }
+
+    /// Whether the client is registered for `grant`.
+    pub fn allows(&self, grant: Grant) -> bool {
+        self.grants.iter().any(|g| g == grant.as_str())
+    }
 }
 
 /// An API key. Stored under `apikey:<keyed hash>`.

@@ -37,6 +37,8 @@ pub(super) struct RotationInput {
     scope: Option<String>,
     now: i64,
     grace: u64,
+    /// The refresh-token lifetime. Unused since a successor keeps its family's end; still
+    /// sent, since a Durable Object of the version before requires it during a deploy.
     lifetime: u64,
     /// The key of this request's DPoP proof, if it had one.
     #[serde(default)]
@@ -75,7 +77,7 @@ read_by!(RotationInput, "a rotation", |o| RotationInput {
     scope: o.nullable("scope").string("scope"),
     now: o.required_i64("now"),
     grace: o.required_u64("grace"),
-    lifetime: o.required_u64("lifetime"),
+    lifetime: o.u64("lifetime").unwrap_or(0),
     jkt: o.nullable("jkt").string("jkt"),
 });
 
@@ -142,11 +144,13 @@ fn rotate_refresh(
         RefreshStep::Reuse => Ok(keep(answer(RotationStep::Reuse, Some(&record))?)),
         RefreshStep::Retry => Ok(keep(answer(RotationStep::Retry, Some(&record))?)),
         RefreshStep::Rotate => {
-            let lifetime = i64::try_from(input.lifetime).unwrap_or(i64::MAX);
-            // RFC 6749 §6: the successor keeps the scope originally granted.
+            // RFC 6749 §6: the successor keeps the scope originally granted, and the family
+            // its end: rotation does not extend `exp`, so a family lives at most
+            // `refreshTokenLifetime` from its grant and the user signs in again at least that
+            // often (RFC 9700 §4.14.2; a sliding end let a client that refreshed once a month
+            // keep a grant forever, found by an outside run).
             let next = RefreshRecord {
                 iat: input.now,
-                exp: input.now.saturating_add(lifetime),
                 rotated_at: None,
                 ..record.clone()
             };
@@ -160,7 +164,7 @@ fn rotate_refresh(
                 first: Write::Put(text(&rotated)?, ttl(remaining)),
                 // Only if absent: a late racer must not reset a successor that rotated since.
                 second: match successor {
-                    None => Write::Put(text(&next)?, ttl(input.lifetime)),
+                    None => Write::Put(text(&next)?, ttl(remaining)),
                     Some(_) => Write::Keep,
                 },
                 answer: answer(RotationStep::Rotate, Some(&record))?,
@@ -203,7 +207,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             self.config.refresh_token_lifetime,
         )
         .await?;
-        self.refresh_response(&record, refresh, scope, None, now)
+        self.refresh_response(&record, Some(refresh), scope, None, now)
             .await
     }
 
@@ -214,7 +218,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     pub(super) async fn refresh_response(
         &self,
         record: &RefreshRecord,
-        refresh: String,
+        refresh: Option<String>,
         scope: &str,
         nonce: Option<&str>,
         now: i64,
@@ -244,7 +248,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         Ok(TokenResponse {
             id_token,
-            ..self.response(access, Some(refresh), scope.to_owned())
+            ..self.response(access, refresh, scope.to_owned())
         })
     }
 
@@ -319,12 +323,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 "refresh token reuse detected: the session is revoked",
             ));
         }
-        let (family_revoked, subject_revoked) = futures_util::future::join(
-            revocation::family_revoked(self.store, &record.family),
-            revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat),
-        )
-        .await;
-        if family_revoked? || subject_revoked? {
+        if self.grant_revoked(&record).await? {
             return Err(invalid());
         }
         let allowed: Vec<String> = scopes(&record.scope)
@@ -332,8 +331,59 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .map(str::to_owned)
             .collect();
         let scope = grant_scope(scope, &allowed)?;
-        self.refresh_response(&record, successor, &scope, None, now)
+        self.grant_still_allowed(client, &record, &scope).await?;
+        self.refresh_response(&record, Some(successor), &scope, None, now)
             .await
+    }
+
+    /// Whether a family's grant was ended: the family revoked (sign-out, reuse, revocation)
+    /// or its subject revoked after the record was issued.
+    pub(super) async fn grant_revoked(&self, record: &RefreshRecord) -> Result<bool, OAuthError> {
+        let (family_revoked, subject_revoked) = futures_util::future::join(
+            revocation::family_revoked(self.store, &record.family),
+            revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat),
+        )
+        .await;
+        Ok(family_revoked? || subject_revoked?)
+    }
+
+    /// A refresh gives only what the user and the client may still have: a user deleted or
+    /// disabled since the grant, or a scope the operator has since taken from either, ends
+    /// the grant's refreshes (RFC 9700 §4.14: a refresh token is bound to a grant that is
+    /// still valid; RFC 6749 §10.4). The client signs the user in again.
+    async fn grant_still_allowed(
+        &self,
+        client: &Client,
+        record: &RefreshRecord,
+        scope: &str,
+    ) -> Result<(), OAuthError> {
+        let user = self.user_by_subject(&record.sub).await?;
+        let Some(user) = user.filter(|user| !user.disabled) else {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "the user of this grant no longer exists or is disabled",
+            ));
+        };
+        // What an authorization request and a login would grant today (the code grant adds
+        // the OpenID Connect scopes to a code client's and a user's own).
+        let login_scope = |s: &str| oidc::OIDC_SCOPES.contains(&s);
+        let by_client = |s: &str| {
+            client.scopes.iter().any(|c| c == s)
+                || (login_scope(s) && client.allows(Grant::AuthorizationCode))
+        };
+        let by_user = |s: &str| user.scopes.iter().any(|u| u == s) || login_scope(s);
+        match scopes(scope)
+            .into_iter()
+            .find(|s| !(by_client(s) && by_user(s)))
+        {
+            Some(gone) => Err(OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                format!(
+                    "scope {gone:?} is no longer allowed for this user or client: sign in again"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The DPoP key a new refresh token is bound to: this request's, for a public client
@@ -422,6 +472,19 @@ mod tests {
             (Write::Keep, Write::Keep)
         );
         (answer.step, wrote)
+    }
+
+    /// The successor keeps the family's end: rotating never extends a grant (RFC 9700
+    /// §4.14.2), so a client that refreshes before every expiry still ends with the family.
+    #[test]
+    fn a_rotation_keeps_the_family_end() {
+        let input = r#"{"client_id":"spa","scope":null,"now":1500,"grace":30,"jkt":null}"#;
+        let applied = rotate_refresh(Some(&bound_record(None)), None, input).unwrap();
+        let Write::Put(text, ttl) = &applied.second else {
+            panic!("no successor written");
+        };
+        let next: RefreshRecord = serde_json::from_str(text).unwrap();
+        assert_eq!((next.iat, next.exp, *ttl), (1_500, 2_000, Some(500)));
     }
 
     /// RFC 9449 §5: a public client's bound refresh token is spent only with a proof by its
