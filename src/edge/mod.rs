@@ -341,12 +341,12 @@ const OWN_PATHS: [OwnPath; 12] = {
     }
     [
         own("/.well-known/oauth-authorization-server", GET, true),
-        own("/.well-known/openid-configuration", GET, false),
+        own("/.well-known/openid-configuration", GET, true),
         own("/.well-known/jwks.json", GET, true),
         own("/healthz", GET, false),
         own("/authorize", GET_POST, false),
         own("/logout", GET_POST, false),
-        own("/userinfo", GET_POST, false),
+        own("/userinfo", GET_POST, true),
         own("/token", POST, true),
         own("/introspect", POST, false),
         own("/one-time-token", POST, false),
@@ -514,7 +514,9 @@ mod tests {
                 .collect::<Vec<_>>(),
             [
                 "/.well-known/oauth-authorization-server",
+                "/.well-known/openid-configuration",
                 "/.well-known/jwks.json",
+                "/userinfo",
                 "/token"
             ]
         );

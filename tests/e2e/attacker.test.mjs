@@ -443,8 +443,11 @@ describe("the smaller items", () => {
     }
   });
 
-  test("CORS: the preflight of /token, the JWKS and metadata answer only configured origins", async () => {
-    for (const path of ["/token", "/.well-known/jwks.json", "/.well-known/oauth-authorization-server"]) {
+  test("CORS: the preflight of /token, the JWKS, both metadata documents and /userinfo answer only configured origins", async () => {
+    // OpenID Connect Core §5.3: the UserInfo endpoint SHOULD support CORS; a browser relying
+    // party discovers through openid-configuration (an outside run found both answering 405).
+    const paths = ["/token", "/.well-known/jwks.json", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/userinfo"];
+    for (const path of paths) {
       const ok = await worker.fetch(path, { method: "OPTIONS", headers: { Origin: "https://app.test", "Access-Control-Request-Method": "POST" } });
       assert.equal(ok.status, 204, path);
       assert.equal(ok.headers.get("access-control-allow-origin"), "https://app.test", path);
@@ -452,8 +455,10 @@ describe("the smaller items", () => {
       const other = await worker.fetch(path, { method: "OPTIONS", headers: { Origin: "https://evil.test", "Access-Control-Request-Method": "POST" } });
       assert.equal(other.headers.get("access-control-allow-origin"), null, path);
     }
-    const jwks = await worker.fetch("/.well-known/jwks.json", { headers: { Origin: "https://app.test" } });
-    assert.equal(jwks.headers.get("access-control-allow-origin"), "https://app.test");
+    for (const path of ["/.well-known/jwks.json", "/.well-known/openid-configuration", "/userinfo"]) {
+      const got = await worker.fetch(path, { headers: { Origin: "https://app.test" } });
+      assert.equal(got.headers.get("access-control-allow-origin"), "https://app.test", path);
+    }
     // A browser client reads the DPoP nonce to retry with (RFC 9449 §8) and the challenge.
     const token = await worker.fetch("/token", { method: "POST", headers: { Origin: "https://app.test", "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=client_credentials" });
     assert.equal(token.headers.get("access-control-allow-origin"), "https://app.test");

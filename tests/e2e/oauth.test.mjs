@@ -158,9 +158,9 @@ describe("RFC 6749 §5.2 errors", () => {
       ["DELETE", "/revoke", "POST"],
       ["GET", "/one-time-token", "POST"],
       ["PUT", "/authorize", "GET, POST"],
-      ["DELETE", "/userinfo", "GET, POST"],
+      ["DELETE", "/userinfo", "GET, POST, OPTIONS"],
       ["POST", "/.well-known/jwks.json", "GET, HEAD, OPTIONS"],
-      ["POST", "/.well-known/openid-configuration", "GET, HEAD"],
+      ["POST", "/.well-known/openid-configuration", "GET, HEAD, OPTIONS"],
     ]) {
       const res = await worker.fetch(path, { method, headers: { Authorization: `Bearer ${(await token({}, `Bearer ${apiKey}`)).body.access_token}` } });
       assert.equal(res.status, 405, `${method} ${path}`);

@@ -29,6 +29,10 @@ class Browser {
   async fetch(url, init = {}) {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
     const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}), ...(cookie ? { Cookie: cookie } : {}) } });
+    return this.keep(res);
+  }
+  /** Stores the cookies a response sets (also one the browser got from a cross-site request). */
+  keep(res) {
     for (const line of res.headers.getSetCookie()) {
       const [pair, ...attrs] = line.split(";");
       const [name, value] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
@@ -273,19 +277,30 @@ test("RP-Initiated Logout by a relying party's cross-site POST: the user confirm
   const req = await request();
   const tokens = await grant(req, (await authorize(browser, req.url)).callback);
   const fields = { id_token_hint: tokens.id_token, post_logout_redirect_uri: `${rpA.base}/`, state: "bye" };
+  const form = { "Content-Type": "application/x-www-form-urlencoded" };
   const crossSite = (params) =>
-    fetch(`${world.issuer}/logout`, { method: "POST", redirect: "manual", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params).toString() });
+    fetch(`${world.issuer}/logout`, { method: "POST", redirect: "manual", headers: { ...form, "Sec-Fetch-Site": "cross-site" }, body: new URLSearchParams(params).toString() });
+  const sessionCookie = (res) => res.headers.getSetCookie().filter((line) => line.startsWith("tg_session="));
   // Cross-site, the browser sends no Lax cookie: answering "signed out" would end nothing.
   const asked = await crossSite(fields);
   assert.equal(asked.status, 200);
   assert.match(await asked.text(), /Sign out\?/);
-  assert.equal(asked.headers.get("set-cookie"), null);
+  assert.deepEqual(sessionCookie(asked), []);
   assert.match(asked.headers.get("content-security-policy"), new RegExp(`form-action 'self' ${rpA.base};`), "the confirmation may go back to the client");
   // Nor does a forged cross-site sign-out clear the cookie.
-  for (const forged of [{}, { action: "logout" }]) assert.equal((await crossSite(forged)).headers.get("set-cookie"), null, JSON.stringify(forged));
+  for (const forged of [{}, { action: "logout" }]) assert.deepEqual(sessionCookie(await crossSite(forged)), [], JSON.stringify(forged));
+  // A sibling site's post carries the Lax cookie: without the confirmation form's CSRF value
+  // it is asked too, and nothing ends (an outside run signed users out so).
+  for (const forged of [{}, { action: "logout" }, { action: "logout", csrf: "x.1.y" }]) {
+    const res = await browser.fetch(`${world.issuer}/logout`, { method: "POST", headers: { ...form, "Sec-Fetch-Site": "same-site" }, body: new URLSearchParams(forged).toString() });
+    assert.equal(res.status, 200, JSON.stringify(forged));
+    assert.match(await res.text(), /Sign out\?/, JSON.stringify(forged));
+  }
   assert.equal((await authorize(browser, (await request({ prompt: "none" })).url)).asked, false, "still signed in");
-  // The confirmation is same-site: the cookie comes with it, the session ends.
-  const confirmed = await browser.post(`${world.issuer}/logout`, { ...fieldsOf(await (await crossSite(fields)).text()), action: "logout" });
+  // The confirmation is same-site: the cookie comes with it, the session ends. The browser kept
+  // the form's CSRF cookie from the cross-site answer that showed it.
+  const page = browser.keep(await crossSite(fields));
+  const confirmed = await browser.post(`${world.issuer}/logout`, { ...fieldsOf(await page.text()), action: "logout" });
   assert.equal(confirmed.status, 303);
   assert.equal(confirmed.headers.get("location"), `${rpA.base}/?state=bye`);
   await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token), (err) => err.error === "invalid_grant");

@@ -377,11 +377,10 @@ async fn consent(
 
 /// `GET /logout` and `POST /logout`: the end-session endpoint (OpenID Connect RP-Initiated
 /// Logout 1.0). Ending the Tollgate session signs the user out of every client at once (the
-/// next `/authorize` of any of them asks for the password). A GET without a valid
-/// `id_token_hint` for the session's user asks the user first, since any site can link
-/// here; a POST is same-site by construction (the session cookie is `SameSite=Lax`, which
-/// browsers do not send on cross-site POSTs). A POST with no parameters answers JSON, for
-/// scripts.
+/// next `/authorize` of any of them asks for the password). A request without a valid
+/// `id_token_hint` for the session's user asks the user first, since any site can link or
+/// post here, and only the confirmation form this server showed (its CSRF value) ends the
+/// session. A POST with no parameters from this origin answers JSON, for scripts.
 pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
     let post = req.method() == worker::Method::Post;
     let params = if post {
@@ -397,9 +396,16 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
     };
     let oauth = engine.oauth();
     let session_id = cookie(&req, SESSION_COOKIE);
+    // A script's empty POST is answered in JSON only from this origin (or from no browser at
+    // all): a sibling site's form post carries the Lax cookie too, and is asked to confirm
+    // below like any other (Fetch Metadata, `Sec-Fetch-Site`).
+    let from_elsewhere = matches!(
+        req.headers().get("Sec-Fetch-Site")?.as_deref(),
+        Some("same-site" | "cross-site")
+    );
     // The cookie is cleared only where it came: a cross-site POST carries no Lax cookie, so
     // clearing it there would sign the user out of this browser for any site that asked.
-    if post && params.is_empty() {
+    if post && params.is_empty() && !from_elsewhere {
         // `loggedOut`: whether this browser's session (its cookie came) was ended.
         let ended = Object::new().with("loggedOut", session_id.is_some());
         let mut response = respond::json(200, ended.finish())?;
@@ -434,9 +440,21 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
         (None, _) => !post,
         (Some(_), None) => false,
     };
-    let confirmed = post && params.get("action").map(String::as_str) == Some("logout");
+    // The confirmation is the form this server showed this browser: its CSRF value, as the
+    // login and consent forms carry (a sibling site's auto-submitted `action=logout` signed
+    // the user out unasked; an outside run).
+    let confirmed = post
+        && params.get("action").map(String::as_str) == Some("logout")
+        && crate::oauth::csrf_valid(
+            &engine.pepper,
+            params.get("csrf").map_or("", String::as_str),
+            &cookie(&req, CSRF_COOKIE).unwrap_or_default(),
+            session_id.as_deref(),
+            now(),
+        );
     if !vouched && !confirmed {
-        let fields: Vec<(String, String)> = [
+        let csrf = csrf_for(engine, session_id.as_deref())?;
+        let mut fields: Vec<(String, String)> = [
             "id_token_hint",
             "post_logout_redirect_uri",
             "state",
@@ -445,8 +463,11 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
         .iter()
         .filter_map(|name| params.get(*name).map(|v| (name.to_string(), v.clone())))
         .collect();
+        fields.push(("csrf".to_owned(), csrf.clone()));
         let back_to = logout.redirect.as_deref().and_then(pages::origin_of);
-        return pages::logout_confirm(&fields, back_to.as_deref());
+        let mut response = pages::logout_confirm(&fields, back_to.as_deref())?;
+        set_csrf_cookie(&mut response, &csrf)?;
+        return Ok(response);
     }
     if let Some(id) = &session_id {
         if let Err(err) = oauth.end_session(id, now()).await {
