@@ -761,13 +761,15 @@ pub fn published_keys(document: &str) -> Result<String, JsValue> {
 }
 
 /// The remote key set's caching rule (`jwks_cache::decide`) for the package: 0 use the keys
-/// held, 1 use them and refresh in the background, 2 fetch. `fetched_at` is negative infinity
-/// when no keys are held.
+/// held, 1 use them and refresh in the background, 2 fetch, 3 wait for the fetch in flight, 4
+/// unavailable (a failed attempt within the cooldown). `fetched_at` is negative infinity when
+/// no keys are held.
 #[wasm_bindgen(js_name = jwksCacheAction)]
 pub fn jwks_cache_action(
     fetched_at: f64,
     last_attempt: f64,
     knows_kid: bool,
+    fetching: bool,
     max_age: f64,
     cooldown: f64,
     now: f64,
@@ -776,6 +778,7 @@ pub fn jwks_cache_action(
         fetched_at: fetched_at.is_finite().then_some(fetched_at),
         last_attempt,
         knows_kid,
+        fetching,
     };
     let limits = crate::jwks_cache::Limits { max_age, cooldown };
     crate::jwks_cache::decide(held, limits, now).as_u8()

@@ -1,5 +1,5 @@
 //! A remote key set's caching rule, pure, so the edge worker and the npm package apply the same
-//! one (each keeps only the I/O: the fetch, the timer, the single flight):
+//! one (each keeps only the I/O: the fetch, the timer, the waiting):
 //!
 //! - keys younger than the maximum age are used as they are;
 //! - older keys are still used while a refresh runs in the background (stale-while-revalidate),
@@ -7,7 +7,10 @@
 //! - an unknown `kid` triggers a fetch, at most once per cooldown, so a flood of forged tokens
 //!   cannot become a flood of fetches; within the cooldown the keys held answer (and the token
 //!   is refused with `ERR_JWKS_NO_MATCHING_KEY`);
-//! - with no keys yet, fetch.
+//! - with no keys yet, fetch; but after a failed attempt, not again within the cooldown (the
+//!   set is unavailable meanwhile): an issuer that is down or answers garbage must not turn
+//!   each forged token into a fetch (an outside run counted one per request);
+//! - a fetch already in flight is waited for, never doubled.
 //!
 //! Times are milliseconds on the caller's clock.
 
@@ -20,6 +23,8 @@ pub struct Held {
     pub last_attempt: f64,
     /// Whether the keys held contain the token's `kid` (true when the token names none).
     pub knows_kid: bool,
+    /// Whether a fetch is in flight.
+    pub fetching: bool,
 }
 
 /// The cache's settings.
@@ -27,7 +32,8 @@ pub struct Held {
 pub struct Limits {
     /// How long fetched keys are fresh.
     pub max_age: f64,
-    /// Least time between two fetch attempts caused by staleness or an unknown `kid`.
+    /// Least time between two fetch attempts caused by staleness, an unknown `kid` or a
+    /// failure.
     pub cooldown: f64,
 }
 
@@ -38,18 +44,24 @@ pub enum Action {
     Use,
     /// Use the keys held, and refresh them in the background.
     UseAndRefresh,
-    /// Fetch (or join the fetch in flight) and use what it brings; if it fails, the keys held,
-    /// if any.
+    /// Fetch and use what it brings; if it fails, the keys held, if any.
     Fetch,
+    /// Wait for the fetch in flight and use what it brings; if it fails, the keys held, if any.
+    Wait,
+    /// No keys, and the last attempt to get them failed within the cooldown.
+    Unavailable,
 }
 
 impl Action {
-    /// A small number for the JS boundary: 0 use, 1 use and refresh, 2 fetch.
+    /// A small number for the JS boundary: 0 use, 1 use and refresh, 2 fetch, 3 wait, 4
+    /// unavailable.
     pub fn as_u8(self) -> u8 {
         match self {
             Action::Use => 0,
             Action::UseAndRefresh => 1,
             Action::Fetch => 2,
+            Action::Wait => 3,
+            Action::Unavailable => 4,
         }
     }
 }
@@ -58,14 +70,18 @@ impl Action {
 pub fn decide(held: Held, limits: Limits, now: f64) -> Action {
     let cooled_down = now - held.last_attempt >= limits.cooldown;
     match held.fetched_at {
-        None => Action::Fetch,
+        None if held.fetching => Action::Wait,
+        None if cooled_down => Action::Fetch,
+        None => Action::Unavailable,
         Some(fetched_at) if held.knows_kid => {
-            if now - fetched_at >= limits.max_age && cooled_down {
+            let stale = now - fetched_at >= limits.max_age;
+            if stale && cooled_down && !held.fetching {
                 Action::UseAndRefresh
             } else {
                 Action::Use
             }
         }
+        Some(_) if held.fetching => Action::Wait,
         Some(_) if cooled_down => Action::Fetch,
         Some(_) => Action::Use,
     }
@@ -85,6 +101,14 @@ mod tests {
             fetched_at,
             last_attempt,
             knows_kid,
+            fetching: false,
+        }
+    }
+
+    fn in_flight(held: Held) -> Held {
+        Held {
+            fetching: true,
+            ..held
         }
     }
 
@@ -116,6 +140,36 @@ mod tests {
         assert_eq!(
             decide(held(Some(0.0), 0.0, false), LIMITS, 30_000.0),
             Action::Fetch
+        );
+    }
+
+    #[test]
+    fn a_failed_first_fetch_is_not_repeated_within_the_cooldown() {
+        assert_eq!(
+            decide(held(None, 0.0, false), LIMITS, 29_999.0),
+            Action::Unavailable
+        );
+        assert_eq!(
+            decide(held(None, 0.0, false), LIMITS, 30_000.0),
+            Action::Fetch
+        );
+    }
+
+    #[test]
+    fn a_fetch_in_flight_is_waited_for_never_doubled() {
+        assert_eq!(
+            decide(in_flight(held(None, 0.0, false)), LIMITS, 10.0),
+            Action::Wait
+        );
+        assert_eq!(
+            decide(in_flight(held(Some(0.0), 0.0, false)), LIMITS, 40_000.0),
+            Action::Wait,
+            "an unknown kid while a fetch runs"
+        );
+        assert_eq!(
+            decide(in_flight(held(Some(0.0), 0.0, true)), LIMITS, 700_000.0),
+            Action::Use,
+            "stale keys while their refresh runs"
         );
     }
 }

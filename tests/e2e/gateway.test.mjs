@@ -38,6 +38,7 @@ async function startJwksServer() {
     if (state.mode === "garbage") return res.writeHead(200, { "content-type": "application/json" }).end("{not json");
     if (state.mode === "huge") return res.writeHead(200, { "content-type": "application/json" }).end(" ".repeat(200_000) + "{}");
     if (state.mode === "slow") return setTimeout(() => res.writeHead(200).end(JSON.stringify({ keys: state.keys })), 5000);
+    if (state.mode === "late") return setTimeout(() => res.writeHead(200).end(JSON.stringify({ keys: state.keys })), 300);
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: state.keys }));
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
@@ -374,6 +375,31 @@ describe("faults", () => {
         const res = await fresh.fetch("/api/x", bearer(await sign(external, { iss: "https://idp.test" })));
         assert.equal(res.status, 503, mode);
         assert.equal((await res.json()).code, "ERR_JWKS_UNAVAILABLE", mode);
+      } finally {
+        await fresh.stop();
+        server.server.closeAllConnections();
+        server.server.close();
+      }
+    }
+  });
+
+  test("concurrent first requests wait for one fetch, and an issuer that is down is asked once per cooldown", async () => {
+    // A request cannot await another's fetch in workerd: sharing it answered 19 of 20 with 500
+    // (an outside run); and with no keys, each forged token was a fetch to the failing issuer.
+    const issuer = (server) => ({ externalIssuers: [{ issuer: "https://idp.test", jwksUrl: server.url, timeoutMs: 2000, cooldownSeconds: 30 }] });
+    const burst = async (worker, n) => {
+      const tokens = await Promise.all(Array.from({ length: n }, (_, i) => sign(external, { iss: "https://idp.test", sub: `u${i}` })));
+      return Promise.all(tokens.map(async (token) => { const res = await worker.fetch("/api/x", bearer(token)); return `${res.status} ${res.status === 200 ? "" : (await res.json()).code}`.trim(); }));
+    };
+    for (const [mode, answer] of [["late", "200"], ["down", "503 ERR_JWKS_UNAVAILABLE"]]) {
+      const server = await startJwksServer();
+      server.state.keys = jwks.state.keys;
+      server.state.mode = mode;
+      const fresh = await boot(issuer(server));
+      try {
+        assert.deepEqual(await burst(fresh, 20), Array(20).fill(answer), mode);
+        assert.deepEqual(await burst(fresh, 5), Array(5).fill(answer), `${mode}, afterwards`);
+        assert.equal(server.state.hits, 1, `${mode}: one fetch`);
       } finally {
         await fresh.stop();
         server.server.closeAllConnections();

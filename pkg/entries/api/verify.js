@@ -139,15 +139,18 @@ export function verifyApi({ core, host, later, requireSync }) {
   }
 
   const REMOTE_OPTIONS = ["cooldown", "maxAge", "timeout", "fetch"];
+  // jwks_cache::Action, as the core numbers it.
   const USE_AND_REFRESH = 1;
   const FETCH = 2;
+  const WAIT = 3;
+  const UNAVAILABLE = 4;
 
   class RemoteJWKSet {
     get [REMOTE_JWKS]() {
       return true;
     }
     #url; #fetch; #cooldown; #maxAge; #timeout;
-    #jwks = null; #ignored = []; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #inflight = null; #verifiers = new Map();
+    #jwks = null; #ignored = []; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #lastError = null; #inflight = null; #verifiers = new Map();
     constructor(url, options = {}) {
       if (!(url instanceof URL) && typeof url !== "string") throw new TypeError("url must be a string or a URL");
       this.#url = url instanceof URL ? url.href : url;
@@ -194,7 +197,7 @@ export function verifyApi({ core, host, later, requireSync }) {
             this.#jwks = JSON.stringify(set); this.#ignored = ignored; this.#fetchedAt = Date.now(); this.#verifiers.clear(); this.#inflight = null;
             return this.#jwks;
           },
-          (err) => { this.#inflight = null; throw err; },
+          (err) => { this.#inflight = null; this.#lastError = err; throw err; },
         );
       }
       return this.#inflight;
@@ -202,9 +205,12 @@ export function verifyApi({ core, host, later, requireSync }) {
     async #keysFor(kid) {
       const knows = this.#jwks !== null && (kid === undefined || JSON.parse(this.#jwks).keys?.some((k) => k.kid === kid));
       // The core's caching rule (jwks_cache::decide), the one the worker applies too.
-      const action = core.jwksCacheAction(this.#jwks === null ? -Infinity : this.#fetchedAt, this.#lastAttempt, knows, this.#maxAge, this.#cooldown, Date.now());
+      const action = core.jwksCacheAction(this.#jwks === null ? -Infinity : this.#fetchedAt, this.#lastAttempt, knows, this.#inflight !== null, this.#maxAge, this.#cooldown, Date.now());
       if (action === USE_AND_REFRESH) this.#refresh().catch(() => {});
-      if (action !== FETCH) return this.#jwks;
+      // A failed attempt within the cooldown: not fetched again, so a flood of tokens cannot
+      // become a flood of fetches to an issuer that is down.
+      if (action === UNAVAILABLE) throw this.#lastError ?? new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "the JWKS could not be fetched" });
+      if (action !== FETCH && action !== WAIT) return this.#jwks;
       try {
         return await this.#refresh();
       } catch (err) {
