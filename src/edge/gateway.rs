@@ -210,7 +210,10 @@ async fn authorize(
         None
     };
     let (identity, cached) = match session {
-        Some(session) => (opaque_identity(env, state, &session).await?, false),
+        Some(session) => (
+            opaque_identity(env, state, &session, Kind::Session).await?,
+            false,
+        ),
         None => {
             let (token, source) = gateway::extract_token(
                 authorization.as_deref(),
@@ -219,7 +222,10 @@ async fn authorize(
             )
             .map_err(|denial| (denial, None))?;
             let (mut identity, cached) = if token.starts_with(Kind::ApiKey.prefix()) {
-                (opaque_identity(env, state, token).await?, false)
+                (
+                    opaque_identity(env, state, token, Kind::ApiKey).await?,
+                    false,
+                )
             } else {
                 jwt_identity(env, ctx, state, config, token).await?
             };
@@ -335,12 +341,15 @@ pub fn current_dpop_nonce(env: &Env) -> Option<String> {
     Some(crate::dpop::nonce(pepper.as_bytes(), now))
 }
 
-/// An API token or a session id: looked up in KV on every request, so deleting the record
-/// revokes it at once (within KV's propagation window).
+/// An API token or a session id (`expected`: where it came from): looked up in KV on every
+/// request, so deleting the record revokes it at once (within KV's propagation window). A
+/// value that is not one of its kind is refused as that kind (a malformed session cookie is
+/// not an unknown API key).
 async fn opaque_identity(
     env: &Env,
     state: &Rc<State>,
     token: &str,
+    expected: Kind,
 ) -> std::result::Result<Identity, Refusal> {
     let engine = match Engine::new(env, Rc::clone(state)) {
         Ok(engine) => engine,
@@ -348,7 +357,7 @@ async fn opaque_identity(
     };
     let oauth = engine.oauth();
     let now = (Date::now().as_millis() / 1000) as i64;
-    match opaque::parse(token) {
+    match opaque::parse(token).filter(|kind| *kind == expected) {
         Some(Kind::ApiKey) => match oauth.lookup_api_key(token, now).await {
             Ok(Some(key)) => Ok(Identity {
                 token_type: TokenType::ApiKey,
@@ -377,6 +386,7 @@ async fn opaque_identity(
             Ok(None) => Err((Denial::SessionInvalid, None)),
             Err(_) => Err((Denial::StoreUnavailable, None)),
         },
+        _ if expected == Kind::Session => Err((Denial::SessionInvalid, None)),
         _ => Err((Denial::ApiKeyInvalid, None)),
     }
 }

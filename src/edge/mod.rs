@@ -78,6 +78,36 @@ fn subrequest(url: &str, method: &str, body: Option<&str>) -> Result<Request> {
     Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
 }
 
+/// A request's body, read up to `limit` bytes: `None` when it is longer. A declared
+/// `Content-Length` over the limit is refused unread, and a body without one is read chunk by
+/// chunk and abandoned past it: reading it whole first let one 90 MiB form grow the issuer's
+/// memory by 200 MiB before the form's own limit refused it (an outside run).
+async fn body_within(req: &Request, limit: usize) -> Result<Option<Vec<u8>>> {
+    use wasm_bindgen::JsCast;
+    let declared = req.headers().get("Content-Length")?;
+    if declared.is_some_and(|length| length.parse::<usize>().map_or(true, |n| n > limit)) {
+        return Ok(None);
+    }
+    let Some(stream) = req.inner().body() else {
+        return Ok(Some(Vec::new()));
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut body = Vec::new();
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await?;
+        let member = |name: &str| js_sys::Reflect::get(&chunk, &name.into());
+        if member("done")?.as_bool().unwrap_or(true) {
+            return Ok(Some(body));
+        }
+        let bytes: js_sys::Uint8Array = member("value")?.unchecked_into();
+        if body.len() + bytes.length() as usize > limit {
+            let _ = reader.cancel();
+            return Ok(None);
+        }
+        body.extend(bytes.to_vec());
+    }
+}
+
 #[wasm_bindgen::prelude::wasm_bindgen(module = "cloudflare:workers")]
 extern "C" {
     /// The bindings outside any request: `import { env } from "cloudflare:workers"`.

@@ -87,30 +87,39 @@ pub const HANDOVER: &str = "Tollgate-Revoked";
 /// a request to the guard that forwarded it.
 #[derive(Default)]
 pub struct RevokedHere {
-    by_key: HashMap<String, String>,
+    /// The value of each key, with the number of its latest write.
+    by_key: HashMap<String, (u64, String)>,
     order: VecDeque<(u64, String)>,
     next: u64,
 }
 
 impl RevokedHere {
     pub fn get(&self, key: &str) -> Option<&String> {
-        self.by_key.get(key)
+        self.by_key.get(key).map(|(_, value)| value)
     }
 
     fn insert(&mut self, key: &str, value: &str) {
-        if self.by_key.len() >= MAX_REMEMBERED {
-            self.by_key.clear();
-            self.order.clear();
-        }
-        // The order only serves `since`, which looks at one request's writes: a key written
-        // again and again must not make it grow without bound.
-        if self.order.len() >= MAX_REMEMBERED {
-            self.order.pop_front();
-        }
         let at = self.next;
         self.next += 1;
-        self.by_key.insert(key.to_owned(), value.to_owned());
+        self.by_key.insert(key.to_owned(), (at, value.to_owned()));
         self.order.push_back((at, key.to_owned()));
+        // Full, the oldest are forgotten first (they wait for KV's propagation like any other
+        // isolate's), never all at once: clearing everything let one client that revoked
+        // 10,000 of its own tokens through an isolate wipe its memory of everyone's (an
+        // outside read). A key written again leaves its older entries in `order`, which are
+        // dropped on the way; twice the bound keeps that from growing without limit.
+        while self.by_key.len() > MAX_REMEMBERED || self.order.len() > 2 * MAX_REMEMBERED {
+            let Some((written, key)) = self.order.pop_front() else {
+                break;
+            };
+            if self
+                .by_key
+                .get(&key)
+                .is_some_and(|(latest, _)| *latest == written)
+            {
+                self.by_key.remove(&key);
+            }
+        }
     }
 
     /// Where the revocations remembered from now on start.
@@ -130,7 +139,7 @@ impl RevokedHere {
             .rev()
             .take_while(|(at, _)| *at >= mark)
             .filter(|(_, key)| seen.insert(key.as_str()))
-            .filter_map(|(_, key)| Some((key.as_str(), self.by_key.get(key)?.as_str())))
+            .filter_map(|(_, key)| Some((key.as_str(), self.get(key)?.as_str())))
             .collect()
     }
 }
@@ -188,21 +197,22 @@ mod tests {
         for n in 0..3 * MAX_REMEMBERED {
             here.insert("revoked:sub:s", &format!("{{\"before\":{n}}}"));
         }
-        assert_eq!(here.order.len(), MAX_REMEMBERED);
+        assert!(here.order.len() <= 2 * MAX_REMEMBERED);
         let mark = here.mark();
         here.insert("revoked:sub:s", "{\"before\":-1}");
         assert_eq!(here.since(mark), [("revoked:sub:s", "{\"before\":-1}")]);
     }
 
     #[test]
-    fn the_memory_starts_again_when_full_and_a_mark_before_it_finds_only_what_came_after() {
+    fn when_full_the_oldest_is_forgotten_first_never_all() {
         let mut here = RevokedHere::default();
         let mark = here.mark();
         for n in 0..MAX_REMEMBERED {
             here.insert(&format!("revoked:jti:{n}"), "{}");
         }
         here.insert("revoked:jti:last", "{}");
-        assert_eq!(here.since(mark), [("revoked:jti:last", "{}")]);
         assert!(here.get("revoked:jti:0").is_none());
+        assert!(here.get("revoked:jti:1").is_some() && here.get("revoked:jti:last").is_some());
+        assert_eq!(here.since(mark).len(), MAX_REMEMBERED);
     }
 }

@@ -72,10 +72,10 @@ fn admin_authorised(req: &Request, env: &Env) -> std::result::Result<(), Result<
 }
 
 async fn form(req: &mut Request) -> std::result::Result<crate::oauth::Form, OAuthError> {
-    let body = req
-        .bytes()
+    let body = super::body_within(req, crate::oauth::MAX_FORM_BYTES)
         .await
-        .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidRequest, "unreadable body"))?;
+        .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidRequest, "unreadable body"))?
+        .ok_or_else(super::oauth::too_large)?;
     crate::oauth::parse_form_bytes(&body)
 }
 

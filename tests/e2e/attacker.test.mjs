@@ -307,6 +307,12 @@ describe("revocation that revokes", () => {
     const ended = await app();
     assert.equal(ended.status, 401);
     assert.equal((await ended.json()).code, "ERR_SESSION_INVALID");
+    // A session cookie that is no session id at all (its checksum fails, or another kind of
+    // token) is refused as a session, not as an unknown API key (an outside run).
+    for (const value of [`${session}x`, apiKey]) {
+      const res = await worker.fetch("/app/home", { headers: { Cookie: `tg_session=${value}` } });
+      assert.equal((await res.json()).code, "ERR_SESSION_INVALID", value);
+    }
   });
 
   test("revoke-subject ends the subject's access tokens, sessions and refresh families", async () => {
@@ -465,6 +471,45 @@ describe("the smaller items", () => {
     assert.equal(token.headers.get("access-control-expose-headers"), "DPoP-Nonce, WWW-Authenticate");
     const evil = await worker.fetch("/token", { method: "POST", headers: { Origin: "https://evil.test", "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=client_credentials" });
     assert.equal(evil.headers.get("access-control-expose-headers"), null);
+  });
+
+  test("a form body over the limit is refused before it is read: a declared length unread, a chunked one at the limit", async () => {
+    // Reading the whole body first let one 90 MiB form grow the issuer's memory by 200 MiB
+    // (an outside run); here the bodies never end, so only a server that stops reading answers.
+    // In workerd itself: wrangler dev's own proxy reads a request's body whole before passing
+    // it on, which Cloudflare's network does not.
+    const direct = await startWorkerd({
+      secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: [key] }), TOLLGATE_PEPPER: PEPPER },
+      vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, routes: [] }) },
+    });
+    const port = new URL(direct.url).port;
+    const answer = (head, feed) =>
+      new Promise((ok, fail) => {
+        const socket = connect(Number(port), "127.0.0.1", () => {
+          socket.write(`POST /token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\n${head}\r\n`);
+          feed(socket);
+        });
+        let text = "";
+        const timer = setTimeout(() => { socket.destroy(); fail(new Error(`no answer: ${head.trim()}`)); }, 10_000);
+        socket.on("data", (c) => {
+          text += c.toString("latin1");
+          if (text.includes("\r\n\r\n")) { clearTimeout(timer); socket.destroy(); ok(text.slice(0, text.indexOf("\r\n"))); }
+        });
+        socket.on("error", () => {});
+      });
+    try {
+      const declared = await answer("Content-Length: 100000000\r\n", (socket) => socket.write("grant_type=client_credentials&scope="));
+      assert.match(declared, /^HTTP\/1\.1 400/);
+      const chunk = "a".repeat(4096);
+      const chunked = await answer("Transfer-Encoding: chunked\r\n", (socket) => {
+        const timer = setInterval(() => (socket.writable ? socket.write(`${(4096).toString(16)}\r\n${chunk}\r\n`) : clearInterval(timer)), 20);
+        socket.on("close", () => clearInterval(timer));
+      });
+      assert.match(chunked, /^HTTP\/1\.1 400/);
+      assert.equal((await direct.fetch("/healthz")).status, 200, "the next request is served");
+    } finally {
+      await direct.stop();
+    }
   });
 
   test("invalid UTF-8 in a form is invalid_request, not silently replaced", async () => {

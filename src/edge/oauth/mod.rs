@@ -126,12 +126,17 @@ impl Engine {
     }
 }
 
+/// The refusal of a body over the form limit.
+pub(super) fn too_large() -> OAuthError {
+    OAuthError::new(OAuthErrorCode::InvalidRequest, "the request is too large")
+}
+
 /// Reads an `application/x-www-form-urlencoded` body; parameters may not repeat (RFC 6749 §3.1).
 async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
-    let body = req
-        .bytes()
+    let body = super::body_within(req, crate::oauth::MAX_FORM_BYTES)
         .await
-        .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidRequest, "unreadable body"))?;
+        .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidRequest, "unreadable body"))?
+        .ok_or_else(too_large)?;
     // An empty body has no parameters whatever its type (an API key sent in a header alone).
     if body.is_empty() {
         return Ok(BTreeMap::new());
