@@ -299,19 +299,126 @@ fn json_output_where_a_command_prints_data() {
         "pepper.vars",
         "TOLLGATE_PEPPER='0123456789abcdef0123456789abcdef'\n",
     );
-    let revoke: serde_json::Value = serde_json::from_str(&stdout(&run(
+    let pepper = pepper.to_str().unwrap();
+    let kv = kv.to_str().unwrap();
+    let created: serde_json::Value = serde_json::from_str(&stdout(&run(
         &[
+            "apikey",
+            "create",
+            "--owner",
+            "bot",
+            "--pepper-from",
+            pepper,
+            "--kv-file",
+            kv,
+        ],
+        None,
+    )))
+    .unwrap();
+    let api_key = created["api_key"].as_str().unwrap();
+    let revoke = |key: &str| {
+        let args = [
             "apikey",
             "revoke",
             "--key",
             "-",
             "--pepper-from",
-            pepper.to_str().unwrap(),
+            pepper,
             "--kv-file",
-            kv.to_str().unwrap(),
+            kv,
+        ];
+        run(&args, Some(&format!("{key}\n")))
+    };
+    let revoked: serde_json::Value = serde_json::from_str(&stdout(&revoke(api_key))).unwrap();
+    // The public id is the start of the record's key, never a slice of the secret key.
+    let id = created["id"].as_str().unwrap();
+    assert!(!api_key.contains(id), "{id} is part of the key");
+    assert!(revoked["delete"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("apikey:{id}")));
+}
+
+/// The operator's mistakes that would leave a key live or a worker down are refused: a key
+/// with a typo (its checksum fails) would delete nothing; an expiry KV cannot store; a rotated
+/// set the worker would refuse (an outside lifecycle run).
+#[test]
+fn management_commands_refuse_what_would_fail_later() {
+    let pepper = scratch(
+        "pepper2.vars",
+        "TOLLGATE_PEPPER='0123456789abcdef0123456789abcdef'\n",
+    );
+    let pepper = pepper.to_str().unwrap();
+    let kv = std::env::temp_dir().join(format!("tollgate-cli-{}-kv2.json", std::process::id()));
+    let kv = kv.to_str().unwrap();
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "apikey",
+            "create",
+            "--owner",
+            "bot",
+            "--pepper-from",
+            pepper,
+            "--kv-file",
+            kv,
+        ];
+        args.extend(extra);
+        run(&args, None)
+    };
+    let made: serde_json::Value = serde_json::from_str(&stdout(&create(&[]))).unwrap();
+    let key = made["api_key"].as_str().unwrap().to_owned();
+    let mut typo = key.clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'a' { 'b' } else { 'a' });
+    let revoke = run(
+        &[
+            "apikey",
+            "revoke",
+            "--key",
+            &typo,
+            "--pepper-from",
+            pepper,
+            "--kv-file",
+            kv,
         ],
-        Some("tgk_x\n"),
-    )))
-    .unwrap();
-    assert!(revoke["delete"].as_str().unwrap().starts_with("apikey:"));
+        None,
+    );
+    assert_eq!(revoke.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&revoke.stderr).contains("checksum"));
+    for short in ["0", "5", "59"] {
+        assert_eq!(
+            create(&["--expires-in", short]).status.code(),
+            Some(2),
+            "{short}"
+        );
+    }
+    assert!(create(&["--expires-in", "60"]).status.success());
+    let hmac = scratch(
+        "hs.json",
+        &stdout(&run(&["keygen", "--alg", "HS256", "--set"], None)),
+    );
+    let hmac = hmac.to_str().unwrap();
+    let mixed = run(
+        &["key", "rotate", "--keys-from", hmac, "--alg", "ES256"],
+        None,
+    );
+    assert_eq!(mixed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("ERR_JWK_INVALID"));
+    let replaced = run(
+        &[
+            "key",
+            "rotate",
+            "--keys-from",
+            hmac,
+            "--alg",
+            "ES256",
+            "--keep",
+            "0",
+        ],
+        None,
+    );
+    assert!(
+        replaced.status.success(),
+        "replacing the HMAC set is allowed"
+    );
 }

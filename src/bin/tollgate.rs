@@ -274,8 +274,8 @@ enum ApikeyCommand {
         /// Scopes it carries (space-separated).
         #[arg(long, default_value = "")]
         scopes: String,
-        /// Lifetime in seconds (default: none).
-        #[arg(long, value_name = "SECONDS")]
+        /// Lifetime in seconds, at least 60, Workers KV's shortest expiry (default: none).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..))]
         expires_in: Option<u64>,
         #[command(flatten)]
         pepper: PepperFrom,
@@ -476,6 +476,14 @@ fn run(command: Command) -> Result<Output, Failure> {
                 "-" => read_input("-")?.trim().to_owned(),
                 _ => key,
             };
+            // A key whose checksum fails is a typo: deleting its record would delete nothing
+            // and leave the real key live while the operator believes it revoked.
+            if tollgate::opaque::parse(&key) != Some(tollgate::opaque::Kind::ApiKey) {
+                return Err(Failure::Usage(
+                    "--key is not an API key (tgk_… with a valid checksum): check it for a typo"
+                        .into(),
+                ));
+            }
             let record = tollgate::oauth::api_key_store_key(&pepper, &key);
             write_kv(&kv, json!([record]))?;
             Ok(Output::Json(json!({ "delete": record })))
@@ -651,7 +659,11 @@ fn key_rotate(keys_from: &str, alg: Algorithm, keep: usize) -> Result<Output, Fa
     let old = KeySet::from_json(&json)?;
     let mut keys = vec![Key::generate(alg)?.to_private_jwk()];
     keys.extend(old.keys().iter().take(keep).map(Key::to_private_jwk));
-    Ok(Output::Json(json!({ "keys": keys })))
+    let set = json!({ "keys": keys });
+    // The set the worker will be given must be one it accepts (HMAC beside asymmetric keys
+    // is refused there): printing it would only move the refusal into an outage.
+    KeySet::from_json(&set.to_string())?;
+    Ok(Output::Json(set))
 }
 
 fn split(scopes: &str) -> Vec<String> {

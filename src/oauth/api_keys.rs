@@ -32,20 +32,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         lifetime: Option<u64>,
         now: i64,
     ) -> Result<(String, ApiKey), OAuthError> {
-        let token = opaque::generate(Kind::ApiKey).map_err(server_error)?;
-        let record = ApiKey {
-            id: token[4..14].to_owned(),
-            owner: owner.to_owned(),
-            scopes,
-            exp: lifetime.map(|l| now + i64::try_from(l).unwrap_or(i64::MAX / 2)),
-            created: now,
-        };
-        self.write(
-            &crate::schema::api_key(&self.hash(&token)),
-            &record,
-            lifetime,
-        )
-        .await?;
+        let (token, key, record) =
+            new_api_key(self.pepper, owner, scopes, lifetime, now).map_err(server_error)?;
+        self.write(&key, &record, lifetime).await?;
         Ok((token, record))
     }
 }

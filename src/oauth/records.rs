@@ -252,16 +252,25 @@ pub fn new_api_key(
     now: i64,
 ) -> Result<(String, String, ApiKey), Error> {
     let token = opaque::generate(Kind::ApiKey)?;
+    let hashed = opaque::keyed_hash(pepper, &token);
     let record = ApiKey {
-        id: token.get(4..14).unwrap_or_default().to_owned(),
+        // The start of the store key's hash, not of the key: the id goes to logs, the origin
+        // and tokens, and a slice of the key was a slice of the secret (an outside run). It
+        // also finds the record: `apikey:<id>` is its key's prefix.
+        id: hashed
+            .get(..API_KEY_ID_LENGTH)
+            .unwrap_or_default()
+            .to_owned(),
         owner: owner.to_owned(),
         scopes,
         exp: lifetime.map(|l| now.saturating_add(i64::try_from(l).unwrap_or(i64::MAX))),
         created: now,
     };
-    let key = api_key_store_key(pepper, &token);
-    Ok((token, key, record))
+    Ok((token, crate::schema::api_key(&hashed), record))
 }
+
+/// Characters of an API key's public id.
+const API_KEY_ID_LENGTH: usize = 16;
 
 /// The store key of an API key.
 pub fn api_key_store_key(pepper: &[u8], token: &str) -> String {
