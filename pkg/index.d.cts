@@ -194,8 +194,9 @@ export declare function verifySync(token: string, jwks: JWKSet | JWK | string, o
 export interface SignOptions {
   /** Required for RSA and HMAC keys without `alg`. */
   alg?: Algorithm;
+  /** The key's own kid (its JWK's, else its RFC 7638 thumbprint): another is ERR_POLICY_INVALID, since the token would not verify with this key. */
   kid?: string;
-  /** Default "JWT". */
+  /** Default "JWT"; not empty. */
   typ?: string;
   /** Seconds from now until `exp`, when the payload has no `exp`. Default 900. */
   expiresIn?: number;

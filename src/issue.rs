@@ -196,7 +196,7 @@ impl TokenBuilder {
         self
     }
 
-    /// The `kid` header (default: the signing key's kid).
+    /// The `kid` header: the signing key's, which this may only repeat ([`header_kid`]).
     pub fn kid(mut self, kid: impl Into<String>) -> Self {
         self.kid = Some(kid.into());
         self
@@ -223,8 +223,7 @@ impl TokenBuilder {
     /// Signs through a specific crypto provider.
     pub fn sign_with(&self, key: &Key, provider: &impl CryptoProvider) -> Result<String, Error> {
         let alg = key.signing_algorithm()?;
-        let kid = self.kid.as_deref().unwrap_or(key.kid());
-        let header = header_segment(alg, kid, self.typ.as_deref());
+        let header = self.header(alg, key)?;
         sign_segments(&header, &self.payload()?, alg, key, provider)
     }
 
@@ -247,9 +246,36 @@ impl TokenBuilder {
 
     fn input_for(&self, key: &Key) -> Result<(Algorithm, String), Error> {
         let alg = key.signing_algorithm()?;
-        let kid = self.kid.as_deref().unwrap_or(key.kid());
-        let header = header_segment(alg, kid, self.typ.as_deref());
+        let header = self.header(alg, key)?;
         Ok((alg, jws_input(&header, &self.payload()?)))
+    }
+
+    fn header(&self, alg: Algorithm, key: &Key) -> Result<String, Error> {
+        let kid = header_kid(self.kid.as_deref(), key)?;
+        Ok(header_segment(alg, kid, header_typ(self.typ.as_deref())?))
+    }
+}
+
+/// The `kid` a token names: its key's (RFC 7515 §4.1.4: the hint to the key that verifies it).
+/// A caller's `kid` may repeat it; another is refused, since a token naming it would not
+/// verify with this same key (an outside audit: it was written over the key's). A key gets
+/// another kid in its JWK.
+pub fn header_kid<'k>(asked: Option<&'k str>, key: &'k Key) -> Result<&'k str, Error> {
+    match asked {
+        Some(kid) if kid != key.kid() => Err(Error::policy(format!(
+            "the key's kid is {:?}; a token naming kid {kid:?} would not verify with it (give the key that kid in its JWK instead)",
+            key.kid()
+        ))),
+        _ => Ok(key.kid()),
+    }
+}
+
+/// A `typ` header as given: an empty one is refused, as a verifier refuses it (RFC 7515
+/// §4.1.9 names a media type).
+pub fn header_typ(typ: Option<&str>) -> Result<Option<&str>, Error> {
+    match typ {
+        Some("") => Err(Error::policy("typ may not be empty")),
+        typ => Ok(typ),
     }
 }
 

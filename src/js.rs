@@ -378,8 +378,11 @@ impl Signer {
         let options: SignOptions = serde_json::from_str(options)
             .map_err(|e| policy_error(format!("sign options: {e}")))?;
         let alg = self.key.signing_algorithm().map_err(|e| to_js(&e))?;
-        let kid = options.kid.as_deref().unwrap_or(self.key.kid());
-        let typ = options.typ.as_deref().unwrap_or("JWT");
+        let kid =
+            crate::issue::header_kid(options.kid.as_deref(), &self.key).map_err(|e| to_js(&e))?;
+        let typ = crate::issue::header_typ(options.typ.as_deref())
+            .map_err(|e| to_js(&e))?
+            .unwrap_or("JWT");
         let mut fill = Fill::default();
         let text = |text: &String| Value::String(text.clone());
         for (claim, option, value) in [

@@ -726,3 +726,20 @@ fn expires_at_is_the_second_the_checks_use() {
         );
     }
 }
+
+/// A token names its key's kid (RFC 7515 §4.1.4): a caller's kid may repeat it, another is
+/// refused, since the token would not verify with that same key; an empty typ is refused as a
+/// verifier refuses it (an outside audit found both signed).
+#[test]
+fn a_signer_names_its_keys_kid_and_no_empty_typ() {
+    let key = Key::generate(Algorithm::ES256).unwrap();
+    let builder = || tollgate::TokenBuilder::new(NOW).lifetime(60);
+    let same = builder().kid(key.kid()).sign(&key).unwrap();
+    let header = tollgate::hazmat::decode_unverified(&same, 8192).unwrap().0;
+    assert_eq!(header.kid(), Some(key.kid()));
+    let other = builder().kid("2026-12").sign(&key).unwrap_err();
+    assert_eq!(other.code(), "ERR_POLICY_INVALID");
+    assert!(other.to_string().contains("2026-12"), "{other}");
+    let empty = builder().typ("").sign(&key).unwrap_err();
+    assert_eq!(empty.code(), "ERR_POLICY_INVALID");
+}

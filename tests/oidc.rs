@@ -723,11 +723,13 @@ fn a_logout_hint_of_a_retired_key_is_confirmed_by_the_user() {
         .sign(&Key::generate(Algorithm::ES256).unwrap())
         .unwrap();
     assert!(logout(&elsewhere).is_err());
+    let impostor = Key::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid(next.kid());
     let forged = tollgate::TokenBuilder::new(NOW)
         .issuer(ISSUER)
         .audience(["rp"])
-        .kid(next.kid())
-        .sign(&Key::generate(Algorithm::ES256).unwrap())
+        .sign(&impostor)
         .unwrap();
     assert!(logout(&forged).is_err());
 }

@@ -281,7 +281,11 @@ export function cases(api, fixtures) {
 
   test("decode does not verify, and says so only by its name", async () => {
     const pair = await api.generateKeyPair("ES256");
-    const token = await api.sign({ role: "x" }, pair.privateJwk, { kid: "k1" });
+    const token = await api.sign({ role: "x" }, { ...pair.privateJwk, kid: "k1" });
+    // The kid option may repeat the key's kid, never name another (the token would not verify
+    // with this same key, RFC 7515 §4.1.4).
+    await rejects(() => api.sign({}, pair.privateJwk, { kid: "k1" }), "ERR_POLICY_INVALID");
+    eq(api.decode(await api.sign({}, pair.privateJwk, { kid: pair.privateJwk.kid })).protectedHeader.kid, pair.privateJwk.kid, "the key's own kid");
     const decoded = api.decode(token);
     eq(decoded.payload.role, "x", "payload");
     eq(decoded.protectedHeader.kid, "k1", "kid");
