@@ -656,6 +656,28 @@ fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
         "another session's grant stays"
     );
 
+    // The operator's revocation of a session (a stolen cookie) ends it the same way.
+    let (stolen, in_it) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let minted = redeem_in(&in_it, "rp");
+    let anyone = Verifier::new(
+        KeySet::from_keys(vec![w.key.clone()]).unwrap(),
+        Policy::default(),
+    )
+    .unwrap();
+    ready(o.revoke(
+        &stolen,
+        tollgate::oauth::Revoker::Operator,
+        &anyone,
+        NOW + 1,
+    ))
+    .unwrap();
+    assert!(ready(o.session(&stolen, NOW + 1)).unwrap().is_none());
+    assert_eq!(
+        refresh(&minted, "rp").unwrap_err().error.as_str(),
+        "invalid_grant",
+        "what was minted with a revoked session is revoked with it"
+    );
+
     // Signing in again in the same browser: the old id stops serving, the same user keeps the
     // session's sid (a later sign-out revokes what came before), another user ends it.
     let (first, before) = ready(o.create_session(&w.user, NOW)).unwrap();

@@ -157,13 +157,16 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     self.store.delete(&key).await?;
                 }
             }
+            // Ended as a sign-out ends it, with every grant made in it: an operator who
+            // revokes a stolen session cookie revokes what the thief obtained with it too
+            // (deleting the record alone left those tokens working; an outside run).
             Some(Kind::Session) => {
                 let key = crate::schema::session(&self.hash(token));
                 if self.read::<Session>(&key).await?.is_some() {
                     if !matches!(by, Revoker::Operator) {
                         return Err(not_yours());
                     }
-                    self.store.delete(&key).await?;
+                    self.end_session(token, now).await?;
                 }
             }
             Some(_) => {}
