@@ -99,6 +99,7 @@ impl World {
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,
+            id_token_key: tollgate::oauth::oidc::id_token_key(std::slice::from_ref(&self.key)),
             crypto: &tollgate::crypto::RustCrypto,
             issuer: "https://issuer",
             audience: "api",

@@ -86,6 +86,7 @@ impl World {
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,
+            id_token_key: oidc::id_token_key(std::slice::from_ref(&self.key)),
             crypto: &tollgate::crypto::RustCrypto,
             issuer: ISSUER,
             audience: "api",
@@ -787,6 +788,35 @@ fn a_code_granted_before_sign_out_is_refused_after_it() {
     };
     let err = ready(o.token(&req, NOW + 2)).unwrap_err();
     assert_eq!(err.error.as_str(), "invalid_grant");
+}
+
+/// ID tokens are signed RS256 when the set has an RS256 key (Core §15.1, Discovery §3: what a
+/// relying party expects by default), else by the active key; never with an HMAC secret,
+/// which a relying party cannot verify, so such a deployment refuses `openid` (an outside run
+/// found its ID tokens unverifiable by anyone).
+#[test]
+fn id_tokens_are_signed_rs256_when_the_set_can_and_never_with_a_secret() {
+    let es = Key::generate(Algorithm::ES256).unwrap();
+    let rs = Key::generate(Algorithm::RS256).unwrap();
+    let hs = Key::generate(Algorithm::HS256).unwrap();
+    let verify_only = Key::from_jwk(&rs.to_public_jwk().unwrap()).unwrap();
+    let kid = |keys: &[Key]| oidc::id_token_key(keys).map(|key| key.kid().to_owned());
+    assert_eq!(kid(&[es.clone(), rs.clone()]), Some(rs.kid().to_owned()));
+    assert_eq!(kid(std::slice::from_ref(&es)), Some(es.kid().to_owned()));
+    assert_eq!(
+        kid(&[es.clone(), verify_only]),
+        Some(es.kid().to_owned()),
+        "an RS256 key that cannot sign is not chosen"
+    );
+    assert_eq!(kid(std::slice::from_ref(&hs)), None);
+
+    let mut w = World::new();
+    w.key = hs;
+    let refused = w.request(&[]).unwrap_err();
+    match refused {
+        AuthorizeError::Redirect { error, .. } => assert_eq!(error, OAuthErrorCode::InvalidScope),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// Core §3.1.3.7 has relying parties support RS256: a deployment whose active key is RSA signs

@@ -615,6 +615,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 "a requested scope is not allowed",
             )
         })?;
+        if oidc::is_openid(&scope) && self.id_token_key.is_none() {
+            return Err(back(OAuthErrorCode::InvalidScope, oidc::NO_ID_TOKEN_KEY));
+        }
         Ok(AuthorizationRequest {
             client,
             redirect_uri,

@@ -89,6 +89,9 @@ pub struct OAuth<'a, S: Store, C: AtomicStore> {
     /// The key that signs access tokens: the first of the signing-key set, so that a rotation
     /// switches issuance while older keys still verify.
     pub signing_key: &'a Key,
+    /// The key that signs ID tokens ([`oidc::id_token_key`]); none when the deployment signs
+    /// with an HMAC secret, which serves no OpenID Connect.
+    pub id_token_key: Option<&'a Key>,
     /// What computes the signatures: the worker's WebCrypto, or a synchronous provider.
     pub crypto: &'a dyn AsyncCrypto,
     /// This deployment's issuer identifier: the `iss` it writes and the issuer whose

@@ -222,6 +222,24 @@ pub async fn check_id_token_hint(
         .await
 }
 
+/// The key that signs ID tokens: the set's first RS256 key if it has one, since RS256 is what
+/// a relying party expects unless told otherwise (Core §15.1: mandatory to implement;
+/// Discovery 1.0 §3: `id_token_signing_alg_values_supported` MUST include it; openid-client
+/// refuses anything else by default); else the active key. Never an HMAC secret: relying
+/// parties verify ID tokens with the published keys, where a secret is not (Core §10.1 would
+/// sign with each client's own secret), so a deployment signing with one serves no OpenID
+/// Connect (an outside run found every such login's ID token unverifiable).
+pub fn id_token_key(keys: &[Key]) -> Option<&Key> {
+    let signs = |key: &&Key| key.is_private() && !key.is_symmetric();
+    keys.iter()
+        .filter(signs)
+        .find(|key| key.signing_algorithm().ok() == Some(crate::Algorithm::RS256))
+        .or_else(|| keys.first().filter(signs))
+}
+
+/// Why a deployment without an [`id_token_key`] refuses `openid`.
+pub const NO_ID_TOKEN_KEY: &str = "OpenID Connect needs an asymmetric signing key: this deployment signs with an HMAC secret, which a relying party cannot verify";
+
 /// The authentication an ID token describes: who, when, in which session, for which request.
 #[derive(Clone, Debug)]
 pub(super) struct IdTokenFor<'r> {
@@ -243,7 +261,10 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         now: i64,
     ) -> Result<String, OAuthError> {
         let user = self.user_by_subject(of.sub).await?;
-        let alg = self.signing_key.signing_algorithm().map_err(server_error)?;
+        let key = self
+            .id_token_key
+            .ok_or_else(|| OAuthError::new(OAuthErrorCode::ServerError, NO_ID_TOKEN_KEY))?;
+        let alg = key.signing_algorithm().map_err(server_error)?;
         let mut builder = TokenBuilder::new(now)
             .issuer(self.issuer)
             .subject(of.sub)
@@ -267,7 +288,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }
         }
         builder
-            .sign_async(self.signing_key, self.crypto)
+            .sign_async(key, self.crypto)
             .await
             .map_err(server_error)
     }

@@ -116,6 +116,7 @@ impl Engine {
             store: &self.kv,
             once: &self.once,
             signing_key: &self.signing_key,
+            id_token_key: crate::oauth::oidc::id_token_key(self.state.keys.set.keys()),
             crypto: &self.state.webcrypto,
             issuer: &self.config.issuer,
             audience: self.config.access_token_audience(),
@@ -423,12 +424,10 @@ pub fn metadata(state: &State) -> Result<Response> {
             scopes.push(scope);
         }
     }
-    // ID tokens are signed by the active key (the first of TOLLGATE_SIGNING_KEYS).
-    let id_token_algs: Vec<&str> = state
-        .keys
-        .set
-        .keys()
-        .first()
+    // The one algorithm ID tokens are signed with (`oidc::id_token_key`: RS256 when the set
+    // has such a key); none for a deployment signing with an HMAC secret, which refuses
+    // `openid`.
+    let id_token_algs: Vec<&str> = crate::oauth::oidc::id_token_key(state.keys.set.keys())
         .and_then(|key| key.signing_algorithm().ok())
         .map(|alg| alg.name())
         .into_iter()
