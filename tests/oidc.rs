@@ -229,7 +229,7 @@ fn single_sign_on_is_a_pure_rule() {
         Option<u64>,
         Step,
     );
-    let cases: [Row; 13] = [
+    let cases: [Row; 14] = [
         (true, None, false, "", None, Step::Login),
         (true, Some(&fresh), false, "", None, Step::Issue),
         (true, Some(&fresh), false, "login", None, Step::Login),
@@ -248,6 +248,8 @@ fn single_sign_on_is_a_pure_rule() {
         (false, Some(&fresh), false, "", None, Step::Consent),
         (false, Some(&fresh), true, "", None, Step::Issue),
         (false, Some(&fresh), true, "consent", None, Step::Consent),
+        // Core §3.1.2.1: prompt=consent asks a first-party client's user too.
+        (true, Some(&fresh), false, "consent", None, Step::Consent),
         (
             false,
             Some(&fresh),

@@ -128,7 +128,8 @@ fn answers_hint(request: &AuthorizationRequest, session: &Session) -> bool {
 /// The pure rule of single sign-on (Core §3.1.2.3, §3.1.2.4): a live session serves every
 /// client unless the request wants a fresh login (`prompt=login`, or a `max_age` the session's
 /// login is older than); a third-party client needs the user's consent unless it was given
-/// before for these scopes (`consented`) and not asked for again (`prompt=consent`);
+/// before for these scopes (`consented`) and not asked for again (`prompt=consent`, which asks
+/// a first-party client's user too: Core §3.1.2.1 has the OP prompt for consent);
 /// `prompt=none` turns what would be a page into an error.
 pub fn next_step(
     request: &AuthorizationRequest,
@@ -150,7 +151,7 @@ pub fn next_step(
         .filter(|session| answers_hint(request, session));
     let step = match usable {
         None => Step::Login,
-        Some(_) if request.client.first_party => Step::Issue,
+        Some(_) if request.client.first_party && !request.prompt.consent => Step::Issue,
         Some(_) if consented && !request.prompt.consent => Step::Issue,
         Some(_) => Step::Consent,
     };
