@@ -1323,6 +1323,17 @@ fn one_parser_for_client_credentials() {
         parse(None, &[("client_id", "")]),
         Ok(ClientAuth::None)
     ));
+    // An assertion (RFC 7523), which Tollgate neither offers nor advertises, is refused rather
+    // than ignored beside the client_id that came with it.
+    for assertion in [
+        &[("client_id", "spa"), ("client_assertion", "eyJ.x.y")][..],
+        &[(
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        )],
+    ] {
+        assert_eq!(parse(None, assertion).unwrap_err().error, "invalid_client");
+    }
 }
 
 #[test]

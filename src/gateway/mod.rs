@@ -41,18 +41,21 @@ pub(crate) fn header_safe(value: &str) -> String {
     out
 }
 
-/// Makes text safe inside a quoted-string of a challenge (RFC 9110 §5.6.4): printable ASCII
-/// without `"` and `\`.
+/// Makes text safe inside a quoted-string of a challenge (RFC 9110 §5.6.4; RFC 6750 §3 allows
+/// printable ASCII without `"` and `\` in `error_description`): a double quote becomes a
+/// single one and `§` the word, so a message reads the same (`scope 'write'`, `RFC 9449
+/// section 7.2`); anything else outside that set becomes `?`.
 pub(crate) fn quote_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => safe.push('\''),
+            '§' => safe.push_str("section "),
+            c if (c.is_ascii_graphic() && c != '\\') || c == ' ' => safe.push(c),
+            _ => safe.push('?'),
+        }
+    }
+    safe
 }
 
 #[cfg(test)]
@@ -226,7 +229,8 @@ mod tests {
         assert_eq!(header_safe("alice"), "alice");
         assert_eq!(header_safe("a\r\nX-Evil: 1"), "a%0D%0AX-Evil: 1");
         assert_eq!(header_safe("é%"), "%C3%A9%25");
-        assert_eq!(quote_safe("say \"hi\"\n"), "say ?hi??");
+        assert_eq!(quote_safe("say \"hi\"\n"), "say 'hi'?");
+        assert_eq!(quote_safe("RFC 9449 §7.2 \\ é"), "RFC 9449 section 7.2 ? ?");
     }
 
     /// RFC 9449 §7.1–7.2 and RFC 7800: a binding decides the scheme, and a binding the

@@ -36,6 +36,15 @@ impl ClientAuth {
     /// contradicts the Basic credentials, is `invalid_request`.
     pub fn from_parts(basic: Option<&(String, String)>, params: &Form) -> Result<Self, OAuthError> {
         let form = |name: &str| params.get(name).filter(|v| !v.is_empty());
+        // JWT client authentication (RFC 7523 §2.2) is not offered (nor advertised): a client
+        // that sends an assertion is refused, not authenticated by some other part of the
+        // request while its assertion is ignored.
+        if form("client_assertion").is_some() || form("client_assertion_type").is_some() {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "client_assertion is not supported: authenticate with client_secret_basic or client_secret_post, or as a public client with client_id",
+            ));
+        }
         match (basic, form("client_id"), form("client_secret")) {
             (Some(_), _, Some(_)) => Err(OAuthError {
                 basic: true,
