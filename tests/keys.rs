@@ -65,6 +65,18 @@ fn an_rsa_private_exponent_out_of_range_is_refused_not_a_panic() {
     }
 }
 
+/// Without its CRT members an RSA private key is refused in every build: node:crypto and
+/// browsers' WebCrypto cannot use one, so the runtimes disagreed on it (an outside audit).
+#[test]
+fn an_rsa_private_key_without_its_crt_members_is_refused() {
+    let mut key = vector!("rfc7520-cookbook/jwk/3_4.rsa_private_key.json");
+    assert!(Key::from_jwk_json(&key.to_string()).is_ok());
+    for name in ["p", "q", "dp", "dq", "qi"] {
+        key.as_object_mut().unwrap().remove(name);
+    }
+    assert!(invalid(&key.to_string()).contains("CRT members"));
+}
+
 #[test]
 fn hmac_keys_must_be_as_long_as_the_hash() {
     let k31 = tollgate::b64::encode(&[7u8; 31]);

@@ -145,7 +145,14 @@ fn rsa(jwk: &Jwk) -> Result<RsaParts, Error> {
                 return Err(Error::key("RSA private exponent d is out of range"));
             }
             let crt = match (&jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi) {
-                (None, None, None, None, None) => None,
+                // RFC 7518 §6.3.2 has producers include them (SHOULD); the hosts' crypto
+                // (node:crypto, browsers' WebCrypto) cannot use a key without them, so the
+                // runtimes would disagree on it (an outside audit): refused everywhere.
+                (None, None, None, None, None) => {
+                    return Err(Error::key(
+                        "RSA private key without p, q, dp, dq, qi: include its CRT members (RFC 7518 §6.3.2)",
+                    ))
+                }
                 (Some(_), Some(_), Some(_), Some(_), Some(_)) => Some(RsaCrt {
                     p: integer(&jwk.p, "p")?,
                     q: integer(&jwk.q, "q")?,

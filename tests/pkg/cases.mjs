@@ -353,6 +353,9 @@ export function cases(api, fixtures) {
     const err = new api.TollgateError({ code: "ERR_INSUFFICIENT_SCOPE", message: "m" });
     await typeError(() => api.refusal(err, "admin"));
     eq(api.refusal(err, ["admin"]).body.scope, "admin", "scope");
+    // A failure of the verifier's own setup is the server's error, not an invalid token.
+    const setup = api.refusal(new api.TollgateError({ code: "ERR_POLICY_INVALID", message: "m" }));
+    eq(`${setup.status} ${setup.wwwAuthenticate} ${setup.body.error}`, "500 null server_error", "setup");
     // The constructor takes what the core reports, { code, message, claim? }.
     await typeError(() => new api.TollgateError("token expired"));
     // sign: the claims are a plain object's members (a Map would sign as {}); typ is not empty.
@@ -514,6 +517,11 @@ export function cases(api, fixtures) {
     eq(/RS256/.test(err.message) && /PS256/.test(err.message), true, err.message);
     await rejects(() => api.sign({}, rsa, { alg: "RS512" }), "ERR_POLICY_INVALID");
     eq((await api.sign({}, rsa, { alg: "RS256" })).split(".").length, 3, "the key's own alg, named again");
+    // Without its CRT members (RFC 7518 §6.3.2 SHOULD): refused in every runtime, where the
+    // hosts' crypto took it in some and not in others.
+    const { p, q, dp, dq, qi, ...withoutCrt } = rsa;
+    const noCrt = await rejects(() => api.sign({}, withoutCrt), "ERR_JWK_INVALID");
+    eq(/CRT/.test(noCrt.message), true, noCrt.message);
     const ed = (await api.generateKeyPair("EdDSA")).privateJwk;
     await rejects(() => api.sign({}, ed, { alg: "Ed25519" }), "ERR_POLICY_INVALID");
     await rejects(() => api.sign({}, { ...ed, key_ops: ["verify"] }), "ERR_JWK_INVALID");
