@@ -295,6 +295,15 @@ pub fn render_code(
             body: body("invalid_request", description, code, None, None),
             code: Code::AuthorizationMalformed.as_str(),
         },
+        // The verifier's own setup failed (its options, its keys, the host's randomness or
+        // store), not the token: the server's error, without a challenge that would blame the
+        // client's token (RFC 9110 §15.6.1; a 401 invalid_token said otherwise).
+        Some(own) if own == Code::PolicyInvalid || own.status() >= 500 => Rendered {
+            status: own.status().max(500),
+            www_authenticate: None,
+            body: body("server_error", description, own.as_str(), None, None),
+            code: own.as_str(),
+        },
         known => {
             let code = known.unwrap_or(Code::JwsInvalid).as_str();
             Rendered {
