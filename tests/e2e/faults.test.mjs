@@ -95,7 +95,7 @@ test("origin faults are passed through, and a down origin is a 502", async () =>
   }
 });
 
-test("remote JWKS faults with nothing cached: 503 ERR_JWKS_UNAVAILABLE, then recovery on the next request (cached keys surviving an outage: gateway.test.mjs)", async () => {
+test("remote JWKS faults with nothing cached: 503 ERR_JWKS_UNAVAILABLE, then recovery after the cooldown (cached keys surviving an outage: gateway.test.mjs)", async () => {
   const state = { mode: "ok" };
   const server = createServer((req, res) => {
     if (state.mode === "down") return res.writeHead(500).end();
@@ -111,7 +111,7 @@ test("remote JWKS faults with nothing cached: 503 ERR_JWKS_UNAVAILABLE, then rec
       state.mode = mode;
       const worker = await startWorker({
         secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys) },
-        vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: config({ externalIssuers: [{ issuer: "https://idp.test", jwksUrl, timeoutMs: 1000, cooldownSeconds: 1 }] }) },
+        vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: config({ externalIssuers: [{ issuer: "https://idp.test", jwksUrl, timeoutMs: 1000, cooldownSeconds: 3 }] }) },
       });
       try {
         const token = await sign(idp.private, { iss: "https://idp.test" });
@@ -122,11 +122,16 @@ test("remote JWKS faults with nothing cached: 503 ERR_JWKS_UNAVAILABLE, then rec
         assert.equal(r.status, 503, why(`status ${r.status}`));
         assert.equal(r.code, "ERR_JWKS_UNAVAILABLE", why(`code ${r.code}`));
         state.mode = "ok";
-        // With no keys held, every request fetches (src/jwks_cache.rs: the cooldown spaces out
-        // refreshes and unknown-kid fetches, not the first keys), so no wait is needed.
+        // A failed fetch is not repeated within cooldownSeconds (src/jwks_cache.rs: a flood
+        // of tokens must not become a flood of fetches to an issuer that is down): 503 until
+        // it has passed (3 s from the attempt's start; the slow mode's took 1 s), then the
+        // next request fetches.
+        const within = await call(worker, token);
+        assert.equal(within.status, 503, why(`within the cooldown: status ${within.status}`));
+        await new Promise((ok) => setTimeout(ok, 3100));
         const back = await call(worker, token);
         assert.equal(back.status, 200, why(`recovers: status ${back.status}, code ${back.code}`));
-        record(`remote JWKS ${mode}, nothing cached`, "503, fail closed", r, "200 on the next request");
+        record(`remote JWKS ${mode}, nothing cached`, "503, fail closed", r, "200 on the first request after the cooldown");
       } finally {
         await worker.stop();
       }
