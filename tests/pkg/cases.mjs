@@ -488,6 +488,12 @@ export function cases(api, fixtures) {
     for (const outcome of outcomes) eq(outcome.reason?.code, "ERR_JWKS_UNAVAILABLE", "outage code");
     await rejects(() => down.verify(t1), "ERR_JWKS_UNAVAILABLE");
     eq(tries, 1, "one fetch for six verifies");
+    let slowFetches = 0;
+    const slow = api.createRemoteJWKSet("https://issuer.test/jwks.json", {
+      fetch: async () => { slowFetches += 1; await new Promise((ok) => setTimeout(ok, 50)); return new Response(JSON.stringify({ keys: [first.publicJwk] }), { status: 200 }); },
+    });
+    const together = await Promise.all(Array.from({ length: 5 }, () => slow.verify(t1, { audience: "api" })));
+    eq(together.every((r) => r.payload.aud === "api") && slowFetches, 1, "five verifies at once, one fetch");
   });
 
   test("createRemoteJWKSet: a published HMAC key verifies nothing (RFC 8725 §3.1), and a body past 64 KiB is not read on", async () => {

@@ -210,13 +210,25 @@ export function verifyApi({ core, host, later, requireSync }) {
       // A failed attempt within the cooldown: not fetched again, so a flood of tokens cannot
       // become a flood of fetches to an issuer that is down.
       if (action === UNAVAILABLE) throw this.#lastError ?? new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "the JWKS could not be fetched" });
-      if (action !== FETCH && action !== WAIT) return this.#jwks;
+      if (action === WAIT) return this.#waitForFetch();
+      if (action !== FETCH) return this.#jwks;
       try {
         return await this.#refresh();
       } catch (err) {
         if (this.#jwks !== null) return this.#jwks;
         throw err;
       }
+    }
+    /**
+     * Waits for the fetch in flight on this call's own timer, watching what it leaves, rather
+     * than awaiting its promise: in workerd a request may not wait on another request's I/O
+     * (the worker's external issuers wait the same way, src/edge/remote_jwks.rs).
+     */
+    async #waitForFetch() {
+      const until = Date.now() + this.#timeout + 1000;
+      while (this.#inflight !== null && Date.now() < until) await new Promise((ok) => setTimeout(ok, 10));
+      if (this.#jwks !== null) return this.#jwks;
+      throw this.#lastError ?? new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "the JWKS fetch in flight did not finish" });
     }
     /** Verifies against the remote keys (async). */
     async verify(token, options = {}) {
