@@ -1008,20 +1008,7 @@ fn concurrent_and_retried_refreshes_get_the_same_successor_and_never_fork() {
 fn an_authorization_code_is_redeemed_once_and_reuse_revokes_its_grant() {
     let w = World::new();
     let verifier = "v".repeat(43);
-    let request = ready(w.oauth().authorization_request(&BTreeMap::from([
-        ("client_id".to_owned(), "spa".to_owned()),
-        (
-            "redirect_uri".to_owned(),
-            "https://spa.example/cb".to_owned(),
-        ),
-        ("response_type".to_owned(), "code".to_owned()),
-        (
-            "code_challenge".to_owned(),
-            oauth::pkce_challenge(&verifier),
-        ),
-        ("code_challenge_method".to_owned(), "S256".to_owned()),
-    ])))
-    .unwrap();
+    let request = w.spa_request(&verifier);
     let location = ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap();
     let code = code_from(&location);
     let redeem = || {
@@ -1506,6 +1493,21 @@ fn request_parsers() {
 }
 
 impl World {
+    /// The public client's authorization request (PKCE S256 with `verifier`).
+    fn spa_request(&self, verifier: &str) -> oauth::AuthorizationRequest {
+        let params = [
+            ("client_id", "spa"),
+            ("redirect_uri", "https://spa.example/cb"),
+            ("response_type", "code"),
+            ("code_challenge", &oauth::pkce_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        ready(self.oauth().authorization_request(&params)).unwrap()
+    }
+
     /// Rewrites a stored record as an operator would (`user:alice`, `client:svc`).
     fn edit<T: serde::Serialize + serde::de::DeserializeOwned>(
         &self,
@@ -1600,20 +1602,7 @@ fn a_client_without_the_refresh_grant_gets_no_refresh_token() {
         c.grants = vec!["authorization_code".into()]
     });
     let verifier = "v".repeat(43);
-    let request = ready(w.oauth().authorization_request(&BTreeMap::from([
-        ("client_id".to_owned(), "spa".to_owned()),
-        (
-            "redirect_uri".to_owned(),
-            "https://spa.example/cb".to_owned(),
-        ),
-        ("response_type".to_owned(), "code".to_owned()),
-        (
-            "code_challenge".to_owned(),
-            oauth::pkce_challenge(&verifier),
-        ),
-        ("code_challenge_method".to_owned(), "S256".to_owned()),
-    ])))
-    .unwrap();
+    let request = w.spa_request(&verifier);
     let code =
         code_from(&ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap());
     let tokens = w
