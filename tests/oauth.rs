@@ -99,7 +99,10 @@ impl World {
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,
-            id_token_key: tollgate::oauth::oidc::id_token_key(std::slice::from_ref(&self.key)),
+            id_token_key: tollgate::oauth::oidc::id_token_key(
+                std::slice::from_ref(&self.key),
+                None,
+            ),
             crypto: &tollgate::crypto::RustCrypto,
             issuer: "https://issuer",
             audience: "api",
@@ -1619,4 +1622,35 @@ fn a_client_without_the_refresh_grant_gets_no_refresh_token() {
         )
         .unwrap();
     assert!(tokens.refresh_token.is_none() && !tokens.access_token.is_empty());
+}
+
+/// A subject revoked between a code's grant and its redemption is revoked for that code's
+/// family too: the family's time is the grant's, not the redemption's (a review found the
+/// family issued and refreshing for 30 days).
+#[test]
+fn a_code_granted_before_its_subjects_revocation_gives_nothing_after_it() {
+    let w = World::new();
+    let verifier = "v".repeat(43);
+    let request = w.spa_request(&verifier);
+    let code =
+        code_from(&ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap());
+    ready(tollgate::revocation::revoke_subject(
+        &w.store,
+        "https://issuer",
+        "usr_alice",
+        NOW + 1,
+    ))
+    .unwrap();
+    let redeemed = w.token(
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("code_verifier", &verifier),
+            ("redirect_uri", "https://spa.example/cb"),
+        ],
+        None,
+        NOW + 2,
+    );
+    assert_eq!(error(redeemed), "invalid_grant");
 }

@@ -322,7 +322,9 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
         exp: input
             .now
             .saturating_add(i64::try_from(input.lifetime).unwrap_or(i64::MAX)),
-        iat: input.now,
+        // The grant's time, not the redemption's: a subject revoked in between is revoked
+        // for this family too (`grant_revoked`).
+        iat: record.iat,
         rotated_at: None,
         jkt: input.jkt.clone(),
         login: record.login.clone(),
@@ -657,6 +659,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             sub: session.sub.clone(),
             scope,
             challenge: request.challenge.clone(),
+            iat: now,
             exp: now + i64::try_from(self.config.code_lifetime).unwrap_or(60),
             family: crate::issue::new_jti().map_err(server_error)?,
             used: false,

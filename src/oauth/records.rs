@@ -155,6 +155,10 @@ pub(super) struct CodeRecord {
     pub(super) sub: String,
     pub(super) scope: String,
     pub(super) challenge: String,
+    /// When the code was granted: its family's grant time, which a subject revocation made
+    /// between the grant and the redemption ends.
+    #[serde(default)]
+    pub(super) iat: i64,
     pub(super) exp: i64,
     /// The refresh family the redemption starts, chosen at issue so that a second redemption
     /// knows what to revoke (RFC 6749 §4.1.2).
@@ -257,10 +261,7 @@ pub fn new_api_key(
         // The start of the store key's hash, not of the key: the id goes to logs, the origin
         // and tokens, and a slice of the key was a slice of the secret (an outside run). It
         // also finds the record: `apikey:<id>` is its key's prefix.
-        id: hashed
-            .get(..API_KEY_ID_LENGTH)
-            .unwrap_or_default()
-            .to_owned(),
+        id: api_key_id(&hashed),
         owner: owner.to_owned(),
         scopes,
         exp: lifetime.map(|l| now.saturating_add(i64::try_from(l).unwrap_or(i64::MAX))),
@@ -269,8 +270,10 @@ pub fn new_api_key(
     Ok((token, crate::schema::api_key(&hashed), record))
 }
 
-/// Characters of an API key's public id.
-const API_KEY_ID_LENGTH: usize = 16;
+/// An API key's public id: the start of its record's keyed hash (`apikey:<id>…`).
+pub(super) fn api_key_id(hashed: &str) -> String {
+    hashed.get(..16).unwrap_or(hashed).to_owned()
+}
 
 /// The store key of an API key.
 pub fn api_key_store_key(pepper: &[u8], token: &str) -> String {
@@ -387,6 +390,8 @@ mod read {
         sub: o.required("sub"),
         scope: o.required("scope"),
         challenge: o.required("challenge"),
+        // A code of the version before has none: 0 holds it to every subject revocation.
+        iat: o.i64("iat").unwrap_or(0),
         exp: o.required_i64("exp"),
         family: o.string("family").unwrap_or_default(),
         used: o.bool("used").unwrap_or(false),
@@ -535,6 +540,7 @@ mod tests {
                 sub: "u1".into(),
                 scope: "openid".into(),
                 challenge: "ch".into(),
+                iat: 1,
                 exp: 60,
                 family: "f".into(),
                 used: true,
