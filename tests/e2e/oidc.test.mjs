@@ -304,6 +304,15 @@ test("RP-Initiated Logout by a relying party's cross-site POST: the user confirm
   assert.equal(confirmed.status, 303);
   assert.equal(confirmed.headers.get("location"), `${rpA.base}/?state=bye`);
   await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token), (err) => err.error === "invalid_grant");
+  // Without a hint nothing vouches: the one click on the confirmation (its CSRF value made
+  // for a cross-site post that brought no session cookie) still ends the session.
+  const other = new Browser();
+  await authorize(other, (await request()).url);
+  const unhinted = other.keep(await crossSite({ client_id: "rp-a", post_logout_redirect_uri: `${rpA.base}/` }));
+  const once = await other.post(`${world.issuer}/logout`, { ...fieldsOf(await unhinted.text()), action: "logout" });
+  assert.equal(once.status, 303, "one click");
+  const silent = new URL((await other.fetch((await request({ prompt: "none" })).url)).headers.get("location"));
+  assert.equal(silent.searchParams.get("error"), "login_required", "signed out");
 });
 
 test("sign-out revokes every grant of the session, with 12 codes issued in it concurrently", async () => {

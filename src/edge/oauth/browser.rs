@@ -442,18 +442,20 @@ pub async fn logout(mut req: Request, engine: &Engine) -> Result<Response> {
     };
     // The confirmation is the form this server showed this browser: its CSRF value, as the
     // login and consent forms carry (a sibling site's auto-submitted `action=logout` signed
-    // the user out unasked; an outside run).
+    // the user out unasked; an outside run). Bound to no session: the page may answer a
+    // relying party's cross-site post, which brought no session cookie, while the click on
+    // it brings one; the Strict `__Host-` cookie and the double submit suffice to end one.
     let confirmed = post
         && params.get("action").map(String::as_str) == Some("logout")
         && crate::oauth::csrf_valid(
             &engine.pepper,
             params.get("csrf").map_or("", String::as_str),
             &cookie(&req, CSRF_COOKIE).unwrap_or_default(),
-            session_id.as_deref(),
+            None,
             now(),
         );
     if !vouched && !confirmed {
-        let csrf = csrf_for(engine, session_id.as_deref())?;
+        let csrf = csrf_for(engine, None)?;
         let mut fields: Vec<(String, String)> = [
             "id_token_hint",
             "post_logout_redirect_uri",
