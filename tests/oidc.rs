@@ -86,7 +86,7 @@ impl World {
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,
-            id_token_key: oidc::id_token_key(std::slice::from_ref(&self.key)),
+            id_token_key: oidc::id_token_key(std::slice::from_ref(&self.key), None),
             crypto: &tollgate::crypto::RustCrypto,
             issuer: ISSUER,
             audience: "api",
@@ -792,25 +792,43 @@ fn a_code_granted_before_sign_out_is_refused_after_it() {
     assert_eq!(err.error.as_str(), "invalid_grant");
 }
 
-/// ID tokens are signed RS256 when the set has an RS256 key (Core §15.1, Discovery §3: what a
-/// relying party expects by default), else by the active key; never with an HMAC secret,
-/// which a relying party cannot verify, so such a deployment refuses `openid` (an outside run
-/// found its ID tokens unverifiable by anyone).
+/// ID tokens are signed by the first key of the algorithm the operator names
+/// (`oauth.idTokenSigningAlg`, RS256 being what relying parties expect by default: Core §15.1,
+/// Discovery §3), else by the active key; never with an HMAC secret, which a relying party
+/// cannot verify, so such a deployment refuses `openid` (an outside run found its ID tokens
+/// unverifiable by anyone).
 #[test]
-fn id_tokens_are_signed_rs256_when_the_set_can_and_never_with_a_secret() {
+fn id_tokens_are_signed_by_the_named_algorithm_and_never_with_a_secret() {
     let es = Key::generate(Algorithm::ES256).unwrap();
     let rs = Key::generate(Algorithm::RS256).unwrap();
     let hs = Key::generate(Algorithm::HS256).unwrap();
     let verify_only = Key::from_jwk(&rs.to_public_jwk().unwrap()).unwrap();
-    let kid = |keys: &[Key]| oidc::id_token_key(keys).map(|key| key.kid().to_owned());
-    assert_eq!(kid(&[es.clone(), rs.clone()]), Some(rs.kid().to_owned()));
-    assert_eq!(kid(std::slice::from_ref(&es)), Some(es.kid().to_owned()));
+    let kid = |keys: &[Key], alg| oidc::id_token_key(keys, alg).map(|key| key.kid().to_owned());
+    let both = [es.clone(), rs.clone()];
     assert_eq!(
-        kid(&[es.clone(), verify_only]),
+        kid(&both, None),
         Some(es.kid().to_owned()),
+        "the active key"
+    );
+    assert_eq!(
+        kid(&both, Some(Algorithm::RS256)),
+        Some(rs.kid().to_owned())
+    );
+    assert_eq!(
+        kid(&[es.clone(), verify_only], Some(Algorithm::RS256)),
+        None,
         "an RS256 key that cannot sign is not chosen"
     );
-    assert_eq!(kid(std::slice::from_ref(&hs)), None);
+    assert_eq!(kid(std::slice::from_ref(&hs), None), None);
+    let config = |alg: &str| {
+        let json = serde_json::json!({ "issuer": ISSUER, "oauth": { "idTokenSigningAlg": alg } });
+        GatewayConfig::from_json(&json.to_string())
+    };
+    assert!(config("RS256").is_ok());
+    assert!(config("HS256")
+        .unwrap_err()
+        .to_string()
+        .contains("never published"));
 
     let mut w = World::new();
     w.key = hs;

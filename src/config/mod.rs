@@ -147,6 +147,11 @@ pub struct OAuthConfig {
     pub password_iterations: u32,
     /// ID-token lifetime (OpenID Connect Core §2). Default: 600; at most 3600.
     pub id_token_lifetime: u64,
+    /// The algorithm ID tokens are signed with, by the first key of that algorithm in the
+    /// signing-key set (`oidc::id_token_key`). Default: the active key's. `RS256` is what
+    /// relying parties expect unless told otherwise (Core §15.1, Discovery §3). Never HMAC:
+    /// relying parties verify ID tokens with the published keys.
+    pub id_token_signing_alg: Option<crate::Algorithm>,
 }
 
 impl OAuthConfig {
@@ -161,6 +166,14 @@ impl OAuthConfig {
         }
         if o.id_token_lifetime == 0 || o.id_token_lifetime > 3600 {
             return Err("oauth.idTokenLifetime must be between 1 and 3600 seconds".into());
+        }
+        if let Some(alg) = o
+            .id_token_signing_alg
+            .filter(|alg| alg.family() == crate::alg::Family::Hmac)
+        {
+            return Err(format!(
+                "oauth.idTokenSigningAlg {alg}: relying parties verify ID tokens with the published keys, and an HMAC secret is never published"
+            ));
         }
         if o.code_lifetime < 60 || o.code_lifetime > 600 {
             return Err("oauth.codeLifetime must be between 60 and 600 seconds".into());
@@ -199,6 +212,7 @@ impl Default for OAuthConfig {
             password_memory_kib: crate::password::DEFAULT_COST.memory_kib,
             password_iterations: crate::password::DEFAULT_COST.iterations,
             id_token_lifetime: 600,
+            id_token_signing_alg: None,
         }
     }
 }

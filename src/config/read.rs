@@ -146,6 +146,20 @@ fn oauth(o: &mut Reader) -> OAuthConfig {
         password_memory_kib: o.u32("passwordMemoryKib").unwrap_or(d.password_memory_kib),
         password_iterations: o.u32("passwordIterations").unwrap_or(d.password_iterations),
         id_token_lifetime: o.u64("idTokenLifetime").unwrap_or(d.id_token_lifetime),
+        id_token_signing_alg: algorithm(o, "idTokenSigningAlg"),
+    }
+}
+
+/// One algorithm name, if the member is there.
+fn algorithm(o: &mut Reader, name: &str) -> Option<Algorithm> {
+    let text = o.nullable(name).string(name)?;
+    match Algorithm::parse(&text) {
+        Ok(alg) => Some(alg),
+        Err(e) => {
+            let error = format!("{}{name}: {e}", o.at());
+            o.fail(error);
+            None
+        }
     }
 }
 

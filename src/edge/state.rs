@@ -127,6 +127,19 @@ fn build(
         .map(|text| GatewayConfig::from_json(&text))
         .transpose()
         .map_err(|e| ConfigError::from_error(bindings::CONFIG, e))?;
+    // The key `oauth.idTokenSigningAlg` names must be there at start, not missing at the
+    // first login.
+    if let Some(alg) = config.as_ref().and_then(|c| c.oauth.id_token_signing_alg) {
+        if crate::oauth::oidc::id_token_key(keys.set.keys(), Some(alg)).is_none() {
+            return Err(ConfigError {
+                code: Code::ConfigInvalid.as_str(),
+                detail: format!(
+                    "oauth.idTokenSigningAlg is {alg}, and {} has no private {alg} key",
+                    bindings::SIGNING_KEYS
+                ),
+            });
+        }
+    }
     if let Some(origin) = &origin {
         if !crate::config::is_secure_url(origin) && !origin.starts_with("http://") {
             return Err(ConfigError {

@@ -223,19 +223,21 @@ pub async fn check_id_token_hint(
         .await
 }
 
-/// The key that signs ID tokens: the set's first RS256 key if it has one, since RS256 is what
-/// a relying party expects unless told otherwise (Core §15.1: mandatory to implement;
-/// Discovery 1.0 §3: `id_token_signing_alg_values_supported` MUST include it; openid-client
-/// refuses anything else by default); else the active key. Never an HMAC secret: relying
-/// parties verify ID tokens with the published keys, where a secret is not (Core §10.1 would
-/// sign with each client's own secret), so a deployment signing with one serves no OpenID
-/// Connect (an outside run found every such login's ID token unverifiable).
-pub fn id_token_key(keys: &[Key]) -> Option<&Key> {
+/// The key that signs ID tokens: the first key of `alg` (`oauth.idTokenSigningAlg`) that can
+/// sign, else the active key (the first). Chosen by the operator, not guessed from the set: a
+/// rotation keeps older keys in the set to verify, and one of them must not go on signing. Never
+/// an HMAC secret: relying parties verify ID tokens with the published keys, where a secret is
+/// not (Core §10.1 would sign with each client's own secret), so a deployment signing with one
+/// serves no OpenID Connect (an outside run found every such ID token unverifiable).
+pub fn id_token_key(keys: &[Key], alg: Option<crate::Algorithm>) -> Option<&Key> {
     let signs = |key: &&Key| key.is_private() && !key.is_symmetric();
-    keys.iter()
-        .filter(signs)
-        .find(|key| key.signing_algorithm().ok() == Some(crate::Algorithm::RS256))
-        .or_else(|| keys.first().filter(signs))
+    match alg {
+        Some(alg) => keys
+            .iter()
+            .filter(signs)
+            .find(|key| key.signing_algorithm().ok() == Some(alg)),
+        None => keys.first().filter(signs),
+    }
 }
 
 /// Why a deployment without an [`id_token_key`] refuses `openid`.

@@ -116,7 +116,10 @@ impl Engine {
             store: &self.kv,
             once: &self.once,
             signing_key: &self.signing_key,
-            id_token_key: crate::oauth::oidc::id_token_key(self.state.keys.set.keys()),
+            id_token_key: crate::oauth::oidc::id_token_key(
+                self.state.keys.set.keys(),
+                self.config.oauth.id_token_signing_alg,
+            ),
             crypto: &self.state.webcrypto,
             issuer: &self.config.issuer,
             audience: self.config.access_token_audience(),
@@ -418,20 +421,25 @@ pub fn metadata(state: &State) -> Result<Response> {
         return respond::json(404, Object::new().with("error", "not_found").finish());
     };
     let issuer = config.issuer.trim_end_matches('/');
-    let mut scopes: Vec<&str> = crate::oauth::oidc::OIDC_SCOPES.to_vec();
+    // The one algorithm ID tokens are signed with (`oidc::id_token_key`:
+    // `oauth.idTokenSigningAlg`, else the active key's); none for a deployment signing with an
+    // HMAC secret, which refuses `openid` and so does not advertise the OpenID scopes.
+    let keys = state.keys.set.keys();
+    let id_token_algs: Vec<&str> =
+        crate::oauth::oidc::id_token_key(keys, config.oauth.id_token_signing_alg)
+            .and_then(|key| key.signing_algorithm().ok())
+            .map(|alg| alg.name())
+            .into_iter()
+            .collect();
+    let mut scopes: Vec<&str> = match id_token_algs.is_empty() {
+        true => Vec::new(),
+        false => crate::oauth::oidc::OIDC_SCOPES.to_vec(),
+    };
     for scope in config.routes.iter().flat_map(|route| &route.scopes) {
         if !scopes.contains(&scope.as_str()) {
             scopes.push(scope);
         }
     }
-    // The one algorithm ID tokens are signed with (`oidc::id_token_key`: RS256 when the set
-    // has such a key); none for a deployment signing with an HMAC secret, which refuses
-    // `openid`.
-    let id_token_algs: Vec<&str> = crate::oauth::oidc::id_token_key(state.keys.set.keys())
-        .and_then(|key| key.signing_algorithm().ok())
-        .map(|alg| alg.name())
-        .into_iter()
-        .collect();
     // RFC 9449 §5.1: the algorithms a DPoP proof may use (both names of Ed25519, RFC 9864).
     let dpop_algs: Vec<&str> = crate::dpop::Policy::default()
         .algorithms
