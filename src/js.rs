@@ -765,24 +765,40 @@ pub fn published_keys(document: &str) -> Result<String, JsValue> {
 
 /// The remote key set's caching rule (`jwks_cache::decide`) for the package: 0 use the keys
 /// held, 1 use them and refresh in the background, 2 fetch, 3 wait for the fetch in flight, 4
-/// unavailable (a failed attempt within the cooldown). `fetched_at` is negative infinity when
-/// no keys are held.
+/// unavailable (a failed attempt within the cooldown). `fetched_at` and `fetching_since` are
+/// negative infinity when no keys are held and no fetch runs.
 #[wasm_bindgen(js_name = jwksCacheAction)]
+#[allow(clippy::too_many_arguments)] // the rule's inputs, one number each across the boundary
 pub fn jwks_cache_action(
     fetched_at: f64,
     last_attempt: f64,
     knows_kid: bool,
-    fetching: bool,
+    fetching_since: f64,
     max_age: f64,
     cooldown: f64,
+    timeout: f64,
     now: f64,
 ) -> u8 {
     let held = crate::jwks_cache::Held {
         fetched_at: fetched_at.is_finite().then_some(fetched_at),
         last_attempt,
         knows_kid,
-        fetching,
+        fetching_since: fetching_since.is_finite().then_some(fetching_since),
     };
-    let limits = crate::jwks_cache::Limits { max_age, cooldown };
+    let limits = jwks_limits(max_age, cooldown, timeout);
     crate::jwks_cache::decide(held, limits, now).as_u8()
+}
+
+/// How long the package waits for a fetch in flight (`jwks_cache::wait_limit`).
+#[wasm_bindgen(js_name = jwksWaitLimit)]
+pub fn jwks_wait_limit(timeout: f64) -> f64 {
+    crate::jwks_cache::wait_limit(jwks_limits(0.0, 0.0, timeout))
+}
+
+fn jwks_limits(max_age: f64, cooldown: f64, timeout: f64) -> crate::jwks_cache::Limits {
+    crate::jwks_cache::Limits {
+        max_age,
+        cooldown,
+        timeout,
+    }
 }

@@ -23,8 +23,9 @@ pub struct Held {
     pub last_attempt: f64,
     /// Whether the keys held contain the token's `kid` (true when the token names none).
     pub knows_kid: bool,
-    /// Whether a fetch is in flight.
-    pub fetching: bool,
+    /// When the fetch in flight started, if one is. One older than [`wait_limit`] no longer
+    /// counts: its request may have been cancelled, and it would never finish.
+    pub fetching_since: Option<f64>,
 }
 
 /// The cache's settings.
@@ -35,6 +36,14 @@ pub struct Limits {
     /// Least time between two fetch attempts caused by staleness, an unknown `kid` or a
     /// failure.
     pub cooldown: f64,
+    /// How long a fetch may take before it is abandoned.
+    pub timeout: f64,
+}
+
+/// How long a request waits for the fetch in flight, and how long a fetch counts as in flight:
+/// its timeout and a second.
+pub fn wait_limit(limits: Limits) -> f64 {
+    limits.timeout + 1000.0
 }
 
 /// What to do for one verification.
@@ -69,19 +78,22 @@ impl Action {
 /// The rule.
 pub fn decide(held: Held, limits: Limits, now: f64) -> Action {
     let cooled_down = now - held.last_attempt >= limits.cooldown;
+    let fetching = held
+        .fetching_since
+        .is_some_and(|since| now - since < wait_limit(limits));
     match held.fetched_at {
-        None if held.fetching => Action::Wait,
+        None if fetching => Action::Wait,
         None if cooled_down => Action::Fetch,
         None => Action::Unavailable,
         Some(fetched_at) if held.knows_kid => {
             let stale = now - fetched_at >= limits.max_age;
-            if stale && cooled_down && !held.fetching {
+            if stale && cooled_down && !fetching {
                 Action::UseAndRefresh
             } else {
                 Action::Use
             }
         }
-        Some(_) if held.fetching => Action::Wait,
+        Some(_) if fetching => Action::Wait,
         Some(_) if cooled_down => Action::Fetch,
         Some(_) => Action::Use,
     }
@@ -94,6 +106,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         max_age: 600_000.0,
         cooldown: 30_000.0,
+        timeout: 3_000.0,
     };
 
     fn held(fetched_at: Option<f64>, last_attempt: f64, knows_kid: bool) -> Held {
@@ -101,13 +114,13 @@ mod tests {
             fetched_at,
             last_attempt,
             knows_kid,
-            fetching: false,
+            fetching_since: None,
         }
     }
 
     fn in_flight(held: Held) -> Held {
         Held {
-            fetching: true,
+            fetching_since: Some(0.0),
             ..held
         }
     }
@@ -162,14 +175,24 @@ mod tests {
             Action::Wait
         );
         assert_eq!(
-            decide(in_flight(held(Some(0.0), 0.0, false)), LIMITS, 40_000.0),
+            decide(in_flight(held(Some(0.0), 0.0, false)), LIMITS, 3_000.0),
             Action::Wait,
             "an unknown kid while a fetch runs"
         );
         assert_eq!(
-            decide(in_flight(held(Some(0.0), 0.0, true)), LIMITS, 700_000.0),
+            decide(in_flight(held(Some(0.0), 0.0, true)), LIMITS, 3_999.0),
             Action::Use,
-            "stale keys while their refresh runs"
+            "keys while their refresh runs"
+        );
+        // A fetch older than its timeout and a second was abandoned (its request cancelled):
+        // not waited for, and the cooldown since its start applies.
+        assert_eq!(
+            decide(in_flight(held(None, 0.0, false)), LIMITS, 4_000.0),
+            Action::Unavailable
+        );
+        assert_eq!(
+            decide(in_flight(held(None, 0.0, false)), LIMITS, 30_000.0),
+            Action::Fetch
         );
     }
 }

@@ -17,7 +17,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
+use futures_util::future::{select, Either, FutureExt};
 use worker::{AbortController, Cache, Context, Date, Delay, Fetch, Headers, Response};
 
 use crate::config::ExternalIssuer;
@@ -68,7 +68,7 @@ impl RemoteJwks {
             held: Rc::new(Held {
                 current: RefCell::new(None),
                 last_attempt_ms: Cell::new(f64::NEG_INFINITY),
-                last_error: RefCell::new(String::new()),
+                last_error: RefCell::new("no JWKS fetch has finished yet".to_owned()),
                 fetching_since: Cell::new(None),
                 started: Cell::new(0),
                 finished: Cell::new(0),
@@ -86,24 +86,15 @@ impl RemoteJwks {
     ) -> Result<Rc<Verifier>, String> {
         let held = &self.held;
         let cached = held.current.borrow().clone();
-        // A fetch whose request was cancelled never finishes: past its timeout it no longer
-        // counts as in flight.
-        let fetching = held
-            .fetching_since
-            .get()
-            .is_some_and(|since| now_ms - since < self.issuer.timeout_ms as f64 + 1000.0);
         let state = jwks_cache::Held {
             fetched_at: cached.as_ref().map(|(_, at)| *at),
             last_attempt: held.last_attempt_ms.get(),
             knows_kid: cached.as_ref().is_some_and(|(verifier, _)| {
                 kid.is_none_or(|kid| verifier.keys().get(kid).is_some())
             }),
-            fetching,
+            fetching_since: held.fetching_since.get(),
         };
-        let limits = jwks_cache::Limits {
-            max_age: self.issuer.cache_seconds as f64 * 1000.0,
-            cooldown: self.issuer.cooldown_seconds as f64 * 1000.0,
-        };
+        let limits = self.limits();
         let fallback = |cached: Option<(Rc<Verifier>, f64)>| {
             cached
                 .map(|(verifier, _)| verifier)
@@ -118,15 +109,36 @@ impl RemoteJwks {
                 });
                 fallback(cached)
             }
-            Action::Fetch => match self.fetcher().fetch(now_ms, cached.is_none()).await {
-                Ok(verifier) => Ok(verifier),
-                Err(_) => fallback(cached),
-            },
+            // Under `wait_until` too, so that a client that goes away does not cancel the
+            // fetch that other requests are waiting for (they watch its outcome, not this).
+            Action::Fetch => {
+                let fetch = self
+                    .fetcher()
+                    .fetch(now_ms, cached.is_none())
+                    .boxed_local()
+                    .shared();
+                let background = fetch.clone();
+                ctx.wait_until(async move {
+                    let _ = background.await;
+                });
+                match fetch.await {
+                    Ok(verifier) => Ok(verifier),
+                    Err(_) => fallback(cached),
+                }
+            }
             Action::Wait => {
                 self.wait_for_fetch().await;
                 let current = held.current.borrow().clone();
                 fallback(current.or(cached))
             }
+        }
+    }
+
+    fn limits(&self) -> jwks_cache::Limits {
+        jwks_cache::Limits {
+            max_age: self.issuer.cache_seconds as f64 * 1000.0,
+            cooldown: self.issuer.cooldown_seconds as f64 * 1000.0,
+            timeout: self.issuer.timeout_ms as f64,
         }
     }
 
@@ -141,10 +153,10 @@ impl RemoteJwks {
     }
 
     /// Waits, on this request's own timer, until the fetch in flight has finished or could
-    /// no longer be running (its timeout, and a second).
+    /// no longer be running (`jwks_cache::wait_limit`).
     async fn wait_for_fetch(&self) {
         let awaited = self.held.started.get();
-        let steps = (self.issuer.timeout_ms + 1000) / WAIT_STEP_MS;
+        let steps = jwks_cache::wait_limit(self.limits()) as u64 / WAIT_STEP_MS;
         for _ in 0..steps {
             if self.held.finished.get() >= awaited {
                 return;

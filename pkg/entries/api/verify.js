@@ -150,7 +150,7 @@ export function verifyApi({ core, host, later, requireSync }) {
       return true;
     }
     #url; #fetch; #cooldown; #maxAge; #timeout;
-    #jwks = null; #ignored = []; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #lastError = null; #inflight = null; #verifiers = new Map();
+    #jwks = null; #ignored = []; #fetchedAt = -Infinity; #lastAttempt = -Infinity; #lastError = null; #inflight = null; #inflightSince = -Infinity; #verifiers = new Map();
     constructor(url, options = {}) {
       if (!(url instanceof URL) && typeof url !== "string") throw new TypeError("url must be a string or a URL");
       this.#url = url instanceof URL ? url.href : url;
@@ -190,22 +190,32 @@ export function verifyApi({ core, host, later, requireSync }) {
       }
     }
     #refresh() {
-      if (!this.#inflight) {
-        this.#lastAttempt = Date.now();
-        this.#inflight = this.#download().then(
+      // One never settling (its request cancelled, a fetch that ignores the abort) is
+      // abandoned after the core's wait limit, as the core's rule no longer counts it.
+      const abandoned = this.#inflight !== null && Date.now() - this.#inflightSince >= core.jwksWaitLimit(this.#timeout);
+      if (this.#inflight === null || abandoned) {
+        this.#lastAttempt = this.#inflightSince = Date.now();
+        const inflight = this.#download().then(
           ({ set, ignored }) => {
-            this.#jwks = JSON.stringify(set); this.#ignored = ignored; this.#fetchedAt = Date.now(); this.#verifiers.clear(); this.#inflight = null;
+            this.#jwks = JSON.stringify(set); this.#ignored = ignored; this.#fetchedAt = Date.now(); this.#verifiers.clear();
+            if (this.#inflight === inflight) this.#inflight = null;
             return this.#jwks;
           },
-          (err) => { this.#inflight = null; this.#lastError = err; throw err; },
+          (err) => {
+            this.#lastError = err;
+            if (this.#inflight === inflight) this.#inflight = null;
+            throw err;
+          },
         );
+        this.#inflight = inflight;
       }
       return this.#inflight;
     }
     async #keysFor(kid) {
       const knows = this.#jwks !== null && (kid === undefined || JSON.parse(this.#jwks).keys?.some((k) => k.kid === kid));
       // The core's caching rule (jwks_cache::decide), the one the worker applies too.
-      const action = core.jwksCacheAction(this.#jwks === null ? -Infinity : this.#fetchedAt, this.#lastAttempt, knows, this.#inflight !== null, this.#maxAge, this.#cooldown, Date.now());
+      const since = this.#inflight === null ? -Infinity : this.#inflightSince;
+      const action = core.jwksCacheAction(this.#jwks === null ? -Infinity : this.#fetchedAt, this.#lastAttempt, knows, since, this.#maxAge, this.#cooldown, this.#timeout, Date.now());
       if (action === USE_AND_REFRESH) this.#refresh().catch(() => {});
       // A failed attempt within the cooldown: not fetched again, so a flood of tokens cannot
       // become a flood of fetches to an issuer that is down.
@@ -225,10 +235,12 @@ export function verifyApi({ core, host, later, requireSync }) {
      * (the worker's external issuers wait the same way, src/edge/remote_jwks.rs).
      */
     async #waitForFetch() {
-      const until = Date.now() + this.#timeout + 1000;
-      while (this.#inflight !== null && Date.now() < until) await new Promise((ok) => setTimeout(ok, 10));
+      const awaited = this.#inflight;
+      const until = this.#inflightSince + core.jwksWaitLimit(this.#timeout);
+      while (this.#inflight === awaited && Date.now() < until) await new Promise((ok) => setTimeout(ok, 10));
       if (this.#jwks !== null) return this.#jwks;
-      throw this.#lastError ?? new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "the JWKS fetch in flight did not finish" });
+      const unfinished = this.#inflight === awaited;
+      throw (!unfinished && this.#lastError) || new TollgateError({ code: "ERR_JWKS_UNAVAILABLE", message: "the JWKS fetch in flight did not finish" });
     }
     /** Verifies against the remote keys (async). */
     async verify(token, options = {}) {
