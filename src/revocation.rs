@@ -105,10 +105,9 @@ pub fn subject_key(issuer: &str, sub: &str) -> String {
 /// revoked token through again, found by an outside run), at least [`MIN_TTL`]. A token
 /// without `exp` (accepted only by a lax policy) is kept for the longest lifetime.
 pub fn token_ttl(exp: Option<i64>, now: i64) -> u64 {
+    let leeway = i64::try_from(crate::policy::MAX_LEEWAY).unwrap_or(i64::MAX);
     let remaining = exp.map_or(HORIZON, |exp| {
-        u64::try_from(exp.saturating_sub(now))
-            .unwrap_or(0)
-            .saturating_add(crate::policy::MAX_LEEWAY)
+        u64::try_from(exp.saturating_add(leeway).saturating_sub(now)).unwrap_or(0)
     });
     remaining.max(MIN_TTL)
 }
@@ -333,7 +332,8 @@ mod tests {
     fn ttl_respects_the_kv_minimum() {
         let leeway = crate::policy::MAX_LEEWAY;
         assert_eq!(token_ttl(Some(1_000), 990), 10 + leeway);
-        assert_eq!(token_ttl(Some(1_000), 2_000), leeway);
+        assert_eq!(token_ttl(Some(1_000), 2_000), leeway - 1_000);
+        assert_eq!(token_ttl(Some(0), 2 * leeway as i64), MIN_TTL);
         assert_eq!(token_ttl(Some(10_000), 1_000), 9_000 + leeway);
         assert_eq!(token_ttl(None, 0), HORIZON);
     }

@@ -297,13 +297,24 @@ pub fn render_code(
         },
         // The verifier's own setup failed (its options, its keys, the host's randomness or
         // store), not the token: the server's error, without a challenge that would blame the
-        // client's token (RFC 9110 §15.6.1; a 401 invalid_token said otherwise).
-        Some(own) if own == Code::PolicyInvalid || own.status() >= 500 => Rendered {
-            status: own.status().max(500),
-            www_authenticate: None,
-            body: body("server_error", description, own.as_str(), None, None),
-            code: own.as_str(),
-        },
+        // client's token (RFC 9110 §15.6; a 401 invalid_token said otherwise). Its detail is
+        // the server's log's, not the client's.
+        Some(own) if own == Code::PolicyInvalid || own.status() >= 500 => {
+            let (status, error, said) = match own.status() {
+                503 => (
+                    503,
+                    "temporarily_unavailable",
+                    "the token cannot be checked now",
+                ),
+                _ => (500, "server_error", "the server cannot check tokens"),
+            };
+            Rendered {
+                status,
+                www_authenticate: None,
+                body: body(error, said, own.as_str(), None, None),
+                code: own.as_str(),
+            }
+        }
         known => {
             let code = known.unwrap_or(Code::JwsInvalid).as_str();
             Rendered {
