@@ -46,7 +46,8 @@ const viteVerifyGz = await viteBundle(`import { verify } from "tollgate";\nwindo
 const viteSyncGz = await viteBundle(`import { verifySync } from "tollgate/sync";\nwindow.verifySync = verifySync;\n`);
 
 // What `import "tollgate"` loads in Node: the package's "node" + "import" export.
-const nodeEntry = join(ROOT, "pkg", JSON.parse(readFileSync(join(ROOT, "pkg/package.json"), "utf8")).exports["."].node.import);
+const nodeImport = JSON.parse(readFileSync(join(ROOT, "pkg/package.json"), "utf8")).exports["."].node.import;
+const nodeEntry = join(ROOT, "pkg", typeof nodeImport === "string" ? nodeImport : nodeImport.default);
 const imports = [];
 for (let i = 0; i < 5; i++) {
   const out = execFileSync(process.execPath, ["--input-type=module", "-e", `const t = performance.now(); await import(${JSON.stringify(nodeEntry)}); console.log(performance.now() - t);`]);
