@@ -340,6 +340,13 @@ fn api_keys_exchange_for_short_lived_tokens() {
         ready(o.token(&bogus, NOW)).unwrap_err().error,
         "invalid_client"
     );
+    // The operator's revocation of the key ends the tokens exchanged for it as well.
+    let family = verified
+        .claim_str(tollgate::revocation::FAMILY_CLAIM)
+        .unwrap();
+    assert_eq!(family, format!("apikey:{}", record.id));
+    ready(o.revoke(&key, Revoker::Operator, &w.verifier(), NOW + 1)).unwrap();
+    assert!(ready(tollgate::revocation::family_revoked(&w.store, family)).unwrap());
 }
 
 /// RFC 6749 §2.3: one authentication method per request. An API key beside client

@@ -359,8 +359,11 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             OAuthError::new(OAuthErrorCode::InvalidClient, "the API key is not valid")
         })?;
         let scope = grant_scope(req.params.get("scope").map(String::as_str), &key.scopes)?;
+        // The key's tokens name it as their family, so that revoking the key revokes them
+        // too (as a refresh family's access tokens go with it).
+        let family = key.client_id();
         let access = self
-            .access_token(&key.client_id(), &key.owner, &scope, None, now)
+            .access_token(&key.client_id(), &key.owner, &scope, Some(&family), now)
             .await?;
         Ok(self.response(access, None, scope))
     }

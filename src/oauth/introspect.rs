@@ -148,13 +148,18 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }
             // API keys and sessions belong to users, not to clients: only the operator (or
             // the user, by logging out) ends them.
+            // With the key, the access tokens exchanged for it (their family is the key's
+            // `client_id`; they lived out their 15 minutes before, an outside run).
             Some(Kind::ApiKey) => {
-                let key = crate::schema::api_key(&self.hash(token));
+                let hashed = self.hash(token);
+                let key = crate::schema::api_key(&hashed);
                 if self.read::<ApiKey>(&key).await?.is_some() {
                     if !matches!(by, Revoker::Operator) {
                         return Err(not_yours());
                     }
                     self.store.delete(&key).await?;
+                    let family = ApiKey::client_id_of(&records::api_key_id(&hashed));
+                    self.revoke_family(&family, now).await?;
                 }
             }
             // Ended as a sign-out ends it, with every grant made in it: an operator who

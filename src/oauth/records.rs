@@ -140,7 +140,12 @@ pub struct ApiKey {
 impl ApiKey {
     /// The `client_id` of tokens this key proves: `apikey:<id>` (no OAuth client is involved).
     pub fn client_id(&self) -> String {
-        format!("apikey:{}", self.id)
+        ApiKey::client_id_of(&self.id)
+    }
+
+    /// [`ApiKey::client_id`] for a key's id.
+    pub(super) fn client_id_of(id: &str) -> String {
+        format!("apikey:{id}")
     }
 }
 

@@ -294,11 +294,16 @@ describe("revocation that revokes", () => {
 
   test("the operator ends sessions and API keys; their refusals have their own codes", async () => {
     assert.equal((await api(apiKey)).status, 200);
+    const exchanged = (await token({}, `Bearer ${apiKey}`)).body.access_token;
+    assert.equal((await api(exchanged)).status, 200);
     const revoked = await worker.fetch("/revoke", form({ token: apiKey }, adminHeaders));
     assert.equal(revoked.status, 200);
     const denied = await api(apiKey);
     assert.equal(denied.status, 401);
     assert.equal((await denied.json()).code, "ERR_API_KEY_INVALID");
+    // The tokens exchanged for the key go with it (they lived out their 15 minutes before).
+    const gone = await api(exchanged);
+    assert.equal((await gone.json()).code, "ERR_JWT_REVOKED");
 
     const session = await login("alice", "correct horse battery");
     const app = () => worker.fetch("/app/home", { headers: { Cookie: `tg_session=${session}` } });
