@@ -1021,19 +1021,7 @@ fn an_authorization_code_is_redeemed_once_and_reuse_revokes_its_grant() {
     let request = w.spa_request(&verifier);
     let location = ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap();
     let code = code_from(&location);
-    let redeem = || {
-        w.token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", "spa"),
-                ("code", &code),
-                ("code_verifier", &verifier),
-                ("redirect_uri", "https://spa.example/cb"),
-            ],
-            None,
-            NOW + 1,
-        )
-    };
+    let redeem = || w.redeem_spa(&code, &verifier, NOW + 1);
     let tokens = redeem().unwrap();
     // A family lives in one coordinator object: the code, its first refresh token and every
     // successor share the code's routing slot, so each rule is one atomic step there.
@@ -1518,6 +1506,23 @@ impl World {
         ready(self.oauth().authorization_request(&params)).unwrap()
     }
 
+    /// The token request that redeems a code of [`World::spa_request`].
+    fn redeem_spa(
+        &self,
+        code: &str,
+        verifier: &str,
+        now: i64,
+    ) -> Result<oauth::TokenResponse, oauth::OAuthError> {
+        let params = [
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", code),
+            ("code_verifier", verifier),
+            ("redirect_uri", "https://spa.example/cb"),
+        ];
+        self.token(&params, None, now)
+    }
+
     /// Rewrites a stored record as an operator would (`user:alice`, `client:svc`).
     fn edit<T: serde::Serialize + serde::de::DeserializeOwned>(
         &self,
@@ -1615,19 +1620,7 @@ fn a_client_without_the_refresh_grant_gets_no_refresh_token() {
     let request = w.spa_request(&verifier);
     let code =
         code_from(&ready(w.oauth().issue_code(&request, &signed_in("usr_alice"), NOW)).unwrap());
-    let tokens = w
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", "spa"),
-                ("code", &code),
-                ("code_verifier", &verifier),
-                ("redirect_uri", "https://spa.example/cb"),
-            ],
-            None,
-            NOW + 1,
-        )
-        .unwrap();
+    let tokens = w.redeem_spa(&code, &verifier, NOW + 1).unwrap();
     assert!(tokens.refresh_token.is_none() && !tokens.access_token.is_empty());
 }
 
@@ -1648,16 +1641,6 @@ fn a_code_granted_before_its_subjects_revocation_gives_nothing_after_it() {
         NOW + 1,
     ))
     .unwrap();
-    let redeemed = w.token(
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", "spa"),
-            ("code", &code),
-            ("code_verifier", &verifier),
-            ("redirect_uri", "https://spa.example/cb"),
-        ],
-        None,
-        NOW + 2,
-    );
+    let redeemed = w.redeem_spa(&code, &verifier, NOW + 2);
     assert_eq!(error(redeemed), "invalid_grant");
 }
