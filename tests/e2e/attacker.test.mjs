@@ -517,6 +517,21 @@ describe("the smaller items", () => {
     }
   });
 
+  test("a deployment signing with an HMAC secret advertises no OpenID Connect: its relying parties could not verify an ID token", async () => {
+    const hmac = JSON.parse(cli(["keygen", "--alg", "HS256", "--set"]).stdout);
+    const secretOnly = await startWorker({
+      secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(hmac), TOLLGATE_PEPPER: PEPPER },
+      vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, routes: [{ prefix: "/api", scopes: ["read"] }] }) },
+    });
+    try {
+      const metadata = await (await secretOnly.fetch("/.well-known/openid-configuration")).json();
+      assert.deepEqual(metadata.id_token_signing_alg_values_supported, []);
+      assert.deepEqual(metadata.scopes_supported, ["read"], "no openid, profile or email");
+    } finally {
+      await secretOnly.stop();
+    }
+  });
+
   test("invalid UTF-8 in a form is invalid_request, not silently replaced", async () => {
     for (const body of ["grant_type=client_credentials&scope=%FF", "grant_type=client_credentials&scope=\xff"]) {
       const res = await raw("POST /token HTTP/1.1", { Authorization: basic("svc", svcSecret), "Content-Type": "application/x-www-form-urlencoded" }, body);
