@@ -33,6 +33,28 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
+/// A dotenv file with a pepper, as `--pepper-from` reads it.
+fn pepper_file(name: &str) -> String {
+    let path = scratch(name, "TOLLGATE_PEPPER='0123456789abcdef0123456789abcdef'\n");
+    path.to_str().unwrap().to_owned()
+}
+
+/// `apikey create` for the owner `bot`, with `extra` arguments.
+fn create_api_key(pepper: &str, kv: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "apikey",
+        "create",
+        "--owner",
+        "bot",
+        "--pepper-from",
+        pepper,
+        "--kv-file",
+        kv,
+    ];
+    args.extend(extra);
+    run(&args, None)
+}
+
 fn scratch(name: &str, contents: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tollgate-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -295,26 +317,10 @@ fn json_output_where_a_command_prints_data() {
     )))
     .unwrap();
     assert!(user["sub"].as_str().unwrap().starts_with("usr_"));
-    let pepper = scratch(
-        "pepper.vars",
-        "TOLLGATE_PEPPER='0123456789abcdef0123456789abcdef'\n",
-    );
-    let pepper = pepper.to_str().unwrap();
+    let pepper = &pepper_file("pepper.vars");
     let kv = kv.to_str().unwrap();
-    let created: serde_json::Value = serde_json::from_str(&stdout(&run(
-        &[
-            "apikey",
-            "create",
-            "--owner",
-            "bot",
-            "--pepper-from",
-            pepper,
-            "--kv-file",
-            kv,
-        ],
-        None,
-    )))
-    .unwrap();
+    let created: serde_json::Value =
+        serde_json::from_str(&stdout(&create_api_key(pepper, kv, &[]))).unwrap();
     let api_key = created["api_key"].as_str().unwrap();
     let revoke = |key: &str| {
         let args = [
@@ -344,27 +350,10 @@ fn json_output_where_a_command_prints_data() {
 /// set the worker would refuse (an outside lifecycle run).
 #[test]
 fn management_commands_refuse_what_would_fail_later() {
-    let pepper = scratch(
-        "pepper2.vars",
-        "TOLLGATE_PEPPER='0123456789abcdef0123456789abcdef'\n",
-    );
-    let pepper = pepper.to_str().unwrap();
+    let pepper = &pepper_file("pepper2.vars");
     let kv = std::env::temp_dir().join(format!("tollgate-cli-{}-kv2.json", std::process::id()));
     let kv = kv.to_str().unwrap();
-    let create = |extra: &[&str]| {
-        let mut args = vec![
-            "apikey",
-            "create",
-            "--owner",
-            "bot",
-            "--pepper-from",
-            pepper,
-            "--kv-file",
-            kv,
-        ];
-        args.extend(extra);
-        run(&args, None)
-    };
+    let create = |extra: &[&str]| create_api_key(pepper, kv, extra);
     let made: serde_json::Value = serde_json::from_str(&stdout(&create(&[]))).unwrap();
     let key = made["api_key"].as_str().unwrap().to_owned();
     let mut typo = key.clone();

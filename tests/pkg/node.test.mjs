@@ -86,15 +86,21 @@ test("tokens cross into wasm through a buffer that survives the memory growing",
   assert.throws(() => verifier.verifySync(big), { code: "ERR_JWT_TOO_LARGE" });
 });
 
-test("a verify nested inside a host's signature check leaves the outer one intact", async () => {
-  // White-box: a host whose checker verifies another token before answering. The nested call
-  // must not overwrite the outer token in the shared wasm input buffer.
+/** The package's parts, loaded one by one, for the white-box tests that assemble an API. */
+async function whiteBox() {
   const { readFileSync } = await import("node:fs");
   const pkg = new URL("../../pkg/", import.meta.url);
   const core = await import(new URL("dist/tollgate_core.js", pkg));
   core.initSync({ module: readFileSync(new URL("dist/tollgate_core_bg.wasm", pkg)) });
   const { createApi } = await import(new URL("entries/api/index.js", pkg));
   const { nodeHost } = await import(new URL("entries/node-crypto.js", pkg));
+  return { core, createApi, nodeHost };
+}
+
+test("a verify nested inside a host's signature check leaves the outer one intact", async () => {
+  // White-box: a host whose checker verifies another token before answering. The nested call
+  // must not overwrite the outer token in the shared wasm input buffer.
+  const { core, createApi, nodeHost } = await whiteBox();
   const inner = api.generateKeyPairSync("HS256").privateJwk;
   const innerToken = api.signSync({ sub: "inner" }, inner);
   let nested = null;
@@ -228,12 +234,7 @@ test("a TollgateError from either copy of the package is an instance of both cop
 
 test("an empty audience or issuer list reaches the core as written, never dropped or rewritten", async () => {
   // White-box: the policy JSON each Verifier hands the core, whichever way it was made.
-  const { readFileSync } = await import("node:fs");
-  const pkg = new URL("../../pkg/", import.meta.url);
-  const core = await import(new URL("dist/tollgate_core.js", pkg));
-  core.initSync({ module: readFileSync(new URL("dist/tollgate_core_bg.wasm", pkg)) });
-  const { createApi } = await import(new URL("entries/api/index.js", pkg));
-  const { nodeHost } = await import(new URL("entries/node-crypto.js", pkg));
+  const { core, createApi, nodeHost } = await whiteBox();
   const policies = [];
   const spied = { ...core, Verifier: class extends core.Verifier {
     constructor(keys, policy, check) {
