@@ -382,6 +382,32 @@ fn management_commands_refuse_what_would_fail_later() {
         );
     }
     assert!(create(&["--expires-in", "60"]).status.success());
+    // A public client always uses PKCE: --pkce-optional is refused for it, not ignored.
+    let client = |extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "add",
+            "--id",
+            "rp",
+            "--grant",
+            "authorization_code",
+            "--redirect-uri",
+            "https://rp.example/cb",
+            "--pkce-optional",
+            "--pepper-from",
+            pepper,
+            "--kv-file",
+            kv,
+        ];
+        args.extend_from_slice(extra);
+        run(&args, None)
+    };
+    let public = client(&["--public"]);
+    assert_eq!(public.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&public.stderr).contains("--pkce-optional"));
+    assert!(client(&[]).status.success());
+    let record = std::fs::read_to_string(kv).unwrap();
+    assert!(record.contains(r#"\"pkceOptional\":true"#), "{record}");
     let hmac = scratch(
         "hs.json",
         &stdout(&run(&["keygen", "--alg", "HS256", "--set"], None)),
@@ -410,4 +436,68 @@ fn management_commands_refuse_what_would_fail_later() {
         replaced.status.success(),
         "replacing the HMAC set is allowed"
     );
+}
+
+/// `key rotate` replaces the key that signs with its algorithm and leaves the others where they
+/// are: the active key signs access tokens, the first key of `oauth.idTokenSigningAlg` ID
+/// tokens, and a rotation of one must not drop or demote the other (the worker refuses to start
+/// without its ID-token key).
+#[test]
+fn key_rotate_replaces_the_key_of_its_algorithm_only() {
+    let algs = |set: &str| -> Vec<(String, String)> {
+        let set: serde_json::Value = serde_json::from_str(set).unwrap();
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["alg"].as_str().unwrap().to_owned(),
+                    k["kid"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let rsa = stdout(&run(&["keygen", "--alg", "RS256", "--set"], None));
+    let rotate = |set: &str, alg: &str, keep: &str| {
+        stdout(&run(
+            &[
+                "key",
+                "rotate",
+                "--keys-from",
+                "-",
+                "--alg",
+                alg,
+                "--keep",
+                keep,
+            ],
+            Some(set),
+        ))
+    };
+    // An RS256 set rotated to ES256: the new ES256 key is active, the RS256 key stays after it.
+    let two = rotate(&rsa, "ES256", "2");
+    let [(a0, es1), (a1, rs1)] = &algs(&two)[..] else {
+        panic!("{two}")
+    };
+    assert_eq!((a0.as_str(), a1.as_str()), ("ES256", "RS256"));
+    // Three ES256 rotations with --keep 1: the RS256 key survives them all, one old ES256 stays.
+    let mut set = two.clone();
+    for _ in 0..3 {
+        set = rotate(&set, "ES256", "1");
+    }
+    let now = algs(&set);
+    assert_eq!(
+        now.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        ["ES256", "ES256", "RS256"]
+    );
+    assert_eq!(&now[2].1, rs1, "the ID-token key is the same key");
+    assert_ne!(&now[0].1, es1);
+    // Rotating the RS256 key leaves the active ES256 key first.
+    let rs = algs(&rotate(&set, "RS256", "1"));
+    assert_eq!(
+        rs.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        ["ES256", "ES256", "RS256", "RS256"]
+    );
+    assert_eq!((&rs[0].1, &rs[3].1), (&now[0].1, rs1));
+    assert_ne!(&rs[2].1, rs1, "a new RS256 key signs ID tokens");
 }

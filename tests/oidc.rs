@@ -32,14 +32,22 @@ struct World {
     key: Key,
     config: OAuthConfig,
     user: oauth::User,
+    /// The secret of `legacy`, the one confidential client.
+    legacy_secret: String,
 }
 
 impl World {
     fn new() -> Self {
         let store = MemoryStore::new();
         let put = |key: String, value: String| ready(store.put(&key, &value, None)).unwrap();
-        for (id, first_party) in [("rp", true), ("partner", false)] {
-            let (mut client, _) = oauth::new_client(PEPPER, id, false).unwrap();
+        // `legacy`: a confidential relying party that may leave PKCE out (RFC 9700 §2.1.1).
+        let mut legacy_secret = String::new();
+        for (id, first_party) in [("rp", true), ("partner", false), ("legacy", true)] {
+            let (mut client, secret) = oauth::new_client(PEPPER, id, id == "legacy").unwrap();
+            client.pkce_optional = true;
+            if let Some(secret) = secret {
+                legacy_secret = secret;
+            }
             client.grants = vec!["authorization_code".into(), "refresh_token".into()];
             client.scopes = vec!["read".into(), "admin".into()];
             client.redirect_uris = vec![CB.into()];
@@ -77,6 +85,7 @@ impl World {
             key: Key::generate(Algorithm::ES256).unwrap(),
             config: OAuthConfig::default(),
             user,
+            legacy_secret,
         }
     }
 
@@ -127,6 +136,14 @@ impl World {
     }
 
     fn token(&self, params: &[(&str, &str)], now: i64) -> oauth::TokenResponse {
+        self.try_token(params, now).unwrap()
+    }
+
+    fn try_token(
+        &self,
+        params: &[(&str, &str)],
+        now: i64,
+    ) -> Result<oauth::TokenResponse, oauth::OAuthError> {
         let req = TokenRequest {
             params: params
                 .iter()
@@ -134,21 +151,26 @@ impl World {
                 .collect(),
             ..TokenRequest::default()
         };
-        ready(self.oauth().token(&req, now)).unwrap()
+        ready(self.oauth().token(&req, now))
     }
 
-    /// The code flow for `request`, signed in at `NOW - 100`.
-    fn redeem(&self, request: &AuthorizationRequest) -> oauth::TokenResponse {
+    /// A code for `request`, its user signed in at `NOW - 100`.
+    fn code(&self, request: &AuthorizationRequest) -> String {
         let location = ready(
             self.oauth()
                 .issue_code(request, &self.session(NOW - 100), NOW),
         )
         .unwrap();
-        let code = location
+        location
             .split(['?', '&'])
             .find_map(|p| p.strip_prefix("code="))
             .unwrap()
-            .to_owned();
+            .to_owned()
+    }
+
+    /// The code flow for `request`, signed in at `NOW - 100`.
+    fn redeem(&self, request: &AuthorizationRequest) -> oauth::TokenResponse {
+        let code = self.code(request);
         self.token(
             &[
                 ("grant_type", "authorization_code"),
@@ -415,6 +437,82 @@ fn openid_parameters_are_validated_and_errors_go_back_to_the_client() {
     assert!(w
         .request(&[("claims", "{\"userinfo\":{}}"), ("ui_locales", "fr-CA fr")])
         .is_ok());
+}
+
+/// RFC 9700 §2.1.1: a confidential relying party registered `pkce_optional` may leave PKCE
+/// out of an OpenID Connect request with a `nonce` (the ID token's nonce protects the code);
+/// every other request needs PKCE, a code requested without a challenge is refused with a
+/// verifier (the downgrade attack), and one requested with a challenge needs its verifier.
+#[test]
+fn a_confidential_relying_party_may_use_nonce_instead_of_pkce() {
+    let w = World::new();
+    let no_pkce = [("code_challenge", ""), ("code_challenge_method", "")];
+    let legacy = |extra: &[(&str, &str)]| {
+        let mut all = vec![("client_id", "legacy")];
+        all.extend_from_slice(&no_pkce);
+        all.extend_from_slice(extra);
+        w.request(&all)
+    };
+    let request = legacy(&[("nonce", "n-legacy")]).unwrap();
+    assert_eq!(request.challenge, None);
+    let redeem = |request: &AuthorizationRequest, verifier: Option<&str>| {
+        let code = w.code(request);
+        let mut params = vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", "legacy"),
+            ("client_secret", w.legacy_secret.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", CB),
+        ];
+        params.extend(verifier.map(|v| ("code_verifier", v)));
+        w.try_token(&params, NOW)
+    };
+    let tokens = redeem(&request, None).unwrap();
+    let claims = w.id_claims(tokens.id_token.as_deref().unwrap(), "legacy");
+    assert_eq!(claims["nonce"], "n-legacy");
+    // The downgrade: a verifier for a code requested without a challenge.
+    let err = redeem(&request, Some(VERIFIER)).unwrap_err();
+    assert_eq!(err.error.as_str(), "invalid_grant");
+    // Without a nonce, or without openid, or with a method but no challenge: PKCE is required.
+    for extra in [
+        &[][..],
+        &[("nonce", "n"), ("scope", "read")][..],
+        &[("nonce", "n"), ("code_challenge_method", "S256")][..],
+    ] {
+        let location = redirect_error(legacy(extra).unwrap_err());
+        assert!(
+            location.contains("error=invalid_request"),
+            "{extra:?}: {location}"
+        );
+    }
+    // With a challenge, the verifier is required and checked, as for any client.
+    let with = w
+        .request(&[("client_id", "legacy"), ("nonce", "n")])
+        .unwrap();
+    for verifier in [None, Some("x".repeat(43).as_str())] {
+        let err = redeem(&with, verifier).unwrap_err();
+        assert_eq!(err.error.as_str(), "invalid_grant", "{verifier:?}");
+    }
+    assert!(redeem(&with, Some(VERIFIER)).is_ok());
+    // A client not registered for it needs PKCE whatever it sends (`rp` is public, so its
+    // `pkce_optional` has no effect).
+    let rp = w
+        .request(&[("nonce", "n"), no_pkce[0], no_pkce[1]])
+        .unwrap_err();
+    assert!(redirect_error(rp).contains("error=invalid_request"));
+    let code = w.code(&w.request(&[("nonce", "n")]).unwrap());
+    let err = w
+        .try_token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "rp"),
+                ("code", code.as_str()),
+                ("redirect_uri", CB),
+            ],
+            NOW,
+        )
+        .unwrap_err();
+    assert_eq!(err.error.as_str(), "invalid_request");
 }
 
 #[test]

@@ -85,7 +85,9 @@ struct KeygenArgs {
 
 #[derive(Subcommand)]
 enum KeyCommand {
-    /// Print the signing-key set with a new active key first and the old keys after it.
+    /// Print the signing-key set with a new key of --alg in place of the one that signs with
+    /// that algorithm (first in the set when it is the active key's), older keys of --alg after
+    /// it, and keys of other algorithms where they were.
     Rotate {
         /// The current set: a JWK Set file, or .dev.vars holding TOLLGATE_SIGNING_KEYS (- for stdin).
         #[arg(long, value_name = "FILE")]
@@ -93,7 +95,8 @@ enum KeyCommand {
         /// The new key's algorithm.
         #[arg(long, value_name = "ALG")]
         alg: String,
-        /// How many old keys to keep after the new one.
+        /// How many old keys of --alg to keep after the new one (0 also replaces a set of the
+        /// other kind: HMAC secrets and asymmetric keys never share a set).
         #[arg(long, default_value_t = 2)]
         keep: usize,
     },
@@ -230,6 +233,10 @@ enum ClientCommand {
         /// Its tokens are DPoP-bound: every token request needs a proof (RFC 9449 §5.2).
         #[arg(long)]
         dpop: bool,
+        /// A confidential OpenID Connect relying party that may leave PKCE out of requests
+        /// carrying a nonce (RFC 9700 §2.1.1); not for public clients.
+        #[arg(long)]
+        pkce_optional: bool,
         /// A redirect URI (repeatable; exact match).
         #[arg(long)]
         redirect_uri: Vec<String>,
@@ -403,6 +410,7 @@ fn run(command: Command) -> Result<Output, Failure> {
             public,
             first_party,
             dpop,
+            pkce_optional,
             redirect_uri,
             post_logout_redirect_uri,
             grant,
@@ -410,6 +418,11 @@ fn run(command: Command) -> Result<Output, Failure> {
             pepper,
             kv,
         }) => {
+            if pkce_optional && public {
+                return Err(Failure::Usage(
+                    "--pkce-optional is for confidential clients: a public client always uses PKCE (RFC 9700 §2.1.1)".into(),
+                ));
+            }
             let pepper = read_pepper(&pepper)?;
             let (mut client, secret) = tollgate::oauth::new_client(&pepper, &id, !public)?;
             client.name = name.unwrap_or_else(|| id.clone());
@@ -438,6 +451,7 @@ fn run(command: Command) -> Result<Output, Failure> {
             client.scopes = split(&scopes);
             client.first_party = first_party;
             client.dpop_bound_access_tokens = dpop;
+            client.pkce_optional = pkce_optional;
             write_kv(
                 &kv,
                 json!([{ "key": tollgate::schema::client(&id), "value": json_text(&client) }]),
@@ -657,13 +671,46 @@ fn key_rotate(keys_from: &str, alg: Algorithm, keep: usize) -> Result<Output, Fa
             .ok_or_else(|| Failure::Usage("no TOLLGATE_SIGNING_KEYS found".into()))?
     };
     let old = KeySet::from_json(&json)?;
-    let mut keys = vec![Key::generate(alg)?.to_private_jwk()];
-    keys.extend(old.keys().iter().take(keep).map(Key::to_private_jwk));
-    let set = json!({ "keys": keys });
+    let new = Key::generate(alg)?;
+    let set = json!({ "keys": rotated(old.keys(), &new, keep) });
     // The set the worker will be given must be one it accepts (HMAC beside asymmetric keys
     // is refused there): printing it would only move the refusal into an outage.
     KeySet::from_json(&set.to_string())?;
     Ok(Output::Json(set))
+}
+
+/// The set after `new` replaces the key that signs with its algorithm. The active key (the
+/// first) signs access tokens and the first key of `oauth.idTokenSigningAlg` ID tokens, so a
+/// set holds one signing key per algorithm in use: rotating one must leave the others where
+/// they are (an ES256 rotation that dropped the RS256 key would stop the worker at start).
+/// Without a key of its algorithm, `new` becomes the active key. A set of the other kind (HMAC
+/// for an asymmetric key, or the reverse) is kept as is with `keep > 0`, and the result then
+/// refused as a mixed set; `keep == 0` replaces it.
+fn rotated(old: &[Key], new: &Key, keep: usize) -> Vec<tollgate::jwk::Jwk> {
+    let alg = new.signing_algorithm().ok();
+    let same_alg = |key: &Key| key.signing_algorithm().ok() == alg;
+    let other_kind = |key: &Key| key.is_symmetric() != new.is_symmetric();
+    let mut keys = Vec::with_capacity(old.len() + 1);
+    let mut placed = false;
+    let mut kept = 0;
+    for key in old {
+        if same_alg(key) {
+            if !placed {
+                keys.push(new.to_private_jwk());
+                placed = true;
+            }
+            if kept < keep {
+                keys.push(key.to_private_jwk());
+                kept += 1;
+            }
+        } else if !(keep == 0 && other_kind(key)) {
+            keys.push(key.to_private_jwk());
+        }
+    }
+    if !placed {
+        keys.insert(0, new.to_private_jwk());
+    }
+    keys
 }
 
 fn split(scopes: &str) -> Vec<String> {

@@ -36,8 +36,9 @@ pub struct AuthorizationRequest {
     pub scope: String,
     /// The client's state, returned unchanged.
     pub state: Option<String>,
-    /// The PKCE S256 challenge.
-    pub challenge: String,
+    /// The PKCE S256 challenge; none only for a confidential relying party allowed to leave
+    /// PKCE out ([`Client::pkce_optional`]) whose OpenID Connect request carries a `nonce`.
+    pub challenge: Option<String>,
     /// The thumbprint of the DPoP key the code is bound to (RFC 9449 §10): only a token request
     /// with a proof by that key redeems it.
     pub dpop_jkt: Option<String>,
@@ -132,8 +133,12 @@ fn loopback(uri: &str) -> Option<(&str, &str)> {
 pub(super) struct RedeemInput {
     client_id: String,
     redirect_uri: Option<String>,
-    /// The S256 challenge of the presented verifier; `None` when the verifier is malformed.
+    /// The S256 challenge of the presented verifier; `None` when the verifier is malformed
+    /// or absent.
     challenge: Option<String>,
+    /// The token request carried a `code_verifier`, well-formed or not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    verifier: bool,
     now: i64,
     lifetime: u64,
     /// The DPoP key the family's refresh tokens are bound to (public clients, RFC 9449 §5).
@@ -200,6 +205,7 @@ read_by!(RedeemInput, "a redemption", |o| RedeemInput {
     client_id: o.required("client_id"),
     redirect_uri: o.nullable("redirect_uri").string("redirect_uri"),
     challenge: o.nullable("challenge").string("challenge"),
+    verifier: o.bool("verifier").unwrap_or(false),
     now: o.required_i64("now"),
     lifetime: o.required_u64("lifetime"),
     jkt: o.nullable("jkt").string("jkt"),
@@ -304,10 +310,15 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
     if !may_omit && input.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
         return applied(used, Write::Keep, &RedeemAnswer::RedirectMismatch);
     }
-    let verified = input
-        .challenge
-        .as_deref()
-        .is_some_and(|challenge| equal_secret(challenge, &record.challenge));
+    let verified = match &record.challenge {
+        Some(expected) => input
+            .challenge
+            .as_deref()
+            .is_some_and(|challenge| equal_secret(challenge, expected)),
+        // RFC 9700 §2.1.1: a code requested without a challenge is not redeemed with a
+        // verifier (the PKCE downgrade attack: an injected code with the attacker's verifier).
+        None => !input.verifier,
+    };
     if !verified {
         return applied(used, Write::Keep, &RedeemAnswer::VerifierMismatch);
     }
@@ -368,12 +379,15 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     ) -> Result<TokenResponse, OAuthError> {
         let code = code
             .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "code is required"))?;
-        let verifier = verifier.ok_or_else(|| {
-            OAuthError::new(
+        // Whether this code had a challenge is the record's to say; of a client that must
+        // use PKCE a missing verifier is a malformed request (RFC 6749 §5.2).
+        let pkce_required = !client.pkce_optional || client.is_public();
+        if verifier.is_none() && pkce_required {
+            return Err(OAuthError::new(
                 OAuthErrorCode::InvalidRequest,
                 "code_verifier is required (PKCE)",
-            )
-        })?;
+            ));
+        }
         let invalid = || {
             OAuthError::new(
                 OAuthErrorCode::InvalidGrant,
@@ -392,7 +406,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let input = RedeemInput {
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.map(str::to_owned),
-            challenge: valid_verifier(verifier).then(|| pkce_challenge(verifier)),
+            challenge: verifier.filter(|v| valid_verifier(v)).map(pkce_challenge),
+            verifier: verifier.is_some(),
             now,
             lifetime: self.config.refresh_token_lifetime,
             jkt: self.refresh_binding(client.is_public()),
@@ -434,7 +449,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             )),
             RedeemAnswer::VerifierMismatch => Err(OAuthError::new(
                 OAuthErrorCode::InvalidGrant,
-                "code_verifier does not match the code_challenge",
+                match verifier {
+                    Some(_) => {
+                        "code_verifier does not match the authorization request's code_challenge"
+                    }
+                    None => {
+                        "code_verifier is required: the authorization request sent a code_challenge"
+                    }
+                },
             )),
             // RFC 9449 §10 names no error code; the grant is not valid for this key.
             RedeemAnswer::KeyMismatch => Err(OAuthError::new(
@@ -533,24 +555,32 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 "this client may not use the authorization code grant",
             ));
         }
-        let challenge = param("code_challenge").ok_or_else(|| {
-            back(
-                OAuthErrorCode::InvalidRequest,
-                "code_challenge is required (PKCE)",
-            )
-        })?;
-        if param("code_challenge_method") != Some("S256") {
-            return Err(back(
-                OAuthErrorCode::InvalidRequest,
-                "code_challenge_method must be S256",
-            ));
-        }
-        if challenge.len() != 43 || b64::decode(challenge).is_none() {
-            return Err(back(
-                OAuthErrorCode::InvalidRequest,
-                "code_challenge must be a base64url SHA-256",
-            ));
-        }
+        let pkce_optional = client.pkce_optional && !client.is_public();
+        let challenge = match param("code_challenge") {
+            Some(challenge) => {
+                if param("code_challenge_method") != Some("S256") {
+                    return Err(back(
+                        OAuthErrorCode::InvalidRequest,
+                        "code_challenge_method must be S256",
+                    ));
+                }
+                if challenge.len() != 43 || b64::decode(challenge).is_none() {
+                    return Err(back(
+                        OAuthErrorCode::InvalidRequest,
+                        "code_challenge must be a base64url SHA-256",
+                    ));
+                }
+                Some(challenge.to_owned())
+            }
+            // Checked below, once the scope and the nonce are known.
+            None if pkce_optional && param("code_challenge_method").is_none() => None,
+            None => {
+                return Err(back(
+                    OAuthErrorCode::InvalidRequest,
+                    "code_challenge is required (PKCE)",
+                ))
+            }
+        };
         // RFC 9449 §10: the SHA-256 JWK thumbprint (RFC 7638) of the key that will prove
         // possession at the token endpoint.
         let dpop_jkt = match param("dpop_jkt") {
@@ -620,13 +650,21 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if oidc::is_openid(&scope) && self.id_token_key.is_none() {
             return Err(back(OAuthErrorCode::InvalidScope, oidc::NO_ID_TOKEN_KEY));
         }
+        // RFC 9700 §2.1.1: without PKCE only OpenID Connect's `nonce`, which the relying party
+        // checks in the ID token, protects a confidential client against an injected code.
+        if challenge.is_none() && !(oidc::is_openid(&scope) && nonce.is_some()) {
+            return Err(back(
+                OAuthErrorCode::InvalidRequest,
+                "code_challenge is required (PKCE), or an OpenID Connect request with a nonce",
+            ));
+        }
         Ok(AuthorizationRequest {
             client,
             redirect_uri,
             redirect_uri_omitted,
             scope,
             state,
-            challenge: challenge.to_owned(),
+            challenge,
             dpop_jkt,
             nonce,
             prompt,
@@ -741,6 +779,7 @@ mod tests {
                 client_id: "c".into(),
                 redirect_uri: text("https://rp/cb"),
                 challenge: text("ch"),
+                verifier: some,
                 now: -1,
                 lifetime: u64::MAX,
                 jkt: text("j"),

@@ -105,6 +105,11 @@ pub struct Client {
     /// RP-Initiated Logout 1.0 §2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// A confidential OpenID Connect relying party may leave PKCE out of an authorization
+    /// request that carries a `nonce`: the ID token's `nonce` then protects it against code
+    /// injection (RFC 9700 §2.1.1). Has no effect for a public client, which always uses PKCE.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pkce_optional: bool,
 }
 
 impl Client {
@@ -159,7 +164,10 @@ pub(super) struct CodeRecord {
     pub(super) redirect_uri_omitted: bool,
     pub(super) sub: String,
     pub(super) scope: String,
-    pub(super) challenge: String,
+    /// The PKCE S256 challenge; none for a request that left PKCE out (`Client::pkce_optional`).
+    /// A Durable Object of the version before reads such a record as invalid and refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) challenge: Option<String>,
     /// When the code was granted: its family's grant time, which a subject revocation made
     /// between the grant and the redemption ends.
     #[serde(default)]
@@ -307,6 +315,7 @@ pub fn new_client(
             first_party: false,
             dpop_bound_access_tokens: false,
             post_logout_redirect_uris: Vec::new(),
+            pkce_optional: false,
         },
         secret,
     ))
@@ -378,6 +387,7 @@ mod read {
         first_party: o.bool("firstParty").unwrap_or(false),
         dpop_bound_access_tokens: o.bool("dpopBoundAccessTokens").unwrap_or(false),
         post_logout_redirect_uris: o.strings("postLogoutRedirectUris").unwrap_or_default(),
+        pkce_optional: o.bool("pkceOptional").unwrap_or(false),
     });
 
     read_by!(ApiKey, "an API key", |o| ApiKey {
@@ -394,7 +404,7 @@ mod read {
         redirect_uri_omitted: o.bool("redirect_uri_omitted").unwrap_or(false),
         sub: o.required("sub"),
         scope: o.required("scope"),
-        challenge: o.required("challenge"),
+        challenge: o.nullable("challenge").string("challenge"),
         // A code of the version before has none: 0 holds it to every subject revocation.
         iat: o.i64("iat").unwrap_or(0),
         exp: o.required_i64("exp"),
@@ -504,9 +514,9 @@ mod tests {
             scopes: strings(&["openid"]),
             at: -5,
         });
-        for (secret_hash, uris) in [
-            (Some("h".to_owned()), strings(&["https://rp/out"])),
-            (None, vec![]),
+        for (secret_hash, uris, pkce_optional) in [
+            (Some("h".to_owned()), strings(&["https://rp/out"]), true),
+            (None, vec![], false),
         ] {
             round_trip(&Client {
                 client_id: "c1".into(),
@@ -518,6 +528,7 @@ mod tests {
                 first_party: true,
                 dpop_bound_access_tokens: true,
                 post_logout_redirect_uris: uris,
+                pkce_optional,
             });
         }
         for exp in [Some(i64::MAX), None] {
@@ -544,7 +555,7 @@ mod tests {
                 redirect_uri_omitted,
                 sub: "u1".into(),
                 scope: "openid".into(),
-                challenge: "ch".into(),
+                challenge: Some("ch".into()),
                 iat: 1,
                 exp: 60,
                 family: "f".into(),

@@ -18,12 +18,13 @@ export async function oauthWorld() {
   const service = add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--grant", "refresh_token", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read write", "--pepper-from", pepperFile]);
   add(["client", "add", "--id", "spa", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
   add(["client", "add", "--id", "partner", "--name", "Partner App", "--public", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
-  // Two OpenID Connect relying parties (scripts/demo-rp.mjs runs on these ports in the tests).
+  // Two OpenID Connect relying parties (scripts/demo-rp.mjs runs on these ports in the tests),
+  // and a third that may use its nonce instead of PKCE (RFC 9700 §2.1.1).
   const relyingParties = {};
-  for (const id of ["rp-a", "rp-b"]) {
+  for (const [id, ...extra] of [["rp-a"], ["rp-b"], ["rp-c", "--pkce-optional"]]) {
     const rpPort = await freePort();
     const base = `http://127.0.0.1:${rpPort}`;
-    const made = add(["client", "add", "--id", id, "--name", `Relying party ${id.slice(3).toUpperCase()}`, "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", `${base}/callback`, "--post-logout-redirect-uri", `${base}/`, "--scopes", "read", "--pepper-from", pepperFile]);
+    const made = add(["client", "add", "--id", id, "--name", `Relying party ${id.slice(3).toUpperCase()}`, "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", `${base}/callback`, "--post-logout-redirect-uri", `${base}/`, "--scopes", "read", "--pepper-from", pepperFile, ...extra]);
     relyingParties[id] = { client_id: id, client_secret: made.client_secret, port: rpPort, base };
   }
   const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--set"]).stdout);

@@ -147,6 +147,32 @@ test("code + PKCE + nonce: the library validates the ID token; jose and node:cry
   assert.match(plain.headers.get("www-authenticate"), /insufficient_scope/);
 });
 
+test("a confidential relying party registered --pkce-optional logs in with its nonce alone (RFC 9700 §2.1.1); others need PKCE", async () => {
+  const rpC = world.relyingParties["rp-c"];
+  const configC = await oidc.discovery(new URL(world.issuer), rpC.client_id, rpC.client_secret, undefined, { execute: [oidc.allowInsecureRequests] });
+  const nonce = oidc.randomNonce();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(configC, { redirect_uri: `${rpC.base}/callback`, scope: "openid read", nonce, state });
+  assert.equal(url.searchParams.get("code_challenge"), null);
+  const browser = new Browser();
+  const { callback } = await authorize(browser, url);
+  assert.ok(callback.searchParams.get("code"), callback.href);
+  // openid-client sends no code_verifier and checks the nonce in the ID token.
+  const tokens = await oidc.authorizationCodeGrant(configC, callback, { expectedNonce: nonce, expectedState: state, idTokenExpected: true });
+  assert.equal(tokens.claims().nonce, nonce);
+  assert.equal(tokens.claims().aud, "rp-c");
+
+  // Without a nonce rp-c needs PKCE; rp-a needs it always. The error goes back to the client.
+  for (const [rp, cfg, extra] of [[rpC, configC, {}], [rpA, config, { nonce }]]) {
+    const bare = oidc.buildAuthorizationUrl(cfg, { redirect_uri: `${rp.base}/callback`, scope: "openid read", state, ...extra });
+    const res = await fetch(bare, { redirect: "manual" });
+    assert.equal(res.status, 303, rp.client_id);
+    const back = new URL(res.headers.get("location"));
+    assert.equal(back.searchParams.get("error"), "invalid_request", rp.client_id);
+    assert.match(back.searchParams.get("error_description"), /code_challenge is required/);
+  }
+});
+
 test("single sign-on: a second client's login skips the password; prompt=none with and without a session", async () => {
   const browser = new Browser();
   await authorize(browser, (await request()).url);
