@@ -408,6 +408,16 @@ fn management_commands_refuse_what_would_fail_later() {
     assert!(client(&[]).status.success());
     let record = std::fs::read_to_string(kv).unwrap();
     assert!(record.contains(r#"\"pkceOptional\":true"#), "{record}");
+    // A resource (RFC 8707) must be an absolute URI without a fragment, for clients and keys.
+    for bad in ["api", "https://b.example/#x", "https://b .example/"] {
+        let refused = client(&["--resource", bad]);
+        assert_eq!(refused.status.code(), Some(2), "{bad}");
+        assert_eq!(create(&["--resource", bad]).status.code(), Some(2), "{bad}");
+    }
+    assert!(client(&["--resource", "https://b.example/"])
+        .status
+        .success());
+    assert!(create(&["--resource", "urn:example:api"]).status.success());
     let hmac = scratch(
         "hs.json",
         &stdout(&run(&["keygen", "--alg", "HS256", "--set"], None)),

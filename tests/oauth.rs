@@ -46,6 +46,7 @@ impl World {
         ];
         confidential.scopes = vec!["read".into(), "write".into()];
         confidential.redirect_uris = vec!["https://app.example/cb".into()];
+        confidential.first_party = true;
         let (mut public, _) = oauth::new_client(PEPPER, "spa", false).unwrap();
         public.grants = vec!["authorization_code".into(), "refresh_token".into()];
         public.scopes = vec!["read".into()];
@@ -1643,4 +1644,188 @@ fn a_code_granted_before_its_subjects_revocation_gives_nothing_after_it() {
     .unwrap();
     let redeemed = w.redeem_spa(&code, &verifier, NOW + 2);
     assert_eq!(error(redeemed), "invalid_grant");
+}
+
+/// RFC 8707 resource indicators: a client registered for resources gets tokens for the first
+/// (its default audience) or for the one it names, and `invalid_target` for any other, for a
+/// malformed one and for two at once; a grant keeps its resource through the code and every
+/// refresh, where naming another is refused; an API key for one resource exchanges into
+/// tokens for it and is refused by guards of other services. Several services behind one
+/// issuer thus each get tokens only their own audience check takes (an outside run found
+/// every token of a shared issuer carrying the same `aud`).
+#[test]
+fn rfc_8707_tokens_are_for_the_resource_the_client_may_reach() {
+    let w = World::new();
+    const B: &str = "https://b.example/";
+    const C: &str = "https://c.example/api";
+    let (mut multi, secret) = oauth::new_client(PEPPER, "svc-b", true).unwrap();
+    multi.grants = vec![
+        "client_credentials".into(),
+        "password".into(),
+        "refresh_token".into(),
+        "authorization_code".into(),
+    ];
+    multi.scopes = vec!["read".into()];
+    multi.redirect_uris = vec!["https://b.example/cb".into()];
+    multi.first_party = true;
+    multi.resources = vec![B.into(), C.into()];
+    ready(w.store.put(
+        "client:svc-b",
+        &serde_json::to_string(&multi).unwrap(),
+        None,
+    ))
+    .unwrap();
+    let secret = secret.unwrap();
+    let creds = Some(("svc-b", secret.as_str()));
+    let aud = |token: &str| {
+        w.verifier()
+            .verify(token, NOW + 1)
+            .unwrap()
+            .claim_str("aud")
+            .map(str::to_owned)
+    };
+    let cc = |extra: &[(&str, &str)]| {
+        let mut params = vec![("grant_type", "client_credentials")];
+        params.extend_from_slice(extra);
+        w.token(&params, creds, NOW)
+    };
+    assert_eq!(aud(&cc(&[]).unwrap().access_token).as_deref(), Some(B));
+    assert_eq!(
+        aud(&cc(&[("resource", C)]).unwrap().access_token).as_deref(),
+        Some(C)
+    );
+    for bad in [
+        "https://a.example/",
+        "b.example",
+        "https://b.example/#x",
+        "api",
+    ] {
+        assert_eq!(error(cc(&[("resource", bad)])), "invalid_target", "{bad}");
+    }
+    // A client registered for none gets the deployment's audience, and no other.
+    let s = w.secret.clone();
+    let plain = w
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &s)),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(aud(&plain.access_token).as_deref(), Some("api"));
+    let other = w.token(
+        &[("grant_type", "client_credentials"), ("resource", B)],
+        Some(("svc", &s)),
+        NOW,
+    );
+    assert_eq!(error(other), "invalid_target");
+    // Two resources at once: one token is for one service.
+    let twice = oauth::parse_form("grant_type=client_credentials&resource=https%3A%2F%2Fb.example%2F&resource=https%3A%2F%2Fc.example%2Fapi");
+    assert_eq!(twice.unwrap_err().error.as_str(), "invalid_target");
+
+    // The password grant's family keeps its resource through each refresh.
+    let pair = w
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+                ("resource", C),
+            ],
+            creds,
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(aud(&pair.access_token).as_deref(), Some(C));
+    let refresh = pair.refresh_token.unwrap();
+    let refreshed = |token: &str, resource: Option<&str>| {
+        let mut params = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+        params.extend(resource.map(|r| ("resource", r)));
+        w.token(&params, creds, NOW + 1)
+    };
+    assert_eq!(error(refreshed(&refresh, Some(B))), "invalid_target");
+    let next = refreshed(&refresh, Some(C)).unwrap();
+    assert_eq!(aud(&next.access_token).as_deref(), Some(C));
+    let after = refreshed(next.refresh_token.as_deref().unwrap(), None).unwrap();
+    assert_eq!(aud(&after.access_token).as_deref(), Some(C));
+
+    // The code flow: the authorization request names the resource, the code keeps it.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let request = |resource: &str| {
+        let params: BTreeMap<String, String> = [
+            ("client_id", "svc-b"),
+            ("redirect_uri", "https://b.example/cb"),
+            ("response_type", "code"),
+            ("code_challenge", &oauth::pkce_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+            ("resource", resource),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        ready(w.oauth().authorization_request(&params))
+    };
+    let denied = request("https://a.example/").unwrap_err();
+    assert!(denied
+        .location("https://issuer")
+        .unwrap()
+        .contains("error=invalid_target"));
+    let granted = request(C).unwrap();
+    assert_eq!(granted.resource.as_deref(), Some(C));
+    let redeem = |resource: Option<&str>| {
+        let location = ready(w.oauth().issue_code(&granted, &signed_in("usr_alice"), NOW)).unwrap();
+        let code = code_from(&location);
+        let mut params = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier),
+            ("redirect_uri", "https://b.example/cb"),
+        ];
+        params.extend(resource.map(|r| ("resource", r)));
+        w.token(&params, creds, NOW)
+    };
+    assert_eq!(error(redeem(Some(B))), "invalid_target");
+    let tokens = redeem(None).unwrap();
+    assert_eq!(aud(&tokens.access_token).as_deref(), Some(C));
+    let again = refreshed(tokens.refresh_token.as_deref().unwrap(), None).unwrap();
+    assert_eq!(aud(&again.access_token).as_deref(), Some(C));
+
+    // An API key for one resource: its tokens are for it, and other services' guards refuse it.
+    let (_, _, mut key) =
+        oauth::new_api_key(PEPPER, "robot", vec!["read".into()], None, NOW).unwrap();
+    assert!(
+        key.accepted_by(&["https://a.example/".into()]),
+        "a key for no resource"
+    );
+    key.resource = Some(B.into());
+    assert!(key.accepted_by(&[B.into(), C.into()]));
+    assert!(!key.accepted_by(&["https://a.example/".into()]));
+    assert!(key.accepted_by(&[]), "a guard that checks no audience");
+}
+
+/// The password grant gives the client the user's password (RFC 9700 §2.4 says not to use
+/// it): only a first-party client gets it, even one whose record lists the grant.
+#[test]
+fn the_password_grant_is_for_first_party_clients_only() {
+    let w = World::new();
+    let (mut third, secret) = oauth::new_client(PEPPER, "partner", true).unwrap();
+    third.grants = vec!["password".into()];
+    third.scopes = vec!["read".into()];
+    ready(w.store.put(
+        "client:partner",
+        &serde_json::to_string(&third).unwrap(),
+        None,
+    ))
+    .unwrap();
+    let secret = secret.unwrap();
+    let grant = w.token(
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "correct horse battery"),
+        ],
+        Some(("partner", &secret)),
+        NOW,
+    );
+    assert_eq!(error(grant), "unauthorized_client");
+    assert!(w.alice(NOW).is_ok(), "the first-party client");
 }

@@ -243,6 +243,11 @@ enum ClientCommand {
         /// Where RP-Initiated Logout may return to (repeatable; exact match).
         #[arg(long)]
         post_logout_redirect_uri: Vec<String>,
+        /// A service its access tokens may be for (repeatable; RFC 8707 absolute URI): the
+        /// first is the default audience, `resource` picks another (default: the
+        /// deployment's `oauth.accessTokenAudience`).
+        #[arg(long, value_name = "URI")]
+        resource: Vec<String>,
         /// A grant type it may use (repeatable).
         #[arg(long)]
         grant: Vec<String>,
@@ -284,6 +289,10 @@ enum ApikeyCommand {
         /// Lifetime in seconds, at least 60, Workers KV's shortest expiry (default: none).
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..))]
         expires_in: Option<u64>,
+        /// The service it is for (RFC 8707 absolute URI): its exchanged tokens' audience, and
+        /// only guards with it in `audiences` take the key (default: every guard).
+        #[arg(long, value_name = "URI")]
+        resource: Option<String>,
         #[command(flatten)]
         pepper: PepperFrom,
         #[command(flatten)]
@@ -413,11 +422,17 @@ fn run(command: Command) -> Result<Output, Failure> {
             pkce_optional,
             redirect_uri,
             post_logout_redirect_uri,
+            resource,
             grant,
             scopes,
             pepper,
             kv,
         }) => {
+            if let Some(bad) = resource.iter().find(|r| !tollgate::oauth::absolute_uri(r)) {
+                return Err(Failure::Usage(format!(
+                    "--resource {bad:?} must be an absolute URI without a fragment (RFC 8707 §2)"
+                )));
+            }
             if pkce_optional && public {
                 return Err(Failure::Usage(
                     "--pkce-optional is for confidential clients: a public client always uses PKCE (RFC 9700 §2.1.1)".into(),
@@ -445,6 +460,12 @@ fn run(command: Command) -> Result<Output, Failure> {
             {
                 return Err(Failure::Usage(format!("unknown grant {bad:?}")));
             }
+            if grant.iter().any(|g| g == "password") && !first_party {
+                return Err(Failure::Usage(
+                    "--grant password needs --first-party: the client sees the user's password"
+                        .into(),
+                ));
+            }
             client.redirect_uris = redirect_uri;
             client.post_logout_redirect_uris = post_logout_redirect_uri;
             client.grants = grant;
@@ -452,6 +473,7 @@ fn run(command: Command) -> Result<Output, Failure> {
             client.first_party = first_party;
             client.dpop_bound_access_tokens = dpop;
             client.pkce_optional = pkce_optional;
+            client.resources = resource;
             write_kv(
                 &kv,
                 json!([{ "key": tollgate::schema::client(&id), "value": json_text(&client) }]),
@@ -469,12 +491,22 @@ fn run(command: Command) -> Result<Output, Failure> {
             owner,
             scopes,
             expires_in,
+            resource,
             pepper,
             kv,
         }) => {
+            if let Some(bad) = resource
+                .as_ref()
+                .filter(|r| !tollgate::oauth::absolute_uri(r))
+            {
+                return Err(Failure::Usage(format!(
+                    "--resource {bad:?} must be an absolute URI without a fragment (RFC 8707 §2)"
+                )));
+            }
             let pepper = read_pepper(&pepper)?;
-            let (token, key, record) =
+            let (token, key, mut record) =
                 tollgate::oauth::new_api_key(&pepper, &owner, split(&scopes), expires_in, now())?;
+            record.resource = resource;
             let mut entry = json!({ "key": key, "value": json_text(&record) });
             if let Some(exp) = record.exp {
                 entry["expiration"] = exp.into();

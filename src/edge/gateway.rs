@@ -359,6 +359,11 @@ async fn opaque_identity(
     let now = (Date::now().as_millis() / 1000) as i64;
     match opaque::parse(token).filter(|kind| *kind == expected) {
         Some(Kind::ApiKey) => match oauth.lookup_api_key(token, now).await {
+            Ok(Some(key))
+                if !key.accepted_by(state.config.as_ref().map_or(&[][..], |c| &c.audiences)) =>
+            {
+                Err((Denial::ApiKeyInvalid, None))
+            }
             Ok(Some(key)) => Ok(Identity {
                 token_type: TokenType::ApiKey,
                 client_id: Some(key.client_id()),

@@ -44,6 +44,8 @@ pub struct AuthorizationRequest {
     pub dpop_jkt: Option<String>,
     /// OpenID Connect's `nonce`, echoed into the ID token (Core §3.1.2.1).
     pub nonce: Option<String>,
+    /// The resource the grant is for (RFC 8707 §2.1); none for the deployment's audience.
+    pub resource: Option<String>,
     /// OpenID Connect's `prompt`.
     pub prompt: oidc::Prompt,
     /// OpenID Connect's `max_age`: the longest time since the user's last password entry.
@@ -155,6 +157,9 @@ pub(super) struct RedeemInput {
 
 /// What [`REDEEM_CODE`] decided. On the wire `{"step": …}` with the step's members, the JSON
 /// of an internally tagged enum, read through [`RedeemWire`].
+// One answer per redemption, read and matched once: boxing the record would cost an
+// allocation for no saving.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(into = "RedeemWire", try_from = "RedeemWire")]
 pub(super) enum RedeemAnswer {
@@ -339,6 +344,7 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
         rotated_at: None,
         jkt: input.jkt.clone(),
         login: record.login.clone(),
+        resource: record.resource.clone(),
     };
     let stored = match refresh {
         None if input.refresh => Write::Put(text(&first)?, ttl(input.lifetime)),
@@ -375,6 +381,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         code: Option<&str>,
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
+        resource: Option<&str>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
         let code = code
@@ -432,6 +439,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 if self.grant_revoked(&record).await? {
                     return Err(invalid());
                 }
+                self.same_target(resource, record.resource.as_deref())?;
                 let refresh = client.allows(Grant::RefreshToken).then_some(refresh);
                 self.refresh_response(&record, refresh, &record.scope, nonce.as_deref(), now)
                     .await
@@ -650,6 +658,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if oidc::is_openid(&scope) && self.id_token_key.is_none() {
             return Err(back(OAuthErrorCode::InvalidScope, oidc::NO_ID_TOKEN_KEY));
         }
+        let resource = self
+            .target(param("resource"), &client.resources)
+            .map_err(|_| {
+                back(
+                    OAuthErrorCode::InvalidTarget,
+                    "resource is not an absolute URI this client may obtain tokens for",
+                )
+            })?;
         // RFC 9700 §2.1.1: without PKCE only OpenID Connect's `nonce`, which the relying party
         // checks in the ID token, protects a confidential client against an injected code.
         if challenge.is_none() && !(oidc::is_openid(&scope) && nonce.is_some()) {
@@ -667,6 +683,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             challenge,
             dpop_jkt,
             nonce,
+            resource,
             prompt,
             max_age,
             login_hint: param("login_hint").map(str::to_owned),
@@ -704,6 +721,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             jkt: request.dpop_jkt.clone(),
             login: openid.then(|| session.login()),
             nonce: request.nonce.clone().filter(|_| openid),
+            resource: request.resource.clone(),
         };
         self.track_grant(session, &record.family, now).await?;
         self.swap_once(
@@ -807,6 +825,7 @@ mod tests {
             rotated_at: None,
             jkt: None,
             login: None,
+            resource: None,
         };
         let record_json = r#"{"family":"f","client_id":"c","sub":"s","scope":"openid","exp":20,"iat":10,"rotated_at":null}"#;
         let cases = [

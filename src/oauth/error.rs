@@ -20,6 +20,9 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     /// `invalid_scope` (§5.2).
     InvalidScope,
+    /// `invalid_target` (RFC 8707 §2): a `resource` the client may not have, or not an
+    /// absolute URI.
+    InvalidTarget,
     /// `access_denied` (§4.1.2.1).
     AccessDenied,
     /// `unsupported_response_type` (§4.1.2.1).
@@ -52,6 +55,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::UnauthorizedClient => "unauthorized_client",
             OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::InvalidTarget => "invalid_target",
             OAuthErrorCode::AccessDenied => "access_denied",
             OAuthErrorCode::UnsupportedResponseType => "unsupported_response_type",
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",

@@ -181,6 +181,16 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 format!("this client may not use {}", grant.as_str()),
             ));
         }
+        // The password grant hands the user's password to the client (RFC 9700 §2.4: MUST
+        // NOT be used, here kept for an operator's own apps): only a first-party client gets
+        // it, whatever its record lists (an outside run found a public third-party client
+        // holding it).
+        if grant == Grant::Password && !client.first_party {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "the password grant is for first-party clients only",
+            ));
+        }
         if client.dpop_bound_access_tokens && self.dpop_jkt.is_none() {
             return Err(OAuthError::new(
                 OAuthErrorCode::InvalidDpopProof,
@@ -189,7 +199,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         }
         match grant {
             Grant::ClientCredentials => {
-                self.client_credentials_grant(&client, param("scope"), now)
+                let resource = self.target(param("resource"), &client.resources)?;
+                self.client_credentials_grant(&client, param("scope"), resource.as_deref(), now)
                     .await
             }
             Grant::Password => self.password_grant(&client, req, now).await,
@@ -199,12 +210,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     param("code"),
                     param("redirect_uri"),
                     param("code_verifier"),
+                    param("resource"),
                     now,
                 )
                 .await
             }
             Grant::RefreshToken => {
-                self.refresh_grant(&client, param("refresh_token"), param("scope"), now)
+                let presented = param("refresh_token");
+                self.refresh_grant(&client, presented, param("scope"), param("resource"), now)
                     .await
             }
             Grant::ApiKey => self.api_key_grant(req, now).await,
@@ -216,6 +229,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         &self,
         client: &Client,
         scope: Option<&str>,
+        resource: Option<&str>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
         if client.secret_hash.is_none() {
@@ -226,7 +240,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         }
         let scope = grant_scope(scope, &client.scopes)?;
         let access_token = self
-            .access_token(&client.client_id, &client.client_id, &scope, None, now)
+            .access_token(
+                &client.client_id,
+                &client.client_id,
+                &scope,
+                None,
+                resource,
+                now,
+            )
             .await?;
         Ok(self.response(access_token, None, scope))
     }
@@ -270,22 +291,71 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .cloned()
             .collect();
         let scope = grant_scope(param("scope"), &allowed)?;
+        let resource = self.target(param("resource"), &client.resources)?;
         if !client.allows(Grant::RefreshToken) {
             // RFC 6749 §5.1: no refresh token for a client that may not use one.
             let access_token = self
-                .access_token(&client.client_id, &user.sub, &scope, None, now)
+                .access_token(
+                    &client.client_id,
+                    &user.sub,
+                    &scope,
+                    None,
+                    resource.as_deref(),
+                    now,
+                )
                 .await?;
             return Ok(self.response(access_token, None, scope));
         }
-        self.issue_pair(
-            &client.client_id,
-            &user.sub,
-            &scope,
-            &scope,
-            client.is_public(),
-            now,
-        )
-        .await
+        self.issue_pair(client, &user.sub, &scope, resource, now)
+            .await
+    }
+
+    /// The resource an access token is for (RFC 8707 §2; RFC 9068 §3: its `aud`). A
+    /// `resource` the request names must be an absolute URI without a fragment and one of
+    /// `allowed`, exactly; a request naming none gets the first of `allowed`. With none
+    /// registered, the tokens are for the deployment's audience (`None`), which the request
+    /// may also name. Anything else is `invalid_target`: each service behind the issuer checks
+    /// its own audience, and a token for one must not be taken by another.
+    pub(super) fn target(
+        &self,
+        requested: Option<&str>,
+        allowed: &[String],
+    ) -> Result<Option<String>, OAuthError> {
+        let Some(requested) = requested.filter(|r| !r.is_empty()) else {
+            return Ok(allowed.first().cloned());
+        };
+        if !absolute_uri(requested) {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidTarget,
+                "resource must be an absolute URI without a fragment (RFC 8707 section 2)",
+            ));
+        }
+        if allowed.iter().any(|a| a == requested) {
+            Ok(Some(requested.to_owned()))
+        } else if allowed.is_empty() && requested == self.audience {
+            Ok(None)
+        } else {
+            Err(OAuthError::new(
+                OAuthErrorCode::InvalidTarget,
+                "this client may not obtain tokens for that resource",
+            ))
+        }
+    }
+
+    /// A `resource` named again when a grant is used (a code's redemption, a refresh): it
+    /// must be the one the grant is for (RFC 8707 §2.2; a grant is for one resource here).
+    pub(super) fn same_target(
+        &self,
+        requested: Option<&str>,
+        granted: Option<&str>,
+    ) -> Result<(), OAuthError> {
+        match requested.filter(|r| !r.is_empty()) {
+            Some(r) if r != granted.unwrap_or(self.audience) => Err(OAuthError::new(
+                OAuthErrorCode::InvalidTarget,
+                "resource must be the one the grant is for",
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub(super) fn response(
@@ -316,13 +386,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         sub: &str,
         scope: &str,
         family: Option<&str>,
+        resource: Option<&str>,
         now: i64,
     ) -> Result<String, OAuthError> {
         let jti = crate::issue::new_jti().map_err(server_error)?;
         let mut builder = TokenBuilder::new(now)
             .issuer(self.issuer)
             .subject(sub)
-            .audience([self.audience])
+            .audience([resource.unwrap_or(self.audience)])
             .claim("client_id", client_id)
             .scope(scope)
             .jti(jti.as_str())
@@ -358,13 +429,35 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let key = self.lookup_api_key(presented, now).await?.ok_or_else(|| {
             OAuthError::new(OAuthErrorCode::InvalidClient, "the API key is not valid")
         })?;
-        let scope = grant_scope(req.params.get("scope").map(String::as_str), &key.scopes)?;
+        let param = |name: &str| req.params.get(name).map(String::as_str);
+        let scope = grant_scope(param("scope"), &key.scopes)?;
+        let resource = self.target(param("resource"), key.resource.as_slice())?;
         // The key's tokens name it as their family, so that revoking the key revokes them
         // too (as a refresh family's access tokens go with it).
         let family = key.client_id();
         let access = self
-            .access_token(&key.client_id(), &key.owner, &scope, Some(&family), now)
+            .access_token(
+                &key.client_id(),
+                &key.owner,
+                &scope,
+                Some(&family),
+                resource.as_deref(),
+                now,
+            )
             .await?;
         Ok(self.response(access, None, scope))
     }
+}
+
+/// An absolute URI (RFC 3986 §4.3: a scheme, `:`, and the rest) with no fragment and nothing
+/// a URI may not hold (spaces, controls, non-ASCII): what RFC 8707 §2 asks of a `resource`.
+pub fn absolute_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut scheme_chars = scheme.bytes();
+    scheme_chars.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme_chars.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        && !rest.is_empty()
+        && uri.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
 }

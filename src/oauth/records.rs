@@ -110,6 +110,12 @@ pub struct Client {
     /// injection (RFC 9700 §2.1.1). Has no effect for a public client, which always uses PKCE.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pkce_optional: bool,
+    /// The resources (RFC 8707 absolute URIs) its access tokens may be for: the `resource` a
+    /// request names must be one of them, and a request naming none gets the first. Without
+    /// any, its tokens are for the deployment's `oauth.accessTokenAudience`. Services behind
+    /// one issuer each check their own audience, so a token for one is refused by the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 impl Client {
@@ -140,9 +146,24 @@ pub struct ApiKey {
     pub exp: Option<i64>,
     /// Creation time.
     pub created: i64,
+    /// The resource (RFC 8707) the key is for: its exchanged tokens' audience, and a guard
+    /// whose `audiences` do not include it refuses the key. None: the deployment's default
+    /// audience, and every guard of the deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 impl ApiKey {
+    /// Whether a guard checking `audiences` takes the key itself, as it takes a JWT whose
+    /// `aud` is among them: a key for one resource is refused by the other services' guards
+    /// (RFC 8707; a guard that checks no audience takes every key).
+    pub fn accepted_by(&self, audiences: &[String]) -> bool {
+        match &self.resource {
+            Some(resource) => audiences.is_empty() || audiences.contains(resource),
+            None => true,
+        }
+    }
+
     /// The `client_id` of tokens this key proves: `apikey:<id>` (no OAuth client is involved).
     pub fn client_id(&self) -> String {
         ApiKey::client_id_of(&self.id)
@@ -189,6 +210,9 @@ pub(super) struct CodeRecord {
     /// The authorization request's `nonce`, echoed exactly (OpenID Connect Core §3.1.2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) nonce: Option<String>,
+    /// The resource (RFC 8707) the grant is for, as the authorization request settled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) resource: Option<String>,
 }
 
 /// When and in which session the user authenticated: an ID token's `auth_time` and `sid`
@@ -227,6 +251,10 @@ pub(super) struct RefreshRecord {
     /// The authentication the family started from, for refreshed ID tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) login: Option<Login>,
+    /// The resource (RFC 8707) the grant's access tokens are for; none for the deployment's
+    /// default audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) resource: Option<String>,
 }
 
 /// A browser session. Stored under `session:<keyed hash of the id>`.
@@ -279,6 +307,7 @@ pub fn new_api_key(
         scopes,
         exp: lifetime.map(|l| now.saturating_add(i64::try_from(l).unwrap_or(i64::MAX))),
         created: now,
+        resource: None,
     };
     Ok((token, crate::schema::api_key(&hashed), record))
 }
@@ -316,6 +345,7 @@ pub fn new_client(
             dpop_bound_access_tokens: false,
             post_logout_redirect_uris: Vec::new(),
             pkce_optional: false,
+            resources: Vec::new(),
         },
         secret,
     ))
@@ -388,6 +418,7 @@ mod read {
         dpop_bound_access_tokens: o.bool("dpopBoundAccessTokens").unwrap_or(false),
         post_logout_redirect_uris: o.strings("postLogoutRedirectUris").unwrap_or_default(),
         pkce_optional: o.bool("pkceOptional").unwrap_or(false),
+        resources: o.strings("resources").unwrap_or_default(),
     });
 
     read_by!(ApiKey, "an API key", |o| ApiKey {
@@ -396,6 +427,7 @@ mod read {
         scopes: o.strings("scopes").unwrap_or_default(),
         exp: o.nullable("exp").i64("exp"),
         created: o.required_i64("created"),
+        resource: o.nullable("resource").string("resource"),
     });
 
     read_by!(CodeRecord, "a code", |o| CodeRecord {
@@ -413,6 +445,7 @@ mod read {
         jkt: o.nullable("jkt").string("jkt"),
         login: o.nullable("login").object("login", login),
         nonce: o.nullable("nonce").string("nonce"),
+        resource: o.nullable("resource").string("resource"),
     });
 
     read_by!(Login, "a login", login);
@@ -447,6 +480,7 @@ mod read {
             rotated_at: o.nullable("rotated_at").i64("rotated_at"),
             jkt: o.nullable("jkt").string("jkt"),
             login: o.nullable("login").object("login", login),
+            resource: o.nullable("resource").string("resource"),
         }
     }
 
@@ -529,6 +563,7 @@ mod tests {
                 dpop_bound_access_tokens: true,
                 post_logout_redirect_uris: uris,
                 pkce_optional,
+                resources: strings(&["https://api.example/"]),
             });
         }
         for exp in [Some(i64::MAX), None] {
@@ -538,6 +573,7 @@ mod tests {
                 scopes: strings(&["read"]),
                 exp,
                 created: 7,
+                resource: exp.map(|_| "https://api.example/".to_owned()),
             });
         }
         for (jkt, login, nonce, redirect_uri_omitted) in [
@@ -555,13 +591,14 @@ mod tests {
                 redirect_uri_omitted,
                 sub: "u1".into(),
                 scope: "openid".into(),
-                challenge: Some("ch".into()),
+                challenge: redirect_uri_omitted.then(|| "ch".into()),
                 iat: 1,
                 exp: 60,
                 family: "f".into(),
                 used: true,
                 jkt,
                 login,
+                resource: nonce.as_ref().map(|_| "https://api.example/".into()),
                 nonce,
             });
         }
@@ -570,9 +607,14 @@ mod tests {
             purpose: "/api/admin".into(),
             exp: 9,
         });
-        for (rotated_at, jkt, login) in [
-            (Some(3), Some("j".to_owned()), login.clone()),
-            (None, None, None),
+        for (rotated_at, jkt, login, resource) in [
+            (
+                Some(3),
+                Some("j".to_owned()),
+                login.clone(),
+                Some("https://api.example/".to_owned()),
+            ),
+            (None, None, None, None),
         ] {
             round_trip(&RefreshRecord {
                 family: "f".into(),
@@ -584,6 +626,7 @@ mod tests {
                 rotated_at,
                 jkt,
                 login,
+                resource,
             });
         }
         round_trip(&Session {

@@ -174,31 +174,30 @@ fn rotate_refresh(
 }
 
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
-    /// An access token with `scope` and a new refresh family
-    /// whose first refresh token carries `grant_scope`.
+    /// An access token with `scope` for `resource`, and a new refresh family of the same.
     pub(super) async fn issue_pair(
         &self,
-        client_id: &str,
+        client: &Client,
         sub: &str,
         scope: &str,
-        grant_scope: &str,
-        client_public: bool,
+        resource: Option<String>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
         let family = crate::issue::new_jti().map_err(server_error)?;
         let refresh = opaque::generate(Kind::Refresh).map_err(server_error)?;
         let record = RefreshRecord {
             family,
-            client_id: client_id.to_owned(),
+            client_id: client.client_id.clone(),
             sub: sub.to_owned(),
-            scope: grant_scope.to_owned(),
+            scope: scope.to_owned(),
             exp: now.saturating_add(
                 i64::try_from(self.config.refresh_token_lifetime).unwrap_or(i64::MAX),
             ),
             iat: now,
             rotated_at: None,
-            jkt: self.refresh_binding(client_public),
+            jkt: self.refresh_binding(client.is_public()),
             login: None,
+            resource,
         };
         self.swap_once(
             &self.refresh_key(&refresh),
@@ -229,6 +228,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 &record.sub,
                 scope,
                 Some(&record.family),
+                record.resource.as_deref(),
                 now,
             )
             .await?;
@@ -257,6 +257,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         client: &Client,
         presented: Option<&str>,
         scope: Option<&str>,
+        resource: Option<&str>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
         let presented = presented.ok_or_else(|| {
@@ -331,6 +332,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .map(str::to_owned)
             .collect();
         let scope = grant_scope(scope, &allowed)?;
+        self.same_target(resource, record.resource.as_deref())?;
         self.grant_still_allowed(client, &record, &scope).await?;
         self.refresh_response(&record, Some(successor), &scope, None, now)
             .await
@@ -451,6 +453,7 @@ mod tests {
             rotated_at: None,
             jkt: jkt.map(str::to_owned),
             login: None,
+            resource: None,
         })
         .unwrap()
     }

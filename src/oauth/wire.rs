@@ -42,12 +42,19 @@ pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
         };
         let name = form_decode(name).ok_or_else(invalid)?;
         let value = form_decode(value).ok_or_else(invalid)?;
-        if params.insert(name, value).is_some() {
-            return Err(OAuthError::new(
-                OAuthErrorCode::InvalidRequest,
-                "a parameter is repeated",
-            ));
+        if params.contains_key(&name) {
+            // RFC 8707 §2 lets a request name several resources; the tokens issued here are
+            // each for one service, so a second is refused by the code it defines.
+            return Err(if name == "resource" {
+                OAuthError::new(
+                    OAuthErrorCode::InvalidTarget,
+                    "one resource per request: each access token is for one service",
+                )
+            } else {
+                OAuthError::new(OAuthErrorCode::InvalidRequest, "a parameter is repeated")
+            });
         }
+        params.insert(name, value);
     }
     Ok(params)
 }

@@ -4,6 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as oauth from "oauth4webapi";
 import { oauthWorld } from "./oauth-fixture.mjs";
+import * as tollgate from "../pkg/node_modules/tollgate/dist/node.mjs";
 
 let world, as;
 const insecure = { [oauth.allowInsecureRequests]: true }; // the local worker speaks http on loopback
@@ -59,4 +60,36 @@ test("authorization code with PKCE, then refresh", async () => {
   const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token, insecure));
   assert.ok(refreshed.access_token);
   assert.notEqual(refreshed.refresh_token, tokens.refresh_token, "rotated");
+});
+
+test("RFC 8707: a second service's client and API key get tokens for its resource, which the first service's guard refuses", async () => {
+  const { serviceB } = world;
+  const client = { client_id: serviceB.client_id };
+  const auth = oauth.ClientSecretBasic(serviceB.client_secret);
+  const grant = async (params) => oauth.processClientCredentialsResponse(as, client, await oauth.clientCredentialsGrantRequest(as, client, auth, new URLSearchParams(params), insecure));
+  const jwks = tollgate.createRemoteJWKSet(new URL(`${world.issuer}/.well-known/jwks.json`));
+  const audienceOf = async (token, audience) => (await tollgate.verify(token, jwks, { issuer: world.issuer, audience })).payload.aud;
+  // Its first registered resource by default, another it is registered for by name.
+  const byDefault = await grant({ scope: "read" });
+  assert.equal(await audienceOf(byDefault.access_token, "https://b.example/"), "https://b.example/");
+  const named = await grant({ scope: "read", resource: "https://c.example/" });
+  assert.equal(await audienceOf(named.access_token, "https://c.example/"), "https://c.example/");
+  // Service A's guard (audiences ["demo"]) refuses both; its own client's token passes.
+  for (const token of [byDefault.access_token, named.access_token]) {
+    const res = await world.worker.fetch("/api/x", { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get("www-authenticate"), /invalid_token/);
+  }
+  // A resource it is not registered for, or two at once: invalid_target, as the library reads it.
+  for (const params of [{ resource: "https://a.example/" }, { resource: "demo" }, [["resource", "https://b.example/"], ["resource", "https://c.example/"]]]) {
+    await assert.rejects(grant(params), (err) => {
+      assert.equal(err.error, "invalid_target", JSON.stringify(params));
+      return true;
+    });
+  }
+  // Its API key: refused by service A's guard directly, and exchanged into tokens for B.
+  const direct = await world.worker.fetch("/api/x", { headers: { Authorization: `Bearer ${serviceB.apiKey}` } });
+  assert.equal(direct.status, 401);
+  const exchanged = await (await world.worker.fetch("/token", { method: "POST", headers: { Authorization: `Bearer ${serviceB.apiKey}` } })).json();
+  assert.equal(await audienceOf(exchanged.access_token, "https://b.example/"), "https://b.example/");
 });

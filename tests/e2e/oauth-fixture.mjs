@@ -16,6 +16,10 @@ export async function oauthWorld() {
   const alice = add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read write", "--name", "Alice Liddell", "--email", "alice@example.com", "--email-verified", ...cheap]);
   const callback = `${origin.url}/callback`;
   const service = add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--grant", "refresh_token", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read write", "--pepper-from", pepperFile]);
+  // A second service's backend behind the same issuer (RFC 8707 resource indicators): its tokens
+  // are for https://b.example/ by default, and its API key too.
+  const serviceB = add(["client", "add", "--id", "svc-b", "--grant", "client_credentials", "--scopes", "read", "--resource", "https://b.example/", "--resource", "https://c.example/", "--pepper-from", pepperFile]);
+  const apiKeyB = add(["apikey", "create", "--owner", "robot-b", "--scopes", "read", "--resource", "https://b.example/", "--pepper-from", pepperFile]);
   add(["client", "add", "--id", "spa", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
   add(["client", "add", "--id", "partner", "--name", "Partner App", "--public", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
   // Two OpenID Connect relying parties (scripts/demo-rp.mjs runs on these ports in the tests),
@@ -48,6 +52,7 @@ export async function oauthWorld() {
     issuer,
     callback,
     serviceSecret: service.client_secret,
+    serviceB: { client_id: "svc-b", client_secret: serviceB.client_secret, apiKey: apiKeyB.api_key },
     alice,
     relyingParties,
     // The deployment's private keys: a test signs with them what only the issuer could (an

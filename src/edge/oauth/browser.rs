@@ -22,7 +22,7 @@ fn set_cookie(
     )
 }
 
-const REQUEST_FIELDS: [&str; 13] = [
+const REQUEST_FIELDS: [&str; 14] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -36,6 +36,7 @@ const REQUEST_FIELDS: [&str; 13] = [
     "max_age",
     "login_hint",
     "id_token_hint",
+    "resource",
 ];
 
 fn request_fields(params: &BTreeMap<String, String>, csrf: &str) -> Vec<(String, String)> {
