@@ -322,6 +322,9 @@ fn json_output_where_a_command_prints_data() {
     let created: serde_json::Value =
         serde_json::from_str(&stdout(&create_api_key(pepper, kv, &[]))).unwrap();
     let api_key = created["api_key"].as_str().unwrap();
+    // Deletes go to a file of their own (`wrangler kv bulk delete`): the CLI adds to a file
+    // and refuses to mix the two kinds.
+    let deletes = format!("{kv}.delete");
     let revoke = |key: &str| {
         let args = [
             "apikey",
@@ -331,7 +334,7 @@ fn json_output_where_a_command_prints_data() {
             "--pepper-from",
             pepper,
             "--kv-file",
-            kv,
+            &deletes,
         ];
         run(&args, Some(&format!("{key}\n")))
     };
@@ -343,6 +346,32 @@ fn json_output_where_a_command_prints_data() {
         .as_str()
         .unwrap()
         .starts_with(&format!("apikey:{id}")));
+    // The records of the three commands above are all in the put file, and a delete sent to
+    // it is refused rather than mixed in.
+    let puts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(kv).unwrap()).unwrap();
+    let keys: Vec<&str> = puts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.iter().any(|k| k.starts_with("user:eve")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("apikey:")), "{keys:?}");
+    let mixed = run(
+        &[
+            "apikey",
+            "revoke",
+            "--key",
+            api_key,
+            "--pepper-from",
+            pepper,
+            "--kv-file",
+            kv,
+        ],
+        None,
+    );
+    assert_eq!(mixed.status.code(), Some(2));
 }
 
 /// The operator's mistakes that would leave a key live or a worker down are refused: a key
@@ -417,6 +446,27 @@ fn management_commands_refuse_what_would_fail_later() {
     assert!(client(&["--resource", "https://b.example/"])
         .status
         .success());
+    // Records no request could ever use are refused when written, not at every request.
+    let add = |args: &[&str]| {
+        let mut all = vec!["client", "add", "--pepper-from", pepper, "--kv-file", kv];
+        all.extend_from_slice(args);
+        run(&all, None)
+    };
+    for unusable in [
+        &["--id", "svc"][..],
+        &["--id", "svc", "--public", "--grant", "client_credentials"],
+        &["--id", "svc", "--grant", "authorization_code"],
+        &["--id", "a:b", "--grant", "client_credentials"],
+        &["--id", "a b", "--grant", "client_credentials"],
+        &["--id", "svc", "--grant", "password"],
+    ] {
+        assert_eq!(add(unusable).status.code(), Some(2), "{unusable:?}");
+    }
+    assert!(
+        add(&["--id", "svc", "--grant", "password", "--first-party"])
+            .status
+            .success()
+    );
     assert!(create(&["--resource", "urn:example:api"]).status.success());
     let hmac = scratch(
         "hs.json",

@@ -460,7 +460,28 @@ fn run(command: Command) -> Result<Output, Failure> {
             {
                 return Err(Failure::Usage(format!("unknown grant {bad:?}")));
             }
-            if grant.iter().any(|g| g == "password") && !first_party {
+            // Records the worker could only refuse later, at every request.
+            let id_ok = !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
+            let has = |g: &str| grant.iter().any(|x| x == g);
+            let unusable = if !id_ok {
+                Some("--id takes 1 to 128 of A-Z a-z 0-9 . _ ~ - (it travels in Basic credentials, URLs and logs)")
+            } else if grant.is_empty() {
+                Some("a client needs at least one --grant")
+            } else if public && has("client_credentials") {
+                Some("a --public client cannot use client_credentials: it has no secret to authenticate with")
+            } else if has("authorization_code") && redirect_uri.is_empty() {
+                Some("--grant authorization_code needs a --redirect-uri")
+            } else {
+                None
+            };
+            if let Some(why) = unusable {
+                return Err(Failure::Usage(why.into()));
+            }
+            if has("password") && !first_party {
                 return Err(Failure::Usage(
                     "--grant password needs --first-party: the client sees the user's password"
                         .into(),
@@ -765,10 +786,62 @@ fn read_pepper(from: &PepperFrom) -> Result<Vec<u8>, Failure> {
     Ok(pepper.into_bytes())
 }
 
-/// Writes KV bulk entries (`[{"key","value"}]`, or keys for delete) to --kv-file.
+/// Writes KV bulk entries (`[{"key","value"}]`, or keys for delete) to --kv-file, added to
+/// what the file already holds: the README's sequence of `user add`, `client add`, `apikey
+/// create` into one file and then one `wrangler kv bulk put` lost all but the last command's
+/// records when each run replaced the file (an operator's run). An entry for a key already in
+/// the file replaces it; a file that is not such a list is refused, never overwritten.
 fn write_kv(kv: &KvFile, entries: Value) -> Result<(), Failure> {
-    std::fs::write(&kv.kv_file, entries.to_string())
-        .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", kv.kv_file.display())))
+    let path = kv.kv_file.display();
+    let existing = match std::fs::read_to_string(&kv.kv_file) {
+        Ok(text) if !text.trim().is_empty() => Some(text),
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Failure::Usage(format!("cannot read {path}: {e}"))),
+    };
+    let merged = match existing {
+        None => entries,
+        Some(text) => merge_kv(&text, entries).map_err(|why| {
+            Failure::Usage(format!(
+                "{path} already holds something else ({why}): use another --kv-file"
+            ))
+        })?,
+    };
+    std::fs::write(&kv.kv_file, merged.to_string())
+        .map_err(|e| Failure::Usage(format!("cannot write {path}: {e}")))
+}
+
+/// `entries` added to the bulk file `text` (both puts, `{"key", …}`, or both deletes, keys).
+fn merge_kv(text: &str, entries: Value) -> Result<Value, &'static str> {
+    let Ok(Value::Array(mut all)) = serde_json::from_str::<Value>(text) else {
+        return Err("not a JSON list");
+    };
+    let Value::Array(entries) = entries else {
+        return Err("not a JSON list");
+    };
+    let key = |entry: &Value| match entry {
+        Value::String(key) => Some((false, key.clone())),
+        Value::Object(put) => put
+            .get("key")
+            .and_then(Value::as_str)
+            .map(|k| (true, k.to_owned())),
+        _ => None,
+    };
+    let kind = |list: &[Value]| list.first().and_then(key).map(|(put, _)| put);
+    if all.iter().any(|e| key(e).is_none()) {
+        return Err("not a wrangler kv bulk file");
+    }
+    if let (Some(old), Some(new)) = (kind(&all), kind(&entries)) {
+        if old != new {
+            return Err("puts and deletes do not share a file");
+        }
+    }
+    for entry in entries {
+        let named = key(&entry);
+        all.retain(|e| key(e) != named);
+        all.push(entry);
+    }
+    Ok(Value::Array(all))
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
