@@ -155,6 +155,11 @@ impl World {
 }
 
 impl World {
+    /// The confidential client's record: the caller of introspection.
+    fn svc(&self) -> Client {
+        ready(self.oauth().client("svc")).unwrap().unwrap()
+    }
+
     /// Alice's password grant through the confidential client.
     fn alice(&self, now: i64) -> Result<oauth::TokenResponse, oauth::OAuthError> {
         let secret = self.secret.clone();
@@ -911,7 +916,13 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
     // Later, reuse of r1 is theft: the family dies, r2 with it, and every access token issued
     // from it: the victim's first one and the newer ones alike (RFC 9700 §4.14.2).
     let active = |token: &str, now: i64| {
-        introspected(ready(w.oauth().introspect(token, &w.verifier(), now)))["active"] == true
+        introspected(ready(w.oauth().introspect(
+            token,
+            &w.svc(),
+            &w.verifier(),
+            now,
+        )))["active"]
+            == true
     };
     assert!(active(&first.access_token, NOW + 150) && active(&second.access_token, NOW + 150));
     assert_eq!(error(refresh(&r1, NOW + 200)), "invalid_grant");
@@ -1052,6 +1063,7 @@ fn an_authorization_code_is_redeemed_once_and_reuse_revokes_its_grant() {
     assert_eq!(error(redeem()), "invalid_grant");
     let active = introspected(ready(w.oauth().introspect(
         &tokens.access_token,
+        &w.svc(),
         &w.verifier(),
         NOW + 2,
     )))["active"]
@@ -1076,8 +1088,9 @@ fn introspection_and_revocation_of_every_token_type() {
     let user: oauth::User =
         serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
-    let active =
-        |token: &str| introspected(ready(o.introspect(token, &v, NOW + 1)))["active"] == true;
+    let active = |token: &str| {
+        introspected(ready(o.introspect(token, &w.svc(), &v, NOW + 1)))["active"] == true
+    };
     let (spa, _) = oauth::new_client(PEPPER, "spa", false).unwrap();
     let refresh = pair.refresh_token.clone().unwrap();
     for (token, kind) in [
@@ -1086,7 +1099,7 @@ fn introspection_and_revocation_of_every_token_type() {
         (&api_key, "api_key"),
         (&session, "session"),
     ] {
-        let info = introspected(ready(o.introspect(token, &v, NOW + 1)));
+        let info = introspected(ready(o.introspect(token, &w.svc(), &v, NOW + 1)));
         assert_eq!(info["active"], true, "{kind}");
         assert_eq!(info["token_type"], kind);
         // RFC 7662 §2.2 types each member: one the token lacks (the API key's `exp`) is left
@@ -1135,8 +1148,9 @@ fn revoking_a_refresh_token_revokes_the_access_tokens_of_its_family() {
         )
         .unwrap();
     let unrelated = w.alice(NOW).unwrap();
-    let active =
-        |token: &str| introspected(ready(o.introspect(token, &v, NOW + 3)))["active"] == true;
+    let active = |token: &str| {
+        introspected(ready(o.introspect(token, &w.svc(), &v, NOW + 3)))["active"] == true
+    };
     ready(o.revoke(
         second.refresh_token.as_deref().unwrap(),
         Revoker::Operator,
@@ -1195,7 +1209,12 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
     );
     assert_eq!(error(refresh), "invalid_grant");
     assert_eq!(
-        introspected(ready(o.introspect(&pair.access_token, &v, NOW + 6)))["active"],
+        introspected(ready(o.introspect(
+            &pair.access_token,
+            &w.svc(),
+            &v,
+            NOW + 6
+        )))["active"],
         false
     );
     // A login after the cut-off starts afresh.
@@ -1828,4 +1847,54 @@ fn the_password_grant_is_for_first_party_clients_only() {
     );
     assert_eq!(error(grant), "unauthorized_client");
     assert!(w.alice(NOW).is_ok(), "the first-party client");
+}
+
+/// RFC 7662 §2.2, §4: a client sees as active its own tokens and those for a resource it may
+/// obtain tokens for (its registered resources, else the deployment's audience): the service
+/// that checks a token may ask about it, another service behind the same issuer may not
+/// (an outside run found any client reading any token, refresh tokens and sessions included).
+#[test]
+fn introspection_shows_a_client_its_own_tokens_and_those_of_its_resources() {
+    use tollgate::oauth::may_introspect;
+    let w = World::new();
+    let mut b = w.svc();
+    b.client_id = "svc-b".into();
+    b.resources = vec!["https://b.example/".into()];
+    b.first_party = false;
+    let a = w.svc();
+    let default = "api";
+    // (caller, token's client, token's audiences) -> may see it
+    for (caller, client, audiences, may) in [
+        (&a, Some("svc"), &["api"][..], true),
+        (&a, Some("other"), &["api"][..], true),
+        (&a, Some("svc-b"), &["https://b.example/"][..], false),
+        (&b, Some("svc"), &["api"][..], false),
+        (&b, Some("x"), &["https://b.example/", "api"][..], true),
+        (&b, Some("svc-b"), &[][..], true),
+        (&b, None, &[][..], false),
+    ] {
+        assert_eq!(
+            may_introspect(caller, client, audiences, default),
+            may,
+            "{} asks about {client:?} {audiences:?}",
+            caller.client_id
+        );
+    }
+    // Through the endpoint: svc-b reads none of svc's tokens, nor a session (third party).
+    let pair = w.alice(NOW).unwrap();
+    let o = w.oauth();
+    let v = w.verifier();
+    let seen_by = |caller: &Client, token: &str| {
+        introspected(ready(o.introspect(token, caller, &v, NOW + 1)))["active"] == true
+    };
+    let refresh = pair.refresh_token.unwrap();
+    for token in [pair.access_token.as_str(), refresh.as_str()] {
+        assert!(seen_by(&a, token));
+        assert!(!seen_by(&b, token));
+    }
+    let user: oauth::User =
+        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
+    assert!(seen_by(&a, &session), "a first-party client");
+    assert!(!seen_by(&b, &session), "a third-party client");
 }

@@ -3,6 +3,25 @@
 use super::*;
 use crate::json::Object;
 
+/// Whether `caller` may see a token issued to `client_id` for `audiences` (RFC 7662 §4: only
+/// protected resources allowed to): its own tokens, and tokens for a resource it may obtain
+/// tokens for itself (its registered resources, else the deployment's `default_audience`), as
+/// the service that checks them would. Several services behind one issuer thus see their own
+/// tokens and not each other's (an outside run found any client reading any token).
+pub fn may_introspect(
+    caller: &Client,
+    client_id: Option<&str>,
+    audiences: &[&str],
+    default_audience: &str,
+) -> bool {
+    let own = client_id == Some(caller.client_id.as_str());
+    let reachable = |aud: &&str| match caller.resources.as_slice() {
+        [] => *aud == default_audience,
+        resources => resources.iter().any(|r| r == aud),
+    };
+    own || audiences.iter().any(reachable)
+}
+
 /// Who asks for a revocation.
 #[derive(Clone, Copy, Debug)]
 pub enum Revoker<'a> {
@@ -17,13 +36,21 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     /// member the token does not have is left out (an API key without expiry has no `exp`),
     /// never written as `null`: §2.2 types each member, and `null` is none of them.
     /// `verifier` checks JWT access tokens.
+    ///
+    /// `caller` sees a token as active only if it may ([`may_introspect`]); otherwise the
+    /// answer is `active: false`, as for an unknown token (§2.2: "the protected resource is
+    /// not allowed to introspect this particular token"; §4).
     pub async fn introspect(
         &self,
         token: &str,
+        caller: &Client,
         verifier: &Verifier,
         now: i64,
     ) -> Result<String, OAuthError> {
         let inactive = || Object::new().with("active", false).finish();
+        let may = |client_id: Option<&str>, audiences: &[&str]| {
+            may_introspect(caller, client_id, audiences, self.audience)
+        };
         let active = |token_type: &str| {
             Object::new()
                 .with("active", true)
@@ -31,7 +58,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         match opaque::parse(token) {
             Some(Kind::ApiKey) => Ok(match self.lookup_api_key(token, now).await? {
-                Some(key) => {
+                Some(key)
+                    if may(
+                        Some(&key.client_id()),
+                        &[key.resource.as_deref().unwrap_or(self.audience)],
+                    ) =>
+                {
                     let info = active("api_key")
                         .with("sub", &key.owner)
                         .with("scope", key.scopes.join(" "));
@@ -43,14 +75,17 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                         .with("iss", self.issuer)
                         .finish()
                 }
-                None => inactive(),
+                _ => inactive(),
             }),
             Some(Kind::Refresh) => {
                 let record = self
                     .read_once::<RefreshRecord>(&self.refresh_key(token))
                     .await?
                     .map(|(record, _)| record);
-                let Some(record) = record.filter(|r| r.exp > now && r.rotated_at.is_none()) else {
+                // A refresh token is for the authorization server alone: only its client sees it.
+                let Some(record) = record.filter(|r| {
+                    r.exp > now && r.rotated_at.is_none() && may(Some(&r.client_id), &[])
+                }) else {
                     return Ok(inactive());
                 };
                 if revocation::family_revoked(self.store, &record.family).await?
@@ -68,6 +103,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     .with("iss", self.issuer)
                     .finish())
             }
+            // A browser session names no client or audience: the operator's own (first-party)
+            // clients only, since it shows the user's name.
+            Some(Kind::Session) if !caller.first_party => Ok(inactive()),
             Some(Kind::Session) => Ok(match self.session(token, now).await? {
                 Some(s) => active("session")
                     .with("sub", &s.sub)
@@ -83,10 +121,20 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 let Ok(verified) = verifier.verify_async(token, now, self.crypto).await else {
                     return Ok(inactive());
                 };
+                let claims = verified.claims();
+                let audiences: Vec<&str> = match claims.get("aud") {
+                    Some(serde_json::Value::String(aud)) => vec![aud.as_str()],
+                    Some(serde_json::Value::Array(auds)) => {
+                        auds.iter().filter_map(serde_json::Value::as_str).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                if !may(verified.claim_str("client_id"), &audiences) {
+                    return Ok(inactive());
+                }
                 if revocation::check(self.store, &verified, self.issuer).await? {
                     return Ok(inactive());
                 }
-                let claims = verified.claims();
                 // RFC 7662 §2.2: an access token's type as RFC 6749 §5.1 names it, `Bearer`;
                 // RFC 9449 §6.2: a DPoP-bound token says `DPoP`, and shows its binding (`cnf`).
                 // (The opaque kinds above say what they are: none is an access token.)

@@ -372,14 +372,18 @@ async fn client_and_token(
 
 /// `POST /introspect` (RFC 7662): a confidential client must authenticate.
 pub async fn introspect(mut req: Request, engine: &Engine) -> Result<Response> {
-    let (_, token) = match client_and_token(&mut req, engine, true).await {
+    let (client, token) = match client_and_token(&mut req, engine, true).await {
         Ok(found) => found,
         Err(err) => return oauth_error(&err),
     };
     let Some(verifier) = engine.state.own_verifier.as_ref() else {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
-    match engine.oauth().introspect(&token, verifier, now()).await {
+    match engine
+        .oauth()
+        .introspect(&token, &client, verifier, now())
+        .await
+    {
         Ok(info) => respond::json(200, info),
         Err(err) => oauth_error(&err),
     }
