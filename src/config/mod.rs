@@ -314,10 +314,10 @@ impl Default for RevocationConfig {
 }
 
 impl GatewayConfig {
-    /// Parses JSON text and validates.
+    /// Parses JSON text and validates. An error names the member (`routes[2].auth`), not
+    /// the variable the text came from: the adapter that read it says that once.
     pub fn from_json(json: &str) -> Result<Self, Error> {
-        let config =
-            read::gateway(json).map_err(|e| Error::policy(format!("TOLLGATE_CONFIG: {e}")))?;
+        let config = read::gateway(json).map_err(Error::policy)?;
         config.validate()?;
         Ok(config)
     }
@@ -334,7 +334,7 @@ impl GatewayConfig {
             self.oauth.validate(),
         ];
         if let Some(Err(what)) = checks.into_iter().find(Result::is_err) {
-            return Err(Error::policy(format!("TOLLGATE_CONFIG: {what}")));
+            return Err(Error::policy(what));
         }
         self.policy().validate()?;
         for external in &self.external_issuers {
@@ -357,7 +357,8 @@ impl GatewayConfig {
             // an origin commonly serves as the same resource: refused, not rewritten.
             if route.prefix.len() > 1 && route.prefix.ends_with('/') {
                 return Err(format!(
-                    "route prefix {:?} must not end with '/': it would not cover {:?} itself                      (prefixes match whole segments, so {:?} covers both)",
+                    "route prefix {:?} must not end with '/': it would not cover {:?} itself \
+                     (prefixes match whole segments, so {:?} covers both)",
                     route.prefix,
                     route.prefix.trim_end_matches('/'),
                     route.prefix.trim_end_matches('/'),

@@ -59,13 +59,18 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// `context` names the secret or variable once: a configuration error's reason already
+    /// names the member (`routes[2].auth: …`), so it is not wrapped in "invalid policy" too.
     fn from_error(context: &str, err: Error) -> Self {
-        ConfigError {
-            code: match err {
-                Error::InvalidPolicy { .. } => Code::ConfigInvalid.as_str(),
-                ref other => other.code(),
+        match err {
+            Error::InvalidPolicy { reason } => ConfigError {
+                code: Code::ConfigInvalid.as_str(),
+                detail: format!("{context}: {reason}"),
             },
-            detail: format!("{context}: {err}"),
+            other => ConfigError {
+                code: other.code(),
+                detail: format!("{context}: {other}"),
+            },
         }
     }
 }
@@ -195,4 +200,42 @@ fn build(
         headers: HeaderMemo::default(),
         assertions: RefCell::new(HashMap::new()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_error(json: &str) -> ConfigError {
+        let err = GatewayConfig::from_json(json)
+            .err()
+            .unwrap_or_else(|| panic!("{json}"));
+        ConfigError::from_error(bindings::CONFIG, err)
+    }
+
+    /// An outside audit read "TOLLGATE_CONFIG: invalid policy: TOLLGATE_CONFIG: …" and a run
+    /// of spaces inside a sentence; the variable is named once, the member after it.
+    #[test]
+    fn a_configuration_error_names_the_variable_once_and_reads_as_one_sentence() {
+        let e = config_error(r#"{"issuer":"https://i","routes":[{"prefix":"/","auth":"Public"}]}"#);
+        assert_eq!(e.code, "ERR_CONFIG_INVALID");
+        assert_eq!(
+            e.detail,
+            r#"TOLLGATE_CONFIG: routes[0].auth: expected one of ["public", "token"], found "Public""#
+        );
+        let e = config_error(r#"{"issuer":"https://i","routes":[{"prefix":"/api/"}]}"#);
+        assert_eq!(
+            e.detail,
+            "TOLLGATE_CONFIG: route prefix \"/api/\" must not end with '/': it would not cover \
+             \"/api\" itself (prefixes match whole segments, so \"/api\" covers both)"
+        );
+        let e = config_error(r#"{"issuer":"https://i","maxTokenBytes":0}"#);
+        assert!(!e.detail.contains("invalid policy"), "{}", e.detail);
+        assert_eq!(
+            e.detail.matches("TOLLGATE_CONFIG").count(),
+            1,
+            "{}",
+            e.detail
+        );
+    }
 }

@@ -233,7 +233,18 @@ impl Reader {
             .find(|(word, _)| value.as_str() == Some(word));
         if found.is_none() {
             let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
-            self.wrong(name, &format!("one of {words:?}"), &value);
+            match value.as_str() {
+                // The word as written, so that `"Public"` or `"redirec"` is seen at once.
+                Some(written) => {
+                    let written: String = written.chars().take(MAX_SHOWN).collect();
+                    let error = format!(
+                        "{}{name}: expected one of {words:?}, found {written:?}",
+                        self.at
+                    );
+                    self.fail(error);
+                }
+                None => self.wrong(name, &format!("one of {words:?}"), &value),
+            }
         }
         found.map(|(_, choice)| *choice)
     }
@@ -290,6 +301,9 @@ impl Reader {
         }
     }
 }
+
+/// The most characters of a wrong word an error message repeats.
+const MAX_SHOWN: usize = 40;
 
 /// A JSON value's kind, for error messages.
 fn kind(value: &Value) -> &'static str {
