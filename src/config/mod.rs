@@ -15,7 +15,7 @@ mod read;
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
     /// This deployment's issuer identifier (`iss` of the tokens it issues), e.g.
-    /// `https://auth.example.com`. Required.
+    /// `https://auth.example.com`: https, or http on loopback for development. Required.
     pub issuer: String,
     /// Audiences accepted in this deployment's own tokens. Default: none (`aud` unchecked).
     pub audiences: Vec<String>,
@@ -325,9 +325,7 @@ impl GatewayConfig {
     /// Checks every field once, at start-up.
     pub fn validate(&self) -> Result<(), Error> {
         let checks = [
-            (!self.issuer.is_empty())
-                .then_some(())
-                .ok_or_else(|| "issuer is required".to_owned()),
+            self.validate_issuer(),
             self.validate_paths(),
             self.validate_browser(),
             self.validate_external_issuers(),
@@ -339,6 +337,23 @@ impl GatewayConfig {
         self.policy().validate()?;
         for external in &self.external_issuers {
             self.external_policy(external).validate()?;
+        }
+        Ok(())
+    }
+
+    /// The issuer identifier is an https URL (RFC 8414 §2; OpenID Connect Discovery §3), or
+    /// http on loopback for development: tokens carry it as `iss`, the metadata advertises
+    /// endpoints under it and plain-HTTP requests are redirected to its host, so an http URL
+    /// would send clients' credentials and codes in the clear.
+    fn validate_issuer(&self) -> Result<(), String> {
+        if self.issuer.is_empty() {
+            return Err("issuer is required".into());
+        }
+        if !is_secure_url(&self.issuer) {
+            return Err(format!(
+                "issuer {:?} must be https (http only on loopback)",
+                self.issuer
+            ));
         }
         Ok(())
     }
@@ -674,14 +689,16 @@ mod tests {
     fn a_prefix_ending_in_a_slash_is_refused() {
         // "/api/secret/" would cover "/api/secret/x" and not "/api/secret" itself.
         for prefix in ["/api/secret/", "/a//"] {
-            let json = format!(r#"{{"issuer":"i","routes":[{{"prefix":"{prefix}"}}]}}"#);
+            let json = format!(r#"{{"issuer":"https://i","routes":[{{"prefix":"{prefix}"}}]}}"#);
             assert_eq!(
                 config(&json).unwrap_err().code(),
                 "ERR_POLICY_INVALID",
                 "{prefix}"
             );
         }
-        assert!(config(r#"{"issuer":"i","routes":[{"prefix":"/","auth":"public"}]}"#).is_ok());
+        assert!(
+            config(r#"{"issuer":"https://i","routes":[{"prefix":"/","auth":"public"}]}"#).is_ok()
+        );
     }
 
     #[test]
@@ -719,7 +736,7 @@ mod tests {
         assert!(exact.route("GET", "/API/x").is_none());
         // Prefixes must be canonical.
         for bad in ["/api//x", "/api/../x", "/a%70i", "/api;v=1"] {
-            let json = format!(r#"{{"issuer":"i","routes":[{{"prefix":"{bad}"}}]}}"#);
+            let json = format!(r#"{{"issuer":"https://i","routes":[{{"prefix":"{bad}"}}]}}"#);
             assert!(config(&json).is_err(), "{bad}");
         }
     }
@@ -729,15 +746,18 @@ mod tests {
         for bad in [
             r#"{}"#,
             r#"{"issuer":""}"#,
-            r#"{"issuer":"i","routez":[]}"#,
-            r#"{"issuer":"i","routes":[{"prefix":"api"}]}"#,
-            r#"{"issuer":"i","routes":[{"prefix":"/","auth":"public","scopes":["a"]}]}"#,
-            r#"{"issuer":"i","routes":[{"prefix":"/","methods":["get"]}]}"#,
-            r#"{"issuer":"i","tokenCookie":"a b"}"#,
-            r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"http://evil.example/jwks"}]}"#,
-            r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"https://e/jwks","algorithms":["HS256"]}]}"#,
-            r#"{"issuer":"i","externalIssuers":[{"issuer":"i","jwksUrl":"https://e/jwks"}]}"#,
-            r#"{"issuer":"i","maxTokenBytes":0}"#,
+            r#"{"issuer":"https://i","routez":[]}"#,
+            r#"{"issuer":"https://i","routes":[{"prefix":"api"}]}"#,
+            r#"{"issuer":"https://i","routes":[{"prefix":"/","auth":"public","scopes":["a"]}]}"#,
+            r#"{"issuer":"https://i","routes":[{"prefix":"/","methods":["get"]}]}"#,
+            r#"{"issuer":"https://i","tokenCookie":"a b"}"#,
+            r#"{"issuer":"https://i","externalIssuers":[{"issuer":"e","jwksUrl":"http://evil.example/jwks"}]}"#,
+            r#"{"issuer":"https://i","externalIssuers":[{"issuer":"e","jwksUrl":"https://e/jwks","algorithms":["HS256"]}]}"#,
+            r#"{"issuer":"https://i","externalIssuers":[{"issuer":"https://i","jwksUrl":"https://e/jwks"}]}"#,
+            r#"{"issuer":"https://i","maxTokenBytes":0}"#,
+            r#"{"issuer":"http://auth.example.com"}"#,
+            r#"{"issuer":"http://127.0.0.1.example.com"}"#,
+            r#"{"issuer":"auth.example.com"}"#,
         ] {
             assert_eq!(
                 config(bad).unwrap_err().code(),
@@ -746,22 +766,40 @@ mod tests {
             );
         }
         assert!(config(
-            r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"http://127.0.0.1:9/jwks"}]}"#
+            r#"{"issuer":"https://i","externalIssuers":[{"issuer":"e","jwksUrl":"http://127.0.0.1:9/jwks"}]}"#
         )
         .is_ok());
     }
 
+    /// RFC 8414 §2: the issuer is an https URL; http only on loopback, as for `jwksUrl`.
+    #[test]
+    fn the_issuer_is_https_or_loopback_http() {
+        let error = config(r#"{"issuer":"http://auth.example.com"}"#).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"invalid policy: issuer "http://auth.example.com" must be https (http only on loopback)"#
+        );
+        for issuer in [
+            "https://auth.example.com",
+            "http://127.0.0.1:8787",
+            "http://localhost:8787",
+        ] {
+            let json = format!(r#"{{"issuer":"{issuer}"}}"#);
+            assert!(config(&json).is_ok(), "{issuer}");
+        }
+    }
+
     #[test]
     fn decision_logging_levels() {
-        let c = config(r#"{"issuer":"i","logDecisions":"denials"}"#).unwrap();
+        let c = config(r#"{"issuer":"https://i","logDecisions":"denials"}"#).unwrap();
         use crate::gateway::Outcome;
         assert!(c.log_decisions.logs(Outcome::Deny) && !c.log_decisions.logs(Outcome::Allow));
         assert_eq!(
-            config(r#"{"issuer":"i"}"#).unwrap().log_decisions,
+            config(r#"{"issuer":"https://i"}"#).unwrap().log_decisions,
             LogDecisions::All
         );
         assert!(!LogDecisions::None.logs(crate::gateway::Outcome::Deny));
-        assert!(config(r#"{"issuer":"i","logDecisions":"some"}"#).is_err());
+        assert!(config(r#"{"issuer":"https://i","logDecisions":"some"}"#).is_err());
     }
 
     #[test]
