@@ -28,7 +28,7 @@ const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--kid", "bench", "--se
 const env = () => ({
   TOLLGATE_SIGNING_KEYS: JSON.stringify(keys),
   TOLLGATE_PEPPER: "bench-pepper-0123456789abcdef0123456789",
-  ORIGIN_URL: "http://origin.invalid",
+  ORIGIN_URL: "https://origin.invalid",
   // Absent, for one key or for a bulk get (an array of keys answers a Map, as Workers KV does).
   TOLLGATE_KV: { get: async (keys) => (Array.isArray(keys) ? new Map(keys.map((k) => [k, null])) : null), put: async () => {}, delete: async () => {} },
   TOLLGATE_CONFIG: JSON.stringify({ issuer: "https://bench.test", audiences: ["demo"], consistency: "kv", logDecisions: "none", routes: [{ prefix: "/public", auth: "public" }, { prefix: "/api" }] }),

@@ -7,7 +7,8 @@ pub const SIGNING_KEYS: &str = "TOLLGATE_SIGNING_KEYS";
 pub const ADMIN_TOKEN: &str = "TOLLGATE_ADMIN_TOKEN";
 /// Variable: the gateway configuration (`config::GatewayConfig`), a TOML table or JSON text.
 pub const CONFIG: &str = "TOLLGATE_CONFIG";
-/// Variable: the origin every allowed request is forwarded to, e.g. `https://origin.internal`.
+/// Variable: the origin every allowed request is forwarded to, e.g. `https://origin.internal`
+/// (https, or http on loopback for development).
 pub const ORIGIN_URL: &str = "ORIGIN_URL";
 /// KV namespace: the revocation list, users, clients, API keys and sessions (and, with
 /// `consistency = "kv"`, the single-use records too).

@@ -146,12 +146,7 @@ fn build(
         }
     }
     if let Some(origin) = &origin {
-        if !crate::config::is_secure_url(origin) && !origin.starts_with("http://") {
-            return Err(ConfigError {
-                code: Code::ConfigInvalid.as_str(),
-                detail: format!("{} must be an http(s) URL", bindings::ORIGIN_URL),
-            });
-        }
+        check_origin(origin)?;
     }
     let own_verifier = match &config {
         Some(config) => Some(
@@ -202,6 +197,22 @@ fn build(
     })
 }
 
+/// `ORIGIN_URL` is https, or http on loopback (the development origin of `scripts/dev`), as
+/// for `jwksUrl`: the forwarded request carries the identity headers, the signed assertion and
+/// with `forwardAuthorization` the credentials, none of which may cross a network in the clear.
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    if crate::config::is_secure_url(origin) {
+        return Ok(());
+    }
+    Err(ConfigError {
+        code: Code::ConfigInvalid.as_str(),
+        detail: format!(
+            "{} {origin:?} must be https (http only on loopback)",
+            bindings::ORIGIN_URL
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +248,36 @@ mod tests {
             "{}",
             e.detail
         );
+    }
+
+    /// An outside audit: `http://origin.example.com` was accepted, and identity headers and the
+    /// assertion went to it in the clear.
+    #[test]
+    fn the_origin_is_https_or_loopback_http() {
+        for origin in [
+            "http://origin.example.com",
+            "http://10.0.0.1:8080",
+            "ftp://origin",
+            "origin.example.com",
+        ] {
+            let refused = check_origin(origin).err();
+            let detail = refused.map(|e| (e.code, e.detail));
+            assert_eq!(
+                detail,
+                Some((
+                    "ERR_CONFIG_INVALID",
+                    format!("ORIGIN_URL {origin:?} must be https (http only on loopback)")
+                )),
+                "{origin}"
+            );
+        }
+        for origin in [
+            "https://origin.internal",
+            "http://127.0.0.1:3000",
+            "http://localhost:3000/",
+            "http://[::1]:3000",
+        ] {
+            assert!(check_origin(origin).is_ok(), "{origin}");
+        }
     }
 }
