@@ -396,6 +396,7 @@ impl GatewayConfig {
                 ));
             }
         }
+        self.validate_overlaps()?;
         if let Some(prefix) = self
             .oauth
             .session_routes
@@ -405,6 +406,34 @@ impl GatewayConfig {
             return Err(format!(
                 "oauth.sessionRoutes entry {prefix:?} must be a canonical path"
             ));
+        }
+        Ok(())
+    }
+
+    /// No two rules for one prefix and one method: [`GatewayConfig::route`] takes the longest
+    /// prefix, and between two of the same length the last, so a second rule would silently
+    /// replace the first (appending `{ prefix = "/api", auth = "public" }` made `/api` public).
+    /// Prefixes that differ only by letter case are the same prefix when either rule is
+    /// protected and paths fold case, since both then match one path.
+    fn validate_overlaps(&self) -> Result<(), String> {
+        for (j, later) in self.routes.iter().enumerate() {
+            for (i, earlier) in self.routes.iter().enumerate().take(j) {
+                let folded = !self.case_sensitive_paths
+                    && (earlier.auth == Auth::Token || later.auth == Auth::Token);
+                let same_prefix = earlier.prefix == later.prefix
+                    || (folded && earlier.prefix.eq_ignore_ascii_case(&later.prefix));
+                if let Some(methods) = same_prefix
+                    .then(|| shared_methods(earlier, later))
+                    .flatten()
+                {
+                    return Err(format!(
+                        "routes[{i}] and routes[{j}] both cover prefix {:?} for {methods}: the \
+                         later would silently replace the earlier; merge them, or give each its \
+                         own methods",
+                        later.prefix
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -594,6 +623,32 @@ pub fn prefix_matches(prefix: &str, path: &str, fold_case: bool) -> bool {
     same && (rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
 }
 
+/// Whether `route` covers `method`, as [`GatewayConfig::route`] reads `methods`: none listed
+/// is every method, and `GET` covers `HEAD`.
+fn covers(route: &Route, method: &str) -> bool {
+    route.methods.is_empty()
+        || route
+            .methods
+            .iter()
+            .any(|m| m == method || (m == "GET" && method == "HEAD"))
+}
+
+/// The methods both rules cover, for an error message; `None` when they share none.
+fn shared_methods(a: &Route, b: &Route) -> Option<String> {
+    if a.methods.is_empty() && b.methods.is_empty() {
+        return Some("every method".into());
+    }
+    // The methods either lists, and HEAD, which a GET covers without being listed.
+    let listed = a.methods.iter().chain(&b.methods).map(String::as_str);
+    let mut shared: Vec<&str> = listed
+        .chain(["HEAD"])
+        .filter(|m| covers(a, m) && covers(b, m))
+        .collect();
+    shared.sort_unstable();
+    shared.dedup();
+    (!shared.is_empty()).then(|| shared.join(", "))
+}
+
 /// `scheme://host[:port]` with nothing after it, as browsers send in `Origin`.
 fn is_web_origin(origin: &str) -> bool {
     let Some((scheme, rest)) = origin.split_once("://") else {
@@ -683,6 +738,62 @@ mod tests {
             c.route("POST", "/api/reports").unwrap().scopes,
             vec!["read"]
         );
+    }
+
+    /// An outside audit: a second rule for `/api` replaced the first, without a word.
+    #[test]
+    fn two_rules_for_one_prefix_and_method_are_refused_naming_both() {
+        let refused = |routes: &str| {
+            let json = format!(r#"{{"issuer":"https://i","routes":[{routes}]}}"#);
+            config(&json).err().map(|e| e.to_string())
+        };
+        assert_eq!(
+            refused(r#"{"prefix":"/"},{"prefix":"/api","scopes":["read"]},{"prefix":"/api","auth":"public"}"#).as_deref(),
+            Some(
+                "invalid policy: routes[1] and routes[2] both cover prefix \"/api\" for every \
+                 method: the later would silently replace the earlier; merge them, or give each \
+                 its own methods"
+            )
+        );
+        for (routes, methods) in [
+            (
+                r#"{"prefix":"/a","methods":["GET","POST"]},{"prefix":"/a","methods":["POST"],"auth":"public"}"#,
+                "POST",
+            ),
+            (
+                r#"{"prefix":"/a","methods":["PUT"]},{"prefix":"/a","auth":"public"}"#,
+                "PUT",
+            ),
+            // GET covers HEAD (RFC 9110 §9.3.2), so these two both match a HEAD.
+            (
+                r#"{"prefix":"/a","methods":["GET"]},{"prefix":"/a","methods":["HEAD"],"auth":"public"}"#,
+                "HEAD",
+            ),
+            // A protected rule folds case, so it meets "/a" on "/a/x".
+            (
+                r#"{"prefix":"/a","auth":"public"},{"prefix":"/A"}"#,
+                "every method",
+            ),
+        ] {
+            let error = refused(routes).unwrap_or_default();
+            assert!(
+                error.contains("routes[0] and routes[1] both cover prefix"),
+                "{routes}: {error}"
+            );
+            assert!(
+                error.contains(&format!(" for {methods}: ")),
+                "{routes}: {error}"
+            );
+        }
+        for routes in [
+            r#"{"prefix":"/a","methods":["GET"]},{"prefix":"/a","methods":["POST"],"auth":"public"}"#,
+            r#"{"prefix":"/a"},{"prefix":"/a/b"}"#,
+            r#"{"prefix":"/a","auth":"public"},{"prefix":"/A","auth":"public"}"#,
+        ] {
+            assert_eq!(refused(routes), None, "{routes}");
+        }
+        let exact = r#"{"issuer":"https://i","caseSensitivePaths":true,"routes":[{"prefix":"/a","auth":"public"},{"prefix":"/A"}]}"#;
+        assert!(config(exact).is_ok());
     }
 
     #[test]
