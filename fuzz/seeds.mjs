@@ -26,7 +26,7 @@ for (const r of [
 ]) seeds.requests.add(r);
 for (const c of [
   readFileSync(join(root, "tests/e2e/gateway.test.mjs"), "utf8").match(/issuer: ISSUER[\s\S]*?\.\.\.extra/)?.[0] ?? "{}",
-  JSON.stringify({ issuer: "https://i", audiences: ["a"], routes: [{ prefix: "/api", scopes: ["read"], oneTime: true }], externalIssuers: [{ issuer: "e", jwksUrl: "https://e/jwks" }], oauth: { sessionRoutes: ["/app"] } }),
+  JSON.stringify({ issuer: "https://i", audiences: ["a"], routes: [{ prefix: "/api", scopes: ["read"], oneTime: true }, { prefix: "/app" }], externalIssuers: [{ issuer: "e", jwksUrl: "https://e/jwks" }], oauth: { sessionRoutes: ["/app"] } }),
   JSON.stringify({ algorithms: ["ES256"], issuer: "https://a", audience: ["x"], clockTolerance: 5 }),
 ]) seeds.config.add(c);
 

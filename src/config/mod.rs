@@ -138,8 +138,9 @@ pub struct OAuthConfig {
     pub lockout_seconds: u64,
     /// `aud` of issued access tokens. Default: the first of `audiences`, else the issuer.
     pub access_token_audience: Option<String>,
-    /// Routes (path prefixes) where a session cookie is accepted instead of a bearer token.
-    /// Default: none.
+    /// Routes (path prefixes) where a session cookie is accepted instead of a bearer token;
+    /// each must cover or lie under a rule with `auth = "token"`
+    /// (`GatewayConfig::meets_a_protected_route`). Default: none.
     pub session_routes: Vec<String>,
     /// Argon2id memory cost in KiB for new password hashes. Default: 19456.
     pub password_memory_kib: u32,
@@ -407,7 +408,36 @@ impl GatewayConfig {
                 "oauth.sessionRoutes entry {prefix:?} must be a canonical path"
             ));
         }
+        if let Some(prefix) = self
+            .oauth
+            .session_routes
+            .iter()
+            .find(|p| !self.meets_a_protected_route(p))
+        {
+            return Err(format!(
+                "oauth.sessionRoutes entry {prefix:?} meets no route with auth = \"token\" \
+                 (none covers it or lies under it): declare its area with a route, e.g. \
+                 {{ prefix = {prefix:?} }}"
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether a session-route prefix names the area of a protected rule: one whose prefix
+    /// covers it (as [`GatewayConfig::route`] matches, case folded unless
+    /// `caseSensitivePaths`) or lies under it (exact case, as [`GatewayConfig::is_session_route`]
+    /// matches). A session route is matched on the request path alone, beside `routes`, so
+    /// an entry no such rule meets (`/ap` written for `/app`) was accepted and took effect
+    /// nowhere the operator had described: sessions then failed on the area meant, or a
+    /// public route made it check nothing.
+    fn meets_a_protected_route(&self, session_prefix: &str) -> bool {
+        self.routes
+            .iter()
+            .filter(|route| route.auth == Auth::Token)
+            .any(|route| {
+                prefix_matches(&route.prefix, session_prefix, !self.case_sensitive_paths)
+                    || prefix_matches(session_prefix, &route.prefix, false)
+            })
     }
 
     /// No two rules for one prefix and one method: [`GatewayConfig::route`] takes the longest
@@ -820,11 +850,63 @@ mod tests {
 
     #[test]
     fn session_routes_match_whole_segments_in_exact_case() {
-        let c = config(r#"{"issuer":"https://i","oauth":{"sessionRoutes":["/app"]}}"#).unwrap();
+        let c = config(
+            r#"{"issuer":"https://i","routes":[{"prefix":"/app"}],"oauth":{"sessionRoutes":["/app"]}}"#,
+        )
+        .unwrap();
         assert!(c.is_session_route("/app") && c.is_session_route("/app/home"));
         for path in ["/apple", "/application", "/APP/home", "/ap"] {
             assert!(!c.is_session_route(path), "{path}");
         }
+    }
+
+    /// An outside audit: `sessionRoutes = ["/ap"]` beside a route `/app` was accepted, and
+    /// took effect on no path any route describes.
+    #[test]
+    fn a_session_route_must_meet_a_protected_route() {
+        let with = |routes: &str, session: &str| {
+            let json = format!(
+                r#"{{"issuer":"https://i","routes":[{routes}],"oauth":{{"sessionRoutes":["{session}"]}}}}"#
+            );
+            config(&json).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let app = r#"{"prefix":"/public","auth":"public"},{"prefix":"/app"}"#;
+        assert_eq!(
+            with(app, "/ap"),
+            Err(
+                "invalid policy: oauth.sessionRoutes entry \"/ap\" meets no route with auth = \
+                 \"token\" (none covers it or lies under it): declare its area with a route, \
+                 e.g. { prefix = \"/ap\" }"
+                    .to_owned()
+            )
+        );
+        for (routes, session) in [
+            (app, "/public"),
+            (app, "/apps"),
+            (r#"{"prefix":"/","auth":"public"}"#, "/app"),
+            ("", "/app"),
+        ] {
+            assert!(with(routes, session).is_err(), "{routes} {session}");
+        }
+        for (routes, session) in [
+            (app, "/app"),
+            (app, "/app/home"),
+            (app, "/"),
+            (r#"{"prefix":"/"}"#, "/app"),
+            (r#"{"prefix":"/APP"}"#, "/app"),
+            (
+                r#"{"prefix":"/","auth":"public"},{"prefix":"/app/account"}"#,
+                "/app",
+            ),
+        ] {
+            assert_eq!(with(routes, session), Ok(()), "{routes} {session}");
+        }
+        assert_eq!(
+            config(r#"{"issuer":"https://i","oauth":{"sessionRoutes":[]}}"#)
+                .map(|_| ())
+                .ok(),
+            Some(())
+        );
     }
 
     #[test]

@@ -50,7 +50,11 @@ pub(super) fn gateway(text: &str) -> Result<GatewayConfig, String> {
         allow_path_parameters: o.bool("allowPathParameters").unwrap_or(false),
         forward_override_headers: o.bool("forwardOverrideHeaders").unwrap_or(false),
         consistency: o.nullable("consistency").word("consistency", CONSISTENCIES),
-        cors_origins: o.strings("corsOrigins").unwrap_or_default(),
+        cors_origins: listed(
+            &mut o,
+            "corsOrigins",
+            "would allow no origin, as leaving it out does",
+        ),
     };
     o.finish().map(|()| config)
 }
@@ -76,9 +80,17 @@ const DPOP_RULES: &[(&str, DpopRule)] = &[
 fn route(o: &mut Reader) -> Route {
     Route {
         prefix: o.required("prefix"),
-        methods: o.strings("methods").unwrap_or_default(),
+        methods: listed(
+            o,
+            "methods",
+            "would cover every method, as leaving it out does",
+        ),
         auth: o.word("auth", AUTHS).unwrap_or_default(),
-        scopes: o.strings("scopes").unwrap_or_default(),
+        scopes: listed(
+            o,
+            "scopes",
+            "would check nothing; leave it out to require a valid token with any scope",
+        ),
         one_time: o.bool("oneTime").unwrap_or(false),
         dpop: o.word("dpop", DPOP_RULES).unwrap_or_default(),
     }
@@ -86,15 +98,23 @@ fn route(o: &mut Reader) -> Route {
 
 /// `audiences`, absent meaning unchecked; an empty list is refused, since it would check nothing.
 fn audiences(o: &mut Reader) -> Vec<String> {
-    let audiences = o.strings("audiences");
-    if audiences.as_ref().is_some_and(Vec::is_empty) {
-        let error = format!(
-            "{}audiences: an empty list would check nothing; leave it out to leave `aud` unchecked",
-            o.at()
-        );
+    listed(
+        o,
+        "audiences",
+        "would check nothing; leave it out to leave `aud` unchecked",
+    )
+}
+
+/// A list of strings, absent meaning empty; an empty list written out is refused (`why`
+/// says what it would do), since a list that is there reads as a check: `scopes = []` on
+/// `/api/admin` reads as a restriction and lets any token in (an outside audit).
+fn listed(o: &mut Reader, name: &str, why: &str) -> Vec<String> {
+    let list = o.strings(name);
+    if list.as_ref().is_some_and(Vec::is_empty) {
+        let error = format!("{}{name}: an empty list {why}", o.at());
         o.fail(error);
     }
-    audiences.unwrap_or_default()
+    list.unwrap_or_default()
 }
 
 fn external_issuer(o: &mut Reader) -> ExternalIssuer {
@@ -165,7 +185,11 @@ fn algorithm(o: &mut Reader, name: &str) -> Option<Algorithm> {
 
 /// The algorithm names of `name`, each one Tollgate implements.
 fn algorithms(o: &mut Reader, name: &str) -> Vec<Algorithm> {
-    let names = o.strings(name).unwrap_or_default();
+    let names = listed(
+        o,
+        name,
+        "would allow every asymmetric algorithm, as leaving it out does",
+    );
     let mut algorithms = Vec::with_capacity(names.len());
     for alg in names {
         match Algorithm::parse(&alg) {
@@ -264,7 +288,8 @@ mod tests {
     fn every_member_is_read_under_its_documented_name() {
         let c = read(
             r#"{"issuer":"https://i","audiences":["a"],
-            "routes":[{"prefix":"/p","methods":["GET"],"auth":"public","scopes":[],"oneTime":true,"dpop":"required"}],
+            "routes":[{"prefix":"/p","methods":["GET"],"auth":"public","oneTime":true,"dpop":"required"},
+            {"prefix":"/q","scopes":["s"]}],
             "tokenCookie":"tc","forwardAuthorization":true,"originAssertion":false,
             "assertionAudience":"https://o","externalIssuers":[{"issuer":"https://e",
             "jwksUrl":"https://e/jwks","audiences":["x"],"algorithms":["ES256","Ed25519"],
@@ -289,6 +314,7 @@ mod tests {
         );
         assert!(r.auth == Auth::Public && r.scopes.is_empty() && r.one_time);
         assert_eq!(r.dpop, DpopRule::Required);
+        assert_eq!(c.routes[1].scopes, ["s"]);
         assert_eq!(c.token_cookie.as_deref(), Some("tc"));
         assert!(c.forward_authorization && !c.origin_assertion);
         assert_eq!(c.assertion_audience.as_deref(), Some("https://o"));
@@ -404,6 +430,10 @@ mod tests {
             (r#"{"issuer":"i","audiences":["a",1]}"#, "audiences: expected an array of strings, found an array"),
             (r#"{"issuer":"i","audiences":[]}"#, "audiences: an empty list would check nothing"),
             (r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"https://e","audiences":[]}]}"#, "externalIssuers[0].audiences: an empty list would check nothing"),
+            (r#"{"issuer":"i","routes":[{"prefix":"/api/admin","scopes":[]}]}"#, "routes[0].scopes: an empty list would check nothing"),
+            (r#"{"issuer":"i","routes":[{"prefix":"/api","methods":[]}]}"#, "routes[0].methods: an empty list would cover every method"),
+            (r#"{"issuer":"i","corsOrigins":[]}"#, "corsOrigins: an empty list would allow no origin"),
+            (r#"{"issuer":"i","externalIssuers":[{"issuer":"e","jwksUrl":"https://e","algorithms":[]}]}"#, "externalIssuers[0].algorithms: an empty list would allow every asymmetric algorithm"),
             (r#"{"issuer":"i","https":"HTTPS"}"#, "https: expected one of [\"redirect\", \"reject\", \"off\"], found \"HTTPS\""),
             (r#"{"issuer":"i","https":"redirec"}"#, "https: expected one of [\"redirect\", \"reject\", \"off\"], found \"redirec\""),
             (r#"{"issuer":"i","logDecisions":"deny"}"#, "logDecisions: expected one of [\"all\", \"denials\", \"none\"], found \"deny\""),

@@ -104,6 +104,7 @@ before(async () => {
           { prefix: "/public", auth: "public" },
           { prefix: "/api", scopes: ["read"] },
           { prefix: "/api/admin", scopes: ["admin"] },
+          { prefix: "/app" },
         ],
         oauth: { sessionRoutes: ["/app"], passwordMemoryKib: 4096, passwordIterations: 1, maxFailures: 3 },
       }),

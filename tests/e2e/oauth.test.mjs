@@ -40,7 +40,7 @@ before(async () => {
       TOLLGATE_CONFIG: JSON.stringify({
         issuer: ISSUER,
         audiences: ["demo"],
-        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/write", scopes: ["write"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }],
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/write", scopes: ["write"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }, { prefix: "/app" }],
         oauth: { sessionRoutes: ["/app"], passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
