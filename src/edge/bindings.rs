@@ -3,7 +3,7 @@
 /// Secret: a private JWK Set. The first key signs; every key verifies (rotation, README).
 pub const SIGNING_KEYS: &str = "TOLLGATE_SIGNING_KEYS";
 /// Secret: the bearer token that authorises the operator's endpoints (`/revoke` for any token,
-/// `/admin/*`, the details of `/healthz`).
+/// `/admin/*`, the details of `/healthz`); at least 32 characters, and empty is unset.
 pub const ADMIN_TOKEN: &str = "TOLLGATE_ADMIN_TOKEN";
 /// Variable: the gateway configuration (`config::GatewayConfig`), a TOML table or JSON text.
 pub const CONFIG: &str = "TOLLGATE_CONFIG";

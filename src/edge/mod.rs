@@ -179,7 +179,7 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return serve(endpoint, req, &env, &ctx, &state, &target).await;
     }
     match (target.method.as_str(), target.path.as_str()) {
-        ("GET" | "HEAD", "/healthz") => health(&req, &env, &state),
+        ("GET" | "HEAD", "/healthz") => health(&req, &state),
         ("GET" | "HEAD", "/.well-known/jwks.json") => {
             let mut response = respond::json(200, state.keys.public_jwks())?;
             // Public data, cacheable, so verifiers pick up a rotation within five minutes.
@@ -255,8 +255,8 @@ fn https_redirect(config: &crate::config::GatewayConfig, target: &Target) -> Res
 
 /// `GET /healthz`: liveness for anyone; the deployment's details (key ids, isolate figures)
 /// only for the operator (`Authorization: Bearer <TOLLGATE_ADMIN_TOKEN>`).
-fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
-    if !revoke::is_admin(req, env) {
+fn health(req: &Request, state: &state::State) -> Result<Response> {
+    if !revoke::is_admin(req, state) {
         return respond::json(200, Object::new().with("status", "ok").finish());
     }
     let active = state

@@ -36,8 +36,8 @@ pub(super) fn presented_bearer(req: &Request) -> Option<String> {
 
 /// Whether the request carries the admin token. Compared in constant time, hashing first so
 /// the comparison does not even leak the length.
-pub fn is_admin(req: &Request, env: &Env) -> bool {
-    let Ok(secret) = env.secret(bindings::ADMIN_TOKEN).map(|s| s.to_string()) else {
+pub fn is_admin(req: &Request, state: &State) -> bool {
+    let Some(secret) = state.admin_token.as_deref() else {
         return false;
     };
     let presented = presented_bearer(req).unwrap_or_default();
@@ -48,15 +48,15 @@ pub fn is_admin(req: &Request, env: &Env) -> bool {
 }
 
 /// The operator's credential check, as a ready refusal when it fails.
-fn admin_authorised(req: &Request, env: &Env) -> std::result::Result<(), Result<Response>> {
-    if env.secret(bindings::ADMIN_TOKEN).is_err() {
+fn admin_authorised(req: &Request, state: &State) -> std::result::Result<(), Result<Response>> {
+    if state.admin_token.is_none() {
         return Err(respond::refuse(
             Code::AdminDisabled,
             "access_denied",
             "admin endpoints are disabled: TOLLGATE_ADMIN_TOKEN is not set",
         ));
     }
-    if is_admin(req, env) {
+    if is_admin(req, state) {
         return Ok(());
     }
     Err(respond::refuse(
@@ -97,7 +97,7 @@ pub async fn revoke(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
             Err(response) => response,
         };
     }
-    if let Err(response) = admin_authorised(&req, env) {
+    if let Err(response) = admin_authorised(&req, &state) {
         return response;
     }
     operator_revoke(req, env, ctx, state).await
@@ -202,7 +202,7 @@ async fn operator_revoke(
 /// `POST /admin/revoke-subject` (form: `sub`, optional `iss`): ends everything issued to the
 /// subject until now: access tokens, sessions, refresh families and API keys.
 pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Result<Response> {
-    if let Err(response) = admin_authorised(&req, env) {
+    if let Err(response) = admin_authorised(&req, &state) {
         return response;
     }
     let Some(config) = state.config.clone() else {

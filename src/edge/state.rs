@@ -50,6 +50,9 @@ pub struct State {
     /// Signed origin assertions by what they state, with their `exp`: repeated requests of
     /// one caller to one URL reuse one while it is fresh, instead of signing again.
     pub assertions: RefCell<HashMap<crate::assertion::Statement, (String, i64)>>,
+    /// The operator's bearer token (`TOLLGATE_ADMIN_TOKEN`, [`admin_token`]); `None`: the
+    /// admin endpoints are disabled.
+    pub admin_token: Option<String>,
 }
 
 /// Why the worker cannot serve: the detail goes to the log, the code to the client.
@@ -108,7 +111,13 @@ pub fn state(env: &Env) -> Result<Rc<State>, ConfigError> {
     let config = config_text(env);
     let origin = env.var(bindings::ORIGIN_URL).ok().map(|v| v.to_string());
     let has_coordinator = env.durable_object(bindings::COORDINATOR).is_ok();
-    let state = Rc::new(build(secret, config, origin, has_coordinator)?);
+    let admin = env
+        .secret(bindings::ADMIN_TOKEN)
+        .ok()
+        .map(|s| s.to_string());
+    let mut state = build(secret, config, origin, has_coordinator)?;
+    state.admin_token = admin_token(admin)?;
+    let state = Rc::new(state);
     STATE.with(|s| *s.borrow_mut() = Some(Rc::clone(&state)));
     Ok(state)
 }
@@ -194,7 +203,26 @@ fn build(
         webcrypto: WebCryptoKeys::default(),
         headers: HeaderMemo::default(),
         assertions: RefCell::new(HashMap::new()),
+        admin_token: None,
     })
+}
+
+/// The operator's token, checked once at start-up: at least 32 characters, as the pepper, since
+/// it revokes any token and any subject and one guessed is the whole deployment's revocation
+/// list (an outside audit found `TOLLGATE_ADMIN_TOKEN='a'` accepted). Empty is unset: the admin
+/// endpoints answer `ERR_ADMIN_DISABLED`, not a refusal of every token presented.
+fn admin_token(secret: Option<String>) -> Result<Option<String>, ConfigError> {
+    match secret.filter(|token| !token.is_empty()) {
+        Some(token) if token.chars().count() < 32 => Err(ConfigError {
+            code: Code::ConfigInvalid.as_str(),
+            detail: format!(
+                "secret {} must be at least 32 characters (or unset, which disables the admin \
+                 endpoints)",
+                bindings::ADMIN_TOKEN
+            ),
+        }),
+        token => Ok(token),
+    }
 }
 
 /// `ORIGIN_URL` is https, or http on loopback (the development origin of `scripts/dev`), as
@@ -279,5 +307,24 @@ mod tests {
         ] {
             assert!(check_origin(origin).is_ok(), "{origin}");
         }
+    }
+
+    #[test]
+    fn an_admin_token_is_at_least_32_characters_and_empty_is_unset() {
+        let short = admin_token(Some("a".repeat(31))).err();
+        assert_eq!(
+            short.map(|e| (e.code, e.detail)),
+            Some((
+                "ERR_CONFIG_INVALID",
+                "secret TOLLGATE_ADMIN_TOKEN must be at least 32 characters (or unset, which \
+                 disables the admin endpoints)"
+                    .to_owned()
+            ))
+        );
+        assert!(admin_token(Some("a".into())).is_err());
+        assert_eq!(admin_token(Some(String::new())).ok(), Some(None));
+        assert_eq!(admin_token(None).ok(), Some(None));
+        let long = "a".repeat(32);
+        assert_eq!(admin_token(Some(long.clone())).ok(), Some(Some(long)));
     }
 }

@@ -78,6 +78,8 @@ test("a missing or malformed secret is a clear server error with its code in the
   for (const [secrets, code] of [
     [{}, "ERR_SIGNING_KEYS_MISSING"],
     [{ TOLLGATE_SIGNING_KEYS: '{"keys":[{"kty":"oct","k":"c2hvcnQ"}]}' }, "ERR_JWK_INVALID"],
+    // An admin token anyone could guess (an outside audit found 'a' accepted).
+    [{ TOLLGATE_SIGNING_KEYS: JSON.stringify(signingSet), TOLLGATE_ADMIN_TOKEN: "c2hvcnQ" }, "ERR_CONFIG_INVALID"],
   ]) {
     const broken = await startWorker({ secrets });
     try {
@@ -91,5 +93,17 @@ test("a missing or malformed secret is a clear server error with its code in the
     } finally {
       await broken.stop();
     }
+  }
+});
+
+test("an empty admin token is no admin token: the admin endpoints are disabled, not refusing every token", async () => {
+  const unset = await startWorker({ secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(signingSet), TOLLGATE_ADMIN_TOKEN: "" } });
+  try {
+    const res = await unset.fetch("/admin/revoke-subject", { method: "POST", headers: { Authorization: "Bearer " } });
+    assert.equal(res.status, 403);
+    assert.equal((await res.json()).code, "ERR_ADMIN_DISABLED");
+    assert.equal((await unset.fetch("/healthz")).status, 200);
+  } finally {
+    await unset.stop();
   }
 });
