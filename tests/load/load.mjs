@@ -10,7 +10,7 @@ import { cli, kvSeed, startWorker } from "../e2e/harness.mjs";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
 const ISSUER = "https://load.test";
-const ADMIN = "admin-token-for-tests-only-load";
+const ADMIN = "admin-token-for-tests-only-load-0123456789";
 const PEPPER = "pepper-for-tests-only-0123456789abcdef";
 
 export async function runLoad({ clients = 200, seconds = 60 } = {}) {
