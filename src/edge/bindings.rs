@@ -22,5 +22,4 @@ pub const PEPPER: &str = "TOLLGATE_PEPPER";
 pub const COORDINATOR: &str = "TOLLGATE_COORDINATOR";
 /// Service binding (the guard, built without the feature `issuance`): the issuer worker, which
 /// answers the authorization server's endpoints.
-#[cfg_attr(feature = "issuance", allow(dead_code))]
 pub const ISSUER: &str = "TOLLGATE_ISSUER";

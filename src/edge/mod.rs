@@ -179,7 +179,7 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return serve(endpoint, req, &env, &ctx, &state, &target).await;
     }
     match (target.method.as_str(), target.path.as_str()) {
-        ("GET" | "HEAD", "/healthz") => health(&req, &state),
+        ("GET" | "HEAD", "/healthz") => health(&req, &env, &state),
         ("GET" | "HEAD", "/.well-known/jwks.json") => {
             let mut response = respond::json(200, state.keys.public_jwks())?;
             // Public data, cacheable, so verifiers pick up a rotation within five minutes.
@@ -253,9 +253,22 @@ fn https_redirect(config: &crate::config::GatewayConfig, target: &Target) -> Res
     Ok(response)
 }
 
-/// `GET /healthz`: liveness for anyone; the deployment's details (key ids, isolate figures)
-/// only for the operator (`Authorization: Bearer <TOLLGATE_ADMIN_TOKEN>`).
-fn health(req: &Request, state: &state::State) -> Result<Response> {
+/// `GET /healthz`: liveness for anyone, 503 when this worker lacks what its requests need
+/// ([`state::readiness`]); the deployment's details (key ids, isolate figures) only for the
+/// operator (`Authorization: Bearer <TOLLGATE_ADMIN_TOKEN>`).
+fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
+    let pepper = env.secret(bindings::PEPPER).ok().map(|s| s.to_string());
+    // The issuer serves the authorization server's endpoints; the guard forwards them to the
+    // issuer it is bound to.
+    let serves_issuance = cfg!(feature = "issuance") || env.service(bindings::ISSUER).is_ok();
+    if let Err(unready) = state::readiness(
+        state.config.as_deref(),
+        state.origin.is_some(),
+        pepper.as_deref(),
+        serves_issuance,
+    ) {
+        return respond::server_error(503, unready.code, &unready.detail);
+    }
     if !revoke::is_admin(req, state) {
         return respond::json(200, Object::new().with("status", "ok").finish());
     }

@@ -241,6 +241,69 @@ fn check_origin(origin: &str) -> Result<(), ConfigError> {
     })
 }
 
+/// What a worker lacks to serve its requests, for `/healthz` (503 when `Err`): an isolate whose
+/// state built can still fail every request of a kind, and a health check that says "ok" then
+/// hides it (an outside audit: 200 while every OAuth endpoint answered 500
+/// `ERR_PEPPER_MISSING`, or every gateway request 500 `ERR_CONFIG_MISSING`). Only what this
+/// worker needs counts:
+/// - with `TOLLGATE_CONFIG`, it guards an origin, so `ORIGIN_URL` is needed;
+/// - a pepper that is set is meant to be used, and one under 32 characters fails every use;
+/// - an unset pepper is needed by the authorization server's endpoints, which this worker
+///   serves itself (`serves_issuance`: the issuer) or through the issuer it is bound to (the
+///   guard with `TOLLGATE_ISSUER`, the issuer reading the same secrets, README "Two workers"),
+///   and at the gateway by `dpopNonce` and `oauth.sessionRoutes`. A guard alone that only
+///   verifies JWTs needs none.
+///
+/// Without `TOLLGATE_CONFIG` the worker only publishes its keys, which need neither.
+pub fn readiness(
+    config: Option<&GatewayConfig>,
+    origin_set: bool,
+    pepper: Option<&str>,
+    serves_issuance: bool,
+) -> Result<(), ConfigError> {
+    let Some(config) = config else {
+        return Ok(());
+    };
+    if !origin_set {
+        return Err(ConfigError {
+            code: Code::ConfigMissing.as_str(),
+            detail: format!(
+                "{} is not set: every gateway request fails",
+                bindings::ORIGIN_URL
+            ),
+        });
+    }
+    let pepper_error = |detail: String| ConfigError {
+        code: Code::PepperMissing.as_str(),
+        detail,
+    };
+    match pepper {
+        Some(pepper) if pepper.len() < 32 => Err(pepper_error(format!(
+            "secret {} must be at least 32 characters",
+            bindings::PEPPER
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            let needed_by = if serves_issuance {
+                Some("the authorization server's endpoints")
+            } else if config.dpop_nonce {
+                Some("dpopNonce")
+            } else if !config.oauth.session_routes.is_empty() {
+                Some("oauth.sessionRoutes")
+            } else {
+                None
+            };
+            match needed_by {
+                Some(what) => Err(pepper_error(format!(
+                    "secret {} is not set; it is needed by {what}",
+                    bindings::PEPPER
+                ))),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +389,47 @@ mod tests {
         assert_eq!(admin_token(None).ok(), Some(None));
         let long = "a".repeat(32);
         assert_eq!(admin_token(Some(long.clone())).ok(), Some(Some(long)));
+    }
+
+    #[test]
+    fn a_worker_is_ready_when_it_has_what_its_requests_need() {
+        let plain = GatewayConfig::from_json(r#"{"issuer":"https://i"}"#).ok();
+        let sessions = GatewayConfig::from_json(
+            r#"{"issuer":"https://i","routes":[{"prefix":"/app"}],"oauth":{"sessionRoutes":["/app"]}}"#,
+        )
+        .ok();
+        let nonce = GatewayConfig::from_json(r#"{"issuer":"https://i","dpopNonce":true}"#).ok();
+        let pepper = "p".repeat(32);
+        let code = |r: Result<(), ConfigError>| r.err().map(|e| e.code);
+        // Keys only: nothing else is served.
+        assert_eq!(code(readiness(None, false, None, true)), None);
+        // A gateway without its origin.
+        assert_eq!(
+            code(readiness(plain.as_ref(), false, Some(&pepper), true)),
+            Some("ERR_CONFIG_MISSING")
+        );
+        // A short pepper fails wherever it is used; an absent one where it is needed.
+        for issuance in [true, false] {
+            assert_eq!(
+                code(readiness(plain.as_ref(), true, Some("short"), issuance)),
+                Some("ERR_PEPPER_MISSING")
+            );
+        }
+        assert_eq!(
+            code(readiness(plain.as_ref(), true, None, true)),
+            Some("ERR_PEPPER_MISSING")
+        );
+        for needs in [&sessions, &nonce] {
+            assert_eq!(
+                code(readiness(needs.as_ref(), true, None, false)),
+                Some("ERR_PEPPER_MISSING")
+            );
+        }
+        // A guard alone that verifies JWTs needs no pepper.
+        assert_eq!(code(readiness(plain.as_ref(), true, None, false)), None);
+        assert_eq!(
+            code(readiness(plain.as_ref(), true, Some(&pepper), true)),
+            None
+        );
     }
 }

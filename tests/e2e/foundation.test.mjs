@@ -3,7 +3,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { importJWK, jwtVerify, createLocalJWKSet } from "jose";
-import { cli, logsUntil, startWorker } from "./harness.mjs";
+import { join } from "node:path";
+import { cli, logsUntil, ROOT, startWorker } from "./harness.mjs";
 
 const keygen = (alg, kid) => JSON.parse(cli(["keygen", "--alg", alg, "--kid", kid, "--set"]).stdout);
 
@@ -105,5 +106,35 @@ test("an empty admin token is no admin token: the admin endpoints are disabled, 
     assert.equal((await unset.fetch("/healthz")).status, 200);
   } finally {
     await unset.stop();
+  }
+});
+
+test("/healthz is 503 when the worker lacks what its requests need, and only then", async () => {
+  // An outside audit: 200 {"status":"ok"} while every OAuth endpoint answered 500
+  // ERR_PEPPER_MISSING, or every gateway request 500 ERR_CONFIG_MISSING.
+  const config = JSON.stringify({ issuer: "https://tollgate.test", routes: [{ prefix: "/api" }] });
+  const keys = JSON.stringify(signingSet);
+  const pepper = "pepper-for-tests-only-0123456789abcdef";
+  const origin = "http://127.0.0.1:9";
+  for (const [name, options, code] of [
+    ["no ORIGIN_URL", { secrets: { TOLLGATE_SIGNING_KEYS: keys, TOLLGATE_PEPPER: pepper }, vars: { TOLLGATE_CONFIG: config } }, "ERR_CONFIG_MISSING"],
+    ["no pepper (the issuer's endpoints)", { secrets: { TOLLGATE_SIGNING_KEYS: keys }, vars: { ORIGIN_URL: origin, TOLLGATE_CONFIG: config } }, "ERR_PEPPER_MISSING"],
+    ["a short pepper", { secrets: { TOLLGATE_SIGNING_KEYS: keys, TOLLGATE_PEPPER: "short" }, vars: { ORIGIN_URL: origin, TOLLGATE_CONFIG: config } }, "ERR_PEPPER_MISSING"],
+    // The guard alone only verifies JWTs here: it needs no pepper.
+    ["the guard alone without a pepper", { secrets: { TOLLGATE_SIGNING_KEYS: keys }, vars: { ORIGIN_URL: origin, TOLLGATE_CONFIG: config }, main: join(ROOT, "build/guard/index.js"), coordinator: false }, null],
+  ]) {
+    const unready = await startWorker(options);
+    try {
+      const res = await unready.fetch("/healthz");
+      if (code === null) {
+        assert.equal(res.status, 200, name);
+        continue;
+      }
+      assert.equal(res.status, 503, name);
+      assert.deepEqual(await res.json(), { error: "server_error", code }, name);
+      assert.equal((await unready.fetch("/.well-known/jwks.json")).status, 200, `${name}: the keys are still served`);
+    } finally {
+      await unready.stop();
+    }
   }
 });

@@ -101,7 +101,8 @@ before(async () => {
     otherKeys[alg] = JSON.parse(cli(["keygen", "--alg", alg, "--set"]).stdout).keys[0];
   }
   worker = await startWorker({
-    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: ALGS.map((alg) => keys[alg]) }), TOLLGATE_ADMIN_TOKEN: ADMIN },
+    // The pepper: the guard's /healthz answers 503 without it, the issuer's endpoints needing it.
+    secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify({ keys: ALGS.map((alg) => keys[alg]) }), TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_PEPPER: "pepper-for-tests-only-0123456789abcdef" },
     vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, audiences: ["demo"], routes: [{ prefix: "/api" }] }) },
   });
   jwks = await (await worker.fetch("/.well-known/jwks.json")).json();
