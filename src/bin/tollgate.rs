@@ -63,7 +63,7 @@ enum Command {
     /// API keys (records for the store; the key is printed once).
     #[command(subcommand)]
     Apikey(ApikeyCommand),
-    /// Print a shell completion script: `tollgate completions bash > /etc/bash_completion.d/tollgate`.
+    /// Print a shell completion script: `tollgate completions bash > ~/.local/share/bash-completion/completions/tollgate`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
