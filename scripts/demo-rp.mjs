@@ -5,10 +5,14 @@
 //
 // Its own session is a cookie naming an in-memory record of the tokens. Every page view asks
 // Tollgate's /userinfo with the access token (refreshing once if it expired), so a sign-out at
-// another relying party, which revokes this session's grant, shows here at the next view.
+// another relying party, which revokes this session's grant, shows here at the next view; and
+// a relying party registered with a back-channel logout URI (scripts/dev registers
+// /backchannel-logout) drops its sessions of a signed-out user at once, on Tollgate's logout
+// token (OpenID Connect Back-Channel Logout 1.0 §2.6), checked with jose.
 import { createServer } from "node:http";
 import { randomBytes } from "node:crypto";
 import * as oidc from "openid-client";
+import { createRemoteJWKSet, jwtVerify } from "jose";
 
 const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -18,6 +22,7 @@ export function startRelyingParty({ issuer, clientId, clientSecret, name, port =
   const sessions = new Map();
   const pending = new Map();
   let config;
+  let logoutKeys;
   const discover = async () =>
     (config ??= await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
       execute: issuer.startsWith("http://") ? [oidc.allowInsecureRequests] : [],
@@ -103,6 +108,24 @@ export function startRelyingParty({ issuer, clientId, clientSecret, name, port =
       } catch (err) {
         return page(res, 400, `<p id="status">Sign-in failed: ${escape(err.error ?? err.message)}</p>`);
       }
+    }
+    if (url.pathname === "/backchannel-logout" && req.method === "POST") {
+      // §2.6: signed by the issuer, for this client, explicitly typed, with the logout event,
+      // a sid or sub, and no nonce; then every local session of that sid ends (§2.7).
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      const config = await discover();
+      const jwks = (logoutKeys ??= createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri)));
+      try {
+        const token = new URLSearchParams(body).get("logout_token") ?? "";
+        const { payload } = await jwtVerify(token, jwks, { issuer: config.serverMetadata().issuer, audience: clientId, typ: "logout+jwt", maxTokenAge: "2 minutes" });
+        if (!payload.events?.["http://schemas.openid.net/event/backchannel-logout"] || payload.nonce !== undefined || !payload.sid) throw new Error("not a logout token");
+        for (const [id, s] of sessions) if (s.claims.sid === payload.sid) sessions.delete(id);
+        res.writeHead(200, { "cache-control": "no-store" }).end();
+      } catch {
+        res.writeHead(400, { "cache-control": "no-store" }).end();
+      }
+      return;
     }
     if (url.pathname === "/logout") {
       if (id) sessions.delete(id);

@@ -96,6 +96,15 @@ impl Verified {
             .split(' ')
             .filter(|s| !s.is_empty())
     }
+
+    /// `aud` as a list: one string or an array of them (RFC 7519 §4.1.3); none when absent.
+    pub fn audiences(&self) -> Vec<&str> {
+        match self.claims().get("aud") {
+            Some(Value::String(aud)) => vec![aud.as_str()],
+            Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Verifies tokens against one key set under one policy.

@@ -433,7 +433,7 @@ fn management_commands_refuse_what_would_fail_later() {
     };
     let public = client(&["--public"]);
     assert_eq!(public.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&public.stderr).contains("--pkce-optional"));
+    assert!(String::from_utf8_lossy(&public.stderr).contains("confidential clients"));
     assert!(client(&[]).status.success());
     let record = std::fs::read_to_string(kv).unwrap();
     assert!(record.contains(r#"\"pkceOptional\":true"#), "{record}");
@@ -518,24 +518,24 @@ fn key_rotate_replaces_the_key_of_its_algorithm_only() {
             })
             .collect()
     };
-    let rsa = stdout(&run(&["keygen", "--alg", "RS256", "--set"], None));
-    let rotate = |set: &str, alg: &str, keep: &str| {
-        stdout(&run(
-            &[
-                "key",
-                "rotate",
-                "--keys-from",
-                "-",
-                "--alg",
-                alg,
-                "--keep",
-                keep,
-            ],
-            Some(set),
-        ))
+    let es = stdout(&run(&["keygen", "--alg", "ES256", "--set"], None));
+    let rotate_with = |set: &str, alg: &str, keep: &str, extra: &[&str]| {
+        let mut args = vec![
+            "key",
+            "rotate",
+            "--keys-from",
+            "-",
+            "--alg",
+            alg,
+            "--keep",
+            keep,
+        ];
+        args.extend_from_slice(extra);
+        stdout(&run(&args, Some(set)))
     };
-    // An RS256 set rotated to ES256: the new ES256 key is active, the RS256 key stays after it.
-    let two = rotate(&rsa, "ES256", "2");
+    let rotate = |set: &str, alg: &str, keep: &str| rotate_with(set, alg, keep, &[]);
+    // An RS256 key added to an ES256 set (an ID-token key): after the active ES256 key.
+    let two = rotate(&es, "RS256", "2");
     let [(a0, es1), (a1, rs1)] = &algs(&two)[..] else {
         panic!("{two}")
     };
@@ -560,4 +560,10 @@ fn key_rotate_replaces_the_key_of_its_algorithm_only() {
     );
     assert_eq!((&rs[0].1, &rs[3].1), (&now[0].1, rs1));
     assert_ne!(&rs[2].1, rs1, "a new RS256 key signs ID tokens");
+    // --active makes a new algorithm the access tokens': first, the rest kept in order.
+    let switched = algs(&rotate_with(&set, "EdDSA", "2", &["--active"]));
+    assert_eq!(
+        switched.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        ["EdDSA", "ES256", "ES256", "RS256"]
+    );
 }

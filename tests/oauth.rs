@@ -47,6 +47,8 @@ impl World {
         confidential.scopes = vec!["read".into(), "write".into()];
         confidential.redirect_uris = vec!["https://app.example/cb".into()];
         confidential.first_party = true;
+        // Also the resource server of `api`: it introspects every token for it.
+        confidential.introspects = vec!["api".into()];
         let (mut public, _) = oauth::new_client(PEPPER, "spa", false).unwrap();
         public.grants = vec!["authorization_code".into(), "refresh_token".into()];
         public.scopes = vec!["read".into()];
@@ -97,6 +99,7 @@ impl World {
     fn oauth(&self) -> OAuth<'_, MemoryStore, MemoryStore> {
         OAuth {
             dpop_jkt: None,
+            ended: None,
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,
@@ -1807,6 +1810,23 @@ fn rfc_8707_tokens_are_for_the_resource_the_client_may_reach() {
     assert_eq!(aud(&tokens.access_token).as_deref(), Some(C));
     let again = refreshed(tokens.refresh_token.as_deref().unwrap(), None).unwrap();
     assert_eq!(aud(&again.access_token).as_deref(), Some(C));
+    // A resource taken from the client since ends the grant's refreshes.
+    multi.resources = vec![B.into()];
+    ready(w.store.put(
+        "client:svc-b",
+        &serde_json::to_string(&multi).unwrap(),
+        None,
+    ))
+    .unwrap();
+    let taken = refreshed(again.refresh_token.as_deref().unwrap(), None);
+    assert_eq!(error(taken), "invalid_grant");
+    multi.resources = vec![B.into(), C.into()];
+    ready(w.store.put(
+        "client:svc-b",
+        &serde_json::to_string(&multi).unwrap(),
+        None,
+    ))
+    .unwrap();
 
     // An API key for one resource: its tokens are for it, and other services' guards refuse it.
     let (_, _, mut key) =
@@ -1849,10 +1869,10 @@ fn the_password_grant_is_for_first_party_clients_only() {
     assert!(w.alice(NOW).is_ok(), "the first-party client");
 }
 
-/// RFC 7662 §2.2, §4: a client sees as active its own tokens and those for a resource it may
-/// obtain tokens for (its registered resources, else the deployment's audience): the service
-/// that checks a token may ask about it, another service behind the same issuer may not
-/// (an outside run found any client reading any token, refresh tokens and sessions included).
+/// RFC 7662 §2.2, §4: a client sees as active its own tokens and those for an audience it is
+/// registered to check (`introspects`, a resource server's): the service that checks a token
+/// may ask about it, any other client may not (an outside run found any client reading any
+/// token, refresh tokens and sessions included).
 #[test]
 fn introspection_shows_a_client_its_own_tokens_and_those_of_its_resources() {
     use tollgate::oauth::may_introspect;
@@ -1861,20 +1881,24 @@ fn introspection_shows_a_client_its_own_tokens_and_those_of_its_resources() {
     b.client_id = "svc-b".into();
     b.resources = vec!["https://b.example/".into()];
     b.first_party = false;
-    let a = w.svc();
-    let default = "api";
+    b.introspects.clear();
+    let mut a = w.svc();
+    a.introspects.clear();
+    let mut api = w.svc();
+    api.client_id = "api-server".into();
     // (caller, token's client, token's audiences) -> may see it
     for (caller, client, audiences, may) in [
         (&a, Some("svc"), &["api"][..], true),
-        (&a, Some("other"), &["api"][..], true),
-        (&a, Some("svc-b"), &["https://b.example/"][..], false),
+        (&a, Some("other"), &["api"][..], false),
+        (&api, Some("other"), &["api"][..], true),
+        (&api, Some("svc-b"), &["https://b.example/"][..], false),
         (&b, Some("svc"), &["api"][..], false),
-        (&b, Some("x"), &["https://b.example/", "api"][..], true),
+        (&b, Some("x"), &["https://b.example/"][..], false),
         (&b, Some("svc-b"), &[][..], true),
         (&b, None, &[][..], false),
     ] {
         assert_eq!(
-            may_introspect(caller, client, audiences, default),
+            may_introspect(caller, client, audiences),
             may,
             "{} asks about {client:?} {audiences:?}",
             caller.client_id

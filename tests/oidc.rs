@@ -45,6 +45,8 @@ impl World {
         for (id, first_party) in [("rp", true), ("partner", false), ("legacy", true)] {
             let (mut client, secret) = oauth::new_client(PEPPER, id, id == "legacy").unwrap();
             client.pkce_optional = true;
+            client.backchannel_logout_uri =
+                (id != "partner").then(|| format!("https://{id}.example/backchannel"));
             if let Some(secret) = secret {
                 legacy_secret = secret;
             }
@@ -92,6 +94,7 @@ impl World {
     fn oauth(&self) -> OAuth<'_, MemoryStore, MemoryStore> {
         OAuth {
             dpop_jkt: None,
+            ended: None,
             store: &self.store,
             once: &self.store,
             signing_key: &self.key,
@@ -954,4 +957,71 @@ fn an_rs256_deployment_signs_rs256_id_tokens() {
         claims["at_hash"],
         oidc::token_hash(Algorithm::RS256, &tokens.access_token).as_str()
     );
+}
+
+/// OpenID Connect Back-Channel Logout 1.0: a session's end is noted with the relying parties
+/// an ID token of it went to (not a plain OAuth grant's client), and each one registered with a
+/// `backchannel_logout_uri` gets a logout token (§2.4): `typ: logout+jwt`, `iss`, `aud` the
+/// client, `sub`, the session's `sid`, the logout event, a short `exp`, no `nonce`.
+#[test]
+fn a_sign_out_gives_each_relying_party_of_the_session_a_logout_token() {
+    let w = World::new();
+    let ended = std::cell::RefCell::new(Vec::new());
+    let o = OAuth {
+        ended: Some(&ended),
+        ..w.oauth()
+    };
+    let (id, session) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let nonce = [("nonce", "n")];
+    let legacy_plain = [("client_id", "legacy"), ("scope", "read")];
+    for request in [
+        w.request(&nonce).unwrap(),
+        w.request(&[("client_id", "partner"), ("nonce", "n")])
+            .unwrap(),
+        w.request(&legacy_plain).unwrap(),
+        w.request(&nonce).unwrap(),
+    ] {
+        ready(o.issue_code(&request, &session, NOW)).unwrap();
+    }
+    ready(o.end_session(&id, NOW + 5)).unwrap();
+    let sessions = ended.borrow().clone();
+    assert_eq!(
+        sessions,
+        [oauth::Ended {
+            sub: w.user.sub.clone(),
+            sid: session.sid.clone(),
+            clients: vec!["rp".into(), "partner".into()],
+        }]
+    );
+    let deliveries = ready(o.backchannel_logouts(&sessions, NOW + 5)).unwrap();
+    assert_eq!(deliveries.len(), 1, "partner has no backchannel_logout_uri");
+    let delivery = &deliveries[0];
+    assert_eq!(
+        (delivery.client_id.as_str(), delivery.uri.as_str()),
+        ("rp", "https://rp.example/backchannel")
+    );
+    let public = Key::from_jwk(&w.key.to_public_jwk().unwrap()).unwrap();
+    let verifier = Verifier::new(
+        KeySet::from_keys(vec![public]).unwrap(),
+        Policy {
+            issuers: vec![ISSUER.into()],
+            audiences: vec!["rp".into()],
+            typ: Some(oidc::LOGOUT_TOKEN_TYP.into()),
+            ..Policy::default()
+        },
+    )
+    .unwrap();
+    let verified = verifier.verify(&delivery.logout_token, NOW + 5).unwrap();
+    let claims = verified.claims();
+    assert_eq!(claims["sub"], w.user.sub.as_str());
+    assert_eq!(claims["sid"], session.sid.as_str());
+    assert_eq!(
+        claims["events"],
+        serde_json::json!({ oidc::BACKCHANNEL_LOGOUT_EVENT: {} })
+    );
+    assert_eq!(claims["exp"], NOW + 5 + 120);
+    assert!(claims.get("jti").is_some() && claims.get("nonce").is_none());
+    // An ID token is not a logout token, nor the reverse: the types differ.
+    let id_token = w.redeem(&w.request(&nonce).unwrap()).id_token.unwrap();
+    assert!(verifier.verify(&id_token, NOW).is_err());
 }

@@ -86,8 +86,8 @@ struct KeygenArgs {
 #[derive(Subcommand)]
 enum KeyCommand {
     /// Print the signing-key set with a new key of --alg in place of the one that signs with
-    /// that algorithm (first in the set when it is the active key's), older keys of --alg after
-    /// it, and keys of other algorithms where they were.
+    /// that algorithm (first in the set when it is the active key's; last when the set has
+    /// none), older keys of --alg after it, and keys of other algorithms where they were.
     Rotate {
         /// The current set: a JWK Set file, or .dev.vars holding TOLLGATE_SIGNING_KEYS (- for stdin).
         #[arg(long, value_name = "FILE")]
@@ -99,6 +99,10 @@ enum KeyCommand {
         /// other kind: HMAC secrets and asymmetric keys never share a set).
         #[arg(long, default_value_t = 2)]
         keep: usize,
+        /// Put the new key first, as the active key that signs access tokens (to change their
+        /// algorithm); by default it takes the place of its algorithm's key, or is added last.
+        #[arg(long)]
+        active: bool,
     },
 }
 
@@ -243,6 +247,14 @@ enum ClientCommand {
         /// Where RP-Initiated Logout may return to (repeatable; exact match).
         #[arg(long)]
         post_logout_redirect_uri: Vec<String>,
+        /// Where this relying party is told, by a POST of a logout token, that a session it
+        /// logged in through has ended (OpenID Connect Back-Channel Logout 1.0).
+        #[arg(long, value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
+        /// An audience it checks as a resource server (repeatable): it may introspect tokens
+        /// for it (RFC 7662 §4); without any, only its own tokens.
+        #[arg(long, value_name = "AUDIENCE")]
+        introspect: Vec<String>,
         /// A service its access tokens may be for (repeatable; RFC 8707 absolute URI): the
         /// first is the default audience, `resource` picks another (default: the
         /// deployment's `oauth.accessTokenAudience`).
@@ -370,7 +382,8 @@ fn run(command: Command) -> Result<Output, Failure> {
             keys_from,
             alg,
             keep,
-        }) => key_rotate(&keys_from, algorithm(&alg)?, keep),
+            active,
+        }) => key_rotate(&keys_from, algorithm(&alg)?, keep, active),
         Command::Sign(args) => sign(args),
         Command::Verify(args) => verify(args),
         Command::User(UserCommand::Add {
@@ -422,6 +435,8 @@ fn run(command: Command) -> Result<Output, Failure> {
             pkce_optional,
             redirect_uri,
             post_logout_redirect_uri,
+            backchannel_logout_uri,
+            introspect,
             resource,
             grant,
             scopes,
@@ -433,17 +448,14 @@ fn run(command: Command) -> Result<Output, Failure> {
                     "--resource {bad:?} must be an absolute URI without a fragment (RFC 8707 §2)"
                 )));
             }
-            if pkce_optional && public {
-                return Err(Failure::Usage(
-                    "--pkce-optional is for confidential clients: a public client always uses PKCE (RFC 9700 §2.1.1)".into(),
-                ));
-            }
             let pepper = read_pepper(&pepper)?;
             let (mut client, secret) = tollgate::oauth::new_client(&pepper, &id, !public)?;
             client.name = name.unwrap_or_else(|| id.clone());
+            let backchannel = Vec::from_iter(backchannel_logout_uri.clone());
             for (flag, uris) in [
                 ("redirect URI", &redirect_uri),
                 ("post-logout redirect URI", &post_logout_redirect_uri),
+                ("back-channel logout URI", &backchannel),
             ] {
                 if let Some(bad) = uris
                     .iter()
@@ -460,33 +472,6 @@ fn run(command: Command) -> Result<Output, Failure> {
             {
                 return Err(Failure::Usage(format!("unknown grant {bad:?}")));
             }
-            // Records the worker could only refuse later, at every request.
-            let id_ok = !id.is_empty()
-                && id.len() <= 128
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
-            let has = |g: &str| grant.iter().any(|x| x == g);
-            let unusable = if !id_ok {
-                Some("--id takes 1 to 128 of A-Z a-z 0-9 . _ ~ - (it travels in Basic credentials, URLs and logs)")
-            } else if grant.is_empty() {
-                Some("a client needs at least one --grant")
-            } else if public && has("client_credentials") {
-                Some("a --public client cannot use client_credentials: it has no secret to authenticate with")
-            } else if has("authorization_code") && redirect_uri.is_empty() {
-                Some("--grant authorization_code needs a --redirect-uri")
-            } else {
-                None
-            };
-            if let Some(why) = unusable {
-                return Err(Failure::Usage(why.into()));
-            }
-            if has("password") && !first_party {
-                return Err(Failure::Usage(
-                    "--grant password needs --first-party: the client sees the user's password"
-                        .into(),
-                ));
-            }
             client.redirect_uris = redirect_uri;
             client.post_logout_redirect_uris = post_logout_redirect_uri;
             client.grants = grant;
@@ -495,6 +480,12 @@ fn run(command: Command) -> Result<Output, Failure> {
             client.dpop_bound_access_tokens = dpop;
             client.pkce_optional = pkce_optional;
             client.resources = resource;
+            client.backchannel_logout_uri = backchannel_logout_uri;
+            client.introspects = introspect;
+            // A record no request could use is refused now, not at every request.
+            if let Some(why) = client.unusable() {
+                return Err(Failure::Usage(why.into()));
+            }
             write_kv(
                 &kv,
                 json!([{ "key": tollgate::schema::client(&id), "value": json_text(&client) }]),
@@ -715,7 +706,12 @@ fn verify(args: VerifyArgs) -> Result<Output, Failure> {
     })))
 }
 
-fn key_rotate(keys_from: &str, alg: Algorithm, keep: usize) -> Result<Output, Failure> {
+fn key_rotate(
+    keys_from: &str,
+    alg: Algorithm,
+    keep: usize,
+    active: bool,
+) -> Result<Output, Failure> {
     let text = read_input(keys_from)?;
     let json = if text.trim_start().starts_with('{') {
         text
@@ -725,7 +721,7 @@ fn key_rotate(keys_from: &str, alg: Algorithm, keep: usize) -> Result<Output, Fa
     };
     let old = KeySet::from_json(&json)?;
     let new = Key::generate(alg)?;
-    let set = json!({ "keys": rotated(old.keys(), &new, keep) });
+    let set = json!({ "keys": rotated(old.keys(), &new, keep, active) });
     // The set the worker will be given must be one it accepts (HMAC beside asymmetric keys
     // is refused there): printing it would only move the refusal into an outage.
     KeySet::from_json(&set.to_string())?;
@@ -736,15 +732,20 @@ fn key_rotate(keys_from: &str, alg: Algorithm, keep: usize) -> Result<Output, Fa
 /// first) signs access tokens and the first key of `oauth.idTokenSigningAlg` ID tokens, so a
 /// set holds one signing key per algorithm in use: rotating one must leave the others where
 /// they are (an ES256 rotation that dropped the RS256 key would stop the worker at start).
-/// Without a key of its algorithm, `new` becomes the active key. A set of the other kind (HMAC
-/// for an asymmetric key, or the reverse) is kept as is with `keep > 0`, and the result then
-/// refused as a mixed set; `keep == 0` replaces it.
-fn rotated(old: &[Key], new: &Key, keep: usize) -> Vec<tollgate::jwk::Jwk> {
+/// Without a key of its algorithm, `new` is added after the others (an ID-token key added to an
+/// access-token set must not take over access tokens); `active` puts it first instead, to
+/// change the algorithm of access tokens. A set of the other kind (HMAC for an asymmetric key,
+/// or the reverse) is kept as is with `keep > 0`, and the result then refused as a mixed set;
+/// `keep == 0` replaces it.
+fn rotated(old: &[Key], new: &Key, keep: usize, active: bool) -> Vec<tollgate::jwk::Jwk> {
     let alg = new.signing_algorithm().ok();
     let same_alg = |key: &Key| key.signing_algorithm().ok() == alg;
     let other_kind = |key: &Key| key.is_symmetric() != new.is_symmetric();
     let mut keys = Vec::with_capacity(old.len() + 1);
-    let mut placed = false;
+    if active {
+        keys.push(new.to_private_jwk());
+    }
+    let mut placed = active;
     let mut kept = 0;
     for key in old {
         if same_alg(key) {
@@ -761,7 +762,7 @@ fn rotated(old: &[Key], new: &Key, keep: usize) -> Vec<tollgate::jwk::Jwk> {
         }
     }
     if !placed {
-        keys.insert(0, new.to_private_jwk());
+        keys.push(new.to_private_jwk());
     }
     keys
 }
@@ -778,7 +779,7 @@ fn read_pepper(from: &PepperFrom) -> Result<Vec<u8>, Failure> {
     let file = read_input(&from.pepper_from)?;
     let pepper = dotenv_value(&file, "TOLLGATE_PEPPER")
         .ok_or_else(|| Failure::Usage("no TOLLGATE_PEPPER in the --pepper-from file".into()))?;
-    if pepper.len() < 32 {
+    if pepper.len() < tollgate::oauth::MIN_SECRET_LEN {
         return Err(Failure::Usage(
             "TOLLGATE_PEPPER must be at least 32 characters".into(),
         ));
@@ -801,11 +802,16 @@ fn write_kv(kv: &KvFile, entries: Value) -> Result<(), Failure> {
     };
     let merged = match existing {
         None => entries,
-        Some(text) => merge_kv(&text, entries).map_err(|why| {
-            Failure::Usage(format!(
-                "{path} already holds something else ({why}): use another --kv-file"
-            ))
-        })?,
+        Some(text) => {
+            // Said, since a file left from an earlier day would be stored again with it.
+            let before = serde_json::from_str::<Vec<Value>>(&text).map_or(0, |v| v.len());
+            eprintln!("tollgate: added to the {before} entries already in {path}");
+            merge_kv(&text, entries).map_err(|why| {
+                Failure::Usage(format!(
+                    "{path} already holds something else ({why}): use another --kv-file"
+                ))
+            })?
+        }
     };
     std::fs::write(&kv.kv_file, merged.to_string())
         .map_err(|e| Failure::Usage(format!("cannot write {path}: {e}")))

@@ -356,6 +356,12 @@ impl GatewayConfig {
                 self.issuer
             ));
         }
+        if self.issuer.contains(['?', '#', '@']) {
+            return Err(format!(
+                "issuer {:?} must have no query, fragment or userinfo (RFC 8414 section 2)",
+                self.issuer
+            ));
+        }
         Ok(())
     }
 
@@ -541,6 +547,16 @@ impl GatewayConfig {
         }
     }
 
+    /// [`GatewayConfig::policy`] for any audience: the access tokens this deployment issued,
+    /// for any of the services behind it (RFC 8707 resources), as introspection and
+    /// revocation judge them. Never a gateway's: a gateway checks its own audiences.
+    pub fn issued_policy(&self) -> Policy {
+        Policy {
+            audiences: Vec::new(),
+            ..self.policy()
+        }
+    }
+
     /// The policy for an `id_token_hint` (OpenID Connect RP-Initiated Logout 1.0 §2): this
     /// deployment's own ID token (`typ: JWT`, any client as audience). It may have expired, since
     /// an RP logs out after the fact: `crate::oauth::oidc::check_id_token_hint` judges it as of
@@ -593,16 +609,7 @@ impl GatewayConfig {
     pub fn route(&self, method: &str, path: &str) -> Option<&Route> {
         self.routes
             .iter()
-            // RFC 9110 §9.3.2: HEAD is GET without the body, and an origin answers it with its
-            // GET handler; so a rule for GET covers HEAD, or a stricter GET rule could be
-            // passed by asking HEAD under a weaker rule of a shorter prefix.
-            .filter(|route| {
-                route.methods.is_empty()
-                    || route
-                        .methods
-                        .iter()
-                        .any(|m| m == method || (m == "GET" && method == "HEAD"))
-            })
+            .filter(|route| covers(route, method))
             .filter(|route| {
                 let fold_case = route.auth == Auth::Token && !self.case_sensitive_paths;
                 prefix_matches(&route.prefix, path, fold_case)
@@ -653,8 +660,10 @@ pub fn prefix_matches(prefix: &str, path: &str, fold_case: bool) -> bool {
     same && (rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
 }
 
-/// Whether `route` covers `method`, as [`GatewayConfig::route`] reads `methods`: none listed
-/// is every method, and `GET` covers `HEAD`.
+/// Whether `route` covers `method`: none listed is every method, and `GET` covers `HEAD` (RFC
+/// 9110 §9.3.2: HEAD is GET without the body, and an origin answers it with its GET handler;
+/// otherwise a stricter GET rule could be passed by asking HEAD under a weaker rule of a
+/// shorter prefix).
 fn covers(route: &Route, method: &str) -> bool {
     route.methods.is_empty()
         || route
@@ -701,17 +710,34 @@ pub fn is_secure_url(url: &str) -> bool {
     is_loopback_host(host)
 }
 
-/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port, and nothing else: an authority
+/// with userinfo (`127.0.0.1:80@evil.example`, RFC 3986 §3.2.1) names another host, so it is
+/// not loopback (a reviewer's find: it passed as one).
 pub fn is_loopback_host(host_and_port: &str) -> bool {
-    let host = if let Some(rest) = host_and_port.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host_and_port.split(':').next().unwrap_or("")
+    let (host, port) = match host_and_port.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((host, port)) => (host, port),
+            None => return false,
+        },
+        None => match host_and_port.split_once(':') {
+            Some((host, port)) => (host, port),
+            None => (host_and_port, ""),
+        },
     };
-    host == "localhost"
+    let port = match port {
+        "" => "0",
+        port => match (host_and_port.starts_with('['), port.strip_prefix(':')) {
+            (_, Some(digits)) => digits,
+            (false, None) => port,
+            (true, None) => return false,
+        },
+    };
+    let port_ok = (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
+    let loopback = host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+            .is_ok_and(|ip| ip.is_loopback());
+    port_ok && loopback
 }
 
 #[cfg(test)]
@@ -980,6 +1006,15 @@ mod tests {
             let json = format!(r#"{{"issuer":"{issuer}"}}"#);
             assert!(config(&json).is_ok(), "{issuer}");
         }
+        for issuer in [
+            "http://127.0.0.1:80@evil.example",
+            "https://auth.example.com/?tenant=a",
+            "https://auth.example.com/#x",
+            "https://user@auth.example.com",
+        ] {
+            let json = format!(r#"{{"issuer":"{issuer}"}}"#);
+            assert!(config(&json).is_err(), "{issuer}");
+        }
     }
 
     #[test]
@@ -1012,6 +1047,12 @@ mod tests {
             "127.0.0.1.example.com:80",
             "[::2]",
             "10.0.0.1",
+            "127.0.0.1:80@evil.example",
+            "localhost:1@evil.example",
+            "[::1]@evil.example",
+            "[::1]:80@evil.example",
+            "127.0.0.1:123456",
+            "[::1",
         ] {
             assert!(!is_loopback_host(host), "{host}");
         }

@@ -269,6 +269,9 @@ fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
     ) {
         return respond::server_error(503, unready.code, &unready.detail);
     }
+    if let Some(refused) = &state.admin_token_refused {
+        return respond::server_error(503, Code::ConfigInvalid.as_str(), refused);
+    }
     if !revoke::is_admin(req, state) {
         return respond::json(200, Object::new().with("status", "ok").finish());
     }
@@ -416,7 +419,7 @@ async fn serve(
         Endpoint::Userinfo => gateway::userinfo(req, env, ctx, state).await,
         Endpoint::Revoke => revoke::revoke(req, env, ctx, Rc::clone(state)).await,
         Endpoint::RevokeSubject => revoke::revoke_subject(req, env, Rc::clone(state)).await,
-        Endpoint::Engine(route) => with_engine(env, state, route, req).await,
+        Endpoint::Engine(route) => with_engine(env, ctx, state, route, req).await,
     }?;
     if cors::is_cors_endpoint(&target.path) {
         cors::allow(origin.as_deref(), &mut response, state)?;
@@ -445,6 +448,7 @@ async fn serve(
 #[cfg(feature = "issuance")]
 async fn with_engine(
     env: &Env,
+    ctx: &Context,
     state: &Rc<state::State>,
     route: OAuthRoute,
     req: Request,
@@ -453,14 +457,17 @@ async fn with_engine(
         Ok(engine) => engine,
         Err(response) => return response,
     };
-    match route {
+    let response = match route {
         OAuthRoute::Token => oauth::token(req, &engine).await,
         OAuthRoute::Introspect => oauth::introspect(req, &engine).await,
         OAuthRoute::AuthorizeGet => oauth::authorize_get(req, &engine).await,
         OAuthRoute::AuthorizePost => oauth::authorize_post(req, &engine).await,
         OAuthRoute::OneTimeToken => oauth::one_time_token(req, &engine).await,
         OAuthRoute::Logout => oauth::logout(req, &engine).await,
-    }
+    };
+    // A sign-out, or a sign-in over another user's session, ended a session.
+    engine.tell_relying_parties(ctx).await;
+    response
 }
 
 /// The guard: the issuer answers, through the `TOLLGATE_ISSUER` service binding, with the

@@ -49,6 +49,13 @@ pub fn is_admin(req: &Request, state: &State) -> bool {
 
 /// The operator's credential check, as a ready refusal when it fails.
 fn admin_authorised(req: &Request, state: &State) -> std::result::Result<(), Result<Response>> {
+    if let Some(refused) = &state.admin_token_refused {
+        return Err(respond::server_error(
+            500,
+            Code::ConfigInvalid.as_str(),
+            refused,
+        ));
+    }
     if state.admin_token.is_none() {
         return Err(respond::refuse(
             Code::AdminDisabled,
@@ -134,7 +141,7 @@ async fn operator_revoke(
             Ok(engine) => engine,
             Err(response) => return response,
         };
-        let Some(verifier) = state.own_verifier.as_ref() else {
+        let Some(verifier) = state.issued_verifier.as_ref() else {
             return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
         };
         if let Err(err) = engine
@@ -144,6 +151,8 @@ async fn operator_revoke(
         {
             return oauth::oauth_error(&err);
         }
+        // A session revoked is ended as a sign-out ends it, its relying parties told.
+        engine.tell_relying_parties(ctx).await;
         respond::log(
             Object::new()
                 .with("level", "info")

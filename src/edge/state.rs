@@ -37,6 +37,9 @@ pub struct State {
     pub origin: Option<String>,
     pub keys: OwnKeys,
     pub own_verifier: Option<Rc<Verifier>>,
+    /// This deployment's access tokens for any audience ([`GatewayConfig::issued_policy`]):
+    /// introspection and revocation only, never the gateway or its verified-token cache.
+    pub issued_verifier: Option<Rc<Verifier>>,
     pub remotes: Vec<RemoteJwks>,
     pub token_cache: RefCell<TokenCache<Trusted>>,
     /// Revocation-list keys read recently and found absent, with the time (ms) of the read.
@@ -53,6 +56,11 @@ pub struct State {
     /// The operator's bearer token (`TOLLGATE_ADMIN_TOKEN`, [`admin_token`]); `None`: the
     /// admin endpoints are disabled.
     pub admin_token: Option<String>,
+    /// Why `TOLLGATE_ADMIN_TOKEN` was refused ([`admin_token`]): the admin endpoints answer
+    /// it and `/healthz` is 503, while the gateway and the token endpoint go on serving (the
+    /// admin token guards the admin endpoints only; refusing the whole worker for it turned
+    /// an upgrade into an outage, a reviewer noted).
+    pub admin_token_refused: Option<String>,
 }
 
 /// Why the worker cannot serve: the detail goes to the log, the code to the client.
@@ -116,7 +124,10 @@ pub fn state(env: &Env) -> Result<Rc<State>, ConfigError> {
         .ok()
         .map(|s| s.to_string());
     let mut state = build(secret, config, origin, has_coordinator)?;
-    state.admin_token = admin_token(admin)?;
+    match admin_token(admin) {
+        Ok(token) => state.admin_token = token,
+        Err(refused) => state.admin_token_refused = Some(refused.detail),
+    }
     let state = Rc::new(state);
     STATE.with(|s| *s.borrow_mut() = Some(Rc::clone(&state)));
     Ok(state)
@@ -157,14 +168,16 @@ fn build(
     if let Some(origin) = &origin {
         check_origin(origin)?;
     }
-    let own_verifier = match &config {
-        Some(config) => Some(
-            Verifier::new(keys.set.clone(), config.policy())
-                .map(Rc::new)
-                .map_err(|e| ConfigError::from_error(bindings::CONFIG, e))?,
-        ),
-        None => None,
+    let verifier = |policy: crate::Policy| {
+        Verifier::new(keys.set.clone(), policy)
+            .map(Rc::new)
+            .map_err(|e| ConfigError::from_error(bindings::CONFIG, e))
     };
+    let own_verifier = config.as_ref().map(|c| verifier(c.policy())).transpose()?;
+    let issued_verifier = config
+        .as_ref()
+        .map(|c| verifier(c.issued_policy()))
+        .transpose()?;
     let remotes = config
         .as_ref()
         .map(|c| {
@@ -196,6 +209,7 @@ fn build(
         origin: origin.map(|o| o.trim_end_matches('/').to_owned()),
         keys,
         own_verifier,
+        issued_verifier,
         remotes,
         token_cache: RefCell::new(TokenCache::new(capacity)),
         not_revoked: RefCell::new(HashMap::new()),
@@ -204,6 +218,7 @@ fn build(
         headers: HeaderMemo::default(),
         assertions: RefCell::new(HashMap::new()),
         admin_token: None,
+        admin_token_refused: None,
     })
 }
 
@@ -213,7 +228,7 @@ fn build(
 /// endpoints answer `ERR_ADMIN_DISABLED`, not a refusal of every token presented.
 fn admin_token(secret: Option<String>) -> Result<Option<String>, ConfigError> {
     match secret.filter(|token| !token.is_empty()) {
-        Some(token) if token.chars().count() < 32 => Err(ConfigError {
+        Some(token) if token.len() < crate::oauth::MIN_SECRET_LEN => Err(ConfigError {
             code: Code::ConfigInvalid.as_str(),
             detail: format!(
                 "secret {} must be at least 32 characters (or unset, which disables the admin \
@@ -278,7 +293,7 @@ pub fn readiness(
         detail,
     };
     match pepper {
-        Some(pepper) if pepper.len() < 32 => Err(pepper_error(format!(
+        Some(pepper) if pepper.len() < crate::oauth::MIN_SECRET_LEN => Err(pepper_error(format!(
             "secret {} must be at least 32 characters",
             bindings::PEPPER
         ))),

@@ -138,9 +138,10 @@ pub(super) struct RedeemInput {
     /// The S256 challenge of the presented verifier; `None` when the verifier is malformed
     /// or absent.
     challenge: Option<String>,
-    /// The token request carried a `code_verifier`, well-formed or not.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    verifier: bool,
+    /// The token request carried a `code_verifier`, well-formed or not. Always written: a
+    /// worker of the version before writes none (and always sends a verifier), which a code
+    /// requested without a challenge must not take as "no verifier" (the downgrade).
+    verifier: Option<bool>,
     now: i64,
     lifetime: u64,
     /// The DPoP key the family's refresh tokens are bound to (public clients, RFC 9449 §5).
@@ -153,6 +154,12 @@ pub(super) struct RedeemInput {
     /// Whether the client may use refresh tokens: only then is the family's first one stored
     /// (RFC 6749 §5.1: a refresh token is issued to a client that can use it).
     refresh: bool,
+    /// The `resource` the token request names, if any, and the deployment's audience, which
+    /// a code without a resource is for ([`target_matches`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<String>,
+    #[serde(default)]
+    audience: String,
 }
 
 /// What [`REDEEM_CODE`] decided. On the wire `{"step": …}` with the step's members, the JSON
@@ -179,6 +186,8 @@ pub(super) enum RedeemAnswer {
     VerifierMismatch,
     /// The code is bound to a DPoP key (`dpop_jkt`) and the request has no proof by it.
     KeyMismatch,
+    /// The request names another `resource` than the code's (RFC 8707 §2.2).
+    TargetMismatch,
 }
 
 /// [`RedeemAnswer`] as a flat struct: serde reads an internally tagged enum by buffering the
@@ -203,6 +212,7 @@ enum RedeemStep {
     RedirectMismatch,
     VerifierMismatch,
     KeyMismatch,
+    TargetMismatch,
 }
 
 // Read by hand (crate::json::read): the derive's rules, which the attributes above state.
@@ -210,12 +220,14 @@ read_by!(RedeemInput, "a redemption", |o| RedeemInput {
     client_id: o.required("client_id"),
     redirect_uri: o.nullable("redirect_uri").string("redirect_uri"),
     challenge: o.nullable("challenge").string("challenge"),
-    verifier: o.bool("verifier").unwrap_or(false),
+    verifier: o.nullable("verifier").bool("verifier"),
     now: o.required_i64("now"),
     lifetime: o.required_u64("lifetime"),
     jkt: o.nullable("jkt").string("jkt"),
     proof_jkt: o.nullable("proof_jkt").string("proof_jkt"),
     refresh: o.bool("refresh").unwrap_or(true),
+    resource: o.nullable("resource").string("resource"),
+    audience: o.string("audience").unwrap_or_default(),
 });
 
 read_by!(RedeemWire, "a redemption's answer", |o| RedeemWire {
@@ -235,6 +247,7 @@ const REDEEM_STEPS: &[(&str, RedeemStep)] = &[
     ("redirect_mismatch", RedeemStep::RedirectMismatch),
     ("verifier_mismatch", RedeemStep::VerifierMismatch),
     ("key_mismatch", RedeemStep::KeyMismatch),
+    ("target_mismatch", RedeemStep::TargetMismatch),
 ];
 
 impl From<RedeemAnswer> for RedeemWire {
@@ -259,6 +272,7 @@ impl From<RedeemAnswer> for RedeemWire {
             RedeemAnswer::RedirectMismatch => wire(RedeemStep::RedirectMismatch),
             RedeemAnswer::VerifierMismatch => wire(RedeemStep::VerifierMismatch),
             RedeemAnswer::KeyMismatch => wire(RedeemStep::KeyMismatch),
+            RedeemAnswer::TargetMismatch => wire(RedeemStep::TargetMismatch),
         }
     }
 }
@@ -279,6 +293,7 @@ impl TryFrom<RedeemWire> for RedeemAnswer {
             RedeemStep::RedirectMismatch => RedeemAnswer::RedirectMismatch,
             RedeemStep::VerifierMismatch => RedeemAnswer::VerifierMismatch,
             RedeemStep::KeyMismatch => RedeemAnswer::KeyMismatch,
+            RedeemStep::TargetMismatch => RedeemAnswer::TargetMismatch,
         })
     }
 }
@@ -322,13 +337,20 @@ fn redeem_code(code: Option<&str>, refresh: Option<&str>, input: &str) -> Result
             .is_some_and(|challenge| equal_secret(challenge, expected)),
         // RFC 9700 §2.1.1: a code requested without a challenge is not redeemed with a
         // verifier (the PKCE downgrade attack: an injected code with the attacker's verifier).
-        None => !input.verifier,
+        None => input.verifier == Some(false),
     };
     if !verified {
         return applied(used, Write::Keep, &RedeemAnswer::VerifierMismatch);
     }
     if record.jkt.is_some() && record.jkt != input.proof_jkt {
         return applied(used, Write::Keep, &RedeemAnswer::KeyMismatch);
+    }
+    if !target_matches(
+        input.resource.as_deref(),
+        record.resource.as_deref(),
+        &input.audience,
+    ) {
+        return applied(used, Write::Keep, &RedeemAnswer::TargetMismatch);
     }
     let first = RefreshRecord {
         family: record.family.clone(),
@@ -388,8 +410,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "code is required"))?;
         // Whether this code had a challenge is the record's to say; of a client that must
         // use PKCE a missing verifier is a malformed request (RFC 6749 §5.2).
-        let pkce_required = !client.pkce_optional || client.is_public();
-        if verifier.is_none() && pkce_required {
+        if verifier.is_none() && !client.may_omit_pkce() {
             return Err(OAuthError::new(
                 OAuthErrorCode::InvalidRequest,
                 "code_verifier is required (PKCE)",
@@ -414,12 +435,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.map(str::to_owned),
             challenge: verifier.filter(|v| valid_verifier(v)).map(pkce_challenge),
-            verifier: verifier.is_some(),
+            verifier: Some(verifier.is_some()),
             now,
             lifetime: self.config.refresh_token_lifetime,
             jkt: self.refresh_binding(client.is_public()),
             proof_jkt: self.dpop_jkt.map(str::to_owned),
             refresh: client.allows(Grant::RefreshToken),
+            resource: resource.map(str::to_owned),
+            audience: self.audience.to_owned(),
         };
         let answer = self
             .once
@@ -439,7 +462,6 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 if self.grant_revoked(&record).await? {
                     return Err(invalid());
                 }
-                self.same_target(resource, record.resource.as_deref())?;
                 let refresh = client.allows(Grant::RefreshToken).then_some(refresh);
                 self.refresh_response(&record, refresh, &record.scope, nonce.as_deref(), now)
                     .await
@@ -467,6 +489,10 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 },
             )),
             // RFC 9449 §10 names no error code; the grant is not valid for this key.
+            RedeemAnswer::TargetMismatch => Err(OAuthError::new(
+                OAuthErrorCode::InvalidTarget,
+                "resource must be the one the authorization request named",
+            )),
             RedeemAnswer::KeyMismatch => Err(OAuthError::new(
                 OAuthErrorCode::InvalidGrant,
                 "the code is bound to a DPoP key (dpop_jkt) and the request has no proof by it",
@@ -563,7 +589,6 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 "this client may not use the authorization code grant",
             ));
         }
-        let pkce_optional = client.pkce_optional && !client.is_public();
         let challenge = match param("code_challenge") {
             Some(challenge) => {
                 if param("code_challenge_method") != Some("S256") {
@@ -581,7 +606,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 Some(challenge.to_owned())
             }
             // Checked below, once the scope and the nonce are known.
-            None if pkce_optional && param("code_challenge_method").is_none() => None,
+            None if client.may_omit_pkce() && param("code_challenge_method").is_none() => None,
             None => {
                 return Err(back(
                     OAuthErrorCode::InvalidRequest,
@@ -658,12 +683,18 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if oidc::is_openid(&scope) && self.id_token_key.is_none() {
             return Err(back(OAuthErrorCode::InvalidScope, oidc::NO_ID_TOKEN_KEY));
         }
-        let resource = self
-            .target(param("resource"), &client.resources)
+        // RFC 8707 §2: the same two refusals as at the token endpoint, sent back to the client.
+        let resource = resource_param(params)
+            .and_then(|resource| self.target(resource, &client.resources))
             .map_err(|_| {
+                let named_well = params.get("resource").is_some_and(|r| absolute_uri(r));
                 back(
                     OAuthErrorCode::InvalidTarget,
-                    "resource is not an absolute URI this client may obtain tokens for",
+                    if named_well {
+                        "this client may not obtain tokens for that resource"
+                    } else {
+                        "resource must be an absolute URI without a fragment (RFC 8707 section 2)"
+                    },
                 )
             })?;
         // RFC 9700 §2.1.1: without PKCE only OpenID Connect's `nonce`, which the relying party
@@ -723,7 +754,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             nonce: request.nonce.clone().filter(|_| openid),
             resource: request.resource.clone(),
         };
-        self.track_grant(session, &record.family, now).await?;
+        let relying_party = openid.then_some(request.client.client_id.as_str());
+        self.track_grant(session, &record.family, relying_party, now)
+            .await?;
         self.swap_once(
             &self.code_key(&code),
             None,
@@ -797,12 +830,14 @@ mod tests {
                 client_id: "c".into(),
                 redirect_uri: text("https://rp/cb"),
                 challenge: text("ch"),
-                verifier: some,
+                verifier: Some(some),
                 now: -1,
                 lifetime: u64::MAX,
                 jkt: text("j"),
                 proof_jkt: text("p"),
                 refresh: some,
+                resource: text("https://r/"),
+                audience: "api".into(),
             };
             let written = serde_json::to_string(&input).unwrap();
             let read: RedeemInput = serde_json::from_str(&written).unwrap();

@@ -199,7 +199,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         }
         match grant {
             Grant::ClientCredentials => {
-                let resource = self.target(param("resource"), &client.resources)?;
+                let resource = self.target(resource_param(&req.params)?, &client.resources)?;
                 self.client_credentials_grant(&client, param("scope"), resource.as_deref(), now)
                     .await
             }
@@ -210,14 +210,15 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     param("code"),
                     param("redirect_uri"),
                     param("code_verifier"),
-                    param("resource"),
+                    resource_param(&req.params)?,
                     now,
                 )
                 .await
             }
             Grant::RefreshToken => {
                 let presented = param("refresh_token");
-                self.refresh_grant(&client, presented, param("scope"), param("resource"), now)
+                let resource = resource_param(&req.params)?;
+                self.refresh_grant(&client, presented, param("scope"), resource, now)
                     .await
             }
             Grant::ApiKey => self.api_key_grant(req, now).await,
@@ -291,7 +292,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .cloned()
             .collect();
         let scope = grant_scope(param("scope"), &allowed)?;
-        let resource = self.target(param("resource"), &client.resources)?;
+        let resource = self.target(resource_param(&req.params)?, &client.resources)?;
         if !client.allows(Grant::RefreshToken) {
             // RFC 6749 §5.1: no refresh token for a client that may not use one.
             let access_token = self
@@ -311,7 +312,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     }
 
     /// The resource an access token is for (RFC 8707 §2; RFC 9068 §3: its `aud`). A
-    /// `resource` the request names must be an absolute URI without a fragment and one of
+    /// `resource` the request names ([`resource_param`], well-formed) must be one of
     /// `allowed`, exactly; a request naming none gets the first of `allowed`. With none
     /// registered, the tokens are for the deployment's audience (`None`), which the request
     /// may also name. Anything else is `invalid_target`: each service behind the issuer checks
@@ -321,15 +322,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         requested: Option<&str>,
         allowed: &[String],
     ) -> Result<Option<String>, OAuthError> {
-        let Some(requested) = requested.filter(|r| !r.is_empty()) else {
+        let Some(requested) = requested else {
             return Ok(allowed.first().cloned());
         };
-        if !absolute_uri(requested) {
-            return Err(OAuthError::new(
-                OAuthErrorCode::InvalidTarget,
-                "resource must be an absolute URI without a fragment (RFC 8707 section 2)",
-            ));
-        }
         if allowed.iter().any(|a| a == requested) {
             Ok(Some(requested.to_owned()))
         } else if allowed.is_empty() && requested == self.audience {
@@ -339,22 +334,6 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 OAuthErrorCode::InvalidTarget,
                 "this client may not obtain tokens for that resource",
             ))
-        }
-    }
-
-    /// A `resource` named again when a grant is used (a code's redemption, a refresh): it
-    /// must be the one the grant is for (RFC 8707 §2.2; a grant is for one resource here).
-    pub(super) fn same_target(
-        &self,
-        requested: Option<&str>,
-        granted: Option<&str>,
-    ) -> Result<(), OAuthError> {
-        match requested.filter(|r| !r.is_empty()) {
-            Some(r) if r != granted.unwrap_or(self.audience) => Err(OAuthError::new(
-                OAuthErrorCode::InvalidTarget,
-                "resource must be the one the grant is for",
-            )),
-            _ => Ok(()),
         }
     }
 
@@ -431,7 +410,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         })?;
         let param = |name: &str| req.params.get(name).map(String::as_str);
         let scope = grant_scope(param("scope"), &key.scopes)?;
-        let resource = self.target(param("resource"), key.resource.as_slice())?;
+        let resource = self.target(resource_param(&req.params)?, key.resource.as_slice())?;
         // The key's tokens name it as their family, so that revoking the key revokes them
         // too (as a refresh family's access tokens go with it).
         let family = key.client_id();
@@ -449,8 +428,21 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     }
 }
 
-/// An absolute URI (RFC 3986 §4.3: a scheme, `:`, and the rest) with no fragment and nothing
-/// a URI may not hold (spaces, controls, non-ASCII): what RFC 8707 §2 asks of a `resource`.
+/// Whether a `resource` named when a grant is used (a code's redemption, a refresh) is the
+/// one the grant is for (RFC 8707 §2.2; a grant is for one resource here): `granted` none
+/// stands for the deployment's `audience`. Checked in the coordinator's step, before anything
+/// is spent: a refresh refused after its rotation left the client a spent token.
+pub(super) fn target_matches(
+    requested: Option<&str>,
+    granted: Option<&str>,
+    audience: &str,
+) -> bool {
+    requested.is_none_or(|r| r == granted.unwrap_or(audience))
+}
+
+/// An absolute URI (RFC 3986 §4.3: a scheme, `:`, and the rest) with no fragment, of the
+/// characters a URI may hold (§2: unreserved, reserved, `%`): what RFC 8707 §2 asks of a
+/// `resource`.
 pub fn absolute_uri(uri: &str) -> bool {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return false;
@@ -459,5 +451,22 @@ pub fn absolute_uri(uri: &str) -> bool {
     scheme_chars.next().is_some_and(|b| b.is_ascii_alphabetic())
         && scheme_chars.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         && !rest.is_empty()
-        && uri.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+        && uri
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?[]@!$&'()*+,;=%".contains(&b))
+}
+
+/// The request's `resource` (RFC 8707 §2), if it names one: present and empty, or not an
+/// absolute URI without a fragment, is `invalid_target`, not "none named".
+pub(super) fn resource_param(
+    params: &BTreeMap<String, String>,
+) -> Result<Option<&str>, OAuthError> {
+    match params.get("resource").map(String::as_str) {
+        None => Ok(None),
+        Some(resource) if absolute_uri(resource) => Ok(Some(resource)),
+        Some(_) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidTarget,
+            "resource must be an absolute URI without a fragment (RFC 8707 section 2)",
+        )),
+    }
 }

@@ -4,22 +4,16 @@ use super::*;
 use crate::json::Object;
 
 /// Whether `caller` may see a token issued to `client_id` for `audiences` (RFC 7662 §4: only
-/// protected resources allowed to): its own tokens, and tokens for a resource it may obtain
-/// tokens for itself (its registered resources, else the deployment's `default_audience`), as
-/// the service that checks them would. Several services behind one issuer thus see their own
-/// tokens and not each other's (an outside run found any client reading any token).
-pub fn may_introspect(
-    caller: &Client,
-    client_id: Option<&str>,
-    audiences: &[&str],
-    default_audience: &str,
-) -> bool {
-    let own = client_id == Some(caller.client_id.as_str());
-    let reachable = |aud: &&str| match caller.resources.as_slice() {
-        [] => *aud == default_audience,
-        resources => resources.iter().any(|r| r == aud),
-    };
-    own || audiences.iter().any(reachable)
+/// protected resources allowed to): its own tokens, and tokens for an audience it is
+/// registered to check as a resource server (`introspects`). Being allowed to obtain tokens
+/// for a service is not being that service, so nothing else (an outside run found any client
+/// reading any token; a review, that "tokens for what it may reach" still let every client of
+/// a single-service deployment read every token).
+pub fn may_introspect(caller: &Client, client_id: Option<&str>, audiences: &[&str]) -> bool {
+    client_id == Some(caller.client_id.as_str())
+        || audiences
+            .iter()
+            .any(|aud| caller.introspects.iter().any(|checked| checked == aud))
 }
 
 /// Who asks for a revocation.
@@ -49,7 +43,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     ) -> Result<String, OAuthError> {
         let inactive = || Object::new().with("active", false).finish();
         let may = |client_id: Option<&str>, audiences: &[&str]| {
-            may_introspect(caller, client_id, audiences, self.audience)
+            may_introspect(caller, client_id, audiences)
         };
         let active = |token_type: &str| {
             Object::new()
@@ -122,14 +116,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     return Ok(inactive());
                 };
                 let claims = verified.claims();
-                let audiences: Vec<&str> = match claims.get("aud") {
-                    Some(serde_json::Value::String(aud)) => vec![aud.as_str()],
-                    Some(serde_json::Value::Array(auds)) => {
-                        auds.iter().filter_map(serde_json::Value::as_str).collect()
-                    }
-                    _ => Vec::new(),
-                };
-                if !may(verified.claim_str("client_id"), &audiences) {
+                if !may(verified.claim_str("client_id"), &verified.audiences()) {
                     return Ok(inactive());
                 }
                 if revocation::check(self.store, &verified, self.issuer).await? {

@@ -79,6 +79,11 @@ pub fn transition(name: &str) -> Option<&'static Transition> {
     .find(|t| t.name == name)
 }
 
+/// The shortest pepper or admin token (bytes): each keys the whole deployment (every keyed hash;
+/// every revocation), so one that could be guessed is none, and 32 is the size of the HMAC-SHA-256
+/// key it stands for.
+pub const MIN_SECRET_LEN: usize = 32;
+
 /// The issuance engine: two stores, a signing key, and settings.
 pub struct OAuth<'a, S: Store, C: AtomicStore> {
     /// Read-mostly records: users, clients, API keys, sessions, the revocation list.
@@ -108,6 +113,9 @@ pub struct OAuth<'a, S: Store, C: AtomicStore> {
     /// adapter: access tokens then carry it as `cnf.jkt` and the response says
     /// `token_type: DPoP` (RFC 9449 §5, §6).
     pub dpop_jkt: Option<&'a str>,
+    /// Where the sessions this engine ends are noted, for the adapter to tell their relying
+    /// parties after the answer (back-channel logout); none where nobody is told.
+    pub ended: Option<&'a std::cell::RefCell<Vec<Ended>>>,
 }
 
 pub(super) fn parse_record<T: for<'de> Deserialize<'de>>(

@@ -223,6 +223,26 @@ pub async fn check_id_token_hint(
         .await
 }
 
+/// The `typ` of a logout token (Back-Channel Logout 1.0 §2.4).
+pub const LOGOUT_TOKEN_TYP: &str = "logout+jwt";
+
+/// The event a logout token's `events` names (Back-Channel Logout 1.0 §2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// How long a logout token is valid: it is delivered at once, and a replay later is refused.
+const LOGOUT_TOKEN_LIFETIME: u64 = 120;
+
+/// A logout token to POST to a relying party's `backchannel_logout_uri` (§2.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogoutDelivery {
+    /// The relying party.
+    pub client_id: String,
+    /// Its `backchannel_logout_uri`.
+    pub uri: String,
+    /// The signed logout token, the form's `logout_token`.
+    pub logout_token: String,
+}
+
 /// The key that signs ID tokens: the first key of `alg` (`oauth.idTokenSigningAlg`) that can
 /// sign, else the active key (the first). Chosen by the operator, not guessed from the set: a
 /// rotation keeps older keys in the set to verify, and one of them must not go on signing. Never
@@ -294,6 +314,57 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .sign_async(key, self.crypto)
             .await
             .map_err(server_error)
+    }
+
+    /// The logout tokens that tell relying parties their sessions ended (OpenID Connect
+    /// Back-Channel Logout 1.0 §2.4): for each client of each session that has a
+    /// `backchannel_logout_uri`, a JWT by the ID-token key, `typ: logout+jwt` (§2.4's explicit
+    /// typing, so that no ID token passes for one), with `iss`, `aud` the client, `iat`, `exp`
+    /// two minutes on (§2.4 wants them short-lived), a fresh `jti`, `sub`, `sid` as the
+    /// session's ID tokens carried it (§2.4: "events" names the logout; no `nonce`).
+    pub async fn backchannel_logouts(
+        &self,
+        ended: &[Ended],
+        now: i64,
+    ) -> Result<Vec<LogoutDelivery>, OAuthError> {
+        let Some(key) = self.id_token_key else {
+            return Ok(Vec::new());
+        };
+        let mut deliveries = Vec::new();
+        for session in ended {
+            for client_id in &session.clients {
+                let Some(uri) = self
+                    .client(client_id)
+                    .await?
+                    .and_then(|client| client.backchannel_logout_uri)
+                else {
+                    continue;
+                };
+                let mut builder = TokenBuilder::new(now)
+                    .issuer(self.issuer)
+                    .subject(session.sub.as_str())
+                    .audience([client_id.as_str()])
+                    .claim(
+                        "events",
+                        serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+                    )
+                    .typ(LOGOUT_TOKEN_TYP)
+                    .lifetime(LOGOUT_TOKEN_LIFETIME);
+                if !session.sid.is_empty() {
+                    builder = builder.claim("sid", session.sid.as_str());
+                }
+                let logout_token = builder
+                    .sign_async(key, self.crypto)
+                    .await
+                    .map_err(server_error)?;
+                deliveries.push(LogoutDelivery {
+                    client_id: client_id.clone(),
+                    uri,
+                    logout_token,
+                });
+            }
+        }
+        Ok(deliveries)
     }
 
     /// The user record of a subject, through its `subject:` entry.

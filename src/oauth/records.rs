@@ -62,6 +62,10 @@ pub(super) struct SessionGrants {
     /// The session was signed out: its families are revoked and it grants nothing more.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(super) ended: bool,
+    /// The relying parties an ID token of this session went to, told of its end by
+    /// back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.7).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) clients: Vec<String>,
 }
 
 /// The record behind [`crate::schema::consent`].
@@ -116,6 +120,14 @@ pub struct Client {
     /// one issuer each check their own audience, so a token for one is refused by the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// Where this relying party is told that a session it logged in through has ended
+    /// (OpenID Connect Back-Channel Logout 1.0 §2.2: `backchannel_logout_uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The audiences it checks as a resource server: it may introspect tokens for them (RFC
+    /// 7662 §4: only protected resources allowed to). Without any, only its own tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub introspects: Vec<String>,
 }
 
 impl Client {
@@ -129,7 +141,43 @@ impl Client {
     pub fn allows(&self, grant: Grant) -> bool {
         self.grants.iter().any(|g| g == grant.as_str())
     }
+
+    /// Whether its authorization requests may leave PKCE out (with an OpenID Connect `nonce`
+    /// instead, RFC 9700 §2.1.1): a confidential relying party registered for it, never a
+    /// public client.
+    pub fn may_omit_pkce(&self) -> bool {
+        self.pkce_optional && !self.is_public()
+    }
+
+    /// Why no request could use this record, if so: the rules the token and authorization
+    /// endpoints would apply to every request, checked once when the record is written.
+    pub fn unusable(&self) -> Option<&'static str> {
+        let id_ok = !self.client_id.is_empty()
+            && self.client_id.len() <= MAX_CLIENT_ID_LEN
+            && self
+                .client_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
+        if !id_ok {
+            Some("a client id is 1 to 128 of A-Z a-z 0-9 . _ ~ - (it travels in Basic credentials, URLs and logs)")
+        } else if self.grants.is_empty() {
+            Some("a client needs at least one grant")
+        } else if self.is_public() && self.allows(Grant::ClientCredentials) {
+            Some("a public client cannot use client_credentials: it has no secret to authenticate with")
+        } else if self.allows(Grant::AuthorizationCode) && self.redirect_uris.is_empty() {
+            Some("the authorization_code grant needs a redirect URI")
+        } else if self.allows(Grant::Password) && !self.first_party {
+            Some("the password grant is for first-party clients only: the client sees the user's password")
+        } else if self.pkce_optional && self.is_public() {
+            Some("pkce_optional is for confidential clients: a public client always uses PKCE (RFC 9700 section 2.1.1)")
+        } else {
+            None
+        }
+    }
 }
+
+/// The longest client id a record may have.
+const MAX_CLIENT_ID_LEN: usize = 128;
 
 /// An API key. Stored under `apikey:<keyed hash>`.
 #[derive(Clone, Debug, Serialize)]
@@ -346,6 +394,8 @@ pub fn new_client(
             post_logout_redirect_uris: Vec::new(),
             pkce_optional: false,
             resources: Vec::new(),
+            backchannel_logout_uri: None,
+            introspects: Vec::new(),
         },
         secret,
     ))
@@ -400,6 +450,7 @@ mod read {
     read_by!(SessionGrants, "a session's grants", |o| SessionGrants {
         families: required_strings(o, "families"),
         ended: o.bool("ended").unwrap_or(false),
+        clients: o.strings("clients").unwrap_or_default(),
     });
 
     read_by!(ConsentRecord, "a consent", |o| ConsentRecord {
@@ -419,6 +470,10 @@ mod read {
         post_logout_redirect_uris: o.strings("postLogoutRedirectUris").unwrap_or_default(),
         pkce_optional: o.bool("pkceOptional").unwrap_or(false),
         resources: o.strings("resources").unwrap_or_default(),
+        backchannel_logout_uri: o
+            .nullable("backchannelLogoutUri")
+            .string("backchannelLogoutUri"),
+        introspects: o.strings("introspects").unwrap_or_default(),
     });
 
     read_by!(ApiKey, "an API key", |o| ApiKey {
@@ -542,6 +597,7 @@ mod tests {
             round_trip(&SessionGrants {
                 families: strings(&["f1", "f2"]),
                 ended,
+                clients: if ended { strings(&["rp"]) } else { vec![] },
             });
         }
         round_trip(&ConsentRecord {
@@ -564,6 +620,8 @@ mod tests {
                 post_logout_redirect_uris: uris,
                 pkce_optional,
                 resources: strings(&["https://api.example/"]),
+                backchannel_logout_uri: pkce_optional.then(|| "https://rp/bc".to_owned()),
+                introspects: strings(&["https://api.example/"]),
             });
         }
         for exp in [Some(i64::MAX), None] {

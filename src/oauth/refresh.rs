@@ -43,6 +43,12 @@ pub(super) struct RotationInput {
     /// The key of this request's DPoP proof, if it had one.
     #[serde(default)]
     jkt: Option<String>,
+    /// The `resource` the request names, if any (RFC 8707), and the deployment's audience,
+    /// which a grant without a resource is for ([`target_matches`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<String>,
+    #[serde(default)]
+    audience: String,
 }
 
 /// What [`ROTATE_REFRESH`] decided.
@@ -59,6 +65,8 @@ pub(super) enum RotationStep {
     Invalid,
     /// The requested scope exceeds the grant (nothing was rotated).
     InvalidScope,
+    /// The requested resource is not the grant's (nothing was rotated).
+    InvalidTarget,
     /// The token is bound to a DPoP key and this request has no proof by it (nothing was
     /// rotated: a thief without the key cannot spend the token, RFC 9449 §5).
     WrongKey,
@@ -79,6 +87,8 @@ read_by!(RotationInput, "a rotation", |o| RotationInput {
     grace: o.required_u64("grace"),
     lifetime: o.u64("lifetime").unwrap_or(0),
     jkt: o.nullable("jkt").string("jkt"),
+    resource: o.nullable("resource").string("resource"),
+    audience: o.string("audience").unwrap_or_default(),
 });
 
 read_by!(RotationAnswer, "a rotation's answer", |o| RotationAnswer {
@@ -96,6 +106,7 @@ const ROTATION_STEPS: &[(&str, RotationStep)] = &[
     ("reuse", RotationStep::Reuse),
     ("invalid", RotationStep::Invalid),
     ("invalid_scope", RotationStep::InvalidScope),
+    ("invalid_target", RotationStep::InvalidTarget),
     ("wrong_key", RotationStep::WrongKey),
 ];
 
@@ -139,6 +150,13 @@ fn rotate_refresh(
         .collect();
     if grant_scope(input.scope.as_deref(), &allowed).is_err() {
         return Ok(keep(answer(RotationStep::InvalidScope, None)?));
+    }
+    if !target_matches(
+        input.resource.as_deref(),
+        record.resource.as_deref(),
+        &input.audience,
+    ) {
+        return Ok(keep(answer(RotationStep::InvalidTarget, None)?));
     }
     match refresh_step(&record, input.now, input.grace) {
         RefreshStep::Reuse => Ok(keep(answer(RotationStep::Reuse, Some(&record))?)),
@@ -286,6 +304,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             grace: self.config.refresh_grace_seconds,
             lifetime: self.config.refresh_token_lifetime,
             jkt: self.dpop_jkt.map(str::to_owned),
+            resource: resource.map(str::to_owned),
+            audience: self.audience.to_owned(),
         };
         // One step in the coordinator: read, decide, mark the old token rotated and store
         // its successor (the two share an object).
@@ -304,6 +324,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 return Err(OAuthError::new(
                     OAuthErrorCode::InvalidScope,
                     "a requested scope was not granted",
+                ))
+            }
+            (RotationStep::InvalidTarget, _) => {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidTarget,
+                    "resource must be the one the grant is for",
                 ))
             }
             (RotationStep::WrongKey, _) => {
@@ -332,7 +358,6 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .map(str::to_owned)
             .collect();
         let scope = grant_scope(scope, &allowed)?;
-        self.same_target(resource, record.resource.as_deref())?;
         self.grant_still_allowed(client, &record, &scope).await?;
         self.refresh_response(&record, Some(successor), &scope, None, now)
             .await
@@ -359,6 +384,18 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         record: &RefreshRecord,
         scope: &str,
     ) -> Result<(), OAuthError> {
+        // The resource too: one taken from the client since, or a family from before the
+        // client had resources (its tokens were for the deployment's audience), ends here.
+        let resource_allowed = match &record.resource {
+            Some(resource) => client.resources.contains(resource),
+            None => client.resources.is_empty(),
+        };
+        if !resource_allowed {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "the resource of this grant is no longer allowed for this client: sign in again",
+            ));
+        }
         let user = self.user_by_subject(&record.sub).await?;
         let Some(user) = user.filter(|user| !user.disabled) else {
             return Err(OAuthError::new(
@@ -423,6 +460,8 @@ mod tests {
                 grace: 10,
                 lifetime: 60,
                 jkt: some.then(|| "j".to_owned()),
+                resource: some.then(|| "https://r/".to_owned()),
+                audience: "api".into(),
             };
             let written = serde_json::to_string(&input).unwrap();
             let read: RotationInput = serde_json::from_str(&written).unwrap();
@@ -466,6 +505,8 @@ mod tests {
             grace: 30,
             lifetime: 600,
             jkt: jkt.map(str::to_owned),
+            resource: None,
+            audience: "api".into(),
         };
         let applied =
             rotate_refresh(Some(record), None, &serde_json::to_string(&input).unwrap()).unwrap();

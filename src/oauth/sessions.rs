@@ -24,6 +24,19 @@ impl From<StoreError> for LoginError {
     }
 }
 
+/// A session that ended (a sign-out, an operator's revocation, another user's sign-in in the
+/// same browser): whom to tell (OpenID Connect Back-Channel Logout 1.0, through
+/// [`OAuth::backchannel_logouts`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ended {
+    /// The session's user.
+    pub sub: String,
+    /// The session's `sid`, as its ID tokens carried it.
+    pub sid: String,
+    /// The relying parties an ID token of the session went to.
+    pub clients: Vec<String>,
+}
+
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     /// Checks a username and password with throttling per account and per IP; unknown users
     /// cost the same time as known ones, and every failure reads the same.
@@ -213,16 +226,20 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     /// granted concurrently with the sign-out is either among the families revoked here or
     /// never handed out. (Read, revoke, then delete lost every grant tracked in between: an
     /// outside run kept 14 to 39 of 40 concurrent grants alive after sign-out.)
+    ///
+    /// The session that ended goes to [`OAuth::ended`], with the relying parties to tell.
     pub async fn end_session(&self, id: &str, now: i64) -> Result<(), OAuthError> {
         if opaque::parse(id) != Some(Kind::Session) {
             return Ok(());
         }
         let key = crate::schema::session(&self.hash(id));
         if let Some(session) = self.read::<Session>(&key).await? {
+            let mut clients = Vec::new();
             if !session.sid.is_empty() {
                 let grants_key = crate::schema::session_grants(&session.sid);
                 let input = record_text(&GrantsInput {
                     family: String::new(),
+                    client: String::new(),
                     ttl: grants_ttl(&session, now),
                 })?;
                 let answer = self
@@ -233,6 +250,18 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 for family in &families {
                     self.revoke_family(family, now).await?;
                 }
+                // The closed record keeps the relying parties (the step's answer stays the
+                // families, as a worker of the version before reads it during a deploy).
+                if let Some((grants, _)) = self.read_once::<SessionGrants>(&grants_key).await? {
+                    clients = grants.clients;
+                }
+            }
+            if let Some(ended) = self.ended {
+                ended.borrow_mut().push(Ended {
+                    sub: session.sub,
+                    sid: session.sid,
+                    clients,
+                });
             }
         }
         self.store.delete(&key).await?;
@@ -242,10 +271,13 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     /// Records that a refresh family is granted in `session`, before its code is handed out,
     /// so that a sign-out racing the redemption still finds it; a session signed out
     /// meanwhile grants nothing (`login_required`).
+    /// `relying_party`: the client, when the grant gives it an ID token (it is then logged in
+    /// through this session, and told when it ends).
     pub(super) async fn track_grant(
         &self,
         session: &Session,
         family: &str,
+        relying_party: Option<&str>,
         now: i64,
     ) -> Result<(), OAuthError> {
         if session.sid.is_empty() {
@@ -254,6 +286,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let key = crate::schema::session_grants(&session.sid);
         let input = record_text(&GrantsInput {
             family: family.to_owned(),
+            client: relying_party.unwrap_or_default().to_owned(),
             ttl: grants_ttl(session, now),
         })?;
         match self
@@ -290,11 +323,15 @@ const MAX_SESSION_GRANTS: usize = 1000;
 #[derive(Serialize)]
 pub(super) struct GrantsInput {
     family: String,
+    /// The relying party the grant logs in, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    client: String,
     ttl: u64,
 }
 
 crate::json::read::read_by!(GrantsInput, "a grants step", |o| GrantsInput {
     family: o.string("family").unwrap_or_default(),
+    client: o.string("client").unwrap_or_default(),
     ttl: o.required_u64("ttl"),
 });
 
@@ -331,6 +368,9 @@ fn track_grant(record: Option<&str>, _: Option<&str>, input: &str) -> Result<App
         FULL
     } else {
         grants.families.push(input.family);
+        if !input.client.is_empty() && !grants.clients.contains(&input.client) {
+            grants.clients.push(input.client);
+        }
         let text = serde_json::to_string(&grants).map_err(|e| e.to_string())?;
         return Ok(Applied::one(Write::Put(text, Some(input.ttl)), TRACKED));
     };
@@ -344,6 +384,7 @@ fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Appl
     let closed = SessionGrants {
         families: grants.families.clone(),
         ended: true,
+        clients: grants.clients.clone(),
     };
     Ok(Applied::one(
         Write::Put(
@@ -361,6 +402,7 @@ mod tests {
     fn step(rule: &Transition, record: &mut Option<String>, family: &str) -> String {
         let input = serde_json::to_string(&GrantsInput {
             family: family.to_owned(),
+            client: String::new(),
             ttl: 600,
         })
         .unwrap();
@@ -394,6 +436,7 @@ mod tests {
             serde_json::to_string(&SessionGrants {
                 families: vec!["f".to_owned(); MAX_SESSION_GRANTS],
                 ended: false,
+                clients: Vec::new(),
             })
             .unwrap(),
         );

@@ -87,6 +87,15 @@ test("RFC 8707: a second service's client and API key get tokens for its resourc
       return true;
     });
   }
+  // Introspection (RFC 7662 §4): svc-b sees its own tokens, not service A's client's.
+  const introspect = async (id, secret, token) => {
+    const res = await world.worker.fetch("/introspect", { method: "POST", headers: { Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`, "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token }).toString() });
+    return (await res.json()).active;
+  };
+  const svcToken = (await oauth.processClientCredentialsResponse(as, { client_id: "svc" }, await oauth.clientCredentialsGrantRequest(as, { client_id: "svc" }, oauth.ClientSecretBasic(world.serviceSecret), new URLSearchParams({ scope: "read" }), insecure))).access_token;
+  assert.equal(await introspect("svc-b", serviceB.client_secret, byDefault.access_token), true);
+  assert.equal(await introspect("svc-b", serviceB.client_secret, svcToken), false);
+  assert.equal(await introspect("svc", world.serviceSecret, byDefault.access_token), false);
   // Its API key: refused by service A's guard directly, and exchanged into tokens for B.
   const direct = await world.worker.fetch("/api/x", { headers: { Authorization: `Bearer ${serviceB.apiKey}` } });
   assert.equal(direct.status, 401);

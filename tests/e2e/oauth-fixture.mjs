@@ -24,8 +24,12 @@ export async function oauthWorld() {
   add(["client", "add", "--id", "partner", "--name", "Partner App", "--public", "--grant", "authorization_code", "--redirect-uri", callback, "--scopes", "read", "--pepper-from", pepperFile]);
   // Two OpenID Connect relying parties (scripts/demo-rp.mjs runs on these ports in the tests),
   // and a third that may use its nonce instead of PKCE (RFC 9700 §2.1.1).
+  // rp-a and rp-b are told of sign-outs (Back-Channel Logout) at backchannelPort, which a
+  // test listens on.
   const relyingParties = {};
-  for (const [id, ...extra] of [["rp-a"], ["rp-b"], ["rp-c", "--pkce-optional"]]) {
+  const backchannelPort = await freePort();
+  const backchannel = (id) => ["--backchannel-logout-uri", `http://127.0.0.1:${backchannelPort}/bc/${id}`];
+  for (const [id, ...extra] of [["rp-a", ...backchannel("rp-a")], ["rp-b", ...backchannel("rp-b")], ["rp-c", "--pkce-optional"]]) {
     const rpPort = await freePort();
     const base = `http://127.0.0.1:${rpPort}`;
     const made = add(["client", "add", "--id", id, "--name", `Relying party ${id.slice(3).toUpperCase()}`, "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", `${base}/callback`, "--post-logout-redirect-uri", `${base}/`, "--scopes", "read", "--pepper-from", pepperFile, ...extra]);
@@ -55,6 +59,7 @@ export async function oauthWorld() {
     serviceB: { client_id: "svc-b", client_secret: serviceB.client_secret, apiKey: apiKeyB.api_key },
     alice,
     relyingParties,
+    backchannelPort,
     // The deployment's private keys: a test signs with them what only the issuer could (an
     // ID token of another user, as an id_token_hint).
     signingKeys: keys,

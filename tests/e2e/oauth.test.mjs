@@ -28,7 +28,8 @@ before(async () => {
   const add = kv.add;
   add(["user", "add", "--username", "alice", "--password", "correct horse battery", "--scopes", "read write", "--memory-kib", "4096", "--iterations", "1"]);
   add(["user", "add", "--username", "bob", "--password", "bob-password-1", "--scopes", "read", "--memory-kib", "4096", "--iterations", "1"]);
-  svcSecret = add(["client", "add", "--id", "svc", "--grant", "client_credentials", "--grant", "password", "--grant", "refresh_token", "--scopes", "read write", "--first-party", "--pepper-from", pepperFile]).client_secret;
+  // svc is also the resource server of "demo": it may introspect every token for it.
+  svcSecret = add(["client", "add", "--id", "svc", "--grant", "client_credentials", "--grant", "password", "--grant", "refresh_token", "--scopes", "read write", "--first-party", "--introspect", "demo", "--pepper-from", pepperFile]).client_secret;
   add(["client", "add", "--id", "spa", "--public", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", "https://spa.test/cb", "--scopes", "read", "--first-party", "--pepper-from", pepperFile]);
   add(["client", "add", "--id", "partner", "--grant", "authorization_code", "--redirect-uri", "https://partner.test/cb", "--scopes", "read", "--pepper-from", pepperFile]);
   apiKey = add(["apikey", "create", "--owner", "robot", "--scopes", "read", "--pepper-from", pepperFile]).api_key;

@@ -6,6 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import http from "node:http";
 import * as oidc from "openid-client";
 import { jwtVerify, createRemoteJWKSet, SignJWT, importJWK } from "jose";
 import { oauthWorld } from "./oauth-fixture.mjs";
@@ -296,6 +297,57 @@ test("RP-Initiated Logout ends the session for every client and the grants made 
   await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token), (err) => err.error === "invalid_grant");
   const info = await fetch(`${world.issuer}/userinfo`, { headers: { Authorization: `Bearer ${tokens.access_token}` } });
   assert.equal(info.status, 401, "the access token of the ended grant is revoked");
+});
+
+test("Back-Channel Logout 1.0: a sign-out posts each relying party of the session a logout token, verified by jose", async () => {
+  // The relying parties' back-channel endpoint: records each POST.
+  const received = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      received.push({ path: req.url, type: req.headers["content-type"], body: new URLSearchParams(body) });
+      res.writeHead(200, { "Cache-Control": "no-store" }).end();
+    });
+  });
+  await new Promise((ok) => server.listen(world.backchannelPort, "127.0.0.1", ok));
+  try {
+    // Signed in to rp-a, then to rp-b by single sign-on, and to rp-c (no back-channel URI).
+    const browser = new Browser();
+    const reqA = await request();
+    const tokensA = await grant(reqA, (await authorize(browser, reqA.url)).callback);
+    const configB = await oidc.discovery(new URL(world.issuer), rpB.client_id, rpB.client_secret, undefined, { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const nonce = oidc.randomNonce();
+    const urlB = oidc.buildAuthorizationUrl(configB, { redirect_uri: `${rpB.base}/callback`, scope: "openid", code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", nonce });
+    const { callback: callbackB } = await authorize(browser, urlB);
+    const tokensB = await oidc.authorizationCodeGrant(configB, callbackB, { pkceCodeVerifier: verifier, expectedNonce: nonce, idTokenExpected: true });
+    assert.equal(tokensB.claims().sid, tokensA.claims().sid, "one session");
+    assert.equal(received.length, 0);
+
+    const out = await browser.fetch(oidc.buildEndSessionUrl(config, { id_token_hint: tokensA.id_token }));
+    assert.equal(out.status, 200, await out.text());
+    for (let i = 0; i < 100 && received.length < 2; i++) await new Promise((ok) => setTimeout(ok, 50));
+    assert.deepEqual(received.map((r) => r.path).sort(), ["/bc/rp-a", "/bc/rp-b"]);
+    const jwks = createRemoteJWKSet(new URL(`${world.issuer}/.well-known/jwks.json`));
+    for (const { path, type, body } of received) {
+      const client = path.slice("/bc/".length);
+      assert.equal(type, "application/x-www-form-urlencoded");
+      // §2.6's checks, by a library that is not Tollgate's.
+      const { payload, protectedHeader } = await jwtVerify(body.get("logout_token"), jwks, { issuer: world.issuer, audience: client, typ: "logout+jwt", maxTokenAge: "2 minutes" });
+      assert.equal(protectedHeader.typ, "logout+jwt");
+      assert.deepEqual(payload.events, { "http://schemas.openid.net/event/backchannel-logout": {} });
+      assert.equal(payload.sid, tokensA.claims().sid);
+      assert.equal(payload.sub, tokensA.claims().sub);
+      assert.ok(payload.jti && payload.exp - payload.iat <= 120);
+      assert.equal(payload.nonce, undefined, "§2.4: no nonce");
+    }
+    const metadata = config.serverMetadata();
+    assert.equal(metadata.backchannel_logout_supported, true);
+    assert.equal(metadata.backchannel_logout_session_supported, true);
+  } finally {
+    server.close();
+  }
 });
 
 test("RP-Initiated Logout by a relying party's cross-site POST: the user confirms here, then the session ends (§2)", async () => {

@@ -25,6 +25,7 @@ use crate::oauth::{
     Session, TokenRequest, GRANTS,
 };
 
+mod backchannel;
 mod browser;
 
 // Only the issuer serves them (the guard forwards them), as with this module's other handlers.
@@ -50,6 +51,8 @@ pub struct Engine {
     kv: Kv,
     once: Once,
     pepper: Vec<u8>,
+    /// Sessions this request ended, told to their relying parties after the answer.
+    ended: std::cell::RefCell<Vec<crate::oauth::Ended>>,
 }
 
 impl Engine {
@@ -76,7 +79,7 @@ impl Engine {
                 "secret TOLLGATE_PEPPER is not set",
             ));
         };
-        if pepper.len() < 32 {
+        if pepper.len() < crate::oauth::MIN_SECRET_LEN {
             return Err(respond::server_error(
                 500,
                 Code::PepperMissing.as_str(),
@@ -107,6 +110,7 @@ impl Engine {
             config,
             signing_key,
             pepper: pepper.into_bytes(),
+            ended: std::cell::RefCell::default(),
         })
     }
 
@@ -126,6 +130,35 @@ impl Engine {
             pepper: &self.pepper,
             config: &self.config.oauth,
             dpop_jkt: None,
+            ended: Some(&self.ended),
+        }
+    }
+
+    /// Tells the relying parties of the sessions this request ended (OpenID Connect
+    /// Back-Channel Logout 1.0 §2.5): the logout tokens are signed now, and posted after the
+    /// answer, under `wait_until`, so that no relying party slows the user's sign-out. Each
+    /// post has a timeout and follows no redirect; a failure is logged, not retried (§2.8
+    /// lets an OP retry; a relying party that missed one still sees the sign-out at its next
+    /// use of a token, since the session's grants are revoked).
+    pub async fn tell_relying_parties(&self, ctx: &worker::Context) {
+        let ended = std::mem::take(&mut *self.ended.borrow_mut());
+        if ended.is_empty() {
+            return;
+        }
+        let deliveries = match self.oauth().backchannel_logouts(&ended, now()).await {
+            Ok(deliveries) => deliveries,
+            Err(err) => {
+                respond::log(
+                    Object::new()
+                        .with("level", "error")
+                        .with("event", "backchannel_logout")
+                        .with("error", err.description.as_str()),
+                );
+                return;
+            }
+        };
+        if !deliveries.is_empty() {
+            ctx.wait_until(backchannel::deliver(deliveries));
         }
     }
 }
@@ -376,7 +409,7 @@ pub async fn introspect(mut req: Request, engine: &Engine) -> Result<Response> {
         Ok(found) => found,
         Err(err) => return oauth_error(&err),
     };
-    let Some(verifier) = engine.state.own_verifier.as_ref() else {
+    let Some(verifier) = engine.state.issued_verifier.as_ref() else {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
     match engine
@@ -395,7 +428,7 @@ pub async fn revoke(mut req: Request, engine: &Engine) -> Result<Response> {
         Ok(found) => found,
         Err(err) => return oauth_error(&err),
     };
-    let Some(verifier) = engine.state.own_verifier.as_ref() else {
+    let Some(verifier) = engine.state.issued_verifier.as_ref() else {
         return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
     };
     if let Err(err) = engine
@@ -435,6 +468,7 @@ pub fn metadata(state: &State) -> Result<Response> {
             .map(|alg| alg.name())
             .into_iter()
             .collect();
+    let openid = !id_token_algs.is_empty();
     let mut scopes: Vec<&str> = match id_token_algs.is_empty() {
         true => Vec::new(),
         false => crate::oauth::oidc::OIDC_SCOPES.to_vec(),
@@ -499,6 +533,10 @@ pub fn metadata(state: &State) -> Result<Response> {
             "prompt_values_supported",
             &["none", "login", "consent", "select_account"][..],
         )
+        // Back-Channel Logout 1.0 §2.1: relying parties registered with a
+        // `backchannel_logout_uri` are told of a sign-out, with the session's `sid`.
+        .with("backchannel_logout_supported", openid)
+        .with("backchannel_logout_session_supported", openid)
         .with("claims_parameter_supported", false)
         .with("request_parameter_supported", false)
         .with("request_uri_parameter_supported", false)
