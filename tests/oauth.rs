@@ -158,6 +158,13 @@ impl World {
 }
 
 impl World {
+    /// Stores a client record, as `tollgate client add` writes it.
+    fn put_client(&self, client: &Client) {
+        let key = tollgate::schema::client(&client.client_id);
+        let record = serde_json::to_string(client).unwrap();
+        ready(self.store.put(&key, &record, None)).unwrap();
+    }
+
     /// The confidential client's record: the caller of introspection.
     fn svc(&self) -> Client {
         ready(self.oauth().client("svc")).unwrap().unwrap()
@@ -1691,12 +1698,7 @@ fn rfc_8707_tokens_are_for_the_resource_the_client_may_reach() {
     multi.redirect_uris = vec!["https://b.example/cb".into()];
     multi.first_party = true;
     multi.resources = vec![B.into(), C.into()];
-    ready(w.store.put(
-        "client:svc-b",
-        &serde_json::to_string(&multi).unwrap(),
-        None,
-    ))
-    .unwrap();
+    w.put_client(&multi);
     let secret = secret.unwrap();
     let creds = Some(("svc-b", secret.as_str()));
     let aud = |token: &str| {
@@ -1812,21 +1814,11 @@ fn rfc_8707_tokens_are_for_the_resource_the_client_may_reach() {
     assert_eq!(aud(&again.access_token).as_deref(), Some(C));
     // A resource taken from the client since ends the grant's refreshes.
     multi.resources = vec![B.into()];
-    ready(w.store.put(
-        "client:svc-b",
-        &serde_json::to_string(&multi).unwrap(),
-        None,
-    ))
-    .unwrap();
+    w.put_client(&multi);
     let taken = refreshed(again.refresh_token.as_deref().unwrap(), None);
     assert_eq!(error(taken), "invalid_grant");
     multi.resources = vec![B.into(), C.into()];
-    ready(w.store.put(
-        "client:svc-b",
-        &serde_json::to_string(&multi).unwrap(),
-        None,
-    ))
-    .unwrap();
+    w.put_client(&multi);
 
     // An API key for one resource: its tokens are for it, and other services' guards refuse it.
     let (_, _, mut key) =
@@ -1849,12 +1841,7 @@ fn the_password_grant_is_for_first_party_clients_only() {
     let (mut third, secret) = oauth::new_client(PEPPER, "partner", true).unwrap();
     third.grants = vec!["password".into()];
     third.scopes = vec!["read".into()];
-    ready(w.store.put(
-        "client:partner",
-        &serde_json::to_string(&third).unwrap(),
-        None,
-    ))
-    .unwrap();
+    w.put_client(&third);
     let secret = secret.unwrap();
     let grant = w.token(
         &[
