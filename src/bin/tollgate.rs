@@ -301,8 +301,9 @@ enum ApikeyCommand {
         /// Lifetime in seconds, at least 60, Workers KV's shortest expiry (default: none).
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..))]
         expires_in: Option<u64>,
-        /// The service it is for (RFC 8707 absolute URI): its exchanged tokens' audience, and
-        /// only guards with it in `audiences` take the key (default: every guard).
+        /// The service it is for (RFC 8707 absolute URI): its exchanged tokens' audience, and a
+        /// guard whose `audiences` lack it refuses the key (one that checks no audience takes
+        /// every key; default: every guard).
         #[arg(long, value_name = "URI")]
         resource: Option<String>,
         #[command(flatten)]
@@ -803,14 +804,16 @@ fn write_kv(kv: &KvFile, entries: Value) -> Result<(), Failure> {
     let merged = match existing {
         None => entries,
         Some(text) => {
-            // Said, since a file left from an earlier day would be stored again with it.
             let before = serde_json::from_str::<Vec<Value>>(&text).map_or(0, |v| v.len());
-            eprintln!("tollgate: added to the {before} entries already in {path}");
-            merge_kv(&text, entries).map_err(|why| {
+            let merged = merge_kv(&text, entries).map_err(|why| {
                 Failure::Usage(format!(
                     "{path} already holds something else ({why}): use another --kv-file"
                 ))
-            })?
+            })?;
+            // Said, since a file left from an earlier day would be stored again with it.
+            let now = merged.as_array().map_or(0, Vec::len);
+            eprintln!("tollgate: {path} held {before} entries and now holds {now}");
+            merged
         }
     };
     std::fs::write(&kv.kv_file, merged.to_string())

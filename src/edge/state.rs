@@ -243,17 +243,22 @@ fn admin_token(secret: Option<String>) -> Result<Option<String>, ConfigError> {
 /// `ORIGIN_URL` is https, or http on loopback (the development origin of `scripts/dev`), as
 /// for `jwksUrl`: the forwarded request carries the identity headers, the signed assertion and
 /// with `forwardAuthorization` the credentials, none of which may cross a network in the clear.
+/// Nor a query, fragment or userinfo: the request's path and query are appended to it, so
+/// `http://127.0.0.1:8788/?next=` or `…#x` sent every path to the origin's `/` (an outside run).
 fn check_origin(origin: &str) -> Result<(), ConfigError> {
-    if crate::config::is_secure_url(origin) {
-        return Ok(());
+    let refused = |rule: &str| {
+        Err(ConfigError {
+            code: Code::ConfigInvalid.as_str(),
+            detail: format!("{} {origin:?} must {rule}", bindings::ORIGIN_URL),
+        })
+    };
+    if !crate::config::is_secure_url(origin) {
+        return refused("be https (http only on loopback)");
     }
-    Err(ConfigError {
-        code: Code::ConfigInvalid.as_str(),
-        detail: format!(
-            "{} {origin:?} must be https (http only on loopback)",
-            bindings::ORIGIN_URL
-        ),
-    })
+    if origin.contains(['?', '#', '@']) {
+        return refused("have no query, fragment or userinfo: request paths are appended to it");
+    }
+    Ok(())
 }
 
 /// What a worker lacks to serve its requests, for `/healthz` (503 when `Err`): an isolate whose
@@ -382,8 +387,22 @@ mod tests {
             "http://127.0.0.1:3000",
             "http://localhost:3000/",
             "http://[::1]:3000",
+            "https://origin.internal/base",
         ] {
             assert!(check_origin(origin).is_ok(), "{origin}");
+        }
+        for origin in [
+            "http://127.0.0.1:8788#@evil.example",
+            "http://127.0.0.1:8788/?next=",
+            "https://user@origin.internal",
+        ] {
+            let detail = check_origin(origin).err().map(|e| e.detail);
+            assert!(
+                detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("no query, fragment or userinfo")),
+                "{origin}: {detail:?}"
+            );
         }
     }
 

@@ -170,6 +170,12 @@ impl Client {
             Some("the password grant is for first-party clients only: the client sees the user's password")
         } else if self.pkce_optional && self.is_public() {
             Some("pkce_optional is for confidential clients: a public client always uses PKCE (RFC 9700 section 2.1.1)")
+        } else if (self.pkce_optional || self.backchannel_logout_uri.is_some())
+            && !self.allows(Grant::AuthorizationCode)
+        {
+            Some("pkce_optional and a back-channel logout URI are for relying parties: clients with the authorization_code grant")
+        } else if self.introspects.iter().any(String::is_empty) {
+            Some("an audience to introspect cannot be empty")
         } else {
             None
         }
