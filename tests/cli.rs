@@ -459,8 +459,21 @@ fn management_commands_refuse_what_would_fail_later() {
         &["--id", "a:b", "--grant", "client_credentials"],
         &["--id", "a b", "--grant", "client_credentials"],
         &["--id", "svc", "--grant", "password"],
-        &["--id", "svc", "--grant", "client_credentials", "--pkce-optional"],
-        &["--id", "svc", "--grant", "client_credentials", "--introspect", ""],
+        &[
+            "--id",
+            "svc",
+            "--grant",
+            "client_credentials",
+            "--pkce-optional",
+        ],
+        &[
+            "--id",
+            "svc",
+            "--grant",
+            "client_credentials",
+            "--introspect",
+            "",
+        ],
     ] {
         assert_eq!(add(unusable).status.code(), Some(2), "{unusable:?}");
     }

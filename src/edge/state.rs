@@ -255,7 +255,9 @@ fn check_origin(origin: &str) -> Result<(), ConfigError> {
     if !crate::config::is_secure_url(origin) {
         return refused("be https (http only on loopback)");
     }
-    if origin.contains(['?', '#', '@']) {
+    let after_scheme = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    if origin.contains(['?', '#']) || authority.contains('@') {
         return refused("have no query, fragment or userinfo: request paths are appended to it");
     }
     Ok(())
@@ -388,6 +390,7 @@ mod tests {
             "http://localhost:3000/",
             "http://[::1]:3000",
             "https://origin.internal/base",
+            "https://origin.internal/@org",
         ] {
             assert!(check_origin(origin).is_ok(), "{origin}");
         }

@@ -138,9 +138,10 @@ pub(super) struct RedeemInput {
     /// The S256 challenge of the presented verifier; `None` when the verifier is malformed
     /// or absent.
     challenge: Option<String>,
-    /// The token request carried a `code_verifier`, well-formed or not. Always written: a
-    /// worker of the version before writes none (and always sends a verifier), which a code
-    /// requested without a challenge must not take as "no verifier" (the downgrade).
+    /// The token request carried a `code_verifier`, well-formed or not. Always written, and
+    /// absent read as unknown: a worker of the version before wrote it only when true, so a
+    /// code requested without a challenge refuses its redemption rather than take an absent
+    /// member for "no verifier" (the downgrade; the client signs in again).
     verifier: Option<bool>,
     now: i64,
     lifetime: u64,
