@@ -10,6 +10,7 @@ import http from "node:http";
 import * as oidc from "openid-client";
 import { jwtVerify, createRemoteJWKSet, SignJWT, importJWK } from "jose";
 import { oauthWorld } from "./oauth-fixture.mjs";
+import * as tollgate from "../pkg/node_modules/tollgate/dist/node.mjs";
 
 let world, config, rpA, rpB;
 
@@ -341,6 +342,10 @@ test("Back-Channel Logout 1.0: a sign-out posts each relying party of the sessio
       assert.equal(payload.sub, tokensA.claims().sub);
       assert.ok(payload.jti && payload.exp - payload.iat <= 120);
       assert.equal(payload.nonce, undefined, "§2.4: no nonce");
+      // The package checks it as pkg/README shows, with the same verdict.
+      const checked = await tollgate.verify(body.get("logout_token"), tollgate.createRemoteJWKSet(new URL(`${world.issuer}/.well-known/jwks.json`)), { issuer: world.issuer, audience: client, typ: "logout+jwt", maxTokenAge: 120 });
+      assert.deepEqual(checked.payload, payload);
+      await assert.rejects(tollgate.verify(body.get("logout_token"), tollgate.createRemoteJWKSet(new URL(`${world.issuer}/.well-known/jwks.json`)), { issuer: world.issuer, audience: client, typ: "JWT" }), (err) => err.code === "ERR_JWT_CLAIM_VALIDATION_FAILED" && err.claim === "typ");
     }
     const metadata = config.serverMetadata();
     assert.equal(metadata.backchannel_logout_supported, true);
