@@ -404,27 +404,19 @@ impl GatewayConfig {
             }
         }
         self.validate_overlaps()?;
-        if let Some(prefix) = self
-            .oauth
-            .session_routes
-            .iter()
-            .find(|p| !self.is_canonical(p))
-        {
-            return Err(format!(
-                "oauth.sessionRoutes entry {prefix:?} must be a canonical path"
-            ));
-        }
-        if let Some(prefix) = self
-            .oauth
-            .session_routes
-            .iter()
-            .find(|p| !self.meets_a_protected_route(p))
-        {
-            return Err(format!(
-                "oauth.sessionRoutes entry {prefix:?} meets no route with auth = \"token\" \
-                 (none covers it or lies under it): declare its area with a route, e.g. \
-                 {{ prefix = {prefix:?} }}"
-            ));
+        for prefix in &self.oauth.session_routes {
+            if !self.is_canonical(prefix) {
+                return Err(format!(
+                    "oauth.sessionRoutes entry {prefix:?} must be a canonical path"
+                ));
+            }
+            if !self.meets_a_protected_route(prefix) {
+                return Err(format!(
+                    "oauth.sessionRoutes entry {prefix:?} meets no route with auth = \"token\" \
+                     (none covers it or lies under it): declare its area with a route, e.g. \
+                     {{ prefix = {prefix:?} }}"
+                ));
+            }
         }
         Ok(())
     }
