@@ -1,6 +1,8 @@
 //! CORS for the endpoints browsers call from scripts: `/token` (a single-page app redeeming a
-//! code), the JWKS, both metadata documents (RFC 8414, OpenID Connect Discovery) and
-//! `/userinfo` (OpenID Connect Core §5.3: it SHOULD support CORS). Origins come from
+//! code), `/revoke` (the same app revoking its tokens at sign-out; RFC 7009 §5 allows CORS
+//! there, and the metadata invites public clients with the method `none`), the JWKS, both
+//! metadata documents (RFC 8414, OpenID Connect Discovery) and `/userinfo` (OpenID Connect
+//! Core §5.3: it SHOULD support CORS). Origins come from
 //! `corsOrigins`; credentials (cookies) are never allowed cross-origin, so a page elsewhere
 //! cannot ride a session: `/userinfo` takes its access token in `Authorization`.
 

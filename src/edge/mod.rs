@@ -396,7 +396,7 @@ const OWN_PATHS: [OwnPath; 12] = {
         own("/token", POST, true),
         own("/introspect", POST, false),
         own("/one-time-token", POST, false),
-        own("/revoke", POST, false),
+        own("/revoke", POST, true),
         own("/admin/revoke-subject", POST, false),
     ]
 };
@@ -567,7 +567,8 @@ mod tests {
                 "/.well-known/openid-configuration",
                 "/.well-known/jwks.json",
                 "/userinfo",
-                "/token"
+                "/token",
+                "/revoke"
             ]
         );
     }

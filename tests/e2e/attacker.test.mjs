@@ -455,10 +455,12 @@ describe("the smaller items", () => {
     }
   });
 
-  test("CORS: the preflight of /token, the JWKS, both metadata documents and /userinfo answer only configured origins", async () => {
+  test("CORS: the preflight of /token, /revoke, the JWKS, both metadata documents and /userinfo answer only configured origins", async () => {
     // OpenID Connect Core §5.3: the UserInfo endpoint SHOULD support CORS; a browser relying
     // party discovers through openid-configuration (an outside run found both answering 405).
-    const paths = ["/token", "/.well-known/jwks.json", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/userinfo"];
+    // RFC 7009 §5: a single-page app revokes its tokens at sign-out (oidc-client-ts's
+    // revokeTokens() failed on the preflight's 405 in an outside run).
+    const paths = ["/token", "/revoke", "/.well-known/jwks.json", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/userinfo"];
     for (const path of paths) {
       const ok = await worker.fetch(path, { method: "OPTIONS", headers: { Origin: "https://app.test", "Access-Control-Request-Method": "POST" } });
       assert.equal(ok.status, 204, path);
@@ -477,6 +479,10 @@ describe("the smaller items", () => {
     assert.equal(token.headers.get("access-control-expose-headers"), "DPoP-Nonce, WWW-Authenticate");
     const evil = await worker.fetch("/token", { method: "POST", headers: { Origin: "https://evil.test", "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=client_credentials" });
     assert.equal(evil.headers.get("access-control-expose-headers"), null);
+    const revoke = await worker.fetch("/revoke", { method: "POST", headers: { Origin: "https://app.test", "Content-Type": "application/x-www-form-urlencoded" }, body: "token=x" });
+    assert.equal(revoke.headers.get("access-control-allow-origin"), "https://app.test");
+    const evilRevoke = await worker.fetch("/revoke", { method: "POST", headers: { Origin: "https://evil.test", "Content-Type": "application/x-www-form-urlencoded" }, body: "token=x" });
+    assert.equal(evilRevoke.headers.get("access-control-allow-origin"), null);
   });
 
   test("a form body over the limit is refused before it is read: a declared length unread, a chunked one at the limit", async () => {
