@@ -24,6 +24,16 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// Whether the store refused a write because the key was written within the last second:
+    /// Workers KV takes one write a second per key and answers the next `429 Too Many
+    /// Requests` (<https://developers.cloudflare.com/kv/platform/limits/>), which local KV
+    /// never does. Someone else's write to the same key has just landed.
+    pub fn is_write_rate_limited(&self) -> bool {
+        self.0.contains("429 Too Many Requests")
+    }
+}
+
 /// A key-value store with optional expiry (seconds; KV's minimum is 60).
 #[allow(async_fn_in_trait)]
 pub trait Store {
@@ -161,6 +171,7 @@ pub enum Write {
 pub struct MemoryStore {
     entries: RefCell<BTreeMap<String, Entry>>,
     fail: RefCell<bool>,
+    limited: RefCell<Option<String>>,
     writes: RefCell<u64>,
 }
 
@@ -191,6 +202,13 @@ impl MemoryStore {
         *self.fail.borrow_mut() = failing;
     }
 
+    /// Refuses every write of a key starting with `prefix` as Workers KV refuses a second
+    /// write to one key within a second ([`StoreError::is_write_rate_limited`]), which local
+    /// KV never does; `None` lifts it.
+    pub fn limit_writes(&self, prefix: Option<&str>) {
+        *self.limited.borrow_mut() = prefix.map(str::to_owned);
+    }
+
     /// Drops every entry that has a TTL.
     pub fn expire_all(&self) {
         self.entries.borrow_mut().retain(|_, e| e.ttl.is_none());
@@ -218,6 +236,11 @@ impl Store for MemoryStore {
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError> {
         self.check()?;
+        if let Some(prefix) = self.limited.borrow().as_deref() {
+            if key.starts_with(prefix) {
+                return Err(StoreError("KV PUT failed: 429 Too Many Requests".into()));
+            }
+        }
         let version = self.next_version();
         self.entries.borrow_mut().insert(
             key.to_owned(),

@@ -1260,6 +1260,41 @@ fn sessions_expire_when_idle_or_old() {
     assert!(ready(o.session(&id, NOW)).unwrap().is_none());
 }
 
+/// Two rules of Workers KV that local KV does not show: one write a second per key (the next
+/// is `429`), and reads served from a location's cache for up to a minute after a delete
+/// elsewhere (an outside review of the code against Cloudflare's limits).
+#[test]
+fn a_session_refresh_bears_kvs_write_limit_and_never_brings_back_a_signed_out_session() {
+    let w = World::new();
+    let o = w.oauth();
+    let user: oauth::User =
+        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let (id, _) = ready(o.create_session(&user, NOW)).unwrap();
+    // A page's parallel requests refresh the session in the same second: the ones KV refuses
+    // are served, not failed.
+    w.store.limit_writes(Some("session:"));
+    assert!(ready(o.session(&id, NOW + 61)).unwrap().is_some());
+    w.store.limit_writes(None);
+
+    let record = |store: &MemoryStore| {
+        store
+            .dump()
+            .into_iter()
+            .find(|(key, _, _)| key.starts_with("session:"))
+    };
+    let (key, stale, _) = record(&w.store).unwrap();
+    ready(o.end_session(&id, NOW + 62)).unwrap();
+    assert!(record(&w.store).is_none());
+    // Another location still reads its cached copy, older than a minute, so it refreshes it:
+    // the refresh finds the session's grants closed and deletes the record it wrote.
+    ready(w.store.put(&key, &stale, Some(600))).unwrap();
+    assert!(ready(o.session(&id, NOW + 200)).unwrap().is_none());
+    assert!(
+        record(&w.store).is_none(),
+        "the signed-out session came back"
+    );
+}
+
 #[test]
 fn one_time_tokens_are_accepted_exactly_once() {
     let w = World::new();

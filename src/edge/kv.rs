@@ -108,7 +108,8 @@ impl Store for Kv {
             Reflect::set(&options, &"expirationTtl".into(), &(ttl as f64).into())
                 .map_err(|_| StoreError("KV put options".to_owned()))?;
         }
-        settle(self.kv.put(key, value, &options)).await?;
+        let written = settle(self.kv.put(key, value, &options)).await.map(drop);
+        revocation::settled(key, written)?;
         if revocation::is_revocation_key(key) {
             super::revocation::remember(&self.state, key, value);
         }

@@ -64,6 +64,11 @@ enum Use {
     Sign,
 }
 
+/// The most keys [`WebCryptoKeys`] keeps of each use. DPoP proofs bring keys of the client's
+/// choosing, checked before the client authenticates: unbounded, a sender of fresh keys grew
+/// the isolate towards Workers' 128 MB (an outside review against Cloudflare's limits).
+const MAX_IMPORTED: usize = 1000;
+
 /// CryptoKeys imported once per isolate, by the key's RFC 7638 thumbprint (a hash of its
 /// public members: two issuers' keys that share a `kid` never share an entry) and algorithm.
 #[derive(Default)]
@@ -170,7 +175,14 @@ impl WebCryptoKeys {
             }
             None => Imported::Unsupported,
         };
-        cache.borrow_mut().insert(id, imported.clone());
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= MAX_IMPORTED {
+            // Any one goes: a key of the deployment's own is imported again on its next use.
+            if let Some(any) = cache.keys().next().cloned() {
+                cache.remove(&any);
+            }
+        }
+        cache.insert(id, imported.clone());
         imported
     }
 

@@ -149,11 +149,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     .await?;
                 // A sid whose grants a sign-out already closed (another tab, a retry) would
                 // refuse every code: the new session then starts its own.
-                let grants = crate::schema::session_grants(&session.sid);
-                let ended = self
-                    .read_once::<SessionGrants>(&grants)
-                    .await?
-                    .is_some_and(|(grants, _)| grants.ended);
+                let ended = self.session_ended(&session).await?;
                 sid = (!ended).then_some(session.sid);
             }
             Some((id, _)) => self.end_session(id, now).await?,
@@ -211,9 +207,35 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if now - session.last_seen >= 60 {
             session.last_seen = now;
             let ttl = u64::try_from((session.absolute_exp - now).min(idle)).unwrap_or(60);
-            self.write(&key, &session, Some(ttl)).await?;
+            let text = record_text(&session)?;
+            match self.store.put(&key, &text, super::ttl(ttl)).await {
+                // A page's parallel requests all refresh the session in the same second, and
+                // Workers KV takes one write a second per key: the one that landed is enough.
+                Err(e) if e.is_write_rate_limited() => return Ok(Some(session)),
+                written => written?,
+            }
+            // KV serves a cached read for up to a minute after a sign-out elsewhere, and the
+            // write above would bring such a stale copy back for the session's whole life.
+            // Sign-out closes the session's grants in the coordinator before it deletes the
+            // session, so a closed record means this write came after the delete: undone here.
+            if self.session_ended(&session).await? {
+                self.store.delete(&key).await?;
+                return Ok(None);
+            }
         }
         Ok(Some(session))
+    }
+
+    /// Whether the session was signed out ([`END_GRANTS`] closed its grants).
+    async fn session_ended(&self, session: &Session) -> Result<bool, OAuthError> {
+        if session.sid.is_empty() {
+            return Ok(false);
+        }
+        let grants = crate::schema::session_grants(&session.sid);
+        Ok(self
+            .read_once::<SessionGrants>(&grants)
+            .await?
+            .is_some_and(|(grants, _)| grants.ended))
     }
 
     /// Ends a session (logout) and revokes every refresh family granted in it, and with them
@@ -247,8 +269,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     .apply(&END_GRANTS, &grants_key, &grants_key, &input)
                     .await?;
                 let families: Vec<String> = parse_record(&grants_key, &answer)?;
-                for family in &families {
-                    self.revoke_family(family, now).await?;
+                // One write each, some at a time: a full session's sign-out stays within the
+                // operations one request may make ([`MAX_SESSION_GRANTS`]) and is not a
+                // thousand round trips in a row.
+                for some in families.chunks(REVOKED_AT_ONCE) {
+                    futures_util::future::try_join_all(
+                        some.iter().map(|family| self.revoke_family(family, now)),
+                    )
+                    .await?;
                 }
                 // The closed record keeps the relying parties (the step's answer stays the
                 // families, as a worker of the version before reads it during a deploy).
@@ -316,8 +344,16 @@ fn grants_ttl(session: &Session, now: i64) -> u64 {
         .max(60)
 }
 
-/// The most codes one browser session may grant (each is remembered until the session ends).
-const MAX_SESSION_GRANTS: usize = 1000;
+/// The most codes one browser session may grant (each is remembered until the session ends,
+/// and revoked then by one store write). Workers KV allows a request 1,000 operations
+/// (<https://developers.cloudflare.com/kv/platform/limits/>): at 1,000 grants a sign-out went
+/// past it before deleting the session, and so did every retry. 500 is a grant every 90
+/// seconds through a 12-hour session, more than silent renewals of several relying parties
+/// take.
+const MAX_SESSION_GRANTS: usize = 500;
+
+/// How many of a signed-out session's families are revoked at once.
+const REVOKED_AT_ONCE: usize = 50;
 
 /// The input of [`TRACK_GRANT`] and [`END_GRANTS`].
 #[derive(Serialize)]
