@@ -149,10 +149,16 @@ impl Published {
                 Err(reason) => ignored.push((jwk.kid, reason)),
             }
         }
+        // A `kid` is ambiguous whether or not the other key with it could be used: which keys a
+        // provider can use differs (the pure-Rust one refuses an off-curve point here, the
+        // hosts' at import), and the verdict must not (an outside run).
         let shared: Vec<String> = kept
             .iter()
             .enumerate()
-            .filter(|(i, (kid, _))| kept[..*i].iter().any(|(other, _)| other == kid))
+            .filter(|(i, (kid, _))| {
+                kept[..*i].iter().any(|(other, _)| other == kid)
+                    || ignored.iter().any(|(other, _)| other.as_ref() == Some(kid))
+            })
             .map(|(_, (kid, _))| kid.clone())
             .collect();
         let mut keys = Vec::with_capacity(kept.len());

@@ -166,6 +166,9 @@ fn a_published_set_ignores_the_keys_it_cannot_use_rfc7517_section_5() {
         private,
         twin("twin"),
         twin("twin"),
+        // A key that could verify, beside a refused one with its kid: still ambiguous.
+        { "kty": "oct", "kid": "shadowed", "k": tollgate::b64::encode(&[7u8; 32]) },
+        twin("shadowed"),
         "not an object",
         { "kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB" },
         { "kty": "OKP", "crv": "X25519", "kid": "agreement", "x": "AQID" },
@@ -195,13 +198,16 @@ fn a_published_set_ignores_the_keys_it_cannot_use_rfc7517_section_5() {
         ignored.iter().filter(|(k, _)| *k == Some("twin")).count(),
         2
     );
+    assert!(ignored
+        .iter()
+        .any(|(k, r)| *k == Some("shadowed") && r.contains("same kid")));
     assert!(ignored.iter().any(|(_, r)| r.contains("1024 bits")));
     assert!(ignored
         .iter()
         .any(|(k, r)| k.is_none() && r.starts_with("not a JWK")));
     assert_eq!(
         ignored.len(),
-        8,
+        10,
         "enc and X25519 keys are skipped silently: {ignored:?}"
     );
     // What was kept is the published text of the key, unchanged.

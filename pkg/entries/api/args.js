@@ -19,6 +19,9 @@ export const isString = (v) => typeof v === "string";
 export const isStringList = (v) => isString(v) || (Array.isArray(v) && v.every(isString));
 /** Whole seconds, as every policy duration is read (no rounding: 0.9 is not 0). */
 export const isSeconds = (v) => Number.isSafeInteger(v) && v >= 0;
+/** What [`isSeconds`] takes, said in its TypeError: beyond 2^53 - 1 a number no longer holds
+ * every whole value (1e300 is not a count of seconds anyone wrote). */
+export const SECONDS = "a whole number of seconds, at most Number.MAX_SAFE_INTEGER";
 export const isMilliseconds = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
 export const isStringArray = (v) => Array.isArray(v) && v.every(isString);
 export const isDate = (v) => v instanceof Date && !Number.isNaN(v.getTime());
@@ -40,8 +43,8 @@ export function policyJson(options) {
   expect(o.algorithms, "options.algorithms", isStringArray, "an array of algorithm names");
   expect(o.issuer, "options.issuer", isStringList, "a string or an array of strings");
   expect(o.audience, "options.audience", isStringList, "a string or an array of strings");
-  expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a whole number of seconds");
-  expect(o.maxTokenAge, "options.maxTokenAge", isSeconds, "a whole number of seconds");
+  expect(o.clockTolerance, "options.clockTolerance", isSeconds, SECONDS);
+  expect(o.maxTokenAge, "options.maxTokenAge", isSeconds, SECONDS);
   expect(o.typ, "options.typ", isString, "a string");
   expect(o.requiredClaims, "options.requiredClaims", isStringArray, "an array of strings");
   expect(o.currentDate, "options.currentDate", isDate, "a valid Date");

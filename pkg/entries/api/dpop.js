@@ -1,6 +1,6 @@
 // DPoP (RFC 9449): proofs checked for a request, and made with a client's key.
 import { rethrow } from "./errors.js";
-import { ALGORITHMS, checkKeyArgument, checkOptionNames, expect, isDate, isSeconds, isString, isStringArray, isStringList, nowSeconds } from "./args.js";
+import { ALGORITHMS, checkKeyArgument, checkOptionNames, expect, isDate, isSeconds, isString, isStringArray, isStringList, nowSeconds, SECONDS } from "./args.js";
 import { answeredLater } from "./later.js";
 
 const VERIFY_OPTIONS = ["method", "url", "accessToken", "nonce", "maxAge", "clockTolerance", "algorithms", "currentDate"];
@@ -26,8 +26,8 @@ export function dpopApi({ core, host, later, requireSync }, signerEntry) {
     const request = requestOf(o);
     expect(o.accessToken, "options.accessToken", isString, "a string");
     expect(o.nonce, "options.nonce", isStringList, "a string or an array of strings");
-    expect(o.maxAge, "options.maxAge", isSeconds, "a whole number of seconds");
-    expect(o.clockTolerance, "options.clockTolerance", isSeconds, "a whole number of seconds");
+    expect(o.maxAge, "options.maxAge", isSeconds, SECONDS);
+    expect(o.clockTolerance, "options.clockTolerance", isSeconds, SECONDS);
     expect(o.algorithms, "options.algorithms", isStringArray, "an array of algorithm names");
     if (o.accessToken !== undefined) request.accessToken = o.accessToken;
     if (o.nonce !== undefined) request.nonces = [o.nonce].flat();

@@ -1,6 +1,6 @@
 // Behind the Tollgate gateway: its origin assertion checked, and its refusals rendered.
 import { TollgateError, rethrow } from "./errors.js";
-import { checkOptionNames, expect, isDate, isPlainObject, isSeconds, isString, isStringArray } from "./args.js";
+import { checkOptionNames, expect, isDate, isPlainObject, isSeconds, isString, isStringArray, SECONDS } from "./args.js";
 
 const ASSERTION_OPTIONS = ["issuer", "audience", "jwks", "clockTolerance", "currentDate"];
 const isName = (v) => isString(v) && v.length !== 0;
@@ -23,7 +23,7 @@ export function gatewayApi({ core }, verify) {
     if (issuer === undefined || audience === undefined || jwks === undefined) throw new TypeError("options.issuer, options.audience and options.jwks are required");
     expect(issuer, "options.issuer", isName, "a non-empty string");
     expect(audience, "options.audience", isName, "a non-empty string");
-    expect(clockTolerance, "options.clockTolerance", isSeconds, "a whole number of seconds");
+    expect(clockTolerance, "options.clockTolerance", isSeconds, SECONDS);
     expect(currentDate, "options.currentDate", isDate, "a valid Date");
     const { method, url, assertion } = requestParts(request);
     if (!assertion) throw new TollgateError({ code: "ERR_TOKEN_MISSING", message: "the request has no X-Tollgate-Assertion header" });
