@@ -156,7 +156,7 @@ describe("RFC 6749 §5.2 errors", () => {
       ["GET", "/token", "POST, OPTIONS"],
       ["PUT", "/token", "POST, OPTIONS"],
       ["GET", "/introspect", "POST"],
-      ["DELETE", "/revoke", "POST"],
+      ["DELETE", "/revoke", "POST, OPTIONS"],
       ["GET", "/one-time-token", "POST"],
       ["PUT", "/authorize", "GET, POST"],
       ["DELETE", "/userinfo", "GET, POST, OPTIONS"],
