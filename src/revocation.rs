@@ -43,19 +43,6 @@ pub fn is_revocation_key(key: &str) -> bool {
     crate::schema::is_revocation(key)
 }
 
-/// A revocation write's outcome, read with Workers KV's limit of one write a second per key
-/// ([`StoreError::is_write_rate_limited`]). A token's or a family's entry only ever says
-/// "revoked", so when concurrent revocations of one family (a code replayed at once, a
-/// refresh token reused at once) or of one token meet, the write that landed says what the
-/// refused one would have: done, not a 503. A subject's entry says until when, and a later
-/// revocation moves it, so a refused one stays an error.
-pub fn settled(key: &str, written: Result<(), StoreError>) -> Result<(), StoreError> {
-    match written {
-        Err(e) if e.is_write_rate_limited() && crate::schema::is_presence_revocation(key) => Ok(()),
-        other => other,
-    }
-}
-
 /// Workers KV refuses an `expirationTtl` below 60 seconds.
 pub const MIN_TTL: u64 = 60;
 
@@ -310,22 +297,6 @@ pub async fn family_revoked<S: Store>(store: &S, family: &str) -> Result<bool, S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_revocation_refused_by_kvs_write_limit_is_done_when_it_only_says_revoked() {
-        let limited = || {
-            Err(StoreError(
-                "KV PUT failed: 429 Too Many Requests".to_owned(),
-            ))
-        };
-        assert_eq!(settled(&family_key("f"), limited()), Ok(()));
-        assert_eq!(settled(&jti_key("https://i", "j"), limited()), Ok(()));
-        // A subject's cut-off moves with each revocation: the refused one may be later.
-        assert!(settled(&subject_key("https://i", "s"), limited()).is_err());
-        let down = StoreError("KV PUT failed: 500 Internal Server Error".to_owned());
-        assert_eq!(settled(&family_key("f"), Err(down.clone())), Err(down));
-        assert_eq!(settled("session:x", limited()), limited());
-    }
 
     #[test]
     fn entries_read_back_what_was_written() {

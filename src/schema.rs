@@ -77,12 +77,6 @@ pub fn is_revocation(key: &str) -> bool {
     key.starts_with("revoked:") || key.starts_with("family:")
 }
 
-/// Whether a revocation entry only says "revoked" (a family's, a token's), where a subject's
-/// also says until when.
-pub fn is_presence_revocation(key: &str) -> bool {
-    key.starts_with("family:") || key.starts_with("revoked:jti:")
-}
-
 /// `fail:<user:name|client:id>@<source>`: a failure counter per account and source
 /// (coordinator).
 pub fn failures(account_kind: &str, account: &str, source: Option<&str>) -> String {

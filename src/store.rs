@@ -25,14 +25,20 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 impl StoreError {
-    /// Whether the store refused a write because the key was written within the last second:
-    /// Workers KV takes one write a second per key and answers the next `429 Too Many
-    /// Requests` (<https://developers.cloudflare.com/kv/platform/limits/>), which local KV
-    /// never does. Someone else's write to the same key has just landed.
+    /// The store refused a write because the key was written within the last second: Workers
+    /// KV takes one write a second per key (<https://developers.cloudflare.com/kv/platform/limits/>),
+    /// which local KV never enforces. The adapter that meets it says so with this error.
+    pub fn write_rate_limited() -> Self {
+        StoreError(WRITE_RATE_LIMITED.to_owned())
+    }
+
+    /// Whether this is [`StoreError::write_rate_limited`].
     pub fn is_write_rate_limited(&self) -> bool {
-        self.0.contains("429 Too Many Requests")
+        self.0 == WRITE_RATE_LIMITED
     }
 }
+
+const WRITE_RATE_LIMITED: &str = "the key was written less than a second ago";
 
 /// A key-value store with optional expiry (seconds; KV's minimum is 60).
 #[allow(async_fn_in_trait)]
@@ -202,9 +208,9 @@ impl MemoryStore {
         *self.fail.borrow_mut() = failing;
     }
 
-    /// Refuses every write of a key starting with `prefix` as Workers KV refuses a second
-    /// write to one key within a second ([`StoreError::is_write_rate_limited`]), which local
-    /// KV never does; `None` lifts it.
+    /// Refuses every write (put or delete) of a key starting with `prefix` as Workers KV
+    /// refuses a second write to one key within a second ([`StoreError::write_rate_limited`]);
+    /// `None` lifts it.
     pub fn limit_writes(&self, prefix: Option<&str>) {
         *self.limited.borrow_mut() = prefix.map(str::to_owned);
     }
@@ -226,6 +232,14 @@ impl MemoryStore {
         }
         Ok(())
     }
+
+    fn check_write(&self, key: &str) -> Result<(), StoreError> {
+        self.check()?;
+        match self.limited.borrow().as_deref() {
+            Some(prefix) if key.starts_with(prefix) => Err(StoreError::write_rate_limited()),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Store for MemoryStore {
@@ -235,12 +249,7 @@ impl Store for MemoryStore {
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError> {
-        self.check()?;
-        if let Some(prefix) = self.limited.borrow().as_deref() {
-            if key.starts_with(prefix) {
-                return Err(StoreError("KV PUT failed: 429 Too Many Requests".into()));
-            }
-        }
+        self.check_write(key)?;
         let version = self.next_version();
         self.entries.borrow_mut().insert(
             key.to_owned(),
@@ -254,7 +263,7 @@ impl Store for MemoryStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.check()?;
+        self.check_write(key)?;
         self.entries.borrow_mut().remove(key);
         Ok(())
     }

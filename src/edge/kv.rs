@@ -56,7 +56,8 @@ impl Kv {
     }
 }
 
-/// Awaits a KV call's promise; a refusal becomes the store's error with the runtime's message.
+/// Awaits a KV call's promise; a refusal becomes the store's error with the runtime's message,
+/// or [`StoreError::write_rate_limited`] for KV's one write a second per key.
 async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, StoreError> {
     let failed = |err: JsValue| {
         let message = err
@@ -64,9 +65,28 @@ async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, StoreError> {
             .map(|err| String::from(err.message()))
             .or_else(|| err.as_string())
             .unwrap_or_else(|| "KV call failed".to_owned());
-        StoreError(message)
+        // "KV PUT failed: 429 Too Many Requests"; a spent daily quota reads otherwise.
+        if message.contains("429 Too Many Requests") {
+            StoreError::write_rate_limited()
+        } else {
+            StoreError(message)
+        }
     };
     JsFuture::from(call.map_err(failed)?).await.map_err(failed)
+}
+
+/// A write that must land: KV refuses a second write to one key within a second, so two
+/// revocations of one family or token at once (a code replayed twice, a refresh token reused
+/// twice) or a sign-out's delete right after a refresh meet it, and the one refused is made
+/// again a second later, as Cloudflare advises. Its outcome then is the answer.
+async fn landed(write: impl Fn() -> Result<Promise, JsValue>) -> Result<(), StoreError> {
+    match settle(write()).await {
+        Err(e) if e.is_write_rate_limited() => {
+            worker::Delay::from(core::time::Duration::from_millis(1100)).await;
+            settle(write()).await.map(drop)
+        }
+        written => written.map(drop),
+    }
 }
 
 /// KV keys never carry the coordinator's routing slot (README's table spells them bare).
@@ -108,16 +128,17 @@ impl Store for Kv {
             Reflect::set(&options, &"expirationTtl".into(), &(ttl as f64).into())
                 .map_err(|_| StoreError("KV put options".to_owned()))?;
         }
-        let written = settle(self.kv.put(key, value, &options)).await.map(drop);
-        revocation::settled(key, written)?;
-        if revocation::is_revocation_key(key) {
-            super::revocation::remember(&self.state, key, value);
+        if !revocation::is_revocation_key(key) {
+            // A session's refresh need not land (the core reads this error).
+            return settle(self.kv.put(key, value, &options)).await.map(drop);
         }
+        landed(|| self.kv.put(key, value, &options)).await?;
+        super::revocation::remember(&self.state, key, value);
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        settle(self.kv.delete(bare(key))).await.map(drop)
+        landed(|| self.kv.delete(bare(key))).await
     }
 }
 

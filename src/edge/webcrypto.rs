@@ -176,7 +176,7 @@ impl WebCryptoKeys {
             None => Imported::Unsupported,
         };
         let mut cache = cache.borrow_mut();
-        if cache.len() >= MAX_IMPORTED {
+        if cache.len() >= MAX_IMPORTED && !cache.contains_key(&id) {
             // Any one goes: a key of the deployment's own is imported again on its next use.
             if let Some(any) = cache.keys().next().cloned() {
                 cache.remove(&any);

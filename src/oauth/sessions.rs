@@ -345,11 +345,11 @@ fn grants_ttl(session: &Session, now: i64) -> u64 {
 }
 
 /// The most codes one browser session may grant (each is remembered until the session ends,
-/// and revoked then by one store write). Workers KV allows a request 1,000 operations
-/// (<https://developers.cloudflare.com/kv/platform/limits/>): at 1,000 grants a sign-out went
-/// past it before deleting the session, and so did every retry. 500 is a grant every 90
-/// seconds through a 12-hour session, more than silent renewals of several relying parties
-/// take.
+/// and revoked then by one store write). A request may make 1,000 operations on Cloudflare's
+/// services, KV and Durable Objects alike (<https://developers.cloudflare.com/kv/platform/limits/>):
+/// at 1,000 grants a sign-out went past it before deleting the session, and so did every
+/// retry. 500 is a grant every 90 seconds through the default 12-hour session, more than
+/// silent renewals of several relying parties take.
 const MAX_SESSION_GRANTS: usize = 500;
 
 /// How many of a signed-out session's families are revoked at once.

@@ -2,7 +2,7 @@
 // both share, kept by JWK object and by JWK text.
 import { TollgateError, rethrow, hostImport, invalidKey } from "./errors.js";
 import { rsaMismatch } from "./rsa.js";
-import { ALGORITHMS, checkKeyArgument, checkOptionNames, encoder, expect, isDate, isPlainObject, isSeconds, isString, isStringList, keysJson, nowSeconds, SECONDS } from "./args.js";
+import { ALGORITHMS, checkKeyArgument, checkOptionNames, encoder, expect, isDate, isPlainObject, isSeconds, isString, isStringList, keysJson, nowSeconds } from "./args.js";
 
 /** `{ Signer, sign, signSync, signerEntry }` for one core and host (see index.js). */
 export function signApi({ core, host, later, requireSync }) {
@@ -16,7 +16,7 @@ export function signApi({ core, host, later, requireSync }) {
     expect(options.typ, "options.typ", (v) => isString(v) && v.length !== 0, "a non-empty string");
     expect(options.audience, "options.audience", (v) => isStringList(v) && v.length !== 0, "a string or a non-empty array of strings");
     // Whole numbers a JSON reader holds exactly (up to 2^53 - 1), as every NumericDate is read.
-    expect(options.expiresIn, "options.expiresIn", (v) => isSeconds(v) && v > 0, `a positive ${SECONDS}`);
+    expect(options.expiresIn, "options.expiresIn", (v) => isSeconds(v) && v > 0, "a positive whole number of seconds, at most Number.MAX_SAFE_INTEGER");
     expect(options.notBefore, "options.notBefore", Number.isSafeInteger, "a NumericDate (whole seconds)");
     expect(options.currentDate, "options.currentDate", isDate, "a valid Date");
     const { currentDate, alg, ...rest } = options;
