@@ -97,10 +97,15 @@ impl World {
     }
 
     fn oauth(&self) -> OAuth<'_, MemoryStore, MemoryStore> {
+        self.oauth_on(&self.store)
+    }
+
+    /// The engine with `store` for its read-mostly records (the coordinator stays the world's).
+    fn oauth_on<'a, S: Store>(&'a self, store: &'a S) -> OAuth<'a, S, MemoryStore> {
         OAuth {
             dpop_jkt: None,
             ended: None,
-            store: &self.store,
+            store,
             once: &self.store,
             signing_key: &self.key,
             id_token_key: tollgate::oauth::oidc::id_token_key(
@@ -1292,6 +1297,81 @@ fn a_session_refresh_bears_kvs_write_limit_and_never_brings_back_a_signed_out_se
     assert!(
         record(&w.store).is_none(),
         "the signed-out session came back"
+    );
+
+    // The same user signing in again replaces the id and keeps the sid (its grants stay
+    // open): a cached copy of the old id is not refreshed back either.
+    let (old, _) = ready(o.create_session(&user, NOW)).unwrap();
+    let (old_key, stale, _) = record(&w.store).unwrap();
+    let (new, _) = ready(o.sign_in(&user, Some(&old), NOW + 100)).unwrap();
+    let (new_key, _, _) = record(&w.store).unwrap();
+    assert_ne!(old_key, new_key);
+    ready(w.store.put(&old_key, &stale, Some(600))).unwrap();
+    assert!(ready(o.session(&old, NOW + 200)).unwrap().is_none());
+    assert!(ready(o.session(&new, NOW + 200)).unwrap().is_some());
+    let sessions: Vec<String> = w
+        .store
+        .dump()
+        .into_iter()
+        .map(|(key, _, _)| key)
+        .filter(|key| key.starts_with("session:"))
+        .collect();
+    assert_eq!(sessions, [new_key], "the replaced id came back");
+}
+
+/// A store whose next write of a session record first lets a sign-out land: the sign-out
+/// that races a refresh between its read and its write.
+struct SignOutFirst<'a> {
+    inner: &'a MemoryStore,
+    sign_out: std::cell::RefCell<Option<Box<dyn FnOnce() + 'a>>>,
+}
+
+impl Store for SignOutFirst<'_> {
+    async fn get(&self, key: &str) -> Result<Option<String>, tollgate::store::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<u64>,
+    ) -> Result<(), tollgate::store::StoreError> {
+        if key.starts_with("session:") {
+            let sign_out = self.sign_out.borrow_mut().take();
+            if let Some(sign_out) = sign_out {
+                sign_out();
+            }
+        }
+        self.inner.put(key, value, ttl).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), tollgate::store::StoreError> {
+        self.inner.delete(key).await
+    }
+}
+
+/// The refresh reads the coordinator after its write, not before: a sign-out that lands
+/// between the two is seen, and the refresh's write is undone.
+#[test]
+fn a_sign_out_racing_a_session_refresh_is_not_undone_by_it() {
+    let w = World::new();
+    let user: oauth::User =
+        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let (id, _) = ready(w.oauth().create_session(&user, NOW)).unwrap();
+    let racing = SignOutFirst {
+        inner: &w.store,
+        sign_out: std::cell::RefCell::new(Some(Box::new(|| {
+            ready(w.oauth().end_session(&id, NOW + 61)).unwrap();
+        }))),
+    };
+    assert!(ready(w.oauth_on(&racing).session(&id, NOW + 61))
+        .unwrap()
+        .is_none());
+    assert!(
+        !w.store
+            .dump()
+            .iter()
+            .any(|(key, _, _)| key.starts_with("session:")),
+        "the refresh wrote the signed-out session back"
     );
 }
 

@@ -73,6 +73,7 @@ pub fn transition(name: &str) -> Option<&'static Transition> {
         &lockout::FAILED,
         &sessions::TRACK_GRANT,
         &sessions::END_GRANTS,
+        &sessions::REPLACE_SESSIONS,
         &one_time::CONSUME_ONE_TIME,
     ]
     .into_iter()

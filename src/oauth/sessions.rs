@@ -144,13 +144,15 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let mut sid = None;
         match old {
             Some((id, session)) if session.sub == user.sub && !session.sid.is_empty() => {
+                // Marked before the old id is deleted, as a sign-out closes the grants first:
+                // a location that reads the old id from its cache and refreshes it finds it
+                // replaced. A sid whose grants a sign-out already closed (another tab, a retry)
+                // would refuse every code: the new session then starts its own.
+                let open = self.replace_sessions(&session, now).await?;
                 self.store
                     .delete(&crate::schema::session(&self.hash(id)))
                     .await?;
-                // A sid whose grants a sign-out already closed (another tab, a retry) would
-                // refuse every code: the new session then starts its own.
-                let ended = self.session_ended(&session).await?;
-                sid = (!ended).then_some(session.sid);
+                sid = open.then_some(session.sid);
             }
             Some((id, _)) => self.end_session(id, now).await?,
             None => {}
@@ -217,8 +219,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             // KV serves a cached read for up to a minute after a sign-out elsewhere, and the
             // write above would bring such a stale copy back for the session's whole life.
             // Sign-out closes the session's grants in the coordinator before it deletes the
-            // session, so a closed record means this write came after the delete: undone here.
-            if self.session_ended(&session).await? {
+            // session (and a new sign-in of its user marks it replaced), so a closed record
+            // means this write came after the delete: undone here.
+            if self.session_closed(&session).await? {
                 self.store.delete(&key).await?;
                 return Ok(None);
             }
@@ -226,8 +229,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         Ok(Some(session))
     }
 
-    /// Whether the session was signed out ([`END_GRANTS`] closed its grants).
-    async fn session_ended(&self, session: &Session) -> Result<bool, OAuthError> {
+    /// Whether the session was signed out ([`END_GRANTS`] closed its grants) or replaced by
+    /// its user's new sign-in ([`REPLACE_SESSIONS`]).
+    async fn session_closed(&self, session: &Session) -> Result<bool, OAuthError> {
         if session.sid.is_empty() {
             return Ok(false);
         }
@@ -235,7 +239,22 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         Ok(self
             .read_once::<SessionGrants>(&grants)
             .await?
-            .is_some_and(|(grants, _)| grants.ended))
+            .is_some_and(|(grants, _)| grants.ended || session.created < grants.replaced_before))
+    }
+
+    /// Marks the sessions of `session`'s sid created before `now` replaced, in one step unless
+    /// a sign-out closed the sid; answers whether it is still open.
+    async fn replace_sessions(&self, session: &Session, now: i64) -> Result<bool, OAuthError> {
+        let key = crate::schema::session_grants(&session.sid);
+        let input = record_text(&ReplaceInput {
+            before: now,
+            ttl: grants_ttl(session, now),
+        })?;
+        let answer = self
+            .once
+            .apply(&REPLACE_SESSIONS, &key, &key, &input)
+            .await?;
+        Ok(answer != ENDED)
     }
 
     /// Ends a session (logout) and revokes every refresh family granted in it, and with them
@@ -374,6 +393,26 @@ crate::json::read::read_by!(GrantsInput, "a grants step", |o| GrantsInput {
 const TRACKED: &str = "\"tracked\"";
 const FULL: &str = "\"full\"";
 const ENDED: &str = "\"ended\"";
+const OPEN: &str = "\"open\"";
+
+/// The input of [`REPLACE_SESSIONS`].
+#[derive(Serialize)]
+pub(super) struct ReplaceInput {
+    before: i64,
+    ttl: u64,
+}
+
+crate::json::read::read_by!(ReplaceInput, "a replacing step", |o| ReplaceInput {
+    before: o.required_i64("before"),
+    ttl: o.required_u64("ttl"),
+});
+
+/// Marks a sid's sessions created before a time replaced by a new sign-in of their user, in
+/// one step, unless the sid was signed out.
+pub static REPLACE_SESSIONS: Transition = Transition {
+    name: "replace_sessions",
+    apply: replace_sessions,
+};
 
 /// Adds a family to a session's grants in one step, unless the session was signed out.
 pub static TRACK_GRANT: Transition = Transition {
@@ -413,6 +452,20 @@ fn track_grant(record: Option<&str>, _: Option<&str>, input: &str) -> Result<App
     Ok(Applied::one(Write::Keep, answer))
 }
 
+fn replace_sessions(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
+    let input: ReplaceInput = serde_json::from_str(input).map_err(|e| e.to_string())?;
+    let mut grants: SessionGrants = match record {
+        None => SessionGrants::default(),
+        Some(text) => serde_json::from_str(text).map_err(|e| e.to_string())?,
+    };
+    if grants.ended {
+        return Ok(Applied::one(Write::Keep, ENDED));
+    }
+    grants.replaced_before = grants.replaced_before.max(input.before);
+    let text = serde_json::to_string(&grants).map_err(|e| e.to_string())?;
+    Ok(Applied::one(Write::Put(text, Some(input.ttl)), OPEN))
+}
+
 fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
     let (grants, input) = read_grants(record, input)?;
     // The families stay in the closed record and are answered again by a retried sign-out:
@@ -421,6 +474,7 @@ fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Appl
         families: grants.families.clone(),
         ended: true,
         clients: grants.clients.clone(),
+        replaced_before: grants.replaced_before,
     };
     Ok(Applied::one(
         Write::Put(
@@ -473,9 +527,38 @@ mod tests {
                 families: vec!["f".to_owned(); MAX_SESSION_GRANTS],
                 ended: false,
                 clients: Vec::new(),
+                replaced_before: 0,
             })
             .unwrap(),
         );
         assert_eq!(step(&TRACK_GRANT, &mut full, "g"), FULL);
+    }
+
+    /// A new sign-in of the same user marks the sid's older sessions replaced, keeps what was
+    /// granted, never moves the mark back, and changes nothing once the sid is signed out.
+    #[test]
+    fn a_sign_in_replaces_older_sessions_of_an_open_sid_only() {
+        let replace = |record: &mut Option<String>, before: i64| {
+            let input = format!(r#"{{"before":{before},"ttl":600}}"#);
+            let applied = replace_sessions(record.as_deref(), None, &input).unwrap();
+            if let Write::Put(text, ttl) = applied.first {
+                assert_eq!(ttl, Some(600));
+                *record = Some(text);
+            }
+            applied.answer
+        };
+        let mut record = None;
+        assert_eq!(step(&TRACK_GRANT, &mut record, "f1"), TRACKED);
+        assert_eq!(replace(&mut record, 100), OPEN);
+        assert_eq!(replace(&mut record, 50), OPEN);
+        let grants: SessionGrants = serde_json::from_str(record.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            (grants.families, grants.replaced_before),
+            (vec!["f1".to_owned()], 100)
+        );
+        assert_eq!(step(&END_GRANTS, &mut record, ""), r#"["f1"]"#);
+        let closed = record.clone();
+        assert_eq!(replace(&mut record, 200), ENDED);
+        assert_eq!(record, closed);
     }
 }
