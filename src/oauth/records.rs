@@ -66,11 +66,11 @@ pub(super) struct SessionGrants {
     /// back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.7).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) clients: Vec<String>,
-    /// The sid's sessions created before this time were replaced by their user's new sign-in
-    /// (which keeps the sid): a copy of one that a location still reads from its cache is
-    /// not refreshed back to life. 0: none.
+    /// The sid's sessions created at or before this time were replaced by their user's new
+    /// sign-in (which keeps the sid, and starts its session later): a copy of one that a
+    /// location still reads from its cache is not refreshed back to life. 0: none.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub(super) replaced_before: i64,
+    pub(super) replaced_upto: i64,
 }
 
 fn is_zero(at: &i64) -> bool {
@@ -466,7 +466,7 @@ mod read {
         families: required_strings(o, "families"),
         ended: o.bool("ended").unwrap_or(false),
         clients: o.strings("clients").unwrap_or_default(),
-        replaced_before: o.i64("replaced_before").unwrap_or(0),
+        replaced_upto: o.i64("replaced_upto").unwrap_or(0),
     });
 
     read_by!(ConsentRecord, "a consent", |o| ConsentRecord {
@@ -614,7 +614,7 @@ mod tests {
                 families: strings(&["f1", "f2"]),
                 ended,
                 clients: if ended { strings(&["rp"]) } else { vec![] },
-                replaced_before: if ended { 0 } else { 1_700_000_000 },
+                replaced_upto: if ended { 0 } else { 1_700_000_000 },
             });
         }
         round_trip(&ConsentRecord {

@@ -122,7 +122,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         user: &User,
         now: i64,
     ) -> Result<(String, Session), OAuthError> {
-        self.new_session(user, None, now).await
+        self.new_session(user, None, now, now).await
     }
 
     /// The session of a sign-in in a browser that may hold one already (`previous`, its
@@ -141,29 +141,37 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             Some(id) => self.session(id, now).await?.map(|session| (id, session)),
             None => None,
         };
-        let mut sid = None;
         match old {
             Some((id, session)) if session.sub == user.sub && !session.sid.is_empty() => {
                 // Marked before the old id is deleted, as a sign-out closes the grants first:
                 // a location that reads the old id from its cache and refreshes it finds it
                 // replaced. A sid whose grants a sign-out already closed (another tab, a retry)
                 // would refuse every code: the new session then starts its own.
-                let open = self.replace_sessions(&session, now).await?;
+                let open = self.replace_sessions(&session).await?;
                 self.store
                     .delete(&crate::schema::session(&self.hash(id)))
                     .await?;
-                sid = open.then_some(session.sid);
+                if open {
+                    // Later than every session it replaces, whatever the clocks say.
+                    let created = now.max(session.created.saturating_add(1));
+                    return self
+                        .new_session(user, Some(session.sid), created, now)
+                        .await;
+                }
             }
             Some((id, _)) => self.end_session(id, now).await?,
             None => {}
         }
-        self.new_session(user, sid, now).await
+        self.new_session(user, None, now, now).await
     }
 
+    /// A session for `user`, in `sid` or a new one, `created` (its `auth_time`) at `now` but
+    /// for a sign-in that replaces a session of the same second.
     async fn new_session(
         &self,
         user: &User,
         sid: Option<String>,
+        created: i64,
         now: i64,
     ) -> Result<(String, Session), OAuthError> {
         let id = opaque::generate(Kind::Session).map_err(server_error)?;
@@ -175,7 +183,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             sid,
             sub: user.sub.clone(),
             username: user.username.clone(),
-            created: now,
+            created,
             last_seen: now,
             absolute_exp: now + i64::try_from(self.config.session_absolute_seconds).unwrap_or(0),
             scopes: user.scopes.clone(),
@@ -239,16 +247,17 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         Ok(self
             .read_once::<SessionGrants>(&grants)
             .await?
-            .is_some_and(|(grants, _)| grants.ended || session.created < grants.replaced_before))
+            .is_some_and(|(grants, _)| grants.ended || session.created <= grants.replaced_upto))
     }
 
-    /// Marks the sessions of `session`'s sid created before `now` replaced, in one step unless
-    /// a sign-out closed the sid; answers whether it is still open.
-    async fn replace_sessions(&self, session: &Session, now: i64) -> Result<bool, OAuthError> {
+    /// Marks `session` and the other sessions of its sid created no later replaced, in one
+    /// step unless a sign-out closed the sid; answers whether it is still open. The record
+    /// then lives as long as the new session may.
+    async fn replace_sessions(&self, session: &Session) -> Result<bool, OAuthError> {
         let key = crate::schema::session_grants(&session.sid);
         let input = record_text(&ReplaceInput {
-            before: now,
-            ttl: grants_ttl(session, now),
+            upto: session.created,
+            ttl: self.config.session_absolute_seconds.max(60),
         })?;
         let answer = self
             .once
@@ -398,16 +407,16 @@ const OPEN: &str = "\"open\"";
 /// The input of [`REPLACE_SESSIONS`].
 #[derive(Serialize)]
 pub(super) struct ReplaceInput {
-    before: i64,
+    upto: i64,
     ttl: u64,
 }
 
 crate::json::read::read_by!(ReplaceInput, "a replacing step", |o| ReplaceInput {
-    before: o.required_i64("before"),
+    upto: o.required_i64("upto"),
     ttl: o.required_u64("ttl"),
 });
 
-/// Marks a sid's sessions created before a time replaced by a new sign-in of their user, in
+/// Marks a sid's sessions created up to a time replaced by a new sign-in of their user, in
 /// one step, unless the sid was signed out.
 pub static REPLACE_SESSIONS: Transition = Transition {
     name: "replace_sessions",
@@ -426,8 +435,11 @@ pub static END_GRANTS: Transition = Transition {
     apply: end_grants,
 };
 
-fn read_grants(record: Option<&str>, input: &str) -> Result<(SessionGrants, GrantsInput), String> {
-    let input: GrantsInput = serde_json::from_str(input).map_err(|e| e.to_string())?;
+fn read_grants<I: for<'de> Deserialize<'de>>(
+    record: Option<&str>,
+    input: &str,
+) -> Result<(SessionGrants, I), String> {
+    let input: I = serde_json::from_str(input).map_err(|e| e.to_string())?;
     let grants = match record {
         None => SessionGrants::default(),
         Some(text) => serde_json::from_str(text).map_err(|e| e.to_string())?,
@@ -436,7 +448,7 @@ fn read_grants(record: Option<&str>, input: &str) -> Result<(SessionGrants, Gran
 }
 
 fn track_grant(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
-    let (mut grants, input) = read_grants(record, input)?;
+    let (mut grants, input) = read_grants::<GrantsInput>(record, input)?;
     let answer = if grants.ended {
         ENDED
     } else if grants.families.len() >= MAX_SESSION_GRANTS {
@@ -453,35 +465,27 @@ fn track_grant(record: Option<&str>, _: Option<&str>, input: &str) -> Result<App
 }
 
 fn replace_sessions(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
-    let input: ReplaceInput = serde_json::from_str(input).map_err(|e| e.to_string())?;
-    let mut grants: SessionGrants = match record {
-        None => SessionGrants::default(),
-        Some(text) => serde_json::from_str(text).map_err(|e| e.to_string())?,
-    };
+    let (mut grants, input) = read_grants::<ReplaceInput>(record, input)?;
     if grants.ended {
         return Ok(Applied::one(Write::Keep, ENDED));
     }
-    grants.replaced_before = grants.replaced_before.max(input.before);
+    grants.replaced_upto = grants.replaced_upto.max(input.upto);
     let text = serde_json::to_string(&grants).map_err(|e| e.to_string())?;
     Ok(Applied::one(Write::Put(text, Some(input.ttl)), OPEN))
 }
 
 fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
-    let (grants, input) = read_grants(record, input)?;
+    let (mut closed, input) = read_grants::<GrantsInput>(record, input)?;
     // The families stay in the closed record and are answered again by a retried sign-out:
     // revoking is idempotent, and one that failed half-way must not report the rest as done.
-    let closed = SessionGrants {
-        families: grants.families.clone(),
-        ended: true,
-        clients: grants.clients.clone(),
-        replaced_before: grants.replaced_before,
-    };
+    let families = serde_json::to_string(&closed.families).map_err(|e| e.to_string())?;
+    closed.ended = true;
     Ok(Applied::one(
         Write::Put(
             serde_json::to_string(&closed).map_err(|e| e.to_string())?,
             Some(input.ttl),
         ),
-        serde_json::to_string(&grants.families).map_err(|e| e.to_string())?,
+        families,
     ))
 }
 
@@ -527,7 +531,7 @@ mod tests {
                 families: vec!["f".to_owned(); MAX_SESSION_GRANTS],
                 ended: false,
                 clients: Vec::new(),
-                replaced_before: 0,
+                replaced_upto: 0,
             })
             .unwrap(),
         );
@@ -538,8 +542,8 @@ mod tests {
     /// granted, never moves the mark back, and changes nothing once the sid is signed out.
     #[test]
     fn a_sign_in_replaces_older_sessions_of_an_open_sid_only() {
-        let replace = |record: &mut Option<String>, before: i64| {
-            let input = format!(r#"{{"before":{before},"ttl":600}}"#);
+        let replace = |record: &mut Option<String>, upto: i64| {
+            let input = format!(r#"{{"upto":{upto},"ttl":600}}"#);
             let applied = replace_sessions(record.as_deref(), None, &input).unwrap();
             if let Write::Put(text, ttl) = applied.first {
                 assert_eq!(ttl, Some(600));
@@ -553,7 +557,7 @@ mod tests {
         assert_eq!(replace(&mut record, 50), OPEN);
         let grants: SessionGrants = serde_json::from_str(record.as_deref().unwrap()).unwrap();
         assert_eq!(
-            (grants.families, grants.replaced_before),
+            (grants.families, grants.replaced_upto),
             (vec!["f1".to_owned()], 100)
         );
         assert_eq!(step(&END_GRANTS, &mut record, ""), r#"["f1"]"#);

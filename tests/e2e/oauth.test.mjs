@@ -337,6 +337,43 @@ describe("introspection, revocation, sessions, metadata", () => {
     assert.equal((await worker.fetch("/app/home", { headers: { Cookie: session } })).status, 401);
   });
 
+  test("a session's idle refresh, 40 concurrent requests and a sign-out racing them: no 5xx, and the session stays ended", async (t) => {
+    // The refresh (at most once a minute) writes the session again and then reads its grants
+    // in the Durable Object, undoing the write when a sign-out closed them. Eight sessions wait
+    // out the minute together; then each gets 40 concurrent uses, every one of which reads the
+    // session before any has written it and so refreshes it, and a sign-out sent a few
+    // milliseconds later (0 to 21: at each its own point among the uses' writes and checks).
+    const signIn = async () => {
+      const query = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: pkce().challenge, code_challenge_method: "S256" });
+      const page = await worker.fetch(`/authorize?${query}`);
+      const csrf = page.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf=")).split(";")[0].split("=")[1];
+      const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${csrf}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString() });
+      return res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
+    };
+    const use = (session) => worker.fetch("/app/home", { headers: { Cookie: session } }).then((r) => r.status);
+    const delays = [0, 1, 2, 3, 5, 8, 13, 21];
+    const sessions = [];
+    for (const _ of delays) {
+      const session = await signIn();
+      assert.equal(await use(session), 200);
+      sessions.push(session);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 61_000));
+    const served = [];
+    for (const [i, session] of sessions.entries()) {
+      const uses = Array.from({ length: 40 }, () => use(session));
+      const out = new Promise((resolve) => setTimeout(resolve, delays[i])).then(() => worker.fetch("/logout", { method: "POST", headers: { Cookie: session } })).then((r) => r.status);
+      const statuses = await Promise.all(uses);
+      assert.equal(await out, 200);
+      assert.deepEqual(statuses.filter((s) => s !== 200 && s !== 401), [], "each use is served or refused, never failed");
+      served.push(statuses.filter((s) => s === 200).length);
+      for (let n = 0; n < 3; n++) {
+        assert.equal(await use(session), 401, `the session signed out ${delays[i]} ms into its uses came back`);
+      }
+    }
+    t.diagnostic(`uses served of 40, by the sign-out's delay (${delays.join(", ")} ms): ${served.join(", ")}`);
+  });
+
   test("a one-time route accepts its one-time token exactly once, and only for the same subject", async () => {
     const alice = (await token({ grant_type: "password", username: "alice", password: "correct horse battery" }, basic("svc", svcSecret))).body.access_token;
     const robot = (await token({}, `Bearer ${apiKey}`)).body.access_token;
