@@ -35,6 +35,11 @@ export async function oauthWorld() {
     const made = add(["client", "add", "--id", id, "--name", `Relying party ${id.slice(3).toUpperCase()}`, "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", `${base}/callback`, "--post-logout-redirect-uri", `${base}/`, "--scopes", "read", "--pepper-from", pepperFile, ...extra]);
     relyingParties[id] = { client_id: id, client_secret: made.client_secret, port: rpPort, base };
   }
+  // A single-page app on its own origin (oidc-client-ts in Chromium): a public client that
+  // calls /token, /userinfo and /revoke from its scripts (corsOrigins).
+  const spaPort = await freePort();
+  const spa = { client_id: "browser-spa", port: spaPort, base: `http://127.0.0.1:${spaPort}` };
+  add(["client", "add", "--id", spa.client_id, "--name", "Browser app", "--public", "--first-party", "--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", `${spa.base}/callback.html`, "--redirect-uri", `${spa.base}/silent.html`, "--post-logout-redirect-uri", `${spa.base}/index.html`, "--scopes", "read", "--pepper-from", pepperFile]);
   const keys = JSON.parse(cli(["keygen", "--alg", "ES256", "--set"]).stdout);
   const worker = await startWorker({
     port,
@@ -45,6 +50,7 @@ export async function oauthWorld() {
         issuer,
         audiences: ["demo"],
         routes: [{ prefix: "/callback", auth: "public" }, { prefix: "/api", scopes: ["read"] }],
+        corsOrigins: [spa.base],
         oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
@@ -59,6 +65,7 @@ export async function oauthWorld() {
     serviceB: { client_id: "svc-b", client_secret: serviceB.client_secret, apiKey: apiKeyB.api_key },
     alice,
     relyingParties,
+    spa,
     backchannelPort,
     // The deployment's private keys: a test signs with them what only the issuer could (an
     // ID token of another user, as an id_token_hint).

@@ -317,14 +317,17 @@ describe("introspection, revocation, sessions, metadata", () => {
     assert.equal((await refused.json()).code, "ERR_JWT_REVOKED");
   });
 
-  test("sessions work on session routes and logout ends them", async () => {
-    const { verifier, challenge } = pkce();
-    void verifier;
-    const query = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: challenge, code_challenge_method: "S256" });
+  /** Signs alice in through the login form; answers her session cookie (`tg_session=…`). */
+  async function signIn() {
+    const query = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: pkce().challenge, code_challenge_method: "S256" });
     const page = await worker.fetch(`/authorize?${query}`);
     const csrf = page.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf=")).split(";")[0].split("=")[1];
     const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${csrf}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString() });
-    const session = res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
+    return res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
+  }
+
+  test("sessions work on session routes and logout ends them", async () => {
+    const session = await signIn();
     const app = await worker.fetch("/app/home", { headers: { Cookie: session } });
     assert.equal(app.status, 200);
     assert.equal((await app.json()).received.headers["x-tollgate-token-type"], "session");
@@ -343,13 +346,6 @@ describe("introspection, revocation, sessions, metadata", () => {
     // out the minute together; then each gets 40 concurrent uses, every one of which reads the
     // session before any has written it and so refreshes it, and a sign-out sent a few
     // milliseconds later (0 to 21: at each its own point among the uses' writes and checks).
-    const signIn = async () => {
-      const query = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: pkce().challenge, code_challenge_method: "S256" });
-      const page = await worker.fetch(`/authorize?${query}`);
-      const csrf = page.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf=")).split(";")[0].split("=")[1];
-      const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${csrf}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString() });
-      return res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
-    };
     const use = (session) => worker.fetch("/app/home", { headers: { Cookie: session } }).then((r) => r.status);
     const delays = [0, 1, 2, 3, 5, 8, 13, 21];
     const sessions = [];
