@@ -271,6 +271,19 @@ test("KV errors and slowness with the binding present: reads fail closed, writes
     assert.equal(refused.code, "ERR_JWT_REVOKED");
     record("KV write errors on POST /revoke", "5xx: the caller knows to retry", notWritten, "retry succeeds; the token is then refused");
 
+    // KV's one write a second per key (Cloudflare's, not local KV's): two revocations of one
+    // token at once meet it; the refused write is made again a second later and lands.
+    const twice = await sign(keys.keys[0]);
+    await faults("ok", "limited");
+    started = Date.now();
+    const both = await Promise.all([revoke(twice), revoke(twice)]);
+    const slower = Date.now() - started;
+    await faults("ok", "ok");
+    assert.deepEqual(both.map((r) => r.status), [200, 200]);
+    assert.ok(slower >= 1000, `the refused write was not made again (${slower} ms)`);
+    assert.equal((await call(worker, twice)).code, "ERR_JWT_REVOKED");
+    record("KV's one write a second per key (429) on two revocations of one token at once", "both 200: the refused write made again a second later", both[1], "the token is refused");
+
     // Issuance: a grant whose state cannot be stored fails as a whole.
     await faults("ok", "fail");
     const noIssue = await tokenCall(password);

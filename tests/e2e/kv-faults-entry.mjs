@@ -1,7 +1,7 @@
 // A test entry point that runs the real Tollgate worker (build/issuer/index.js, the whole
 // worker, unchanged) with its real local KV namespace and its real Durable Object coordinator
 // behind fault switches, like a network fault proxy: KV reads and writes can fail or be slowed, coordinator calls can
-// fail. `POST /__kv-faults?read=ok|fail|slow&write=ok|fail|slow&ms=N&coordinator=ok|fail`
+// fail. `POST /__kv-faults?read=ok|fail|slow&write=ok|fail|slow|limited&ms=N&coordinator=ok|fail`
 // sets the switches for this isolate; every other request goes to Tollgate. Used by
 // faults.test.mjs only: the product never ships this file.
 import { WorkerEntrypoint } from "cloudflare:workers";
@@ -12,10 +12,19 @@ export { Coordinator } from "../../build/issuer/index.js";
 const faults = { read: "ok", write: "ok", ms: 1500, coordinator: "ok" };
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
-async function gate(kind) {
+// `write=limited`: Cloudflare's rule that local KV does not enforce, one write a second per key
+// (https://developers.cloudflare.com/kv/platform/limits/), refused with its error text.
+const lastWrite = new Map();
+
+async function gate(kind, key) {
   const mode = faults[kind];
   if (mode === "fail") throw new Error(`KV ${kind} failed (injected fault)`);
   if (mode === "slow") await sleep(faults.ms);
+  if (mode === "limited") {
+    const now = Date.now();
+    if (now - (lastWrite.get(key) ?? -Infinity) < 1000) throw new Error("KV PUT failed: 429 Too Many Requests");
+    lastWrite.set(key, now);
+  }
 }
 
 // workers-rs accepts a KV binding by its constructor's name.
@@ -37,11 +46,11 @@ class KvNamespace {
     return this.#real.list(options);
   }
   async put(key, value, options) {
-    await gate("write");
+    await gate("write", key);
     return this.#real.put(key, value, options);
   }
   async delete(key) {
-    await gate("write");
+    await gate("write", key);
     return this.#real.delete(key);
   }
 }
