@@ -96,6 +96,11 @@ impl World {
         }
     }
 
+    /// Alice's user record as stored.
+    fn alice_user(&self) -> oauth::User {
+        serde_json::from_str(&ready(self.store.get("user:alice")).unwrap().unwrap()).unwrap()
+    }
+
     fn oauth(&self) -> OAuth<'_, MemoryStore, MemoryStore> {
         self.oauth_on(&self.store)
     }
@@ -1100,8 +1105,7 @@ fn introspection_and_revocation_of_every_token_type() {
         serde_json::from_str(&ready(w.store.get("client:svc")).unwrap().unwrap()).unwrap();
     let pair = w.alice(NOW).unwrap();
     let (api_key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW)).unwrap();
-    let user: oauth::User =
-        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let user = w.alice_user();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     let active = |token: &str| {
         introspected(ready(o.introspect(token, &w.svc(), &v, NOW + 1)))["active"] == true
@@ -1199,8 +1203,7 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
     let (o, v) = (w.oauth(), w.verifier());
     let s = w.secret.clone();
     let pair = w.alice(NOW).unwrap();
-    let user: oauth::User =
-        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let user = w.alice_user();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     let (api_key, _) = ready(o.create_api_key(&user.sub, vec!["read".into()], None, NOW)).unwrap();
     ready(revocation::revoke_subject(
@@ -1242,8 +1245,7 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
 fn sessions_expire_when_idle_or_old() {
     let w = World::new();
     let o = w.oauth();
-    let user: oauth::User =
-        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let user = w.alice_user();
     let (id, _) = ready(o.create_session(&user, NOW)).unwrap();
     assert!(ready(o.session(&id, NOW + 1000)).unwrap().is_some());
     assert!(
@@ -1272,8 +1274,7 @@ fn sessions_expire_when_idle_or_old() {
 fn a_session_refresh_bears_kvs_write_limit_and_never_brings_back_a_signed_out_session() {
     let w = World::new();
     let o = w.oauth();
-    let user: oauth::User =
-        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let user = w.alice_user();
     let (id, _) = ready(o.create_session(&user, NOW)).unwrap();
     // A page's parallel requests refresh the session in the same second: the ones KV refuses
     // are served, not failed.
@@ -1355,8 +1356,7 @@ impl Store for SignOutFirst<'_> {
 #[test]
 fn a_sign_out_racing_a_session_refresh_is_not_undone_by_it() {
     let w = World::new();
-    let user: oauth::User =
-        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let user = w.alice_user();
     let (id, _) = ready(w.oauth().create_session(&user, NOW)).unwrap();
     let racing = SignOutFirst {
         inner: &w.store,
@@ -1471,9 +1471,7 @@ fn one_parser_for_client_credentials() {
 fn a_login_rehashes_a_password_stored_at_another_cost() {
     let mut w = World::new();
     w.config.password_memory_kib = 2048;
-    let stored = || -> oauth::User {
-        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap()
-    };
+    let stored = || w.alice_user();
     assert!(stored().password.contains("m=1024"));
     ready(
         w.oauth()
@@ -2019,8 +2017,7 @@ fn introspection_shows_a_client_its_own_tokens_and_those_of_its_resources() {
         assert!(seen_by(&a, token));
         assert!(!seen_by(&b, token));
     }
-    let user: oauth::User =
-        serde_json::from_str(&ready(w.store.get("user:alice")).unwrap().unwrap()).unwrap();
+    let user = w.alice_user();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     assert!(seen_by(&a, &session), "a first-party client");
     assert!(!seen_by(&b, &session), "a third-party client");
