@@ -164,11 +164,7 @@ impl World {
                 .issue_code(request, &self.session(NOW - 100), NOW),
         )
         .unwrap();
-        location
-            .split(['?', '&'])
-            .find_map(|p| p.strip_prefix("code="))
-            .unwrap()
-            .to_owned()
+        code_of(&location)
     }
 
     /// The code flow for `request`, signed in at `NOW - 100`.
@@ -205,6 +201,15 @@ impl World {
         .unwrap();
         verifier.verify(id_token, NOW).unwrap().claims().clone()
     }
+}
+
+/// The code of a redirect to the client.
+fn code_of(location: &str) -> String {
+    location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("code="))
+        .unwrap()
+        .to_owned()
 }
 
 fn redirect_error(err: AuthorizeError) -> String {
@@ -715,12 +720,7 @@ fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
             client: ready(o.client(client)).unwrap().unwrap(),
             ..w.request(&[]).unwrap()
         };
-        let location = ready(o.issue_code(&request, session, NOW)).unwrap();
-        let code = location
-            .split(['?', '&'])
-            .find_map(|p| p.strip_prefix("code="))
-            .unwrap()
-            .to_owned();
+        let code = code_of(&ready(o.issue_code(&request, session, NOW)).unwrap());
         w.token(
             &[
                 ("grant_type", "authorization_code"),
@@ -812,6 +812,93 @@ fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
     );
 }
 
+/// A sid keeps its grants across its user's sign-ins, and grants at most 500 codes (its
+/// sign-out must stay within a request's operations). Once full, its user's next sign-in
+/// ends it, as a sign-out would, and starts a new one: the refusal says "sign in again", and
+/// signing in again works (before, the new session kept the full sid and was refused too).
+#[test]
+fn a_sid_full_of_grants_is_ended_by_its_users_next_sign_in() {
+    let w = World::new();
+    let ended = std::cell::RefCell::new(Vec::new());
+    let o = OAuth {
+        ended: Some(&ended),
+        ..w.oauth()
+    };
+    let (first, session) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let first_grant = w.token(
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "rp"),
+            (
+                "code",
+                &code_of(&ready(o.issue_code(&w.request(&[]).unwrap(), &session, NOW)).unwrap()),
+            ),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", CB),
+        ],
+        NOW,
+    );
+    // A second sign-in keeps the sid, and its grants count with the first session's.
+    let (second, session) = ready(o.sign_in(&w.user, Some(&first), NOW + 1)).unwrap();
+    let plain = w.request(&[("scope", "read")]).unwrap();
+    for _ in 1..500 {
+        ready(o.issue_code(&plain, &session, NOW + 1)).unwrap();
+    }
+    let refused = ready(o.issue_code(&plain, &session, NOW + 1)).unwrap_err();
+    assert_eq!(
+        (refused.error.as_str(), refused.description.as_str()),
+        (
+            "access_denied",
+            "this session has granted too many codes; sign in again"
+        )
+    );
+    assert!(ended.borrow().is_empty());
+
+    let (third, fresh) = ready(o.sign_in(&w.user, Some(&second), NOW + 2)).unwrap();
+    assert_ne!(fresh.sid, session.sid, "a new sid");
+    assert!(
+        ready(o.issue_code(&plain, &fresh, NOW + 2)).is_ok(),
+        "the new session grants again"
+    );
+    assert!(ready(o.session(&second, NOW + 2)).unwrap().is_none());
+    assert_eq!(
+        ended
+            .borrow()
+            .iter()
+            .map(|e| e.sid.as_str())
+            .collect::<Vec<_>>(),
+        [session.sid.as_str()],
+        "the full sid ended as a sign-out ends it (its relying parties are told)"
+    );
+    let refreshed = ready(
+        o.token(
+            &TokenRequest {
+                params: [
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "rp"),
+                    (
+                        "refresh_token",
+                        first_grant.refresh_token.as_deref().unwrap(),
+                    ),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+                ..TokenRequest::default()
+            },
+            NOW + 2,
+        ),
+    );
+    assert_eq!(
+        refreshed.unwrap_err().error.as_str(),
+        "invalid_grant",
+        "what the ended sid granted is revoked with it"
+    );
+    // The new sid is kept by the next sign-in, as any other.
+    let (_, next) = ready(o.sign_in(&w.user, Some(&third), NOW + 3)).unwrap();
+    assert_eq!(next.sid, fresh.sid);
+}
+
 /// A hint signed by a key since retired (a rotation's last step, while relying parties still
 /// hold ID tokens of the old key) no longer vouches for its user, but the request is not an
 /// error: the user confirms, and the browser goes back to the client it names (an outside run
@@ -868,13 +955,9 @@ fn a_code_granted_before_sign_out_is_refused_after_it() {
     let w = World::new();
     let o = w.oauth();
     let (id, session) = ready(o.create_session(&w.user, NOW)).unwrap();
-    let location =
-        ready(o.issue_code(&w.request(&[("nonce", "n")]).unwrap(), &session, NOW)).unwrap();
-    let code = location
-        .split(['?', '&'])
-        .find_map(|p| p.strip_prefix("code="))
-        .unwrap()
-        .to_owned();
+    let code = code_of(
+        &ready(o.issue_code(&w.request(&[("nonce", "n")]).unwrap(), &session, NOW)).unwrap(),
+    );
     ready(o.end_session(&id, NOW + 1)).unwrap();
     let req = TokenRequest {
         params: [

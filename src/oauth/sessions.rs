@@ -130,7 +130,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     /// management: a new id at every authentication). The same user signing in again keeps the
     /// session's `sid`, so that a later sign-out still revokes what was granted before; another
     /// user's sign-in ends the previous session with its grants. (Before, the old session
-    /// lived on, and a sign-out ended only the new one: an outside browser run.)
+    /// lived on, and a sign-out ended only the new one: an outside browser run.) A sid that
+    /// granted [`MAX_SESSION_GRANTS`] codes is ended too: kept, it would refuse every code of
+    /// the new session, and that refusal tells the user to sign in again.
     pub async fn sign_in(
         &self,
         user: &User,
@@ -147,16 +149,23 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 // a location that reads the old id from its cache and refreshes it finds it
                 // replaced. A sid whose grants a sign-out already closed (another tab, a retry)
                 // would refuse every code: the new session then starts its own.
-                let open = self.replace_sessions(&session).await?;
-                self.store
-                    .delete(&crate::schema::session(&self.hash(id)))
-                    .await?;
-                if open {
-                    // Later than every session it replaces, whatever the clocks say.
-                    let created = now.max(session.created.saturating_add(1));
-                    return self
-                        .new_session(user, Some(session.sid), created, now)
-                        .await;
+                match self.replace_sessions(&session).await? {
+                    Sid::Open => {
+                        self.store
+                            .delete(&crate::schema::session(&self.hash(id)))
+                            .await?;
+                        // Later than every session it replaces, whatever the clocks say.
+                        let created = now.max(session.created.saturating_add(1));
+                        return self
+                            .new_session(user, Some(session.sid), created, now)
+                            .await;
+                    }
+                    Sid::Ended => {
+                        self.store
+                            .delete(&crate::schema::session(&self.hash(id)))
+                            .await?;
+                    }
+                    Sid::Full => self.end_session(id, now).await?,
                 }
             }
             Some((id, _)) => self.end_session(id, now).await?,
@@ -251,9 +260,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     }
 
     /// Marks `session` and the other sessions of its sid created no later replaced, in one
-    /// step unless a sign-out closed the sid; answers whether it is still open. The record
-    /// then lives as long as the new session may.
-    async fn replace_sessions(&self, session: &Session) -> Result<bool, OAuthError> {
+    /// step unless a sign-out closed the sid or it is full; answers which. The record then
+    /// lives as long as the new session may.
+    async fn replace_sessions(&self, session: &Session) -> Result<Sid, OAuthError> {
         let key = crate::schema::session_grants(&session.sid);
         let input = record_text(&ReplaceInput {
             upto: session.created,
@@ -263,7 +272,11 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .once
             .apply(&REPLACE_SESSIONS, &key, &key, &input)
             .await?;
-        Ok(answer != ENDED)
+        Ok(match answer.as_str() {
+            ENDED => Sid::Ended,
+            FULL => Sid::Full,
+            _ => Sid::Open,
+        })
     }
 
     /// Ends a session (logout) and revokes every refresh family granted in it, and with them
@@ -362,6 +375,16 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             )),
         }
     }
+}
+
+/// What [`REPLACE_SESSIONS`] found of the sid a new sign-in of its user would keep.
+enum Sid {
+    /// Kept: the new session continues it.
+    Open,
+    /// Signed out already: the new session starts its own.
+    Ended,
+    /// It granted [`MAX_SESSION_GRANTS`] codes: ended, and the new session starts its own.
+    Full,
 }
 
 /// How long a session's grants are kept: as long as the session may live (a closed record
@@ -469,6 +492,9 @@ fn replace_sessions(record: Option<&str>, _: Option<&str>, input: &str) -> Resul
     if grants.ended {
         return Ok(Applied::one(Write::Keep, ENDED));
     }
+    if grants.families.len() >= MAX_SESSION_GRANTS {
+        return Ok(Applied::one(Write::Keep, FULL));
+    }
     grants.replaced_upto = grants.replaced_upto.max(input.upto);
     let text = serde_json::to_string(&grants).map_err(|e| e.to_string())?;
     Ok(Applied::one(Write::Put(text, Some(input.ttl)), OPEN))
@@ -536,6 +562,15 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(step(&TRACK_GRANT, &mut full, "g"), FULL);
+        let kept = full.clone();
+        let input = r#"{"upto":100,"ttl":600}"#;
+        let applied = replace_sessions(full.as_deref(), None, input).unwrap();
+        assert_eq!(
+            (applied.first, applied.answer.as_str()),
+            (Write::Keep, FULL),
+            "a full sid is not kept by a new sign-in (it is ended instead)"
+        );
+        assert_eq!(full, kept);
     }
 
     /// A new sign-in of the same user marks the sid's older sessions replaced, keeps what was
