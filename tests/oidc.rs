@@ -848,7 +848,7 @@ fn a_sid_full_of_grants_is_ended_by_its_users_next_sign_in() {
     assert_eq!(
         (refused.error.as_str(), refused.description.as_str()),
         (
-            "access_denied",
+            "login_required",
             "this session has granted too many codes; sign in again"
         )
     );
@@ -897,6 +897,56 @@ fn a_sid_full_of_grants_is_ended_by_its_users_next_sign_in() {
     // The new sid is kept by the next sign-in, as any other.
     let (_, next) = ready(o.sign_in(&w.user, Some(&third), NOW + 3)).unwrap();
     assert_eq!(next.sid, fresh.sid);
+}
+
+/// Errors met once the client and redirect URI are known (issuing the code, the sign-in, the
+/// store) go back to the client (RFC 6749 §4.1.2.1) with `state` and `iss` (RFC 9207); a
+/// failure on the server's side keeps its detail out of the client's URL.
+#[test]
+fn rfc_6749_4_1_2_1_errors_after_validation_go_back_to_the_client() {
+    let w = World::new();
+    let request = w.request(&[("state", "s 1")]).unwrap();
+    let query = |err: &oauth::OAuthError| {
+        let location = request.error_location(err, ISSUER);
+        let (base, query) = location.split_once('?').unwrap();
+        assert_eq!(base, CB);
+        oauth::parse_form(query)
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let denied = oauth::OAuthError::new(
+        oauth::OAuthErrorCode::AccessDenied,
+        "this session has granted too many codes; sign in again",
+    );
+    assert_eq!(
+        query(&denied),
+        [
+            ("error", "access_denied"),
+            (
+                "error_description",
+                "this session has granted too many codes; sign in again"
+            ),
+            ("iss", ISSUER),
+            ("state", "s 1"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    );
+    let down = oauth::OAuthError::new(
+        oauth::OAuthErrorCode::TemporarilyUnavailable,
+        "KV put session:4f2a failed: network",
+    );
+    assert_eq!(
+        query(&down)[..2],
+        [
+            ("error", "temporarily_unavailable"),
+            (
+                "error_description",
+                "the authorization server could not complete the request; try again"
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    );
 }
 
 /// A hint signed by a key since retired (a rotation's last step, while relying parties still

@@ -85,19 +85,56 @@ impl AuthorizeError {
                 error,
                 description,
                 state,
-            } => {
-                let mut query = vec![
-                    ("error", error.as_str()),
-                    ("error_description", *description),
-                    ("iss", issuer),
-                ];
-                if let Some(state) = state {
-                    query.push(("state", state));
-                }
-                Some(with_query(redirect_uri, &query))
-            }
+            } => Some(error_location(
+                redirect_uri,
+                *error,
+                description,
+                state.as_deref(),
+                issuer,
+            )),
         }
     }
+}
+
+impl AuthorizationRequest {
+    /// Where an error met after this request was validated (issuing its code, the sign-in,
+    /// the store) goes: back to the client, as every error does once the client and redirect
+    /// URI are known (RFC 6749 §4.1.2.1), not to a page the user cannot leave. A failure on
+    /// the server's side (`server_error`, `temporarily_unavailable`) tells the client only
+    /// that; its detail is for the log.
+    pub fn error_location(&self, err: &OAuthError, issuer: &str) -> String {
+        let description = if err.error.status() >= 500 {
+            "the authorization server could not complete the request; try again"
+        } else {
+            &err.description
+        };
+        error_location(
+            &self.redirect_uri,
+            err.error,
+            description,
+            self.state.as_deref(),
+            issuer,
+        )
+    }
+}
+
+/// An authorization error response (RFC 6749 §4.1.2.1), with the issuer (RFC 9207).
+fn error_location(
+    redirect_uri: &str,
+    error: OAuthErrorCode,
+    description: &str,
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut query = vec![
+        ("error", error.as_str()),
+        ("error_description", description),
+        ("iss", issuer),
+    ];
+    if let Some(state) = state {
+        query.push(("state", state));
+    }
+    with_query(redirect_uri, &query)
 }
 
 /// Whether `uri` is one of a client's `registered` redirect URIs: exactly (RFC 9700 §2.1),

@@ -365,8 +365,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .as_str()
         {
             TRACKED => Ok(()),
+            // Signing in again ends it and starts a session that grants ([`OAuth::sign_in`]).
             FULL => Err(OAuthError::new(
-                OAuthErrorCode::AccessDenied,
+                OAuthErrorCode::LoginRequired,
                 "this session has granted too many codes; sign in again",
             )),
             _ => Err(OAuthError::new(

@@ -321,9 +321,16 @@ describe("introspection, revocation, sessions, metadata", () => {
   async function signIn() {
     const query = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: pkce().challenge, code_challenge_method: "S256" });
     const page = await worker.fetch(`/authorize?${query}`);
-    const csrf = page.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf=")).split(";")[0].split("=")[1];
-    const res = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: `__Host-tg_csrf=${csrf}` }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString() });
+    const res = await postLogin(query, page);
     return res.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
+  }
+
+  /** Posts alice's credentials in the login form `page` showed for `query`, from a browser
+   * holding `session` (a cookie) if given. */
+  function postLogin(query, page, session) {
+    const csrf = page.headers.getSetCookie().find((c) => c.startsWith("__Host-tg_csrf=")).split(";")[0].split("=")[1];
+    const cookie = [`__Host-tg_csrf=${csrf}`, session].filter(Boolean).join("; ");
+    return worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie }, body: new URLSearchParams({ ...Object.fromEntries(query), csrf, action: "login", username: "alice", password: "correct horse battery" }).toString() });
   }
 
   test("sessions work on session routes and logout ends them", async () => {
@@ -368,6 +375,41 @@ describe("introspection, revocation, sessions, metadata", () => {
       }
     }
     t.diagnostic(`uses served of 40, by the sign-out's delay (${delays.join(", ")} ms): ${served.join(", ")}`);
+  });
+
+  test("a session grants at most 500 codes, 520 requests at once; then /authorize asks its user to sign in again, which starts a session that grants", async () => {
+    // The cap keeps a sign-out, which revokes each grant with one write, within the operations
+    // one request may make (src/oauth/sessions.rs, MAX_SESSION_GRANTS); the sign-in's own code
+    // is the first of the 500.
+    const session = await signIn();
+    const { verifier, challenge } = pkce();
+    const query = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: challenge, code_challenge_method: "S256", state: "s" });
+    const authorize = (cookie, extra = {}) => worker.fetch(`/authorize?${new URLSearchParams({ ...Object.fromEntries(query), ...extra })}`, { headers: { Cookie: cookie } });
+    const codeOf = (res) => res.status === 303 && new URL(res.headers.get("location")).searchParams.get("code");
+    const answers = await Promise.all(Array.from({ length: 520 }, () => authorize(session)));
+    const codes = answers.map(codeOf).filter(Boolean);
+    assert.equal(codes.length, 499, "every code up to the cap, none beyond");
+    const pages = answers.filter((res) => !codeOf(res));
+    assert.deepEqual(pages.map((res) => res.status), Array(21).fill(200), "beyond it, the login page");
+    assert.ok(pages.every((res) => res.headers.getSetCookie().some((c) => c.startsWith("__Host-tg_csrf="))), "with the CSRF cookie its form needs");
+    const silent = await authorize(session, { prompt: "none" });
+    assert.equal(silent.status, 303);
+    const refusal = new URL(silent.headers.get("location")).searchParams;
+    assert.deepEqual([refusal.get("error"), refusal.get("state"), refusal.get("iss")], ["login_required", "s", ISSUER], "prompt=none: the error, back to the client (RFC 6749 §4.1.2.1)");
+    const redeem = (code) => token({ grant_type: "authorization_code", client_id: "spa", redirect_uri: "https://spa.test/cb", code, code_verifier: verifier });
+    const granted = await redeem(codes[0]);
+    assert.equal(granted.status, 200);
+
+    // The login page's sign-in ends the full session as a sign-out ends it (what it granted
+    // is revoked) and starts one that grants.
+    const signedIn = await postLogin(query, pages[0], session);
+    assert.ok(codeOf(signedIn), "the sign-in's own code");
+    const again = signedIn.headers.getSetCookie().find((c) => c.startsWith("tg_session=")).split(";")[0];
+    assert.notEqual(again, session);
+    assert.ok(codeOf(await authorize(again)), "the new session grants");
+    assert.equal((await worker.fetch("/app/home", { headers: { Cookie: session } })).status, 401);
+    const refreshed = await token({ grant_type: "refresh_token", client_id: "spa", refresh_token: granted.body.refresh_token });
+    assert.equal(refreshed.body.error, "invalid_grant", "what the ended session granted is revoked");
   });
 
   test("a one-time route accepts its one-time token exactly once, and only for the same subject", async () => {

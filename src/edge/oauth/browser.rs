@@ -54,6 +54,12 @@ fn redirect(location: &str) -> Result<Response> {
     Ok(Response::empty()?.with_status(303).with_headers(headers))
 }
 
+/// An error met after the request was validated, back to the client (RFC 6749 §4.1.2.1).
+fn refused(err: &OAuthError, request: &AuthorizationRequest, issuer: &str) -> Result<Response> {
+    log_failure(err);
+    redirect(&request.error_location(err, issuer))
+}
+
 fn authorize_failure(err: AuthorizeError, issuer: &str) -> Result<Response> {
     match err.location(issuer) {
         Some(location) => redirect(&location),
@@ -90,10 +96,25 @@ async fn proceed(
     fields: &[(String, String)],
 ) -> Result<Response> {
     let oauth = engine.oauth();
+    let login_page = || {
+        pages::login(
+            &request.client.name,
+            &request.redirect_uri,
+            fields,
+            request.login_hint.as_deref(),
+            None,
+        )
+    };
     match (step, session) {
         (Step::Issue, Some(session)) => match oauth.issue_code(request, session, now()).await {
             Ok(location) => redirect(&location),
-            Err(err) => oauth_error(&err),
+            // The session must sign in again (signed out meanwhile, or it granted all it may):
+            // the login page, as without one, whose sign-in starts a session that grants
+            // (`OAuth::sign_in`); `prompt=none` has the error instead.
+            Err(err) if err.error == OAuthErrorCode::LoginRequired && !request.prompt.none => {
+                login_page()
+            }
+            Err(err) => refused(&err, request, oauth.issuer),
         },
         (Step::Consent, Some(session)) => pages::consent(
             &request.client.name,
@@ -122,13 +143,7 @@ async fn proceed(
             };
             authorize_failure(err, oauth.issuer)
         }
-        _ => pages::login(
-            &request.client.name,
-            &request.redirect_uri,
-            fields,
-            request.login_hint.as_deref(),
-            None,
-        ),
+        _ => login_page(),
     }
 }
 
@@ -195,7 +210,9 @@ async fn authorization_request(
     let consented = consented(&oauth, &request, session.as_ref()).await;
     let step = next_step(&request, session.as_ref(), consented, now());
     let mut response = proceed(step, engine, &request, session.as_ref(), &fields).await?;
-    if matches!(step, Step::Login | Step::Consent) {
+    // A page (the login or consent form; a redirect is 303, an error page 400) posts back
+    // with the CSRF value: even from `Step::Issue`, when the session must sign in again.
+    if response.status_code() == 200 {
         set_csrf_cookie(&mut response, &csrf)?;
     }
     Ok(response)
@@ -288,12 +305,12 @@ async fn login(
                 Some("Wrong username or password, or too many attempts. Try again later."),
             );
         }
-        Err(crate::oauth::LoginError::Store(err)) => return oauth_error(&err),
+        Err(crate::oauth::LoginError::Store(err)) => return refused(&err, request, oauth.issuer),
     };
     let previous = cookie(req, SESSION_COOKIE);
     let (id, session) = match oauth.sign_in(&user, previous.as_deref(), now()).await {
         Ok(created) => created,
-        Err(err) => return oauth_error(&err),
+        Err(err) => return refused(&err, request, oauth.issuer),
     };
     respond::log(
         Object::new()
@@ -370,7 +387,7 @@ async fn consent(
             )
             .await
         {
-            return oauth_error(&err);
+            return refused(&err, request, oauth.issuer);
         }
     }
     proceed(step, engine, request, Some(&session), fields).await

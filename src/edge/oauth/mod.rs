@@ -245,7 +245,18 @@ fn cookie(req: &Request, name: &str) -> Option<String> {
 /// An RFC 6749 §5.2 error response.
 pub fn oauth_error(err: &OAuthError) -> Result<Response> {
     let rendered = err.render();
-    if rendered.status >= 500 {
+    log_failure(err);
+    let mut response = respond::json(rendered.status, rendered.body)?;
+    response.headers_mut().set("Pragma", "no-cache")?;
+    if let Some(challenge) = rendered.www_authenticate {
+        response.headers_mut().set("WWW-Authenticate", &challenge)?;
+    }
+    Ok(response)
+}
+
+/// Logs an error on the server's side (5xx), whose detail its answer may leave out.
+fn log_failure(err: &OAuthError) {
+    if err.error.status() >= 500 {
         respond::log(
             Object::new()
                 .with("level", "error")
@@ -254,12 +265,6 @@ pub fn oauth_error(err: &OAuthError) -> Result<Response> {
                 .with("detail", &err.description),
         );
     }
-    let mut response = respond::json(rendered.status, rendered.body)?;
-    response.headers_mut().set("Pragma", "no-cache")?;
-    if let Some(challenge) = rendered.www_authenticate {
-        response.headers_mut().set("WWW-Authenticate", &challenge)?;
-    }
-    Ok(response)
 }
 
 /// `POST /token`.
