@@ -112,9 +112,12 @@ pub fn token_ttl(exp: Option<i64>, now: i64) -> u64 {
     remaining.max(MIN_TTL)
 }
 
-/// How long a subject revocation must be kept: the longest lifetime any token can have.
-pub fn subject_ttl() -> u64 {
-    HORIZON
+/// How long a subject revocation must be kept: for good. Tokens live at most [`HORIZON`], but
+/// an API key lives as long as its record says, with no expiry unless one was asked for; an
+/// entry kept for the horizon let the subject's keys made before the cut-off back in once it
+/// expired (an outside run). One entry per revoked subject, written by the operator only.
+pub fn subject_ttl() -> Option<u64> {
+    None
 }
 
 /// Where the revocation check looks for a verified token.
@@ -271,7 +274,7 @@ pub async fn revoke_subject<S: Store>(
 ) -> Result<(), StoreError> {
     let value = json(&SubjectRevocation { before: now })?;
     store
-        .put(&subject_key(issuer, sub), &value, Some(subject_ttl()))
+        .put(&subject_key(issuer, sub), &value, subject_ttl())
         .await
 }
 

@@ -1239,6 +1239,13 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
     assert!(w.alice(NOW + 10).is_ok());
     let (later, _) = ready(o.create_session(&user, NOW + 10)).unwrap();
     assert!(ready(o.session(&later, NOW + 11)).unwrap().is_some());
+    // An API key may outlive every token (this one has no expiry): once whatever expires has
+    // expired, the key made before the cut-off stays refused.
+    w.store.expire_all();
+    let much_later = NOW + 10 * i64::try_from(revocation::HORIZON).unwrap();
+    assert!(ready(o.lookup_api_key(&api_key, much_later))
+        .unwrap()
+        .is_none());
 }
 
 #[test]
