@@ -46,12 +46,19 @@ pub struct Failures {
     /// Time of the last failure.
     #[serde(default)]
     pub last: i64,
+    /// `last` before the latest failure was counted: where a success that takes back its
+    /// admission ([`SUCCEEDED`]) puts it again. Absent: `last`.
+    pub earlier: i64,
 }
 
 // Read by hand (crate::json::read): the derive's rules, which the attributes above state.
-crate::json::read::read_by!(Failures, "a failure counter", |o| Failures {
-    count: o.required_u32("count"),
-    last: o.i64("last").unwrap_or(0),
+crate::json::read::read_by!(Failures, "a failure counter", |o| {
+    let last = o.i64("last").unwrap_or(0);
+    Failures {
+        count: o.required_u32("count"),
+        last,
+        earlier: o.i64("earlier").unwrap_or(last),
+    }
 });
 
 /// The counting rule's settings (`oauth.maxFailures`, `oauth.lockoutSeconds`).
@@ -105,6 +112,7 @@ impl Failures {
         Failures {
             count: self.count.saturating_add(1),
             last: now,
+            earlier: self.last,
         }
     }
 }
@@ -143,8 +151,13 @@ pub static ADMIT: Transition = Transition {
     apply: admit,
 };
 
-/// A success takes back the failure its [`ADMIT`] counted; a counter of the account itself is
-/// cleared instead by its caller (a success from a source ends that source's wait).
+/// A success takes back the failure its [`ADMIT`] counted, its time included: an attempt that
+/// succeeded starts no wait and keeps no quiet window open. (Taking back only the count left
+/// the admission's time as the last failure's: at a shared address whose counter across
+/// accounts had reached its limit, every sign-in made everyone there wait a minute again,
+/// and the counter was never forgotten while someone signed in every 15 minutes: an outside
+/// run.) A counter of the account itself is cleared instead by its caller (a success from a
+/// source ends that source's wait).
 pub static SUCCEEDED: Transition = Transition {
     name: "lockout_succeeded",
     apply: succeeded,
@@ -200,6 +213,7 @@ fn succeeded(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Appli
         count => Write::Put(
             record_text(&Failures {
                 count: count - 1,
+                last: current.earlier,
                 ..current
             })?,
             Some(attempt.window),
@@ -229,11 +243,22 @@ mod tests {
 
     #[test]
     fn a_counter_reads_back_what_was_written() {
-        let failures = Failures { count: 3, last: -2 };
+        let failures = Failures {
+            count: 3,
+            last: -2,
+            earlier: -5,
+        };
         let text = serde_json::to_string(&failures).unwrap();
         assert_eq!(serde_json::from_str::<Failures>(&text).unwrap(), failures);
         let bare: Failures = serde_json::from_str(r#"{"count":1}"#).unwrap();
-        assert_eq!(bare, Failures { count: 1, last: 0 });
+        assert_eq!(
+            bare,
+            Failures {
+                count: 1,
+                last: 0,
+                earlier: 0
+            }
+        );
         for bad in [
             r#"{"last":1}"#,
             r#"{"count":4294967296}"#,
@@ -273,6 +298,7 @@ mod tests {
         let busy = Failures {
             count: 9,
             last: 1_000,
+            earlier: 990,
         };
         assert_eq!(Failures::current(Some(busy), 1_899, LIMITS), busy);
         assert_eq!(
@@ -312,7 +338,8 @@ mod tests {
             counter,
             Failures {
                 count: 5,
-                last: 100
+                last: 100,
+                earlier: 100
             }
         );
         let back = succeeded(record.as_deref(), None, &input).unwrap();
@@ -323,12 +350,14 @@ mod tests {
             serde_json::from_str::<Failures>(&text).unwrap(),
             Failures {
                 count: 4,
-                last: 100
+                last: 100,
+                earlier: 100
             }
         );
         let one = serde_json::to_string(&Failures {
             count: 1,
             last: 100,
+            earlier: 100,
         })
         .unwrap();
         assert_eq!(
@@ -347,11 +376,54 @@ mod tests {
             serde_json::from_str::<Failures>(record.as_deref().unwrap()).unwrap(),
             Failures {
                 count: 60,
-                last: 100
+                last: 100,
+                earlier: 100
             }
         );
         // A corrupt counter counts as none rather than locking the source for good.
         assert_eq!(admit(Some("{"), None, &input).unwrap().answer, "true");
+    }
+
+    /// A shared address (an office, a school) whose counter across accounts reached its limit
+    /// waits once; then its users' sign-ins, each admitted and taken back, leave the counter
+    /// as it was: the next one is admitted at once, and the counter is forgotten a window after
+    /// the last failure, however many sign-ins came since.
+    #[test]
+    fn a_success_taken_back_starts_no_wait_and_keeps_no_window_open() {
+        let limits = LIMITS.scaled(4);
+        let at = |now: i64| {
+            serde_json::to_string(&Attempt {
+                now,
+                max_failures: limits.max_failures,
+                window: limits.window,
+            })
+            .unwrap()
+        };
+        let apply = |rule: &Transition, record: &mut Option<String>, now: i64| {
+            let applied = (rule.apply)(record.as_deref(), None, &at(now)).unwrap();
+            match applied.first {
+                Write::Put(text, _) => *record = Some(text),
+                Write::Delete => *record = None,
+                _ => {}
+            }
+            applied.answer
+        };
+        let mut record = None;
+        for t in 0..20 {
+            assert_eq!(apply(&ADMIT, &mut record, 100 + t), "true", "failure {t}");
+        }
+        assert_eq!(apply(&ADMIT, &mut record, 150), "false", "the limit's wait");
+        for t in [180, 185, 190, 400, 800, 1_000] {
+            assert_eq!(apply(&ADMIT, &mut record, t), "true", "a sign-in at {t}");
+            assert_eq!(apply(&SUCCEEDED, &mut record, t), "true");
+        }
+        let counter: Failures = serde_json::from_str(record.as_deref().unwrap()).unwrap();
+        assert_eq!((counter.count, counter.last), (20, 119));
+        assert_eq!(
+            Failures::current(Some(counter), 119 + 900, limits),
+            Failures::default(),
+            "forgotten a window after the last failure"
+        );
     }
 
     #[test]
