@@ -64,6 +64,23 @@ pub struct TokenRevocation {
 pub struct SubjectRevocation {
     /// Tokens issued at or before this time are revoked.
     pub before: i64,
+    /// The same time in milliseconds, for what records its making as precisely (API keys): a
+    /// key an operator's script makes right after revoking its owner, in the same second, is
+    /// not revoked with the keys before it. Absent in entries written before session 21.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_ms: Option<i64>,
+}
+
+impl SubjectRevocation {
+    /// Whether something made at `at` (seconds), and `at_ms` where known, is cut off: by the
+    /// millisecond when both sides know it, else by the second (the same second included,
+    /// since which came first is unknown).
+    pub fn cuts_off(&self, at: i64, at_ms: Option<i64>) -> bool {
+        match (self.before_ms, at_ms) {
+            (Some(before), Some(at)) => at <= before,
+            _ => at <= self.before,
+        }
+    }
 }
 
 // Read by hand (crate::json::read): one required integer each.
@@ -78,6 +95,7 @@ crate::json::read::read_by!(TokenRevocation, "a token revocation", |o| TokenRevo
 crate::json::read::read_by!(SubjectRevocation, "a subject revocation", |o| {
     SubjectRevocation {
         before: o.required_i64("before"),
+        before_ms: o.i64("before_ms"),
     }
 });
 
@@ -171,7 +189,7 @@ pub fn is_revoked(token: &Verified, entries: &Entries) -> bool {
     if entries.jti.is_some() || entries.family.is_some() {
         return true;
     }
-    let Some(before) = entries.subject.as_deref().map(subject_cutoff_of) else {
+    let Some(cutoff) = entries.subject.as_deref().map(subject_cutoff_of) else {
         return false;
     };
     match token
@@ -179,16 +197,17 @@ pub fn is_revoked(token: &Verified, entries: &Entries) -> bool {
         .get("iat")
         .and_then(serde_json::Value::as_i64)
     {
-        Some(iat) => iat <= before,
+        Some(iat) => cutoff.cuts_off(iat, None),
         None => true,
     }
 }
 
-/// The cut-off time in a subject entry; an unreadable entry revokes everything (fail closed).
-fn subject_cutoff_of(entry: &str) -> i64 {
-    serde_json::from_str::<SubjectRevocation>(entry)
-        .map(|r| r.before)
-        .unwrap_or(i64::MAX)
+/// The cut-off in a subject entry; an unreadable entry revokes everything (fail closed).
+fn subject_cutoff_of(entry: &str) -> SubjectRevocation {
+    serde_json::from_str::<SubjectRevocation>(entry).unwrap_or(SubjectRevocation {
+        before: i64::MAX,
+        before_ms: None,
+    })
 }
 
 /// Reads a lookup's entries, in one store read where the store allows ([`Store::get_many`]).
@@ -227,7 +246,7 @@ pub async fn subject_cutoff<S: Store>(
     store: &S,
     issuer: &str,
     sub: &str,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<SubjectRevocation>, StoreError> {
     Ok(store
         .get(&subject_key(issuer, sub))
         .await?
@@ -235,16 +254,18 @@ pub async fn subject_cutoff<S: Store>(
         .map(subject_cutoff_of))
 }
 
-/// Whether something issued to `sub` at `issued_at` is ended by a subject revocation.
+/// Whether something issued to `sub` at `issued_at` (and `issued_at_ms`, where its record
+/// knows it) is ended by a subject revocation ([`SubjectRevocation::cuts_off`]).
 pub async fn subject_revoked<S: Store>(
     store: &S,
     issuer: &str,
     sub: &str,
     issued_at: i64,
+    issued_at_ms: Option<i64>,
 ) -> Result<bool, StoreError> {
     Ok(subject_cutoff(store, issuer, sub)
         .await?
-        .is_some_and(|before| issued_at <= before))
+        .is_some_and(|cutoff| cutoff.cuts_off(issued_at, issued_at_ms)))
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -265,14 +286,17 @@ pub async fn revoke_jti<S: Store>(
         .await
 }
 
-/// Revokes everything issued to `sub` by `issuer` up to `now`.
+/// Revokes everything issued to `sub` by `issuer` up to `now_ms` (milliseconds).
 pub async fn revoke_subject<S: Store>(
     store: &S,
     issuer: &str,
     sub: &str,
-    now: i64,
+    now_ms: i64,
 ) -> Result<(), StoreError> {
-    let value = json(&SubjectRevocation { before: now })?;
+    let value = json(&SubjectRevocation {
+        before: now_ms.div_euclid(1000),
+        before_ms: Some(now_ms),
+    })?;
     store
         .put(&subject_key(issuer, sub), &value, subject_ttl())
         .await
@@ -305,7 +329,10 @@ mod tests {
     fn entries_read_back_what_was_written() {
         let family = FamilyRevocation { revoked_at: 5 };
         let token = TokenRevocation { at: 6 };
-        let subject = SubjectRevocation { before: -7 };
+        let subject = SubjectRevocation {
+            before: -7,
+            before_ms: Some(-6_500),
+        };
         let family_text = serde_json::to_string(&family).unwrap();
         let family_read: FamilyRevocation = serde_json::from_str(&family_text).unwrap();
         assert_eq!(family_read, family);
@@ -315,10 +342,33 @@ mod tests {
             token
         );
         let subject_text = serde_json::to_string(&subject).unwrap();
-        assert_eq!(subject_cutoff_of(&subject_text), -7);
+        assert_eq!(subject_cutoff_of(&subject_text), subject);
         // An unreadable subject entry revokes everything (fail closed).
-        assert_eq!(subject_cutoff_of(r#"{"before":"x"}"#), i64::MAX);
-        assert_eq!(subject_cutoff_of("{}"), i64::MAX);
+        for unreadable in [r#"{"before":"x"}"#, "{}", r#"{"before":1,"before_ms":"x"}"#] {
+            assert!(subject_cutoff_of(unreadable).cuts_off(i64::MAX - 1, Some(i64::MAX - 1)));
+        }
+    }
+
+    /// By the millisecond where both sides know it (an API key made right after its owner's
+    /// revocation, in the same second, lives), else by the second, which cuts the whole
+    /// second off (an entry or a record from before session 21).
+    #[test]
+    fn a_subject_cut_off_is_exact_to_the_millisecond_where_both_sides_know_it() {
+        let cutoff = SubjectRevocation {
+            before: 100,
+            before_ms: Some(100_400),
+        };
+        assert!(cutoff.cuts_off(100, Some(100_400)));
+        assert!(cutoff.cuts_off(100, Some(100_399)));
+        assert!(!cutoff.cuts_off(100, Some(100_401)));
+        assert!(cutoff.cuts_off(100, None), "a record without milliseconds");
+        assert!(!cutoff.cuts_off(101, None));
+        let seconds_only = SubjectRevocation {
+            before: 100,
+            before_ms: None,
+        };
+        assert!(seconds_only.cuts_off(100, Some(100_999)));
+        assert!(!seconds_only.cuts_off(101, Some(101_000)));
     }
 
     #[test]

@@ -318,7 +318,7 @@ fn api_keys_exchange_for_short_lived_tokens() {
     let w = World::new();
     let o = w.oauth();
     let (key, record) =
-        ready(o.create_api_key("robot", vec!["read".into()], Some(3600), NOW)).unwrap();
+        ready(o.create_api_key("robot", vec!["read".into()], Some(3600), NOW * 1000)).unwrap();
     assert!(key.starts_with("tgk_"));
     assert!(
         w.store
@@ -382,7 +382,7 @@ fn api_keys_exchange_for_short_lived_tokens() {
 fn an_api_key_and_client_credentials_are_not_sent_together() {
     let w = World::new();
     let o = w.oauth();
-    let (key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW)).unwrap();
+    let (key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW * 1000)).unwrap();
     let form = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
         pairs
             .iter()
@@ -1104,7 +1104,8 @@ fn introspection_and_revocation_of_every_token_type() {
     let client: Client =
         serde_json::from_str(&ready(w.store.get("client:svc")).unwrap().unwrap()).unwrap();
     let pair = w.alice(NOW).unwrap();
-    let (api_key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW)).unwrap();
+    let (api_key, _) =
+        ready(o.create_api_key("robot", vec!["read".into()], None, NOW * 1000)).unwrap();
     let user = w.alice_user();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     let active = |token: &str| {
@@ -1205,18 +1206,27 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
     let pair = w.alice(NOW).unwrap();
     let user = w.alice_user();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
-    let (api_key, _) = ready(o.create_api_key(&user.sub, vec!["read".into()], None, NOW)).unwrap();
+    let key_at = |ms: i64| {
+        ready(o.create_api_key(&user.sub, vec!["read".into()], None, ms))
+            .unwrap()
+            .0
+    };
+    let api_key = key_at(NOW * 1000);
+    let just_before = key_at((NOW + 5) * 1000 + 100);
     ready(revocation::revoke_subject(
         &w.store,
         "https://issuer",
         &user.sub,
-        NOW + 5,
+        (NOW + 5) * 1000 + 400,
     ))
     .unwrap();
+    // The operator's script makes the owner's new key at once, in the same second.
+    let just_after = key_at((NOW + 5) * 1000 + 700);
     assert!(ready(o.session(&session, NOW + 6)).unwrap().is_none());
-    assert!(ready(o.lookup_api_key(&api_key, NOW + 6))
-        .unwrap()
-        .is_none());
+    for (key, revoked) in [(&api_key, true), (&just_before, true), (&just_after, false)] {
+        let found = ready(o.lookup_api_key(key, NOW + 6)).unwrap();
+        assert_eq!(found.is_none(), revoked, "{found:?}");
+    }
     let refresh = w.token(
         &[
             ("grant_type", "refresh_token"),
@@ -1789,7 +1799,7 @@ fn a_code_granted_before_its_subjects_revocation_gives_nothing_after_it() {
         &w.store,
         "https://issuer",
         "usr_alice",
-        NOW + 1,
+        (NOW + 1) * 1000,
     ))
     .unwrap();
     let redeemed = w.redeem_spa(&code, &verifier, NOW + 2);

@@ -517,8 +517,13 @@ fn run(command: Command) -> Result<Output, Failure> {
                 )));
             }
             let pepper = read_pepper(&pepper)?;
-            let (token, key, mut record) =
-                tollgate::oauth::new_api_key(&pepper, &owner, split(&scopes), expires_in, now())?;
+            let (token, key, mut record) = tollgate::oauth::new_api_key(
+                &pepper,
+                &owner,
+                split(&scopes),
+                expires_in,
+                now_ms(),
+            )?;
             record.resource = resource;
             let mut entry = json!({ "key": key, "value": json_text(&record) });
             if let Some(exp) = record.exp {
@@ -642,9 +647,13 @@ fn dotenv_value(text: &str, name: &str) -> Option<String> {
 }
 
 fn now() -> i64 {
+    now_ms().div_euclid(1000)
+}
+
+fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 

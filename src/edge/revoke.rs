@@ -233,14 +233,15 @@ pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Re
         ));
     };
     let issuer = field("iss").unwrap_or_else(|| config.issuer.clone());
-    let now = now();
+    let now_ms = Date::now().as_millis() as i64;
+    let now = now_ms.div_euclid(1000);
     let kv = match Kv::for_state(env, &state) {
         Ok(kv) => kv,
         Err(detail) => {
             return respond::server_error(503, Code::RevocationUnavailable.as_str(), &detail)
         }
     };
-    if let Err(err) = revocation::revoke_subject(&kv, &issuer, &sub, now).await {
+    if let Err(err) = revocation::revoke_subject(&kv, &issuer, &sub, now_ms).await {
         return respond::server_error(
             503,
             Code::RevocationUnavailable.as_str(),

@@ -20,22 +20,25 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         // The id as keys are made now, whatever the record says: a key made before held a
         // slice of itself there, which would go on reaching logs and the origin.
         key.id = records::api_key_id(&hashed);
-        if revocation::subject_revoked(self.store, self.issuer, &key.owner, key.created).await? {
+        let (owner, made) = (&key.owner, key.created);
+        if revocation::subject_revoked(self.store, self.issuer, owner, made, key.created_ms).await?
+        {
             return Ok(None);
         }
         Ok(Some(key))
     }
 
-    /// Creates an API key; returns the key (shown once) and its record.
+    /// Creates an API key at `now_ms` (milliseconds); returns the key (shown once) and its
+    /// record.
     pub async fn create_api_key(
         &self,
         owner: &str,
         scopes: Vec<String>,
         lifetime: Option<u64>,
-        now: i64,
+        now_ms: i64,
     ) -> Result<(String, ApiKey), OAuthError> {
         let (token, key, record) =
-            new_api_key(self.pepper, owner, scopes, lifetime, now).map_err(server_error)?;
+            new_api_key(self.pepper, owner, scopes, lifetime, now_ms).map_err(server_error)?;
         self.write(&key, &record, lifetime).await?;
         Ok((token, record))
     }

@@ -83,8 +83,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                     return Ok(inactive());
                 };
                 if revocation::family_revoked(self.store, &record.family).await?
-                    || revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat)
-                        .await?
+                    || revocation::subject_revoked(
+                        self.store,
+                        self.issuer,
+                        &record.sub,
+                        record.iat,
+                        None,
+                    )
+                    .await?
                 {
                     return Ok(inactive());
                 }

@@ -209,6 +209,11 @@ pub struct ApiKey {
     pub exp: Option<i64>,
     /// Creation time.
     pub created: i64,
+    /// Creation time in milliseconds (a subject revocation in the same second cuts the key
+    /// off only if it came after: [`crate::revocation::SubjectRevocation::cuts_off`]). Absent
+    /// in keys made before session 21.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_ms: Option<i64>,
     /// The resource (RFC 8707) the key is for: its exchanged tokens' audience, and a guard
     /// whose `audiences` do not include it refuses the key. None: the deployment's default
     /// audience, and every guard of the deployment.
@@ -357,8 +362,9 @@ pub fn new_api_key(
     owner: &str,
     scopes: Vec<String>,
     lifetime: Option<u64>,
-    now: i64,
+    now_ms: i64,
 ) -> Result<(String, String, ApiKey), Error> {
+    let now = now_ms.div_euclid(1000);
     let token = opaque::generate(Kind::ApiKey)?;
     let hashed = opaque::keyed_hash(pepper, &token);
     let record = ApiKey {
@@ -370,6 +376,7 @@ pub fn new_api_key(
         scopes,
         exp: lifetime.map(|l| now.saturating_add(i64::try_from(l).unwrap_or(i64::MAX))),
         created: now,
+        created_ms: Some(now_ms),
         resource: None,
     };
     Ok((token, crate::schema::api_key(&hashed), record))
@@ -498,6 +505,7 @@ mod read {
         scopes: o.strings("scopes").unwrap_or_default(),
         exp: o.nullable("exp").i64("exp"),
         created: o.required_i64("created"),
+        created_ms: o.nullable("created_ms").i64("created_ms"),
         resource: o.nullable("resource").string("resource"),
     });
 
@@ -648,6 +656,7 @@ mod tests {
                 scopes: strings(&["read"]),
                 exp,
                 created: 7,
+                created_ms: exp.map(|_| 7_250),
                 resource: exp.map(|_| "https://api.example/".to_owned()),
             });
         }

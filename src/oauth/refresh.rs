@@ -368,7 +368,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     pub(super) async fn grant_revoked(&self, record: &RefreshRecord) -> Result<bool, OAuthError> {
         let (family_revoked, subject_revoked) = futures_util::future::join(
             revocation::family_revoked(self.store, &record.family),
-            revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat),
+            revocation::subject_revoked(self.store, self.issuer, &record.sub, record.iat, None),
         )
         .await;
         Ok(family_revoked? || subject_revoked?)

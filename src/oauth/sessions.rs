@@ -216,9 +216,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             return Ok(None);
         };
         let idle = i64::try_from(self.config.session_idle_seconds).unwrap_or(0);
-        let revoked =
-            revocation::subject_revoked(self.store, self.issuer, &session.sub, session.created)
-                .await?;
+        let revoked = revocation::subject_revoked(
+            self.store,
+            self.issuer,
+            &session.sub,
+            session.created,
+            None,
+        )
+        .await?;
         if revoked || now >= session.absolute_exp || now - session.last_seen >= idle {
             self.store.delete(&key).await?;
             return Ok(None);
