@@ -41,7 +41,7 @@ before(async () => {
       TOLLGATE_CONFIG: JSON.stringify({
         issuer: ISSUER,
         audiences: ["demo"],
-        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/write", scopes: ["write"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }, { prefix: "/app" }],
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/write", scopes: ["write"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }, { prefix: "/app" }, { prefix: "/app/danger", oneTime: true }],
         oauth: { sessionRoutes: ["/app"], passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
@@ -430,6 +430,24 @@ describe("introspection, revocation, sessions, metadata", () => {
     assert.equal((await call(alice, robots)).status, 403, "bound to its subject");
     const bad = await worker.fetch("/one-time-token", withAuth(form({ route: "/api" }), `Bearer ${alice}`));
     assert.equal(bad.status, 400, "only for oneTime routes");
+  });
+
+  test("a signed-in browser gets a one-time token for a session route, used once there; not for a route that takes tokens only", async () => {
+    const session = await signIn();
+    const cookie = { Cookie: session };
+    const call = (oneTime) => worker.fetch("/app/danger/close-account", { method: "POST", headers: { ...cookie, ...(oneTime ? { "X-One-Time-Token": oneTime } : {}) } });
+    assert.equal((await (await call()).json()).code, "ERR_ONE_TIME_TOKEN_INVALID");
+    const issue = (route, headers = cookie) => worker.fetch("/one-time-token", { ...form({ route }), headers: { ...form({}).headers, ...headers } });
+    const issued = await issue("/app/danger");
+    assert.equal(issued.status, 200);
+    const once = (await issued.json()).one_time_token;
+    assert.equal((await call(once)).status, 200);
+    assert.equal((await call(once)).status, 403, "consumed on first use");
+    const tokensOnly = await issue("/api/danger");
+    assert.deepEqual([tokensOnly.status, (await tokensOnly.json()).code], [401, "ERR_TOKEN_MISSING"], "the cookie is no credential on a route that takes tokens only");
+    assert.equal((await worker.fetch("/logout", { method: "POST", headers: cookie })).status, 200);
+    const ended = await issue("/app/danger");
+    assert.deepEqual([ended.status, (await ended.json()).code], [401, "ERR_SESSION_INVALID"]);
   });
 
   test("RFC 8414 metadata lists every endpoint and supported value", async () => {

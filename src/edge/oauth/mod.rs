@@ -593,22 +593,22 @@ pub async fn userinfo(identity: &crate::gateway::Identity, engine: &Engine) -> R
     }
 }
 
-/// `POST /one-time-token` (form `route`): a one-time token for the caller of a valid access
-/// token, for one `oneTime` route, valid 5 minutes and accepted exactly once there.
+/// `POST /one-time-token` (form `route`): a one-time token for the caller, for one `oneTime`
+/// route, valid 5 minutes and accepted exactly once there. The caller is the subject of a
+/// valid access token or, for a route where the gateway takes the session cookie
+/// (`oauth.sessionRoutes`), the user of the browser's session: the gateway accepts a
+/// session's one-time token on such a route, and without this no signed-in browser could get
+/// one. (A cross-site POST does not carry the `SameSite=Lax` cookie, and the answer is not
+/// readable cross-origin.)
 pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Response> {
-    let Some(token) = presented_bearer(&req) else {
+    let bearer = presented_bearer(&req);
+    let session = bearer
+        .is_none()
+        .then(|| cookie(&req, SESSION_COOKIE))
+        .flatten();
+    if bearer.is_none() && session.is_none() {
         return respond::denial(&Denial::MissingToken.render());
-    };
-    let Some(verifier) = engine.state.own_verifier.as_ref() else {
-        return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
-    };
-    let verified = match verifier
-        .verify_async(&token, now(), &engine.state.webcrypto)
-        .await
-    {
-        Ok(verified) => verified,
-        Err(err) => return respond::denial(&Denial::InvalidToken(err).render()),
-    };
+    }
     let params = match form(&mut req).await {
         Ok(params) => params,
         Err(err) => return oauth_error(&err),
@@ -626,16 +626,44 @@ pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Respons
             basic: false,
         });
     }
-    let Some(sub) = verified.subject() else {
-        return respond::json(
-            400,
-            Object::new()
-                .with("error", "invalid_request")
-                .with("error_description", "the token has no sub")
-                .finish(),
-        );
+    let sub = match (bearer, session) {
+        (Some(token), _) => {
+            let Some(verifier) = engine.state.own_verifier.as_ref() else {
+                return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
+            };
+            let verified = match verifier
+                .verify_async(&token, now(), &engine.state.webcrypto)
+                .await
+            {
+                Ok(verified) => verified,
+                Err(err) => return respond::denial(&Denial::InvalidToken(err).render()),
+            };
+            let Some(sub) = verified.subject() else {
+                return respond::json(
+                    400,
+                    Object::new()
+                        .with("error", "invalid_request")
+                        .with("error_description", "the token has no sub")
+                        .finish(),
+                );
+            };
+            sub.to_owned()
+        }
+        (None, Some(id)) if engine.config.is_session_route(&route) => {
+            match engine.oauth().session(&id, now()).await {
+                Ok(Some(session)) => session.sub,
+                Ok(None) => return respond::denial(&Denial::SessionInvalid.render()),
+                Err(err) => return oauth_error(&err),
+            }
+        }
+        // A session cookie for a route that takes tokens only.
+        (None, _) => return respond::denial(&Denial::MissingToken.render()),
     };
-    match engine.oauth().issue_one_time(sub, &route, 300, now()).await {
+    match engine
+        .oauth()
+        .issue_one_time(&sub, &route, 300, now())
+        .await
+    {
         Ok(one_time) => respond::json(
             200,
             Object::new()
