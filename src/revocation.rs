@@ -4,8 +4,8 @@
 //!
 //! Three kinds of entry:
 //! - a token, by its `jti`, kept until the token would have expired anyway;
-//! - a subject, "every token issued to `sub` at or before time T", kept for the longest
-//!   lifetime a token can have. It ends the subject's access tokens, sessions, refresh
+//! - a subject, "every token issued to `sub` at or before time T", kept for good (an API key
+//!   may outlive every token). It ends the subject's access tokens, sessions, refresh
 //!   families and API keys alike (each compares its issue time with T);
 //! - a refresh family (one grant and all its rotations): revoking it by request, by reuse
 //!   detection or by authorization-code reuse (RFC 7009 §2.1, RFC 9700 §4.14.2, RFC 6749
@@ -46,10 +46,11 @@ pub fn is_revocation_key(key: &str) -> bool {
 /// Workers KV refuses an `expirationTtl` below 60 seconds.
 pub const MIN_TTL: u64 = 60;
 
-/// The longest a token of this deployment lives, and so how long a subject revocation is kept:
-/// 30 days. The OAuth lifetimes are bounded by it, and the gateway refuses its own tokens once
-/// they are older (`maxTokenAge` of [`crate::config::Config::policy`]), so a token the
-/// package or the CLI signed for longer cannot outlive the revocation that cut it off.
+/// The longest a token of this deployment lives, and so the longest a token revocation is
+/// kept: 30 days. The OAuth lifetimes are bounded by it, and the gateway refuses its own
+/// tokens once they are older (`maxTokenAge` of [`crate::config::Config::policy`]), so a
+/// token the package or the CLI signed for longer cannot outlive the revocation that cut it
+/// off. (Subject revocations are kept for good: [`revoke_subject`].)
 pub const HORIZON: u64 = 30 * 24 * 3600;
 
 /// A token revocation, stored under [`jti_key`].
@@ -57,6 +58,18 @@ pub const HORIZON: u64 = 30 * 24 * 3600;
 pub struct TokenRevocation {
     /// When it was revoked.
     pub at: i64,
+}
+
+/// A time in milliseconds since the epoch, where seconds cannot order two events: a subject
+/// revocation and an API key made in the same second ([`SubjectRevocation::cuts_off`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Millis(pub i64);
+
+impl Millis {
+    /// The whole second it falls in.
+    pub fn seconds(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
 }
 
 /// A subject revocation, stored under [`subject_key`]: tokens with `iat <= before` are revoked.
@@ -128,14 +141,6 @@ pub fn token_ttl(exp: Option<i64>, now: i64) -> u64 {
         u64::try_from(exp.saturating_add(leeway).saturating_sub(now)).unwrap_or(0)
     });
     remaining.max(MIN_TTL)
-}
-
-/// How long a subject revocation must be kept: for good. Tokens live at most [`HORIZON`], but
-/// an API key lives as long as its record says, with no expiry unless one was asked for; an
-/// entry kept for the horizon let the subject's keys made before the cut-off back in once it
-/// expired (an outside run). One entry per revoked subject, written by the operator only.
-pub fn subject_ttl() -> Option<u64> {
-    None
 }
 
 /// Where the revocation check looks for a verified token.
@@ -286,20 +291,22 @@ pub async fn revoke_jti<S: Store>(
         .await
 }
 
-/// Revokes everything issued to `sub` by `issuer` up to `now_ms` (milliseconds).
+/// Revokes everything issued to `sub` by `issuer` up to `now`. The entry is kept for good:
+/// tokens live at most [`HORIZON`], but an API key lives as long as its record says, with no
+/// expiry unless one was asked for, and an entry kept for the horizon let the subject's keys
+/// made before the cut-off back in once it expired (an outside run). One entry per revoked
+/// subject, written by the operator only.
 pub async fn revoke_subject<S: Store>(
     store: &S,
     issuer: &str,
     sub: &str,
-    now_ms: i64,
+    now: Millis,
 ) -> Result<(), StoreError> {
     let value = json(&SubjectRevocation {
-        before: now_ms.div_euclid(1000),
-        before_ms: Some(now_ms),
+        before: now.seconds(),
+        before_ms: Some(now.0),
     })?;
-    store
-        .put(&subject_key(issuer, sub), &value, subject_ttl())
-        .await
+    store.put(&subject_key(issuer, sub), &value, None).await
 }
 
 /// Revokes a refresh family: its refresh tokens and every access token issued from it. Kept

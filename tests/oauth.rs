@@ -16,7 +16,7 @@ use tollgate::oauth::{
     self, AuthorizeError, Client, ClientAuth, OAuth, Revoker, TokenRequest, API_KEY_GRANT,
 };
 use tollgate::password::Cost;
-use tollgate::revocation;
+use tollgate::revocation::{self, Millis};
 use tollgate::store::{MemoryStore, Store};
 use tollgate::{Algorithm, Key, KeySet, Policy, Verifier};
 
@@ -318,7 +318,8 @@ fn api_keys_exchange_for_short_lived_tokens() {
     let w = World::new();
     let o = w.oauth();
     let (key, record) =
-        ready(o.create_api_key("robot", vec!["read".into()], Some(3600), NOW * 1000)).unwrap();
+        ready(o.create_api_key("robot", vec!["read".into()], Some(3600), Millis(NOW * 1000)))
+            .unwrap();
     assert!(key.starts_with("tgk_"));
     assert!(
         w.store
@@ -382,7 +383,8 @@ fn api_keys_exchange_for_short_lived_tokens() {
 fn an_api_key_and_client_credentials_are_not_sent_together() {
     let w = World::new();
     let o = w.oauth();
-    let (key, _) = ready(o.create_api_key("robot", vec!["read".into()], None, NOW * 1000)).unwrap();
+    let (key, _) =
+        ready(o.create_api_key("robot", vec!["read".into()], None, Millis(NOW * 1000))).unwrap();
     let form = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
         pairs
             .iter()
@@ -1105,7 +1107,7 @@ fn introspection_and_revocation_of_every_token_type() {
         serde_json::from_str(&ready(w.store.get("client:svc")).unwrap().unwrap()).unwrap();
     let pair = w.alice(NOW).unwrap();
     let (api_key, _) =
-        ready(o.create_api_key("robot", vec!["read".into()], None, NOW * 1000)).unwrap();
+        ready(o.create_api_key("robot", vec!["read".into()], None, Millis(NOW * 1000))).unwrap();
     let user = w.alice_user();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     let active = |token: &str| {
@@ -1207,7 +1209,7 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
     let user = w.alice_user();
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     let key_at = |ms: i64| {
-        ready(o.create_api_key(&user.sub, vec!["read".into()], None, ms))
+        ready(o.create_api_key(&user.sub, vec!["read".into()], None, Millis(ms)))
             .unwrap()
             .0
     };
@@ -1217,7 +1219,7 @@ fn a_subject_revocation_ends_sessions_refresh_families_and_api_keys() {
         &w.store,
         "https://issuer",
         &user.sub,
-        (NOW + 5) * 1000 + 400,
+        Millis((NOW + 5) * 1000 + 400),
     ))
     .unwrap();
     // The operator's script makes the owner's new key at once, in the same second.
@@ -1799,7 +1801,7 @@ fn a_code_granted_before_its_subjects_revocation_gives_nothing_after_it() {
         &w.store,
         "https://issuer",
         "usr_alice",
-        (NOW + 1) * 1000,
+        Millis((NOW + 1) * 1000),
     ))
     .unwrap();
     let redeemed = w.redeem_spa(&code, &verifier, NOW + 2);
@@ -1952,8 +1954,14 @@ fn rfc_8707_tokens_are_for_the_resource_the_client_may_reach() {
     w.put_client(&multi);
 
     // An API key for one resource: its tokens are for it, and other services' guards refuse it.
-    let (_, _, mut key) =
-        oauth::new_api_key(PEPPER, "robot", vec!["read".into()], None, NOW).unwrap();
+    let (_, _, mut key) = oauth::new_api_key(
+        PEPPER,
+        "robot",
+        vec!["read".into()],
+        None,
+        Millis(NOW * 1000),
+    )
+    .unwrap();
     assert!(
         key.accepted_by(&["https://a.example/".into()]),
         "a key for no resource"

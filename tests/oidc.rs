@@ -916,17 +916,14 @@ fn rfc_6749_4_1_2_1_errors_after_validation_go_back_to_the_client() {
             .collect::<Vec<_>>()
     };
     let denied = oauth::OAuthError::new(
-        oauth::OAuthErrorCode::AccessDenied,
-        "this session has granted too many codes; sign in again",
+        oauth::OAuthErrorCode::LoginRequired,
+        "the session has ended; sign in again",
     );
     assert_eq!(
         query(&denied),
         [
-            ("error", "access_denied"),
-            (
-                "error_description",
-                "this session has granted too many codes; sign in again"
-            ),
+            ("error", "login_required"),
+            ("error_description", "the session has ended; sign in again"),
             ("iss", ISSUER),
             ("state", "s 1"),
         ]

@@ -522,7 +522,7 @@ fn run(command: Command) -> Result<Output, Failure> {
                 &owner,
                 split(&scopes),
                 expires_in,
-                now_ms(),
+                tollgate::revocation::Millis(now_ms()),
             )?;
             record.resource = resource;
             let mut entry = json!({ "key": key, "value": json_text(&record) });

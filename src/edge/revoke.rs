@@ -233,15 +233,14 @@ pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Re
         ));
     };
     let issuer = field("iss").unwrap_or_else(|| config.issuer.clone());
-    let now_ms = Date::now().as_millis() as i64;
-    let now = now_ms.div_euclid(1000);
+    let now = revocation::Millis(Date::now().as_millis() as i64);
     let kv = match Kv::for_state(env, &state) {
         Ok(kv) => kv,
         Err(detail) => {
             return respond::server_error(503, Code::RevocationUnavailable.as_str(), &detail)
         }
     };
-    if let Err(err) = revocation::revoke_subject(&kv, &issuer, &sub, now_ms).await {
+    if let Err(err) = revocation::revoke_subject(&kv, &issuer, &sub, now).await {
         return respond::server_error(
             503,
             Code::RevocationUnavailable.as_str(),
@@ -254,14 +253,14 @@ pub async fn revoke_subject(mut req: Request, env: &Env, state: Rc<State>) -> Re
             .with("event", "revoke-subject")
             .with("sub", &sub)
             .with("iss", &issuer)
-            .with("before", now),
+            .with("before", now.seconds()),
     );
     respond::json(
         200,
         Object::new()
             .with("sub", sub)
             .with("iss", issuer)
-            .with("revokedBefore", now)
+            .with("revokedBefore", now.seconds())
             .finish(),
     )
 }

@@ -20,25 +20,29 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         // The id as keys are made now, whatever the record says: a key made before held a
         // slice of itself there, which would go on reaching logs and the origin.
         key.id = records::api_key_id(&hashed);
-        let (owner, made) = (&key.owner, key.created);
-        if revocation::subject_revoked(self.store, self.issuer, owner, made, key.created_ms).await?
-        {
+        let revoked = revocation::subject_revoked(
+            self.store,
+            self.issuer,
+            &key.owner,
+            key.created,
+            key.created_ms,
+        );
+        if revoked.await? {
             return Ok(None);
         }
         Ok(Some(key))
     }
 
-    /// Creates an API key at `now_ms` (milliseconds); returns the key (shown once) and its
-    /// record.
+    /// Creates an API key; returns the key (shown once) and its record.
     pub async fn create_api_key(
         &self,
         owner: &str,
         scopes: Vec<String>,
         lifetime: Option<u64>,
-        now_ms: i64,
+        now: revocation::Millis,
     ) -> Result<(String, ApiKey), OAuthError> {
         let (token, key, record) =
-            new_api_key(self.pepper, owner, scopes, lifetime, now_ms).map_err(server_error)?;
+            new_api_key(self.pepper, owner, scopes, lifetime, now).map_err(server_error)?;
         self.write(&key, &record, lifetime).await?;
         Ok((token, record))
     }

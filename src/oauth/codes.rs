@@ -99,19 +99,12 @@ impl AuthorizeError {
 impl AuthorizationRequest {
     /// Where an error met after this request was validated (issuing its code, the sign-in,
     /// the store) goes: back to the client, as every error does once the client and redirect
-    /// URI are known (RFC 6749 §4.1.2.1), not to a page the user cannot leave. A failure on
-    /// the server's side (`server_error`, `temporarily_unavailable`) tells the client only
-    /// that; its detail is for the log.
+    /// URI are known (RFC 6749 §4.1.2.1), not to a page the user cannot leave.
     pub fn error_location(&self, err: &OAuthError, issuer: &str) -> String {
-        let description = if err.error.status() >= 500 {
-            "the authorization server could not complete the request; try again"
-        } else {
-            &err.description
-        };
         error_location(
             &self.redirect_uri,
             err.error,
-            description,
+            err.public_description(),
             self.state.as_deref(),
             issuer,
         )

@@ -124,6 +124,17 @@ impl OAuthError {
         }
     }
 
+    /// The description a client is told: a failure on the server's side (`server_error`,
+    /// `temporarily_unavailable`) says only that, since its detail (which store, which
+    /// operation) is for the operator's log, not for a client's response or redirect URL.
+    pub fn public_description(&self) -> &str {
+        if self.error.status() >= 500 {
+            "the authorization server could not complete the request; try again"
+        } else {
+            &self.description
+        }
+    }
+
     /// The one mapping to HTTP (RFC 6749 §5.2), the status from [`OAuthErrorCode::status`].
     pub fn render(&self) -> RenderedError {
         let status = self.error.status();
@@ -138,7 +149,7 @@ impl OAuthError {
             }),
             body: Object::new()
                 .with("error", self.error.as_str())
-                .with("error_description", &self.description)
+                .with("error_description", self.public_description())
                 .finish(),
         }
     }

@@ -362,9 +362,9 @@ pub fn new_api_key(
     owner: &str,
     scopes: Vec<String>,
     lifetime: Option<u64>,
-    now_ms: i64,
+    now: crate::revocation::Millis,
 ) -> Result<(String, String, ApiKey), Error> {
-    let now = now_ms.div_euclid(1000);
+    let (now_ms, now) = (now.0, now.seconds());
     let token = opaque::generate(Kind::ApiKey)?;
     let hashed = opaque::keyed_hash(pepper, &token);
     let record = ApiKey {

@@ -160,12 +160,10 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                             .new_session(user, Some(session.sid), created, now)
                             .await;
                     }
-                    Sid::Ended => {
-                        self.store
-                            .delete(&crate::schema::session(&self.hash(id)))
-                            .await?;
-                    }
-                    Sid::Full => self.end_session(id, now).await?,
+                    // Ended as a sign-out ends it: again, if a sign-out already closed it
+                    // (its step answers the families again, so one that failed half-way is
+                    // finished here).
+                    Sid::Ended | Sid::Full => self.end_session(id, now).await?,
                 }
             }
             Some((id, _)) => self.end_session(id, now).await?,
@@ -498,12 +496,17 @@ fn replace_sessions(record: Option<&str>, _: Option<&str>, input: &str) -> Resul
     if grants.ended {
         return Ok(Applied::one(Write::Keep, ENDED));
     }
-    if grants.families.len() >= MAX_SESSION_GRANTS {
-        return Ok(Applied::one(Write::Keep, FULL));
-    }
+    // Marked replaced even when full: a worker of the version before reads FULL as open and
+    // keeps the sid, and the mark is what keeps a stale copy of the old session from coming
+    // back (the new version ends the sid instead).
     grants.replaced_upto = grants.replaced_upto.max(input.upto);
     let text = serde_json::to_string(&grants).map_err(|e| e.to_string())?;
-    Ok(Applied::one(Write::Put(text, Some(input.ttl)), OPEN))
+    let answer = if grants.families.len() >= MAX_SESSION_GRANTS {
+        FULL
+    } else {
+        OPEN
+    };
+    Ok(Applied::one(Write::Put(text, Some(input.ttl)), answer))
 }
 
 fn end_grants(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied, String> {
@@ -568,15 +571,21 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(step(&TRACK_GRANT, &mut full, "g"), FULL);
-        let kept = full.clone();
         let input = r#"{"upto":100,"ttl":600}"#;
         let applied = replace_sessions(full.as_deref(), None, input).unwrap();
         assert_eq!(
-            (applied.first, applied.answer.as_str()),
-            (Write::Keep, FULL),
+            applied.answer, FULL,
             "a full sid is not kept by a new sign-in (it is ended instead)"
         );
-        assert_eq!(full, kept);
+        let Write::Put(text, _) = applied.first else {
+            panic!("{applied:?}")
+        };
+        let marked: SessionGrants = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (marked.families.len(), marked.replaced_upto),
+            (MAX_SESSION_GRANTS, 100),
+            "and marked replaced, for a worker of the version before that keeps it"
+        );
     }
 
     /// A new sign-in of the same user marks the sid's older sessions replaced, keeps what was

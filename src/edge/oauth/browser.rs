@@ -325,7 +325,9 @@ async fn login(
     let csrf = csrf_for(engine, Some(&id))?;
     let fields = request_fields(params, &csrf);
     let mut response = proceed(step, engine, &signed_in(request), Some(&session), &fields).await?;
-    if step == Step::Consent {
+    // A page (consent, or the login page again when the new session must sign in: see
+    // `proceed`) posts back with the new session's CSRF value.
+    if response.status_code() == 200 {
         set_csrf_cookie(&mut response, &csrf)?;
     }
     let absolute = engine

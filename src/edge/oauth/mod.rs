@@ -254,7 +254,8 @@ pub fn oauth_error(err: &OAuthError) -> Result<Response> {
     Ok(response)
 }
 
-/// Logs an error on the server's side (5xx), whose detail its answer may leave out.
+/// Logs an error on the server's side (5xx), with the detail its answer leaves out
+/// (`OAuthError::public_description`).
 fn log_failure(err: &OAuthError) {
     if err.error.status() >= 500 {
         respond::log(
