@@ -130,6 +130,16 @@ pub fn subject_key(issuer: &str, sub: &str) -> String {
     hashed("sub", issuer, sub)
 }
 
+/// How long a family revocation must be kept: until the family's last refresh token and the
+/// last access token issued from it are past accepting, the latter by a verifier with the
+/// largest clock tolerance, as [`token_ttl`]. The refresh lifetime alone fell short where
+/// access tokens outlive it (a refresh lifetime of a minute beside hour-long access tokens: a
+/// revoked API key's exchanged token came back in a new isolate, an outside run).
+pub fn family_ttl(refresh_lifetime: u64, access_lifetime: u64) -> u64 {
+    let last_access = access_lifetime.saturating_add(crate::policy::MAX_LEEWAY);
+    refresh_lifetime.max(last_access).max(MIN_TTL)
+}
+
 /// How long a token revocation must be kept: as long as any verifier may still accept the
 /// token, that is until its `exp` plus the largest clock tolerance a policy may allow (a
 /// verifier with `leeway` accepts it that long after `exp`; an entry gone at `exp` let a
@@ -310,7 +320,7 @@ pub async fn revoke_subject<S: Store>(
 }
 
 /// Revokes a refresh family: its refresh tokens and every access token issued from it. Kept
-/// for `ttl` seconds (the refresh-token lifetime, which outlives every token of the family).
+/// for `ttl` seconds ([`family_ttl`]).
 pub async fn revoke_family<S: Store>(
     store: &S,
     family: &str,
@@ -376,6 +386,14 @@ mod tests {
         };
         assert!(seconds_only.cuts_off(100, Some(100_999)));
         assert!(!seconds_only.cuts_off(101, Some(101_000)));
+    }
+
+    #[test]
+    fn a_family_revocation_outlives_every_token_of_the_family() {
+        let day = crate::policy::MAX_LEEWAY;
+        assert_eq!(family_ttl(60, 3600), 3600 + day);
+        assert_eq!(family_ttl(HORIZON, 900), HORIZON);
+        assert_eq!(family_ttl(0, 0), day);
     }
 
     #[test]

@@ -440,8 +440,11 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
     }
 
     pub(super) async fn revoke_family(&self, family: &str, now: i64) -> Result<(), OAuthError> {
-        revocation::revoke_family(self.store, family, now, self.config.refresh_token_lifetime)
-            .await?;
+        let ttl = revocation::family_ttl(
+            self.config.refresh_token_lifetime,
+            self.config.access_token_lifetime,
+        );
+        revocation::revoke_family(self.store, family, now, ttl).await?;
         Ok(())
     }
 }
