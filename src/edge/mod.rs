@@ -296,7 +296,7 @@ fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
                     .with("cachedTokens", state.token_cache.borrow().len())
                     .with(
                         "rememberedRevocationChecks",
-                        state.not_revoked.borrow().len(),
+                        state.recently_read.borrow().len(),
                     )
                     .with("webCrypto", state.webcrypto.summary()),
             )

@@ -1,5 +1,5 @@
 //! The gateway's revocation check: [`crate::revocation`] over KV, with two per-isolate
-//! memories. "Not revoked" answers are trusted for `revocation.cacheSeconds`; revocations this
+//! memories. What KV held for a key is trusted for `revocation.cacheSeconds`; revocations this
 //! isolate wrote itself, or that the issuer wrote for a request this guard forwarded
 //! ([`RevokedHere`]), hold at once.
 
@@ -10,14 +10,17 @@ use worker::Env;
 
 use super::kv::Kv;
 use super::state::State;
-use crate::revocation::{self, Entries};
+use crate::revocation::{self, Entries, Lookup};
 use crate::Verified;
 
 /// The list could not be read.
 pub struct Unavailable(pub String);
 
-/// Whether a verified token is revoked. Reads KV unless every one of its entries was read and
-/// found absent within the last `revocation.cacheSeconds`.
+/// Whether a verified token is revoked. Reads KV unless every one of its entries was read
+/// within the last `revocation.cacheSeconds`. The entries are remembered as read, not as a
+/// verdict: a subject entry that does not cut a newer token still cuts an older one of the
+/// same subject (remembered as "clear", it let an older token without `jti`, whose only key
+/// is its subject's, through for as long as newer ones kept the memory fresh: an outside run).
 pub async fn is_revoked(
     env: &Env,
     state: &Rc<State>,
@@ -41,31 +44,48 @@ pub async fn is_revoked(
     if revocation::is_revoked(token, &here) {
         return Ok(true);
     }
-    let recently_clear = lookup.keys().all(|key| {
-        state
-            .not_revoked
-            .borrow()
-            .get(key)
-            .is_some_and(|at| now_ms - at < window_ms)
-    });
-    if recently_clear {
-        return Ok(false);
+    let remembered = remembered(&state.recently_read.borrow(), &lookup, now_ms - window_ms);
+    if let Some(entries) = remembered {
+        return Ok(revocation::is_revoked(token, &entries));
     }
     let kv = Kv::for_state(env, state).map_err(Unavailable)?;
     let entries = revocation::read(&kv, &lookup)
         .await
         .map_err(|e| Unavailable(format!("KV read: {e}")))?;
-    let revoked = revocation::is_revoked(token, &entries);
-    if !revoked {
-        let mut memory = state.not_revoked.borrow_mut();
-        if memory.len() > 50_000 {
-            memory.clear();
-        }
-        for key in lookup.keys() {
-            memory.insert(key.clone(), now_ms);
+    let mut memory = state.recently_read.borrow_mut();
+    if memory.len() > 50_000 {
+        memory.clear();
+    }
+    for (key, entry) in [
+        (&lookup.jti, &entries.jti),
+        (&lookup.subject, &entries.subject),
+        (&lookup.family, &entries.family),
+    ] {
+        if let Some(key) = key {
+            memory.insert(key.clone(), (now_ms, entry.clone()));
         }
     }
-    Ok(revoked)
+    Ok(revocation::is_revoked(token, &entries))
+}
+
+/// The entries of `lookup` as read after `since_ms`, if every one of them was.
+fn remembered(
+    memory: &HashMap<String, (f64, Option<String>)>,
+    lookup: &Lookup,
+    since_ms: f64,
+) -> Option<Entries> {
+    let read = |key: &Option<String>| match key {
+        None => Some(None),
+        Some(key) => memory
+            .get(key)
+            .filter(|(at, _)| *at > since_ms)
+            .map(|(_, entry)| entry.clone()),
+    };
+    Some(Entries {
+        jti: read(&lookup.jti)?,
+        subject: read(&lookup.subject)?,
+        family: read(&lookup.family)?,
+    })
 }
 
 /// Most revocations an isolate remembers; past it the memory starts again (KV still holds
@@ -145,15 +165,50 @@ impl RevokedHere {
 }
 
 /// Remembers a revocation written here or handed over by the issuer: it holds at once, and
-/// the "not revoked" answer for its key is forgotten.
+/// what KV held for its key before is forgotten.
 pub fn remember(state: &State, key: &str, value: &str) {
-    state.not_revoked.borrow_mut().remove(key);
+    state.recently_read.borrow_mut().remove(key);
     state.revoked_here.borrow_mut().insert(key, value);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What KV held is remembered per key, entries included: a subject's cut-off read for a
+    /// newer token is there for an older one too, and a key not read lately sends the check
+    /// to KV.
+    #[test]
+    fn the_memory_answers_with_the_entries_read_not_a_verdict() {
+        let cutoff = r#"{"before":100}"#.to_owned();
+        let memory: HashMap<String, (f64, Option<String>)> = [
+            ("sub".to_owned(), (5_000.0, Some(cutoff.clone()))),
+            ("jti".to_owned(), (5_000.0, None)),
+            ("old".to_owned(), (1_000.0, None)),
+        ]
+        .into();
+        let lookup = |jti: &str| Lookup {
+            jti: Some(jti.to_owned()),
+            subject: Some("sub".to_owned()),
+            family: None,
+        };
+        let subject_only = Lookup {
+            jti: None,
+            ..lookup("")
+        };
+        let entries = remembered(&memory, &subject_only, 4_000.0).unwrap();
+        assert_eq!(entries.subject, Some(cutoff));
+        assert_eq!((entries.jti, entries.family), (None, None));
+        assert!(remembered(&memory, &lookup("jti"), 4_000.0).is_some());
+        assert!(
+            remembered(&memory, &lookup("old"), 4_000.0).is_none(),
+            "read too long ago"
+        );
+        assert!(
+            remembered(&memory, &lookup("new"), 4_000.0).is_none(),
+            "never read"
+        );
+    }
 
     #[test]
     fn since_a_mark_hands_over_what_was_remembered_after_it() {

@@ -42,8 +42,8 @@ pub struct State {
     pub issued_verifier: Option<Rc<Verifier>>,
     pub remotes: Vec<RemoteJwks>,
     pub token_cache: RefCell<TokenCache<Trusted>>,
-    /// Revocation-list keys read recently and found absent, with the time (ms) of the read.
-    pub not_revoked: RefCell<HashMap<String, f64>>,
+    /// Revocation-list keys read recently: the time (ms) of the read and the entry found.
+    pub recently_read: RefCell<HashMap<String, (f64, Option<String>)>>,
     /// Revocations this isolate wrote, or that the issuer wrote for a request it forwarded.
     pub revoked_here: RefCell<RevokedHere>,
     /// Public keys imported into WebCrypto, for the signature step.
@@ -212,7 +212,7 @@ fn build(
         issued_verifier,
         remotes,
         token_cache: RefCell::new(TokenCache::new(capacity)),
-        not_revoked: RefCell::new(HashMap::new()),
+        recently_read: RefCell::new(HashMap::new()),
         revoked_here: RefCell::new(RevokedHere::default()),
         webcrypto: WebCryptoKeys::default(),
         headers: HeaderMemo::default(),
