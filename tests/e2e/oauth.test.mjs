@@ -430,6 +430,10 @@ describe("introspection, revocation, sessions, metadata", () => {
     assert.equal((await call(alice, robots)).status, 403, "bound to its subject");
     const bad = await worker.fetch("/one-time-token", withAuth(form({ route: "/api" }), `Bearer ${alice}`));
     assert.equal(bad.status, 400, "only for oneTime routes");
+    const revoked = await worker.fetch("/revoke", withAuth(form({ token: alice }), basic("svc", svcSecret)));
+    assert.equal(revoked.status, 200);
+    const refused = await worker.fetch("/one-time-token", withAuth(form({ route: "/api/danger" }), `Bearer ${alice}`));
+    assert.deepEqual([refused.status, (await refused.json()).code], [401, "ERR_JWT_REVOKED"], "none for a revoked token");
   });
 
   test("a signed-in browser gets a one-time token for a session route, used once there; not for a route that takes tokens only", async () => {

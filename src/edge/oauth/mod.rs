@@ -639,6 +639,15 @@ pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Respons
                 Ok(verified) => verified,
                 Err(err) => return respond::denial(&Denial::InvalidToken(err).render()),
             };
+            // A revoked token gets nothing here either (an outside run got a one-time token
+            // for one; using it still takes a live credential, but the answer was a lie).
+            match crate::revocation::check(&engine.kv, &verified, &engine.config.issuer).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    return respond::denial(&Denial::InvalidToken(crate::Error::Revoked).render())
+                }
+                Err(_) => return respond::denial(&Denial::RevocationUnavailable.render()),
+            }
             let Some(sub) = verified.subject() else {
                 return respond::json(
                     400,
