@@ -899,6 +899,33 @@ fn a_sid_full_of_grants_is_ended_by_its_users_next_sign_in() {
     assert_eq!(next.sid, fresh.sid);
 }
 
+/// A user disabled (or deleted) since signing in: no code from the session, and the session
+/// itself ends at its next use a minute or more after its last refresh.
+#[test]
+fn a_user_disabled_since_signing_in_gets_no_code_and_is_signed_out() {
+    let w = World::new();
+    let o = w.oauth();
+    let (id, session) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let request = w.request(&[]).unwrap();
+    assert!(ready(o.issue_code(&request, &session, NOW)).is_ok());
+    let mut disabled = w.user.clone();
+    disabled.disabled = true;
+    ready(w.store.put(
+        &tollgate::schema::user("alice"),
+        &serde_json::to_string(&disabled).unwrap(),
+        None,
+    ))
+    .unwrap();
+    let refused = ready(o.issue_code(&request, &session, NOW + 1)).unwrap_err();
+    assert_eq!(refused.error.as_str(), "login_required");
+    assert!(
+        ready(o.session(&id, NOW + 30)).unwrap().is_some(),
+        "within the minute between refreshes"
+    );
+    assert!(ready(o.session(&id, NOW + 61)).unwrap().is_none());
+    assert!(ready(o.session(&id, NOW + 62)).unwrap().is_none(), "gone");
+}
+
 /// Errors met once the client and redirect URI are known (issuing the code, the sign-in, the
 /// store) go back to the client (RFC 6749 §4.1.2.1) with `state` and `iss` (RFC 9207); a
 /// failure on the server's side keeps its detail out of the client's URL.

@@ -785,6 +785,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             nonce: request.nonce.clone().filter(|_| openid),
             resource: request.resource.clone(),
         };
+        // A user deleted or disabled since signing in gets no code (the login page, whose
+        // sign-in then fails as any other would).
+        if !self.user_active(session).await? {
+            return Err(OAuthError::new(
+                OAuthErrorCode::LoginRequired,
+                "the user can no longer sign in",
+            ));
+        }
         let relying_party = openid.then_some(request.client.client_id.as_str());
         self.track_grant(session, &record.family, relying_party, now)
             .await?;

@@ -227,6 +227,13 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             return Ok(None);
         }
         if now - session.last_seen >= 60 {
+            // A user deleted or disabled since signing in is signed out here, at most a minute
+            // after (checked with the refresh, not on every request; before, the session
+            // served to its absolute end, an outside run).
+            if !self.user_active(&session).await? {
+                self.store.delete(&key).await?;
+                return Ok(None);
+            }
             session.last_seen = now;
             let ttl = u64::try_from((session.absolute_exp - now).min(idle)).unwrap_or(60);
             let text = record_text(&session)?;
@@ -247,6 +254,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }
         }
         Ok(Some(session))
+    }
+
+    /// Whether the session's user still exists, the same one, and is not disabled.
+    pub(super) async fn user_active(&self, session: &Session) -> Result<bool, OAuthError> {
+        Ok(self
+            .read::<User>(&crate::schema::user(&session.username))
+            .await?
+            .is_some_and(|user| user.sub == session.sub && !user.disabled))
     }
 
     /// Whether the session was signed out ([`END_GRANTS`] closed its grants) or replaced by
