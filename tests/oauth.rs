@@ -581,6 +581,7 @@ fn signed_in(sub: &str) -> oauth::Session {
         sub: sub.to_owned(),
         username: "alice".to_owned(),
         created: NOW,
+        signed_in: NOW,
         last_seen: NOW,
         absolute_exp: NOW + 3600,
         scopes: vec!["read".into(), "write".into()],

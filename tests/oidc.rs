@@ -112,6 +112,7 @@ impl World {
             sub: self.user.sub.clone(),
             username: self.user.username.clone(),
             created,
+            signed_in: created,
             last_seen: created,
             absolute_exp: created + 3600,
             scopes: self.user.scopes.clone(),
@@ -897,6 +898,75 @@ fn a_sid_full_of_grants_is_ended_by_its_users_next_sign_in() {
     // The new sid is kept by the next sign-in, as any other.
     let (_, next) = ready(o.sign_in(&w.user, Some(&third), NOW + 3)).unwrap();
     assert_eq!(next.sid, fresh.sid);
+}
+
+/// A subject revocation at T ends everything from a sign-in at or before T, whatever
+/// happened while it propagated (another location still read "not revoked"): a code issued
+/// then, a refresh rotated then; and a session whose order ran ahead of the clock by quick
+/// re-sign-ins. Each of the three escaped it before (an outside run).
+#[test]
+fn a_subject_revocation_ends_what_its_propagation_window_let_through() {
+    let w = World::new();
+    let o = w.oauth();
+    let revoke_at = |seconds: i64| {
+        ready(tollgate::revocation::revoke_subject(
+            &w.store,
+            ISSUER,
+            &w.user.sub,
+            tollgate::revocation::Millis(seconds * 1000),
+        ))
+        .unwrap()
+    };
+    let redeem = |code: &str, now: i64| {
+        w.try_token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "rp"),
+                ("code", code),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", CB),
+            ],
+            now,
+        )
+    };
+    let refresh = |tokens: &oauth::TokenResponse, now: i64| {
+        w.try_token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "rp"),
+                ("refresh_token", tokens.refresh_token.as_deref().unwrap()),
+            ],
+            now,
+        )
+    };
+    let (_, session) = ready(o.create_session(&w.user, NOW)).unwrap();
+    let request = w.request(&[]).unwrap();
+    let granted = redeem(
+        &code_of(&ready(o.issue_code(&request, &session, NOW)).unwrap()),
+        NOW,
+    )
+    .unwrap();
+    // At NOW + 10, where the revocation made at NOW + 5 is not seen yet: a code from the
+    // session, and a rotation of the family.
+    let late_code = code_of(&ready(o.issue_code(&request, &session, NOW + 10)).unwrap());
+    let rotated = refresh(&granted, NOW + 10).unwrap();
+    revoke_at(NOW + 5);
+    assert_eq!(
+        redeem(&late_code, NOW + 11).unwrap_err().error.as_str(),
+        "invalid_grant"
+    );
+    assert_eq!(
+        refresh(&rotated, NOW + 11).unwrap_err().error.as_str(),
+        "invalid_grant"
+    );
+
+    // Six sign-ins in one second put the session's order five seconds ahead of the clock.
+    let (mut id, _) = ready(o.create_session(&w.user, NOW + 20)).unwrap();
+    for _ in 0..6 {
+        id = ready(o.sign_in(&w.user, Some(&id), NOW + 20)).unwrap().0;
+    }
+    revoke_at(NOW + 21);
+    assert!(ready(o.session(&id, NOW + 21)).unwrap().is_none());
 }
 
 /// A user disabled (or deleted) since signing in: no code from the session, and the session

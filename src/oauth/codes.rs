@@ -776,7 +776,10 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             sub: session.sub.clone(),
             scope,
             challenge: request.challenge.clone(),
-            iat: now,
+            // The grant's time is the sign-in's: a subject revocation after it ends what the
+            // code starts, even when the code came from a session read stale during the
+            // revocation's propagation (stamped `now`, its family escaped: an outside run).
+            iat: session.signed_in,
             exp: now + i64::try_from(self.config.code_lifetime).unwrap_or(60),
             family: crate::issue::new_jti().map_err(server_error)?,
             used: false,

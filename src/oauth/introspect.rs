@@ -110,7 +110,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
                 Some(s) => active("session")
                     .with("sub", &s.sub)
                     .with("username", &s.username)
-                    .with("iat", s.created)
+                    .with("iat", s.signed_in)
                     .with("exp", s.absolute_exp)
                     .with("iss", self.issuer)
                     .finish(),

@@ -139,7 +139,7 @@ pub fn next_step(
 ) -> Step {
     let fresh_enough = |session: &&Session| match request.max_age {
         Some(max_age) => {
-            now.saturating_sub(session.created) < i64::try_from(max_age).unwrap_or(i64::MAX)
+            now.saturating_sub(session.signed_in) < i64::try_from(max_age).unwrap_or(i64::MAX)
         }
         None => true,
     };

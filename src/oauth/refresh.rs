@@ -167,8 +167,10 @@ fn rotate_refresh(
             // `refreshTokenLifetime` from its grant and the user signs in again at least that
             // often (RFC 9700 §4.14.2; a sliding end let a client that refreshed once a month
             // keep a grant forever, found by an outside run).
+            // The successor keeps the grant's time too: a subject revocation compares it, and
+            // a rotation where the revocation had not propagated yet, stamped `now`, made a
+            // family no revocation before it could end (an outside run).
             let next = RefreshRecord {
-                iat: input.now,
                 rotated_at: None,
                 ..record.clone()
             };
@@ -531,7 +533,11 @@ mod tests {
             panic!("no successor written");
         };
         let next: RefreshRecord = serde_json::from_str(text).unwrap();
-        assert_eq!((next.iat, next.exp, *ttl), (1_500, 2_000, Some(500)));
+        assert_eq!(
+            (next.iat, next.exp, *ttl),
+            (1_000, 2_000, Some(500)),
+            "the grant's time and end"
+        );
     }
 
     /// RFC 9449 §5: a public client's bound refresh token is spent only with a proof by its

@@ -191,6 +191,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             sub: user.sub.clone(),
             username: user.username.clone(),
             created,
+            signed_in: now,
             last_seen: now,
             absolute_exp: now + i64::try_from(self.config.session_absolute_seconds).unwrap_or(0),
             scopes: user.scopes.clone(),
@@ -218,7 +219,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             self.store,
             self.issuer,
             &session.sub,
-            session.created,
+            session.signed_in,
             None,
         )
         .await?;
