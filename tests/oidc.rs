@@ -171,15 +171,44 @@ impl World {
     /// The code flow for `request`, signed in at `NOW - 100`.
     fn redeem(&self, request: &AuthorizationRequest) -> oauth::TokenResponse {
         let code = self.code(request);
-        self.token(
+        self.redeem_code(&code, &request.client.client_id, NOW)
+            .unwrap()
+    }
+
+    /// The code grant of `code` for `client`, with [`CB`] and [`VERIFIER`].
+    fn redeem_code(
+        &self,
+        code: &str,
+        client: &str,
+        now: i64,
+    ) -> Result<oauth::TokenResponse, oauth::OAuthError> {
+        self.try_token(
             &[
                 ("grant_type", "authorization_code"),
-                ("client_id", request.client.client_id.as_str()),
-                ("code", &code),
+                ("client_id", client),
+                ("code", code),
                 ("code_verifier", VERIFIER),
                 ("redirect_uri", CB),
             ],
-            NOW,
+            now,
+        )
+    }
+
+    /// The refresh grant of `tokens`' refresh token for `client`.
+    fn refresh(
+        &self,
+        tokens: &oauth::TokenResponse,
+        client: &str,
+        now: i64,
+    ) -> Result<oauth::TokenResponse, oauth::OAuthError> {
+        let refresh_token = tokens.refresh_token.as_deref().unwrap();
+        self.try_token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", client),
+                ("refresh_token", refresh_token),
+            ],
+            now,
         )
     }
 
@@ -722,31 +751,9 @@ fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
             ..w.request(&[]).unwrap()
         };
         let code = code_of(&ready(o.issue_code(&request, session, NOW)).unwrap());
-        w.token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", client),
-                ("code", &code),
-                ("code_verifier", VERIFIER),
-                ("redirect_uri", CB),
-            ],
-            NOW,
-        )
+        w.redeem_code(&code, client, NOW).unwrap()
     };
-    let refresh = |tokens: &oauth::TokenResponse, client: &str| {
-        let req = TokenRequest {
-            params: [
-                ("grant_type", "refresh_token"),
-                ("client_id", client),
-                ("refresh_token", tokens.refresh_token.as_deref().unwrap()),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            ..TokenRequest::default()
-        };
-        ready(o.token(&req, NOW + 1))
-    };
+    let refresh = |tokens: &oauth::TokenResponse, client: &str| w.refresh(tokens, client, NOW + 1);
     let at_a = redeem_in(&session, "rp");
     let at_b = redeem_in(&session, "partner");
     let elsewhere = redeem_in(&other, "rp");
@@ -826,19 +833,8 @@ fn a_sid_full_of_grants_is_ended_by_its_users_next_sign_in() {
         ..w.oauth()
     };
     let (first, session) = ready(o.create_session(&w.user, NOW)).unwrap();
-    let first_grant = w.token(
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", "rp"),
-            (
-                "code",
-                &code_of(&ready(o.issue_code(&w.request(&[]).unwrap(), &session, NOW)).unwrap()),
-            ),
-            ("code_verifier", VERIFIER),
-            ("redirect_uri", CB),
-        ],
-        NOW,
-    );
+    let first_code = ready(o.issue_code(&w.request(&[]).unwrap(), &session, NOW)).unwrap();
+    let first_grant = w.redeem_code(&code_of(&first_code), "rp", NOW).unwrap();
     // A second sign-in keeps the sid, and its grants count with the first session's.
     let (second, session) = ready(o.sign_in(&w.user, Some(&first), NOW + 1)).unwrap();
     let plain = w.request(&[("scope", "read")]).unwrap();
@@ -871,25 +867,7 @@ fn a_sid_full_of_grants_is_ended_by_its_users_next_sign_in() {
         [session.sid.as_str()],
         "the full sid ended as a sign-out ends it (its relying parties are told)"
     );
-    let refreshed = ready(
-        o.token(
-            &TokenRequest {
-                params: [
-                    ("grant_type", "refresh_token"),
-                    ("client_id", "rp"),
-                    (
-                        "refresh_token",
-                        first_grant.refresh_token.as_deref().unwrap(),
-                    ),
-                ]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-                ..TokenRequest::default()
-            },
-            NOW + 2,
-        ),
-    );
+    let refreshed = w.refresh(&first_grant, "rp", NOW + 2);
     assert_eq!(
         refreshed.unwrap_err().error.as_str(),
         "invalid_grant",
@@ -917,28 +895,8 @@ fn a_subject_revocation_ends_what_its_propagation_window_let_through() {
         ))
         .unwrap()
     };
-    let redeem = |code: &str, now: i64| {
-        w.try_token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", "rp"),
-                ("code", code),
-                ("code_verifier", VERIFIER),
-                ("redirect_uri", CB),
-            ],
-            now,
-        )
-    };
-    let refresh = |tokens: &oauth::TokenResponse, now: i64| {
-        w.try_token(
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", "rp"),
-                ("refresh_token", tokens.refresh_token.as_deref().unwrap()),
-            ],
-            now,
-        )
-    };
+    let redeem = |code: &str, now: i64| w.redeem_code(code, "rp", now);
+    let refresh = |tokens: &oauth::TokenResponse, now: i64| w.refresh(tokens, "rp", now);
     let (_, session) = ready(o.create_session(&w.user, NOW)).unwrap();
     let request = w.request(&[]).unwrap();
     let granted = redeem(
