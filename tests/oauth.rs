@@ -580,6 +580,7 @@ fn signed_in(sub: &str) -> oauth::Session {
     oauth::Session {
         sub: sub.to_owned(),
         username: "alice".to_owned(),
+        account: "alice".to_owned(),
         created: NOW,
         signed_in: NOW,
         last_seen: NOW,

@@ -111,6 +111,7 @@ impl World {
         Session {
             sub: self.user.sub.clone(),
             username: self.user.username.clone(),
+            account: self.user.username.to_lowercase(),
             created,
             signed_in: created,
             last_seen: created,

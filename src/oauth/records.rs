@@ -332,6 +332,10 @@ pub struct Session {
     pub sub: String,
     /// The user's name.
     pub username: String,
+    /// The user's name as the key of their record has it ([`crate::schema::user_folded`]).
+    /// Empty in sessions made before session 21, whose user is not checked.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub account: String,
     /// The order of its sid's sessions: the sign-in time, or a second after the session it
     /// replaced if that is later ([`OAuth::sign_in`]), so it may run ahead of the clock.
     pub created: i64,
@@ -547,6 +551,7 @@ mod read {
         Session {
             sub: o.required("sub"),
             username: o.required("username"),
+            account: o.string("account").unwrap_or_default(),
             created,
             signed_in: o.i64("signed_in").unwrap_or(created),
             last_seen: o.required_i64("last_seen"),
@@ -725,6 +730,7 @@ mod tests {
         round_trip(&Session {
             sub: "u1".into(),
             username: "alice".into(),
+            account: "alice".into(),
             created: 1,
             signed_in: 0,
             last_seen: 2,

@@ -190,6 +190,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             sid,
             sub: user.sub.clone(),
             username: user.username.clone(),
+            account: user.username.trim().to_lowercase(),
             created,
             signed_in: now,
             last_seen: now,
@@ -257,10 +258,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         Ok(Some(session))
     }
 
-    /// Whether the session's user still exists, the same one, and is not disabled.
+    /// Whether the session's user still exists, the same one, and is not disabled (a session
+    /// from before the account was kept is taken as it is: it ends within its absolute life).
     pub(super) async fn user_active(&self, session: &Session) -> Result<bool, OAuthError> {
+        if session.account.is_empty() {
+            return Ok(true);
+        }
         Ok(self
-            .read::<User>(&crate::schema::user(&session.username))
+            .read::<User>(&crate::schema::user_folded(&session.account))
             .await?
             .is_some_and(|user| user.sub == session.sub && !user.disabled))
     }
