@@ -187,6 +187,39 @@ pub async fn userinfo(
     }
 }
 
+/// `POST /one-time-token`: the caller is proved as the gateway proves it at the route the form
+/// names, so whatever that route takes gets a one-time token for it, and nothing else does: an
+/// access token with its DPoP proof (a DPoP-bound token presented as Bearer was answered, and
+/// the `DPoP` scheme refused), an external issuer's token, an API key, the session cookie on a
+/// route under `oauth.sessionRoutes`; checked against the revocation list (an outside run found
+/// each of these answered differently here than at the route).
+#[cfg(feature = "issuance")]
+pub async fn one_time_token(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    state: &Rc<State>,
+) -> Result<Response> {
+    let Some(config) = state.config.clone() else {
+        return respond::json(404, Object::new().with("error", "not_found").finish());
+    };
+    let engine = match Engine::new(env, Rc::clone(state)) {
+        Ok(engine) => engine,
+        Err(response) => return response,
+    };
+    let route = match super::oauth::one_time_route(&mut req, &config).await {
+        Ok(route) => route,
+        Err(err) => return super::oauth::oauth_error(&err),
+    };
+    match authorize(&req, env, ctx, state, &config, None, &route).await {
+        Ok((identity, _)) => super::oauth::one_time_token(&identity, &route, &engine).await,
+        Err((denial, _)) => {
+            let authorization = req.headers().get("Authorization").ok().flatten();
+            respond::denial(&denial.render_for(Scheme::of(authorization.as_deref(), false)))
+        }
+    }
+}
+
 /// Steps for a protected route: find the credential, prove it, check revocation and scopes.
 /// Returns the identity and whether the verified-token cache answered.
 async fn authorize(

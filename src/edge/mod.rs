@@ -314,6 +314,7 @@ fn health(req: &Request, env: &Env, state: &state::State) -> Result<Response> {
 enum Endpoint {
     Metadata,
     Userinfo,
+    OneTimeToken,
     Revoke,
     RevokeSubject,
     Engine(OAuthRoute),
@@ -326,7 +327,6 @@ enum OAuthRoute {
     Introspect,
     AuthorizeGet,
     AuthorizePost,
-    OneTimeToken,
     Logout,
 }
 
@@ -341,7 +341,7 @@ impl Endpoint {
             ("POST", "/introspect") => Endpoint::Engine(OAuthRoute::Introspect),
             ("GET", "/authorize") => Endpoint::Engine(OAuthRoute::AuthorizeGet),
             ("POST", "/authorize") => Endpoint::Engine(OAuthRoute::AuthorizePost),
-            ("POST", "/one-time-token") => Endpoint::Engine(OAuthRoute::OneTimeToken),
+            ("POST", "/one-time-token") => Endpoint::OneTimeToken,
             ("GET" | "POST", "/logout") => Endpoint::Engine(OAuthRoute::Logout),
             ("GET" | "POST", "/userinfo") => Endpoint::Userinfo,
             ("POST", "/revoke") => Endpoint::Revoke,
@@ -417,6 +417,7 @@ async fn serve(
     let mut response = match endpoint {
         Endpoint::Metadata => oauth::metadata(state),
         Endpoint::Userinfo => gateway::userinfo(req, env, ctx, state).await,
+        Endpoint::OneTimeToken => gateway::one_time_token(req, env, ctx, state).await,
         Endpoint::Revoke => revoke::revoke(req, env, ctx, Rc::clone(state)).await,
         Endpoint::RevokeSubject => revoke::revoke_subject(req, env, Rc::clone(state)).await,
         Endpoint::Engine(route) => with_engine(env, ctx, state, route, req).await,
@@ -462,7 +463,6 @@ async fn with_engine(
         OAuthRoute::Introspect => oauth::introspect(req, &engine).await,
         OAuthRoute::AuthorizeGet => oauth::authorize_get(req, &engine).await,
         OAuthRoute::AuthorizePost => oauth::authorize_post(req, &engine).await,
-        OAuthRoute::OneTimeToken => oauth::one_time_token(req, &engine).await,
         OAuthRoute::Logout => oauth::logout(req, &engine).await,
     };
     // A sign-out, or a sign-in over another user's session, ended a session.

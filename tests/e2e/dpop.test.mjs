@@ -35,7 +35,7 @@ before(async () => {
       TOLLGATE_CONFIG: JSON.stringify({
         issuer: ISSUER,
         audiences: ["demo"],
-        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/strict", scopes: ["read"], dpop: "required" }, { prefix: "/api/write", scopes: ["write"] }],
+        routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/strict", scopes: ["read"], dpop: "required" }, { prefix: "/api/write", scopes: ["write"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }],
         oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
       }),
     },
@@ -100,6 +100,19 @@ test("the gateway forwards a bound token with a fresh proof, and says so to the 
   assert.equal(received.headers["x-tollgate-token-type"], "DPoP");
   assert.equal(received.headers["x-tollgate-jkt"], tollgate.decode(token).payload.cnf.jkt);
   assert.equal(received.headers.dpop, undefined, "the proof is Tollgate's credential: not forwarded");
+});
+
+test("/one-time-token proves its caller as the gateway does: a bound token with its proof, never as Bearer", async () => {
+  const token = await boundToken();
+  const ask = (headers) => worker.fetch("/one-time-token", form({ route: "/api/danger" }, headers));
+  const asBearer = await ask({ Authorization: `Bearer ${token}` });
+  assert.equal(asBearer.status, 401, "a bound token without its proof gets nothing");
+  const withProof = await ask({ Authorization: `DPoP ${token}`, DPoP: await proof(clientKey, "POST", "/one-time-token", { accessToken: token }) });
+  assert.equal(withProof.status, 200, await withProof.clone().text());
+  const once = (await withProof.json()).one_time_token;
+  const use = async () => worker.fetch("/api/danger/x", { method: "POST", headers: { Authorization: `DPoP ${token}`, DPoP: await proof(clientKey, "POST", "/api/danger/x", { accessToken: token }), "X-One-Time-Token": once } });
+  assert.equal((await use()).status, 200);
+  assert.equal((await use()).status, 403, "once");
 });
 
 test("each refusal of RFC 9449 §7 has its status, code and DPoP challenge", async () => {

@@ -428,6 +428,7 @@ describe("introspection, revocation, sessions, metadata", () => {
     assert.equal((await call(alice, once)).status, 403, "consumed on first use");
     const robots = await issue(robot);
     assert.equal((await call(alice, robots)).status, 403, "bound to its subject");
+    assert.equal((await call(apiKey, await issue(apiKey))).status, 200, "an API key, which the route takes, gets one too");
     const bad = await worker.fetch("/one-time-token", withAuth(form({ route: "/api" }), `Bearer ${alice}`));
     assert.equal(bad.status, 400, "only for oneTime routes");
     const revoked = await worker.fetch("/revoke", withAuth(form({ token: alice }), basic("svc", svcSecret)));

@@ -594,86 +594,44 @@ pub async fn userinfo(identity: &crate::gateway::Identity, engine: &Engine) -> R
     }
 }
 
-/// `POST /one-time-token` (form `route`): a one-time token for the caller, for one `oneTime`
-/// route, valid 5 minutes and accepted exactly once there. The caller is the subject of a
-/// valid access token or, for a route where the gateway takes the session cookie
-/// (`oauth.sessionRoutes`), the user of the browser's session: the gateway accepts a
-/// session's one-time token on such a route, and without this no signed-in browser could get
-/// one. (A cross-site POST does not carry the `SameSite=Lax` cookie, and the answer is not
-/// readable cross-origin.)
-pub async fn one_time_token(mut req: Request, engine: &Engine) -> Result<Response> {
-    let bearer = presented_bearer(&req);
-    let session = bearer
-        .is_none()
-        .then(|| cookie(&req, SESSION_COOKIE))
-        .flatten();
-    if bearer.is_none() && session.is_none() {
-        return respond::denial(&Denial::MissingToken.render());
-    }
-    let params = match form(&mut req).await {
-        Ok(params) => params,
-        Err(err) => return oauth_error(&err),
-    };
+/// The `route` a `POST /one-time-token` form names: one of the `oneTime` routes' prefixes.
+pub async fn one_time_route(
+    req: &mut Request,
+    config: &crate::config::GatewayConfig,
+) -> std::result::Result<String, OAuthError> {
+    let params = form(req).await?;
     let route = params.get("route").cloned().unwrap_or_default();
-    if !engine
-        .config
+    if !config
         .routes
         .iter()
         .any(|r| r.one_time && r.prefix == route)
     {
-        return oauth_error(&OAuthError {
-            error: OAuthErrorCode::InvalidRequest,
-            description: "route must name a oneTime route prefix".into(),
-            basic: false,
-        });
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "route must name a oneTime route prefix",
+        ));
     }
-    let sub = match (bearer, session) {
-        (Some(token), _) => {
-            let Some(verifier) = engine.state.own_verifier.as_ref() else {
-                return respond::server_error(500, Code::ConfigMissing.as_str(), "no verifier");
-            };
-            let verified = match verifier
-                .verify_async(&token, now(), &engine.state.webcrypto)
-                .await
-            {
-                Ok(verified) => verified,
-                Err(err) => return respond::denial(&Denial::InvalidToken(err).render()),
-            };
-            // A revoked token gets nothing here either (an outside run got a one-time token
-            // for one; using it still takes a live credential, but the answer was a lie).
-            match crate::revocation::check(&engine.kv, &verified, &engine.config.issuer).await {
-                Ok(false) => {}
-                Ok(true) => {
-                    return respond::denial(&Denial::InvalidToken(crate::Error::Revoked).render())
-                }
-                Err(_) => return respond::denial(&Denial::RevocationUnavailable.render()),
-            }
-            let Some(sub) = verified.subject() else {
-                return respond::json(
-                    400,
-                    Object::new()
-                        .with("error", "invalid_request")
-                        .with("error_description", "the token has no sub")
-                        .finish(),
-                );
-            };
-            sub.to_owned()
-        }
-        (None, Some(id)) if engine.config.is_session_route(&route) => {
-            match engine.oauth().session(&id, now()).await {
-                Ok(Some(session)) => session.sub,
-                Ok(None) => return respond::denial(&Denial::SessionInvalid.render()),
-                Err(err) => return oauth_error(&err),
-            }
-        }
-        // A session cookie for a route that takes tokens only.
-        (None, _) => return respond::denial(&Denial::MissingToken.render()),
+    Ok(route)
+}
+
+/// `POST /one-time-token` (form `route`): a one-time token for `identity`, the caller as the
+/// gateway proved it for `route` (`gateway::one_time_token`), valid 5 minutes and accepted
+/// exactly once there.
+pub async fn one_time_token(
+    identity: &crate::gateway::Identity,
+    route: &str,
+    engine: &Engine,
+) -> Result<Response> {
+    let Some(sub) = identity.sub.as_deref() else {
+        return respond::json(
+            400,
+            Object::new()
+                .with("error", "invalid_request")
+                .with("error_description", "the token has no sub")
+                .finish(),
+        );
     };
-    match engine
-        .oauth()
-        .issue_one_time(&sub, &route, 300, now())
-        .await
-    {
+    match engine.oauth().issue_one_time(sub, route, 300, now()).await {
         Ok(one_time) => respond::json(
             200,
             Object::new()
