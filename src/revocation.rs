@@ -137,7 +137,7 @@ pub fn subject_key(issuer: &str, sub: &str) -> String {
 /// revoked API key's exchanged token came back in a new isolate, an outside run).
 pub fn family_ttl(refresh_lifetime: u64, access_lifetime: u64) -> u64 {
     let last_access = access_lifetime.saturating_add(crate::policy::MAX_LEEWAY);
-    refresh_lifetime.max(last_access).max(MIN_TTL)
+    refresh_lifetime.max(last_access)
 }
 
 /// How long a token revocation must be kept: as long as any verifier may still accept the

@@ -953,6 +953,19 @@ fn a_user_disabled_since_signing_in_gets_no_code_and_is_signed_out() {
     );
     assert!(ready(o.session(&id, NOW + 61)).unwrap().is_none());
     assert!(ready(o.session(&id, NOW + 62)).unwrap().is_none(), "gone");
+
+    // Deleted and made again under the same name: another user, whom the session is not.
+    let (_, session) = ready(o.create_session(&w.user, NOW + 100)).unwrap();
+    let mut successor = w.user.clone();
+    successor.sub = "usr_someone_new".into();
+    ready(w.store.put(
+        &tollgate::schema::user("alice"),
+        &serde_json::to_string(&successor).unwrap(),
+        None,
+    ))
+    .unwrap();
+    let refused = ready(o.issue_code(&request, &session, NOW + 101)).unwrap_err();
+    assert_eq!(refused.error.as_str(), "login_required");
 }
 
 /// Errors met once the client and redirect URI are known (issuing the code, the sign-in, the

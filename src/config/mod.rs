@@ -300,8 +300,9 @@ pub struct RevocationConfig {
     /// Let requests through when the revocation list cannot be read. Default: false (fail
     /// closed with 503).
     pub fail_open: bool,
-    /// Seconds an isolate trusts a "not revoked" answer for one token. Default: 10. Adds to
-    /// KV's own propagation delay (up to about 60 s) in the revocation window.
+    /// Seconds an isolate trusts what it read from KV for a revocation key (a token's `jti`,
+    /// subject or family). Default: 10. Adds to KV's own propagation delay (up to about 60 s)
+    /// in the revocation window.
     pub cache_seconds: u64,
 }
 

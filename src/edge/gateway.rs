@@ -97,16 +97,31 @@ pub async fn handle(
             if let Some(login) = login_redirect(&req, config, &denial, target)? {
                 return Ok(login);
             }
-            let mut response = respond::denial(&rendered)?;
-            if rendered.code == Code::DpopNonceRequired.as_str() {
-                // RFC 9449 §9: the nonce to retry with.
-                if let Some(nonce) = current_dpop_nonce(env) {
-                    response.headers_mut().set("DPoP-Nonce", &nonce)?;
-                }
-            }
-            Ok(response)
+            refused(&rendered, env)
         }
     }
+}
+
+/// The answer to a refused request, with the nonce to retry with when it lacked one (RFC 9449
+/// §9): the gateway's, `/userinfo`'s and `/one-time-token`'s alike.
+fn refused(rendered: &gateway::Rendered, env: &Env) -> Result<Response> {
+    let mut response = respond::denial(rendered)?;
+    if rendered.code == Code::DpopNonceRequired.as_str() {
+        if let Some(nonce) = current_dpop_nonce(env) {
+            response.headers_mut().set("DPoP-Nonce", &nonce)?;
+        }
+    }
+    Ok(response)
+}
+
+/// A refusal of `/userinfo` or `/one-time-token`, which have no route rule of their own.
+#[cfg(feature = "issuance")]
+fn refuse_caller(req: &Request, env: &Env, denial: &Denial) -> Result<Response> {
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    refused(
+        &denial.render_for(Scheme::of(authorization.as_deref(), false)),
+        env,
+    )
 }
 
 type Refusal = (Denial, Option<Identity>);
@@ -180,19 +195,17 @@ pub async fn userinfo(
     };
     match authorize(&req, env, ctx, state, &config, None, "/userinfo").await {
         Ok((identity, _)) => super::oauth::userinfo(&identity, &engine).await,
-        Err((denial, _)) => {
-            let authorization = req.headers().get("Authorization").ok().flatten();
-            respond::denial(&denial.render_for(Scheme::of(authorization.as_deref(), false)))
-        }
+        Err((denial, _)) => refuse_caller(&req, env, &denial),
     }
 }
 
-/// `POST /one-time-token`: the caller is proved as the gateway proves it at the route the form
-/// names, so whatever that route takes gets a one-time token for it, and nothing else does: an
-/// access token with its DPoP proof (a DPoP-bound token presented as Bearer was answered, and
-/// the `DPoP` scheme refused), an external issuer's token, an API key, the session cookie on a
-/// route under `oauth.sessionRoutes`; checked against the revocation list (an outside run found
-/// each of these answered differently here than at the route).
+/// `POST /one-time-token`: the caller's credential is proved as the gateway proves it at the
+/// route the form names (the route's own scopes and DPoP rule are checked when the one-time
+/// token is used there): an access token with its DPoP proof if it is bound (one presented as
+/// Bearer was answered, and the `DPoP` scheme refused), an external issuer's token, an API
+/// key, the session cookie on a route under `oauth.sessionRoutes`; checked against the
+/// revocation list (an outside run found each of these answered differently here than at the
+/// route).
 #[cfg(feature = "issuance")]
 pub async fn one_time_token(
     mut req: Request,
@@ -212,11 +225,8 @@ pub async fn one_time_token(
         Err(err) => return super::oauth::oauth_error(&err),
     };
     match authorize(&req, env, ctx, state, &config, None, &route).await {
-        Ok((identity, _)) => super::oauth::one_time_token(&identity, &route, &engine).await,
-        Err((denial, _)) => {
-            let authorization = req.headers().get("Authorization").ok().flatten();
-            respond::denial(&denial.render_for(Scheme::of(authorization.as_deref(), false)))
-        }
+        Ok((identity, _)) => super::oauth::issue_one_time_for(&identity, &route, &engine).await,
+        Err((denial, _)) => refuse_caller(&req, env, &denial),
     }
 }
 

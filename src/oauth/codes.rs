@@ -790,7 +790,16 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         };
         // A user deleted or disabled since signing in gets no code (the login page, whose
         // sign-in then fails as any other would).
-        if !self.user_active(session).await? {
+        let active = if session.account.is_empty() {
+            // A session from before the folded name was kept: its user by its subject (the
+            // issuer folds names anyway; the guard's check skips such sessions).
+            self.user_by_subject(&session.sub)
+                .await?
+                .is_some_and(|user| !user.disabled)
+        } else {
+            self.user_active(session).await?
+        };
+        if !active {
             return Err(OAuthError::new(
                 OAuthErrorCode::LoginRequired,
                 "the user can no longer sign in",

@@ -257,8 +257,8 @@ pub(super) struct CodeRecord {
     /// A Durable Object of the version before reads such a record as invalid and refuses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) challenge: Option<String>,
-    /// When the code was granted: its family's grant time, which a subject revocation made
-    /// between the grant and the redemption ends.
+    /// The grant's time: its user's sign-in (the session's `signed_in`), which a subject
+    /// revocation compares; the family keeps it through every rotation.
     #[serde(default)]
     pub(super) iat: i64,
     pub(super) exp: i64,
@@ -309,6 +309,9 @@ pub(super) struct RefreshRecord {
     pub(super) sub: String,
     pub(super) scope: String,
     pub(super) exp: i64,
+    /// The grant's time (a password grant's, or its code's: the user's sign-in), kept through
+    /// every rotation: a subject revocation compares it, so a rotation where the revocation
+    /// had not propagated yet does not start a family it cannot end.
     pub(super) iat: i64,
     #[serde(default)]
     pub(super) rotated_at: Option<i64>,

@@ -172,8 +172,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         self.new_session(user, None, now, now).await
     }
 
-    /// A session for `user`, in `sid` or a new one, `created` (its `auth_time`) at `now` but
-    /// for a sign-in that replaces a session of the same second.
+    /// A session for `user`, signed in at `now`, in `sid` or a new one; `created` (the sid's
+    /// order) is `now` but for a sign-in that replaces a session of the same second.
     async fn new_session(
         &self,
         user: &User,

@@ -193,7 +193,7 @@ test("dpopNonce: server nonces at the token endpoint and the gateway (RFC 9449 Â
   const secret = kv.add(["client", "add", "--id", "svc", "--first-party", "--grant", "client_credentials", "--scopes", "read", "--pepper-from", kv.pepperFile]).client_secret;
   const strict = await startWorker({
     secrets: { TOLLGATE_SIGNING_KEYS: JSON.stringify(keys), TOLLGATE_PEPPER: PEPPER },
-    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, audiences: ["demo"], dpopNonce: true, routes: [{ prefix: "/api", scopes: ["read"] }] }) },
+    vars: { ORIGIN_URL: origin.url, TOLLGATE_CONFIG: JSON.stringify({ issuer: ISSUER, audiences: ["demo"], dpopNonce: true, routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }] }) },
     seed: kv.entries,
   });
   try {
@@ -217,6 +217,13 @@ test("dpopNonce: server nonces at the token endpoint and the gateway (RFC 9449 Â
     assert.match(refused.headers.get("dpop-nonce"), /^[A-Za-z0-9_-]{22}$/);
     assert.equal((await refused.json()).code, "ERR_DPOP_NONCE_REQUIRED");
     assert.equal((await get(await make("GET", "/api/x", { accessToken: token, nonce }))).status, 200);
+    // /one-time-token challenges the same way, with the nonce to retry with.
+    const oneTime = (dpop) => strict.fetch("/one-time-token", form({ route: "/api/danger" }, { Authorization: `DPoP ${token}`, DPoP: dpop }));
+    const noNonce = await oneTime(await make("POST", "/one-time-token", { accessToken: token }));
+    assert.equal(noNonce.status, 401);
+    const retryWith = noNonce.headers.get("dpop-nonce");
+    assert.match(retryWith ?? "", /^[A-Za-z0-9_-]{22}$/);
+    assert.equal((await oneTime(await make("POST", "/one-time-token", { accessToken: token, nonce: retryWith }))).status, 200);
     // An unmodified client: its DPoP handle learns the nonce from the challenge and retries.
     const as = { issuer: ISSUER, token_endpoint: `${strict.url}/token` };
     const client = { client_id: "svc" };

@@ -617,19 +617,16 @@ pub async fn one_time_route(
 /// `POST /one-time-token` (form `route`): a one-time token for `identity`, the caller as the
 /// gateway proved it for `route` (`gateway::one_time_token`), valid 5 minutes and accepted
 /// exactly once there.
-pub async fn one_time_token(
+pub async fn issue_one_time_for(
     identity: &crate::gateway::Identity,
     route: &str,
     engine: &Engine,
 ) -> Result<Response> {
     let Some(sub) = identity.sub.as_deref() else {
-        return respond::json(
-            400,
-            Object::new()
-                .with("error", "invalid_request")
-                .with("error_description", "the token has no sub")
-                .finish(),
-        );
+        return oauth_error(&OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "the token has no sub",
+        ));
     };
     match engine.oauth().issue_one_time(sub, route, 300, now()).await {
         Ok(one_time) => respond::json(
