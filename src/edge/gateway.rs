@@ -177,6 +177,22 @@ async fn origin_assertion(
 /// How many signed assertions an isolate keeps for reuse.
 const ASSERTION_MEMO_ENTRIES: usize = 4096;
 
+/// The configuration and the issuance engine that `/userinfo` and `/one-time-token` need, or
+/// the answer when the deployment lacks them.
+#[cfg(feature = "issuance")]
+fn with_engine(
+    env: &Env,
+    state: &Rc<State>,
+) -> std::result::Result<(Rc<GatewayConfig>, Engine), Result<Response>> {
+    let Some(config) = state.config.clone() else {
+        return Err(respond::json(
+            404,
+            Object::new().with("error", "not_found").finish(),
+        ));
+    };
+    Ok((config, Engine::new(env, Rc::clone(state))?))
+}
+
 /// `/userinfo`: the caller's credential checked by the same steps as a protected route
 /// (with no route rule), then answered by the engine.
 #[cfg(feature = "issuance")]
@@ -186,11 +202,8 @@ pub async fn userinfo(
     ctx: &Context,
     state: &Rc<State>,
 ) -> Result<Response> {
-    let Some(config) = state.config.clone() else {
-        return respond::json(404, Object::new().with("error", "not_found").finish());
-    };
-    let engine = match Engine::new(env, Rc::clone(state)) {
-        Ok(engine) => engine,
+    let (config, engine) = match with_engine(env, state) {
+        Ok(both) => both,
         Err(response) => return response,
     };
     match authorize(&req, env, ctx, state, &config, None, "/userinfo").await {
@@ -213,11 +226,8 @@ pub async fn one_time_token(
     ctx: &Context,
     state: &Rc<State>,
 ) -> Result<Response> {
-    let Some(config) = state.config.clone() else {
-        return respond::json(404, Object::new().with("error", "not_found").finish());
-    };
-    let engine = match Engine::new(env, Rc::clone(state)) {
-        Ok(engine) => engine,
+    let (config, engine) = match with_engine(env, state) {
+        Ok(both) => both,
         Err(response) => return response,
     };
     let route = match super::oauth::one_time_route(&mut req, &config).await {
