@@ -107,6 +107,17 @@ impl World {
         }
     }
 
+    /// [`World::oauth`] noting the sessions it ends in `ended` (for back-channel logout).
+    fn oauth_noting<'a>(
+        &'a self,
+        ended: &'a std::cell::RefCell<Vec<oauth::Ended>>,
+    ) -> OAuth<'a, MemoryStore, MemoryStore> {
+        OAuth {
+            ended: Some(ended),
+            ..self.oauth()
+        }
+    }
+
     fn session(&self, created: i64) -> Session {
         Session {
             sub: self.user.sub.clone(),
@@ -829,10 +840,7 @@ fn signing_out_revokes_every_grant_made_in_the_session_and_no_other() {
 fn a_sid_full_of_grants_is_ended_by_its_users_next_sign_in() {
     let w = World::new();
     let ended = std::cell::RefCell::new(Vec::new());
-    let o = OAuth {
-        ended: Some(&ended),
-        ..w.oauth()
-    };
+    let o = w.oauth_noting(&ended);
     let (first, session) = ready(o.create_session(&w.user, NOW)).unwrap();
     let first_code = ready(o.issue_code(&w.request(&[]).unwrap(), &session, NOW)).unwrap();
     let first_grant = w.redeem_code(&code_of(&first_code), "rp", NOW).unwrap();
@@ -1166,10 +1174,7 @@ fn an_rs256_deployment_signs_rs256_id_tokens() {
 fn a_sign_out_gives_each_relying_party_of_the_session_a_logout_token() {
     let w = World::new();
     let ended = std::cell::RefCell::new(Vec::new());
-    let o = OAuth {
-        ended: Some(&ended),
-        ..w.oauth()
-    };
+    let o = w.oauth_noting(&ended);
     let (id, session) = ready(o.create_session(&w.user, NOW)).unwrap();
     let nonce = [("nonce", "n")];
     let legacy_plain = [("client_id", "legacy"), ("scope", "read")];
