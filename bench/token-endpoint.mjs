@@ -204,7 +204,9 @@ async function startTollgate(consistency, { oneWorker = false } = {}) {
         audiences: ["demo"],
         consistency,
         routes: [{ prefix: "/api", scopes: ["read"] }, { prefix: "/api/danger", scopes: ["read"], oneTime: true }, { prefix: "/public", auth: "public" }],
-        oauth: { passwordMemoryKib: 4096, passwordIterations: 1 },
+        // Codes are issued by SETUP_CONCURRENCY sign-ins of one user at once from one address;
+        // the lockout admits at most maxFailures of those in flight (docs/SECURITY.md, Lockouts).
+        oauth: { passwordMemoryKib: 4096, passwordIterations: 1, maxFailures: SETUP_CONCURRENCY },
       }),
     },
     seed,
