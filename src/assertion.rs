@@ -7,7 +7,10 @@
 //! minute, and bound to the forwarded request by `htm` and `htu`, with `htu` written as RFC
 //! 9449 §4.2 writes it for DPoP (no query or fragment, lower-case scheme and host, no default
 //! port): a copy replayed against another method or path is refused. Its other claims say who:
-//! `sub`, `scope`, `client_id`, `token_type`, and `jti` (the presented token's).
+//! `sub`, `scope`, `client_id`, `token_type`, `jti` (the presented token's), and `token_iss`,
+//! the issuer of the presented token (this deployment's, or an external issuer's): a subject
+//! is unique only within its issuer (RFC 7519 §4.1.2, RFC 8725 §3.8), and without it an
+//! external issuer's `alice` reached the origin as this deployment's (an outside run).
 
 use serde_json::{Map, Value};
 
@@ -57,6 +60,7 @@ impl Statement {
             ("scope", &identity.scope),
             ("jti", &identity.jti),
             ("client_id", &identity.client_id),
+            ("token_iss", &identity.issuer),
         ];
         for (name, value) in optional {
             if let Some(value) = value {

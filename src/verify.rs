@@ -182,6 +182,15 @@ impl<P: CryptoProvider> Verifier<P> {
         self.check_signature_with(self.parse(token)?, crypto).await
     }
 
+    /// Whether a token whose signature verified is of the kind this verifier takes: the
+    /// policy's `typ`, if it names one. For revocation, which takes expired tokens (no claim
+    /// checks) but must not take another JWT signed by the same key for an access token: an
+    /// origin assertion carries its access token's `jti`, and revoked it (RFC 8725 §3.11; an
+    /// outside run).
+    pub fn is_its_kind(&self, checked: &SignatureChecked<'_>) -> bool {
+        check_typ(checked.token.header(), &self.policy).is_ok()
+    }
+
     /// Verifies a JWS whose payload need not be a JWT (no claim checks, and no `exp` needed).
     pub fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Error> {
         let checked = self.verify_signature(token)?;

@@ -1155,6 +1155,45 @@ fn introspection_and_revocation_of_every_token_type() {
     ready(o.revoke("garbage", Revoker::Client(&client), &v, NOW)).unwrap();
 }
 
+/// RFC 8725 §3.11, RFC 7009 §2.2: the gateway's origin assertion is signed with the access
+/// tokens' key and carries the presented token's `jti` and `client_id`; handed to `/revoke`
+/// (by its client, or by the operator) it is not an access token and revokes nothing. An
+/// outside run revoked a user's token with the assertion its origin had been sent.
+#[test]
+fn rfc_8725_3_11_an_origin_assertion_does_not_revoke_its_access_token() {
+    let w = World::new();
+    let (o, v) = (w.oauth(), w.verifier());
+    let pair = w.alice(NOW).unwrap();
+    let claims = v.verify(&pair.access_token, NOW).unwrap().claims().clone();
+    let assertion = tollgate::TokenBuilder::new(NOW)
+        .typ(tollgate::assertion::TYP)
+        .lifetime(tollgate::assertion::LIFETIME)
+        .claim("iss", "https://issuer")
+        .claim("sub", claims["sub"].clone())
+        .claim("jti", claims["jti"].clone())
+        .claim("client_id", claims["client_id"].clone())
+        .sign(&w.key)
+        .unwrap();
+    ready(o.revoke(&assertion, Revoker::Client(&w.svc()), &v, NOW + 1)).unwrap();
+    ready(o.revoke(&assertion, Revoker::Operator, &v, NOW + 1)).unwrap();
+    let info = introspected(ready(o.introspect(
+        &pair.access_token,
+        &w.svc(),
+        &v,
+        NOW + 2,
+    )));
+    assert_eq!(info["active"], true, "{info}");
+    // The access token itself still revokes.
+    ready(o.revoke(&pair.access_token, Revoker::Client(&w.svc()), &v, NOW + 3)).unwrap();
+    let info = introspected(ready(o.introspect(
+        &pair.access_token,
+        &w.svc(),
+        &v,
+        NOW + 4,
+    )));
+    assert_eq!(info["active"], false);
+}
+
 #[test]
 fn revoking_a_refresh_token_revokes_the_access_tokens_of_its_family() {
     let w = World::new();
@@ -1401,17 +1440,34 @@ fn a_sign_out_racing_a_session_refresh_is_not_undone_by_it() {
 fn one_time_tokens_are_accepted_exactly_once() {
     let w = World::new();
     let o = w.oauth();
-    let token = ready(o.issue_one_time("alice", "delete-account", 300, NOW)).unwrap();
+    let own = "https://issuer";
+    let token = ready(o.issue_one_time(own, "alice", "delete-account", 300, NOW)).unwrap();
     // Another route's or another subject's use takes nothing: the owner's use still works.
-    assert!(!ready(o.consume_one_time(&token, "other", "alice", NOW)).unwrap());
-    assert!(!ready(o.consume_one_time(&token, "delete-account", "mallory", NOW)).unwrap());
-    assert!(ready(o.consume_one_time(&token, "delete-account", "alice", NOW)).unwrap());
+    assert!(!ready(o.consume_one_time(&token, "other", own, "alice", NOW)).unwrap());
+    assert!(!ready(o.consume_one_time(&token, "delete-account", own, "mallory", NOW)).unwrap());
+    assert!(ready(o.consume_one_time(&token, "delete-account", own, "alice", NOW)).unwrap());
     assert!(
-        !ready(o.consume_one_time(&token, "delete-account", "alice", NOW)).unwrap(),
+        !ready(o.consume_one_time(&token, "delete-account", own, "alice", NOW)).unwrap(),
         "once"
     );
-    let late = ready(o.issue_one_time("alice", "delete-account", 300, NOW)).unwrap();
-    assert!(!ready(o.consume_one_time(&late, "delete-account", "alice", NOW + 300)).unwrap());
+    let late = ready(o.issue_one_time(own, "alice", "delete-account", 300, NOW)).unwrap();
+    assert!(!ready(o.consume_one_time(&late, "delete-account", own, "alice", NOW + 300)).unwrap());
+}
+
+/// RFC 7519 §4.1.2: a subject is unique within its issuer only. An external issuer's `alice`
+/// neither uses nor spends this deployment's `alice`'s one-time token, nor the reverse (an
+/// outside run consumed one with the other's token).
+#[test]
+fn rfc_7519_4_1_2_a_one_time_token_is_bound_to_its_subjects_issuer() {
+    let w = World::new();
+    let o = w.oauth();
+    let (own, idp) = ("https://issuer", "https://idp.example");
+    let mine = ready(o.issue_one_time(own, "alice", "/pay", 300, NOW)).unwrap();
+    let theirs = ready(o.issue_one_time(idp, "alice", "/pay", 300, NOW)).unwrap();
+    assert!(!ready(o.consume_one_time(&mine, "/pay", idp, "alice", NOW)).unwrap());
+    assert!(!ready(o.consume_one_time(&theirs, "/pay", own, "alice", NOW)).unwrap());
+    assert!(ready(o.consume_one_time(&mine, "/pay", own, "alice", NOW)).unwrap());
+    assert!(ready(o.consume_one_time(&theirs, "/pay", idp, "alice", NOW)).unwrap());
 }
 
 #[test]
@@ -1754,7 +1810,7 @@ fn a_refresh_ends_when_the_user_or_the_scope_is_taken_away() {
         assert_eq!(err.error.as_str(), "invalid_grant", "{what}");
         if what.starts_with("scope") {
             assert!(
-                err.description.contains("\"write\""),
+                err.description.contains("'write'"),
                 "{what}: {}",
                 err.description
             );
@@ -1861,6 +1917,11 @@ fn rfc_8707_tokens_are_for_the_resource_the_client_may_reach() {
     ] {
         assert_eq!(error(cc(&[("resource", bad)])), "invalid_target", "{bad}");
     }
+    // RFC 6749 §3.1: sent without a value, it is omitted (an outside run: refused before).
+    assert_eq!(
+        aud(&cc(&[("resource", "")]).unwrap().access_token).as_deref(),
+        Some(B)
+    );
     // A client registered for none gets the deployment's audience, and no other.
     let s = w.secret.clone();
     let plain = w
@@ -2048,4 +2109,60 @@ fn introspection_shows_a_client_its_own_tokens_and_those_of_its_resources() {
     let (session, _) = ready(o.create_session(&user, NOW)).unwrap();
     assert!(seen_by(&a, &session), "a first-party client");
     assert!(!seen_by(&b, &session), "a third-party client");
+}
+
+/// RFC 6749 §5.2: a 401 `invalid_client` challenges with the scheme clients authenticate
+/// with here, `Basic`, whichever method the request tried (an outside run saw `Bearer` after
+/// a wrong `client_secret_post`, which tells a client to present a bearer token); an API
+/// key, a bearer credential, is challenged with `Bearer`. `error_description` keeps to
+/// printable ASCII without `"` and `\`, even where it quotes what the client sent.
+#[test]
+fn rfc_6749_5_2_invalid_client_challenges_with_basic_and_descriptions_keep_its_characters() {
+    let w = World::new();
+    let challenge = |result: Result<oauth::TokenResponse, oauth::OAuthError>| {
+        result.unwrap_err().render().www_authenticate
+    };
+    let basic = Some(r#"Basic realm="tollgate""#.to_owned());
+    let cc = ("grant_type", "client_credentials");
+    for (params, creds) in [
+        (
+            vec![cc, ("client_id", "svc"), ("client_secret", "wrong")],
+            None,
+        ),
+        (vec![cc, ("client_id", "svc")], None),
+        (vec![cc, ("client_id", "nobody")], None),
+        (vec![cc], None),
+        (vec![cc], Some(("svc", "wrong"))),
+    ] {
+        assert_eq!(challenge(w.token(&params, creds, NOW)), basic, "{params:?}");
+    }
+    let key = [
+        ("grant_type", "urn:tollgate:params:oauth:grant-type:api-key"),
+        ("api_key", "tgk_nope"),
+    ];
+    assert_eq!(
+        challenge(w.token(&key, None, NOW)).as_deref(),
+        Some(r#"Bearer realm="tollgate""#)
+    );
+    // Sent without a value, the key is omitted (RFC 6749 §3.1): the request lacks one.
+    let empty = w.token(&[key[0], ("api_key", "")], None, NOW).unwrap_err();
+    assert_eq!(empty.error, "invalid_request");
+
+    let s = w.secret.clone();
+    for (name, value) in [("grant_type", "x\"y\\zé"), ("scope", "admin\"é")] {
+        let params = if name == "scope" {
+            vec![cc, (name, value)]
+        } else {
+            vec![(name, value)]
+        };
+        let err = w.token(&params, Some(("svc", &s)), NOW).unwrap_err();
+        let body: serde_json::Value = serde_json::from_str(&err.render().body).unwrap();
+        let description = body["error_description"].as_str().unwrap();
+        assert!(
+            description
+                .bytes()
+                .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+            "{description}"
+        );
+    }
 }

@@ -23,6 +23,12 @@ export interface Identity {
   scope: string;
   scopes: string[];
   clientId?: string;
+  /**
+   * The issuer of the token the caller presented: the deployment's own, or an external issuer
+   * the gateway trusts. `sub` is unique only within it (RFC 7519 §4.1.2): key users by both.
+   * Absent in assertions from gateways before session 22.
+   */
+  issuer?: string;
   /** "jwt", "DPoP", "api_key", "session" (as the gateway saw it), or "jwt" for a direct token. */
   tokenType?: string;
   /** Which source proved it. */

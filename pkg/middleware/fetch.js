@@ -101,6 +101,7 @@ export async function identify(request, options) {
     scope: payload.scope ?? "",
     scopes,
     clientId: payload.client_id,
+    issuer: via === "assertion" ? payload.token_iss : payload.iss,
     tokenType: via === "assertion" ? payload.token_type : "jwt",
     via,
     payload,

@@ -266,7 +266,10 @@ pub struct ExternalIssuer {
     pub issuer: String,
     /// Its JWKS URL (https, or http on loopback for development).
     pub jwks_url: String,
-    /// Audiences accepted in its tokens. Default: none (`aud` unchecked).
+    /// Audiences accepted in its tokens. Default: the deployment's `audiences` (RFC 9068 §4:
+    /// a resource server checks that `aud` names it). Unchecked only when neither names any;
+    /// before session 22 the default was unchecked, so that any token of that issuer, such as
+    /// an ID token it issued to one of its own relying parties, passed (an outside run).
     pub audiences: Vec<String>,
     /// Algorithms accepted from it. Default: the asymmetric ones.
     pub algorithms: Vec<Algorithm>,
@@ -578,7 +581,11 @@ impl GatewayConfig {
         Policy {
             algorithms,
             issuers: vec![external.issuer.clone()],
-            audiences: external.audiences.clone(),
+            audiences: if external.audiences.is_empty() {
+                self.audiences.clone()
+            } else {
+                external.audiences.clone()
+            },
             typ: external.typ.clone(),
             leeway: self.leeway,
             max_token_bytes: self.max_token_bytes,

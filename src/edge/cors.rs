@@ -19,12 +19,14 @@ pub fn is_cors_endpoint(path: &str) -> bool {
 }
 
 /// An `OPTIONS` preflight: 204, with the CORS headers only when the origin is allowed (a
-/// browser treats their absence as a refusal).
-pub fn preflight(req: &Request, state: &State) -> Result<Response> {
+/// browser treats their absence as a refusal), and `Allow` naming the path's methods for any
+/// `OPTIONS` (RFC 9110 §9.3.7).
+pub fn preflight(req: &Request, state: &State, allow_methods: &str) -> Result<Response> {
     let origin = req.headers().get("Origin")?;
     let mut response = Response::empty()?
         .with_status(204)
         .with_headers(respond::base_headers()?);
+    response.headers_mut().set("Allow", allow_methods)?;
     allow(origin.as_deref(), &mut response, state)?;
     if response.headers().has("Access-Control-Allow-Origin")? {
         let headers = response.headers_mut();

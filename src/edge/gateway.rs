@@ -316,11 +316,12 @@ async fn authorize(
             let Some(sub) = identity.sub.clone() else {
                 return Err((Denial::OneTimeTokenRequired, Some(identity)));
             };
+            let issuer = identity.issuer.as_deref().unwrap_or(&config.issuer);
             let consumed = match Engine::new(env, Rc::clone(state)) {
                 Ok(engine) => {
                     engine
                         .oauth()
-                        .consume_one_time(&presented, &route.prefix, &sub, now)
+                        .consume_one_time(&presented, &route.prefix, issuer, &sub, now)
                         .await
                 }
                 Err(_) => return Err((Denial::OneTimeStoreUnavailable, Some(identity))),

@@ -173,7 +173,8 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return Ok(response);
     }
     if target.method == "OPTIONS" && cors::is_cors_endpoint(&target.path) {
-        return cors::preflight(&req, &state);
+        let allow = Endpoint::allow(&target.path).unwrap_or_default();
+        return cors::preflight(&req, &state, &allow);
     }
     if let Some(endpoint) = Endpoint::of(&target.method, &target.path) {
         return serve(endpoint, req, &env, &ctx, &state, &target).await;
@@ -191,13 +192,8 @@ async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             cors::allow(origin.as_deref(), &mut response, &state)?;
             Ok(response)
         }
-        (_, path) => match Endpoint::allowed(path) {
-            Some(methods) => {
-                // RFC 9110 §10.2.1: every method the path answers, its CORS preflight included.
-                let mut allow = methods.join(", ");
-                if cors::is_cors_endpoint(path) {
-                    allow.push_str(", OPTIONS");
-                }
+        (_, path) => match Endpoint::allow(path) {
+            Some(allow) => {
                 let mut response = respond::refuse(
                     Code::MethodNotAllowed,
                     "method_not_allowed",
@@ -343,20 +339,23 @@ impl Endpoint {
             ("POST", "/authorize") => Endpoint::Engine(OAuthRoute::AuthorizePost),
             ("POST", "/one-time-token") => Endpoint::OneTimeToken,
             ("GET" | "POST", "/logout") => Endpoint::Engine(OAuthRoute::Logout),
-            ("GET" | "POST", "/userinfo") => Endpoint::Userinfo,
+            ("GET" | "HEAD" | "POST", "/userinfo") => Endpoint::Userinfo,
             ("POST", "/revoke") => Endpoint::Revoke,
             ("POST", "/admin/revoke-subject") => Endpoint::RevokeSubject,
             _ => return None,
         })
     }
 
-    /// The methods a path this worker answers itself serves ([`OWN_PATHS`]), for the
-    /// `Allow` header of a 405.
-    fn allowed(path: &str) -> Option<&'static [&'static str]> {
-        OWN_PATHS
-            .iter()
-            .find(|own| own.path == path)
-            .map(|own| own.methods)
+    /// The `Allow` header of a path this worker answers itself ([`OWN_PATHS`]), for a 405
+    /// and an `OPTIONS`: every method it answers, its CORS preflight included (RFC 9110
+    /// §10.2.1).
+    fn allow(path: &str) -> Option<String> {
+        let own = OWN_PATHS.iter().find(|own| own.path == path)?;
+        let mut allow = own.methods.join(", ");
+        if own.cors {
+            allow.push_str(", OPTIONS");
+        }
+        Some(allow)
     }
 }
 
@@ -366,7 +365,8 @@ struct OwnPath {
     path: &'static str,
     /// The methods it serves. Another method is 405 with `Allow` (RFC 9110 §15.5.6), not
     /// forwarded to the origin as if the path were the origin's; HEAD goes with GET (RFC
-    /// 9110 §9.3.2), except on `/authorize`, which runs an authorization request.
+    /// 9110 §9.3.2), except on `/authorize` and `/logout`, whose GET may sign a user in or
+    /// out (a link checker's HEAD must not).
     methods: &'static [&'static str],
     /// Whether scripts of `corsOrigins` may call it ([`cors`]).
     cors: bool,
@@ -377,6 +377,7 @@ struct OwnPath {
 const OWN_PATHS: [OwnPath; 12] = {
     const GET: &[&str] = &["GET", "HEAD"];
     const GET_POST: &[&str] = &["GET", "POST"];
+    const GET_HEAD_POST: &[&str] = &["GET", "HEAD", "POST"];
     const POST: &[&str] = &["POST"];
     const fn own(path: &'static str, methods: &'static [&'static str], cors: bool) -> OwnPath {
         OwnPath {
@@ -392,7 +393,7 @@ const OWN_PATHS: [OwnPath; 12] = {
         own("/healthz", GET, false),
         own("/authorize", GET_POST, false),
         own("/logout", GET_POST, false),
-        own("/userinfo", GET_POST, true),
+        own("/userinfo", GET_HEAD_POST, true),
         own("/token", POST, true),
         own("/introspect", POST, false),
         own("/one-time-token", POST, false),

@@ -91,13 +91,10 @@ pub async fn revoke(req: Request, env: &Env, ctx: &Context, state: Rc<State>) ->
     if presented_bearer(&req).is_none() {
         if env.secret(bindings::PEPPER).is_err() {
             // No OAuth clients exist without a pepper, so no client can authenticate here.
-            return oauth::oauth_error(&OAuthError {
-                basic: true,
-                ..OAuthError::new(
-                    OAuthErrorCode::InvalidClient,
-                    "client authentication is required",
-                )
-            });
+            return oauth::oauth_error(&OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "client authentication is required",
+            ));
         }
         return match Engine::new(env, state) {
             Ok(engine) => oauth::revoke(req, &engine).await,
@@ -168,11 +165,14 @@ async fn operator_revoke(
     else {
         return respond::json(200, Object::new().finish());
     };
-    let Ok(checked) = verifier
+    // Of that issuer's JWTs, only the kind its policy takes: this deployment's access tokens
+    // (`at+jwt`), not an origin assertion carrying one's `jti` (RFC 8725 §3.11).
+    let checked = match verifier
         .check_signature_with(untrusted, &state.webcrypto)
         .await
-    else {
-        return respond::json(200, Object::new().finish());
+    {
+        Ok(checked) if verifier.is_its_kind(&checked) => checked,
+        _ => return respond::json(200, Object::new().finish()),
     };
     let claims: serde_json::Value = serde_json::from_slice(checked.payload()).unwrap_or_default();
     let issuer = claims["iss"].as_str().unwrap_or("");

@@ -46,20 +46,14 @@ impl ClientAuth {
             ));
         }
         match (basic, form("client_id"), form("client_secret")) {
-            (Some(_), _, Some(_)) => Err(OAuthError {
-                basic: true,
-                ..OAuthError::new(
-                    OAuthErrorCode::InvalidRequest,
-                    "use one client authentication method, not two",
-                )
-            }),
-            (Some((id, _)), Some(form_id), None) if form_id != id => Err(OAuthError {
-                basic: true,
-                ..OAuthError::new(
-                    OAuthErrorCode::InvalidRequest,
-                    "client_id does not match the credentials",
-                )
-            }),
+            (Some(_), _, Some(_)) => Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "use one client authentication method, not two",
+            )),
+            (Some((id, _)), Some(form_id), None) if form_id != id => Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "client_id does not match the credentials",
+            )),
             (Some((id, secret)), _, None) => Ok(ClientAuth::Basic {
                 id: id.clone(),
                 secret: secret.clone(),
@@ -98,16 +92,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         source: Option<&str>,
         now: i64,
     ) -> Result<Option<Client>, OAuthError> {
-        let (id, secret, basic) = match auth {
+        let (id, secret) = match auth {
             ClientAuth::None => return Ok(None),
-            ClientAuth::Basic { id, secret } => (id, Some(secret), true),
-            ClientAuth::Post { id, secret } => (id, Some(secret), false),
-            ClientAuth::Public { id } => (id, None, false),
+            ClientAuth::Basic { id, secret } | ClientAuth::Post { id, secret } => {
+                (id, Some(secret))
+            }
+            ClientAuth::Public { id } => (id, None),
         };
-        let fail = |description: &str| OAuthError {
-            basic,
-            ..OAuthError::new(OAuthErrorCode::InvalidClient, description)
-        };
+        let fail = |description: &str| OAuthError::new(OAuthErrorCode::InvalidClient, description);
         let Some(secret) = secret else {
             // A public client names itself: there is no secret to guess, so nothing to count.
             return match self.client(id).await? {

@@ -104,7 +104,7 @@ impl AuthorizationRequest {
         error_location(
             &self.redirect_uri,
             err.error,
-            err.public_description(),
+            &err.public_description(),
             self.state.as_deref(),
             issuer,
         )
@@ -119,9 +119,11 @@ fn error_location(
     state: Option<&str>,
     issuer: &str,
 ) -> String {
+    // RFC 6749 §4.1.2.1: the same characters as §5.2's.
+    let description = crate::gateway::quote_safe(description);
     let mut query = vec![
         ("error", error.as_str()),
-        ("error_description", description),
+        ("error_description", description.as_str()),
         ("iss", issuer),
     ];
     if let Some(state) = state {

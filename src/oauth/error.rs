@@ -100,15 +100,19 @@ pub struct OAuthError {
     pub error: OAuthErrorCode,
     /// Human-readable detail (never secret).
     pub description: String,
-    /// Whether the client authenticated with HTTP Basic (then 401 carries a Basic challenge).
-    pub basic: bool,
+    /// Whether the credential refused was an API key, which is presented as a bearer token:
+    /// a 401 then challenges with `Bearer`. Every other 401 of the authorization server
+    /// challenges with `Basic`, the scheme its clients authenticate with (RFC 6749 §5.2,
+    /// §2.3.1), whichever method the request used (a `Bearer` challenge after a wrong
+    /// `client_secret_post` told the client to present a bearer token: an outside run).
+    pub bearer: bool,
 }
 
 /// A rendered error: status, optional `WWW-Authenticate`, JSON body.
 pub struct RenderedError {
     /// HTTP status.
     pub status: u16,
-    /// `WWW-Authenticate`, for `invalid_client` with Basic.
+    /// `WWW-Authenticate`, for `invalid_client` (401).
     pub www_authenticate: Option<String>,
     /// `{"error", "error_description"}`, as JSON text.
     pub body: String,
@@ -120,18 +124,21 @@ impl OAuthError {
         OAuthError {
             error,
             description: description.into(),
-            basic: false,
+            bearer: false,
         }
     }
 
     /// The description a client is told: a failure on the server's side (`server_error`,
     /// `temporarily_unavailable`) says only that, since its detail (which store, which
     /// operation) is for the operator's log, not for a client's response or redirect URL.
-    pub fn public_description(&self) -> &str {
+    /// Written in the characters RFC 6749 §5.2 allows (printable ASCII without `"` and `\`):
+    /// descriptions quote what the client sent (`scope 'admin'`), and a client's own input
+    /// must not break that rule for it (an outside run).
+    pub fn public_description(&self) -> String {
         if self.error.status() >= 500 {
-            "the authorization server could not complete the request; try again"
+            "the authorization server could not complete the request; try again".to_owned()
         } else {
-            &self.description
+            crate::gateway::quote_safe(&self.description)
         }
     }
 
@@ -141,15 +148,15 @@ impl OAuthError {
         RenderedError {
             status,
             www_authenticate: (status == 401).then(|| {
-                if self.basic {
-                    r#"Basic realm="tollgate""#.to_owned()
-                } else {
+                if self.bearer {
                     r#"Bearer realm="tollgate""#.to_owned()
+                } else {
+                    r#"Basic realm="tollgate""#.to_owned()
                 }
             }),
             body: Object::new()
                 .with("error", self.error.as_str())
-                .with("error_description", self.public_description())
+                .with("error_description", self.public_description().as_str())
                 .finish(),
         }
     }

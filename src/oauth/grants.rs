@@ -104,7 +104,7 @@ pub(super) fn grant_scope(
             if let Some(extra) = requested.iter().find(|s| !allowed.iter().any(|a| a == *s)) {
                 return Err(OAuthError::new(
                     OAuthErrorCode::InvalidScope,
-                    format!("scope {extra:?} is not allowed"),
+                    format!("scope '{extra}' is not allowed"),
                 ));
             }
             let mut unique: Vec<&str> = Vec::new();
@@ -140,7 +140,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let Some(grant) = Grant::parse(name) else {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
-                format!("grant_type {name:?} is not supported"),
+                format!("grant_type '{name}' is not supported"),
             ));
         };
         // RFC 6749 §2.3: one authentication method per request. An API key authenticates its
@@ -158,11 +158,9 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         if grant == Grant::ApiKey {
             return self.api_key_grant(req, now).await;
         }
-        // RFC 6749 §5.2: a 401 names the scheme clients authenticate with here, Basic (a
-        // Bearer challenge is a resource server's).
-        let unauthenticated = || OAuthError {
-            basic: true,
-            ..OAuthError::new(
+        // RFC 6749 §5.2: its 401 names Basic, the scheme clients authenticate with here.
+        let unauthenticated = || {
+            OAuthError::new(
                 OAuthErrorCode::InvalidClient,
                 "client authentication is required",
             )
@@ -399,15 +397,20 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .api_key
             .as_deref()
             .or(req.params.get("api_key").map(String::as_str))
+            .filter(|key| !key.is_empty())
             .ok_or_else(|| {
                 OAuthError::new(
                     OAuthErrorCode::InvalidRequest,
                     "an API key is required (Authorization: Bearer or X-API-Key)",
                 )
             })?;
-        let key = self.lookup_api_key(presented, now).await?.ok_or_else(|| {
-            OAuthError::new(OAuthErrorCode::InvalidClient, "the API key is not valid")
-        })?;
+        let key = self
+            .lookup_api_key(presented, now)
+            .await?
+            .ok_or_else(|| OAuthError {
+                bearer: true,
+                ..OAuthError::new(OAuthErrorCode::InvalidClient, "the API key is not valid")
+            })?;
         let param = |name: &str| req.params.get(name).map(String::as_str);
         let scope = grant_scope(param("scope"), &key.scopes)?;
         let resource = self.target(resource_param(&req.params)?, key.resource.as_slice())?;
@@ -456,12 +459,18 @@ pub fn absolute_uri(uri: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?[]@!$&'()*+,;=%".contains(&b))
 }
 
-/// The request's `resource` (RFC 8707 §2), if it names one: present and empty, or not an
-/// absolute URI without a fragment, is `invalid_target`, not "none named".
+/// The request's `resource` (RFC 8707 §2), if it names one: one that is not an absolute URI
+/// without a fragment is `invalid_target`, not "none named". Sent without a value it is
+/// omitted, as every parameter is (RFC 6749 §3.1, §3.2; an outside run found a client that
+/// always sends its optional `resource` refused).
 pub(super) fn resource_param(
     params: &BTreeMap<String, String>,
 ) -> Result<Option<&str>, OAuthError> {
-    match params.get("resource").map(String::as_str) {
+    match params
+        .get("resource")
+        .map(String::as_str)
+        .filter(|r| !r.is_empty())
+    {
         None => Ok(None),
         Some(resource) if absolute_uri(resource) => Ok(Some(resource)),
         Some(_) => Err(OAuthError::new(

@@ -217,9 +217,14 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             }
             Some(_) => {}
             None => {
+                // RFC 7009 §2.2: what is not this deployment's access token (an ID token, an
+                // origin assertion) is answered as an unknown token is, and revokes nothing.
                 let Ok(checked) = verifier.verify_signature_async(token, self.crypto).await else {
                     return Ok(());
                 };
+                if !verifier.is_its_kind(&checked) {
+                    return Ok(());
+                }
                 let claims: Value = serde_json::from_slice(checked.payload()).unwrap_or_default();
                 let client_id = claims["client_id"].as_str().unwrap_or("");
                 if !issued_to_caller(client_id) {

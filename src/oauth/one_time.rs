@@ -3,9 +3,11 @@
 use super::*;
 
 impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
-    /// Issues a one-time token: accepted exactly once by [`OAuth::consume_one_time`].
+    /// Issues a one-time token for the subject `sub` of `issuer` (this deployment's or an
+    /// external issuer's): accepted exactly once by [`OAuth::consume_one_time`].
     pub async fn issue_one_time(
         &self,
+        issuer: &str,
         sub: &str,
         purpose: &str,
         lifetime: u64,
@@ -14,6 +16,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let token = opaque::generate(Kind::OneTime).map_err(server_error)?;
         let record = OneTimeRecord {
             sub: sub.to_owned(),
+            iss: self.foreign(issuer),
             purpose: purpose.to_owned(),
             exp: now.saturating_add(i64::try_from(lifetime).unwrap_or(0)),
         };
@@ -27,8 +30,8 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         Ok(token)
     }
 
-    /// Consumes a one-time token for `purpose` by `sub`: `true` the first time, for the
-    /// subject it was issued to, and never again. Checked and taken in one step
+    /// Consumes a one-time token for `purpose` by the subject `sub` of `issuer`: `true` the
+    /// first time, for the subject it was issued to, and never again. Checked and taken in one step
     /// ([`CONSUME_ONE_TIME`]): of two concurrent uses exactly one gets it, and a use by another
     /// subject or for another route takes nothing (taking first, then comparing, let anyone
     /// who saw a token burn it for its owner).
@@ -36,6 +39,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         &self,
         token: &str,
         purpose: &str,
+        issuer: &str,
         sub: &str,
         now: i64,
     ) -> Result<bool, OAuthError> {
@@ -45,6 +49,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         let key = crate::schema::one_time(&self.hash(token));
         let input = record_text(&ConsumeInput {
             sub: sub.to_owned(),
+            iss: self.foreign(issuer),
             purpose: purpose.to_owned(),
             now,
         })?;
@@ -54,18 +59,29 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             .await?;
         Ok(answer == "true")
     }
+
+    /// A subject's issuer as one-time records name it: none for this deployment (as records
+    /// made before external subjects were told apart), else the external issuer. A subject is
+    /// unique only within its issuer (RFC 7519 §4.1.2): an external issuer's `alice` is not
+    /// this deployment's (an outside run spent one's one-time token with the other's token).
+    fn foreign(&self, issuer: &str) -> Option<String> {
+        (issuer != self.issuer).then(|| issuer.to_owned())
+    }
 }
 
 /// The input of [`CONSUME_ONE_TIME`]: who presents the token, for which route, when.
 #[derive(Serialize)]
 pub(super) struct ConsumeInput {
     sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
     purpose: String,
     now: i64,
 }
 
 crate::json::read::read_by!(ConsumeInput, "a one-time use", |o| ConsumeInput {
     sub: o.required("sub"),
+    iss: o.string("iss"),
     purpose: o.required("purpose"),
     now: o.required_i64("now"),
 });
@@ -83,7 +99,11 @@ fn consume(record: Option<&str>, _: Option<&str>, input: &str) -> Result<Applied
     let (first, taken) = match record {
         None => (Write::Keep, false),
         Some(record) if record.exp <= input.now => (Write::Delete, false),
-        Some(record) if record.sub == input.sub && record.purpose == input.purpose => {
+        Some(record)
+            if record.sub == input.sub
+                && record.iss == input.iss
+                && record.purpose == input.purpose =>
+        {
             (Write::Delete, true)
         }
         Some(_) => (Write::Keep, false),
@@ -98,6 +118,7 @@ mod tests {
     fn record(sub: &str, purpose: &str, exp: i64) -> String {
         serde_json::to_string(&OneTimeRecord {
             sub: sub.into(),
+            iss: None,
             purpose: purpose.into(),
             exp,
         })
@@ -107,6 +128,7 @@ mod tests {
     fn input(sub: &str, purpose: &str, now: i64) -> String {
         serde_json::to_string(&ConsumeInput {
             sub: sub.into(),
+            iss: None,
             purpose: purpose.into(),
             now,
         })

@@ -298,6 +298,9 @@ pub struct Login {
 #[derive(Clone, Debug, Serialize)]
 pub(super) struct OneTimeRecord {
     pub(super) sub: String,
+    /// The subject's issuer when it is not this deployment (`OAuth::foreign`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) iss: Option<String>,
     pub(super) purpose: String,
     pub(super) exp: i64,
 }
@@ -543,6 +546,7 @@ mod read {
 
     read_by!(OneTimeRecord, "a one-time token", |o| OneTimeRecord {
         sub: o.required("sub"),
+        iss: o.string("iss"),
         purpose: o.required("purpose"),
         exp: o.required_i64("exp"),
     });
@@ -705,6 +709,7 @@ mod tests {
         }
         round_trip(&OneTimeRecord {
             sub: "u1".into(),
+            iss: Some("https://idp.example".into()),
             purpose: "/api/admin".into(),
             exp: 9,
         });

@@ -420,7 +420,7 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             Some(gone) => Err(OAuthError::new(
                 OAuthErrorCode::InvalidGrant,
                 format!(
-                    "scope {gone:?} is no longer allowed for this user or client: sign in again"
+                    "scope '{gone}' is no longer allowed for this user or client: sign in again"
                 ),
             )),
             None => Ok(()),

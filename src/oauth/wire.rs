@@ -2,6 +2,7 @@
 //! credentials (§2.3.1), redirect URIs (RFC 9700 §4.1) and query building.
 
 use super::*;
+use std::collections::btree_map::Entry;
 
 /// Largest form body or query string accepted by the OAuth endpoints.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -19,6 +20,16 @@ pub fn parse_form(body: &str) -> Result<Form, OAuthError> {
 /// `invalid_request` (the WHATWG parser would replace it with U+FFFD, silently changing what
 /// the client sent).
 pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
+    match parse_form_first(body)? {
+        (params, None) => Ok(params),
+        (_, Some(name)) => Err(repeated(&name)),
+    }
+}
+
+/// [`parse_form_bytes`] that keeps the first value of a repeated parameter: the form, and the
+/// first name sent more than once. For `/authorize`, which sends that error back to the
+/// client once it knows the client and its redirect URI (RFC 6749 §4.1.2.1).
+pub fn parse_form_first(body: &[u8]) -> Result<(Form, Option<String>), OAuthError> {
     if body.len() > MAX_FORM_BYTES {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidRequest,
@@ -32,6 +43,7 @@ pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
         )
     };
     let mut params = BTreeMap::new();
+    let mut repeat = None;
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (name, value) = match pair.iter().position(|b| *b == b'=') {
             Some(at) => (
@@ -42,21 +54,35 @@ pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
         };
         let name = form_decode(name).ok_or_else(invalid)?;
         let value = form_decode(value).ok_or_else(invalid)?;
-        if params.contains_key(&name) {
-            // RFC 8707 §2 lets a request name several resources; the tokens issued here are
-            // each for one service, so a second is refused by the code it defines.
-            return Err(if name == "resource" {
-                OAuthError::new(
-                    OAuthErrorCode::InvalidTarget,
-                    "one resource per request: each access token is for one service",
-                )
-            } else {
-                OAuthError::new(OAuthErrorCode::InvalidRequest, "a parameter is repeated")
-            });
+        match params.entry(name) {
+            Entry::Occupied(first) => {
+                repeat.get_or_insert_with(|| first.key().clone());
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(value);
+            }
         }
-        params.insert(name, value);
     }
-    Ok(params)
+    Ok((params, repeat))
+}
+
+/// The error for a parameter sent more than once (RFC 6749 §3.1).
+pub fn repeated(name: &str) -> OAuthError {
+    // RFC 8707 §2 lets a request name several resources; the tokens issued here are each for
+    // one service, so a second is refused by the code it defines.
+    if name == "resource" {
+        OAuthError::new(
+            OAuthErrorCode::InvalidTarget,
+            "one resource per request: each access token is for one service",
+        )
+    } else if name.len() <= 40 {
+        OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            format!("the parameter {name} is repeated"),
+        )
+    } else {
+        OAuthError::new(OAuthErrorCode::InvalidRequest, "a parameter is repeated")
+    }
 }
 
 /// Decodes one form component (`+` is a space, `%XX` a byte; a `%` without two hex digits

@@ -132,6 +132,7 @@ describe("forwarding", () => {
     assert.equal(payload.sub, "alice");
     assert.equal(payload.scope, "read");
     assert.equal(payload.token_type, "jwt");
+    assert.equal(payload.token_iss, ISSUER);
     assert.equal(payload.htu, `${origin.url}/api/orders`);
     assert.equal(payload.exp - payload.iat, 60);
     // Replayed to another path or with another method, it is refused.
@@ -140,6 +141,11 @@ describe("forwarding", () => {
     // The same caller and request again: the same assertion, not signed again.
     const again = (await (await call("/api/orders?limit=6", { method: "POST", body: "{}" })).json()).received.headers["x-tollgate-assertion"];
     assert.equal(again, assertion);
+    // It carries the token's jti, but it is not an access token: handed to the operator's
+    // /revoke it revokes nothing (RFC 8725 §3.11; an outside run revoked tokens this way).
+    const revoked = await worker.fetch("/revoke", { method: "POST", headers: { Authorization: `Bearer ${ADMIN}` }, body: new URLSearchParams({ token: assertion }) });
+    assert.equal(revoked.status, 200);
+    assert.equal((await call("/api/orders?limit=7", { method: "POST", body: "{}" })).status, 200);
     // Public routes carry no identity, so no assertion.
     const pub = (await (await worker.fetch("/public/docs")).json()).received;
     assert.equal(pub.headers["x-tollgate-assertion"], undefined);
@@ -275,7 +281,15 @@ describe("external issuer (remote JWKS)", () => {
     const token = await sign(external, { iss: "https://idp.test" });
     const res = await worker.fetch("/api/x", bearer(token));
     assert.equal(res.status, 200);
-    assert.equal((await res.json()).received.headers["x-tollgate-issuer"], "https://idp.test");
+    const { received } = await res.json();
+    assert.equal(received.headers["x-tollgate-issuer"], "https://idp.test");
+    // RFC 7519 §4.1.2: its `alice` is not this deployment's `alice`, and the signed assertion
+    // says whose she is (an outside run found the two identical at the origin).
+    const asReceived = { method: received.method, url: `${origin.url}${received.target}`, headers: received.headers };
+    const jwksOfUs = await (await worker.fetch("/.well-known/jwks.json")).json();
+    const { payload } = await tollgate.verifyAssertion(asReceived, { issuer: ISSUER, audience: origin.url, jwks: jwksOfUs });
+    assert.equal(payload.sub, "alice");
+    assert.equal(payload.token_iss, "https://idp.test");
     assert.equal((await worker.fetch("/api/x", bearer(await sign(external, { iss: "https://idp.test" })))).status, 200);
     assert.ok(jwks.state.hits - hits <= 1, "keys are cached between requests");
   });
@@ -341,6 +355,11 @@ describe("external issuer (remote JWKS)", () => {
     const fresh = await boot({ externalIssuers: [{ issuer: "https://idp.test", jwksUrl: server.url, timeoutMs: 1000 }] });
     try {
       const ok = await fresh.fetch("/api/x", bearer(await sign(external, { iss: "https://idp.test" })));
+      // No `audiences` of its own: the deployment's apply (RFC 9068 §4), so that its tokens for
+      // another audience (an ID token for one of its relying parties) are refused.
+      const elsewhere = await fresh.fetch("/api/x", bearer(await sign(external, { iss: "https://idp.test", aud: "partner-rp" }, { typ: "JWT" })));
+      assert.equal(elsewhere.status, 401);
+      assert.equal((await elsewhere.json()).claim, "aud");
       assert.equal(ok.status, 200, "the usable key verifies");
       const forged = await fresh.fetch("/api/x", bearer(await sign(leaked, { iss: "https://idp.test" })));
       assert.equal(forged.status, 401);

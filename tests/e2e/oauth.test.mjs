@@ -159,7 +159,8 @@ describe("RFC 6749 §5.2 errors", () => {
       ["DELETE", "/revoke", "POST, OPTIONS"],
       ["GET", "/one-time-token", "POST"],
       ["PUT", "/authorize", "GET, POST"],
-      ["DELETE", "/userinfo", "GET, POST, OPTIONS"],
+      ["DELETE", "/userinfo", "GET, HEAD, POST, OPTIONS"],
+      ["HEAD", "/logout", "GET, POST"],
       ["POST", "/.well-known/jwks.json", "GET, HEAD, OPTIONS"],
       ["POST", "/.well-known/openid-configuration", "GET, HEAD, OPTIONS"],
     ]) {
@@ -167,18 +168,32 @@ describe("RFC 6749 §5.2 errors", () => {
       assert.equal(res.status, 405, `${method} ${path}`);
       assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
       assert.equal(res.headers.get("x-origin"), null, `${method} ${path} reached the origin`);
-      assert.equal((await res.json()).code, "ERR_METHOD_NOT_ALLOWED");
+      if (method !== "HEAD") assert.equal((await res.json()).code, "ERR_METHOD_NOT_ALLOWED");
     }
     for (const path of ["/.well-known/jwks.json", "/.well-known/openid-configuration", "/healthz"]) {
       const res = await worker.fetch(path, { method: "HEAD" });
       assert.equal(res.status, 200, `HEAD ${path}`);
       assert.equal((await res.arrayBuffer()).byteLength, 0, `HEAD ${path} has no body`);
     }
+    // /userinfo answers HEAD as GET (RFC 9110 §9.3.2; an outside run found 405).
+    const head = await worker.fetch("/userinfo", { method: "HEAD" });
+    assert.equal(head.status, 401);
+    assert.match(head.headers.get("www-authenticate"), /^Bearer/);
+    // An OPTIONS that is not a CORS preflight still learns the methods (RFC 9110 §9.3.7).
+    const options = await worker.fetch("/token", { method: "OPTIONS" });
+    assert.equal(options.status, 204);
+    assert.equal(options.headers.get("allow"), "POST, OPTIONS");
   });
 
   test("a body that is not a form is invalid_request", async () => {
     const res = await worker.fetch("/token", { method: "POST", headers: { "Content-Type": "application/json", Authorization: basic("svc", svcSecret) }, body: '{"grant_type":"client_credentials"}' });
     assert.equal((await res.json()).error, "invalid_request");
+    // RFC 9110 §8.3.1: the media type is compared whole (a prefix match took this one), with
+    // any case and parameters.
+    const form = "grant_type=client_credentials";
+    const sent = (type) => worker.fetch("/token", { method: "POST", headers: { "Content-Type": type, Authorization: basic("svc", svcSecret) }, body: form });
+    assert.equal((await (await sent("application/x-www-form-urlencodedX")).json()).error, "invalid_request");
+    assert.equal((await sent("Application/X-WWW-Form-URLEncoded ; charset=UTF-8")).status, 200);
   });
 });
 
@@ -237,6 +252,20 @@ describe("authorization code with PKCE (HTTP level; the browser flow is in brows
     assert.equal(evil.headers.get("location"), null);
     const unknown = await worker.fetch(`/authorize?client_id=nobody&response_type=code`);
     assert.equal(unknown.status, 400);
+    // RFC 6749 §4.1.2.1: a repeated parameter goes back to the client once the client and its
+    // redirect URI are known (an outside run got an error page), with the first `state`; a
+    // repeated client_id or redirect_uri is a page (neither is trusted then).
+    const good = new URLSearchParams({ client_id: "spa", redirect_uri: "https://spa.test/cb", response_type: "code", code_challenge: pkce().challenge, code_challenge_method: "S256", state: "s1" });
+    const twice = await worker.fetch(`/authorize?${good}&state=s2`);
+    assert.equal(twice.status, 303);
+    const back = new URL(twice.headers.get("location"));
+    assert.equal(`${back.origin}${back.pathname}`, "https://spa.test/cb");
+    assert.equal(back.searchParams.get("error"), "invalid_request");
+    assert.equal(back.searchParams.get("state"), "s1");
+    assert.ok(back.searchParams.get("iss"));
+    const clientTwice = await worker.fetch(`/authorize?${good}&client_id=spa`);
+    assert.equal(clientTwice.status, 400);
+    assert.equal(clientTwice.headers.get("location"), null);
   });
 
   test("a form without the CSRF cookie is refused", async () => {

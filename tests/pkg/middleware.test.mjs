@@ -47,6 +47,10 @@ test("fetch: the assertion or a token, each only when turned on, with the gatewa
   const ok = await authenticate(new Request(url, { headers: { "X-Tollgate-Assertion": await assertionFor("GET", url) } }), options);
   assert.equal(ok.sub, "usr_1");
   assert.equal(ok.via, "assertion");
+  assert.equal(ok.issuer, undefined, "an assertion without token_iss (a gateway before session 22)");
+  // The presented token's issuer, which scopes its `sub` (RFC 7519 §4.1.2).
+  const external = await authenticate(new Request(url, { headers: { "X-Tollgate-Assertion": await assertionFor("GET", url, { token_iss: "https://idp.example" }) } }), options);
+  assert.equal(external.issuer, "https://idp.example");
   assert.deepEqual(ok.scopes, ["read"]);
   // Sent directly with a token: the assertion-only origin refuses it.
   const direct = await authenticate(new Request(url, { headers: { Authorization: `Bearer ${await accessToken()}` } }), options);
@@ -65,6 +69,7 @@ test("fetch: the assertion or a token, each only when turned on, with the gatewa
   const tokens = { issuer: ISSUER, jwks, token: {}, scopes: ["write"] };
   const viaToken = await authenticate(new Request(url, { headers: { Authorization: `Bearer ${await accessToken()}` } }), tokens);
   assert.equal(viaToken.clientId, "svc");
+  assert.equal(viaToken.issuer, ISSUER);
   const narrow = await authenticate(new Request(url, { headers: { Authorization: `Bearer ${await accessToken({ scope: "read" })}` } }), tokens);
   assert.equal(narrow.status, 403);
   assert.match(narrow.headers.get("www-authenticate"), /error="insufficient_scope".*scope="write"/);

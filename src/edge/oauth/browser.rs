@@ -180,10 +180,23 @@ async fn validated(
 /// at once (single sign-on), shows the login or consent page, or answers a `prompt=none`
 /// request with its error.
 pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
-    let params = match query(&req) {
-        Ok(params) => params,
+    let (params, repeated) = match query_first(&req) {
+        Ok(read) => read,
         Err(err) => return pages::error(&err.description),
     };
+    // RFC 6749 §4.1.2.1: a parameter sent twice is an error for the client, sent back to its
+    // redirect URI once the client and that URI are known (each sent once): an error page
+    // left the client without an answer (an outside run).
+    if let Some(name) = repeated {
+        let err = crate::oauth::repeated(&name);
+        if name == "client_id" || name == "redirect_uri" {
+            return pages::error(&err.description);
+        }
+        return match validated(engine, &params).await? {
+            Ok(request) => redirect(&request.error_location(&err, engine.oauth().issuer)),
+            Err(refused) => authorize_failure(refused, engine.oauth().issuer),
+        };
+    }
     authorization_request(&req, engine, &params).await
 }
 

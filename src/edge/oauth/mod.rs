@@ -184,10 +184,10 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
         .ok()
         .flatten()
         .unwrap_or_default();
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("application/x-www-form-urlencoded")
-    {
+    // RFC 9110 §8.3.1: the type and subtype, compared as tokens, case-insensitively;
+    // parameters (a charset) after `;` (a prefix match took `...urlencodedX`).
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidRequest,
             "the body must be application/x-www-form-urlencoded",
@@ -199,12 +199,24 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
 /// The query's parameters; they may not repeat (RFC 6749 §3.1). workerd hands over the URL
 /// serialised (WHATWG URL), so the query is what follows its first `?`, up to any `#`.
 fn query(req: &Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
+    match query_first(req)? {
+        (params, None) => Ok(params),
+        (_, Some(name)) => Err(crate::oauth::repeated(&name)),
+    }
+}
+
+/// The query as [`crate::oauth::parse_form_first`] reads it: the first value of each
+/// parameter, and the first name sent more than once.
+fn query_first(
+    req: &Request,
+) -> std::result::Result<(crate::oauth::Form, Option<String>), OAuthError> {
     let url = req.inner().url();
     let before_fragment = url.split('#').next().unwrap_or_default();
-    crate::oauth::parse_form(
+    crate::oauth::parse_form_first(
         before_fragment
             .split_once('?')
-            .map_or("", |(_, query)| query),
+            .map_or("", |(_, query)| query)
+            .as_bytes(),
     )
 }
 
@@ -222,14 +234,11 @@ fn basic_credentials(req: &Request) -> std::result::Result<Option<(String, Strin
     }
     match crate::oauth::parse_basic(&header) {
         Some(credentials) => Ok(Some(credentials)),
-        None => Err(OAuthError {
-            basic: true,
-            ..OAuthError::new(
-                OAuthErrorCode::InvalidClient,
-                "the Basic credentials could not be read (RFC 6749 §2.3.1: \
-                 base64 of the form-encoded id, a colon and the secret)",
-            )
-        }),
+        None => Err(OAuthError::new(
+            OAuthErrorCode::InvalidClient,
+            "the Basic credentials could not be read (RFC 6749 section 2.3.1: \
+             base64 of the form-encoded id, a colon and the secret)",
+        )),
     }
 }
 
@@ -384,9 +393,8 @@ async fn client_and_token(
     confidential_only: bool,
 ) -> std::result::Result<(crate::oauth::Client, String), OAuthError> {
     let params = form(req).await?;
-    let missing_client = || OAuthError {
-        basic: true,
-        ..OAuthError::new(
+    let missing_client = || {
+        OAuthError::new(
             OAuthErrorCode::InvalidClient,
             "client authentication is required",
         )
@@ -628,7 +636,12 @@ pub async fn issue_one_time_for(
             "the token has no sub",
         ));
     };
-    match engine.oauth().issue_one_time(sub, route, 300, now()).await {
+    let issuer = identity.issuer.as_deref().unwrap_or(&engine.config.issuer);
+    match engine
+        .oauth()
+        .issue_one_time(issuer, sub, route, 300, now())
+        .await
+    {
         Ok(one_time) => respond::json(
             200,
             Object::new()
