@@ -1693,6 +1693,8 @@ fn request_parsers() {
         "http://localhost/cb",
         "https://a.example/cb?x=1",
         "https://xn--bcher-kva.example/cb",
+        "https://a.example:8443/c%C3%A9?x=%2F",
+        "http://[::1]:8080/cb",
     ] {
         assert!(oauth::valid_redirect_uri(good), "{good}");
     }
@@ -1706,9 +1708,79 @@ fn request_parsers() {
         "http://127.0.0.1.evil.example/",
         "https://bücher.example/cb",
         "https://app.example/cb?q=é",
+        // RFC 3986 §2's characters only, and a plain authority: browsers read the first as
+        // evil.example (an outside run sent a code there).
+        "https://evil.example\\.app.example.com/cb",
+        "https://%65vil.example/cb",
+        "https://a.example\"<>{}|^`/cb",
+        "https://a.example/cb%zz",
+        "http://127.0.0.1:99999/cb",
+        "http://127.0.0.1:8a/cb",
+        "http://[::1/cb",
     ] {
         assert!(!oauth::valid_redirect_uri(bad), "{bad}");
     }
+}
+
+/// What sign-ins and tokens could not use, or would read as something else, is refused where
+/// records are made: scopes outside RFC 6749 §3.3, a client id shaped as a user's subject
+/// (RFC 9700 §4.14), an empty or line-breaking API key owner, usernames with characters that
+/// make look-alike accounts (RFC 8265 §3.3), names and passwords no sign-in takes. Outside
+/// runs made each of them.
+#[test]
+fn records_refuse_what_sign_ins_and_tokens_could_not_tell_apart() {
+    let cost = tollgate::password::Cost {
+        memory_kib: 64,
+        iterations: 1,
+    };
+    let user = |name: &str, password: &str, scopes: &[&str]| {
+        oauth::new_user(
+            name,
+            password,
+            scopes.iter().map(|s| s.to_string()).collect(),
+            cost,
+        )
+    };
+    assert!(user("josé", "correct horse", &["read"]).is_ok());
+    assert!(
+        user("Kate", "パスワードです八文", &["read"]).is_ok(),
+        "8 characters, not bytes"
+    );
+    for name in [
+        "ａｄｍｉｎ",
+        "ad\u{200B}min",
+        "\u{202E}nimda",
+        "jose\u{301}",
+        "a\u{0}b",
+    ] {
+        let err = user(name, "correct horse", &["read"]).unwrap_err();
+        assert!(err.to_string().contains("U+"), "{name:?}: {err}");
+    }
+    assert!(user(&"a".repeat(201), "correct horse", &[]).is_err());
+    assert!(user("alice", &"p".repeat(1025), &[]).is_err());
+    assert!(user("alice", "パスワード", &[]).is_err(), "5 characters");
+    for scope in ["read\twrite", "x\"y", "café", "a\\b", ""] {
+        assert!(
+            user("alice", "correct horse", &[scope]).is_err(),
+            "{scope:?}"
+        );
+        let key = oauth::new_api_key(PEPPER, "robot", vec![scope.into()], None, Millis(0));
+        assert!(key.is_err(), "{scope:?}");
+        let (mut client, _) = oauth::new_client(PEPPER, "svc2", true).unwrap();
+        client.grants = vec!["client_credentials".into()];
+        client.scopes = vec![scope.into()];
+        assert!(client.unusable().is_some(), "{scope:?}");
+    }
+    let (mut client, _) = oauth::new_client(PEPPER, "usr_x", true).unwrap();
+    client.grants = vec!["client_credentials".into()];
+    assert!(client.unusable().unwrap().contains("usr_"));
+    for owner in ["", "bot\r\nX-Evil: 1", "a b"] {
+        assert!(
+            oauth::new_api_key(PEPPER, owner, vec![], None, Millis(0)).is_err(),
+            "{owner:?}"
+        );
+    }
+    assert!(oauth::new_api_key(PEPPER, "usr_abc", vec!["read".into()], None, Millis(0)).is_ok());
 }
 
 impl World {

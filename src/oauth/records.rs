@@ -169,6 +169,13 @@ impl Client {
                 .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
         if !id_ok {
             Some("a client id is 1 to 128 of A-Z a-z 0-9 . _ ~ - (it travels in Basic credentials, URLs and logs)")
+        } else if self.client_id.starts_with(USER_SUBJECT_PREFIX) {
+            // RFC 9700 §4.14: a client's tokens carry its id as `sub`, and `usr_` subjects are
+            // users' (an outside run made a client with a user's subject as its id, and got
+            // that user's /userinfo).
+            Some("a client id may not start with usr_: that is how user subjects start")
+        } else if !self.scopes.iter().all(|s| valid_scope_token(s)) {
+            Some(SCOPE_RULE)
         } else if self.grants.is_empty() {
             Some("a client needs at least one grant")
         } else if self.is_public() && self.allows(Grant::ClientCredentials) {
@@ -193,6 +200,12 @@ impl Client {
 
 /// The longest client id a record may have.
 const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// How every user's `sub` starts: no client id or API key owner that is not a user may.
+pub const USER_SUBJECT_PREFIX: &str = "usr_";
+
+const SCOPE_RULE: &str =
+    "a scope is printable ASCII without spaces, '\"' or '\\' (RFC 6749 section 3.3)";
 
 /// An API key. Stored under `apikey:<keyed hash>`.
 #[derive(Clone, Debug, Serialize)]
@@ -379,6 +392,22 @@ pub fn new_api_key(
     lifetime: Option<u64>,
     now: crate::revocation::Millis,
 ) -> Result<(String, String, ApiKey), Error> {
+    // The owner is the tokens' `sub`: a name in the client id's characters (or a user's
+    // subject, for a key that acts as that user), never empty (no subject revocation can name
+    // an empty one) nor a header's line break (outside runs made both).
+    let owner_ok = !owner.is_empty()
+        && owner.len() <= MAX_CLIENT_ID_LEN
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~-@:".contains(&b));
+    if !owner_ok {
+        return Err(Error::policy(
+            "an API key's owner is 1 to 128 of A-Z a-z 0-9 . _ ~ - @ : (it is the tokens' sub)",
+        ));
+    }
+    if !scopes.iter().all(|s| valid_scope_token(s)) {
+        return Err(Error::policy(SCOPE_RULE));
+    }
     let (now_ms, now) = (now.0, now.seconds());
     let token = opaque::generate(Kind::ApiKey)?;
     let hashed = opaque::keyed_hash(pepper, &token);
@@ -445,19 +474,54 @@ pub fn new_user(
     scopes: Vec<String>,
     cost: Cost,
 ) -> Result<User, Error> {
-    if username.trim().is_empty() || password_text.len() < 8 {
+    if username.trim().is_empty() || password_text.chars().count() < 8 {
         return Err(Error::policy(
             "a username and a password of at least 8 characters are required",
         ));
     }
+    // What a sign-in takes (`OAuth::check_password`): an account past it could never sign in.
+    if crate::schema::user(username).len() > "user:".len() + 200 || password_text.len() > 1024 {
+        return Err(Error::policy(
+            "a username folds to at most 200 bytes and a password is at most 1024 bytes",
+        ));
+    }
+    if let Some(c) = username.trim().chars().find(|&c| confusable_in_username(c)) {
+        return Err(Error::policy(format!(
+            "a username may not contain U+{:04X}: control, invisible and direction characters, \
+             fullwidth forms and combining accents (write the accented letter itself) make \
+             names that read alike but sign in apart (RFC 8265 section 3.3)",
+            u32::from(c)
+        )));
+    }
+    if !scopes.iter().all(|s| valid_scope_token(s)) {
+        return Err(Error::policy(SCOPE_RULE));
+    }
     Ok(User {
-        sub: format!("usr_{}", crate::issue::new_jti()?),
+        sub: format!("{USER_SUBJECT_PREFIX}{}", crate::issue::new_jti()?),
         username: username.trim().to_owned(),
         password: password::hash(password_text, cost)?,
         scopes,
         disabled: false,
         profile: Profile::default(),
     })
+}
+
+/// Characters a username may not hold: without Unicode normalisation tables (RFC 8265's
+/// UsernameCaseMapped maps width and applies NFC), two names that read alike would be two
+/// accounts, and a user whose keyboard sends the other form could not sign in. So what those
+/// rules would change, or refuse, is refused where accounts are made: controls, invisible and
+/// bidirectional formatting characters, fullwidth and halfwidth forms, and the combining
+/// accents of decomposed Latin, Greek and Cyrillic letters (an outside run made `admin`,
+/// `ａｄｍｉｎ`, `admin` with a zero-width space and a right-to-left override spelling of it,
+/// four accounts).
+fn confusable_in_username(c: char) -> bool {
+    c.is_control()
+        || matches!(u32::from(c),
+            0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+            | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+            | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB
+            // Halfwidth and fullwidth forms; combining diacritical marks.
+            | 0xFF00..=0xFFEF | 0x0300..=0x036F)
 }
 
 pub(in crate::oauth) use read::refresh_record;

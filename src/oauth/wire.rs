@@ -139,12 +139,13 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 /// https, or http only to a loopback host (native and development clients). A URI is ASCII
 /// (RFC 3986 §2): an internationalised one is registered in its URI form (RFC 3987 §3.1,
 /// host as its A-label), the form a browser sends back and the one compared.
+///
+/// Only RFC 3986's characters (§2: unreserved, reserved, `%` before two hex digits), and an
+/// authority of a plain host or an IP literal with an optional port up to 65535: a string
+/// browsers read otherwise than this check (`https://evil.example\.app.example/cb`, whose
+/// host a browser reads as `evil.example`) is no URI and is refused (an outside run).
 pub fn valid_redirect_uri(uri: &str) -> bool {
-    if uri.len() > 2048
-        || !uri.is_ascii()
-        || uri.contains('#')
-        || uri.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if uri.len() > 2048 || uri.contains('#') || !uri_characters(uri) {
         return false;
     }
     let rest = match (uri.strip_prefix("https://"), uri.strip_prefix("http://")) {
@@ -158,8 +159,72 @@ pub fn valid_redirect_uri(uri: &str) -> bool {
         }
         _ => return false,
     };
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    !host.is_empty() && !host.contains('@')
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    plain_authority(authority)
+}
+
+/// Whether every character is one RFC 3986 §2 allows, `%` only as `%HH`.
+fn uri_characters(uri: &str) -> bool {
+    let bytes = uri.as_bytes();
+    bytes.iter().enumerate().all(|(at, &b)| match b {
+        b'%' => bytes
+            .get(at + 1..at + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)),
+        _ => b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b),
+    })
+}
+
+/// `host[:port]` with a host of letters, digits, `-` and `.` or an IP literal in brackets (no
+/// userinfo, nothing percent-encoded), and a port of 1 to 65535.
+fn plain_authority(authority: &str) -> bool {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(literal) => match literal.split_once(']') {
+            Some((inside, after)) => (
+                !inside.is_empty()
+                    && inside
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b)),
+                after
+                    .strip_prefix(':')
+                    .map(Some)
+                    .unwrap_or(after.is_empty().then_some("")),
+            ),
+            None => return false,
+        },
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, Some("")),
+            };
+            (
+                !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)),
+                port,
+            )
+        }
+    };
+    let port_ok = match port {
+        Some("") => true,
+        Some(port) => {
+            port.len() <= 5
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))
+        }
+        None => false,
+    };
+    host && port_ok
+}
+
+/// Whether `scope` is one scope token (RFC 6749 §3.3: printable ASCII but space, `"` and
+/// `\`): a scope outside it (a tab, a quote, `é`) was registered and issued, and read as one
+/// scope here but as two by a consumer that splits on any whitespace (an outside run).
+pub fn valid_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// Appends form-encoded parameters to a URL (keeping any query it already has).
