@@ -1717,6 +1717,10 @@ fn request_parsers() {
         "http://127.0.0.1:99999/cb",
         "http://127.0.0.1:8a/cb",
         "http://[::1/cb",
+        "https://[1.2.3.4]/cb",
+        "https://-/cb",
+        "https://../cb",
+        "https://a..example/cb",
     ] {
         assert!(!oauth::valid_redirect_uri(bad), "{bad}");
     }
@@ -1752,6 +1756,10 @@ fn records_refuse_what_sign_ins_and_tokens_could_not_tell_apart() {
         "\u{202E}nimda",
         "jose\u{301}",
         "a\u{0}b",
+        "admin\u{E0100}",
+        "admin\u{E0001}",
+        "ad\u{2028}min",
+        "ad\u{A0}min",
     ] {
         let err = user(name, "correct horse", &["read"]).unwrap_err();
         assert!(err.to_string().contains("U+"), "{name:?}: {err}");
@@ -2237,4 +2245,21 @@ fn rfc_6749_5_2_invalid_client_challenges_with_basic_and_descriptions_keep_its_c
             "{description}"
         );
     }
+}
+
+/// A repeated parameter is named in the order met, every one of them, with the first value
+/// kept: `/authorize` shows a page when `client_id` or `redirect_uri` is among them, even after
+/// another (a second outside run redirected `state=a&state=b&client_id=x&client_id=y`).
+#[test]
+fn rfc_6749_3_1_every_repeated_parameter_is_named() {
+    let (params, repeats) =
+        oauth::parse_form_first(b"state=a&state=b&client_id=x&client_id=y&state=c").unwrap();
+    assert_eq!(repeats, ["state", "client_id"]);
+    assert_eq!(params["state"], "a");
+    assert_eq!(params["client_id"], "x");
+    let err = oauth::parse_form("a=1&a=2").unwrap_err();
+    assert_eq!(
+        (err.error.as_str(), err.description.as_str()),
+        ("invalid_request", "the parameter a is repeated")
+    );
 }

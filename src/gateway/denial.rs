@@ -224,8 +224,9 @@ impl Denial {
     }
 }
 
-/// The JSON body of a refusal: RFC 6749 §5.2's `error` and `error_description`, the stable
-/// `code`, and the `claim` or `scope` concerned when there is one.
+/// The JSON body of a refusal: RFC 6749 §5.2's `error` and `error_description` (in §5.2's
+/// characters, as the challenge's: it may quote what the caller sent, such as a `kid`), the
+/// stable `code`, and the `claim` or `scope` concerned when there is one.
 fn body(
     error: &str,
     description: &str,
@@ -235,7 +236,10 @@ fn body(
 ) -> serde_json::Value {
     let mut body = serde_json::Map::new();
     body.insert("error".to_owned(), error.into());
-    body.insert("error_description".to_owned(), description.into());
+    body.insert(
+        "error_description".to_owned(),
+        quote_safe(description).into(),
+    );
     body.insert("code".to_owned(), code.into());
     if let Some(claim) = claim {
         body.insert("claim".to_owned(), claim.into());

@@ -231,6 +231,19 @@ mod tests {
         assert_eq!(header_safe("é%"), "%C3%A9%25");
         assert_eq!(quote_safe("say \"hi\"\n"), "say 'hi'?");
         assert_eq!(quote_safe("RFC 9449 §7.2 \\ é"), "RFC 9449 section 7.2 ? ?");
+        // The JSON body's description too (RFC 6749 §5.2's characters), whatever it quotes.
+        let refused = Denial::InvalidToken(Error::ClaimInvalid {
+            claim: "aud".into(),
+            reason: "is not \"é\" \\ §",
+        })
+        .render();
+        let description = refused.body["error_description"].as_str().unwrap();
+        assert!(
+            description
+                .bytes()
+                .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+            "{description}"
+        );
     }
 
     /// RFC 9449 §7.1–7.2 and RFC 7800: a binding decides the scheme, and a binding the

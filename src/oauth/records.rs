@@ -515,11 +515,17 @@ pub fn new_user(
 /// `ａｄｍｉｎ`, `admin` with a zero-width space and a right-to-left override spelling of it,
 /// four accounts).
 fn confusable_in_username(c: char) -> bool {
+    // Whitespace other than the space: line and paragraph separators, no-break and other
+    // spaces that read as one (PRECIS allows spaces only between userparts, RFC 8265 §3.5).
     c.is_control()
+        || (c.is_whitespace() && c != ' ')
         || matches!(u32::from(c),
+            // Unicode's Default_Ignorable_Code_Point (invisible), variation selectors and tags
+            // included (a second outside run signed in as `admin` + U+E0100).
             0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
             | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
-            | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB
+            | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
             // Halfwidth and fullwidth forms; combining diacritical marks.
             | 0xFF00..=0xFFEF | 0x0300..=0x036F)
 }

@@ -20,16 +20,17 @@ pub fn parse_form(body: &str) -> Result<Form, OAuthError> {
 /// `invalid_request` (the WHATWG parser would replace it with U+FFFD, silently changing what
 /// the client sent).
 pub fn parse_form_bytes(body: &[u8]) -> Result<Form, OAuthError> {
-    match parse_form_first(body)? {
-        (params, None) => Ok(params),
-        (_, Some(name)) => Err(repeated(&name)),
+    let (params, repeats) = parse_form_first(body)?;
+    match repeats.first() {
+        None => Ok(params),
+        Some(name) => Err(repeated(name)),
     }
 }
 
-/// [`parse_form_bytes`] that keeps the first value of a repeated parameter: the form, and the
-/// first name sent more than once. For `/authorize`, which sends that error back to the
-/// client once it knows the client and its redirect URI (RFC 6749 §4.1.2.1).
-pub fn parse_form_first(body: &[u8]) -> Result<(Form, Option<String>), OAuthError> {
+/// [`parse_form_bytes`] that keeps the first value of a repeated parameter: the form, and
+/// every name sent more than once, in the order met. For `/authorize`, which sends that error
+/// back to the client once it knows the client and its redirect URI (RFC 6749 §4.1.2.1).
+pub fn parse_form_first(body: &[u8]) -> Result<(Form, Vec<String>), OAuthError> {
     if body.len() > MAX_FORM_BYTES {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidRequest,
@@ -43,7 +44,7 @@ pub fn parse_form_first(body: &[u8]) -> Result<(Form, Option<String>), OAuthErro
         )
     };
     let mut params = BTreeMap::new();
-    let mut repeat = None;
+    let mut repeats: Vec<String> = Vec::new();
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (name, value) = match pair.iter().position(|b| *b == b'=') {
             Some(at) => (
@@ -56,14 +57,16 @@ pub fn parse_form_first(body: &[u8]) -> Result<(Form, Option<String>), OAuthErro
         let value = form_decode(value).ok_or_else(invalid)?;
         match params.entry(name) {
             Entry::Occupied(first) => {
-                repeat.get_or_insert_with(|| first.key().clone());
+                if !repeats.contains(first.key()) {
+                    repeats.push(first.key().clone());
+                }
             }
             Entry::Vacant(slot) => {
                 slot.insert(value);
             }
         }
     }
-    Ok((params, repeat))
+    Ok((params, repeats))
 }
 
 /// The error for a parameter sent more than once (RFC 6749 §3.1).
@@ -180,7 +183,7 @@ fn plain_authority(authority: &str) -> bool {
     let (host, port) = match authority.strip_prefix('[') {
         Some(literal) => match literal.split_once(']') {
             Some((inside, after)) => (
-                !inside.is_empty()
+                inside.contains(':')
                     && inside
                         .bytes()
                         .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b)),
@@ -197,7 +200,8 @@ fn plain_authority(authority: &str) -> bool {
                 None => (authority, Some("")),
             };
             (
-                !host.is_empty()
+                host.split('.').all(|label| !label.is_empty())
+                    && host.bytes().any(|b| b.is_ascii_alphanumeric())
                     && host
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)),

@@ -266,6 +266,14 @@ describe("authorization code with PKCE (HTTP level; the browser flow is in brows
     const clientTwice = await worker.fetch(`/authorize?${good}&client_id=spa`);
     assert.equal(clientTwice.status, 400);
     assert.equal(clientTwice.headers.get("location"), null);
+    // Even after another repeated parameter (a second outside run was redirected then).
+    const both = await worker.fetch(`/authorize?state=a&${good}&client_id=other`);
+    assert.equal(both.status, 400);
+    assert.equal(both.headers.get("location"), null);
+    // The same request sent as a form (OpenID Connect Core §3.1.2.1) goes back the same way.
+    const posted = await worker.fetch("/authorize", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `${good}&state=s2` });
+    assert.equal(posted.status, 303);
+    assert.equal(new URL(posted.headers.get("location")).searchParams.get("error"), "invalid_request");
   });
 
   test("a form without the CSRF cookie is refused", async () => {

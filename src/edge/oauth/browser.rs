@@ -180,24 +180,36 @@ async fn validated(
 /// at once (single sign-on), shows the login or consent page, or answers a `prompt=none`
 /// request with its error.
 pub async fn authorize_get(req: Request, engine: &Engine) -> Result<Response> {
-    let (params, repeated) = match query_first(&req) {
-        Ok(read) => read,
-        Err(err) => return pages::error(&err.description),
-    };
-    // RFC 6749 §4.1.2.1: a parameter sent twice is an error for the client, sent back to its
-    // redirect URI once the client and that URI are known (each sent once): an error page
-    // left the client without an answer (an outside run).
-    if let Some(name) = repeated {
-        let err = crate::oauth::repeated(&name);
-        if name == "client_id" || name == "redirect_uri" {
-            return pages::error(&err.description);
-        }
-        return match validated(engine, &params).await? {
-            Ok(request) => redirect(&request.error_location(&err, engine.oauth().issuer)),
-            Err(refused) => authorize_failure(refused, engine.oauth().issuer),
-        };
+    match query_first(&req) {
+        Ok((params, repeats)) => read_request(&req, engine, &params, &repeats).await,
+        Err(err) => pages::error(&err.description),
     }
-    authorization_request(&req, engine, &params).await
+}
+
+/// An authorization request as read, with the names it repeats. RFC 6749 §4.1.2.1: a
+/// parameter sent twice is an error for the client, sent back to its redirect URI once the
+/// client and that URI are known, each sent once (an error page left the client without an
+/// answer: an outside run); a repeated `client_id` or `redirect_uri` is a page.
+async fn read_request(
+    req: &Request,
+    engine: &Engine,
+    params: &BTreeMap<String, String>,
+    repeats: &[String],
+) -> Result<Response> {
+    let Some(first) = repeats.first() else {
+        return authorization_request(req, engine, params).await;
+    };
+    let err = crate::oauth::repeated(first);
+    if repeats
+        .iter()
+        .any(|name| name == "client_id" || name == "redirect_uri")
+    {
+        return pages::error(&err.description);
+    }
+    match validated(engine, params).await? {
+        Ok(request) => redirect(&request.error_location(&err, engine.oauth().issuer)),
+        Err(refused) => authorize_failure(refused, engine.oauth().issuer),
+    }
 }
 
 /// An authorization request, from the query of a GET or the form of a POST (OpenID Connect
@@ -248,13 +260,13 @@ fn set_csrf_cookie(response: &mut Response, csrf: &str) -> Result<()> {
 /// check: it can do no more than the same request by GET (a cross-site POST does not even
 /// carry the `SameSite=Lax` session cookie, so it always meets the login page).
 pub async fn authorize_post(mut req: Request, engine: &Engine) -> Result<Response> {
-    let params = match form(&mut req).await {
-        Ok(params) => params,
-        Err(_) => return pages::error("the form could not be read"),
+    let params = match form_first(&mut req).await {
+        Ok((params, repeats)) if !params.contains_key("action") => {
+            return read_request(&req, engine, &params, &repeats).await
+        }
+        Ok((params, repeats)) if repeats.is_empty() => params,
+        _ => return pages::error("the form could not be read"),
     };
-    if !params.contains_key("action") {
-        return authorization_request(&req, engine, &params).await;
-    }
     let oauth = engine.oauth();
     // CSRF: the form's value must be one this server issued and equal the cookie's (double
     // submit; the cookie is SameSite=Strict).

@@ -170,13 +170,25 @@ pub(super) fn too_large() -> OAuthError {
 
 /// Reads an `application/x-www-form-urlencoded` body; parameters may not repeat (RFC 6749 §3.1).
 async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
+    let (params, repeats) = form_first(req).await?;
+    match repeats.first() {
+        None => Ok(params),
+        Some(name) => Err(crate::oauth::repeated(name)),
+    }
+}
+
+/// The form as [`crate::oauth::parse_form_first`] reads it: the first value of each
+/// parameter, and every name sent more than once.
+async fn form_first(
+    req: &mut Request,
+) -> std::result::Result<(crate::oauth::Form, Vec<String>), OAuthError> {
     let body = super::body_within(req, crate::oauth::MAX_FORM_BYTES)
         .await
         .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidRequest, "unreadable body"))?
         .ok_or_else(too_large)?;
     // An empty body has no parameters whatever its type (an API key sent in a header alone).
     if body.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok((BTreeMap::new(), Vec::new()));
     }
     let content_type = req
         .headers()
@@ -193,23 +205,24 @@ async fn form(req: &mut Request) -> std::result::Result<BTreeMap<String, String>
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    crate::oauth::parse_form_bytes(&body)
+    crate::oauth::parse_form_first(&body)
 }
 
 /// The query's parameters; they may not repeat (RFC 6749 §3.1). workerd hands over the URL
 /// serialised (WHATWG URL), so the query is what follows its first `?`, up to any `#`.
 fn query(req: &Request) -> std::result::Result<BTreeMap<String, String>, OAuthError> {
-    match query_first(req)? {
-        (params, None) => Ok(params),
-        (_, Some(name)) => Err(crate::oauth::repeated(&name)),
+    let (params, repeats) = query_first(req)?;
+    match repeats.first() {
+        None => Ok(params),
+        Some(name) => Err(crate::oauth::repeated(name)),
     }
 }
 
 /// The query as [`crate::oauth::parse_form_first`] reads it: the first value of each
-/// parameter, and the first name sent more than once.
+/// parameter, and every name sent more than once.
 fn query_first(
     req: &Request,
-) -> std::result::Result<(crate::oauth::Form, Option<String>), OAuthError> {
+) -> std::result::Result<(crate::oauth::Form, Vec<String>), OAuthError> {
     let url = req.inner().url();
     let before_fragment = url.split('#').next().unwrap_or_default();
     crate::oauth::parse_form_first(
