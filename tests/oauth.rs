@@ -1718,6 +1718,9 @@ fn request_parsers() {
         "http://127.0.0.1:8a/cb",
         "http://[::1/cb",
         "https://[1.2.3.4]/cb",
+        "http://[:]/cb",
+        "http://[::1.2]/cb",
+        "http://[1:2:3:4:5:6:7:8:9]/cb",
         "https://-/cb",
         "https://../cb",
         "https://a..example/cb",
@@ -1779,9 +1782,23 @@ fn records_refuse_what_sign_ins_and_tokens_could_not_tell_apart() {
         client.scopes = vec![scope.into()];
         assert!(client.unusable().is_some(), "{scope:?}");
     }
-    let (mut client, _) = oauth::new_client(PEPPER, "usr_x", true).unwrap();
+    let (mut client, secret) = oauth::new_client(PEPPER, "usr_x", true).unwrap();
     client.grants = vec!["client_credentials".into()];
     assert!(client.unusable().unwrap().contains("usr_"));
+    // One registered before the rule, or written by hand, gets no token with a user's `sub`.
+    let w = World::new();
+    w.put_client(&client);
+    let refused = w
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some(("usr_x", secret.as_deref().unwrap())),
+            NOW,
+        )
+        .unwrap_err();
+    assert_eq!(refused.error, "unauthorized_client");
+    // Made through the engine, a refused owner is the caller's error, not the server's.
+    let err = ready(w.oauth().create_api_key("", vec![], None, Millis(0))).unwrap_err();
+    assert_eq!(err.error, "invalid_request");
     for owner in ["", "bot\r\nX-Evil: 1", "a b"] {
         assert!(
             oauth::new_api_key(PEPPER, owner, vec![], None, Millis(0)).is_err(),

@@ -65,7 +65,7 @@ const missing = (message) => new TollgateError({ code: "ERR_TOKEN_MISSING", mess
 
 /**
  * The identity a request proves, or throws a TollgateError. `request`: a fetch Request or a
- * Node/Express request. Returns `{ sub, scope, scopes, clientId, tokenType, via, payload }`.
+ * Node/Express request. Returns `{ sub, scope, scopes, clientId, issuer, tokenType, via, payload }`.
  */
 export async function identify(request, options) {
   checkOptions(options);

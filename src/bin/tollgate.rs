@@ -463,7 +463,8 @@ fn run(command: Command) -> Result<Output, Failure> {
                     .find(|u| !tollgate::oauth::valid_redirect_uri(u))
                 {
                     return Err(Failure::Usage(format!(
-                        "{flag} {bad:?} must be absolute https (or http to loopback) with no fragment"
+                        "{flag} {bad:?} must be absolute https (or http to loopback), in RFC 3986's \
+                         characters, with a plain host[:port] and no userinfo or fragment"
                     )));
                 }
             }

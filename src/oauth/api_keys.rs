@@ -42,7 +42,12 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         now: revocation::Millis,
     ) -> Result<(String, ApiKey), OAuthError> {
         let (token, key, record) =
-            new_api_key(self.pepper, owner, scopes, lifetime, now).map_err(server_error)?;
+            new_api_key(self.pepper, owner, scopes, lifetime, now).map_err(|err| match err {
+                Error::InvalidPolicy { .. } => {
+                    OAuthError::new(OAuthErrorCode::InvalidRequest, err.to_string())
+                }
+                err => server_error(err),
+            })?;
         self.write(&key, &record, lifetime).await?;
         Ok((token, record))
     }

@@ -196,6 +196,15 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
             ));
         }
         match grant {
+            // RFC 9700 §4.14: its tokens' `sub` is the client id, and a client registered
+            // before ids shaped as a user's subject were refused would pose as that user.
+            Grant::ClientCredentials if client.client_id.starts_with(USER_SUBJECT_PREFIX) => {
+                Err(OAuthError::new(
+                    OAuthErrorCode::UnauthorizedClient,
+                    "a client whose id is shaped as a user's subject (usr_) cannot use \
+                     client_credentials: register it under another id",
+                ))
+            }
             Grant::ClientCredentials => {
                 let resource = self.target(resource_param(&req.params)?, &client.resources)?;
                 self.client_credentials_grant(&client, param("scope"), resource.as_deref(), now)
@@ -454,9 +463,8 @@ pub fn absolute_uri(uri: &str) -> bool {
     scheme_chars.next().is_some_and(|b| b.is_ascii_alphabetic())
         && scheme_chars.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         && !rest.is_empty()
-        && uri
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?[]@!$&'()*+,;=%".contains(&b))
+        && !uri.contains('#')
+        && uri_characters(uri)
 }
 
 /// The request's `resource` (RFC 8707 §2), if it names one: one that is not an absolute URI

@@ -201,8 +201,14 @@ impl Client {
 /// The longest client id a record may have.
 const MAX_CLIENT_ID_LEN: usize = 128;
 
-/// How every user's `sub` starts: no client id or API key owner that is not a user may.
+/// How every user's `sub` starts: no client id may (an API key may have a user's subject as
+/// its owner, to act as that user).
 pub const USER_SUBJECT_PREFIX: &str = "usr_";
+
+/// The longest folded username and password a sign-in reads (longer ones are refused before
+/// any hash, `OAuth::check_password`), so the longest `user add` takes.
+pub(super) const MAX_USERNAME_BYTES: usize = 200;
+pub(super) const MAX_PASSWORD_BYTES: usize = 1024;
 
 const SCOPE_RULE: &str =
     "a scope is printable ASCII without spaces, '\"' or '\\' (RFC 6749 section 3.3)";
@@ -480,7 +486,9 @@ pub fn new_user(
         ));
     }
     // What a sign-in takes (`OAuth::check_password`): an account past it could never sign in.
-    if crate::schema::user(username).len() > "user:".len() + 200 || password_text.len() > 1024 {
+    if crate::schema::user(username).len() > "user:".len() + MAX_USERNAME_BYTES
+        || password_text.len() > MAX_PASSWORD_BYTES
+    {
         return Err(Error::policy(
             "a username folds to at most 200 bytes and a password is at most 1024 bytes",
         ));

@@ -76,7 +76,11 @@ impl<S: Store, C: AtomicStore> OAuth<'_, S, C> {
         // no hash. The answer reads the same, and its timing tells only that the attempt was
         // refused unchecked, which the throttle's wait tells anyway; hashing spent the
         // server's CPU on the guesser, about 40 ms per refused attempt (an outside run).
-        if !admitted || name.is_empty() || name.len() > 200 || password.len() > 1024 {
+        if !admitted
+            || name.is_empty()
+            || name.len() > MAX_USERNAME_BYTES
+            || password.len() > MAX_PASSWORD_BYTES
+        {
             return Err(LoginError::Invalid);
         }
         let user: Option<User> = self.read(&crate::schema::user(&name)).await?;

@@ -301,6 +301,8 @@ pub async fn token(mut req: Request, engine: &Engine) -> Result<Response> {
         .get("X-API-Key")
         .ok()
         .flatten()
+        // Sent without a value, it is not sent (RFC 6749 §3.1's rule for parameters).
+        .filter(|key| !key.is_empty())
         .or_else(|| presented_bearer(&req).filter(|b| b.starts_with("tgk_")));
     let basic = match basic_credentials(&req) {
         Ok(basic) => basic,
