@@ -496,8 +496,9 @@ pub fn new_user(
     if let Some(c) = username.trim().chars().find(|&c| confusable_in_username(c)) {
         return Err(Error::policy(format!(
             "a username may not contain U+{:04X}: control, invisible and direction characters, \
-             fullwidth forms and combining accents (write the accented letter itself) make \
-             names that read alike but sign in apart (RFC 8265 section 3.3)",
+             whitespace but the space, fullwidth and halfwidth forms and combining accents \
+             (write the accented letter itself) make names that read alike but sign in apart \
+             (RFC 8265 section 3.3)",
             u32::from(c)
         )));
     }
@@ -532,7 +533,7 @@ fn confusable_in_username(c: char) -> bool {
             // included (a second outside run signed in as `admin` + U+E0100).
             0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
             | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
-            | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+            | 0xFEFF | 0xFFF0..=0xFFFB | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
             | 0xE0000..=0xE0FFF
             // Halfwidth and fullwidth forms; combining diacritical marks.
             | 0xFF00..=0xFFEF | 0x0300..=0x036F)
